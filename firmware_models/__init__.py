@@ -1,0 +1,1 @@
+"""Per-core firmware models, one package per algorithm. Firmware imports only ``s2sim.runtime``."""

@@ -1,0 +1,356 @@
+"""Vectorised float32 reference of discrete EventProp (spec eventprop_yinyang.md §1.3).
+
+This is the numerical ground truth the per-core firmware must reproduce: the
+forward LIF recursion, the on-chip TTFS loss gradient, and the discrete adjoint
+exactly as the off-chip ``SpikingLinear_ev.manual_forward/manual_backward``
+implement them (one-step synaptic delay, reset to zero, first-order lambda_I
+update). Arrays are [batch, step, neuron]; weights are [n_out, n_in] like
+``torch.nn.Linear``. Everything is float32 because the Cortex-M4F has only a
+single-precision FPU.
+
+Index alignment between layers (the part that is easy to get wrong):
+an input spike ``s_in[t]`` drives ``I[t+1]``. In the adjoint, layer l's
+``grad_in[t] = W^T (lambda_V[t+1] - lambda_I[t+1])`` is therefore the error of
+the presynaptic spike *at step t*, so it is passed down unchanged as the lower
+layer's ``grad_out[t]``; the lower layer reads ``grad_out[t+1]`` together with its
+own ``s[t+1]`` when it steps from t+1 to t. ``grad_in[T-1]`` is always 0: a spike
+in the last step cannot reach the next layer inside the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_models.eventprop.params import EventpropParams
+from s2sim.data.yinyang import exclude_ambiguous, latency_encode, to_raster, yinyang_splits
+
+F32 = np.float32
+VDOT_EPS = F32(1e-10)  # the off-chip code's guard; a no-op in float32 for |Vdot| >~ 1e-3
+
+
+# --------------------------------------------------------------------------- forward
+@dataclass
+class LayerRecord:
+    """Dense per-step state one layer's backward needs: spikes s, current I, pre-reset V.
+
+    Only the values at spikes matter for the adjoint (see ``to_events``); the dense
+    form is what a vectorised simulator keeps.
+    """
+
+    spikes: np.ndarray  # [B, T, N] float32 in {0, 1}
+    I: np.ndarray  # [B, T, N] float32
+    Vpre: np.ndarray  # [B, T, N] float32, V before the reset of step t
+
+
+def layer_forward(W: np.ndarray, s_in: np.ndarray, p: EventpropParams) -> LayerRecord:
+    """One LIF layer over T steps (V[0] = I[0] = 0, loop t = 1..T-1).
+
+    I[t] = a I[t-1] + W s_in[t-1];  V[t] = b V[t-1] + (1-b) I[t];  Vpre[t] = V[t];
+    s[t] = V[t] > theta;  V[t] = (1 - s[t]) V[t].
+    The input drive of all steps is one matmul because input spikes are known
+    in advance (each core receives the whole spike train of its presynaptic layer).
+    """
+    B, T, _ = s_in.shape
+    n = W.shape[0]
+    a, b, omb, theta = p.alpha_syn, p.beta_mem, p.one_minus_beta, F32(p.threshold)
+    drive = s_in[:, :-1, :].astype(F32) @ W.T  # drive[:, t-1] enters I[t]
+    spikes = np.zeros((B, T, n), F32)
+    I_all = np.zeros((B, T, n), F32)
+    Vpre = np.zeros((B, T, n), F32)
+    I = np.zeros((B, n), F32)
+    V = np.zeros((B, n), F32)
+    for t in range(1, T):
+        I = a * I + drive[:, t - 1]
+        V = b * V + omb * I
+        Vpre[:, t] = V
+        s = (V > theta).astype(F32)
+        V = (F32(1.0) - s) * V
+        spikes[:, t], I_all[:, t] = s, I
+    return LayerRecord(spikes, I_all, Vpre)
+
+
+def forward(weights: list[np.ndarray], s_in: np.ndarray, p: EventpropParams) -> list[LayerRecord]:
+    """Run all layers; layer l+1's input is layer l's spike raster."""
+    records = []
+    x = s_in.astype(F32)
+    for W in weights:
+        rec = layer_forward(W, x, p)
+        records.append(rec)
+        x = rec.spikes
+    return records
+
+
+# --------------------------------------------------------------- event-based storage
+@dataclass
+class SpikeEvents:
+    """What a PE must keep per layer for the adjoint: O(spikes), not O(T x N).
+
+    The jump at a spike needs Vdot = I - Vpre at that spike; everything else in
+    the backward is recomputed from lambda. ``shape`` = (B, T, N) of the layer.
+    """
+
+    batch: np.ndarray  # int64 [n_spikes]
+    step: np.ndarray  # int64 [n_spikes]
+    neuron: np.ndarray  # int64 [n_spikes]
+    I: np.ndarray  # float32 [n_spikes], current at the spike step
+    Vpre: np.ndarray  # float32 [n_spikes], pre-reset voltage at the spike step
+    shape: tuple[int, int, int]
+
+
+def to_events(rec: LayerRecord) -> SpikeEvents:
+    """Compress a dense record to its spike events (time-ordered within each sample)."""
+    b, t, n = np.nonzero(rec.spikes)
+    return SpikeEvents(b, t, n, rec.I[b, t, n], rec.Vpre[b, t, n], rec.spikes.shape)
+
+
+def from_events(ev: SpikeEvents) -> LayerRecord:
+    """Dense record with zeros off-spike; the backward gives bit-identical results on it."""
+    spikes = np.zeros(ev.shape, F32)
+    I = np.zeros(ev.shape, F32)
+    Vpre = np.zeros(ev.shape, F32)
+    spikes[ev.batch, ev.step, ev.neuron] = 1.0
+    I[ev.batch, ev.step, ev.neuron] = ev.I
+    Vpre[ev.batch, ev.step, ev.neuron] = ev.Vpre
+    return LayerRecord(spikes, I, Vpre)
+
+
+# ------------------------------------------------------------------------------ loss
+def first_spike_steps(spikes: np.ndarray) -> np.ndarray:
+    """First spike step per neuron, int64 [B, N]; a silent neuron gets T (outside the window)."""
+    T = spikes.shape[1]
+    fired = spikes.any(axis=1)
+    return np.where(fired, spikes.argmax(axis=1), T).astype(np.int64)
+
+
+def ttfs_loss(first: np.ndarray, y: np.ndarray, p: EventpropParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample loss [B] and on-chip dL/dt_k [B, N] (t in seconds = step * dt).
+
+    Loss value: CE(logits = -t/tau0, y) + alpha (exp(t_y/tau1) - 1), silent
+    neurons entering with t = T*dt as in the off-chip ``FirstSpikeTime``.
+
+    Gradient (on-chip form), Sigma = sum over neurons that *spiked* of exp(-t_k/tau0):
+      label l:  (1/tau0)(1 - exp(-t_l/tau0)/Sigma) + (alpha/tau1) exp(t_l/tau1)
+      other k: -(1/tau0) exp(-t_k/tau0)/Sigma
+    A silent neuron gets no gradient (label or not): off-chip its gradient goes to
+    step T, which is no step of the raster. Softmaxes are shifted by the earliest
+    time so exp(-t/tau0) (e^-52 at 26 ms) never underflows, and time differences
+    are taken in integer steps before scaling by dt/tau0, because float32
+    seconds (0.012 - 0.011) lose ~1e-6 relative; same quantity, better rounded.
+    """
+    T = p.n_steps
+    rows = np.arange(first.shape[0])
+    inv_tau0, alpha_tau1 = F32(1.0 / p.tau0_s), F32(p.alpha / p.tau1_s)
+    dt_tau0, dt_tau1 = F32(p.dt_s / p.tau0_s), F32(p.dt_s / p.tau1_s)
+    steps = first.astype(F32)
+    reg = steps[rows, y] * dt_tau1  # t_l / tau1
+    # loss value over all neurons (silent at T*dt); logits relative to the earliest spike
+    z = -(steps - steps.min(axis=1, keepdims=True)) * dt_tau0
+    loss = np.log(np.exp(z).sum(axis=1)) - z[rows, y] + F32(p.alpha) * np.expm1(reg)
+    # on-chip gradient, Sigma over spiked neurons only
+    spiked = first < T
+    ref = np.where(spiked, steps, np.inf).min(axis=1, keepdims=True)
+    ref = np.where(np.isfinite(ref), ref, F32(0.0)).astype(F32)
+    e = np.where(spiked, np.exp(-(steps - ref) * dt_tau0), F32(0.0)).astype(F32)
+    total = np.maximum(e.sum(axis=1), F32(np.finfo(F32).tiny))
+    grad = -inv_tau0 * (e / total[:, None])
+    # label: 1 - e_l/Sigma evaluated as sum_{k != l} e_k / Sigma, which avoids the
+    # float32 cancellation of 1 - p_l when the label fires first (p_l ~ 1)
+    others = e.copy()
+    others[rows, y] = 0.0
+    grad[rows, y] = inv_tau0 * (others.sum(axis=1) / total) + alpha_tau1 * np.exp(reg)
+    grad = np.where(spiked, grad, F32(0.0)).astype(F32)
+    return loss.astype(F32), grad
+
+
+def output_error(spikes_out: np.ndarray, y: np.ndarray,
+                 p: EventpropParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """grad_out [B, T, N] for the top layer (dL/dt at each first-spike step), loss [B], first [B, N].
+
+    As in the off-chip ``FirstSpikeTime.backward``, an error landing on the last
+    step T-1 is dropped (``k[-1] = 0``), and a silent neuron (t = T) places none.
+    """
+    B, T, N = spikes_out.shape
+    first = first_spike_steps(spikes_out)
+    loss, dldt = ttfs_loss(first, y, p)
+    grad_out = np.zeros((B, T, N), F32)
+    b, n = np.nonzero(first < T - 1)
+    grad_out[b, first[b, n], n] = dldt[b, n]
+    return grad_out, loss, first
+
+
+def accuracy(first: np.ndarray, y: np.ndarray) -> float:
+    """Fraction with argmin first-spike time == label; ties (incl. all silent) count wrong."""
+    rows = np.arange(first.shape[0])
+    t_lab = first[rows, y]
+    others = first.copy()
+    others[rows, y] = np.iinfo(np.int64).max
+    return float(np.mean(t_lab < others.min(axis=1)))
+
+
+# -------------------------------------------------------------------------- backward
+@dataclass
+class LayerAdjoint:
+    """Adjoint trajectories of one layer: lambda_V/lambda_I [B, T, N] at every step t, the error
+    grad_in [B, T, N_in] for the layer below (None if not asked for), dL/dW [N, N_in]."""
+
+    lV: np.ndarray
+    lI: np.ndarray
+    grad_in: np.ndarray | None
+    dW: np.ndarray
+
+
+def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: np.ndarray,
+                  p: EventpropParams, need_grad_in: bool = True) -> LayerAdjoint:
+    """Discrete adjoint of one layer in reverse time (dL/dW summed over the batch).
+
+    For t = T-2 .. 0, with lambda_V[T-1] = lambda_I[T-1] = 0:
+      grad_in[t] = W^T (lV[t+1] - lI[t+1])
+      lI[t] = a lI[t+1] + (1-a) lV[t+1]
+      lV[t] = b lV[t+1] + s[t+1] (theta lV[t+1] + grad_out[t+1]) / Vdot,
+              Vdot = I[t+1] - Vpre[t+1] + 1e-10   (theta = 1 gives the code's lV[t+1])
+      dL/dW -= tau_syn[s] lI[t] (x) s_in[t]
+    Every right-hand side reads step t+1 values: lV[t+1] in the jump is lambda_V
+    *before* the jump of the spike at t+1 is applied (lambda_V just after the spike
+    in forward time, W&P's lambda_V^+); the jump lands in lV[t]. grad_in[t] and
+    the weight gradient sampled at s_in[t] both use lambda after all jumps of
+    steps > t, matching the input spike at t acting on I[t+1].
+    """
+    B, T, n = rec.spikes.shape
+    a, oma, b, theta = p.alpha_syn, p.one_minus_alpha, p.beta_mem, F32(p.threshold)
+    vdot = rec.I - rec.Vpre + VDOT_EPS
+    lV_all = np.zeros((B, T, n), F32)
+    lI_all = np.zeros((B, T, n), F32)
+    grad_in = np.zeros((B, T, W.shape[1]), F32) if need_grad_in else None
+    for t in range(T - 2, -1, -1):
+        lV, lI = lV_all[:, t + 1], lI_all[:, t + 1]
+        if need_grad_in:
+            grad_in[:, t] = (lV - lI) @ W
+        lI_all[:, t] = a * lI + oma * lV
+        jump = rec.spikes[:, t + 1] * (theta * lV + grad_out[:, t + 1]) / vdot[:, t + 1]
+        lV_all[:, t] = b * lV + jump
+    dW = -p.tau_syn_s * np.einsum("btj,bti->ji", lI_all, s_in.astype(F32), dtype=F32)
+    return LayerAdjoint(lV_all, lI_all, grad_in, dW.astype(F32))
+
+
+def layer_backward(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: np.ndarray,
+                   p: EventpropParams, need_grad_in: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(dL/dW summed over batch, grad_in) of ``layer_adjoint``; what training needs."""
+    adj = layer_adjoint(W, s_in, rec, grad_out, p, need_grad_in)
+    return adj.dW, adj.grad_in
+
+
+def backward(weights: list[np.ndarray], s_in: np.ndarray, records: list[LayerRecord],
+             grad_out: np.ndarray, p: EventpropParams) -> list[np.ndarray]:
+    """Adjoint through all layers top-down; grad_in of layer l is grad_out of layer l-1 (same t)."""
+    grads: list[np.ndarray] = [np.empty(0, F32)] * len(weights)
+    g = grad_out
+    for l in range(len(weights) - 1, -1, -1):
+        x = s_in if l == 0 else records[l - 1].spikes
+        grads[l], g = layer_backward(weights[l], x, records[l], g, p, need_grad_in=l > 0)
+    return grads
+
+
+def loss_and_grads(weights: list[np.ndarray], s_in: np.ndarray, y: np.ndarray,
+                   p: EventpropParams) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Forward + loss + backward on one batch: (loss [B], first [B, N_out], dW summed over batch)."""
+    records = forward(weights, s_in, p)
+    grad_out, loss, first = output_error(records[-1].spikes, y, p)
+    return loss, first, backward(weights, s_in, records, grad_out, p)
+
+
+# ------------------------------------------------------------------ init / optimiser
+def init_weights(p: EventpropParams, rng: np.random.RandomState | int) -> list[np.ndarray]:
+    """kaiming_both: W ~ N(mu_s/sqrt(fan_in), sigma_s/sqrt(fan_in)), drawn [n_in, n_out] then
+    transposed, in the off-chip draw order (so the same legacy seed gives the same W)."""
+    rng = rng if isinstance(rng, np.random.RandomState) else np.random.RandomState(rng)
+    weights = []
+    for (n_in, n_out), mu, sd in zip(zip(p.layers[:-1], p.layers[1:]), p.mu_s, p.sigma_s):
+        scale = 1.0 / np.sqrt(n_in)
+        weights.append(np.ascontiguousarray(rng.normal(mu * scale, sd * scale, (n_in, n_out)).T,
+                                            dtype=F32))
+    return weights
+
+
+class Adam:
+    """torch.optim.Adam semantics in float32: L2 weight decay added to the gradient
+    (not AdamW), bias-corrected update lr * m_hat / (sqrt(v_hat) + eps).
+
+    ``lr`` is a plain attribute so a scheduler (``train_epoch``) can change it.
+    """
+
+    def __init__(self, weights: list[np.ndarray], lr: float, weight_decay: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
+        self.m = [np.zeros_like(w, dtype=F32) for w in weights]
+        self.v = [np.zeros_like(w, dtype=F32) for w in weights]
+        self.t = 0
+
+    def step(self, weights: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update ``weights`` in place."""
+        self.t += 1
+        b1, b2 = F32(self.betas[0]), F32(self.betas[1])
+        bc1 = F32(1.0 - self.betas[0] ** self.t)
+        bc2 = F32(1.0 - self.betas[1] ** self.t)
+        for w, g, m, v in zip(weights, grads, self.m, self.v):
+            g = g.astype(F32) + F32(self.weight_decay) * w
+            m *= b1
+            m += (F32(1.0) - b1) * g
+            v *= b2
+            v += (F32(1.0) - b2) * g * g
+            denom = np.sqrt(v / bc2) + F32(self.eps)
+            w -= F32(self.lr) * (m / bc1) / denom
+
+
+# ---------------------------------------------------------------------- data / loops
+def load_data(p: EventpropParams) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Encoded Yin-Yang splits: {name: (spike steps [N, 5], labels)}; ambiguous train samples
+    dropped when ``p.exclude_ambiguous`` (validation/test are never filtered)."""
+    out = {}
+    for name, (X, y) in yinyang_splits().items():
+        times = latency_encode(X, p.n_steps, p.t_min)
+        if name == "train" and p.exclude_ambiguous:
+            keep = exclude_ambiguous(times, y)
+            times, y = times[keep], y[keep]
+        out[name] = (times, y)
+    return out
+
+
+def train_epoch(weights: list[np.ndarray], opt: Adam, times: np.ndarray, y: np.ndarray,
+                p: EventpropParams, rng: np.random.RandomState) -> tuple[float, float]:
+    """One shuffled epoch of minibatch Adam; returns (mean loss, train accuracy) seen while training.
+
+    The batch gradient is the mean over the batch (torch's ``reduction='mean'``);
+    the last partial batch is kept (DataLoader default). Learning-rate decay is
+    torch StepLR stepped per batch with gamma^(1/n_batches), so lr = lr0 *
+    gamma^(batches_done / n_batches) and drops by exactly gamma per epoch.
+    """
+    n = len(y)
+    n_batches = -(-n // p.batch)
+    order = rng.permutation(n)
+    loss_sum, correct = 0.0, 0.0
+    for k in range(n_batches):
+        idx = order[k * p.batch:(k + 1) * p.batch]
+        s_in = to_raster(times[idx], p.n_steps).astype(F32)
+        loss, first, grads = loss_and_grads(weights, s_in, y[idx], p)
+        opt.step(weights, [g / F32(len(idx)) for g in grads])
+        opt.lr = p.lr * p.gamma_per_epoch ** (opt.t / n_batches)
+        loss_sum += float(loss.sum())
+        correct += accuracy(first, y[idx]) * len(idx)
+    return loss_sum / n, correct / n
+
+
+def evaluate(weights: list[np.ndarray], times: np.ndarray, y: np.ndarray, p: EventpropParams,
+             chunk: int = 1000) -> tuple[float, float]:
+    """(accuracy, mean loss) of a forward pass only, in chunks to bound memory."""
+    loss_sum, correct = 0.0, 0.0
+    for k in range(0, len(y), chunk):
+        s_in = to_raster(times[k:k + chunk], p.n_steps).astype(F32)
+        spikes = forward(weights, s_in, p)[-1].spikes
+        first = first_spike_steps(spikes)
+        loss, _ = ttfs_loss(first, y[k:k + chunk], p)
+        loss_sum += float(loss.sum())
+        correct += accuracy(first, y[k:k + chunk]) * len(first)
+    return correct / len(y), loss_sum / len(y)

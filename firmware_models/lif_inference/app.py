@@ -1,0 +1,68 @@
+"""Host program for the LIF benchmark: build, place, route, run, report spikes per layer."""
+from __future__ import annotations
+
+import numpy as np
+
+from s2sim.apps import AppError, AppResult, RunContext
+
+from .firmware import LifCore, PoissonSource
+from .network import KEY_MASK, KEY_SHIFT, BuiltNetwork, build, input_rng
+from .params import LifFirmwareParams, LifMapping, LifNetwork, decay
+
+
+def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dict[int, object]:
+    """Load a firmware per slice and fill the multicast tables layer -> next layer."""
+    net, tick_ns = built.net, ctx.spec.run.tick_ns
+    fw_params = ctx.section(LifFirmwareParams, "firmware.params")
+    alpha = decay(net, tick_ns)
+    p_spike = net.input_rate_hz * tick_ns * 1e-9
+    firmwares = {}
+    for s in built.slices:
+        phase = (s.pe * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
+        if s.layer == 0:
+            fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.pe), tick_ns, phase)
+        else:
+            pre = built.slices_of(s.layer - 1)
+            rows = built.weights[s.layer - 1][:, s.start:s.stop]
+            fw = LifCore(s.n, np.ascontiguousarray(rows), {p.pe: p.start for p in pre}, alpha,
+                         net.threshold, net.reset, tick_ns, phase, record,
+                         send=s.layer < len(net.layers) - 1)
+        firmwares[s.pe] = fw
+    for s in built.slices:
+        nxt = built.slices_of(s.layer + 1)
+        if nxt:
+            sim.chip.noc.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, [t.pe for t in nxt])
+    for pe, fw in firmwares.items():
+        sim.load(pe, fw)
+    return firmwares
+
+
+def raster(built: BuiltNetwork, firmwares: dict, layer: int, n_ticks: int) -> np.ndarray:
+    out = np.zeros((n_ticks, built.net.layers[layer]), bool)
+    for s in built.slices_of(layer):
+        for t, fired in enumerate(firmwares[s.pe].spikes[:n_ticks]):
+            out[t, s.start + fired] = True
+    return out
+
+
+def run(ctx: RunContext) -> AppResult:
+    net = ctx.section(LifNetwork, "network")
+    mapping = ctx.section(LifMapping, "mapping")
+    n_ticks = ctx.spec.run.ticks or 100
+    try:
+        built = build(net, mapping, ctx.seed, ctx.hw.n_pes)
+    except ValueError as err:
+        raise AppError(f"{ctx.loaded.file}: mapping: {err}") from None
+    sim = ctx.simulation()
+    firmwares = place(ctx, sim, built)
+    advance = ctx.progress("lif_bench ticks", n_ticks)
+    step = max(1, n_ticks // 50)
+    for done in range(0, n_ticks, step):
+        chunk = min(step, n_ticks - done)
+        sim.run_ticks(chunk)
+        advance(chunk)
+    spikes = [int(raster(built, firmwares, layer, n_ticks).sum()) for layer in range(len(net.layers))]
+    extra = {"layers": net.layers, "spikes_per_layer": spikes,
+             "mean_rate_hz": [s / n / (n_ticks * ctx.spec.run.tick_ns * 1e-9)
+                              for s, n in zip(spikes, net.layers)]}
+    return AppResult(sim=sim, samples=1, timesteps=n_ticks, ticks_per_sample=n_ticks, extra=extra)

@@ -1,0 +1,73 @@
+"""Applications: the host programs that map a network onto the chip and drive a run.
+
+Each firmware package has an ``app.py`` with ``run(ctx: RunContext) -> AppResult``. The CLI picks
+the app from the network file's ``firmware.package`` and never needs to know what it computes.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .hw.params import HwParams
+from .sim import Simulation
+
+APPS = {
+    "lif_inference": "firmware_models.lif_inference.app",
+    "eprop": "firmware_models.eprop.app",
+    "eventprop": "firmware_models.eventprop.app",
+}
+
+
+@dataclass
+class RunContext:
+    """Everything an app needs: the validated config, hardware numbers and run options."""
+
+    loaded: Any  # s2sim.config.LoadedNetwork
+    hw: HwParams
+    out_dir: Path | None
+    progress: Callable[[str, int], Callable[[int], None]]  # (label, total) -> advance(n)
+    options: dict[str, Any] = field(default_factory=dict)  # CLI switches (fast, timing_samples, ...)
+    recorder: Any = None
+
+    @property
+    def spec(self):
+        return self.loaded.spec
+
+    @property
+    def seed(self) -> int:
+        return self.loaded.spec.run.seed
+
+    def simulation(self) -> Simulation:
+        run = self.loaded.spec.run
+        return Simulation(self.hw, noc_fidelity=run.noc_fidelity, perf_level=run.performance_level,
+                          recorder=self.recorder)
+
+    def section(self, model, name: str):
+        """Validate a free-form section of the network file with the app's own pydantic model."""
+        from .config import validate_section
+        data = getattr(self.loaded.spec, name) if name != "firmware.params" else self.loaded.spec.firmware.params
+        return validate_section(model, data or {}, str(self.loaded.file), name)
+
+
+@dataclass
+class AppResult:
+    sim: Simulation  # the simulation whose timing, memory and energy are reported
+    samples: int  # samples whose timing was simulated
+    timesteps: int  # timesteps simulated on the chip
+    ticks_per_sample: int = 0
+    learning: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # app-specific summary section
+    notes: list[str] = field(default_factory=list)  # shown to the user (e.g. dataset fallbacks)
+
+
+class AppError(Exception):
+    """A user-facing problem the app found (message is one line, naming what is wrong)."""
+
+
+def load_app(package: str):
+    module = APPS.get(package)
+    if module is None:
+        raise AppError(f"unknown firmware package '{package}'; expected one of: {', '.join(APPS)}")
+    return importlib.import_module(module)

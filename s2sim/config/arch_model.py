@@ -1,0 +1,244 @@
+"""Typed architecture description (the gem5-style parameter registry).
+
+Each field is declared once with its unit (in the name), range and a one-line doc; the YAML under
+``s2sim/arch/`` supplies values with provenance. The hardware model reads only these objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
+
+from .errors import ConfigError
+from .sourced import STRICT, NonNegFloat, NonNegInt, PosFloat, PosInt, Sourced
+
+__all__ = [
+    "ArchConfig", "ChipArch", "PEArch", "PerformanceLevel", "CoreCycles", "Kernels",
+    "Accelerators", "NocArch", "DmaArch", "DramArch", "EnergyArch",
+]
+
+
+def _doc(text: str) -> Any:
+    return Field(description=text)
+
+
+class _Section(BaseModel):
+    model_config = STRICT
+
+
+class ChipArch(_Section):
+    """Chip-level layout: QPE mesh, router, baseline power."""
+
+    mesh_width: Sourced[PosInt] = _doc("QPE grid columns (x extent of the QPE mesh)")
+    mesh_height: Sourced[PosInt] = _doc("QPE grid rows (y extent of the QPE mesh)")
+    qpe_count: Sourced[PosInt] = _doc("number of quad-PEs on the chip")
+    pes_per_qpe: Sourced[PosInt] = _doc("processing elements per QPE")
+    router_entries: Sourced[PosInt] = _doc("multicast routing table entries (key/mask) per chip")
+    baseline_power_mw: Sourced[NonNegFloat] = _doc("chip power with all PEs off (always paid)")
+
+    @field_validator("qpe_count")
+    @classmethod
+    def _fits_mesh(cls, v: Sourced[int], info: ValidationInfo) -> Sourced[int]:
+        w, h = info.data.get("mesh_width"), info.data.get("mesh_height")
+        if w is not None and h is not None and v.value > w.value * h.value:
+            raise ValueError(f"got {v.value} QPEs; expected at most mesh_width*mesh_height = "
+                             f"{w.value * h.value}")
+        return v
+
+
+class PEArch(_Section):
+    """One processing element: SRAM budget, software queues and interrupt/comms overheads."""
+
+    sram_bytes: Sourced[PosInt] = _doc("local SRAM per PE (code + data)")
+    code_reserve_bytes: Sourced[NonNegInt] = _doc("SRAM reserved for code (ITCM), not allocatable")
+    stack_reserve_bytes: Sourced[NonNegInt] = _doc("SRAM reserved for heap+stack")
+    task_queue_size: Sourced[PosInt] = _doc("entries per dispatcher task queue (spin1 TASK_QUEUE_SIZE)")
+    task_queue_count: Sourced[PosInt] = _doc("number of queueable priority levels")
+    tx_queue_size: Sourced[PosInt] = _doc("software multicast TX queue length")
+    dma_queue_size: Sourced[PosInt] = _doc("software DMA request queue length")
+    irq_entry_cycles: Sourced[NonNegInt] = _doc("core cycles from interrupt to first handler instruction")
+    irq_exit_cycles: Sourced[NonNegInt] = _doc("core cycles to return from a handler")
+    send_packet_cycles: Sourced[NonNegInt] = _doc("core cycles to hand one packet to the comms unit")
+
+    @field_validator("stack_reserve_bytes")
+    @classmethod
+    def _reserves_fit(cls, v: Sourced[int], info: ValidationInfo) -> Sourced[int]:
+        sram, code = info.data.get("sram_bytes"), info.data.get("code_reserve_bytes")
+        if sram is not None and code is not None and code.value + v.value > sram.value:
+            raise ValueError(f"got code {code.value} + stack {v.value} bytes; expected the "
+                             f"reserves to fit in sram_bytes = {sram.value}")
+        return v
+
+
+class PerformanceLevel(_Section):
+    """One DVFS operating point (voltage, clock) with its per-PE energy numbers."""
+
+    name: str = Field(min_length=1, description="level name used by run.performance_level")
+    clock_mhz: Sourced[PosFloat] = _doc("PE core clock at this level")
+    voltage_v: Sourced[PosFloat] = _doc("PE supply voltage at this level")
+    active_energy_per_cycle_pj: Sourced[NonNegFloat] = _doc("dynamic energy per busy core cycle (incl. SRAM)")
+    sleep_power_mw: Sourced[NonNegFloat] = _doc("per-PE power while sleeping (WFI) at this level")
+
+
+class CoreCycles(_Section):
+    """Cortex-M4F cycles per operation, used to turn declared op counts into time."""
+
+    int_alu: Sourced[NonNegFloat] = _doc("integer add/sub/logic/shift/compare/mov")
+    int_mul: Sourced[NonNegFloat] = _doc("integer multiply / multiply-accumulate")
+    int_div: Sourced[NonNegFloat] = _doc("integer SDIV/UDIV (worst case)")
+    load: Sourced[NonNegFloat] = _doc("single load (LDR/VLDR)")
+    store: Sourced[NonNegFloat] = _doc("single store (STR/VSTR), pipelined")
+    branch: Sourced[NonNegFloat] = _doc("taken branch incl. pipeline refill")
+    loop: Sourced[NonNegFloat] = _doc("loop overhead per iteration (compare + branch)")
+    fadd: Sourced[NonNegFloat] = _doc("VADD/VSUB single precision")
+    fmul: Sourced[NonNegFloat] = _doc("VMUL single precision")
+    fmac: Sourced[NonNegFloat] = _doc("VMLA/VFMA single precision multiply-accumulate")
+    fdiv: Sourced[NonNegFloat] = _doc("VDIV single precision")
+    fsqrt: Sourced[NonNegFloat] = _doc("VSQRT single precision")
+    fcmp: Sourced[NonNegFloat] = _doc("VCMP single precision")
+    fcvt: Sourced[NonNegFloat] = _doc("VCVT int<->float")
+    expf: Sourced[NonNegFloat] = _doc("software expf() call (libm)")
+    logf: Sourced[NonNegFloat] = _doc("software logf() call (libm)")
+
+
+class Kernels(_Section):
+    """Calibrated per-iteration cycle counts of hot inner loops (beats op-count sums)."""
+
+    eprop_eligibility_post_pre: Sourced[NonNegFloat] = _doc("e-prop eligibility, [post][pre] layout, per synapse")
+    eprop_eligibility_pre_post: Sourced[NonNegFloat] = _doc("e-prop eligibility, [pre][post] layout, per synapse")
+    eprop_eligibility_closed_form: Sourced[NonNegFloat] = _doc("e-prop eligibility, closed-form E, per synapse")
+    dense_mac: Sourced[NonNegFloat] = _doc("dense float forward MAC, per synapse")
+    event_add: Sourced[NonNegFloat] = _doc("event-driven weight add, per spike x post neuron")
+    adam_update: Sourced[NonNegFloat] = _doc("fused gradient + L2 + Adam, per weight")
+
+
+class Accelerators(_Section):
+    """Per-PE accelerators: exp/log unit, MAC array, RNG."""
+
+    exp_latency_cycles: Sourced[NonNegFloat] = _doc("exp/log accelerator latency per result")
+    exp_energy_pj: Sourced[NonNegFloat] = _doc("energy per exp/log result")
+    mac_array_macs_per_cycle: Sourced[PosInt] = _doc("8-bit MACs per cycle of the MAC array")
+    mac_array_setup_cycles: Sourced[NonNegFloat] = _doc("core cycles to configure and start one MAC-array job")
+    mac_energy_pj: Sourced[NonNegFloat] = _doc("energy per 8-bit MAC on the MAC array")
+    rng_cycles: Sourced[NonNegFloat] = _doc("cycles per 32-bit pseudo-random number")
+
+
+class NocArch(_Section):
+    """On-chip network: clock, per-hop latency, widths and energy."""
+
+    clock_mhz: Sourced[PosFloat] = _doc("NoC clock")
+    hop_latency_cycles: Sourced[NonNegFloat] = _doc("router+link latency per hop, NoC cycles")
+    link_width_bits: Sourced[PosInt] = _doc("flit / link width")
+    packet_bits: Sourced[PosInt] = _doc("bits of one multicast packet with 32-bit payload")
+    injection_cycles: Sourced[NonNegFloat] = _doc("NoC cycles from comms unit to first router")
+    ejection_cycles: Sourced[NonNegFloat] = _doc("NoC cycles from last router into the PE")
+    energy_per_hop_pj: Sourced[NonNegFloat] = _doc("energy per packet per hop (router + link)")
+
+
+class DmaArch(_Section):
+    """Per-PE DMA engine."""
+
+    setup_cycles: Sourced[NonNegFloat] = _doc("PE cycles from request to first byte moved")
+    sram_bytes_per_cycle: Sourced[PosFloat] = _doc("SRAM<->SRAM throughput in PE cycles")
+    energy_per_byte_pj: Sourced[NonNegFloat] = _doc("energy per byte moved SRAM<->SRAM")
+
+
+class DramArch(_Section):
+    """Off-chip LPDDR4 DRAM."""
+
+    channels: Sourced[PosInt] = _doc("independent LPDDR4 interfaces")
+    total_bandwidth_gb_s: Sourced[PosFloat] = _doc("sustained bandwidth over all channels, GB/s")
+    latency_ns: Sourced[NonNegFloat] = _doc("access latency of a DMA block transfer")
+    energy_per_byte_pj: Sourced[NonNegFloat] = _doc("energy per byte read or written (device + PHY)")
+    interleave_bytes: Sourced[PosInt] = _doc("address interleave granule across channels")
+
+
+class EnergyArch(_Section):
+    """Energy-model conventions (what is folded into what)."""
+
+    sram_access_included_in_core: Sourced[bool] = _doc(
+        "true: core SRAM accesses are inside active_energy_per_cycle_pj, not counted separately")
+
+
+class ArchConfig(_Section):
+    """Whole-chip architecture: the single source of hardware numbers for the simulator."""
+
+    name: str = Field(min_length=1, description="architecture name")
+    description: str = Field(default="", description="free text")
+    chip: ChipArch
+    pe: PEArch
+    performance_levels: list[PerformanceLevel] = Field(min_length=1, description="DVFS levels")
+    default_performance_level: str = Field(description="level used when the run does not choose")
+    pl_switch_ns: Sourced[NonNegFloat] = _doc("time to switch between performance levels")
+    core_cycles: CoreCycles
+    kernels: Kernels
+    accelerators: Accelerators
+    noc: NocArch
+    dma: DmaArch
+    dram: DramArch
+    energy: EnergyArch
+
+    _path: Any = PrivateAttr(default=None)
+
+    @field_validator("performance_levels")
+    @classmethod
+    def _unique_levels(cls, v: list[PerformanceLevel]) -> list[PerformanceLevel]:
+        names = [pl.name for pl in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate level name(s) {', '.join(dupes)}; expected unique names")
+        return v
+
+    @field_validator("default_performance_level")
+    @classmethod
+    def _names_a_level(cls, v: str, info: ValidationInfo) -> str:
+        levels = [pl.name for pl in info.data.get("performance_levels") or []]
+        if levels and v not in levels:
+            raise ValueError(f"got {v!r}; expected one of: {', '.join(levels)}")
+        return v
+
+    # --- helpers --------------------------------------------------------------------------
+    @property
+    def n_pes(self) -> int:
+        """Processing elements on the chip (qpe_count x pes_per_qpe)."""
+        return self.chip.qpe_count.value * self.chip.pes_per_qpe.value
+
+    @property
+    def path(self):
+        """File this arch was loaded from (None if built in code)."""
+        return self._path
+
+    def performance_level(self, name: str | None = None) -> PerformanceLevel:
+        """The named DVFS level (default level when name is None)."""
+        name = name or self.default_performance_level
+        for pl in self.performance_levels:
+            if pl.name == name:
+                return pl
+        raise ConfigError(f"arch {self.name}", "performance_level", f"got {name!r}",
+                          "one of: " + ", ".join(pl.name for pl in self.performance_levels))
+
+    def kernel_cycles(self, name: str) -> float:
+        """Calibrated cycles per iteration of kernel ``name``."""
+        leaf = getattr(self.kernels, name, None) if name in Kernels.model_fields else None
+        if leaf is None:
+            raise KeyError(f"unknown kernel {name!r}; known: {', '.join(Kernels.model_fields)}")
+        return float(leaf.value)
+
+    def provenance(self) -> dict[str, Sourced]:
+        """Flat ``dotted.path -> Sourced`` for every sourced parameter (levels keyed by name)."""
+        out: dict[str, Sourced] = {}
+        _collect(self, "", out)
+        return out
+
+
+def _collect(node: Any, prefix: str, out: dict[str, Sourced]) -> None:
+    if isinstance(node, Sourced):
+        out[prefix] = node
+    elif isinstance(node, BaseModel):
+        for key in type(node).model_fields:
+            _collect(getattr(node, key), f"{prefix}.{key}" if prefix else key, out)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            label = getattr(item, "name", None) or str(i)
+            _collect(item, f"{prefix}.{label}", out)

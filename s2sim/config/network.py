@@ -1,0 +1,179 @@
+"""Experiment (network) YAML: top-level schema, --set handling and arch resolution.
+
+Sections owned by a firmware app (network, mapping, dataset, training, firmware.params) stay
+plain dicts here; the app validates them with its own models through ``validate_section``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..arch import list_arches
+from .arch_loader import OverrideLayer, load_arch_layers
+from .arch_model import ArchConfig
+from .errors import ConfigError, from_validation_error
+from .overrides import nest, parse_set
+from .yamlio import read_yaml_mapping
+
+__all__ = ["RunConfig", "FirmwareSection", "NetworkFile", "LoadedNetwork", "load_network",
+           "validate_section"]
+
+M = TypeVar("M", bound=BaseModel)
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class RunConfig(BaseModel):
+    """How to run the simulation (not what to simulate)."""
+
+    model_config = _STRICT
+
+    seed: int = Field(default=0, description="seed for every random stream of the run")
+    tick_ns: float = Field(default=1_000_000.0, gt=0, description="timer tick period (1 ms default)")
+    ticks: int | None = Field(default=None, ge=1, description="ticks to simulate; None = app decides")
+    noc_fidelity: Literal["burst", "packet"] = Field(
+        default="burst", description="burst: one event per back-to-back transfer; packet: per packet")
+    performance_level: str | None = Field(default=None, description="DVFS level; None = arch default")
+    out: str | None = Field(default=None, description="output directory; None = traces/<name>-<time>")
+    trace: bool = Field(default=False, description="write a Perfetto trace")
+    progress: bool = Field(default=True, description="show a progress bar")
+
+
+class FirmwareSection(BaseModel):
+    """Which firmware package runs on the PEs, and its parameters."""
+
+    model_config = _STRICT
+
+    package: str = Field(min_length=1, description="python package, e.g. firmware_models.eprop")
+    params: dict[str, Any] = Field(default_factory=dict, description="firmware-specific parameters")
+
+
+class NetworkFile(BaseModel):
+    """Top level of ``networks/<name>.yaml``."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, description="experiment name (used in output paths)")
+    description: str = ""
+    arch: str = Field(default="spinnaker2", description="packaged arch name or YAML path")
+    arch_overrides: dict[str, Any] = Field(default_factory=dict, description="nested arch values")
+    firmware: FirmwareSection
+    network: dict[str, Any] = Field(default_factory=dict)
+    mapping: dict[str, Any] = Field(default_factory=dict)
+    dataset: dict[str, Any] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict)
+    run: RunConfig = Field(default_factory=RunConfig)
+    expect: dict[str, Any] = Field(default_factory=dict, description="assertions on the results")
+
+
+def validate_section(model: type[M], data: Any, file: str, key_prefix: str) -> M:
+    """Validate ``data`` against ``model``; the first problem becomes a one-line ConfigError."""
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise from_validation_error(model, exc, str(file), key_prefix) from None
+
+
+@dataclass
+class LoadedNetwork:
+    """A network file after --set overrides, validated, with its architecture resolved."""
+
+    file: Path
+    raw: dict[str, Any]
+    spec: NetworkFile
+    arch: ArchConfig
+    sets: list[str] = field(default_factory=list)
+
+    def resolved(self) -> dict[str, Any]:
+        """JSON-serialisable resolved config (arch values with their sources) for summary.json."""
+        out = self.spec.model_dump(mode="json")
+        out["file"] = str(self.file)
+        out["sets"] = list(self.sets)
+        out["arch"] = {
+            "name": self.arch.name,
+            "path": str(self.arch.path) if self.arch.path else None,
+            "config": self.arch.model_dump(mode="json"),
+        }
+        return out
+
+
+def load_network(path: str | Path, sets: Sequence[str] = ()) -> LoadedNetwork:
+    """Read a network YAML, apply ``--set`` expressions, validate, and load its arch."""
+    file = Path(path)
+    label = str(path)
+    raw = read_yaml_mapping(file, label)
+    arch_sets: dict[str, Any] = {}
+    set_roots: list[str] = []
+    arch_from_set = False
+    for expr in sets:
+        keys, value = parse_set(expr)
+        if keys[0] not in NetworkFile.model_fields:
+            raise ConfigError("--set", keys[0], f"unknown key '{keys[0]}'",
+                              "one of: " + ", ".join(NetworkFile.model_fields))
+        if keys[0] == "arch" and len(keys) > 1:
+            _merge(arch_sets, nest(keys[1:], value))
+            continue
+        arch_from_set |= keys == ["arch"]
+        _set_in(raw, keys, value)
+        set_roots.append(".".join(keys))
+    spec = _validate_spec(raw, label, set_roots)
+    arch_name = _resolve_arch(spec.arch, file, from_set=arch_from_set)
+    layers: list[OverrideLayer] = []
+    if spec.arch_overrides:
+        layers.append((spec.arch_overrides, label, label, "arch_overrides"))
+    if arch_sets:
+        layers.append((arch_sets, "--set", "--set", "arch"))
+    arch = load_arch_layers(arch_name, layers)
+    if spec.run.performance_level is not None:
+        names = [pl.name for pl in arch.performance_levels]
+        if spec.run.performance_level not in names:
+            blame = "--set" if "run.performance_level" in set_roots else label
+            raise ConfigError(blame, "run.performance_level", f"got {spec.run.performance_level!r}",
+                              "one of: " + ", ".join(names))
+    return LoadedNetwork(file=file, raw=raw, spec=spec, arch=arch, sets=list(sets))
+
+
+def _validate_spec(raw: dict[str, Any], label: str, set_roots: list[str]) -> NetworkFile:
+    try:
+        return NetworkFile.model_validate(raw)
+    except ValidationError as exc:
+        err = from_validation_error(NetworkFile, exc, label, "")
+        key = err.key or ""
+        if any(key == s or key.startswith(s + ".") or s.startswith(key + ".") for s in set_roots):
+            raise ConfigError("--set", err.key, err.problem, err.expected) from None
+        raise err from None
+
+
+def _resolve_arch(arch: str, network_file: Path, from_set: bool) -> str:
+    """Packaged name as is; a relative path against the network file's folder (or cwd for --set)."""
+    if arch in list_arches():
+        return arch
+    p = Path(arch).expanduser()
+    if not p.is_absolute() and not from_set:
+        p = network_file.parent / p
+    return str(p)
+
+
+def _set_in(raw: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = raw
+    for i, k in enumerate(keys[:-1]):
+        nxt = node.get(k)
+        if nxt is None:
+            nxt = node[k] = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError("--set", ".".join(keys[: i + 1]),
+                              f"is {nxt!r}, not a section", "a mapping to set keys in")
+        node = nxt
+    node[keys[-1]] = copy.deepcopy(value)
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v

@@ -1,0 +1,62 @@
+"""Reading YAML config files safely (SafeLoader only, never eval) with errors that point at lines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = ["read_yaml_mapping", "parse_yaml_text"]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys: a silently ignored duplicate hides a typo."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads ``1e-3`` as a string; researchers write learning rates that way, so accept the
+# YAML 1.2 float forms (exponent without a dot or sign) as floats too.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml_text(text: str, file: str) -> Any:
+    """Parse YAML text; syntax errors become ConfigError with line and column."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(file, where, f"invalid YAML: {problem}", "valid YAML") from None
+
+
+def read_yaml_mapping(path: str | Path, label: str | None = None) -> dict[str, Any]:
+    """Load a YAML file whose top level must be a non-empty mapping."""
+    label = label or str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(label, None, "file not found")
+    data = parse_yaml_text(p.read_text(encoding="utf-8"), label)
+    if data is None:
+        raise ConfigError(label, None, "file is empty", "a mapping of keys")
+    if not isinstance(data, dict):
+        raise ConfigError(label, None, f"top level is a {type(data).__name__}", "a mapping of keys")
+    return data

@@ -1,0 +1,80 @@
+"""Content-keyed npz cache for extracted features.
+
+Feature extraction over tens of thousands of clips is the slow part of a run; the
+key covers everything that changes the result (files with size+mtime, feature
+parameters, seed), so a stale cache is never read. Writes are atomic (temp file
++ rename): an interrupted run leaves either the old state or a complete file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .dataset import SPLIT_NAMES, Dataset, DatasetError, Split
+
+
+def cache_dir() -> Path:
+    """``$S2SIM_CACHE`` or ``~/.cache/s2sim``."""
+    return Path(os.environ.get("S2SIM_CACHE") or Path.home() / ".cache" / "s2sim")
+
+
+def file_fingerprints(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
+    """(path, size_bytes, mtime_ns) for each existing file; cheap stand-in for content hashes."""
+    out = []
+    for p in paths:
+        st = Path(p).stat()
+        out.append((str(p), st.st_size, st.st_mtime_ns))
+    return out
+
+
+def cache_key(name: str, files: list[tuple[str, int, int]], params: dict[str, Any], seed: int) -> str:
+    """Short hex digest of everything that determines a cached dataset."""
+    blob = json.dumps([name, files, params, seed], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` via a temp file in the same folder + ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_dataset(path: Path, ds: Dataset) -> Path:
+    """Store a Dataset as a self-describing npz (readable by the ``npz`` loader too)."""
+    arrays: dict[str, np.ndarray] = {}
+    for split, data in ds.splits.items():
+        arrays[f"x_{split}"] = data.X
+        arrays[f"y_{split}"] = data.y
+    meta = dict(name=ds.name, n_classes=ds.n_classes, class_names=ds.class_names,
+                synthetic=ds.synthetic, source=ds.source, skipped=ds.skipped, note=ds.note)
+    arrays["meta_json"] = np.array(json.dumps(meta))
+    return atomic_save_npz(path, arrays)
+
+
+def read_dataset(path: Path) -> Dataset:
+    """Inverse of :func:`save_dataset`."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta_json"]))
+            splits = {s: Split(z[f"x_{s}"], z[f"y_{s}"]) for s in SPLIT_NAMES if f"x_{s}" in z}
+    except (OSError, KeyError, ValueError) as exc:
+        raise DatasetError(f"{path}: not a readable s2sim dataset cache ({exc})") from exc
+    return Dataset(name=meta["name"], n_classes=meta["n_classes"], class_names=list(meta["class_names"]),
+                   splits=splits, synthetic=meta["synthetic"], source=meta["source"],
+                   skipped=[tuple(s) for s in meta["skipped"]], note=meta.get("note", ""))

@@ -1,0 +1,135 @@
+"""The common dataset container and the single entry point ``load_dataset``.
+
+Every loader (synthetic, fsdd, gsc, npz) returns the same :class:`Dataset`, so
+trainers never care where the data came from -- but ``synthetic`` and ``note``
+make it impossible to mistake stand-in data for the real thing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+#: ``progress(done, total, what)``; called by slow loaders (feature extraction).
+Progress = Callable[[int, int, str], None]
+
+SPLIT_NAMES = ("train", "valid", "test")
+
+
+class DatasetError(Exception):
+    """Data missing or malformed; the message names the path/key and what was expected."""
+
+
+@dataclass
+class Split:
+    """One split: features ``X`` float32 ``[N, T, F]`` and labels ``y`` int64 ``[N]``."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.X = np.ascontiguousarray(self.X, dtype=np.float32)
+        self.y = np.ascontiguousarray(self.y, dtype=np.int64)
+        if self.X.ndim != 3 or self.X.shape[0] != self.y.shape[0] or self.y.ndim != 1:
+            raise DatasetError(f"split arrays must be X [N,T,F] and y [N]; got X {self.X.shape}, y {self.y.shape}")
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass
+class Dataset:
+    """Features + labels for train/valid/test, with provenance."""
+
+    name: str
+    n_classes: int
+    class_names: list[str]
+    splits: dict[str, Split]
+    synthetic: bool = False
+    source: str = ""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""  # loud human-readable caveat, e.g. "this is NOT GSC"
+
+    @property
+    def n_steps(self) -> int:
+        """Time steps per sample (T)."""
+        return int(next(iter(self.splits.values())).X.shape[1])
+
+    @property
+    def n_features(self) -> int:
+        """Input features per time step (F)."""
+        return int(next(iter(self.splits.values())).X.shape[2])
+
+    def summary(self) -> str:
+        """One line for logs: name, sizes and the caveat if any."""
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
+        text = f"{self.name}: {self.n_classes} classes, T={self.n_steps}, F={self.n_features}; {sizes}"
+        if self.skipped:
+            text += f"; {len(self.skipped)} files skipped"
+        return text + (f" [{self.note}]" if self.note else "")
+
+
+class DatasetConfig(BaseModel):
+    """The ``dataset:`` section of a run config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Literal["synthetic", "fsdd", "gsc", "npz"] = "synthetic"
+    path: str | None = None
+    n_train: int | None = None  # subset sizes: first N after a seeded shuffle
+    n_valid: int | None = None
+    n_test: int | None = None
+    fallback: Literal["synthetic", "error"] = "synthetic"  # gsc without data
+    cache: bool = True
+
+
+def split_rng(seed: int, *keys: str) -> np.random.Generator:
+    """A generator that depends only on ``seed`` and the string keys (not on call order)."""
+    return np.random.default_rng([seed & 0xFFFFFFFF, *(zlib.crc32(k.encode()) for k in keys)])
+
+
+def subset_indices(n_total: int, n_keep: int | None, seed: int, split: str) -> np.ndarray:
+    """Indices of the first ``n_keep`` items after a seeded shuffle; all items (in order) if None."""
+    if n_keep is None or n_keep >= n_total:
+        return np.arange(n_total)
+    if n_keep < 0:
+        raise DatasetError(f"n_{split} must be >= 0, got {n_keep}")
+    return split_rng(seed, "subset", split).permutation(n_total)[:n_keep]
+
+
+def subset_sizes(cfg: DatasetConfig) -> dict[str, int | None]:
+    """Requested subset size per split name."""
+    return {"train": cfg.n_train, "valid": cfg.n_valid, "test": cfg.n_test}
+
+
+def load_dataset(cfg: dict | DatasetConfig, seed: int, progress: Progress | None = None) -> Dataset:
+    """Load the dataset named by ``cfg['name']`` (synthetic | fsdd | gsc | npz)."""
+    if not isinstance(cfg, DatasetConfig):
+        try:
+            cfg = DatasetConfig(**cfg)
+        except Exception as exc:  # pydantic's message is long; keep the first line useful
+            raise DatasetError(f"bad dataset config {dict(cfg)!r}: {exc}".splitlines()[0]) from exc
+    if cfg.name == "synthetic":
+        from .synthetic import load_synthetic
+        return load_synthetic(cfg, seed)
+    if cfg.name == "fsdd":
+        from .fsdd import load_fsdd
+        return load_fsdd(cfg, seed, progress)
+    if cfg.name == "gsc":
+        from .gsc import load_gsc
+        return load_gsc(cfg, seed, progress)
+    from .npz import load_npz
+    return load_npz(cfg, seed)
+
+
+def apply_subsets(ds: Dataset, cfg: DatasetConfig, seed: int) -> Dataset:
+    """Keep the first n_<split> samples of each split after a seeded shuffle (in place)."""
+    for split, n_keep in subset_sizes(cfg).items():
+        if split in ds.splits and n_keep is not None:
+            idx = subset_indices(len(ds.splits[split]), n_keep, seed, split)
+            ds.splits[split] = Split(ds.splits[split].X[idx], ds.splits[split].y[idx])
+    return ds

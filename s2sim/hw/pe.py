@@ -1,0 +1,247 @@
+"""Processing element: an event dispatcher with spin1_api semantics around one Cortex-M4F.
+
+* Callbacks with priority <= 0 (packet received, by default DMA done and user events) pre-empt: they
+  run at once (after any pre-emptive work already under way) and their time is *stolen* from the
+  queueable callback that is running, which ends that much later.
+* Callbacks with priority >= 1 (the timer tick by default) wait in bounded priority queues and run
+  one at a time; a full queue is counted (``task_queue_full``) and the callback is not queued, as
+  ``spin1_schedule_callback`` returns FAILURE.
+* A timer tick that fires while the previous tick's callback is still queued or running is counted
+  as a timer overrun.
+* With nothing to do the core sleeps; sleep time is billed at the level's sleep power.
+
+The Python body of a callback runs when the callback *starts*; it declares its cost through the
+runtime, and the dispatcher turns the cycles into the callback's duration at the PE's clock.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+from .params import HwParams
+from .sram import Sram
+
+TIMER, PACKET, DMA, USER, TASK = "timer", "packet", "dma", "user", "task"
+
+
+class _Task:
+    __slots__ = ("kind", "fn", "args", "prio")
+
+    def __init__(self, kind: str, fn: Callable, args: tuple, prio: int):
+        self.kind, self.fn, self.args, self.prio = kind, fn, args, prio
+
+
+class PE:
+    def __init__(self, env, pe_id: int, p: HwParams, chip):
+        self.env, self.id, self.p, self.chip = env, pe_id, p, chip
+        self.sram = Sram(pe_id, p.sram_bytes)
+        self.level = p.perf_level(chip.perf_level_name)
+        self.ns_per_cycle = self.level.ns_per_cycle
+        self.firmware = None
+        self.core = None  # the runtime facade, set by the runtime
+        self.priorities = {TIMER: 2, PACKET: -1, DMA: 0, USER: 0}
+        self.queues = [deque() for _ in range(p.task_queue_count)]
+        self.running: _Task | None = None
+        self.cb_start = self.cb_end = 0.0
+        self._cb_row = -1
+        self._cb_phases: dict[str, float] = {}
+        self.preempt: list[tuple[float, float]] = []  # booked pre-emptive intervals (start, end)
+        self.preempt_free = 0.0
+        # execution context of the callback body that is running in Python right now
+        self.ctx_start = 0.0
+        self.ctx_cycles = 0.0
+        self.ctx_phases: dict[str, float] = {}
+        self.ctx_kind = ""
+        # timer
+        self.tick = -1
+        self.tick_start_ns = 0.0
+        self.timer_task_pending = False
+        # comms
+        self.tx_free_ns = 0.0
+        self.pending_bursts: dict[Any, list] = {}
+        # counters
+        self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
+                      packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0)
+        self.active_cycles = 0.0
+        self.active_ns_by_level: dict[str, float] = {}
+        self.active_pj = 0.0
+        self.level_since_ns = 0.0
+        self.time_by_level: dict[str, float] = {}
+        self.phase_cycles_total: dict[str, float] = {}
+
+    # ---- execution context (used by the runtime facade) -------------------------------------
+    @property
+    def now_ns(self) -> float:
+        """Simulated time at this point of the running callback body."""
+        return self.ctx_start + self.ctx_cycles * self.ns_per_cycle
+
+    def add_cycles(self, phase: str, cycles: float) -> None:
+        self.ctx_cycles += cycles
+        self.ctx_phases[phase] = self.ctx_phases.get(phase, 0.0) + cycles
+
+    def _execute(self, kind: str, fn: Callable, args: tuple, start_ns: float):
+        self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start_ns, 0.0, {}, kind
+        fn(self.core, *args)
+        self.c["callbacks"] += 1
+        if self.pending_bursts:
+            self.chip.flush_bursts(self)
+        return self.ctx_cycles, self.ctx_phases
+
+    def _account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
+                 kind: str) -> None:
+        self.active_cycles += cycles
+        self.active_pj += cycles * self.level.active_energy_per_cycle_pj
+        name = self.level.name
+        self.active_ns_by_level[name] = self.active_ns_by_level.get(name, 0.0) + cycles * self.ns_per_cycle
+        for phase, cyc in phases.items():
+            self.phase_cycles_total[phase] = self.phase_cycles_total.get(phase, 0.0) + cyc
+        tick_start = self.chip.tick_time(self, row)
+        self.chip.stats.work(row, self.id, end_ns - tick_start, phases)
+        rec = self.chip.recorder
+        if rec is not None:
+            rec.callback(self.id, kind, phases, start_ns, end_ns, cycles)
+
+    # ---- enqueueing -------------------------------------------------------------------------
+    def raise_event(self, kind: str, fn: Callable, args: tuple = (), at_ns: float | None = None) -> None:
+        prio = self.priorities.get(kind, 1)
+        if prio <= 0:
+            self._run_preemptive(kind, fn, args, self.env.now if at_ns is None else at_ns)
+        else:
+            self.enqueue(_Task(kind, fn, args, prio))
+
+    def enqueue(self, task: _Task) -> bool:
+        q = self.queues[min(task.prio, len(self.queues)) - 1]
+        if len(q) >= self.p.task_queue_size:
+            self.c["task_queue_full"] += 1
+            return False
+        q.append(task)
+        if self.running is None:
+            self._dispatch()
+        return True
+
+    # ---- pre-emptive handlers -----------------------------------------------------------------
+    def book_preempt(self, arrival_ns: float, cycles: float) -> tuple[float, float]:
+        """Reserve core time for a pre-emptive handler; delay the running callback by it."""
+        start = arrival_ns if arrival_ns > self.preempt_free else self.preempt_free
+        end = start + cycles * self.ns_per_cycle
+        self.preempt_free = end
+        self.preempt.append((start, end))
+        if self.running is not None and start < self.cb_end:
+            self.cb_end += end - start
+        return start, end
+
+    def _run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float) -> None:
+        start = arrival_ns if arrival_ns > self.preempt_free else self.preempt_free
+        row = self.tick
+        cycles, phases = self._execute(kind, fn, args, start)
+        overhead = self.p.irq_entry_cycles + self.p.irq_exit_cycles
+        phases["irq"] = phases.get("irq", 0.0) + overhead
+        s, e = self.book_preempt(arrival_ns, cycles + overhead)
+        self._account(s, e, cycles + overhead, phases, row, kind)
+
+    def receive_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """Deliver a burst of packets whose arrivals spread evenly from ``first_ns`` to ``last_ns``."""
+        n = len(keys)
+        fw = self.firmware
+        if fw is None:  # no program loaded here: the packet has nowhere to go
+            self.chip.noc.dropped += n
+            return
+        self.c["packets_received"] += n
+        self.chip.stats.packet_in(self.tick, self.id, n)
+        prio = self.priorities[PACKET]
+        if prio > 0:  # a firmware may make packet handling queueable
+            for k, pl in zip(keys, payloads):
+                self.enqueue(_Task(PACKET, fw.on_packet, (k, pl), prio))
+            return
+        overhead = self.p.irq_entry_cycles + self.p.irq_exit_cycles
+        row = self.tick
+        burst = getattr(fw, "on_packet_burst", None)
+        if burst is not None:
+            start = first_ns if first_ns > self.preempt_free else self.preempt_free
+            cycles, phases = self._execute(PACKET, burst, (keys, payloads), start)
+            phases["irq"] = phases.get("irq", 0.0) + overhead * n
+            per = cycles / n + overhead
+            step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
+            s0 = e = start
+            for i in range(n):
+                s, e = self.book_preempt(first_ns + i * step, per)
+                if i == 0:
+                    s0 = s
+            self._account(s0, e, cycles + overhead * n, phases, row, PACKET)
+            return
+        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
+        for i in range(n):
+            self._run_preemptive(PACKET, fw.on_packet, (keys[i], payloads[i]), first_ns + i * step)
+
+    # ---- queueable dispatcher -------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        for q in self.queues:
+            if q:
+                task = q.popleft()
+                break
+        else:
+            return  # nothing to do: the core sleeps until the next event
+        t0 = self.env.now
+        if self.preempt and self.preempt[-1][1] <= t0:
+            self.preempt.clear()
+        self.running = task
+        self._cb_row = self.tick
+        cycles, phases = self._execute(task.kind, task.fn, task.args, t0)
+        end = t0 + cycles * self.ns_per_cycle
+        for s, e in self.preempt:  # pre-emptive work already booked steals from this callback
+            if e <= t0:
+                continue
+            s = s if s > t0 else t0
+            if s < end:
+                end += e - s
+        self.cb_start, self.cb_end = t0, end
+        self._cb_cycles, self._cb_phases = cycles, phases
+        self.env.timeout(end - t0).callbacks.append(self._on_callback_end)
+
+    def _on_callback_end(self, _ev) -> None:
+        now = self.env.now
+        if self.cb_end > now + 1e-9:  # stolen time moved the end: wait for the rest
+            self.env.timeout(self.cb_end - now).callbacks.append(self._on_callback_end)
+            return
+        task = self.running
+        self._account(self.cb_start, self.cb_end, self._cb_cycles, self._cb_phases, self._cb_row, task.kind)
+        if task.kind == TIMER:
+            self.timer_task_pending = False
+        self.running = None
+        self._dispatch()
+
+    # ---- timer ----------------------------------------------------------------------------------
+    def timer_fire(self, tick: int) -> None:
+        self.tick = tick
+        self.tick_start_ns = self.env.now
+        if self.timer_task_pending:
+            self.c["timer_overruns"] += 1
+        fw = self.firmware
+        if fw is None:
+            return
+        if self.enqueue_timer(tick):
+            self.timer_task_pending = True
+
+    def enqueue_timer(self, tick: int) -> bool:
+        prio = self.priorities[TIMER]
+        if prio <= 0:
+            self._run_preemptive(TIMER, self.firmware.on_timer, (tick,), self.env.now)
+            return False
+        return self.enqueue(_Task(TIMER, self.firmware.on_timer, (tick,), prio))
+
+    # ---- DVFS ------------------------------------------------------------------------------------
+    def set_level(self, name: str) -> None:
+        level = self.p.perf_level(name)
+        if level is self.level:
+            return
+        now = self.env.now
+        self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
+        self.level_since_ns = now
+        self.level = level
+        self.ns_per_cycle = level.ns_per_cycle
+
+    def close_levels(self, end_ns: float) -> dict[str, float]:
+        """Time spent at each performance level up to ``end_ns``."""
+        out = dict(self.time_by_level)
+        out[self.level.name] = out.get(self.level.name, 0.0) + max(0.0, end_ns - self.level_since_ns)
+        return out

@@ -1,0 +1,168 @@
+"""Build ``summary.json`` (the contract other tools read, DESIGN §6) and ``timesteps.csv``.
+
+Everything here is computed from the chip's counters after a run; nothing is measured with the
+wall clock except ``wall_time_s``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..energy import energy_breakdown_j, provenance_shares
+from ..sim import Simulation
+
+SUMMARY_SCHEMA = 1
+
+
+def memory_section(sim: Simulation) -> dict[str, Any]:
+    per_pe = []
+    for pe_id in sim.used_pes:
+        sram = sim.chip.pes[pe_id].sram
+        per_pe.append({
+            "pe": pe_id, "used_bytes": sram.used_bytes, "capacity_bytes": sram.capacity_bytes,
+            "regions": {r.name: r.nbytes for r in sram.regions.values()},
+            "categories": sram.by_category(),
+        })
+    used = [p["used_bytes"] for p in per_pe]
+    return {"per_pe": per_pe, "total_bytes": int(sum(used)), "max_pe_bytes": int(max(used, default=0))}
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {"min": 0.0, "median": 0.0, "p99": 0.0, "max": 0.0}
+    return {"min": float(values.min()), "median": float(np.median(values)),
+            "p99": float(np.percentile(values, 99)), "max": float(values.max())}
+
+
+def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) -> dict[str, Any]:
+    """Per-timestep latency = the critical (slowest) PE's ``time_done`` in that timestep."""
+    stats = sim.chip.stats
+    rows = rows or slice(0, stats.n_rows)
+    pes = sim.used_pes
+    done = stats.time_done_ns[rows][:, pes]
+    per_step = done.max(axis=1) if done.size else np.zeros(0)
+    ns_per_cycle = {pe: sim.chip.pes[pe].level.ns_per_cycle for pe in pes}
+    n_steps = max(1, done.shape[0])
+    per_phase_ns = {}
+    per_phase_cycles = {}
+    for phase, arr in sorted(stats.phase_cycles.items()):
+        cyc = arr[rows][:, pes]
+        per_phase_cycles[phase] = float(cyc.sum())
+        # mean over timesteps of the busiest PE's time in this phase
+        ns = cyc * np.array([ns_per_cycle[p] for p in pes])
+        per_phase_ns[phase] = float(ns.max(axis=1).sum() / n_steps) if ns.size else 0.0
+    critical = int(pes[int(np.argmax(done.max(axis=0)))]) if done.size else None
+    return {
+        "tick_ns": tick_ns,
+        "timestep_ns": _stats(per_step),
+        "per_phase_ns": per_phase_ns,
+        "per_phase_cycles": per_phase_cycles,
+        "critical_pe": critical,
+        "realtime_slack_ns": float(tick_ns - per_step.max()) if per_step.size else tick_ns,
+        "overruns": int(sum(sim.chip.pes[p].c["timer_overruns"] for p in pes)),
+    }
+
+
+def energy_section(sim: Simulation, end_ns: float, samples: int, arch) -> dict[str, Any]:
+    breakdown = energy_breakdown_j(sim.chip, end_ns)
+    total = sum(breakdown.values())
+    provenance = {}
+    shares = {}
+    if arch is not None:
+        prov = arch.provenance()
+        confidence_of = {k: v.confidence for k, v in prov.items()}
+        levels = sorted({lvl for p in sim.used_pes for lvl in sim.chip.pes[p].close_levels(end_ns)})
+        shares = provenance_shares(breakdown, confidence_of, levels)
+        from ..energy import COMPONENT_SOURCES
+        for comp, paths in COMPONENT_SOURCES.items():
+            provenance[comp] = [
+                {"param": path, "value": prov[path].value, "source": prov[path].source,
+                 "confidence": prov[path].confidence}
+                for tmpl in paths for lvl in levels for path in [tmpl.format(level=lvl)] if path in prov]
+    return {"total_j": total, "per_sample_j": total / max(1, samples), "breakdown_j": breakdown,
+            "confidence_shares": shares, "provenance": provenance}
+
+
+def traffic_section(sim: Simulation) -> dict[str, Any]:
+    chip = sim.chip
+    return {"packets": int(sum(pe.c["packets_sent"] for pe in chip.pes)),
+            "deliveries": int(sum(pe.c["packets_received"] for pe in chip.pes)),
+            "packet_hops": int(chip.noc.packet_hops), "dropped": int(chip.noc.dropped),
+            "dma_bytes": int(sum(pe.c["dma_bytes"] for pe in chip.pes))}
+
+
+def diagnostics_section(sim: Simulation) -> dict[str, Any]:
+    pes = [sim.chip.pes[p] for p in sim.used_pes]
+    out = {name: int(sum(pe.c[name] for pe in pes))
+           for name in ("timer_overruns", "task_queue_full", "tx_queue_full")}
+    out["dma_queue_full"] = int(sum(sim.chip.dmas[p].queue_full for p in sim.used_pes))
+    out["per_pe"] = {str(pe.id): {k: pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full")}
+                     for pe in pes if any(pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full"))}
+    return out
+
+
+def build_summary(sim: Simulation, *, network: str, arch_name: str, config: dict, seed: int,
+                  samples: int, timesteps: int, tick_ns: float, wall_time_s: float, arch=None,
+                  learning: dict | None = None, extra: dict | None = None,
+                  notes: list[str] | None = None) -> dict[str, Any]:
+    end_ns = sim.env.now
+    summary = {
+        "schema": SUMMARY_SCHEMA, "s2sim_version": __version__, "network": network, "arch": arch_name,
+        "config": config, "seed": seed, "pes_used": len(sim.used_pes), "pe_ids": sim.used_pes,
+        "samples": samples, "timesteps": timesteps, "sim_time_s": end_ns * 1e-9,
+        "wall_time_s": wall_time_s, "noc_fidelity": sim.chip.fidelity,
+        "memory": memory_section(sim),
+        "latency": latency_section(sim, tick_ns),
+        "energy": energy_section(sim, end_ns, samples, arch),
+        "traffic": traffic_section(sim),
+        "diagnostics": diagnostics_section(sim),
+        "notes": notes or [],
+    }
+    if learning is not None:
+        summary["learning"] = learning
+    if extra:
+        summary["app"] = extra
+    return summary
+
+
+def write_timesteps_csv(sim: Simulation, path: Path) -> None:
+    """One row per (timestep, PE): time_done_ns, packets in/out, cycles per phase."""
+    stats = sim.chip.stats
+    phases = sorted(stats.phase_cycles)
+    pes = sim.used_pes
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestep", "pe", "time_done_ns", "packets_in", "packets_out", "busy_cycles",
+                    *[f"cycles_{p}" for p in phases]])
+        for t in range(stats.n_rows):
+            for pe in pes:
+                w.writerow([t, pe, repr(float(stats.time_done_ns[t, pe])), int(stats.packets_in[t, pe]),
+                            int(stats.packets_out[t, pe]), repr(float(stats.busy_cycles[t, pe])),
+                            *[repr(float(stats.phase_cycles[p][t, pe])) for p in phases]])
+
+
+def write_json_atomic(obj: Any, path: Path) -> None:
+    """Write via a temp file + rename so a crash never leaves a half summary looking complete."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _json_default(o: Any):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,53 @@
+"""Host side of a simulation: build the chip, load firmware onto PEs, advance time.
+
+This is what a host program does on a real board (load binaries, start, wait), so it is what
+applications in ``firmware_models/*/app.py`` use to set up and drive their runs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .hw.chip import Chip, Recorder
+from .hw.params import HwParams
+from .runtime.api import Core, Firmware
+from .runtime.cost import CostModel
+
+
+class Simulation:
+    def __init__(self, hw: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
+                 recorder: Recorder | None = None):
+        self.hw = hw
+        self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder)
+        self.cost = CostModel(hw.core_cycles, hw.kernel_cycles)
+        self.cores: dict[int, Core] = {}
+
+    @property
+    def env(self):
+        return self.chip.env
+
+    def load(self, pe_id: int, firmware: Firmware) -> Core:
+        """Place ``firmware`` on PE ``pe_id``: reserve code and stack, then run its ``on_start``."""
+        if not 0 <= pe_id < self.hw.n_pes:
+            raise ValueError(f"PE {pe_id} does not exist; this chip has PEs 0..{self.hw.n_pes - 1}")
+        pe = self.chip.pes[pe_id]
+        if pe.firmware is not None:
+            raise ValueError(f"PE {pe_id} already runs {type(pe.firmware).__name__}")
+        pe.sram.reserve("code", self.hw.code_reserve_bytes, "code_stack")
+        pe.sram.reserve("stack", self.hw.stack_reserve_bytes, "code_stack")
+        core = Core(pe, self.cost)
+        pe.core, pe.firmware = core, firmware
+        self.cores[pe_id] = core
+        cycles, phases = pe._execute("start", firmware.on_start, (), self.env.now)
+        pe._account(self.env.now, self.env.now + cycles * pe.ns_per_cycle, cycles, phases, -1, "start")
+        return core
+
+    def store_dram(self, name: str, array: np.ndarray) -> None:
+        """Host writes ``array`` into DRAM under ``name`` (no simulated cost: done before the run)."""
+        self.chip.dram.store(name, array)
+
+    def run_ticks(self, n_ticks: int) -> None:
+        self.chip.run_ticks(n_ticks)
+
+    @property
+    def used_pes(self) -> list[int]:
+        return sorted(self.cores)

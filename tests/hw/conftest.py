@@ -1,0 +1,53 @@
+import pytest
+
+from s2sim.hw.params import HwParams, PerfLevel
+from s2sim.runtime import Firmware
+from s2sim.sim import Simulation
+
+
+@pytest.fixture
+def hw():
+    """Round numbers so expectations can be computed by hand: 100 MHz core (10 ns/cycle),
+    NoC at 100 MHz (10 ns/cycle), 5-cycle hops (50 ns), 1-flit packets (10 ns serialisation),
+    1-cycle injection and ejection (10 ns each), no interrupt overhead."""
+    return HwParams(
+        perf_levels=(PerfLevel("pl", 100.0, 0.8, 10.0, 1.0),), default_perf_level="pl",
+        noc_clock_mhz=100.0, hop_latency_cycles=5, injection_cycles=1, ejection_cycles=1,
+        irq_entry_cycles=0, irq_exit_cycles=0, send_packet_cycles=0,
+        dma_setup_cycles=10, dram_total_bandwidth_gb_s=2.0, dram_channels=2, dram_latency_ns=0.0,
+        dram_interleave_bytes=4096,
+    )
+
+
+class Scripted(Firmware):
+    """A firmware whose callbacks are given as plain functions, for small test stories."""
+
+    def __init__(self, **callbacks):
+        self.cb = callbacks
+        self.log = []
+
+    def on_start(self, core):
+        if "start" in self.cb:
+            self.cb["start"](core)
+
+    def on_timer(self, core, tick):
+        self.log.append(("timer", tick, core.now))
+        if "timer" in self.cb:
+            self.cb["timer"](core, tick)
+
+    def on_packet(self, core, key, payload):
+        self.log.append(("packet", key, core.now))
+        if "packet" in self.cb:
+            self.cb["packet"](core, key, payload)
+
+    def on_dma_done(self, core, tag):
+        self.log.append(("dma", tag, core._chip.env.now))
+        if "dma" in self.cb:
+            self.cb["dma"](core, tag)
+
+
+@pytest.fixture
+def make_sim(hw):
+    def make(fidelity="burst", **kw):
+        return Simulation(hw, noc_fidelity=fidelity, **kw)
+    return make

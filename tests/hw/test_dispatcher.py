@@ -1,0 +1,52 @@
+"""spin1_api dispatcher semantics: timer overruns, pre-emptive packet handlers, queue limits."""
+from conftest import Scripted
+
+
+def test_timer_overrun_counted_when_callback_outlasts_tick(make_sim):
+    sim = make_sim()
+    # 150 cycles x 10 ns = 1.5 us of work per 1 us tick
+    fw = Scripted(start=lambda c: c.set_timer(1000.0), timer=lambda c, t: c.charge_cycles("work", 150))
+    sim.load(0, fw)
+    sim.run_ticks(4)
+    assert sim.chip.pes[0].c["timer_overruns"] >= 1
+    ok = Scripted(start=lambda c: c.set_timer(1000.0), timer=lambda c, t: c.charge_cycles("work", 50))
+    sim2 = make_sim()
+    sim2.load(0, ok)
+    sim2.run_ticks(4)
+    assert sim2.chip.pes[0].c["timer_overruns"] == 0
+
+
+def test_packet_handler_delays_running_callback_by_exactly_its_cycles(make_sim):
+    # Receiver's tick callback: 500 cycles (5 us). A packet arrives mid-way; its handler costs 30 cycles.
+    def run(with_packet):
+        sim = make_sim("packet")
+        sim.chip.noc.add_multicast(key=0x100, mask=0xFFFFFF00, src_pe=0, dest_pes=[4])
+        tx = Scripted(start=lambda c: c.set_timer(10_000.0),
+                      timer=lambda c, t: c.send_mc(0x100) if with_packet and t == 0 else None)
+        rx = Scripted(start=lambda c: c.set_timer(10_000.0),
+                      timer=lambda c, t: c.charge_cycles("work", 500),
+                      packet=lambda c, k, p: c.charge_cycles("synapses", 30))
+        sim.load(0, tx), sim.load(4, rx)
+        sim.run_ticks(1)
+        return sim.chip.stats.time_done_ns[0, 4]
+    assert run(False) == 5000.0
+    assert run(True) == 5000.0 + 30 * 10.0
+
+
+def test_task_queue_overflow_is_counted(make_sim, hw):
+    def flood(core, tick):
+        for _ in range(hw.task_queue_size + 5):
+            core.schedule(lambda c, a: c.charge_cycles("x", 1), None, 1)
+    sim = make_sim()
+    sim.load(0, Scripted(start=lambda c: c.set_timer(1000.0), timer=flood))
+    sim.run_ticks(1)
+    assert sim.chip.pes[0].c["task_queue_full"] == 5
+
+
+def test_core_sleeps_when_idle_so_busy_cycles_are_only_work(make_sim):
+    sim = make_sim()
+    sim.load(0, Scripted(start=lambda c: c.set_timer(1000.0), timer=lambda c, t: c.charge_cycles("w", 7)))
+    sim.run_ticks(3)
+    pe = sim.chip.pes[0]
+    assert pe.active_cycles == 21
+    assert list(sim.chip.stats.time_done_ns[:3, 0]) == [70.0, 70.0, 70.0]
