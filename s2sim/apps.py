@@ -41,8 +41,12 @@ class RunContext:
 
     def simulation(self) -> Simulation:
         run = self.loaded.spec.run
-        return Simulation(self.hw, noc_fidelity=run.noc_fidelity, perf_level=run.performance_level,
-                          recorder=self.recorder)
+        sim = Simulation(self.hw, noc_fidelity=run.noc_fidelity, perf_level=run.performance_level,
+                         recorder=self.recorder)
+        if run.dvfs == "load":
+            from .hw.dvfs import LoadPolicy
+            sim.chip.dvfs_policy = LoadPolicy(self.hw, run.tick_ns)
+        return sim
 
     def section(self, model, name: str):
         """Validate a free-form section of the network file with the app's own pydantic model."""

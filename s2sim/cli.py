@@ -51,12 +51,16 @@ def main() -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key (repeatable).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default traces/<name>-<time>).")
 @click.option("--trace", is_flag=True, help="Write a Perfetto timeline (trace.pftrace).")
+@click.option("--trace-pes", default=None, metavar="LIST", help="Only trace these PEs, e.g. 0-3,7.")
+@click.option("--trace-window", default=None, metavar="START:END", help="Only trace this time window (ms).")
+@click.option("--trace-format", type=click.Choice(["perfetto", "json"]), default="perfetto", show_default=True)
 @click.option("--fast", is_flag=True, help="Train with the vectorised reference; simulate timing on a few samples.")
 @click.option("--timing-samples", type=click.IntRange(min=1), default=None, help="Samples simulated on the chip model.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Continue from a run directory's checkpoint.")
 @click.option("--save-weights", type=click.Path(dir_okay=False, path_type=Path), help="Export trained weights (.npz).")
 @click.option("--quiet", is_flag=True, help="No progress bars or tables.")
-def run(network: Path, sets, out, trace, fast, timing_samples, resume, save_weights, quiet) -> None:
+def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, fast, timing_samples,
+        resume, save_weights, quiet) -> None:
     """Simulate NETWORK.yaml and write summary.json + timesteps.csv to a run directory."""
     from .apps import RunContext, load_app
     from .config import load_network
@@ -81,7 +85,10 @@ def run(network: Path, sets, out, trace, fast, timing_samples, resume, save_weig
                 from .profile.trace import TraceRecorder
             except ImportError:
                 fail("--trace needs the profiler's trace writer (pip install 's2sim[report]')")
-            recorder = TraceRecorder()
+            try:
+                recorder = TraceRecorder.from_options(trace_pes, trace_window, trace_format)
+            except ValueError as err:
+                fail(f"--trace options: {err}")
         hw = HwParams.from_arch(loaded.arch)
         t0 = time.perf_counter()
         with progress_factory(spec.run.progress and not quiet) as make_progress:
@@ -230,6 +237,18 @@ def data_prepare(dataset: str, source: Path, seed: int) -> None:
     sizes = ", ".join(f"{k} {len(v.y)}" for k, v in ds.splits.items())
     console.print(f"{dataset}: {sizes}; {len(ds.skipped)} files skipped")
 
+
+def _register_profile_commands() -> None:
+    """``s2sim report`` and ``s2sim compare`` live with the profiler."""
+    try:
+        from .profile.commands import compare, report
+    except ImportError:  # profiler not installed in this build
+        return
+    main.add_command(report)
+    main.add_command(compare)
+
+
+_register_profile_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -12,8 +12,8 @@ class LifNetwork(BaseModel):
     layers: list[int] = Field(default=[256, 512, 512, 256], min_length=2,
                               description="Neurons per layer; layer 0 is the Poisson input")
     p_connect: float = Field(0.1, gt=0, le=1, description="Connection probability between adjacent layers")
-    weight_mean: float = Field(0.3, description="Mean synaptic weight (threshold units)")
-    weight_std: float = Field(0.1, ge=0, description="Std of synaptic weights")
+    weight_mean: float = Field(0.05, description="Mean synaptic weight (threshold units)")
+    weight_std: float = Field(0.3, ge=0, description="Std of synaptic weights")
     weight_resolution: float = Field(1 / 256, gt=0, description="Weights are multiples of this (fixed point)")
     tau_mem_ms: float = Field(20.0, gt=0)
     threshold: float = Field(1.0, gt=0)

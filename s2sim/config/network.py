@@ -41,6 +41,8 @@ class RunConfig(BaseModel):
     out: str | None = Field(default=None, description="output directory; None = traces/<name>-<time>")
     trace: bool = Field(default=False, description="write a Perfetto trace")
     progress: bool = Field(default=True, description="show a progress bar")
+    dvfs: Literal["fixed", "load"] = Field(
+        default="fixed", description="fixed: stay at performance_level; load: pick a level per tick from pending load")
 
 
 class FirmwareSection(BaseModel):

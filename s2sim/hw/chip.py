@@ -69,6 +69,7 @@ class Chip:
         self.perf_level_name = perf_level or p.default_perf_level
         p.perf_level(self.perf_level_name)  # validate early
         self.recorder = recorder
+        self.dvfs_policy = None  # an object with choose(pe, tick) -> level name (see hw/dvfs.py)
         self.noc = NoC(p)
         self.dram = Dram(p)
         self.stats = TickStats(p.n_pes)

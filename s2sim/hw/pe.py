@@ -214,6 +214,9 @@ class PE:
     def timer_fire(self, tick: int) -> None:
         self.tick = tick
         self.tick_start_ns = self.env.now
+        policy = self.chip.dvfs_policy
+        if policy is not None and self.firmware is not None:
+            self.set_level(policy.choose(self, tick))
         if self.timer_task_pending:
             self.c["timer_overruns"] += 1
         fw = self.firmware
