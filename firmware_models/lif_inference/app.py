@@ -66,3 +66,17 @@ def run(ctx: RunContext) -> AppResult:
              "mean_rate_hz": [s / n / (n_ticks * ctx.spec.run.tick_ns * 1e-9)
                               for s, n in zip(spikes, net.layers)]}
     return AppResult(sim=sim, samples=1, timesteps=n_ticks, ticks_per_sample=n_ticks, extra=extra)
+
+
+def validate(loaded) -> None:
+    """Check the app's own sections (``s2sim validate``) without running anything."""
+    from s2sim.config import validate_section
+    from s2sim.hw.params import HwParams
+    file = str(loaded.file)
+    net = validate_section(LifNetwork, loaded.spec.network, file, "network")
+    mapping = validate_section(LifMapping, loaded.spec.mapping, file, "mapping")
+    validate_section(LifFirmwareParams, loaded.spec.firmware.params, file, "firmware.params")
+    try:
+        build(net, mapping, loaded.spec.run.seed, HwParams.from_arch(loaded.arch).n_pes)
+    except ValueError as err:
+        raise AppError(f"{file}: mapping: {err}") from None

@@ -30,6 +30,18 @@ class Recorder(Protocol):
     def dma(self, pe: int, tag: int, start_ns: float, end_ns: float, nbytes: int) -> None: ...
 
 
+class CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts scheduled events (for benchmarks and fidelity checks)."""
+
+    def __init__(self, initial_time: float = 0):
+        super().__init__(initial_time)
+        self.events_scheduled = 0
+
+    def schedule(self, event, priority=1, delay=0):  # noqa: D102 - SimPy API
+        self.events_scheduled += 1
+        super().schedule(event, priority, delay)
+
+
 class TimerGroup:
     """PEs whose timers share (period, phase): one SimPy event per tick for all of them."""
 
@@ -64,7 +76,7 @@ class Chip:
         if noc_fidelity not in ("burst", "packet"):
             raise ValueError(f"noc_fidelity must be 'burst' or 'packet', not {noc_fidelity!r}")
         self.p = p
-        self.env = env or simpy.Environment()
+        self.env = env or CountingEnvironment()
         self.fidelity = noc_fidelity
         self.perf_level_name = perf_level or p.default_perf_level
         p.perf_level(self.perf_level_name)  # validate early
