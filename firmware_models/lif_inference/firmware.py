@@ -44,6 +44,7 @@ class LifCore(Firmware):
         self.alpha, self.thr, self.reset = alpha, np.float32(threshold), reset
         self.tick_ns, self.phase_ns, self.record, self.send = tick_ns, phase_ns, record, send
         self.nnz_per_row = (rows != 0).sum(axis=1)
+        self.nnz_list = self.nnz_per_row.tolist()
         self.spikes: list[np.ndarray] = []
 
     def on_start(self, core: Core) -> None:
@@ -64,11 +65,16 @@ class LifCore(Firmware):
         core.kernel("synapses", "event_add", int(self.nnz_per_row[i]))
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
-        idx = [self._pre_index(k) for k in keys]
-        buf = self.inp[(core.tick + 1) & 1]
-        for i in idx:  # one add per packet, in arrival order (same rounding as one at a time)
-            buf += self.rows[i]
-        core.kernel("synapses", "event_add", int(self.nnz_per_row[idx].sum()))
+        # All packets of a burst come from one source PE (one multicast tree).
+        first = keys[0]
+        base = self.row_base[first >> KEY_SHIFT]
+        buf, rows, nnz = self.inp[(core.tick + 1) & 1], self.rows, self.nnz_list
+        synapses = 0
+        for k in keys:  # one row add per packet, as the handler does on the chip
+            i = base + (k & 0xFFFF)
+            buf += rows[i]
+            synapses += nnz[i]
+        core.kernel("synapses", "event_add", synapses)
 
     def on_timer(self, core: Core, tick: int) -> None:
         n, buf = self.n, self.inp[tick & 1]

@@ -139,26 +139,46 @@ class Chip:
             self._schedule_delivery(pe.id, dest, [key], [payload], arrive, arrive, send_ns)
 
     def flush_bursts(self, pe: PE) -> None:
-        """Turn the packets a callback sent into one transaction per multicast tree."""
+        """Turn the packets a callback sent into one transaction per multicast tree.
+
+        Destinations reached at the same instant share one SimPy event (nothing observable changes:
+        they would be separate events at the same time); each still gets its own handler run.
+        """
         bursts, pe.pending_bursts = pe.pending_bursts, {}
         ser = self.noc.ser_ns
+        rec = self.recorder
         for route, (first_send, last_send, keys, payloads) in bursts.items():
             n = len(keys)
-            path_ns = None
+            spread = (n - 1) * ser
+            by_time: dict[float, list] = {}
             for dest, first in self.noc.reserve(route, first_send, n):
-                if path_ns is None:
-                    path_ns = first - first_send
-                last = max(first + (n - 1) * ser, last_send + (first - first_send))
-                self._schedule_delivery(pe.id, dest, keys, payloads, first, last, first_send)
+                last = max(first + spread, last_send + (first - first_send))
+                group = by_time.get(first)
+                if group is None:
+                    by_time[first] = [(dest, last)]
+                else:
+                    group.append((dest, last))
+                if rec is not None:
+                    rec.packet(pe.id, dest, keys[0], first_send, first, n)
+            self.deliveries += n * len(route.deliveries)
+            for first, dests in by_time.items():
+                self._deliver_at(first, dests, keys, payloads)
+
+    def _deliver_at(self, first_ns: float, dests: list, keys, payloads) -> None:
+        pes = self.pes
+
+        def deliver(_ev) -> None:
+            for dest, last in dests:
+                pes[dest].receive_packets(keys, payloads, first_ns, last)
+
+        self.env.timeout(max(0.0, first_ns - self.env.now)).callbacks.append(deliver)
 
     def _schedule_delivery(self, src: int, dest: int, keys, payloads, first_ns: float,
                            last_ns: float, send_ns: float) -> None:
         self.deliveries += len(keys)
-        target = self.pes[dest]
         if self.recorder is not None:
             self.recorder.packet(src, dest, keys[0], send_ns, first_ns, len(keys))
-        ev = self.env.timeout(max(0.0, first_ns - self.env.now))
-        ev.callbacks.append(lambda _e: target.receive_packets(keys, payloads, first_ns, last_ns))
+        self._deliver_at(first_ns, [(dest, last_ns)], keys, payloads)
 
     # ---- summaries ----------------------------------------------------------------------------
     def used_pes(self) -> list[PE]:

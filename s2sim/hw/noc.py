@@ -86,6 +86,9 @@ class NoC:
         self.mesh = Mesh(p)
         self.tables: dict[tuple[int, int], list[RouteEntry]] = {}
         self._route_cache: dict[tuple[int, int], Route] = {}
+        # Per source PE: [(bits the tables look at, {key & bits: route})]. Keys that agree on every
+        # bit any visited table entry examines take the same tree, so most keys share a compilation.
+        self._class_cache: dict[int, list[tuple[int, dict[int, Route]]]] = {}
         self._intern: dict[tuple, Route] = {}
         self.link_free_ns: dict[tuple, float] = {}
         self.hop_ns = p.hop_ns
@@ -110,6 +113,7 @@ class NoC:
                 raise ValueError(f"router {router}: more than {self.p.router_entries} routing entries")
             table.append(RouteEntry(key, mask, set(links), set(pes)))
         self._route_cache.clear()
+        self._class_cache.clear()
 
     def add_multicast(self, key: int, mask: int, src_pe: int, dest_pes) -> None:
         """Fill the tables along XY paths so ``key`` from ``src_pe`` reaches every PE in ``dest_pes``."""
@@ -121,18 +125,38 @@ class NoC:
                 self.add_entry(a, key, mask, links=[_direction(a, b)])
             self.add_entry(path[-1], key, mask, pes=[pe])
 
-    def _lookup(self, router: tuple[int, int], key: int) -> RouteEntry | None:
+    def _lookup(self, router: tuple[int, int], key: int) -> tuple[RouteEntry | None, int]:
+        """First matching entry, and the OR of the masks examined to find it."""
+        bits = 0
         for entry in self.tables.get(router, ()):
+            bits |= entry.mask
             if key & entry.mask == entry.key:
-                return entry
-        return None
+                return entry, bits
+        return None, bits
 
     def route(self, src_pe: int, key: int) -> Route:
         """The compiled multicast tree for ``key`` sent by ``src_pe`` (cached; a miss drops)."""
         cached = self._route_cache.get((src_pe, key))
         if cached is not None:
             return cached
-        edges, deliveries, dropped = [], [], False
+        for bits, routes in self._class_cache.get(src_pe, ()):
+            hit = routes.get(key & bits)
+            if hit is not None:
+                self._route_cache[(src_pe, key)] = hit
+                return hit
+        route, bits = self._compile(src_pe, key)
+        classes = self._class_cache.setdefault(src_pe, [])
+        for cls_bits, routes in classes:
+            if cls_bits == bits:
+                routes[key & bits] = route
+                break
+        else:
+            classes.append((bits, {key & bits: route}))
+        self._route_cache[(src_pe, key)] = route
+        return route
+
+    def _compile(self, src_pe: int, key: int) -> tuple[Route, int]:
+        edges, deliveries, dropped, examined = [], [], False, 0
         frontier, seen = [self.mesh.router_of(src_pe)], set()
         while frontier:
             nxt = []
@@ -140,7 +164,8 @@ class NoC:
                 if router in seen:
                     continue
                 seen.add(router)
-                entry = self._lookup(router, key)
+                entry, bits = self._lookup(router, key)
+                examined |= bits
                 if entry is None:
                     dropped = True
                     continue
@@ -154,8 +179,7 @@ class NoC:
             frontier = nxt
         sig = (src_pe, tuple(edges), tuple(deliveries), dropped)
         route = self._intern.setdefault(sig, Route(src_pe, tuple(edges), tuple(deliveries), dropped))
-        self._route_cache[(src_pe, key)] = route
-        return route
+        return route, examined
 
     def p2p_route(self, src_pe: int, dest_pe: int) -> Route:
         sig = ("p2p", src_pe, dest_pe)

@@ -95,7 +95,7 @@ class PE:
         self.active_ns_by_level[name] = self.active_ns_by_level.get(name, 0.0) + cycles * self.ns_per_cycle
         for phase, cyc in phases.items():
             self.phase_cycles_total[phase] = self.phase_cycles_total.get(phase, 0.0) + cyc
-        tick_start = self.chip.tick_time(self, row)
+        tick_start = self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row)
         self.chip.stats.work(row, self.id, end_ns - tick_start, phases)
         rec = self.chip.recorder
         if rec is not None:
@@ -160,14 +160,22 @@ class PE:
             start = first_ns if first_ns > self.preempt_free else self.preempt_free
             cycles, phases = self._execute(PACKET, burst, (keys, payloads), start)
             phases["irq"] = phases.get("irq", 0.0) + overhead * n
-            per = cycles / n + overhead
+            dur = (cycles / n + overhead) * self.ns_per_cycle
             step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
-            s0 = e = start
+            # book the n handlers back to back (each no earlier than its own arrival) in one pass
+            free, running = self.preempt_free, self.running is not None
+            s0, intervals = -1.0, self.preempt
             for i in range(n):
-                s, e = self.book_preempt(first_ns + i * step, per)
-                if i == 0:
+                arrival = first_ns + i * step
+                s = arrival if arrival > free else free
+                free = s + dur
+                intervals.append((s, free))
+                if running and s < self.cb_end:
+                    self.cb_end += dur
+                if s0 < 0:
                     s0 = s
-            self._account(s0, e, cycles + overhead * n, phases, row, PACKET)
+            self.preempt_free = free
+            self._account(s0, free, cycles + overhead * n, phases, row, PACKET)
             return
         step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
         for i in range(n):

@@ -28,9 +28,23 @@ def memory_section(sim: Simulation) -> dict[str, Any]:
             "pe": pe_id, "used_bytes": sram.used_bytes, "capacity_bytes": sram.capacity_bytes,
             "regions": {r.name: r.nbytes for r in sram.regions.values()},
             "categories": sram.by_category(),
+            # added for the memory report (profiler): region -> category, and free bytes
+            "region_categories": {r.name: r.category for r in sram.regions.values()},
+            "free_bytes": sram.free_bytes,
         })
     used = [p["used_bytes"] for p in per_pe]
-    return {"per_pe": per_pe, "total_bytes": int(sum(used)), "max_pe_bytes": int(max(used, default=0))}
+    out = {"per_pe": per_pe, "total_bytes": int(sum(used)), "max_pe_bytes": int(max(used, default=0))}
+    # added (profiler): bytes per category over all used PEs; the fullest PE and its headroom
+    totals: dict[str, int] = {}
+    for p in per_pe:
+        for cat, nbytes in p["categories"].items():
+            totals[cat] = totals.get(cat, 0) + int(nbytes)
+    out["category_totals_bytes"] = totals
+    if per_pe:
+        fullest = max(per_pe, key=lambda p: p["used_bytes"])
+        out["fullest_pe"] = fullest["pe"]
+        out["headroom_bytes"] = int(fullest["capacity_bytes"] - fullest["used_bytes"])
+    return out
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -85,8 +99,35 @@ def energy_section(sim: Simulation, end_ns: float, samples: int, arch) -> dict[s
                 {"param": path, "value": prov[path].value, "source": prov[path].source,
                  "confidence": prov[path].confidence}
                 for tmpl in paths for lvl in levels for path in [tmpl.format(level=lvl)] if path in prov]
-    return {"total_j": total, "per_sample_j": total / max(1, samples), "breakdown_j": breakdown,
-            "confidence_shares": shares, "provenance": provenance}
+    out = {"total_j": total, "per_sample_j": total / max(1, samples), "breakdown_j": breakdown,
+           "confidence_shares": shares, "provenance": provenance}
+    out.update(energy_extras(sim, end_ns))
+    return out
+
+
+def energy_extras(sim: Simulation, end_ns: float) -> dict[str, Any]:
+    """Added (profiler): core-active energy by phase, time per performance level, DVFS policy.
+
+    ``per_phase_j``: each PE's core-active energy split over phases in proportion to its cycles
+    in them (all callbacks incl. ``start``), summed over PEs; adds up to ``breakdown_j.core_active``.
+    """
+    per_phase: dict[str, float] = {}
+    level_s: dict[str, float] = {}
+    for pe_id in sim.used_pes:
+        pe = sim.chip.pes[pe_id]
+        total_cycles = sum(pe.phase_cycles_total.values())
+        if total_cycles > 0:
+            for phase, cyc in pe.phase_cycles_total.items():
+                per_phase[phase] = per_phase.get(phase, 0.0) + pe.active_pj * 1e-12 * cyc / total_cycles
+        for lvl, ns in pe.close_levels(end_ns).items():
+            level_s[lvl] = level_s.get(lvl, 0.0) + ns * 1e-9
+    out: dict[str, Any] = {"per_phase_j": per_phase, "pe_time_by_level_s": level_s}
+    policy = sim.chip.dvfs_policy
+    if policy is not None:
+        out["dvfs"] = policy.describe() if hasattr(policy, "describe") else {"policy": type(policy).__name__}
+    else:
+        out["dvfs"] = {"policy": "fixed", "level": sim.chip.perf_level_name}
+    return out
 
 
 def traffic_section(sim: Simulation) -> dict[str, Any]:
@@ -94,7 +135,26 @@ def traffic_section(sim: Simulation) -> dict[str, Any]:
     return {"packets": int(sum(pe.c["packets_sent"] for pe in chip.pes)),
             "deliveries": int(sum(pe.c["packets_received"] for pe in chip.pes)),
             "packet_hops": int(chip.noc.packet_hops), "dropped": int(chip.noc.dropped),
-            "dma_bytes": int(sum(pe.c["dma_bytes"] for pe in chip.pes))}
+            "dma_bytes": int(sum(pe.c["dma_bytes"] for pe in chip.pes)),
+            # added (profiler): a send enters the NoC once (packets_routed == packets); a multicast
+            # send to k PEs makes k copies; copies = deliveries + copies_undelivered
+            # (undelivered: copies reaching a PE without firmware, or still in flight at the end)
+            "packets_routed": int(chip.noc.packets_routed),
+            "copies": int(chip.deliveries),
+            "copies_undelivered": int(chip.deliveries - sum(pe.c["packets_received"] for pe in chip.pes))}
+
+
+def pes_section(sim: Simulation, end_ns: float) -> list[dict[str, Any]]:
+    """Added (profiler): per-PE activity counters (one entry per used PE)."""
+    out = []
+    for pe_id in sim.used_pes:
+        pe = sim.chip.pes[pe_id]
+        out.append({"pe": pe_id, "callbacks": int(pe.c["callbacks"]), "active_cycles": float(pe.active_cycles),
+                    "active_j": pe.active_pj * 1e-12, "packets_sent": int(pe.c["packets_sent"]),
+                    "packets_received": int(pe.c["packets_received"]), "dma_bytes": int(pe.c["dma_bytes"]),
+                    "phase_cycles": dict(pe.phase_cycles_total),
+                    "time_by_level_ns": pe.close_levels(end_ns)})
+    return out
 
 
 def diagnostics_section(sim: Simulation) -> dict[str, Any]:
@@ -102,6 +162,11 @@ def diagnostics_section(sim: Simulation) -> dict[str, Any]:
     out = {name: int(sum(pe.c[name] for pe in pes))
            for name in ("timer_overruns", "task_queue_full", "tx_queue_full")}
     out["dma_queue_full"] = int(sum(sim.chip.dmas[p].queue_full for p in sim.used_pes))
+    # added (profiler): counters the hardware model may provide; reported when present
+    for name in ("late_packets",):
+        if any(name in pe.c for pe in pes):
+            out[name] = int(sum(pe.c.get(name, 0) for pe in pes))
+    out["dropped_packets"] = int(sim.chip.noc.dropped)
     out["per_pe"] = {str(pe.id): {k: pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full")}
                      for pe in pes if any(pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full"))}
     return out
@@ -123,6 +188,7 @@ def build_summary(sim: Simulation, *, network: str, arch_name: str, config: dict
         "traffic": traffic_section(sim),
         "diagnostics": diagnostics_section(sim),
         "notes": notes or [],
+        "pes": pes_section(sim, end_ns),  # added (profiler)
     }
     if learning is not None:
         summary["learning"] = learning

@@ -153,7 +153,6 @@ def test_vectorised_equals_scalar_pseudocode(seed, sizes, decay):
     for l in range(len(Ws)):
         assert scale[l] > 0, f"layer {l} gradient is identically zero"
         err = np.abs(grads[l] - total[l]).max() / scale[l]
-        print(f"layer {l}: relative deviation {err:.2e}")
         assert err < 1e-6, f"layer {l}: relative deviation {err:.2e}"
 
 

@@ -1,0 +1,192 @@
+""""Divide synapses" mapping of the e-prop network onto PEs (Rostami et al. 2022; spec eprop_gsc.md §3.2).
+
+PE k owns a contiguous slice of the recurrent neurons together with their whole fan-in (the W_in and W_rec
+columns), their W_out rows, and all eligibility and Adam state of those synapses. Every PE receives every
+recurrent spike (multicast, one key per neuron) and the input frame x_t (DMA from DRAM).
+
+``pe_regions`` lists every SRAM region of one PE *before* anything is placed, so a mapping that does not fit is
+reported with the region that overflows and the smallest PE count that fits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from s2sim.apps import AppError
+
+from .params import EpropParams
+
+CATEGORIES = ("weights", "optimizer", "eligibility", "neuron_state", "buffers")
+# Multicast keys: spikes carry the global neuron index; reduce/err packets carry member and output index.
+SPIKE_KEY = 0x0E000000
+REDUCE_KEY = 0x0E100000
+ERR_KEY = 0x0E200000
+KEY_TYPE_MASK = 0xFFF00000
+
+
+class EpropMapping(BaseModel):
+    """The ``mapping:`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pes: int = Field(12, ge=1, description="PEs the recurrent neurons are divided over")
+    first_pe: int = Field(0, ge=0, description="first PE used; PEs first_pe .. first_pe+pes-1")
+    strategy: Literal["divide_synapses"] = "divide_synapses"
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    nbytes: int
+    category: str
+    learning: bool  # counted in the §3.2 learning state (W, m, v, ε, ē, E per synapse; W_out, m, v, G per readout)
+
+
+@dataclass(frozen=True)
+class PeSlice:
+    index: int  # member index 0..pes-1
+    pe: int
+    start: int  # first recurrent neuron (global index)
+    stop: int
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+
+class MappingError(AppError):
+    """The network does not fit the chosen mapping (names the PE, the region and the smallest PE count)."""
+
+
+def split_neurons(n_rec: int, pes: int) -> list[tuple[int, int]]:
+    """Contiguous, as even as possible slices (the first ``n_rec % pes`` get one neuron more)."""
+    if pes < 1:
+        raise MappingError("mapping.pes must be >= 1")
+    if pes > n_rec:
+        raise MappingError(f"mapping.pes = {pes} but there are only {n_rec} recurrent neurons to divide")
+    base, extra = divmod(n_rec, pes)
+    out, start = [], 0
+    for k in range(pes):
+        stop = start + base + (1 if k < extra else 0)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def slices(params: EpropParams, mapping: EpropMapping) -> list[PeSlice]:
+    return [PeSlice(k, mapping.first_pe + k, a, b) for k, (a, b) in enumerate(split_neurons(params.n_rec, mapping.pes))]
+
+
+def pe_regions(params: EpropParams, n: int, root: bool = False, train: bool = True) -> list[Region]:
+    """Every SRAM region (bytes) of a PE holding ``n`` recurrent neurons, for ``params.memory_layout``.
+
+    Learning state per §3.2: paper = W, m, v, ε^v, ε^a, ē, E per synapse; lean = ε^v per presynaptic neuron
+    instead of per synapse; closed_form = also no ē. Plus W_out, m_out, v_out, G_out per readout weight.
+    """
+    p, f = params, 4
+    n_in, n_rec, n_out, n_pre = p.n_in, p.n_rec, p.n_out, p.n_in + p.n_rec
+    lay = p.memory_layout
+    r: list[Region] = []
+
+    def add(name, count, cat, learning=False):
+        r.append(Region(name, f * int(count), cat, learning))
+
+    add("w_in", n_in * n, "weights", True)
+    add("w_rec", n_rec * n, "weights", True)
+    add("w_out", n * n_out, "weights", True)
+    add("adam_m_in", n_in * n, "optimizer", True)
+    add("adam_v_in", n_in * n, "optimizer", True)
+    add("adam_m_rec", n_rec * n, "optimizer", True)
+    add("adam_v_rec", n_rec * n, "optimizer", True)
+    add("adam_m_out", n * n_out, "optimizer", True)
+    add("adam_v_out", n * n_out, "optimizer", True)
+    add("adam_scalars", 4, "optimizer")  # β1^t, β2^t, lr, lr_t
+    if lay == "paper":
+        add("eps_v_in", n_in * n, "eligibility", True)
+        add("eps_v_rec", n_rec * n, "eligibility", True)
+    else:
+        add("eps_v_in_vec", n_in, "eligibility")  # one per presynaptic neuron (§3.2 lean)
+        add("eps_v_rec_vec", n_rec, "eligibility")
+    add("eps_a_in", n_in * n, "eligibility", True)
+    add("eps_a_rec", n_rec * n, "eligibility", True)
+    if lay != "closed_form":
+        add("ebar_in", n_in * n, "eligibility", True)
+        add("ebar_rec", n_rec * n, "eligibility", True)
+    else:
+        add("closed_form_w", p.n_steps, "eligibility")
+    add("E_in", n_in * n, "eligibility", True)
+    add("E_rec", n_rec * n, "eligibility", True)
+    add("grad_out", n * n_out, "eligibility", True)
+    # neuron vectors: v, b, A, I, v_s, z, z̄, Σz̄, ψ, β and the hoisted coefficients d, c, p, q, L
+    for name in ("v", "b", "thr_a", "i_syn", "v_s", "z", "zbar", "zbar_sum", "psi", "beta", "coef_d",
+                 "coef_c", "coef_p", "coef_q", "learning_signal"):
+        add(f"n_{name}", n, "neuron_state")
+    add("neuron_scalars", 8, "neuron_state")  # α, 1−α, ρ, 1−ρ, (1−α)(1−ρ), κ, v_th, T
+    add("x_buffers", 2 * n_in, "buffers")  # input frame double buffer (DMA destination)
+    add("spike_buffers", 2 * n_rec, "buffers")  # received z_{t−1} double buffer
+    add("y_partial", n_out, "buffers")  # Σ_t y_t of this PE's neurons
+    add("err_buffer", n_out, "buffers")
+    if root:
+        add("reduce_buffer", n_out, "buffers")
+        add("softmax", n_out, "buffers")
+        add("label", 2, "buffers")
+    return r
+
+
+def learning_bytes(regions: list[Region]) -> int:
+    return sum(r.nbytes for r in regions if r.learning)
+
+
+def available_bytes(hw) -> int:
+    return int(hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes)
+
+
+def _overflow(params: EpropParams, sl: list[PeSlice], hw) -> tuple[PeSlice, Region, int] | None:
+    """First (slice, region, free bytes) that does not fit, allocating regions in order."""
+    cap = available_bytes(hw)
+    for s in sl:
+        used = 0
+        for reg in pe_regions(params, s.n, root=s.index == 0):
+            if used + reg.nbytes > cap:
+                return s, reg, cap - used
+            used += reg.nbytes
+    return None
+
+
+def smallest_fitting_pes(params: EpropParams, hw, start: int = 1) -> int | None:
+    for pes in range(max(1, start), params.n_rec + 1):
+        if _overflow(params, slices(params, EpropMapping(pes=pes)), hw) is None:
+            return pes
+    return None
+
+
+def plan(params: EpropParams, mapping: EpropMapping, hw) -> list[PeSlice]:
+    """Check the mapping fits (PE range and SRAM) and return the slices; MappingError otherwise."""
+    sl = slices(params, mapping)
+    last = mapping.first_pe + mapping.pes - 1
+    if last >= hw.n_pes:
+        raise MappingError(f"mapping uses PEs {mapping.first_pe}..{last} but the chip has PEs 0..{hw.n_pes - 1}")
+    bad = _overflow(params, sl, hw)
+    if bad is not None:
+        s, reg, free = bad
+        need = sum(r.nbytes for r in pe_regions(params, s.n, root=s.index == 0))
+        best = smallest_fitting_pes(params, hw, mapping.pes + 1)
+        hint = (f"the smallest PE count that fits is {best} (set mapping.pes={best})" if best else
+                "no PE count fits; use memory_layout lean or closed_form, or a smaller network")
+        raise MappingError(
+            f"PE {s.pe}: SRAM region '{reg.name}' needs {reg.nbytes} B but only {free} B of "
+            f"{available_bytes(hw)} B (SRAM minus code and stack) are free; {s.n} neurons per PE need {need} B "
+            f"in total ({params.memory_layout} layout); {hint}")
+    return sl
+
+
+def memory_report(params: EpropParams, sl: list[PeSlice]) -> dict:
+    per_pe = []
+    for s in sl:
+        regs = pe_regions(params, s.n, root=s.index == 0)
+        cats = {c: sum(r.nbytes for r in regs if r.category == c) for c in CATEGORIES}
+        per_pe.append({"pe": s.pe, "neurons": [s.start, s.stop], "learning_state_bytes": learning_bytes(regs),
+                       "bytes_by_category": cats, "total_bytes": sum(r.nbytes for r in regs)})
+    return {"per_pe": per_pe, "learning_state_bytes": sum(p["learning_state_bytes"] for p in per_pe)}
