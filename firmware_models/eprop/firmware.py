@@ -1,0 +1,550 @@
+"""Per-core e-prop firmware (Rostami et al. 2022 "divide synapses", spec eprop_gsc.md §2).
+
+One ``EpropCore`` per PE owns a contiguous slice of the recurrent neurons (their W_in/W_rec columns, W_out rows,
+eligibility and Adam state). A sample is T time-step ticks plus one learning tick:
+
+* tick t < T: x_t is in SRAM (DMA-prefetched during tick t−1), z_{t−1} arrived as multicast packets (one key
+  per neuron) into the spike double buffer. S3–S19: neuron update, surrogate ψ, eligibility in the configured
+  memory layout, partial readout Σ_t y_t; the new spikes are multicast to every PE.
+* tick T: partial Σ_t y_t → root PE (payload packets); root: softmax, loss, err = softmax − onehot, broadcast;
+  each PE on the full err: learning signal L_j, gradients, Adam, reset.
+
+Numerics are float32 in the reference's operation order. For speed the PEs of one network share an
+``EpropGroup`` holding the network-wide arrays (each PE's state is its column block, charged to its own
+SRAM): the first member whose tick callback runs computes the tick for all members from each member's own
+input buffer; a member whose buffer changed afterwards (late packet / late DMA) is recomputed alone and
+counted in ``late_packet_recomputes``. Eligibility updates and Adam are applied lazily (before their results are
+next read), which does not change any result. Timing is each PE's own: every callback charges its own cycles.
+
+Imports only ``s2sim.runtime`` and numpy; the host passes the parameters object and the SRAM region plan.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from s2sim.runtime import Core, Firmware, SharedState
+
+F32 = np.float32
+SPIKE_KEY = 0x0E000000
+REDUCE_KEY = 0x0E100000
+ERR_KEY = 0x0E200000
+TYPE_MASK = 0xFFF00000
+TAG_X, TAG_LABEL = 1, 2
+
+
+class EpropGroup:
+    """Network-wide float32 state of the members; member k owns columns ``bounds[k]``."""
+
+    def __init__(self, params, bounds: list[tuple[int, int]], n_steps: int | None = None):
+        p = self.p = params
+        self.G = G = len(bounds)
+        self.bounds = bounds
+        self.cols = [slice(a, b) for a, b in bounds]
+        self.starts = np.array([a for a, _ in bounds])
+        self.T = p.n_steps
+        self.n_in, self.N, self.n_out = p.n_in, p.n_rec, p.n_out
+        P, N = p.n_in + p.n_rec, p.n_rec
+        self.P = P
+        self.shared = SharedState(G)
+        # constants (float32, as the reference)
+        self.alpha, self.oma, self.rho, self.omr = p.alpha, p.one_minus_alpha, p.rho, p.one_minus_rho
+        self.oaor, self.kappa, self.v_th = p.one_alpha_x_one_rho, p.kappa, F32(p.v_th)
+        self.beta = p.beta_vec
+        self.omr_beta = (p.one_minus_rho * self.beta).astype(F32)
+        self.sur = (p.surrogate_a0, p.surrogate_a1, p.surrogate_k0, p.surrogate_k1, F32(p.sigma))
+        self.two_l2 = p.two_l2
+        self.layout, self.exact = p.memory_layout, p.eps_a == "exact"
+        self.cf_w = p.closed_form_weights() if self.layout == "closed_form" else None
+        self.b1, self.b2 = F32(p.adam_beta1), F32(p.adam_beta2)
+        self.omb1, self.omb2 = F32(1.0 - p.adam_beta1), F32(1.0 - p.adam_beta2)
+        self.eps = F32(p.adam_eps)
+        # weights and optimiser ([W_in; W_rec] stacked like the reference)
+        z = lambda *s: np.zeros(s, F32)  # noqa: E731
+        self.W, self.Wout = z(P, N), z(N, p.n_out)
+        self.m, self.v, self.mo, self.vo = z(P, N), z(P, N), z(N, p.n_out), z(N, p.n_out)
+        self.b1p, self.b2p = np.full(G, self.b1, F32), np.full(G, self.b2, F32)
+        self.lr = F32(p.lr_init)
+        # eligibility
+        self.ev = z(P, N) if self.layout == "paper" else z(G, P, 1)
+        self.ea, self.E, self.e, self.tmp = z(P, N), z(P, N), z(P, N), z(P, N)
+        self.ebar = z(P, N) if self.layout != "closed_form" else None
+        self.cd, self.cc, self.cp, self.cq = z(N), z(N), z(N), z(N)
+        self.pd, self.pc = np.full(N, self.rho, F32), z(N)  # ψ_{t−1} coefficients (eps_a='exact')
+        self.gout = z(N, p.n_out)
+        self.diag_rows = p.n_in + np.arange(N)
+        # neuron state
+        self.vm, self.b, self.a, self.cur, self.tn = z(N), z(N), z(N), z(1, N), z(N)
+        self.zbar, self.zp, self.gz, self.vs = z(N), z(N), z(N), z(N)
+        self.zb = np.zeros(N, bool)
+        self.out = z(G, p.n_out)
+        self.saved: dict[str, np.ndarray] = {}
+        # per-member input buffers [G, parity, x ‖ z_{t−1}]
+        self.ubuf = z(G, 2, P)
+        self.U_used = z(G, P)
+        self.all_eq = True
+        self.pending_elig = False
+        self.dirty = np.zeros(G, bool)
+        # learning
+        self.train = True
+        self.err = z(G, p.n_out)
+        self.learn_req = np.zeros(G, bool)
+        self.awaiting_learn = np.zeros(G, bool)
+        self.late_packet_recomputes = 0
+        self.late_learning = 0
+        self.cur_tick = -1  # global tick of the last group tick computation (set by the cores)
+        # host-visible
+        self.record_raster = False
+        self.rasters: dict[int, np.ndarray] = {}
+        self.raster = np.zeros((self.T, N), np.uint8)
+
+    # ---- host helpers ----------------------------------------------------------------------------------------
+    def set_weights(self, w: dict) -> None:
+        self.W[:self.n_in] = w["w_in"]
+        self.W[self.n_in:] = w["w_rec"]
+        if self.p.autapse == "mask":
+            self.W[self.diag_rows, np.arange(self.N)] = 0.0
+        self.Wout[...] = w["w_out"]
+
+    def weights(self) -> dict:
+        self.flush_learning()
+        return {"w_in": self.W[:self.n_in].copy(), "w_rec": self.W[self.n_in:].copy(), "w_out": self.Wout.copy()}
+
+    def set_adam(self, m: dict, v: dict, b1p, b2p) -> None:
+        for arr, d in ((self.m, m), (self.v, v)):
+            arr[:self.n_in], arr[self.n_in:] = d["w_in"], d["w_rec"]
+        self.mo[...], self.vo[...] = m["w_out"], v["w_out"]
+        self.b1p[:], self.b2p[:] = F32(b1p), F32(b2p)
+
+    def adam_state(self) -> tuple[dict, dict, np.float32, np.float32]:
+        self.flush_learning()
+        m = {"w_in": self.m[:self.n_in].copy(), "w_rec": self.m[self.n_in:].copy(), "w_out": self.mo.copy()}
+        v = {"w_in": self.v[:self.n_in].copy(), "w_rec": self.v[self.n_in:].copy(), "w_out": self.vo.copy()}
+        return m, v, F32(self.b1p[0]), F32(self.b2p[0])
+
+    # ---- per tick --------------------------------------------------------------------------------------------
+    def tick_compute(self, t: int, par: int) -> None:
+        """Tick t < T for every member, from each member's own input buffer."""
+        self.flush_learning()
+        if t == 0:
+            self._reset()
+        elif self.pending_elig:
+            self.apply_elig()
+        for name in ("vm", "b", "zbar", "zp", "gz"):
+            self.saved[name] = getattr(self, name).copy()
+        self.saved["out"] = self.out.copy()
+        U = self.ubuf[:, par]
+        self.U_used[...] = U
+        self.all_eq = bool((U == U[0]).all())
+        self.dirty[:] = False
+        if self.all_eq:
+            self._forward(slice(None), U[0:1])
+            self.out += np.add.reduceat(self.zbar[:, None] * self.Wout, self.starts, axis=0)
+        else:
+            for k, c in enumerate(self.cols):
+                self._forward(c, U[k:k + 1])
+                self.out[k] += (self.zbar[c, None] * self.Wout[c]).sum(axis=0)
+        self.pending_elig = self.train
+        self._t_of_pending = t
+
+    def recompute(self, k: int, par: int) -> None:
+        """Member k's inputs changed after the group computed its tick: redo its slice alone."""
+        c = self.cols[k]
+        for name in ("vm", "b", "zbar", "zp", "gz"):
+            getattr(self, name)[c] = self.saved[name][c]
+        self.out[k] = self.saved["out"][k]
+        u = self.ubuf[k, par][None].copy()
+        self.U_used[k] = u[0]
+        self.all_eq = False
+        self._forward(c, u)
+        self.out[k] += (self.zbar[c, None] * self.Wout[c]).sum(axis=0)
+        self.dirty[k] = False
+        self.late_packet_recomputes += 1
+
+    def _forward(self, c: slice, u: np.ndarray) -> None:
+        """S3–S11/S19 on columns ``c`` with u = [x_t, z_{t−1}] ([1, P]), in the reference's op order."""
+        b, zp, a, v, tn = self.b[c], self.zp[c], self.a[c], self.vm[c], self.tn[c]
+        b *= self.rho  # S3
+        np.multiply(zp, self.omr, out=tn)
+        b += tn
+        if c == slice(None):
+            np.matmul(u, self.W, out=self.cur)  # S4 (same shapes as the reference: bitwise equal)
+        else:
+            self.cur[:, c] = u @ self.W[:, c]
+        cur = self.cur[0, c]
+        np.multiply(b, self.beta[c], out=a)  # S5
+        a += self.v_th
+        v *= self.alpha  # S6
+        np.multiply(cur, self.oma, out=tn)
+        v += tn
+        np.multiply(zp, a, out=tn)
+        v -= tn
+        vs = self.vs[c]
+        np.subtract(v, a, out=vs)  # S7
+        zb = self.zb[c]
+        np.greater(vs, 0.0, out=zb)  # S8
+        zp[...] = zb
+        zbar = self.zbar[c]
+        zbar *= self.kappa  # S10
+        zbar += zp
+        self.gz[c] += zbar  # S19
+
+    def _surrogate(self, x: np.ndarray) -> np.ndarray:
+        a0, a1, k0, k1, s = self.sur
+        centre = np.exp(-k0 * (x * x))
+        dm = x - s
+        dp = x + s
+        sides = np.exp(-k1 * (dm * dm)) + np.exp(-k1 * (dp * dp))
+        return (a0 * centre - a1 * sides).astype(F32, copy=False)
+
+    def apply_elig(self) -> None:
+        """S12–S17 of the last computed tick (deferred until its result is needed)."""
+        self.pending_elig = False
+        t = self._t_of_pending
+        psi = self._surrogate(self.vs)
+        np.multiply(psi, self.omr_beta, out=self.cd)
+        np.subtract(self.rho, self.cd, out=self.cd)
+        np.multiply(psi, self.oaor, out=self.cc)
+        np.multiply(psi, self.oma, out=self.cp)
+        np.multiply(psi, self.beta, out=self.cq)
+        if self.cf_w is not None:
+            self.cp *= self.cf_w[t]
+            self.cq *= self.cf_w[t]
+        paper = self.layout == "paper"
+        if self.all_eq:
+            if paper:
+                self._elig_step(slice(None), self.U_used[0], self.ev)
+            else:
+                self._elig_step(slice(None), self.U_used[0], self.ev[0])
+                self.ev[1:] = self.ev[0]
+        else:
+            for k, c in enumerate(self.cols):
+                self._elig_step(c, self.U_used[k], self.ev[:, c] if paper else self.ev[k])
+        if self.exact:
+            self.pd[...], self.pc[...] = self.cd, self.cc
+
+    _t_of_pending = 0
+
+    def _elig_step(self, c: slice, u: np.ndarray, ev: np.ndarray) -> None:
+        ea, tmp, e = self.ea[:, c], self.tmp[:, c], self.e[:, c]
+        if self.exact:
+            ea *= self.pd[c]
+            np.multiply(ev, self.pc[c], out=tmp)
+            ea += tmp
+        ev *= self.alpha  # S13 ε^v ← αε^v + u
+        ev += u[:, None]
+        if not self.exact:
+            ea *= self.cd[c]
+            np.multiply(ev, self.cc[c], out=tmp)
+            ea += tmp
+        np.multiply(ev, self.cp[c], out=e)
+        np.multiply(ea, self.cq[c], out=tmp)
+        e -= tmp
+        js = np.arange(self.N)[c]
+        rows = self.diag_rows[c]
+        self.e[rows, js] = 0.0  # S16: no eligibility for autapses
+        self.ea[rows, js] = 0.0
+        if self.layout == "paper":
+            self.ev[rows, js] = 0.0
+        if self.ebar is None:
+            self.E[:, c] += e
+        else:
+            eb = self.ebar[:, c]
+            eb *= self.kappa
+            eb += e
+            self.E[:, c] += eb
+
+    def end_compute(self, s: int) -> None:
+        if self.pending_elig:
+            self.apply_elig()
+        if self.record_raster:
+            self.rasters[s] = self.raster.copy()
+
+    def _reset(self) -> None:
+        """§2.1 per-sample reset (members still waiting for their learning keep their traces)."""
+        for arr in (self.vm, self.b, self.zbar, self.zp, self.gz):
+            arr[...] = 0.0
+        self.out[...] = 0.0
+        self.pending_elig = False
+        keep = np.flatnonzero(self.awaiting_learn)
+        if len(keep) == 0:
+            self._reset_elig(slice(None), None)
+        else:
+            for k, c in enumerate(self.cols):
+                if not self.awaiting_learn[k]:
+                    self._reset_elig(c, k)
+
+    def _reset_elig(self, c: slice, k: int | None) -> None:
+        self.ea[:, c] = 0.0
+        self.E[:, c] = 0.0
+        if self.ebar is not None:
+            self.ebar[:, c] = 0.0
+        if self.layout == "paper":
+            self.ev[:, c] = 0.0
+        elif k is None:
+            self.ev[...] = 0.0
+        else:
+            self.ev[k] = 0.0
+        self.pd[c], self.pc[c] = self.rho, 0.0
+
+    # ---- learning --------------------------------------------------------------------------------------------
+    def request_learn(self, k: int, err: np.ndarray, sample_started: bool) -> None:
+        """Member k has the full error vector; its update is applied before its weights are read again."""
+        self.err[k] = err
+        self.learn_req[k] = True
+        self.awaiting_learn[k] = False
+        if sample_started:  # the next sample already started on the group: learning ran late on this PE
+            self.late_learning += 1
+            self._learn_member(k)
+            self.learn_req[k] = False
+            self._reset_elig(self.cols[k], k)
+            self.dirty[k] = True
+
+    def flush_learning(self) -> None:
+        ks = np.flatnonzero(self.learn_req)
+        if len(ks) == 0:
+            return
+        if (len(ks) == self.G and (self.err == self.err[0]).all() and (self.b1p == self.b1p[0]).all()
+                and (self.b2p == self.b2p[0]).all()):
+            self._learn(slice(None), self.err[0], 0)
+            self.b1p[:] = F32(self.b1p[0] * self.b1)
+            self.b2p[:] = F32(self.b2p[0] * self.b2)
+        else:
+            for k in ks:
+                self._learn_member(k)
+        self.learn_req[:] = False
+
+    def _learn_member(self, k: int) -> None:
+        self._learn(self.cols[k], self.err[k], k)
+        self.b1p[k] = F32(self.b1p[k] * self.b1)
+        self.b2p[k] = F32(self.b2p[k] * self.b2)
+
+    def _learn(self, c: slice, err: np.ndarray, k: int) -> None:
+        """R4–R8 on columns c: L = W_out·err/T, grad = L·E + 2λW, readout grad, Adam."""
+        Tn, one = F32(self.T), F32(1.0)
+        err2 = err[None, :]
+        ls = (err2 @ self.Wout[c].T) / Tn  # R4
+        g = self.e[:, c]  # reuse the instantaneous-e scratch as the gradient
+        np.multiply(self.E[:, c], ls, out=g)  # R5
+        g += self.two_l2 * self.W[:, c]  # R7
+        go = self.gout[c]
+        go[...] = (self.gz[c, None] * err2) / Tn + self.two_l2 * self.Wout[c]  # R6 + R7
+        lr_t = F32(self.lr) * np.sqrt(one - self.b2p[k]) / (one - self.b1p[k])
+        for w, m, v, gg, tmp in ((self.W[:, c], self.m[:, c], self.v[:, c], g, self.tmp[:, c]),
+                                 (self.Wout[c], self.mo[c], self.vo[c], go, np.empty_like(go))):
+            m *= self.b1
+            np.multiply(gg, self.omb1, out=tmp)
+            m += tmp
+            v *= self.b2
+            np.multiply(gg, self.omb2, out=tmp)
+            tmp *= gg
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= lr_t
+            w -= tmp
+        if self.p.autapse == "mask":
+            js = np.arange(self.N)[c]
+            self.W[self.diag_rows[c], js] = 0.0
+
+
+class EpropCore(Firmware):
+    """The program of one PE (member ``index`` of ``group``)."""
+
+    def __init__(self, group: EpropGroup, index: int, pe_ids: list[int], regions: list[tuple[str, int, str]],
+                 tick_ns: float, phase_ns: float = 0.0, recurrent: str = "dense"):
+        self.g, self.k = group, index
+        self.start, self.stop = group.bounds[index]
+        self.n = self.stop - self.start
+        self.cols = group.cols[index]
+        self.pe_ids, self.root = pe_ids, index == 0
+        self.regions, self.tick_ns, self.phase_ns = regions, tick_ns, phase_ns
+        self.recurrent = recurrent
+        self.tps = group.T + 1
+        self.x_tick = -1  # global tick whose x is in the buffer
+        self.dma_for = -1
+        self.waiting = -1
+        self.err = np.zeros(group.n_out, F32)
+        self.err_count = 0
+        # root
+        self.red = np.zeros((group.G, group.n_out), F32)
+        self.red_count = 0
+        self.label = np.zeros(1, np.int64)
+        self.label_tick = -1
+        self.records: list[tuple[int, float, int, int]] = []  # (sample, loss, pred, label)
+        self._pending_reduce = -1
+        # host-set per run chunk
+        self.dram_base = 0  # global sample index of the first sample in the DRAM buffers
+        self.dram_samples = 0
+
+    # ---- start -----------------------------------------------------------------------------------------------
+    def on_start(self, core: Core) -> None:
+        for name, nbytes, cat in self.regions:
+            core.sram.reserve(name, nbytes, cat)
+        core.set_timer(self.tick_ns, self.phase_ns)
+
+    def _x_dma(self, core: Core, tick: int) -> None:
+        s, t = divmod(tick, self.tps)
+        idx = s - self.dram_base
+        if t >= self.g.T or not 0 <= idx < self.dram_samples:
+            return
+        g = self.g
+        core.dma_read(TAG_X, "eprop_x", (idx * g.T + t) * g.n_in, g.n_in, g.ubuf[self.k, tick & 1, :g.n_in])
+        self.dma_for = tick
+
+    def on_dma_done(self, core: Core, tag: int) -> None:
+        if tag == TAG_X:
+            self.x_tick = self.dma_for
+            if self.waiting == self.x_tick:
+                self.waiting = -1
+                core.schedule(lambda c, tk: self._step(c, tk), self.x_tick, 1)
+        elif tag == TAG_LABEL and self.root:
+            self.label_tick = core.tick
+            if self._pending_reduce >= 0:
+                core.schedule(lambda c, s: self._reduce(c, s), self._pending_reduce, 1)
+                self._pending_reduce = -1
+
+    # ---- timer -----------------------------------------------------------------------------------------------
+    def on_timer(self, core: Core, tick: int) -> None:
+        s, t = divmod(tick, self.tps)
+        if not 0 <= s - self.dram_base < self.dram_samples:
+            return  # no sample loaded for this tick: the core idles
+        if t < self.g.T:
+            if self.x_tick != tick:  # x_t not here yet: fetch it and run when it lands
+                if self.dma_for != tick:
+                    self._x_dma(core, tick)
+                self.waiting = tick
+                core.charge("input_dma", int_alu=6, branch=1)
+                return
+            self._step(core, tick)
+        else:
+            self._end_of_sample(core, tick, s)
+
+    def _step(self, core: Core, tick: int) -> None:
+        g, k, n = self.g, self.k, self.n
+        s, t = divmod(tick, self.tps)
+        par = tick & 1
+        g.shared.once("tick", tick, lambda: g.tick_compute(t, par))
+        g.cur_tick = tick
+        if g.dirty[k] or not np.array_equal(g.ubuf[k, par], g.U_used[k]):
+            g.recompute(k, par)
+        g.ubuf[k, par, g.n_in:] = 0.0  # spikes consumed
+        self._x_dma(core, tick + 1)  # prefetch x_{t+1}
+        core.charge("input_dma", int_alu=6, store=2)
+        n_in, n_rec, n_out = g.n_in, g.N, g.n_out
+        if self.recurrent == "dense":
+            core.kernel("forward", "dense_mac", (n_in + n_rec) * n)
+        else:
+            core.kernel("forward", "dense_mac", n_in * n)
+        core.charge("neuron", fmul=5 * n, fadd=5 * n, fcmp=n, load=6 * n, store=6 * n, loop=n)
+        if g.train:
+            core.exp("surrogate", 3 * n, accelerator=g.p.exp_impl == "accelerator")
+            core.charge("surrogate", fmul=9 * n, fadd=4 * n, load=n, store=5 * n, loop=n)
+            syn = (n_in + n_rec) * n
+            if g.layout == "closed_form":
+                core.kernel("eligibility", "eprop_eligibility_closed_form", syn)
+            else:
+                core.kernel("eligibility", "eprop_eligibility_post_pre", syn)
+            if g.layout != "paper":  # ε^v per presynaptic neuron
+                core.charge("eligibility", fmac=n_in + n_rec, load=n_in + n_rec, store=n_in + n_rec,
+                            loop=n_in + n_rec)
+        core.kernel("readout", "dense_mac", n * n_out)
+        core.charge("readout", fadd=n_out, store=n_out)
+        zl = g.zp[self.cols]
+        g.raster[t, self.cols] = zl
+        fired = np.flatnonzero(zl)
+        core.charge("comms", int_alu=2 * n, loop=n)
+        base = SPIKE_KEY | self.start
+        for j in fired.tolist():
+            core.send_mc(base + j)
+
+    # ---- packets ---------------------------------------------------------------------------------------------
+    def on_packet(self, core: Core, key: int, payload: Any) -> None:
+        self.on_packet_burst(core, [key], [payload])
+
+    def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        g, n = self.g, len(keys)
+        typ = keys[0] & TYPE_MASK
+        if typ == SPIKE_KEY:
+            idx = np.array(keys) - (SPIKE_KEY - g.n_in)
+            g.ubuf[self.k, (core.tick + 1) & 1, idx] = 1.0
+            core.charge("comms", int_alu=3 * n, store=n)
+            if self.recurrent == "event":
+                core.kernel("forward", "event_add", n * self.n)
+        elif typ == REDUCE_KEY:
+            for key, pl in zip(keys, payloads):
+                self.red[(key >> 8) & 0xFFF, key & 0xFF] = pl
+            self.red_count += n
+            core.charge("reduce", int_alu=4 * n, store=n)
+            if self.red_count >= g.G * g.n_out:
+                core.schedule(lambda c, s: self._reduce(c, s), core.tick // self.tps, 1)
+        elif typ == ERR_KEY:
+            for key, pl in zip(keys, payloads):
+                self.err[key & 0xFF] = pl
+            self.err_count += n
+            core.charge("learning_signal", int_alu=3 * n, store=n)
+            if self.err_count >= g.n_out:
+                self.err_count = 0
+                core.schedule(lambda c, s: self._learn(c, s), core.tick // self.tps, 1)
+
+    # ---- end of sample ---------------------------------------------------------------------------------------
+    def _end_of_sample(self, core: Core, tick: int, s: int) -> None:
+        g, k = self.g, self.k
+        g.shared.once("end", tick, lambda: g.end_compute(s))
+        g.ubuf[k, tick & 1, g.n_in:] = 0.0  # z_{T−1} is not an input of any step
+        if g.train:
+            g.awaiting_learn[k] = True
+        self._x_dma(core, tick + 1)  # prefetch x_0 of the next sample
+        part = g.out[k]
+        core.charge("reduce", load=g.n_out, loop=g.n_out)
+        if self.root:
+            self.red[0] = part
+            self.red_count += g.n_out
+            core.dma_read(TAG_LABEL, "eprop_labels", s - self.dram_base, 1, self.label)
+        else:
+            base = REDUCE_KEY | (k << 8)
+            for o in range(g.n_out):
+                core.send_mc(base | o, F32(part[o]))
+
+    def _reduce(self, core: Core, s: int) -> None:
+        """Root: ȳ = Σ partials / T, loss, prediction; err = softmax(ȳ) − onehot broadcast (training)."""
+        g = self.g
+        if self.label_tick < 0 or self.label_tick // self.tps != s:
+            self._pending_reduce = s  # the label DMA has not landed yet
+            return
+        self.red_count = 0
+        tot = np.zeros(g.n_out, F32)
+        for row in self.red:
+            tot += row
+        ym = (tot / F32(g.T))[None, :]
+        label = int(self.label[0])
+        sh = ym - ym.max(axis=-1, keepdims=True)
+        lse = np.log(np.exp(sh).sum(axis=-1))
+        loss = float((lse - sh[0, label])[0])
+        pred = int(ym.argmax())
+        self.records.append((s, loss, pred, label))
+        no = g.n_out
+        core.charge("reduce", fadd=(g.G + 3) * no, fdiv=no + 1, fcmp=no, load=g.G * no, store=2 * no, loop=g.G * no)
+        core.exp("reduce", no, accelerator=g.p.exp_impl == "accelerator")
+        core.charge("reduce", logf=1)
+        if not g.train:
+            return
+        e = np.exp(ym - ym.max(axis=-1, keepdims=True))
+        err = (e / e.sum(axis=-1, keepdims=True))[0].astype(F32)
+        err[label] -= F32(1.0)
+        for o in range(no):
+            core.send_mc(ERR_KEY | o, F32(err[o]))
+
+    def _learn(self, core: Core, s: int) -> None:
+        g, n = self.g, self.n
+        started = g.cur_tick > s * self.tps + g.T
+        g.request_learn(self.k, self.err.copy(), started)
+        no, syn = g.n_out, (g.n_in + g.N) * n
+        core.kernel("learning_signal", "dense_mac", n * no)
+        core.charge("learning_signal", fmul=n, store=n, loop=n)
+        core.kernel("adam", "adam_update", syn + n * no)
+        # reset for the next sample: ε^a, ē (and per-synapse ε^v) zeroed; E zeroed by the fused Adam loop
+        n_zero = syn * (1 + (g.ebar is not None) + (g.layout == "paper"))
+        core.charge("adam", store=n_zero + 8 * n, loop=n_zero // 4)
