@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.apps import AppError, AppResult, RunContext
 
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
-from .mapping import EpropMapping, learning_bytes, memory_report, pe_regions, plan
+from .mapping import EpropMapping, memory_report, pe_regions, plan
 from .params import EpropParams
 from .reference import lr_for_epoch
 
@@ -156,7 +156,6 @@ def run(ctx: RunContext) -> AppResult:
     tr = _training_module()
     params, mapping, fwp, dcfg, tcfg = _sections(ctx)
     sim = ctx.simulation()
-    from s2sim.hw.params import HwParams  # noqa: F401  (ctx.hw already built)
     plan(params, mapping, ctx.hw)  # fail before loading data when the mapping cannot fit
     ds = _load_data(ctx, dcfg, params)
     from .reference import Adam

@@ -503,6 +503,8 @@ class EpropCore(Firmware):
             self.red[0] = part
             self.red_count += g.n_out
             core.dma_read(TAG_LABEL, "eprop_labels", s - self.dram_base, 1, self.label)
+            if self.red_count >= g.G * g.n_out:  # a single-PE network has nothing to wait for
+                core.schedule(lambda c, ss: self._reduce(c, ss), s, 1)
         else:
             base = REDUCE_KEY | (k << 8)
             for o in range(g.n_out):

@@ -79,7 +79,7 @@ def slices(params: EpropParams, mapping: EpropMapping) -> list[PeSlice]:
     return [PeSlice(k, mapping.first_pe + k, a, b) for k, (a, b) in enumerate(split_neurons(params.n_rec, mapping.pes))]
 
 
-def pe_regions(params: EpropParams, n: int, root: bool = False, train: bool = True) -> list[Region]:
+def pe_regions(params: EpropParams, n: int, root: bool = False) -> list[Region]:
     """Every SRAM region (bytes) of a PE holding ``n`` recurrent neurons, for ``params.memory_layout``.
 
     Learning state per §3.2: paper = W, m, v, ε^v, ε^a, ē, E per synapse; lean = ε^v per presynaptic neuron

@@ -1,0 +1,49 @@
+"""CLI story: `s2sim run networks/gsc.yaml` on a tiny config reports memory, real-time latency and learning."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("firmware_models.eprop.training")
+
+from s2sim.cli import main  # noqa: E402
+
+TINY = ["dataset.name=synthetic", "dataset.n_train=6", "dataset.n_valid=6", "dataset.n_test=6",
+        "training.epochs=1", "run.progress=false"]
+
+
+def _run(tmp_path, *extra):
+    args = ["run", "networks/gsc.yaml", "--out", str(tmp_path), "--quiet"]
+    for s in TINY:
+        args += ["--set", s]
+    res = CliRunner().invoke(main, args + list(extra), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads((tmp_path / "summary.json").read_text())
+
+
+def test_gsc_summary_memory_latency_phases_learning(tmp_path):
+    s = _run(tmp_path)
+    assert s["app"]["learning_state_bytes"] == 695_040
+    assert s["expect"]["learning_state_bytes"]["ok"]
+    assert s["pes_used"] == 12 and s["samples"] == 6
+    assert all(pe["used_bytes"] <= 128 * 1024 for pe in s["memory"]["per_pe"])
+    assert s["latency"]["timestep_ns"]["max"] < 1e6
+    phases = s["latency"]["per_phase_ns"]
+    assert max(phases, key=phases.get) == "eligibility"
+    for k in ("forward", "neuron", "surrogate", "readout", "reduce", "learning_signal", "adam", "comms"):
+        assert phases.get(k, 0) > 0, k
+    ln = s["learning"]
+    assert 0.0 <= ln["test_accuracy"] <= 1.0 and len(ln["loss_curve"]) == 1
+    assert ln["dataset"]["synthetic"]
+
+
+def test_too_few_pes_is_one_line_error_with_smallest_count(tmp_path):
+    args = ["run", "networks/gsc.yaml", "--out", str(tmp_path), "--quiet", "--set", "mapping.pes=4"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert "PE 0: SRAM region" in res.output and "mapping.pes=" in res.output
+
+
+def test_fast_mode_times_a_few_samples(tmp_path):
+    s = _run(tmp_path, "--fast", "--timing-samples", "2")
+    assert s["samples"] == 2 and s["learning"]["epochs"] == 1

@@ -1,0 +1,64 @@
+"""Mapping stories: memory totals per layout, uneven splits give the same learning, too few PEs is a named error."""
+import numpy as np
+import pytest
+
+from firmware_models.eprop import reference as R
+from firmware_models.eprop.app import ChipNetwork
+from firmware_models.eprop.mapping import (EpropMapping, MappingError, learning_bytes, memory_report, pe_regions,
+                                           plan, slices)
+from firmware_models.eprop.params import EpropParams
+from s2sim.config import load_arch
+from s2sim.hw.params import HwParams
+from s2sim.sim import Simulation
+
+HW = HwParams.from_arch(load_arch("spinnaker2"))
+
+
+@pytest.mark.parametrize("layout,total", [("paper", 695_040), ("lean", 599_040), ("closed_form", 503_040)])
+def test_learning_state_totals_add_up_over_pes(layout, total):
+    p = EpropParams(memory_layout=layout)
+    for pes in (12, 9, 8):
+        sl = plan(p, EpropMapping(pes=pes), HW)
+        assert memory_report(p, sl)["learning_state_bytes"] == total == p.memory_bytes(layout)
+    assert sum(s.n for s in sl) == 120
+
+
+def test_paper_layout_fits_12_pes_with_room():
+    p = EpropParams()
+    for s in slices(p, EpropMapping(pes=12)):
+        regs = pe_regions(p, s.n, root=s.index == 0)
+        assert learning_bytes(regs) == 57_920
+        assert sum(r.nbytes for r in regs) + HW.code_reserve_bytes + HW.stack_reserve_bytes <= 128 * 1024
+        assert len({r.name for r in regs}) == len(regs)
+
+
+def test_too_few_pes_names_pe_region_and_smallest_count():
+    p = EpropParams()
+    with pytest.raises(MappingError) as exc:
+        plan(p, EpropMapping(pes=4), HW)
+    msg = str(exc.value)
+    assert "PE 0" in msg and "SRAM region '" in msg and "mapping.pes=" in msg
+    best = int(msg.rsplit("mapping.pes=", 1)[1].split(")")[0])
+    plan(p, EpropMapping(pes=best), HW)  # fits
+    with pytest.raises(MappingError):
+        plan(p, EpropMapping(pes=best - 1), HW)
+
+
+def test_uneven_splits_learn_the_same():
+    p = EpropParams(n_in=20, n_rec=30, n_out=4, n_steps=25)
+    rng = np.random.default_rng(3)
+    w0 = R.init_weights(p, rng)
+    X = (rng.standard_normal((2, 25, 20)) * 4).astype(np.float32)
+    Y = np.array([1, 3])
+    out = {}
+    for pes in (1, 3, 4, 7):
+        chip = ChipNetwork(Simulation(HW), p, EpropMapping(pes=pes), {k: v.copy() for k, v in w0.items()})
+        chip.group.record_raster = True
+        chip.run_samples(X, Y, train=True, lr=0.01)
+        out[pes] = (chip.weights(), chip.group.rasters[0].copy())
+        assert memory_report(p, chip.slices)["learning_state_bytes"] == p.memory_bytes()
+    for pes in (3, 4, 7):
+        assert np.array_equal(out[pes][1], out[1][1])
+        for k in ("w_in", "w_rec", "w_out"):
+            np.testing.assert_allclose(out[pes][0][k], out[1][0][k], atol=1e-6)
+    assert out[1][1].sum() > 0
