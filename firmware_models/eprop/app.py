@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.apps import AppError, AppResult, RunContext
 
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
-from .mapping import EpropMapping, memory_report, pe_regions, plan
+from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, memory_report, pe_regions, plan
 from .params import EpropParams
 from .reference import lr_for_epoch
 
@@ -56,7 +56,7 @@ class ChipNetwork:
         self.cores: list[EpropCore] = []
         for s in self.slices:
             regs = [(r.name, r.nbytes, r.category) for r in pe_regions(params, s.n, root=s.index == 0)]
-            fw = EpropCore(self.group, s.index, pes, regs, tick_ns, 0.0, recurrent)
+            fw = EpropCore(self.group, s.index, pes, regs, tick_ns, 0.0, recurrent, INPUT_CHUNK_FRAMES)
             sim.load(s.pe, fw)
             self.cores.append(fw)
         self.next_sample = 0

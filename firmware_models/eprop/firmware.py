@@ -354,7 +354,7 @@ class EpropCore(Firmware):
     """The program of one PE (member ``index`` of ``group``)."""
 
     def __init__(self, group: EpropGroup, index: int, pe_ids: list[int], regions: list[tuple[str, int, str]],
-                 tick_ns: float, phase_ns: float = 0.0, recurrent: str = "dense"):
+                 tick_ns: float, phase_ns: float = 0.0, recurrent: str = "dense", chunk_frames: int = 10):
         self.g, self.k = group, index
         self.start, self.stop = group.bounds[index]
         self.n = self.stop - self.start
@@ -363,8 +363,18 @@ class EpropCore(Firmware):
         self.regions, self.tick_ns, self.phase_ns = regions, tick_ns, phase_ns
         self.recurrent = recurrent
         self.tps = group.T + 1
-        self.x_tick = -1  # global tick whose x is in the buffer
-        self.dma_for = -1
+        self._costs: dict[bool, list[tuple[str, float]]] = {}  # by training on/off
+        self._rx_costs: dict[int, float] = {}
+        # Input frames arrive by DMA in chunks of ``chunk_frames`` into a two-slot ring (one DMA
+        # setup per chunk instead of per frame); each frame is staged into the tick's input buffer
+        # one tick ahead, so every PE's x_t is in place when its tick starts.
+        self.chunk = chunk_frames
+        self.n_chunks = -(-group.T // chunk_frames)
+        self.xring = np.zeros((2, chunk_frames, group.n_in), F32)
+        self.slot_chunk = [-1, -1]  # global chunk id held by each ring slot
+        self.chunk_dma = -1  # chunk id in flight
+        self.staged_tick = -1  # tick whose x_t is in its input buffer
+        self.stage_pending = -1  # tick to stage as soon as its chunk lands
         self.waiting = -1
         self.err = np.zeros(group.n_out, F32)
         self.err_count = 0
@@ -385,21 +395,42 @@ class EpropCore(Firmware):
             core.sram.reserve(name, nbytes, cat)
         core.set_timer(self.tick_ns, self.phase_ns)
 
-    def _x_dma(self, core: Core, tick: int) -> None:
+    def _chunk_of(self, tick: int) -> tuple[int, int]:
+        """(global chunk id, frame within chunk) of a data tick."""
         s, t = divmod(tick, self.tps)
+        return s * self.n_chunks + t // self.chunk, t % self.chunk
+
+    def _x_dma(self, core: Core, gid: int) -> None:
+        """Fetch chunk ``gid`` (frames of one sample) into ring slot gid & 1."""
+        s, c = divmod(gid, self.n_chunks)
         idx = s - self.dram_base
-        if t >= self.g.T or not 0 <= idx < self.dram_samples:
+        if not 0 <= idx < self.dram_samples or self.chunk_dma == gid or self.slot_chunk[gid & 1] == gid:
             return
         g = self.g
-        core.dma_read(TAG_X, "eprop_x", (idx * g.T + t) * g.n_in, g.n_in, g.ubuf[self.k, tick & 1, :g.n_in])
-        self.dma_for = tick
+        t0 = c * self.chunk
+        frames = min(self.chunk, g.T - t0)
+        core.dma_read(TAG_X, "eprop_x", (idx * g.T + t0) * g.n_in, frames * g.n_in, self.xring[gid & 1])
+        self.chunk_dma = gid
+
+    def _stage(self, tick: int) -> bool:
+        """Copy x_t of ``tick`` from the ring into its input buffer; False if the chunk is not here."""
+        gid, f = self._chunk_of(tick)
+        if self.slot_chunk[gid & 1] != gid:
+            return False
+        self.g.ubuf[self.k, tick & 1, :self.g.n_in] = self.xring[gid & 1, f]
+        self.staged_tick = tick
+        return True
 
     def on_dma_done(self, core: Core, tag: int) -> None:
         if tag == TAG_X:
-            self.x_tick = self.dma_for
-            if self.waiting == self.x_tick:
-                self.waiting = -1
-                core.schedule(lambda c, tk: self._step(c, tk), self.x_tick, 1)
+            gid = self.chunk_dma
+            self.slot_chunk[gid & 1] = gid
+            self.chunk_dma = -1
+            if self.stage_pending >= 0 and self._stage(self.stage_pending):
+                self.stage_pending = -1
+            if self.waiting >= 0 and self._stage(self.waiting):
+                tick, self.waiting = self.waiting, -1
+                core.schedule(lambda c, tk: self._step(c, tk), tick, 1)
         elif tag == TAG_LABEL and self.root:
             self.label_tick = core.tick
             if self._pending_reduce >= 0:
@@ -412,15 +443,44 @@ class EpropCore(Firmware):
         if not 0 <= s - self.dram_base < self.dram_samples:
             return  # no sample loaded for this tick: the core idles
         if t < self.g.T:
-            if self.x_tick != tick:  # x_t not here yet: fetch it and run when it lands
-                if self.dma_for != tick:
-                    self._x_dma(core, tick)
+            if self.staged_tick != tick and not self._stage(tick):  # x_t not here: fetch, run on arrival
+                self._x_dma(core, self._chunk_of(tick)[0])
                 self.waiting = tick
                 core.charge("input_dma", int_alu=6, branch=1)
                 return
             self._step(core, tick)
         else:
             self._end_of_sample(core, tick, s)
+
+    def _step_costs(self, core: Core) -> list[tuple[str, float]]:
+        """Cycles per phase of one time step on this PE (fixed for a given slice: computed once)."""
+        g, n = self.g, self.n
+        cached = self._costs.get(g.train)
+        if cached is not None:
+            return cached
+        n_in, n_rec, n_out = g.n_in, g.N, g.n_out
+        costs: dict[str, float] = {}
+
+        def add(phase: str, cycles: float) -> None:
+            costs[phase] = costs.get(phase, 0.0) + cycles
+
+        add("input_dma", core.cost(int_alu=6, store=2))
+        add("forward", core.kernel_cost("dense_mac", (n_in + n_rec) * n if self.recurrent == "dense" else n_in * n))
+        add("neuron", core.cost(fmul=5 * n, fadd=5 * n, fcmp=n, load=6 * n, store=6 * n, loop=n))
+        if g.train:
+            add("surrogate", core.exp_cost(3 * n, accelerator=g.p.exp_impl == "accelerator"))
+            add("surrogate", core.cost(fmul=9 * n, fadd=4 * n, load=n, store=5 * n, loop=n))
+            syn = (n_in + n_rec) * n
+            kernel = "eprop_eligibility_closed_form" if g.layout == "closed_form" else "eprop_eligibility_post_pre"
+            add("eligibility", core.kernel_cost(kernel, syn))
+            if g.layout != "paper":  # ε^v per presynaptic neuron
+                m = n_in + n_rec
+                add("eligibility", core.cost(fmac=m, load=m, store=m, loop=m))
+        add("readout", core.kernel_cost("dense_mac", n * n_out))
+        add("readout", core.cost(fadd=n_out, store=n_out))
+        add("comms", core.cost(int_alu=2 * n, loop=n))
+        self._costs[g.train] = list(costs.items())
+        return self._costs[g.train]
 
     def _step(self, core: Core, tick: int) -> None:
         g, k, n = self.g, self.k, self.n
@@ -431,31 +491,16 @@ class EpropCore(Firmware):
         if g.dirty[k] or not np.array_equal(g.ubuf[k, par], g.U_used[k]):
             g.recompute(k, par)
         g.ubuf[k, par, g.n_in:] = 0.0  # spikes consumed
-        self._x_dma(core, tick + 1)  # prefetch x_{t+1}
-        core.charge("input_dma", int_alu=6, store=2)
-        n_in, n_rec, n_out = g.n_in, g.N, g.n_out
-        if self.recurrent == "dense":
-            core.kernel("forward", "dense_mac", (n_in + n_rec) * n)
-        else:
-            core.kernel("forward", "dense_mac", n_in * n)
-        core.charge("neuron", fmul=5 * n, fadd=5 * n, fcmp=n, load=6 * n, store=6 * n, loop=n)
-        if g.train:
-            core.exp("surrogate", 3 * n, accelerator=g.p.exp_impl == "accelerator")
-            core.charge("surrogate", fmul=9 * n, fadd=4 * n, load=n, store=5 * n, loop=n)
-            syn = (n_in + n_rec) * n
-            if g.layout == "closed_form":
-                core.kernel("eligibility", "eprop_eligibility_closed_form", syn)
-            else:
-                core.kernel("eligibility", "eprop_eligibility_post_pre", syn)
-            if g.layout != "paper":  # ε^v per presynaptic neuron
-                core.charge("eligibility", fmac=n_in + n_rec, load=n_in + n_rec, store=n_in + n_rec,
-                            loop=n_in + n_rec)
-        core.kernel("readout", "dense_mac", n * n_out)
-        core.charge("readout", fadd=n_out, store=n_out)
+        gid, f = self._chunk_of(tick)
+        if f == 0 and (gid + 1) % self.n_chunks:  # entering a chunk: prefetch the next one
+            self._x_dma(core, gid + 1)
+        if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
+            self.stage_pending = tick + 1
+        for phase, cycles in self._step_costs(core):
+            core.charge_cycles(phase, cycles)
         zl = g.zp[self.cols]
         g.raster[t, self.cols] = zl
         fired = np.flatnonzero(zl)
-        core.charge("comms", int_alu=2 * n, loop=n)
         base = SPIKE_KEY | self.start
         for j in fired.tolist():
             core.send_mc(base + j)
@@ -464,13 +509,38 @@ class EpropCore(Firmware):
     def on_packet(self, core: Core, key: int, payload: Any) -> None:
         self.on_packet_burst(core, [key], [payload])
 
+    def on_packet_burst_many(self, firmwares: list, cores: list, keys, payloads) -> None:
+        """The same spike burst reaching several PEs of this group: one numpy write for all of them."""
+        if keys[0] & TYPE_MASK != SPIKE_KEY or self.recurrent == "event":
+            for fw, core in zip(firmwares, cores):
+                fw.on_packet_burst(core, keys, payloads)
+            return
+        g, n = self.g, len(keys)
+        idx = np.array(keys) - (SPIKE_KEY - g.n_in)
+        members = [fw.k for fw in firmwares]
+        slot = (cores[0].tick + 1) & 1
+        if all(core.tick == cores[0].tick for core in cores):
+            g.ubuf[np.array(members)[:, None], slot, idx[None, :]] = 1.0
+        else:
+            for fw, core in zip(firmwares, cores):
+                g.ubuf[fw.k, (core.tick + 1) & 1, idx] = 1.0
+        cycles = self._spike_rx_cycles(cores[0], n)
+        for core in cores:
+            core.charge_cycles("comms", cycles)
+
+    def _spike_rx_cycles(self, core: Core, n: int) -> float:
+        cached = self._rx_costs.get(n)
+        if cached is None:
+            cached = self._rx_costs[n] = core.cost(int_alu=3 * n, store=n)
+        return cached
+
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         g, n = self.g, len(keys)
         typ = keys[0] & TYPE_MASK
         if typ == SPIKE_KEY:
             idx = np.array(keys) - (SPIKE_KEY - g.n_in)
             g.ubuf[self.k, (core.tick + 1) & 1, idx] = 1.0
-            core.charge("comms", int_alu=3 * n, store=n)
+            core.charge_cycles("comms", self._spike_rx_cycles(core, n))
             if self.recurrent == "event":
                 core.kernel("forward", "event_add", n * self.n)
         elif typ == REDUCE_KEY:
@@ -496,7 +566,8 @@ class EpropCore(Firmware):
         g.ubuf[k, tick & 1, g.n_in:] = 0.0  # z_{T−1} is not an input of any step
         if g.train:
             g.awaiting_learn[k] = True
-        self._x_dma(core, tick + 1)  # prefetch x_0 of the next sample
+        self._x_dma(core, self._chunk_of(tick + 1)[0])  # prefetch the next sample's first chunk
+        self.stage_pending = tick + 1
         part = g.out[k]
         core.charge("reduce", load=g.n_out, loop=g.n_out)
         if self.root:

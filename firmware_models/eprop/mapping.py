@@ -18,6 +18,9 @@ from s2sim.apps import AppError
 
 from .params import EpropParams
 
+#: Input frames fetched per DMA (double-buffered): one DMA setup per chunk instead of per frame.
+INPUT_CHUNK_FRAMES = 5
+
 CATEGORIES = ("weights", "optimizer", "eligibility", "neuron_state", "buffers")
 # Multicast keys: spikes carry the global neuron index; reduce/err packets carry member and output index.
 SPIKE_KEY = 0x0E000000
@@ -124,7 +127,8 @@ def pe_regions(params: EpropParams, n: int, root: bool = False) -> list[Region]:
                  "coef_c", "coef_p", "coef_q", "learning_signal"):
         add(f"n_{name}", n, "neuron_state")
     add("neuron_scalars", 8, "neuron_state")  # α, 1−α, ρ, 1−ρ, (1−α)(1−ρ), κ, v_th, T
-    add("x_buffers", 2 * n_in, "buffers")  # input frame double buffer (DMA destination)
+    add("x_chunks", 2 * INPUT_CHUNK_FRAMES * n_in, "buffers")  # two DMA'd chunks of input frames
+    add("x_buffers", 2 * n_in, "buffers")  # the frame of this tick and of the next
     add("spike_buffers", 2 * n_rec, "buffers")  # received z_{t−1} double buffer
     add("y_partial", n_out, "buffers")  # Σ_t y_t of this PE's neurons
     add("err_buffer", n_out, "buffers")

@@ -29,7 +29,13 @@ class EventpropParams(BaseModel):
     tau_syn_ms: float = 5.0
     threshold: float = 1.0
     decay: Literal["euler", "exp"] = "euler"
-    # on-chip TTFS cross-entropy loss (times in seconds)
+    # loss: "ce" = off-chip SpikeCELoss (what main_wandb trains with; times in steps):
+    #   CE(logits=-t/xi) + ce_alpha (exp(t_label/ce_beta) - 1);
+    # "onchip" = the comparison notebook's TTFS gradient (times in seconds, Sigma over spiked)
+    loss: Literal["ce", "onchip"] = "ce"
+    xi: float = 1.5
+    ce_alpha: float = 1e-2
+    ce_beta: float = 100.0
     alpha: float = 3e-3
     tau0_s: float = 5e-4
     tau1_s: float = 6.4e-3
@@ -59,7 +65,8 @@ class EventpropParams(BaseModel):
         if self.n_steps <= self.t_min + 1:
             raise ValueError(f"n_steps must be > t_min + 1, got n_steps={self.n_steps}, "
                              f"t_min={self.t_min}")
-        for name in ("dt_ms", "tau_mem_ms", "tau_syn_ms", "tau0_s", "tau1_s", "batch", "lr"):
+        for name in ("dt_ms", "tau_mem_ms", "tau_syn_ms", "tau0_s", "tau1_s", "batch", "lr", "xi",
+                     "ce_beta"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.decay == "euler" and (self.dt_ms >= self.tau_syn_ms or self.dt_ms >= self.tau_mem_ms):

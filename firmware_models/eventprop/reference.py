@@ -55,7 +55,7 @@ def layer_forward(W: np.ndarray, s_in: np.ndarray, p: EventpropParams) -> LayerR
     B, T, _ = s_in.shape
     n = W.shape[0]
     a, b, omb, theta = p.alpha_syn, p.beta_mem, p.one_minus_beta, F32(p.threshold)
-    drive = s_in[:, :-1, :].astype(F32) @ W.T  # drive[:, t-1] enters I[t]
+    drive = ordered_drive(s_in[:, :-1, :].astype(F32), W)  # drive[:, t-1] enters I[t]
     spikes = np.zeros((B, T, n), F32)
     I_all = np.zeros((B, T, n), F32)
     Vpre = np.zeros((B, T, n), F32)
@@ -69,6 +69,28 @@ def layer_forward(W: np.ndarray, s_in: np.ndarray, p: EventpropParams) -> LayerR
         V = (F32(1.0) - s) * V
         spikes[:, t], I_all[:, t] = s, I
     return LayerRecord(spikes, I_all, Vpre)
+
+
+def ordered_drive(s: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """W s summed over presynaptic neurons in ascending index order, [..., n_in] -> [..., n].
+
+    Mathematically ``s @ W.T``; the fixed summation order (the order a core adds the
+    synaptic rows of the spikes it received) makes the firmware bit-identical to the
+    reference, which a BLAS matmul with its own blocking would not be. Adding the
+    zero rows of silent inputs leaves every partial sum unchanged.
+    """
+    out = np.zeros(s.shape[:-1] + (W.shape[0],), F32)
+    for i in np.flatnonzero(s.reshape(-1, s.shape[-1]).any(axis=0)):
+        out += s[..., i, None] * W[:, i]
+    return out
+
+
+def ordered_error(d: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """W^T d summed over postsynaptic neurons in ascending order, [B, n] -> [B, n_in]."""
+    out = np.zeros((d.shape[0], W.shape[1]), F32)
+    for j in range(W.shape[0]):
+        out += d[:, j, None] * W[j]
+    return out
 
 
 def forward(weights: list[np.ndarray], s_in: np.ndarray, p: EventpropParams) -> list[LayerRecord]:
@@ -125,6 +147,38 @@ def first_spike_steps(spikes: np.ndarray) -> np.ndarray:
 
 
 def ttfs_loss(first: np.ndarray, y: np.ndarray, p: EventpropParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample loss [B] and dL/dt_k [B, N] of the loss selected by ``p.loss``."""
+    if p.loss == "ce":
+        return spike_ce_loss(first, y, p)
+    return onchip_loss(first, y, p)
+
+
+def spike_ce_loss(first: np.ndarray, y: np.ndarray,
+                  p: EventpropParams) -> tuple[np.ndarray, np.ndarray]:
+    """Off-chip ``SpikeCELoss(xi, alpha, beta)`` on first-spike *steps* (silent neurons at T).
+
+    L = CE(logits = -t/xi, y) + alpha (exp(t_y/beta) - 1); dL/dt_k = (delta_ky - p_k)/xi
+    + delta_ky (alpha/beta) exp(t_y/beta), p = softmax(-t/xi) over all neurons (silent
+    ones take part with t = T but, as off-chip, receive no gradient). Units 1/step: the
+    adjoint is linear in dL/dt, so the unit only rescales the gradient (Adam removes it).
+    """
+    rows = np.arange(first.shape[0])
+    t = first.astype(F32)
+    inv_xi = F32(1.0 / p.xi)
+    z = -(t - t.min(axis=1, keepdims=True)) * inv_xi
+    e = np.exp(z)
+    total = e.sum(axis=1)
+    prob = e / total[:, None]
+    reg = t[rows, y] * F32(1.0 / p.ce_beta)
+    loss = np.log(total) - z[rows, y] + F32(p.ce_alpha) * np.expm1(reg)
+    grad = -inv_xi * prob
+    grad[rows, y] = inv_xi * ((total - e[rows, y]) / total) \
+        + F32(p.ce_alpha / p.ce_beta) * np.exp(reg)
+    grad = np.where(first < p.n_steps, grad, F32(0.0)).astype(F32)
+    return loss.astype(F32), grad
+
+
+def onchip_loss(first: np.ndarray, y: np.ndarray, p: EventpropParams) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample loss [B] and on-chip dL/dt_k [B, N] (t in seconds = step * dt).
 
     Loss value: CE(logits = -t/tau0, y) + alpha (exp(t_y/tau1) - 1), silent
@@ -223,14 +277,21 @@ def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: n
     lV_all = np.zeros((B, T, n), F32)
     lI_all = np.zeros((B, T, n), F32)
     grad_in = np.zeros((B, T, W.shape[1]), F32) if need_grad_in else None
+    s_in_f = s_in.astype(F32)
+    acc = np.zeros((B, n, W.shape[1]), F32)
     for t in range(T - 2, -1, -1):
         lV, lI = lV_all[:, t + 1], lI_all[:, t + 1]
         if need_grad_in:
-            grad_in[:, t] = (lV - lI) @ W
+            grad_in[:, t] = ordered_error(lV - lI, W)
         lI_all[:, t] = a * lI + oma * lV
         jump = rec.spikes[:, t + 1] * (theta * lV + grad_out[:, t + 1]) / vdot[:, t + 1]
         lV_all[:, t] = b * lV + jump
-    dW = -p.tau_syn_s * np.einsum("btj,bti->ji", lI_all, s_in.astype(F32), dtype=F32)
+        # per-sample sum of lambda_I at input spikes, accumulated in reverse time (as a core does)
+        acc += lI_all[:, t, :, None] * s_in_f[:, t, None, :]
+    total = np.zeros(W.shape, F32)
+    for k in range(B):  # batch reduction in copy order (root PE)
+        total += acc[k]
+    dW = -p.tau_syn_s * total
     return LayerAdjoint(lV_all, lI_all, grad_in, dW.astype(F32))
 
 

@@ -116,16 +116,24 @@ class Chip:
             group.arm()
         if not self.timer_groups:
             self.env.run()
+            self.flush_stats()
             return
         last = max(g.time_of(self.tick_limit - 1) for g in self.timer_groups.values())
         period = max(g.period_ns for g in self.timer_groups.values())
         self.env.run(until=last + (period if drain_ns is None else drain_ns))
+        self.flush_stats()
+
+    def flush_stats(self) -> None:
+        """Merge every PE's accumulated timestep into ``stats`` (before anyone reads them)."""
+        for pe in self.pes:
+            if pe.acc_row >= 0:
+                pe.flush_row()
 
     # ---- packets ------------------------------------------------------------------------------
     def send(self, pe: PE, route: Route, key: int, payload, send_ns: float) -> None:
         """Hand one packet from ``pe`` to the NoC at ``send_ns`` (within the running callback)."""
         pe.c["packets_sent"] += 1
-        self.stats.packet_out(pe.tick, pe.id, 1)
+        pe.count_packets_out(1)
         if self.fidelity == "burst":
             burst = pe.pending_bursts.get(route)
             if burst is None:
@@ -168,10 +176,35 @@ class Chip:
         pes = self.pes
 
         def deliver(_ev) -> None:
+            if len(dests) > 1 and self._deliver_shared(dests, keys, payloads, first_ns):
+                return
             for dest, last in dests:
                 pes[dest].receive_packets(keys, payloads, first_ns, last)
 
         self.env.timeout(max(0.0, first_ns - self.env.now)).callbacks.append(deliver)
+
+    def _deliver_shared(self, dests: list, keys, payloads, first_ns: float) -> bool:
+        """One handler call for several PEs that run the same program and get the same burst.
+
+        A firmware opts in with ``on_packet_burst_many(firmwares, cores, keys, payloads)``: it does
+        the arithmetic for all of them at once, but charges each core separately, so each PE's
+        handler time, the callbacks it delays and its counters are still its own.
+        """
+        targets = [self.pes[d] for d, _ in dests]
+        fw0 = targets[0].firmware
+        many = getattr(fw0, "on_packet_burst_many", None)
+        if many is None or any(pe.firmware is None or type(pe.firmware) is not type(fw0)
+                               or pe.priorities["packet"] > 0 for pe in targets):
+            return False
+        n = len(keys)
+        starts = []
+        for pe in targets:
+            pe.accept_packets(n)
+            starts.append(pe.begin_burst(first_ns))
+        many([pe.firmware for pe in targets], [pe.core for pe in targets], keys, payloads)
+        for pe, start, (_, last) in zip(targets, starts, dests):
+            pe.finish_burst(start, first_ns, last, n, pe.tick)
+        return True
 
     def _schedule_delivery(self, src: int, dest: int, keys, payloads, first_ns: float,
                            last_ns: float, send_ns: float) -> None:

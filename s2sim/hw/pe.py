@@ -68,6 +68,12 @@ class PE:
         self.level_since_ns = 0.0
         self.time_by_level: dict[str, float] = {}
         self.phase_cycles_total: dict[str, float] = {}
+        # what this PE did in the timestep being accumulated (merged into chip.stats per row)
+        self.acc_row = -1
+        self.acc_done_ns = 0.0
+        self.acc_phases: dict[str, float] = {}
+        self.acc_in = 0
+        self.acc_out = 0
 
     # ---- execution context (used by the runtime facade) -------------------------------------
     @property
@@ -77,7 +83,8 @@ class PE:
 
     def add_cycles(self, phase: str, cycles: float) -> None:
         self.ctx_cycles += cycles
-        self.ctx_phases[phase] = self.ctx_phases.get(phase, 0.0) + cycles
+        phases = self.ctx_phases
+        phases[phase] = phases.get(phase, 0.0) + cycles
 
     def _execute(self, kind: str, fn: Callable, args: tuple, start_ns: float):
         self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start_ns, 0.0, {}, kind
@@ -89,17 +96,51 @@ class PE:
 
     def _account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
                  kind: str) -> None:
+        """Book a finished callback: energy, and the per-timestep counters of the row it started in."""
         self.active_cycles += cycles
         self.active_pj += cycles * self.level.active_energy_per_cycle_pj
         name = self.level.name
         self.active_ns_by_level[name] = self.active_ns_by_level.get(name, 0.0) + cycles * self.ns_per_cycle
+        if row != self.acc_row:
+            if row < self.acc_row:  # a callback of an earlier timestep ended late: write it directly
+                tick_start = self.chip.tick_time(self, row)
+                self.chip.stats.work(row, self.id, end_ns - tick_start, phases)
+                self._add_totals(phases)
+                self._record(kind, phases, start_ns, end_ns, cycles)
+                return
+            self.flush_row()
+            self.acc_row = row
+        acc = self.acc_phases
         for phase, cyc in phases.items():
-            self.phase_cycles_total[phase] = self.phase_cycles_total.get(phase, 0.0) + cyc
-        tick_start = self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row)
-        self.chip.stats.work(row, self.id, end_ns - tick_start, phases)
+            acc[phase] = acc.get(phase, 0.0) + cyc
+        done = end_ns - (self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row))
+        if done > self.acc_done_ns:
+            self.acc_done_ns = done
+        self._record(kind, phases, start_ns, end_ns, cycles)
+
+    def _record(self, kind, phases, start_ns, end_ns, cycles) -> None:
         rec = self.chip.recorder
         if rec is not None:
             rec.callback(self.id, kind, phases, start_ns, end_ns, cycles)
+
+    def _add_totals(self, phases: dict) -> None:
+        totals = self.phase_cycles_total
+        for phase, cyc in phases.items():
+            totals[phase] = totals.get(phase, 0.0) + cyc
+
+    def flush_row(self) -> None:
+        """Merge the accumulated timestep into ``chip.stats`` (on tick change and at the end of a run)."""
+        if self.acc_phases or self.acc_in or self.acc_out or self.acc_done_ns:
+            self._add_totals(self.acc_phases)
+            self.chip.stats.add_row(self.acc_row, self.id, self.acc_done_ns, self.acc_phases,
+                                    self.acc_in, self.acc_out)
+        self.acc_phases, self.acc_done_ns, self.acc_in, self.acc_out = {}, 0.0, 0, 0
+
+    def count_packets_out(self, n: int) -> None:
+        if self.tick != self.acc_row:
+            self.flush_row()
+            self.acc_row = self.tick
+        self.acc_out += n
 
     # ---- enqueueing -------------------------------------------------------------------------
     def raise_event(self, kind: str, fn: Callable, args: tuple = (), at_ns: float | None = None) -> None:
@@ -139,32 +180,41 @@ class PE:
         s, e = self.book_preempt(arrival_ns, cycles + overhead)
         self._account(s, e, cycles + overhead, phases, row, kind)
 
-    def receive_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
-        """Deliver a burst of packets whose arrivals spread evenly from ``first_ns`` to ``last_ns``."""
-        n = len(keys)
-        fw = self.firmware
-        if fw is None:  # no program loaded here: the packet has nowhere to go
+    def accept_packets(self, n: int) -> bool:
+        """Count ``n`` arriving packets; False if no program is loaded here (they are dropped)."""
+        if self.firmware is None:
             self.chip.noc.dropped += n
-            return
+            return False
         self.c["packets_received"] += n
-        self.chip.stats.packet_in(self.tick, self.id, n)
-        prio = self.priorities[PACKET]
-        if prio > 0:  # a firmware may make packet handling queueable
-            for k, pl in zip(keys, payloads):
-                self.enqueue(_Task(PACKET, fw.on_packet, (k, pl), prio))
-            return
+        if self.tick != self.acc_row:
+            self.flush_row()
+            self.acc_row = self.tick
+        self.acc_in += n
+        return True
+
+    def begin_burst(self, first_ns: float) -> float:
+        """Open the execution context of a burst handler (starts after pending pre-emptive work)."""
+        start = first_ns if first_ns > self.preempt_free else self.preempt_free
+        self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start, 0.0, {}, PACKET
+        return start
+
+    def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
+        """Book ``n`` handlers whose total cost the body declared: back to back, or each at its arrival."""
+        self.c["callbacks"] += 1
+        if self.pending_bursts:
+            self.chip.flush_bursts(self)
+        cycles, phases = self.ctx_cycles, self.ctx_phases
         overhead = self.p.irq_entry_cycles + self.p.irq_exit_cycles
-        row = self.tick
-        burst = getattr(fw, "on_packet_burst", None)
-        if burst is not None:
-            start = first_ns if first_ns > self.preempt_free else self.preempt_free
-            cycles, phases = self._execute(PACKET, burst, (keys, payloads), start)
-            phases["irq"] = phases.get("irq", 0.0) + overhead * n
-            dur = (cycles / n + overhead) * self.ns_per_cycle
-            step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
-            # book the n handlers back to back (each no earlier than its own arrival) in one pass
-            free, running = self.preempt_free, self.running is not None
-            s0, intervals = -1.0, self.preempt
+        phases["irq"] = phases.get("irq", 0.0) + overhead * n
+        dur = (cycles / n + overhead) * self.ns_per_cycle
+        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
+        if step <= dur:  # each packet arrives before the previous handler ends: back to back
+            free = start + n * dur
+            self.preempt.append((start, free))
+            if self.running is not None and start < self.cb_end:
+                self.cb_end += n * dur
+        else:
+            free, running, intervals = self.preempt_free, self.running is not None, self.preempt
             for i in range(n):
                 arrival = first_ns + i * step
                 s = arrival if arrival > free else free
@@ -172,10 +222,26 @@ class PE:
                 intervals.append((s, free))
                 if running and s < self.cb_end:
                     self.cb_end += dur
-                if s0 < 0:
-                    s0 = s
-            self.preempt_free = free
-            self._account(s0, free, cycles + overhead * n, phases, row, PACKET)
+        self.preempt_free = free
+        self._account(start, free, cycles + overhead * n, phases, row, PACKET)
+
+    def receive_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """Deliver a burst of packets whose arrivals spread evenly from ``first_ns`` to ``last_ns``."""
+        n = len(keys)
+        if not self.accept_packets(n):
+            return
+        fw = self.firmware
+        prio = self.priorities[PACKET]
+        if prio > 0:  # a firmware may make packet handling queueable
+            for k, pl in zip(keys, payloads):
+                self.enqueue(_Task(PACKET, fw.on_packet, (k, pl), prio))
+            return
+        burst = getattr(fw, "on_packet_burst", None)
+        if burst is not None:
+            row = self.tick
+            start = self.begin_burst(first_ns)
+            burst(self.core, keys, payloads)
+            self.finish_burst(start, first_ns, last_ns, n, row)
             return
         step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
         for i in range(n):

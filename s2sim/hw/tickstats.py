@@ -48,6 +48,25 @@ class TickStats:
             total += cycles
         self.busy_cycles[row, pe] += total
 
+    def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float],
+                packets_in: int, packets_out: int) -> None:
+        """Merge what a PE accumulated for one timestep (see ``PE.flush_row``)."""
+        if row < 0:
+            return
+        self._ensure(row)
+        if done_ns > self.time_done_ns[row, pe]:
+            self.time_done_ns[row, pe] = done_ns
+        total = 0.0
+        for phase, cycles in phases.items():
+            arr = self.phase_cycles.get(phase)
+            if arr is None:
+                arr = self.phase_cycles[phase] = np.zeros(self.time_done_ns.shape)
+            arr[row, pe] += cycles
+            total += cycles
+        self.busy_cycles[row, pe] += total
+        self.packets_in[row, pe] += packets_in
+        self.packets_out[row, pe] += packets_out
+
     def packet_in(self, row: int, pe: int, n: int = 1) -> None:
         if row >= 0:
             self._ensure(row)

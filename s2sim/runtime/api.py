@@ -76,7 +76,18 @@ class Core:
         self._pe.add_cycles(phase, self._cost.cycles(ops))
 
     def charge_cycles(self, phase: str, cycles: float) -> None:
+        """Charge cycles computed earlier with ``cost``/``kernel_cost`` (hot paths precompute them)."""
         self._pe.add_cycles(phase, cycles)
+
+    def cost(self, **ops: float) -> float:
+        """Cycles the declared operations take, without charging them (to precompute a fixed cost)."""
+        return self._cost.cycles(ops)
+
+    def kernel_cost(self, name: str, iterations: float) -> float:
+        return self._cost.kernel(name, iterations)
+
+    def exp_cost(self, n: int, accelerator: bool = False) -> float:
+        return n * self._pe.p.exp_latency_cycles if accelerator else self._cost.cycles({"expf": n})
 
     def kernel(self, phase: str, name: str, iterations: float) -> None:
         """Charge a calibrated kernel (cycles per iteration from the architecture table)."""

@@ -70,7 +70,7 @@ TOL = dict(rtol=1e-6, atol=1e-6)
 
 
 def _run():
-    p = EventpropParams(layers=[1, 1, 1], n_steps=10, t_min=0, tau_syn_ms=2.0, tau_mem_ms=4.0,
+    p = EventpropParams(loss="onchip", layers=[1, 1, 1], n_steps=10, t_min=0, tau_syn_ms=2.0, tau_mem_ms=4.0,
                         mu_s=[1.0, 1.0], sigma_s=[1.0, 1.0])
     W = [np.array([[3.5]], np.float32), np.array([[4.0]], np.float32)]
     s_in = np.zeros((1, 10, 1), np.float32)

@@ -132,7 +132,7 @@ def _random_case(seed, sizes, T):
 def test_vectorised_equals_scalar_pseudocode(seed, sizes, decay):
     """Forward state, first spikes and every dW agree; some output neurons must spike."""
     T = 14
-    p = EventpropParams(layers=sizes, n_steps=T, t_min=1, decay=decay,
+    p = EventpropParams(loss="onchip", layers=sizes, n_steps=T, t_min=1, decay=decay,
                         mu_s=[1.0] * (len(sizes) - 1), sigma_s=[1.0] * (len(sizes) - 1))
     raster, Ws, y = _random_case(seed, sizes, T)
     loss, first, grads = R.loss_and_grads(Ws, raster.astype(np.float32), y, p)
@@ -158,7 +158,7 @@ def test_vectorised_equals_scalar_pseudocode(seed, sizes, decay):
 
 def test_event_storage_gives_identical_gradients():
     """Backward from O(spikes) events (s, I, Vpre at spikes only) == backward from dense state."""
-    p = EventpropParams(layers=[4, 6, 3], n_steps=14, t_min=1, mu_s=[1, 1], sigma_s=[1, 1])
+    p = EventpropParams(loss="onchip", layers=[4, 6, 3], n_steps=14, t_min=1, mu_s=[1, 1], sigma_s=[1, 1])
     raster, Ws, y = _random_case(7, p.layers, p.n_steps)
     s_in = raster.astype(np.float32)
     recs = R.forward(Ws, s_in, p)

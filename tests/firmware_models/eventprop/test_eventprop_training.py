@@ -29,7 +29,7 @@ def test_params_defaults_and_validation():
 
 def test_loss_gradient_formulas_and_silent_neurons():
     """Label spiked at 3 ms, other at 5 ms, third silent; hand formulas from §1.3."""
-    p = EventpropParams()
+    p = EventpropParams(loss="onchip")
     first = np.array([[5, 3, 27]])
     loss, g = R.ttfs_loss(first, np.array([1]), p)
     e3, e5 = math.exp(-3e-3 / 5e-4), math.exp(-5e-3 / 5e-4)
