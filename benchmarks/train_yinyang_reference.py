@@ -1,7 +1,7 @@
 """Train the float32 EventProp reference on Yin-Yang (5-120-3, batch 22) and time it.
 
 Usage: python benchmarks/train_yinyang_reference.py [--epochs 40] [--seed 42] [--decay euler]
-       [--lr 0.0019]
+       [--lr 0.0019] [--loss ce|onchip]
 
 Prints per-epoch wall time, train loss/accuracy (seen while training) and
 validation/test accuracy. Test = Kriener's split (1000 samples, seed 40); the
@@ -27,9 +27,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--decay", choices=["euler", "exp"], default="euler")
     ap.add_argument("--lr", type=float, default=EventpropParams().lr)
+    ap.add_argument("--loss", choices=["ce", "onchip"], default="ce")
     args = ap.parse_args()
 
-    p = EventpropParams(epochs=args.epochs, decay=args.decay, lr=args.lr)
+    p = EventpropParams(epochs=args.epochs, decay=args.decay, lr=args.lr, loss=args.loss)
     data = R.load_data(p)
     X43, y43 = yinyang(1000, 43)
     test43 = (latency_encode(X43, p.n_steps, p.t_min), y43)

@@ -1,0 +1,266 @@
+"""Host program for EventProp on Yin-Yang (Béna et al. 2024): map B copies, feed batches, train, report.
+
+Modes
+* ``training.engine: chip`` (default): every training batch runs on the per-core firmware (forward,
+  loss, adjoint, DMA reduce, Adam on the root PE, weight distribution). Test accuracy after each
+  epoch is computed with the reference forward pass on the chip's weights (same float32 maths).
+* ``--fast`` (or ``training.engine: reference``): train with the vectorised reference, then simulate
+  ``--timing-samples`` batches (default 1) on the chip with the trained weights for timing/energy.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from s2sim.apps import AppError, AppResult, RunContext
+
+from .firmware import (ERR_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, HistoryOverflow,
+                       InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
+from .mapping import EventpropMapping, plan
+from .params import EventpropParams
+
+F32 = np.float32
+
+
+class EventpropTraining(BaseModel):
+    """``training`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Literal["chip", "reference"] = "chip"
+    epochs: int | None = Field(None, ge=0, description="overrides network.epochs")
+    max_batches: int | None = Field(None, ge=1, description="stop each epoch after this many batches")
+    init_seed: int | None = None
+
+
+def consts(p: EventpropParams) -> Consts:
+    return Consts(n_steps=p.n_steps, a=p.alpha_syn, oma=p.one_minus_alpha, b=p.beta_mem,
+                  omb=p.one_minus_beta, theta=F32(p.threshold), tau_syn_s=p.tau_syn_s, loss=p.loss,
+                  xi=p.xi, ce_alpha=p.ce_alpha, ce_beta=p.ce_beta, alpha=p.alpha, tau0_s=p.tau0_s,
+                  tau1_s=p.tau1_s, dt_s=p.dt_s, lr=p.lr, weight_decay=p.weight_decay,
+                  gamma_per_epoch=p.gamma_per_epoch)
+
+
+class ChipNetwork:
+    """B copies of the network + a root PE placed on one simulation."""
+
+    def __init__(self, sim, p: EventpropParams, mapping: EventpropMapping, weights: list[np.ndarray],
+                 tick_ns: float = 1_000_000.0):
+        self.sim, self.p = sim, p
+        hw = sim.hw
+        sram_free = hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes
+        self.plan = plan(p.layers, p.batch, mapping, hw.n_pes, sram_free, p.n_steps)
+        self.c = c = consts(p)
+        self.K = c.ticks_per_batch
+        B, L = p.batch, len(p.layers) - 1
+        self.cnt = Counters()
+        slices0 = self.plan.copies[0].slices
+        self.layer_slices = [[(s.start, s.stop) for s in slices0 if s.layer == l] for l in range(L)]
+        self.groups = {}
+        for s in slices0:
+            g = LayerGroup(s.layer, s.start, s.stop, p.layers[s.layer], B, c,
+                           mapping.history_spikes_per_neuron or p.n_steps - 1, send_errors=s.layer > 0,
+                           is_output=s.layer == L - 1)
+            g.W[:] = weights[s.layer][s.start:s.stop]
+            self.groups[(s.layer, s.index)] = g
+        self.loss_group = LossGroup(p.layers[-1], B, c)
+        grad_bufs = [[f"ep_grad_l{l}_s{k}" for k in range(len(self.layer_slices[l]))] for l in range(L)]
+        w_bufs = [f"ep_w_l{l}" for l in range(L)]
+        for l in range(L):
+            sim.store_dram(w_bufs[l], weights[l].astype(F32).copy())
+            for k, (a, b) in enumerate(self.layer_slices[l]):
+                sim.store_dram(grad_bufs[l][k], np.zeros(B * (b - a) * p.layers[l], F32))
+        noc = sim.chip.noc
+        self.injectors, self.layer_cores, self.loss_cores = [], [], []
+        self.root = RootCore(weights, self.layer_slices, B, c, tick_ns, grad_bufs, w_bufs)
+        sim.load(self.plan.root, self.root)
+        for k, cp in enumerate(self.plan.copies):
+            # forward routes: injector -> layer 0 slices; layer l slices -> layer l+1 slices / loss PE
+            noc.add_multicast(cp.injector << SPIKE_SHIFT, 0xFFFF0000, cp.injector,
+                              [s.pe for s in cp.slices_of(0)])
+            for s in cp.slices:
+                nxt = [t.pe for t in cp.slices_of(s.layer + 1)] if s.layer < L - 1 else [cp.loss]
+                noc.add_multicast(s.pe << SPIKE_SHIFT, 0xFFFF0000, s.pe, nxt)
+                if s.layer > 0:  # backward: error events to the presynaptic slice that owns neuron i
+                    for t in cp.slices_of(s.layer - 1):
+                        noc.add_multicast(ERR_FLAG | (s.pe << SPIKE_SHIFT) | (t.index << SLICE_SHIFT),
+                                          0xFFFFFC00, s.pe, [t.pe])
+            for t in cp.slices_of(L - 1):
+                noc.add_multicast(ERR_FLAG | (cp.loss << SPIKE_SHIFT) | (t.index << SLICE_SHIFT),
+                                  0xFFFFFC00, cp.loss, [t.pe])
+            inj = InjectorCore(k, p.layers[0], c, tick_ns, self.cnt)
+            sim.load(cp.injector, inj)
+            self.injectors.append(inj)
+            for s in cp.slices:
+                if s.layer == 0:
+                    pre = {cp.injector: 0}
+                else:
+                    pre = {t.pe: t.start for t in cp.slices_of(s.layer - 1)}
+                route = ([(t.start, t.stop, t.index) for t in cp.slices_of(s.layer - 1)]
+                         if s.layer > 0 else [])
+                fw = LayerCore(self.groups[(s.layer, s.index)], k, pre, route,
+                               grad_bufs[s.layer][s.index], w_bufs[s.layer], tick_ns, self.cnt)
+                sim.load(s.pe, fw)
+                self.layer_cores.append(fw)
+            out_route = [(t.start, t.stop, t.index) for t in cp.slices_of(L - 1)]
+            lc = LossCore(self.loss_group, k, {t.pe: t.start for t in cp.slices_of(L - 1)}, out_route,
+                          tick_ns, self.cnt)
+            sim.load(cp.loss, lc)
+            self.loss_cores.append(lc)
+        self.batches_run = 0
+        self.samples_run = 0
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return self.root.W
+
+    def run_batch(self, times: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One training batch (<= B samples): returns (loss [n], first-spike steps [n, N_out])."""
+        n = len(labels)
+        for k, inj in enumerate(self.injectors):
+            inj.times = times[k].astype(np.int64) if k < n else np.full(self.p.layers[0], -1, np.int64)
+        lg = self.loss_group
+        lg.labels[:] = 0
+        lg.labels[:n] = labels
+        lg.active[:] = False
+        lg.active[:n] = True
+        self.root.n_active = n
+        try:
+            self.sim.run_ticks(self.K)
+        except HistoryOverflow as err:
+            raise AppError(f"spike history overflow: {err}") from None
+        self.batches_run += 1
+        self.samples_run += n
+        return lg.loss[:n].copy(), lg.first[:n].copy()
+
+    def memory(self) -> dict:
+        out = {}
+        for name, pe in [("root", self.plan.root), ("injector", self.plan.copies[0].injector),
+                         ("loss", self.plan.copies[0].loss)] + \
+                [(f"layer{s.layer}_slice{s.index}", s.pe) for s in self.plan.copies[0].slices]:
+            sr = self.sim.chip.pes[pe].sram
+            out[name] = {"pe": pe, "used_bytes": sr.used_bytes, "by_category": sr.by_category()}
+        return out
+
+
+def _load(p: EventpropParams):
+    from . import reference as R
+    return R, R.load_data(p)
+
+
+def run(ctx: RunContext) -> AppResult:
+    p = ctx.section(EventpropParams, "network")
+    mapping = ctx.section(EventpropMapping, "mapping")
+    tr = ctx.section(EventpropTraining, "training")
+    fast = bool(ctx.options.get("fast")) or tr.engine == "reference"
+    epochs = p.epochs if tr.epochs is None else tr.epochs
+    R, data = _load(p)
+    seed = ctx.seed if tr.init_seed is None else tr.init_seed
+    weights = R.init_weights(p, seed)
+    tick_ns = ctx.spec.run.tick_ns
+    sim = ctx.simulation()
+    try:
+        chip = ChipNetwork(sim, p, mapping, weights, tick_ns)
+    except ValueError as err:
+        raise AppError(f"{ctx.loaded.file}: mapping: {err}") from None
+    times, y = data["train"]
+    rng = np.random.RandomState(seed)
+    history = []
+    n_batches = -(-len(y) // p.batch)
+    if tr.max_batches:
+        n_batches = min(n_batches, tr.max_batches)
+    if fast:
+        opt = R.Adam(weights, p.lr, p.weight_decay)
+        for ep in range(epochs):
+            loss, acc = R.train_epoch(weights, opt, times, y, p, rng)
+            te, _ = R.evaluate(weights, *data["test"], p)
+            history.append({"epoch": ep + 1, "train_loss": loss, "train_acc": acc, "test_acc": te})
+        chip.root.W = [w.copy() for w in weights]
+        for g in chip.groups.values():
+            g.W[:] = weights[g.layer][g.start:g.stop]
+        n_timing = int(ctx.options.get("timing_samples") or 1)
+        order = np.random.RandomState(seed + 1).permutation(len(y))
+        for k in range(n_timing):
+            idx = order[k * p.batch:(k + 1) * p.batch]
+            chip.run_batch(times[idx], y[idx])
+    else:
+        advance = ctx.progress("eventprop batches", epochs * n_batches)
+        chip.root.n_batches = -(-len(y) // p.batch)
+        for ep in range(epochs):
+            order = rng.permutation(len(y))
+            loss_sum, correct, seen = 0.0, 0.0, 0
+            for k in range(n_batches):
+                idx = order[k * p.batch:(k + 1) * p.batch]
+                loss, first = chip.run_batch(times[idx], y[idx])
+                loss_sum += float(loss.sum())
+                correct += R.accuracy(first, y[idx]) * len(idx)
+                seen += len(idx)
+                advance(1)
+            te, _ = R.evaluate(chip.weights, *data["test"], p)
+            history.append({"epoch": ep + 1, "train_loss": loss_sum / seen,
+                            "train_acc": correct / seen, "test_acc": te})
+        weights = chip.weights
+    te, _ = R.evaluate(weights, *data["test"], p)
+    extra = profile(chip, p, ctx)
+    extra["engine"] = "reference (--fast), chip timing only" if fast else "chip"
+    extra["final_test_acc"] = te
+    learning = {"history": history, "test_accuracy": te,
+                "best_test_accuracy": max([h["test_acc"] for h in history], default=te)}
+    return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.batches_run * chip.K,
+                     ticks_per_sample=chip.K, learning=learning, extra=extra,
+                     notes=["test accuracy: reference forward pass on the chip's weights"])
+
+
+def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
+    """Per-phase latency, memory, packets and history bytes per sample (AppResult.extra)."""
+    n = max(chip.samples_run, 1)
+    tick_ms = ctx.spec.run.tick_ns * 1e-6
+    T = p.n_steps
+    phase_cycles: dict[str, float] = {}
+    for pe in chip.sim.chip.used_pes():
+        for ph, cyc in pe.phase_cycles_total.items():
+            phase_cycles[ph] = phase_cycles.get(ph, 0.0) + cyc
+    hist_bytes = 0
+    for g in chip.groups.values():
+        hist_bytes = max(hist_bytes, 0)
+    n_hidden_dense = sum(p.layers[1:-1]) * T  # every presynaptic (non-input) neuron at every step
+    err = chip.cnt.error_packets / n
+    spikes = chip.cnt.spike_packets / n
+    own = sum(g.max_hist for g in chip.groups.values())
+    inp = sum(g.max_in_hist for g in chip.groups.values())
+    return {
+        "copies": p.batch, "pes_per_copy": chip.plan.pes_per_copy, "pes_total": chip.plan.n_pes,
+        "ticks_per_batch": chip.K,
+        "latency_ms_per_batch": {"forward": T * tick_ms, "loss": tick_ms, "backward": (T - 1) * tick_ms,
+                                 "reduce_update_distribute": 3 * tick_ms},
+        "latency_ms_per_sample": {"forward": T * tick_ms / p.batch,
+                                  "backward": (T - 1) * tick_ms / p.batch,
+                                  "update": 3 * tick_ms / p.batch},
+        "cycles_per_sample_by_phase": {k: v / n for k, v in phase_cycles.items()},
+        "spike_packets_per_sample": spikes,
+        "error_packets_per_sample": err,
+        "loss_error_packets_per_sample": chip.cnt.loss_packets / n,
+        "error_events_dense_equivalent_per_sample": n_hidden_dense,
+        "error_ratio_to_dense": err / n_hidden_dense if n_hidden_dense else None,
+        "max_history_entries_per_copy": {"own_spikes": own, "input_spikes": inp},
+        "history_bytes_per_sample_max": 12 * own + 4 * inp,
+        "memory_per_pe": chip.memory(),
+    }
+
+
+def validate(loaded) -> None:
+    """Check the app's sections (``s2sim validate``) without running anything."""
+    from s2sim.config import validate_section
+    from s2sim.hw.params import HwParams
+    file = str(loaded.file)
+    p = validate_section(EventpropParams, loaded.spec.network, file, "network")
+    mapping = validate_section(EventpropMapping, loaded.spec.mapping, file, "mapping")
+    validate_section(EventpropTraining, loaded.spec.training, file, "training")
+    hw = HwParams.from_arch(loaded.arch)
+    try:
+        plan(p.layers, p.batch, mapping, hw.n_pes,
+             hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes, p.n_steps)
+    except ValueError as err:
+        raise AppError(f"{file}: mapping: {err}") from None

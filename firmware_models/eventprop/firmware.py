@@ -1,0 +1,535 @@
+"""Per-core EventProp programs (Béna et al. 2024 discretisation, spec eventprop_yinyang.md §1.3).
+
+One batch copy = an injector PE, one (or more) PE per weight layer, a loss PE. A root PE reduces
+the copies' gradients and runs Adam. Every PE follows the same tick schedule (K = 2T + 3 ticks
+per batch, phi = tick mod K):
+
+* phi 0..T-1   forward step t = phi: I = a I + W s_in (spikes of the previous tick), V = b V + (1-b) I,
+               threshold, reset; spikes leave as payload-free multicast packets. Each layer PE keeps
+               only (step, neuron, I, Vpre) of its own spikes and (step, index) of its input spikes.
+* phi T        loss PE: first-spike steps -> dL/dt, sent as error events (float32 payload) to the
+               output layer PE.
+* phi T+1..2T-1  backward step t = 2T-1-phi in reverse time: error events W^T(lV-lI) for every input
+               spike at t (float32 payload, to the presynaptic PE), lI = a lI + (1-a) lV,
+               lV = b lV + jump at own spikes of t+1, acc[:, i] += lI at input spikes of t.
+* phi 2T       reduce: each layer PE DMA-writes acc to DRAM.
+* phi 2T+1     root: DMA-reads the copies' acc one by one, sums them in copy order, dW = -tau_syn sum,
+               mean over the batch, Adam, DMA-writes the new W.
+* phi 2T+2     layer PEs DMA-read the new W (weight distribution).
+
+Numerics run once per tick for all copies of a layer (stacked arrays, like ``SharedState``); each
+PE still charges its own cycles, SRAM and packets. Summation orders are fixed (presynaptic index
+ascending, postsynaptic index ascending, copies in order) so the result is bit-identical to the
+reference for one PE per layer. Firmware imports only numpy and ``s2sim.runtime``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2sim.runtime import Core, Firmware
+
+F32 = np.float32
+VDOT_EPS = F32(1e-10)
+SPIKE_SHIFT = 16
+ERR_FLAG = 1 << 31
+SLICE_SHIFT = 10  # error keys: ERR_FLAG | src_pe << 16 | dest_slice << 10 | local index
+LOCAL_MASK = (1 << SLICE_SHIFT) - 1
+
+
+class HistoryOverflow(RuntimeError):
+    """A PE's spike-history buffer is full (raise mapping.history_spikes_per_neuron)."""
+
+
+@dataclass
+class Consts:
+    """Float32 constants the host writes into each PE (from EventpropParams)."""
+
+    n_steps: int
+    a: F32
+    oma: F32
+    b: F32
+    omb: F32
+    theta: F32
+    tau_syn_s: F32
+    # loss
+    loss: str
+    xi: float
+    ce_alpha: float
+    ce_beta: float
+    alpha: float
+    tau0_s: float
+    tau1_s: float
+    dt_s: F32
+    # optimiser
+    lr: float
+    weight_decay: float
+    gamma_per_epoch: float
+
+    @property
+    def ticks_per_batch(self) -> int:
+        return 2 * self.n_steps + 3
+
+
+# ----------------------------------------------------------------------------- loss math
+def loss_grad(first: np.ndarray, y: np.ndarray, c: Consts) -> tuple[np.ndarray, np.ndarray]:
+    """(loss [C], dL/dt [C, N]) for first-spike steps [C, N] (silent = T); same ops as the reference."""
+    T = c.n_steps
+    rows = np.arange(first.shape[0])
+    if c.loss == "ce":
+        t = first.astype(F32)
+        inv_xi = F32(1.0 / c.xi)
+        z = -(t - t.min(axis=1, keepdims=True)) * inv_xi
+        e = np.exp(z)
+        total = e.sum(axis=1)
+        prob = e / total[:, None]
+        reg = t[rows, y] * F32(1.0 / c.ce_beta)
+        loss = np.log(total) - z[rows, y] + F32(c.ce_alpha) * np.expm1(reg)
+        grad = -inv_xi * prob
+        grad[rows, y] = inv_xi * ((total - e[rows, y]) / total) \
+            + F32(c.ce_alpha / c.ce_beta) * np.exp(reg)
+        grad = np.where(first < T, grad, F32(0.0)).astype(F32)
+        return loss.astype(F32), grad
+    inv_tau0, alpha_tau1 = F32(1.0 / c.tau0_s), F32(c.alpha / c.tau1_s)
+    dt_tau0, dt_tau1 = F32(c.dt_s / c.tau0_s), F32(c.dt_s / c.tau1_s)
+    steps = first.astype(F32)
+    reg = steps[rows, y] * dt_tau1
+    z = -(steps - steps.min(axis=1, keepdims=True)) * dt_tau0
+    loss = np.log(np.exp(z).sum(axis=1)) - z[rows, y] + F32(c.alpha) * np.expm1(reg)
+    spiked = first < T
+    ref = np.where(spiked, steps, np.inf).min(axis=1, keepdims=True)
+    ref = np.where(np.isfinite(ref), ref, F32(0.0)).astype(F32)
+    e = np.where(spiked, np.exp(-(steps - ref) * dt_tau0), F32(0.0)).astype(F32)
+    total = np.maximum(e.sum(axis=1), F32(np.finfo(F32).tiny))
+    grad = -inv_tau0 * (e / total[:, None])
+    others = e.copy()
+    others[rows, y] = 0.0
+    grad[rows, y] = inv_tau0 * (others.sum(axis=1) / total) + alpha_tau1 * np.exp(reg)
+    grad = np.where(spiked, grad, F32(0.0)).astype(F32)
+    return loss.astype(F32), grad
+
+
+# ------------------------------------------------------------------------- shared numerics
+class LayerGroup:
+    """Stacked state of one layer slice over all C copies (one numpy call per tick for all)."""
+
+    def __init__(self, layer: int, start: int, stop: int, n_in: int, n_copies: int, c: Consts,
+                 hist_per_neuron: int, send_errors: bool, is_output: bool):
+        C, n = n_copies, stop - start
+        self.layer, self.start, self.stop, self.n, self.n_in, self.C = layer, start, stop, n, n_in, C
+        self.c, self.send_errors, self.is_output = c, send_errors, is_output
+        self.W = np.zeros((C, n, n_in), F32)
+        self.I = np.zeros((C, n), F32)
+        self.V = np.zeros((C, n), F32)
+        self.lV = np.zeros((C, n), F32)
+        self.lI = np.zeros((C, n), F32)
+        self.sin = np.zeros((2, C, n_in), F32)  # input spikes, double-buffered by tick parity
+        self.err = np.zeros((2, C, n), F32)  # error events received, double-buffered
+        self.gloss = np.zeros((C, n), F32)  # output layer: dL/dt of each neuron's first spike
+        self.first = np.full((C, n), c.n_steps, np.int64)
+        self.acc = np.zeros((C, n, n_in), F32)  # sum of lambda_I at input spikes (per copy)
+        self.H, self.Hin = hist_per_neuron * n, hist_per_neuron * n_in
+        self.hs_step = np.zeros((C, self.H), np.int64)
+        self.hs_n = np.zeros((C, self.H), np.int64)
+        self.hs_I = np.zeros((C, self.H), F32)
+        self.hs_V = np.zeros((C, self.H), F32)
+        self.hcount = np.zeros(C, np.int64)
+        self.hi_step = np.zeros((C, self.Hin), np.int64)
+        self.hi_idx = np.zeros((C, self.Hin), np.int64)
+        self.hicount = np.zeros(C, np.int64)
+        self.max_hist = 0
+        self.max_in_hist = 0
+        self._stamp = -1
+        self.out: dict = {}
+
+    # -- packets (called per PE by handlers) --
+    def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
+        """Input spikes of ``step`` into next tick's buffer and the input history."""
+        self.sin[(tick + 1) & 1, copy, idx] = 1.0
+        k, m = self.hicount[copy], len(idx)
+        if k + m > self.Hin:
+            raise HistoryOverflow(f"layer {self.layer} copy {copy}: input spike history full "
+                                  f"({self.Hin} entries); raise mapping.history_spikes_per_neuron")
+        self.hi_step[copy, k:k + m] = step
+        self.hi_idx[copy, k:k + m] = idx
+        self.hicount[copy] = k + m
+        self.max_in_hist = max(self.max_in_hist, int(k + m))
+
+    def record_error(self, copy: int, tick: int, local: np.ndarray, values: np.ndarray) -> None:
+        np.add.at(self.err[(tick + 1) & 1, copy], local, values)
+
+    # -- per tick, once for all copies --
+    def step(self, tick: int, phi: int) -> dict:
+        if self._stamp == tick:
+            return self.out
+        self._stamp = tick
+        T = self.c.n_steps
+        if phi < T:
+            self.out = self._forward(tick, phi)
+        elif T < phi < 2 * T:
+            self.out = self._backward(tick, 2 * T - 1 - phi)
+        else:
+            self.out = {}
+        return self.out
+
+    def reset(self, tick: int) -> None:
+        """Start of a batch: clear state, histories and the accumulator (its DMA write is long done);
+        the buffer now filling with step-0 input spikes is kept."""
+        for a in (self.I, self.V, self.lV, self.lI, self.gloss, self.acc, self.err):
+            a[...] = 0
+        self.sin[tick & 1] = 0
+        self.first[...] = self.c.n_steps
+        self.hcount[...] = 0
+        self.hicount[...] = 0
+
+    def _forward(self, tick: int, t: int) -> dict:
+        c = self.c
+        buf = self.sin[tick & 1]
+        if t == 0:  # V[0] = I[0] = 0; the step-0 input acts at step 1
+            self.reset(tick)
+            fired = np.zeros((self.C, self.n), bool)
+            return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64)}
+        drive = np.zeros((self.C, self.n), F32)
+        n_in_spikes = (buf != 0).sum(axis=1)
+        for i in np.flatnonzero(buf.any(axis=0)):  # presynaptic index ascending (= reference)
+            drive += buf[:, i, None] * self.W[:, :, i]
+        buf[...] = 0
+        self.I = c.a * self.I + drive
+        self.V = c.b * self.V + c.omb * self.I
+        fired = self.V > c.theta
+        cc, jj = np.nonzero(fired)
+        if len(cc):
+            for copy in np.unique(cc):
+                sel = cc == copy
+                js = jj[sel]
+                k, m = self.hcount[copy], len(js)
+                if k + m > self.H:
+                    raise HistoryOverflow(
+                        f"layer {self.layer} copy {copy}: spike history full ({self.H} entries); "
+                        "raise mapping.history_spikes_per_neuron")
+                self.hs_step[copy, k:k + m] = t
+                self.hs_n[copy, k:k + m] = js
+                self.hs_I[copy, k:k + m] = self.I[copy, js]
+                self.hs_V[copy, k:k + m] = self.V[copy, js]
+                self.hcount[copy] = k + m
+                self.max_hist = max(self.max_hist, int(k + m))
+            if self.is_output:
+                self.first[cc, jj] = np.minimum(self.first[cc, jj], t)
+            self.V = np.where(fired, F32(0.0), self.V).astype(F32)
+        return {"fired": fired, "n_in_spikes": n_in_spikes}
+
+    def _backward(self, tick: int, t: int) -> dict:
+        c = self.c
+        lV, lI = self.lV, self.lI
+        d = lV - lI
+        # input spikes at t (per copy)
+        ci, hi = np.nonzero((self.hi_step == t) & (np.arange(self.Hin)[None, :] < self.hicount[:, None]))
+        ii = self.hi_idx[ci, hi]
+        errs = None
+        if self.send_errors and len(ci):
+            e = np.zeros((self.C, self.n_in), F32)
+            for j in range(self.n):  # postsynaptic index ascending (= reference ordered_error)
+                e += d[:, j, None] * self.W[:, j, :]
+            errs = e[ci, ii]
+        lI_new = c.a * lI + c.oma * lV
+        lV_new = c.b * lV
+        # jumps at own spikes of step t+1
+        cs, hs = np.nonzero((self.hs_step == t + 1) & (np.arange(self.H)[None, :] < self.hcount[:, None]))
+        err_cur = self.err[tick & 1]
+        if len(cs):
+            js = self.hs_n[cs, hs]
+            g = err_cur[cs, js].copy()
+            if self.is_output:
+                at_first = self.first[cs, js] == t + 1
+                g = np.where(at_first, g + self.gloss[cs, js], g).astype(F32)
+            vdot = (self.hs_I[cs, hs] - self.hs_V[cs, hs]) + VDOT_EPS
+            lV_new[cs, js] = c.b * lV[cs, js] + (c.theta * lV[cs, js] + g) / vdot
+        err_cur[...] = 0
+        if len(ci):
+            self.acc[ci, :, ii] += lI_new[ci, :]
+        self.lV, self.lI = lV_new.astype(F32), lI_new.astype(F32)
+        return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs}
+
+
+class LossGroup:
+    def __init__(self, n_out: int, n_copies: int, c: Consts):
+        self.c, self.C, self.n = c, n_copies, n_out
+        self.first = np.full((n_copies, n_out), c.n_steps, np.int64)
+        self.labels = np.zeros(n_copies, np.int64)
+        self.active = np.zeros(n_copies, bool)
+        self.loss = np.zeros(n_copies, F32)
+        self.grad = np.zeros((n_copies, n_out), F32)
+        self._stamp = -1
+
+    def compute(self, tick: int) -> None:
+        if self._stamp == tick:
+            return
+        self._stamp = tick
+        self.loss, self.grad = loss_grad(self.first, self.labels, self.c)
+
+
+# ------------------------------------------------------------------------------ programs
+class Counters:
+    """Packet counts of a whole run (host reads them)."""
+
+    def __init__(self):
+        self.spike_packets = 0
+        self.error_packets = 0
+        self.loss_packets = 0
+
+
+class InjectorCore(Firmware):
+    """Sends the latency-coded input spikes (and the bias spike) of its copy's sample."""
+
+    def __init__(self, copy: int, n_in: int, c: Consts, tick_ns: float, counters: Counters):
+        self.copy, self.n_in, self.c, self.tick_ns, self.cnt = copy, n_in, c, tick_ns, counters
+        self.times = np.full(n_in, -1, np.int64)  # host writes the sample's spike steps (-1: idle)
+
+    def on_start(self, core: Core) -> None:
+        core.sram.reserve("spike_times", 4 * self.n_in, "state")
+        core.set_timer(self.tick_ns)
+
+    def on_timer(self, core: Core, tick: int) -> None:
+        phi = tick % self.c.ticks_per_batch
+        if phi >= self.c.n_steps:
+            return
+        idx = np.flatnonzero(self.times == phi)
+        core.charge("forward", load=self.n_in, int_alu=self.n_in, branch=self.n_in, loop=self.n_in)
+        base = core.pe_id << SPIKE_SHIFT
+        for i in idx:
+            core.send_mc(base | int(i))
+        self.cnt.spike_packets += len(idx)
+
+
+class LayerCore(Firmware):
+    """One slice of one LIF layer of one copy: forward, adjoint, gradient accumulation."""
+
+    def __init__(self, group: LayerGroup, copy: int, pre_base: dict[int, int], err_route: list,
+                 dram_grad: str, dram_w: str, tick_ns: float, counters: Counters):
+        """``pre_base``: source PE -> first global presynaptic index of its slice;
+        ``err_route``: per presynaptic slice (start, stop, slice id) for error keys."""
+        self.g, self.copy, self.pre_base, self.err_route = group, copy, pre_base, err_route
+        self.dram_grad, self.dram_w, self.tick_ns, self.cnt = dram_grad, dram_w, tick_ns, counters
+
+    def on_start(self, core: Core) -> None:
+        g, sr = self.g, core.sram
+        n, n_in = g.n, g.n_in
+        sr.reserve("weights", 4 * n * n_in, "weights")
+        sr.reserve("grad_acc", 4 * n * n_in, "state")
+        sr.reserve("neuron_state", 4 * 4 * n, "state")  # I, V, lambda_V, lambda_I
+        sr.reserve("input_buffers", 2 * 4 * ((n_in + 31) // 32), "buffers")  # spike bitmaps
+        sr.reserve("error_buffers", 2 * 4 * n, "buffers")
+        # own spikes: step u16 + neuron u16 + I f32 + Vpre f32; input spikes: step u16 + index u16
+        sr.reserve("spike_history", 12 * g.H, "history")
+        sr.reserve("input_history", 4 * g.Hin, "history")
+        if g.is_output:
+            sr.reserve("loss_error", 4 * n + 2 * n, "state")
+        core.set_timer(self.tick_ns)
+
+    # forward spikes and backward errors arrive here
+    def on_packet(self, core: Core, key: int, payload) -> None:
+        self.on_packet_burst(core, [key], [payload])
+
+    def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        g, c = self.g, self.g.c
+        keys = np.asarray(keys, np.int64)
+        phi = core.tick % c.ticks_per_batch
+        is_err = (keys & ERR_FLAG) != 0
+        if (~is_err).any():
+            sk = keys[~is_err]
+            idx = np.array([self.pre_base[int(k) >> SPIKE_SHIFT] for k in sk]) + (sk & 0xFFFF)
+            g.record_input(self.copy, core.tick, phi, np.sort(idx))
+            core.kernel("forward", "event_add", g.n * len(sk))
+            core.charge("forward", store=2 * len(sk), int_alu=4 * len(sk))
+        if is_err.any():
+            ek = keys[is_err]
+            vals = np.asarray([p for p, e in zip(payloads, is_err) if e], F32)
+            local = ek & LOCAL_MASK
+            if g.is_output and phi == c.n_steps:  # dL/dt from the loss PE
+                g.gloss[self.copy, local] = vals
+                core.charge("loss", store=len(ek), int_alu=2 * len(ek))
+            else:
+                g.record_error(self.copy, core.tick, local, vals)
+                core.charge("backward", load=len(ek), fadd=len(ek), store=len(ek), int_alu=2 * len(ek))
+
+    def on_timer(self, core: Core, tick: int) -> None:
+        g, c = self.g, self.g.c
+        T = c.n_steps
+        phi = tick % c.ticks_per_batch
+        n, n_in = g.n, g.n_in
+        if phi == 0:
+            core.charge("forward", store=6 * n + n * n_in, loop=n)
+        if phi < T:
+            out = g.step(tick, phi)
+            if phi == 0:
+                return
+            fired = np.flatnonzero(out["fired"][self.copy])
+            k_in = int(out["n_in_spikes"][self.copy])
+            core.charge("forward", load=3 * n, fmul=3 * n, fadd=2 * n, fcmp=n, store=3 * n, loop=n)
+            core.charge("forward", store=6 * len(fired), int_alu=2 * len(fired))
+            del k_in
+            base = core.pe_id << SPIKE_SHIFT
+            for j in fired:
+                core.send_mc(base | int(j))
+            self.cnt.spike_packets += len(fired)
+        elif T < phi < 2 * T:
+            out = g.step(tick, phi)
+            mine = out["in_copy"] == self.copy
+            ii = out["in_idx"][mine]
+            n_own = int((out["own_copy"] == self.copy).sum())
+            core.charge("backward", load=4 * n, fmul=3 * n, fadd=3 * n, store=2 * n, loop=n)
+            core.charge("backward", fdiv=n_own, fadd=3 * n_own, load=4 * n_own, loop=n_own)
+            core.charge("backward", load=2 * n * len(ii), fadd=n * len(ii), store=n * len(ii),
+                        loop=len(ii))  # acc[:, i] += lambda_I
+            if out["errs"] is not None and len(ii):
+                vals = out["errs"][mine]
+                core.charge("backward", fmac=n * len(ii), load=2 * n * len(ii), loop=len(ii))
+                for i, v in zip(ii, vals):
+                    for start, stop, sl in self.err_route:
+                        if start <= i < stop:
+                            core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
+                                         | int(i - start), F32(v))
+                self.cnt.error_packets += len(ii) * 1
+        elif phi == 2 * T:  # reduce: gradient accumulator -> DRAM
+            size = n * n_in
+            core.dma_write(1, g.acc[self.copy], self.dram_grad, self.copy * size, size)
+            core.charge("reduce", int_alu=8)
+        elif phi == 2 * T + 2:  # weight distribution: new W from DRAM
+            size = n * n_in
+            core.dma_read(2, self.dram_w, g.start * n_in, size, g.W[self.copy])
+            core.charge("comms", int_alu=8)
+
+    def on_dma_done(self, core: Core, tag: int) -> None:
+        core.charge("comms", int_alu=4)
+
+
+class LossCore(Firmware):
+    """First-spike times of the output layer -> TTFS loss gradient -> error events."""
+
+    def __init__(self, group: LossGroup, copy: int, pre_base: dict[int, int], out_route: list,
+                 tick_ns: float, counters: Counters):
+        self.g, self.copy, self.pre_base, self.out_route = group, copy, pre_base, out_route
+        self.tick_ns, self.cnt = tick_ns, counters
+
+    def on_start(self, core: Core) -> None:
+        core.sram.reserve("first_spikes", 4 * self.g.n, "state")
+        core.sram.reserve("loss_out", 4 * self.g.n + 8, "state")
+        core.set_timer(self.tick_ns)
+
+    def on_packet(self, core: Core, key: int, payload) -> None:
+        self.on_packet_burst(core, [key], [payload])
+
+    def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        g = self.g
+        phi = core.tick % g.c.ticks_per_batch
+        for k in keys:
+            j = self.pre_base[int(k) >> SPIKE_SHIFT] + (int(k) & 0xFFFF)
+            g.first[self.copy, j] = min(g.first[self.copy, j], phi)
+        core.charge("loss", load=2 * len(keys), int_alu=4 * len(keys), store=len(keys),
+                    branch=len(keys))
+
+    def on_timer(self, core: Core, tick: int) -> None:
+        g, c = self.g, self.g.c
+        T = c.n_steps
+        phi = tick % c.ticks_per_batch
+        if phi == 0:
+            g.first[self.copy] = T
+            core.charge("loss", store=g.n)
+            return
+        if phi != T or not g.active[self.copy]:
+            return
+        g.compute(tick)
+        N = g.n
+        core.charge("loss", expf=2 * N + 1, logf=1, fdiv=N + 1, fadd=3 * N, fmul=3 * N, loop=N)
+        for j in np.flatnonzero(g.first[self.copy] < T - 1):
+            for start, stop, sl in self.out_route:
+                if start <= j < stop:
+                    core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
+                                 | int(j - start), F32(g.grad[self.copy, j]))
+                    self.cnt.loss_packets += 1
+
+
+class RootCore(Firmware):
+    """Gradient reduction over the copies (DMA, copy order), batch mean, Adam, new weights to DRAM."""
+
+    def __init__(self, weights: list[np.ndarray], slices: list[list[tuple[int, int]]], n_copies: int,
+                 c: Consts, tick_ns: float, grad_bufs: list[list[str]], w_bufs: list[str]):
+        self.W = [w.copy() for w in weights]
+        self.m = [np.zeros_like(w) for w in self.W]
+        self.v = [np.zeros_like(w) for w in self.W]
+        self.t = 0
+        self.lr = c.lr
+        self.n_batches = 1  # host sets it per epoch (lr schedule gamma^(t / n_batches))
+        self.n_active = n_copies
+        self.slices, self.C, self.c, self.tick_ns = slices, n_copies, c, tick_ns
+        self.grad_bufs, self.w_bufs = grad_bufs, w_bufs
+        self.jobs: list[tuple[int, int, int]] = []
+        self.total: list[np.ndarray] = []
+        self.slot: np.ndarray | None = None
+        self.betas, self.eps = (0.9, 0.999), 1e-8
+        self.last_grads: list[np.ndarray] | None = None
+
+    def on_start(self, core: Core) -> None:
+        nbytes = sum(w.nbytes for w in self.W)
+        core.sram.reserve("weights", nbytes, "weights")
+        core.sram.reserve("adam_m_v", 2 * nbytes, "state")
+        core.sram.reserve("grad_total", nbytes, "state")
+        biggest = max((stop - start) * self.W[l].shape[1] for l, sl in enumerate(self.slices)
+                      for start, stop in sl)
+        core.sram.reserve("dma_slot", 4 * biggest, "buffers")
+        core.set_timer(self.tick_ns)
+
+    def on_timer(self, core: Core, tick: int) -> None:
+        c = self.c
+        if tick % c.ticks_per_batch != 2 * c.n_steps + 1:
+            return
+        self.jobs = [(l, s, k) for l, sl in enumerate(self.slices) for s in range(len(sl))
+                     for k in range(self.C)]
+        self.total = [np.zeros_like(w) for w in self.W]
+        core.charge("reduce", store=sum(w.size for w in self.W), loop=1)
+        self._next(core)
+
+    def _next(self, core: Core) -> None:
+        l, s, k = self.jobs[0]
+        start, stop = self.slices[l][s]
+        n_in = self.W[l].shape[1]
+        size = (stop - start) * n_in
+        self.slot = np.zeros((stop - start, n_in), F32)
+        core.dma_read(10, self.grad_bufs[l][s], k * size, size, self.slot)
+
+    def on_dma_done(self, core: Core, tag: int) -> None:
+        if tag != 10:
+            return
+        l, s, _ = self.jobs.pop(0)
+        start, stop = self.slices[l][s]
+        self.total[l][start:stop] += self.slot
+        core.charge("reduce", load=2 * self.slot.size, fadd=self.slot.size, store=self.slot.size,
+                    loop=self.slot.size)
+        if self.jobs:
+            self._next(core)
+            return
+        grads = [(-self.c.tau_syn_s * tot) / F32(self.n_active) for tot in self.total]
+        self.last_grads = grads
+        self._adam(grads)
+        n_w = sum(w.size for w in self.W)
+        core.charge("update", fmul=9 * n_w, fadd=6 * n_w, fsqrt=n_w, fdiv=2 * n_w, load=4 * n_w,
+                    store=3 * n_w, loop=n_w)
+        for l, w in enumerate(self.W):
+            core.dma_write(11 + l, w, self.w_bufs[l], 0, w.size)
+
+    def _adam(self, grads: list[np.ndarray]) -> None:
+        """torch Adam (L2 decay into the gradient), float32, identical op order to the reference."""
+        self.t += 1
+        b1, b2 = F32(self.betas[0]), F32(self.betas[1])
+        bc1 = F32(1.0 - self.betas[0] ** self.t)
+        bc2 = F32(1.0 - self.betas[1] ** self.t)
+        for w, g, m, v in zip(self.W, grads, self.m, self.v):
+            g = g.astype(F32) + F32(self.c.weight_decay) * w
+            m *= b1
+            m += (F32(1.0) - b1) * g
+            v *= b2
+            v += (F32(1.0) - b2) * g * g
+            denom = np.sqrt(v / bc2) + F32(self.eps)
+            w -= F32(self.lr) * (m / bc1) / denom
+        self.lr = self.c.lr * self.c.gamma_per_epoch ** (self.t / self.n_batches)

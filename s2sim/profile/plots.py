@@ -1,0 +1,135 @@
+"""Matplotlib (Agg) figures of a finished run: each function writes one PNG and returns its path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .tables import CATEGORY_LABELS, RunData, categories_of, grid, memory_rows
+
+COLORS = {"weights": "#4C72B0", "optimizer": "#DD8452", "eligibility": "#55A868", "traces": "#8CBF7A",
+          "adjoint": "#64B5CD", "state": "#8172B3", "buffers": "#CCB974", "code_stack": "#999999"}
+CONF_COLORS = {"measured": "#2E7D32", "derived": "#F9A825", "estimate": "#C62828", "?": "#777777"}
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _plt().close(fig)
+    return path
+
+
+def memory_plot(run: RunData, path: Path) -> Path:
+    """Stacked bars per PE by SRAM category, with the capacity line."""
+    plt = _plt()
+    s = run.summary
+    rows = memory_rows(s)
+    cats = categories_of(s)
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows) + 2), 4))
+    x = np.arange(len(rows))
+    bottom = np.zeros(len(rows))
+    for c in cats:
+        vals = np.array([r[c] for r in rows], float) / 1024
+        ax.bar(x, vals, bottom=bottom, label=CATEGORY_LABELS.get(c, c), color=COLORS.get(c))
+        bottom += vals
+    if rows:
+        ax.axhline(rows[0]["capacity_bytes"] / 1024, color="k", ls="--", lw=1, label="capacity")
+    ax.set_xticks(x, [str(r["pe"]) for r in rows])
+    ax.set_xlabel("PE")
+    ax.set_ylabel("SRAM (KiB)")
+    ax.set_title("SRAM per PE by category")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def latency_heatmap(run: RunData, path: Path) -> Path:
+    """PE x timestep heatmap of time_done (µs), with the per-timestep critical path on top."""
+    plt = _plt()
+    done, pes = grid(run.ts, "time_done_ns")
+    tick = run.summary["latency"]["tick_ns"]
+    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(9, 5.5), height_ratios=[1, 2], sharex=True)
+    if done.size:
+        steps = np.arange(done.shape[0])
+        ax0.plot(steps, done.max(axis=1) / 1e3, lw=1, color="#C62828", label="critical PE")
+        ax0.plot(steps, np.median(done, axis=1) / 1e3, lw=1, color="#4C72B0", label="median PE")
+        if tick <= 1.5 * done.max():
+            ax0.axhline(tick / 1e3, color="k", ls="--", lw=1, label="tick")
+        ax0.set_ylabel("time_done (µs)")
+        ax0.legend(fontsize=8, loc="upper right")
+        im = ax1.imshow(done.T / 1e3, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower",
+                        extent=(-0.5, done.shape[0] - 0.5, -0.5, len(pes) - 0.5))
+        ax1.set_yticks(np.arange(len(pes)), [str(p) for p in pes], fontsize=7 if len(pes) > 16 else 9)
+        fig.colorbar(im, ax=[ax0, ax1], label="time_done (µs)", shrink=0.8)
+    ax1.set_xlabel("timestep")
+    ax1.set_ylabel("PE")
+    ax0.set_title("Per-timestep latency (tick start to end of that tick's work)")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def phase_plot(run: RunData, path: Path) -> Path:
+    """Mean cycles per timestep on each PE, stacked by phase."""
+    plt = _plt()
+    phases = run.phases
+    fig, ax = plt.subplots(figsize=(9, 4))
+    pes: list[int] = []
+    if phases:
+        bottom = None
+        cmap = plt.get_cmap("tab20")
+        for i, ph in enumerate(phases):
+            g, pes = grid(run.ts, f"cycles_{ph}")
+            vals = g.mean(axis=0)
+            bottom = np.zeros_like(vals) if bottom is None else bottom
+            ax.bar(np.arange(len(pes)), vals, bottom=bottom, label=ph, color=cmap(i % 20))
+            bottom = bottom + vals
+        ax.set_xticks(np.arange(len(pes)), [str(p) for p in pes])
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_xlabel("PE")
+    ax.set_ylabel("cycles per timestep (mean)")
+    ax.set_title("Where the cycles go: phase breakdown per PE")
+    return _save(fig, path)
+
+
+def energy_plot(run: RunData, path: Path) -> Path:
+    """Energy by component (coloured by confidence) and core-active energy by phase."""
+    plt = _plt()
+    from .tables import energy_rows
+    en = run.summary["energy"]
+    rows = [r for r in energy_rows(run.summary) if r["joules"] > 0]
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
+    y = np.arange(len(rows))
+    ax0.barh(y, [r["joules"] * 1e3 for r in rows], color=[CONF_COLORS.get(r["confidence"], "#777") for r in rows])
+    ax0.set_yticks(y, [r["component"] for r in rows])
+    ax0.invert_yaxis()
+    ax0.set_xlabel("energy (mJ)")
+    ax0.set_title(f"Energy by component (total {en['total_j'] * 1e3:.3f} mJ)")
+    from matplotlib.patches import Patch
+    ax0.legend(handles=[Patch(color=c, label=k) for k, c in CONF_COLORS.items() if k != "?"], fontsize=8,
+               title="confidence", loc="lower right")
+    per_phase = sorted((en.get("per_phase_j") or {}).items(), key=lambda kv: -kv[1])
+    y = np.arange(len(per_phase))
+    ax1.barh(y, [v * 1e6 for _, v in per_phase], color="#4C72B0")
+    ax1.set_yticks(y, [k for k, _ in per_phase])
+    ax1.invert_yaxis()
+    ax1.set_xlabel("core-active energy (µJ)")
+    ax1.set_title("Core-active energy by phase")
+    return _save(fig, path)
+
+
+def all_plots(run: RunData, out_dir: Path) -> dict[str, Path]:
+    """Write every figure into ``out_dir``; name -> path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "memory": memory_plot(run, out_dir / "memory.png"),
+        "latency": latency_heatmap(run, out_dir / "latency_heatmap.png"),
+        "phases": phase_plot(run, out_dir / "phases.png"),
+        "energy": energy_plot(run, out_dir / "energy.png"),
+    }
