@@ -109,9 +109,12 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         summary["expect"] = check_expectations(spec.expect, summary)
     write_timesteps_csv(result.sim, out_dir / "timesteps.csv")
     if recorder is not None:
-        recorder.write(out_dir)
+        recorder.write(out_dir, summary=summary)
     write_json_atomic(summary, out_dir / "summary.json")
+    from .profile.report import auto_report
+    _, report_msg = auto_report(out_dir)
     if not quiet:
+        err_console.print(report_msg, highlight=False)
         for note in result.notes:
             err_console.print(f"[bold yellow]note:[/] {note}", highlight=False)
         print_summary(summary, out_dir)

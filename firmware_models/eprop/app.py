@@ -104,6 +104,14 @@ class ChipNetwork:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+def _adam_copy(chip: ChipNetwork, like):
+    """A snapshot of the chip's Adam state (m, v, powers) as a reference ``Adam``."""
+    from copy import deepcopy
+    snap = deepcopy(like)
+    chip.get_adam(snap)
+    return snap
+
+
 def _training_module():
     try:
         from . import training
@@ -182,38 +190,61 @@ def run(ctx: RunContext) -> AppResult:
         final = weights  # the reported accuracies belong to the reference-trained weights
     else:
         adam = Adam(weights, params)
-        start_epoch = 0
+        start_epoch, position = 0, 0
+        part_losses: list[float] = []
+        part_correct: list[bool] = []
         if opts.get("resume"):
-            ck = tr.load_checkpoint(Path(opts["resume"]))
-            if ck is not None:
-                weights, adam, start_epoch, history = ck
-                history = list(history)
-                start_epoch = int(start_epoch) + 1
+            try:
+                ck = tr.load_checkpoint(Path(opts["resume"]))
+            except ValueError as err:
+                raise AppError(f"--resume: {err}") from None
+            if ck is None:
+                raise AppError(f"--resume {opts['resume']}: no checkpoint.npz there")
+            weights, adam, start_epoch, history, position = ck[:5]
+            history = list(history)
+            part_losses = [float(x) for x in ck.epoch_losses]
+            part_correct = [bool(x) for x in ck.epoch_correct]
         chip = ChipNetwork(sim, params, mapping, weights, ctx.spec.run.tick_ns, fwp.recurrent)
         chip.set_adam(adam)
         n = len(train)
+        chunk = 8  # samples per host call; a checkpoint never holds a half-trained chunk
         for epoch in range(start_epoch, tcfg.epochs):
             lr = lr_for_epoch(params, epoch)
             order = np.arange(n)
             if tcfg.shuffle:
                 order = np.random.default_rng([ctx.seed, epoch]).permutation(n)
             adv = ctx.progress(f"epoch {epoch + 1}/{tcfg.epochs} (chip)", n)
-            losses, correct = [], []
-            chunk = 8
-            for a in range(0, n, chunk):
-                idx = order[a:a + chunk]
-                recs = chip.run_samples(train.X[idx], train.y[idx], train=True, lr=lr)
-                losses += [r[1] for r in recs]
-                correct += [r[2] == r[3] for r in recs]
-                adv(len(idx))
+            adv(position)
+            losses, correct = part_losses, part_correct
+            since_ckpt = 0
+            good = (chip.weights(), _adam_copy(chip, adam), position, list(losses), list(correct))
+            try:
+                for a in range(position, n, chunk):
+                    idx = order[a:a + chunk]
+                    recs = chip.run_samples(train.X[idx], train.y[idx], train=True, lr=lr)
+                    losses += [r[1] for r in recs]
+                    correct += [r[2] == r[3] for r in recs]
+                    adv(len(idx))
+                    since_ckpt += len(idx)
+                    good = (chip.weights(), _adam_copy(chip, adam), a + len(idx), list(losses), list(correct))
+                    if out_dir is not None and tcfg.checkpoint and since_ckpt >= fwp.checkpoint_every and a + len(idx) < n:
+                        tr.save_checkpoint(out_dir, good[0], good[1], epoch, history, good[2],
+                                           epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]))
+                        since_ckpt = 0
+            except KeyboardInterrupt:
+                if out_dir is not None and tcfg.checkpoint:
+                    tr.save_checkpoint(out_dir, good[0], good[1], epoch, history, good[2],
+                                       epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]))
+                raise
             weights = chip.weights()
             chip.get_adam(adam)
             ev = tr.evaluate_splits(weights, ds, params)
             history.append({"epoch": epoch, "lr": float(lr), "train_loss": float(np.mean(losses)),
                             "train_accuracy": float(np.mean(correct)),
                             "valid_accuracy": ev.get("valid_accuracy"), "test_accuracy": ev.get("test_accuracy")})
+            position, part_losses, part_correct = 0, [], []
             if out_dir is not None and tcfg.checkpoint:
-                tr.save_checkpoint(out_dir, weights, adam, epoch, history)
+                tr.save_checkpoint(out_dir, weights, adam, epoch + 1, history)
         engine = "chip (every training sample simulated by the firmware); accuracy evaluated with the reference forward pass"
         final = chip.weights()
     if opts.get("save_weights"):

@@ -170,12 +170,15 @@ class Chip:
                     rec.packet(pe.id, dest, keys[0], first_send, first, n)
             self.deliveries += n * len(route.deliveries)
             for first, dests in by_time.items():
-                self._deliver_at(first, dests, keys, payloads)
+                self._deliver_at(first, dests, keys, payloads, pe.tick)
 
-    def _deliver_at(self, first_ns: float, dests: list, keys, payloads) -> None:
+    def _deliver_at(self, first_ns: float, dests: list, keys, payloads, src_tick: int) -> None:
         pes = self.pes
 
         def deliver(_ev) -> None:
+            for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
+                if pes[dest].tick > src_tick:
+                    pes[dest].c["late_packets"] += len(keys)
             if len(dests) > 1 and self._deliver_shared(dests, keys, payloads, first_ns):
                 return
             for dest, last in dests:
@@ -211,7 +214,7 @@ class Chip:
         self.deliveries += len(keys)
         if self.recorder is not None:
             self.recorder.packet(src, dest, keys[0], send_ns, first_ns, len(keys))
-        self._deliver_at(first_ns, [(dest, last_ns)], keys, payloads)
+        self._deliver_at(first_ns, [(dest, last_ns)], keys, payloads, self.pes[src].tick)
 
     # ---- summaries ----------------------------------------------------------------------------
     def used_pes(self) -> list[PE]:

@@ -11,6 +11,10 @@ PE switches to the returned level.
 safety ``margin``, and picks the slowest level whose clock finishes that within ``deadline`` of the
 tick (minus the level-switch time). With no history yet (first tick), or when the previous tick's
 work is still running or queued (the PE is behind), it picks the fastest level.
+
+Periodic heavy ticks (e.g. e-prop's learning tick once per sample) are learnt: a tick too heavy for
+the slowest level is remembered per PE, and once two such ticks are ``P`` apart, the tick ``P``
+after the last one is predicted as heavy as it was (the first two heavy ticks may still be late).
 """
 from __future__ import annotations
 
@@ -37,30 +41,64 @@ class LoadPolicy:
         self.margin, self.deadline, self.history = margin, deadline, max(1, int(history))
         self.budget_ns = tick_ns * deadline - hw.pl_switch_ns
         self.choices: Counter[str] = Counter()  # level name -> ticks x PEs it was chosen
+        self.slow_capacity = self.budget_ns / self.levels[0].ns_per_cycle  # cycles the slowest level fits
+        self._heavy: dict[int, list[list]] = {}  # pe -> runs [start tick, length, load] too heavy for slowest
+        self._npc: dict[int, dict[int, float]] = {}  # pe -> tick -> ns per cycle it ran at
+
+    def _load(self, pe, row: int) -> float:
+        """Cycles-equivalent load of a past timestep: its busy cycles, or its time_done (which includes
+        waiting on other PEs) converted to cycles at the level it ran at, whichever is larger."""
+        stats = pe.chip.stats
+        busy = done = 0.0
+        if row < stats.n_rows:
+            busy = float(stats.busy_cycles[row, pe.id])
+            done = float(stats.time_done_ns[row, pe.id])
+        if getattr(pe, "acc_row", None) == row:  # latest timestep, not yet merged into stats
+            busy += float(sum(pe.acc_phases.values()))
+            done = max(done, float(pe.acc_done_ns))
+        npc = self._npc.get(pe.id, {}).get(row, pe.ns_per_cycle)
+        return max(busy, done / npc)
 
     def predict_cycles(self, pe, tick: int) -> float | None:
-        """Predicted busy cycles of ``pe`` in ``tick``; None when there is nothing to go on."""
-        stats = pe.chip.stats
-        if tick <= 0 or stats.n_rows == 0:
+        """Predicted load of ``pe`` in ``tick`` in cycles (safety margin included); None: no history."""
+        if tick <= 0:
             return None
-        hi = min(tick, stats.n_rows)
-        lo = max(0, hi - self.history)
-        if hi <= lo:
+        lo = max(0, tick - self.history)
+        loads = [self._load(pe, row) for row in range(lo, tick)]
+        if not any(loads) and pe.chip.stats.n_rows == 0 and getattr(pe, "acc_row", -1) < 0:
             return None
-        return float(stats.busy_cycles[lo:hi, pe.id].max()) * self.margin
+        predicted = max(loads)
+        # periodic heavy ticks: runs of consecutive ticks too heavy for the slowest level
+        runs = self._heavy.setdefault(pe.id, [])  # [start, length, load]
+        last = loads[-1]
+        if last * self.margin > self.slow_capacity:
+            if runs and runs[-1][0] + runs[-1][1] == tick - 1:  # continues the current run
+                runs[-1][1] += 1
+                runs[-1][2] = max(runs[-1][2], last)
+            else:
+                runs.append([tick - 1, 1, last])
+                del runs[:-3]
+        if len(runs) >= 2:
+            period = runs[-1][0] - runs[-2][0]
+            if period > 0 and (tick - runs[-1][0]) % period < runs[-1][1]:
+                predicted = max(predicted, runs[-1][2], runs[-2][2])
+        return predicted * self.margin
 
     def choose(self, pe, tick: int) -> str:
-        fastest = self.levels[-1].name
+        fastest = self.levels[-1]
         behind = pe.running is not None or pe.timer_task_pending or any(pe.queues)
-        cycles = None if behind else self.predict_cycles(pe, tick)
-        name = fastest
-        if cycles is not None:
-            for level in self.levels:
-                if cycles * level.ns_per_cycle <= self.budget_ns:
-                    name = level.name
+        cycles = self.predict_cycles(pe, tick)
+        level = fastest
+        if cycles is not None and not behind:
+            for lv in self.levels:
+                if cycles * lv.ns_per_cycle <= self.budget_ns:
+                    level = lv
                     break
-        self.choices[name] += 1
-        return name
+        npc = self._npc.setdefault(pe.id, {})
+        npc[tick] = level.ns_per_cycle
+        npc.pop(tick - self.history - 1, None)
+        self.choices[level.name] += 1
+        return level.name
 
     def describe(self) -> dict:
         """What the run summary records about the policy."""

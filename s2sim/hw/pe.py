@@ -61,7 +61,7 @@ class PE:
         self.pending_bursts: dict[Any, list] = {}
         # counters
         self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
-                      packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0)
+                      packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
         self.active_cycles = 0.0
         self.active_ns_by_level: dict[str, float] = {}
         self.active_pj = 0.0

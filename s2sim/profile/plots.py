@@ -49,27 +49,73 @@ def memory_plot(run: RunData, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _bins(n_steps: int, max_cols: int = 1500) -> int:
+    return max(1, -(-n_steps // max_cols))
+
+
 def latency_heatmap(run: RunData, path: Path) -> Path:
-    """PE x timestep heatmap of time_done (µs), with the per-timestep critical path on top."""
+    """PE x timestep heatmap of time_done (µs) with the critical path on top.
+
+    Runs of many samples (``app.ticks_per_sample``) are folded: the heatmap is over the timestep
+    within a sample (median over samples), with the per-sample worst case and the within-sample
+    profile of the critical PE. Long unfolded runs are binned (max per bin).
+    """
     plt = _plt()
     done, pes = grid(run.ts, "time_done_ns")
     tick = run.summary["latency"]["tick_ns"]
-    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(9, 5.5), height_ratios=[1, 2], sharex=True)
-    if done.size:
-        steps = np.arange(done.shape[0])
-        ax0.plot(steps, done.max(axis=1) / 1e3, lw=1, color="#C62828", label="critical PE")
-        ax0.plot(steps, np.median(done, axis=1) / 1e3, lw=1, color="#4C72B0", label="median PE")
-        if tick <= 1.5 * done.max():
-            ax0.axhline(tick / 1e3, color="k", ls="--", lw=1, label="tick")
-        ax0.set_ylabel("time_done (µs)")
-        ax0.legend(fontsize=8, loc="upper right")
-        im = ax1.imshow(done.T / 1e3, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower",
-                        extent=(-0.5, done.shape[0] - 0.5, -0.5, len(pes) - 0.5))
-        ax1.set_yticks(np.arange(len(pes)), [str(p) for p in pes], fontsize=7 if len(pes) > 16 else 9)
-        fig.colorbar(im, ax=[ax0, ax1], label="time_done (µs)", shrink=0.8)
-    ax1.set_xlabel("timestep")
-    ax1.set_ylabel("PE")
+    tps = int((run.summary.get("app") or {}).get("ticks_per_sample") or 0)
+    fold = bool(done.size) and tps > 1 and done.shape[0] >= 2 * tps
+    fig, axes = plt.subplots(3 if fold else 2, 1, figsize=(9, 8 if fold else 5.5), layout="constrained",
+                             height_ratios=[1, 2, 1.2] if fold else [1, 2])
+    ax0, ax1 = axes[0], axes[1]
     ax0.set_title("Per-timestep latency (tick start to end of that tick's work)")
+    if not done.size:
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+    label = "time_done (µs)"
+    if fold:
+        m = done.shape[0] // tps * tps
+        cube = done[:m].reshape(-1, tps, done.shape[1])  # sample x step x PE
+        worst = cube.max(axis=(1, 2))
+        ax0.plot(np.arange(worst.size), worst / 1e3, lw=1, color="#C62828", label="worst step of each sample")
+        ax0.set_xlabel("sample")
+        heat = np.median(cube, axis=0)  # step x PE
+        label += ", median over samples"
+        crit = cube.max(axis=2)  # sample x step
+        t = np.arange(tps)
+        ax2 = axes[2]
+        ax2.fill_between(t, crit.min(axis=0) / 1e3, crit.max(axis=0) / 1e3, color="#C62828", alpha=0.25,
+                         label="critical PE, min-max over samples")
+        ax2.plot(t, np.median(crit, axis=0) / 1e3, color="#C62828", lw=1, label="critical PE, median")
+        ax2.set_xlabel(f"timestep within a sample ({tps} per sample)")
+        ax2.set_ylabel("µs")
+        ax2.legend(fontsize=7, loc="upper left")
+        xlabel = "timestep within a sample"
+        k = 1
+    else:
+        k = _bins(done.shape[0])
+        n = done.shape[0] // k * k
+        heat = done[:n].reshape(-1, k, done.shape[1]).max(axis=1) if k > 1 else done
+        crit = done[:n].max(axis=1)
+        x = np.arange(heat.shape[0]) * k
+        ax0.plot(x, (crit.reshape(-1, k).max(axis=1) if k > 1 else crit) / 1e3, lw=1, color="#C62828",
+                 label="critical PE" + (f" (max of {k})" if k > 1 else ""))
+        ax0.plot(x, np.median(heat, axis=1) / 1e3, lw=1, color="#4C72B0", label="median PE")
+        ax0.set_xlabel("timestep")
+        xlabel = "timestep" + (f" (max per {k})" if k > 1 else "")
+        if k > 1:
+            label += f", max per {k} steps"
+    if tick <= 1.5 * done.max():
+        ax0.axhline(tick / 1e3, color="k", ls="--", lw=1, label="tick")
+    ax0.set_ylabel("µs")
+    ax0.legend(fontsize=7, loc="upper right")
+    im = ax1.imshow(heat.T / 1e3, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower",
+                    extent=(-0.5, heat.shape[0] * k - 0.5, -0.5, len(pes) - 0.5))
+    ax1.set_yticks(np.arange(len(pes)), [str(p) for p in pes], fontsize=7 if len(pes) > 16 else 9)
+    ax1.set_xlabel(xlabel)
+    ax1.set_ylabel("PE")
+    fig.colorbar(im, ax=ax1, label=label)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
@@ -98,6 +144,13 @@ def phase_plot(run: RunData, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _energy_unit(joules: float) -> tuple[float, str]:
+    for factor, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")):
+        if joules >= factor:
+            return factor, unit
+    return 1e-12, "pJ"
+
+
 def energy_plot(run: RunData, path: Path) -> Path:
     """Energy by component (coloured by confidence) and core-active energy by phase."""
     plt = _plt()
@@ -106,20 +159,24 @@ def energy_plot(run: RunData, path: Path) -> Path:
     rows = [r for r in energy_rows(run.summary) if r["joules"] > 0]
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 4))
     y = np.arange(len(rows))
-    ax0.barh(y, [r["joules"] * 1e3 for r in rows], color=[CONF_COLORS.get(r["confidence"], "#777") for r in rows])
+    f0, u0 = _energy_unit(en["total_j"])
+    ax0.barh(y, [r["joules"] / f0 for r in rows], color=[CONF_COLORS.get(r["confidence"], "#777") for r in rows])
+    for yi, r in zip(y, rows):
+        ax0.annotate(f" {100 * r['share']:.1f} %", (r["joules"] / f0, yi), va="center", fontsize=8)
     ax0.set_yticks(y, [r["component"] for r in rows])
     ax0.invert_yaxis()
-    ax0.set_xlabel("energy (mJ)")
-    ax0.set_title(f"Energy by component (total {en['total_j'] * 1e3:.3f} mJ)")
+    ax0.set_xlabel(f"energy ({u0})")
+    ax0.set_title(f"Energy by component (total {en['total_j'] / f0:.3f} {u0})")
     from matplotlib.patches import Patch
     ax0.legend(handles=[Patch(color=c, label=k) for k, c in CONF_COLORS.items() if k != "?"], fontsize=8,
                title="confidence", loc="lower right")
     per_phase = sorted((en.get("per_phase_j") or {}).items(), key=lambda kv: -kv[1])
     y = np.arange(len(per_phase))
-    ax1.barh(y, [v * 1e6 for _, v in per_phase], color="#4C72B0")
+    f1, u1 = _energy_unit(max((v for _, v in per_phase), default=0.0))
+    ax1.barh(y, [v / f1 for _, v in per_phase], color="#4C72B0")
     ax1.set_yticks(y, [k for k, _ in per_phase])
     ax1.invert_yaxis()
-    ax1.set_xlabel("core-active energy (µJ)")
+    ax1.set_xlabel(f"core-active energy ({u1})")
     ax1.set_title("Core-active energy by phase")
     return _save(fig, path)
 

@@ -69,17 +69,16 @@ def read_timesteps(path: Path) -> dict[str, np.ndarray]:
     if not path.exists():
         return {}
     with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
+        header = next(csv.reader(fh), None)
+    if not header:
         return {}
-    header, body = rows[0], rows[1:]
+    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    if data.size == 0:
+        data = np.zeros((0, len(header)))
     cols: dict[str, np.ndarray] = {}
     for i, name in enumerate(header):
-        vals = [r[i] for r in body]
-        if name in ("timestep", "pe", "packets_in", "packets_out"):
-            cols[name] = np.array(vals, dtype=np.int64)
-        else:
-            cols[name] = np.array(vals, dtype=float)
+        col = data[:, i]
+        cols[name] = col.astype(np.int64) if name in ("timestep", "pe", "packets_in", "packets_out") else col
     return cols
 
 
@@ -87,12 +86,11 @@ def grid(ts: dict[str, np.ndarray], column: str) -> tuple[np.ndarray, list[int]]
     """Column as a (timestep x PE) matrix, with the PE ids of its columns."""
     if not ts or column not in ts:
         return np.zeros((0, 0)), []
-    pes = sorted(set(ts["pe"].tolist()))
-    col_of = {p: i for i, p in enumerate(pes)}
+    pe_ids = np.unique(ts["pe"])
     n_t = int(ts["timestep"].max()) + 1 if ts["timestep"].size else 0
-    out = np.zeros((n_t, len(pes)))
-    out[ts["timestep"], [col_of[p] for p in ts["pe"]]] = ts[column]
-    return out, pes
+    out = np.zeros((n_t, len(pe_ids)))
+    out[ts["timestep"], np.searchsorted(pe_ids, ts["pe"])] = ts[column]
+    return out, [int(p) for p in pe_ids]
 
 
 # ---- memory ------------------------------------------------------------------------------------
@@ -195,7 +193,7 @@ WARNINGS = [
     ("dma_queue_full", "diagnostics", "a DMA request was refused (DMA queue full)"),
     ("dropped", "traffic", "packets dropped (multicast routing table miss)"),
     ("copies_undelivered", "traffic", "packet copies that reached a PE without firmware or were still in flight"),
-    ("late_packets", "diagnostics", "packets arriving after their tick's work had ended"),
+    ("late_packets", "diagnostics", "packets arriving in a later timestep of the receiver than the one they were sent in"),
 ]
 
 
@@ -229,7 +227,7 @@ def energy_rows(summary: dict) -> list[dict[str, Any]]:
     total = en["total_j"] or 1.0
     samples = max(1, summary.get("samples") or 1)
     conf = _confidence_of_component(summary)
-    sources = {c: "; ".join(f"{e['param']} = {e['value']} ({e['source']})" for e in entries)
+    sources = {c: "; ".join(dict.fromkeys(f"{e['param']} = {e['value']} ({e['source']})" for e in entries))
                for c, entries in (en.get("provenance") or {}).items()}
     return sorted(({"component": c, "joules": j, "share": j / total, "per_sample_j": j / samples,
                     "confidence": conf.get(c, "?"), "source": sources.get(c, "")}
@@ -297,11 +295,15 @@ COMPARE_METRICS = [
 def compare_rows(a: dict, b: dict) -> list[dict[str, Any]]:
     """What changed from run A to run B: one row per metric present in either."""
     rows = []
-    metrics = list(COMPARE_METRICS)
-    for comp in sorted(set(a["energy"]["breakdown_j"]) | set(b["energy"]["breakdown_j"])):
-        metrics.append(("energy", f"  {comp}", f"energy.breakdown_j.{comp}", "J", True))
-    for phase in sorted(set(a["latency"].get("per_phase_ns", {})) | set(b["latency"].get("per_phase_ns", {}))):
-        metrics.append(("latency", f"  phase {phase}", f"latency.per_phase_ns.{phase}", "ns", True))
+    metrics = []
+    for m in COMPARE_METRICS:
+        metrics.append(m)
+        if m[2] == "energy.per_sample_j":
+            for comp in sorted(set(a["energy"]["breakdown_j"]) | set(b["energy"]["breakdown_j"])):
+                metrics.append(("energy", f"  {comp}", f"energy.breakdown_j.{comp}", "J", True))
+        elif m[2] == "latency.critical_pe":
+            for phase in sorted(set(a["latency"].get("per_phase_ns", {})) | set(b["latency"].get("per_phase_ns", {}))):
+                metrics.append(("latency", f"  phase {phase} (ns/step)", f"latency.per_phase_ns.{phase}", "ns", True))
     for section, label, path, unit, lower_better in metrics:
         va, vb = _get(a, path), _get(b, path)
         if va is None and vb is None:

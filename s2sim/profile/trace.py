@@ -22,6 +22,7 @@ warning says the timeline was cut. Times are ns in the pftrace, µs in the JSON 
 from __future__ import annotations
 
 import json
+import struct
 import warnings
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,7 @@ class TraceRecorder:
                 json.dump(self.chrome_trace(sram), fh)
             return path
         path = out_dir / "trace.pftrace"
-        path.write_bytes(self.perfetto_trace(sram).SerializeToString())
+        path.write_bytes(self.perfetto_bytes(sram))
         return path
 
     def _meta(self) -> dict[str, Any]:
@@ -268,20 +269,25 @@ class TraceRecorder:
                            "args": {"bytes": nbytes}})
         return {"traceEvents": ev, "displayTimeUnit": "ns", "otherData": self._meta()}
 
-    def perfetto_trace(self, sram: dict[int, int] | None = None):
-        """The timeline as a ``perfetto.protos`` ``Trace`` message (track descriptors + track events)."""
-        from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
-            DebugAnnotation, Trace, TrackDescriptor, TrackEvent)
+    def perfetto_bytes(self, sram: dict[int, int] | None = None) -> bytes:
+        """The timeline as a serialized ``perfetto.protos`` ``Trace``.
 
+        Track descriptors are built with the protobuf classes; the (many) track events are encoded
+        directly (field numbers taken from the same classes' descriptors), which is several times
+        faster than building a message per event. Tests parse the result with the protobuf classes.
+        """
+        from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import TracePacket, TrackDescriptor, TrackEvent
+
+        enc = _Encoder()
         seq = 1
-        trace = Trace()
+        chunks: list[bytes] = []
         uuids = iter(range(1, 1 << 62))
 
         def track(name: str, parent: int | None = None, counter: str | None = None, rank: int = 0) -> int:
             uuid = next(uuids)
-            pkt = trace.packet.add()
+            pkt = TracePacket()
             pkt.trusted_packet_sequence_id = seq
-            d: TrackDescriptor = pkt.track_descriptor
+            d = pkt.track_descriptor
             d.uuid = uuid
             d.name = name
             d.sibling_order_rank = rank
@@ -291,38 +297,29 @@ class TraceRecorder:
                 d.child_ordering = TrackDescriptor.EXPLICIT
             if counter is not None:
                 d.counter.unit_name = counter
+            chunks.append(enc.packet(pkt.SerializeToString()))
             return uuid
-
-        def event(t_ns: float, uuid: int, typ, name: str | None = None, args: dict | None = None,
-                  flow: int | None = None, term_flow: int | None = None, value: float | None = None) -> None:
-            pkt = trace.packet.add()
-            pkt.trusted_packet_sequence_id = seq
-            pkt.timestamp = int(round(t_ns))
-            te: TrackEvent = pkt.track_event
-            te.type = typ
-            te.track_uuid = uuid
-            if name is not None:
-                te.name = name
-            if value is not None:
-                te.double_counter_value = float(value)
-            if flow is not None:
-                te.flow_ids.append(flow)
-            if term_flow is not None:
-                te.terminating_flow_ids.append(term_flow)
-            for k, v in (args or {}).items():
-                a: DebugAnnotation = te.debug_annotations.add()
-                a.name = k
-                if isinstance(v, bool):
-                    a.bool_value = v
-                elif isinstance(v, int):
-                    a.int_value = v
-                elif isinstance(v, float):
-                    a.double_value = v
-                else:
-                    a.string_value = str(v)
 
         B, E, I, C = (TrackEvent.TYPE_SLICE_BEGIN, TrackEvent.TYPE_SLICE_END, TrackEvent.TYPE_INSTANT,
                       TrackEvent.TYPE_COUNTER)
+
+        ann_cache: dict[tuple, bytes] = {}
+
+        def event(t_ns: float, uuid: int, typ: int, name: str | None = None, args: dict | None = None,
+                  flow: int | None = None, term_flow: int | None = None, value: float | None = None,
+                  ann: bytes | None = None) -> None:
+            if ann is None:
+                ann = enc.annotations(args) if args else b""
+            chunks.append(enc.event(seq, int(round(t_ns)), uuid, typ, name, ann, flow, term_flow, value))
+
+        def slice_ann(kind: str, phases: dict, cyc: float) -> bytes:
+            key = (kind, cyc, *phases.items())
+            b = ann_cache.get(key)
+            if b is None:
+                b = ann_cache[key] = enc.annotations(
+                    {"kind": kind, "cycles": float(cyc), **{f"cycles_{k}": float(v) for k, v in phases.items()}})
+            return b
+
         chip = track("SpiNNaker2")
         noc = track("NoC", rank=1)
         slices = self._pe_slices()
@@ -336,9 +333,8 @@ class TraceRecorder:
                 if lane not in lane_track:
                     lane_track[lane] = track(f"PE {pe} · lane {lane}", parent=pe_track[pe], rank=lane)
                 u = lane_track[lane]
-                args = {"kind": kind, "cycles": float(cyc), **{f"cycles_{k}": float(v) for k, v in phases.items()}}
-                event(s, u, B, self.slice_name(kind, phases), args)
-                event(e, u, E)
+                event(s, u, B, self.slice_name(kind, phases), ann=slice_ann(kind, phases, cyc))
+                event(e, u, E, ann=b"")
         for pe, items in dmas.items():
             base = track(f"PE {pe} DMA", parent=pe_track[pe], rank=1000)
             lane_track = {0: base}
@@ -360,10 +356,10 @@ class TraceRecorder:
                 tx[src] = track(f"PE {src} tx", parent=noc, rank=2 * src)
             if dst not in rx:
                 rx[dst] = track(f"PE {dst} rx", parent=noc, rank=2 * dst + 1)
-            args = {"src": int(src), "dst": int(dst), "key": hex(key), "packets": int(n),
-                    "latency_ns": float(a - s)}
-            event(s, tx[src], I, f"tx {hex(key)}", args, flow=i)
-            event(a, rx[dst], I, f"rx {hex(key)}", args, term_flow=i)
+            ann = enc.annotations({"src": int(src), "dst": int(dst), "key": hex(key), "packets": int(n),
+                                   "latency_ns": float(a - s)})
+            event(s, tx[src], I, "tx", flow=i, ann=ann)
+            event(a, rx[dst], I, "rx", term_flow=i, ann=ann)
             deltas += [(s, n), (a, -n)]
         if deltas:
             ctr = track("NoC packets in flight", parent=noc, counter="packets", rank=-1)
@@ -373,7 +369,100 @@ class TraceRecorder:
             if pe in pe_track:
                 ctr = track(f"PE {pe} SRAM used", parent=pe_track[pe], counter="bytes", rank=1002)
                 event(0.0, ctr, C, value=nbytes)
-        return trace
+        return b"".join(chunks)
+
+
+_V1 = [bytes([i]) for i in range(128)]
+
+
+def _varint(n: int) -> bytes:
+    if n < 128:
+        return _V1[n]
+    out = []
+    while n >= 128:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class _Encoder:
+    """Protobuf wire encoding of ``Trace.packet`` entries holding one ``TrackEvent`` each."""
+
+    def __init__(self):
+        from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (DebugAnnotation, Trace, TracePacket,
+                                                                       TrackEvent)
+
+        def num(msg, field: str) -> int:
+            return msg.DESCRIPTOR.fields_by_name[field].number
+
+        def tag(msg, field: str, wire: int) -> bytes:
+            return _varint(num(msg, field) << 3 | wire)
+        self.t_packet = tag(Trace, "packet", 2)
+        self.t_ts = tag(TracePacket, "timestamp", 0)
+        self.t_seq = tag(TracePacket, "trusted_packet_sequence_id", 0)
+        self.t_event = tag(TracePacket, "track_event", 2)
+        self.t_type = tag(TrackEvent, "type", 0)
+        self.t_uuid = tag(TrackEvent, "track_uuid", 0)
+        self.t_name = tag(TrackEvent, "name", 2)
+        self.t_ann = tag(TrackEvent, "debug_annotations", 2)
+        self.t_flow = tag(TrackEvent, "flow_ids", 1)
+        self.t_term = tag(TrackEvent, "terminating_flow_ids", 1)
+        self.t_dcv = tag(TrackEvent, "double_counter_value", 1)
+        self.t_a_name = tag(DebugAnnotation, "name", 2)
+        self.t_a_int = tag(DebugAnnotation, "int_value", 0)
+        self.t_a_dbl = tag(DebugAnnotation, "double_value", 1)
+        self.t_a_str = tag(DebugAnnotation, "string_value", 2)
+        self._strings: dict[str, bytes] = {}
+        self._ann_names: dict[str, bytes] = {}
+        self._heads: dict[tuple, tuple[bytes, bytes]] = {}
+
+    def _str(self, text: str) -> bytes:
+        b = self._strings.get(text)
+        if b is None:
+            raw = text.encode()
+            b = self._strings[text] = _varint(len(raw)) + raw
+        return b
+
+    def packet(self, body: bytes) -> bytes:
+        return self.t_packet + _varint(len(body)) + body
+
+    def annotations(self, args: dict) -> bytes:
+        parts = []
+        for k, v in args.items():
+            a = self._ann_names.get(k)
+            if a is None:
+                a = self._ann_names[k] = self.t_a_name + self._str(k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                body = a + self.t_a_str + self._str(str(v))
+            elif isinstance(v, int):
+                body = a + self.t_a_int + _varint(v if v >= 0 else v + (1 << 64))
+            else:
+                body = a + self.t_a_dbl + struct.pack("<d", v)
+            parts += [self.t_ann, _varint(len(body)), body]
+        return b"".join(parts)
+
+    def event(self, seq: int, ts: int, uuid: int, typ: int, name, ann: bytes, flow, term_flow, value) -> bytes:
+        head = self._heads.get((seq, typ, uuid, name))
+        if head is None:
+            parts = [self.t_type, _varint(typ), self.t_uuid, _varint(uuid)]
+            if name is not None:
+                parts += [self.t_name, self._str(name)]
+            head = self._heads[(seq, typ, uuid, name)] = (b"".join(parts), self.t_seq + _varint(seq) + self.t_event)
+        te, pre = head
+        if value is not None or flow is not None or term_flow is not None:
+            extra = []
+            if value is not None:
+                extra += [self.t_dcv, struct.pack("<d", value)]
+            if flow is not None:
+                extra += [self.t_flow, struct.pack("<Q", flow)]
+            if term_flow is not None:
+                extra += [self.t_term, struct.pack("<Q", term_flow)]
+            te = te + b"".join(extra)
+        if ann:
+            te = te + ann
+        body = self.t_ts + _varint(ts) + pre + _varint(len(te)) + te
+        return self.t_packet + _varint(len(body)) + body
 
 
 def read_pftrace(path: Path | str):
