@@ -33,20 +33,8 @@ class TickStats:
             self.n_rows = row + 1
 
     def work(self, row: int, pe: int, done_ns: float, phases: dict[str, float]) -> None:
-        """Record a callback of tick ``row`` on ``pe`` ending ``done_ns`` after the tick started."""
-        if row < 0:
-            return
-        self._ensure(row)
-        if done_ns > self.time_done_ns[row, pe]:
-            self.time_done_ns[row, pe] = done_ns
-        total = 0.0
-        for phase, cycles in phases.items():
-            arr = self.phase_cycles.get(phase)
-            if arr is None:
-                arr = self.phase_cycles[phase] = np.zeros(self.time_done_ns.shape)
-            arr[row, pe] += cycles
-            total += cycles
-        self.busy_cycles[row, pe] += total
+        """Record one callback of tick ``row`` on ``pe`` ending ``done_ns`` after the tick started."""
+        self.add_row(row, pe, done_ns, phases, 0, 0)
 
     def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float],
                 packets_in: int, packets_out: int) -> None:
