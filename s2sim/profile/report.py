@@ -234,7 +234,7 @@ def auto_report(out_dir: Path | str) -> tuple[Path | None, str]:
     """
     out_dir = Path(out_dir)
     if not matplotlib_available():
-        return None, f"report: pip install matplotlib, then s2sim report {out_dir}"
+        return None, f"no report.html (matplotlib missing): pip install 's2sim[report]', then s2sim report {out_dir}"
     csv_path = out_dir / "timesteps.csv"
     if csv_path.exists():
         with open(csv_path, "rb") as fh:
