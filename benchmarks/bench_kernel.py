@@ -64,7 +64,7 @@ def main() -> None:
             r = measure(n, fidelity, args.ticks)
             table.add_row(str(r["pes"]), fidelity, f"{r['events_s']:,.0f}", f"{r['deliveries_s']:,.0f}",
                           f"{r['timesteps_s']:,.1f}", f"{r['deliveries']:,}", f"{r['rtf']:.3f}")
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -1,74 +1,128 @@
 """Per-(timestep, PE) counters: what ``timesteps.csv`` and the latency report are built from.
 
-Rows grow on demand; recording is a few array writes per callback, cheap enough to be always on.
+Recording is always on, so it must be cheap: during a run each PE hands over one record per
+timestep (``add_row`` only appends it), and the arrays are built in vectorised form when someone
+reads them.
 """
 from __future__ import annotations
 
 import numpy as np
 
+_BASE = ("time_done_ns", "busy_cycles", "packets_in", "packets_out")
+
 
 class TickStats:
     def __init__(self, n_pes: int, rows: int = 64):
         self.n_pes = n_pes
-        self.n_rows = 0  # highest tick index seen + 1
-        self.time_done_ns = np.zeros((rows, n_pes))
-        self.busy_cycles = np.zeros((rows, n_pes))
-        self.packets_in = np.zeros((rows, n_pes), dtype=np.int64)
-        self.packets_out = np.zeros((rows, n_pes), dtype=np.int64)
-        self.phase_cycles: dict[str, np.ndarray] = {}
+        self._n_rows = 0  # highest tick index seen + 1
+        self._a = {"time_done_ns": np.zeros((rows, n_pes)), "busy_cycles": np.zeros((rows, n_pes)),
+                   "packets_in": np.zeros((rows, n_pes), dtype=np.int64),
+                   "packets_out": np.zeros((rows, n_pes), dtype=np.int64)}
+        self._phases: dict[str, np.ndarray] = {}
+        self._pending: list[tuple] = []
 
-    def _ensure(self, row: int) -> None:
-        if row >= self.time_done_ns.shape[0]:
-            new = max(row + 1, 2 * self.time_done_ns.shape[0])
-            for name in ("time_done_ns", "busy_cycles", "packets_in", "packets_out"):
-                old = getattr(self, name)
-                grown = np.zeros((new, self.n_pes), dtype=old.dtype)
-                grown[: old.shape[0]] = old
-                setattr(self, name, grown)
-            for phase, old in self.phase_cycles.items():
-                grown = np.zeros((new, self.n_pes))
-                grown[: old.shape[0]] = old
-                self.phase_cycles[phase] = grown
-        if row >= self.n_rows:
-            self.n_rows = row + 1
+    # ---- recording (hot path) -------------------------------------------------------------------
+    def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float] | None,
+                packets_in: int, packets_out: int) -> None:
+        """Record what ``pe`` did in timestep ``row`` (merged with earlier records of that row)."""
+        if row >= 0:
+            self._pending.append((row, pe, done_ns, phases, packets_in, packets_out))
+            if len(self._pending) >= 4096:  # keep few live records (they would slow the GC down)
+                self._materialize()
 
     def work(self, row: int, pe: int, done_ns: float, phases: dict[str, float]) -> None:
         """Record one callback of tick ``row`` on ``pe`` ending ``done_ns`` after the tick started."""
         self.add_row(row, pe, done_ns, phases, 0, 0)
 
-    def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float],
-                packets_in: int, packets_out: int) -> None:
-        """Merge what a PE accumulated for one timestep (see ``PE.flush_row``)."""
-        if row < 0:
-            return
-        self._ensure(row)
-        if done_ns > self.time_done_ns[row, pe]:
-            self.time_done_ns[row, pe] = done_ns
-        total = 0.0
-        for phase, cycles in phases.items():
-            arr = self.phase_cycles.get(phase)
-            if arr is None:
-                arr = self.phase_cycles[phase] = np.zeros(self.time_done_ns.shape)
-            arr[row, pe] += cycles
-            total += cycles
-        self.busy_cycles[row, pe] += total
-        self.packets_in[row, pe] += packets_in
-        self.packets_out[row, pe] += packets_out
-
     def packet_in(self, row: int, pe: int, n: int = 1) -> None:
-        if row >= 0:
-            self._ensure(row)
-            self.packets_in[row, pe] += n
+        self.add_row(row, pe, 0.0, None, n, 0)
 
     def packet_out(self, row: int, pe: int, n: int = 1) -> None:
-        if row >= 0:
-            self._ensure(row)
-            self.packets_out[row, pe] += n
+        self.add_row(row, pe, 0.0, None, 0, n)
+
+    # ---- reading --------------------------------------------------------------------------------
+    def _ensure(self, rows_needed: int) -> None:
+        have = self._a["time_done_ns"].shape[0]
+        if rows_needed > have:
+            new = max(rows_needed, 2 * have)
+            for store in (self._a, self._phases):
+                for name, old in store.items():
+                    grown = np.zeros((new, self.n_pes), dtype=old.dtype)
+                    grown[:have] = old
+                    store[name] = grown
+
+    def _materialize(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        rows, pes, done, _, pin, pout = zip(*pending)
+        rows, pes = np.asarray(rows), np.asarray(pes)
+        top = int(rows.max()) + 1
+        self._ensure(top)
+        self._n_rows = max(self._n_rows, top)
+        shape = self._a["time_done_ns"].shape
+        lin = rows * self.n_pes + pes
+
+        def add(arr: np.ndarray, where: np.ndarray, vals) -> None:
+            np.add.at(arr.reshape(-1), where, np.asarray(vals).astype(arr.dtype, copy=False))
+
+        done = np.asarray(done, dtype=float)
+        order = np.argsort(done, kind="stable")  # ascending: for repeated cells the largest lands last
+        flat = self._a["time_done_ns"].reshape(-1)
+        flat[lin[order]] = np.maximum(flat[lin[order]], done[order])
+        add(self._a["packets_in"], lin, np.asarray(pin, dtype=float))
+        add(self._a["packets_out"], lin, np.asarray(pout, dtype=float))
+        # Records of one PE usually have the same phases: group by key set, one 2-D array per group.
+        groups: dict[tuple, tuple[list, list]] = {}
+        for i, rec in enumerate(pending):
+            phases = rec[3]
+            if phases:
+                idx, vals = groups.setdefault(tuple(phases), ([], []))
+                idx.append(i)
+                vals.append(list(phases.values()))
+        busy = self._a["busy_cycles"]
+        for names, (idx, vals) in groups.items():
+            where, table = lin[idx], np.asarray(vals, dtype=float)
+            add(busy, where, table.sum(axis=1))
+            for col, phase in enumerate(names):
+                arr = self._phases.get(phase)
+                if arr is None:
+                    arr = self._phases[phase] = np.zeros(shape)
+                add(arr, where, table[:, col])
+
+    @property
+    def n_rows(self) -> int:
+        self._materialize()
+        return self._n_rows
+
+    @property
+    def time_done_ns(self) -> np.ndarray:
+        self._materialize()
+        return self._a["time_done_ns"]
+
+    @property
+    def busy_cycles(self) -> np.ndarray:
+        self._materialize()
+        return self._a["busy_cycles"]
+
+    @property
+    def packets_in(self) -> np.ndarray:
+        self._materialize()
+        return self._a["packets_in"]
+
+    @property
+    def packets_out(self) -> np.ndarray:
+        self._materialize()
+        return self._a["packets_out"]
+
+    @property
+    def phase_cycles(self) -> dict[str, np.ndarray]:
+        self._materialize()
+        return self._phases
 
     def view(self, rows: slice | None = None) -> dict[str, np.ndarray]:
         rows = rows or slice(0, self.n_rows)
-        out = {"time_done_ns": self.time_done_ns[rows], "busy_cycles": self.busy_cycles[rows],
-               "packets_in": self.packets_in[rows], "packets_out": self.packets_out[rows]}
+        out = {name: getattr(self, name)[rows] for name in _BASE}
         for phase, arr in self.phase_cycles.items():
             out[f"cycles_{phase}"] = arr[rows]
         return out
