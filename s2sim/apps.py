@@ -42,7 +42,7 @@ class RunContext:
     def simulation(self) -> Simulation:
         run = self.loaded.spec.run
         sim = Simulation(self.hw, noc_fidelity=run.noc_fidelity, perf_level=run.performance_level,
-                         recorder=self.recorder)
+                         recorder=self.recorder, record_timesteps=run.record_timesteps)
         if run.dvfs == "load":
             from .hw.dvfs import LoadPolicy
             sim.chip.dvfs_policy = LoadPolicy(self.hw, run.tick_ns)

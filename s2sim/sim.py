@@ -15,9 +15,10 @@ from .runtime.cost import CostModel
 
 class Simulation:
     def __init__(self, hw: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
-                 recorder: Recorder | None = None):
+                 recorder: Recorder | None = None, record_timesteps: int | None = None):
         self.hw = hw
-        self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder)
+        self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder,
+                         record_timesteps=record_timesteps)
         self.cost = CostModel(hw.core_cycles, hw.kernel_cycles)
         self.cores: dict[int, Core] = {}
 

@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     out: str | None = Field(default=None, description="output directory; None = traces/<name>-<time>")
     trace: bool = Field(default=False, description="write a Perfetto trace")
     progress: bool = Field(default=True, description="show a progress bar")
+    record_timesteps: int = Field(
+        default=20_000, ge=1, description="timesteps kept per PE in timesteps.csv and the latency "
+        "distribution; later ones only update the maximum (bounds memory on long training runs)")
     dvfs: Literal["fixed", "load"] = Field(
         default="fixed", description="fixed: stay at performance_level; load: pick a level per tick from pending load")
 

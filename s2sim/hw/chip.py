@@ -72,7 +72,8 @@ class TimerGroup:
 
 class Chip:
     def __init__(self, p: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
-                 recorder: Recorder | None = None, env: simpy.Environment | None = None):
+                 recorder: Recorder | None = None, env: simpy.Environment | None = None,
+                 record_timesteps: int | None = None):
         if noc_fidelity not in ("burst", "packet"):
             raise ValueError(f"noc_fidelity must be 'burst' or 'packet', not {noc_fidelity!r}")
         self.p = p
@@ -84,7 +85,7 @@ class Chip:
         self.dvfs_policy = None  # an object with choose(pe, tick) -> level name (see hw/dvfs.py)
         self.noc = NoC(p)
         self.dram = Dram(p)
-        self.stats = TickStats(p.n_pes)
+        self.stats = TickStats(p.n_pes, max_rows=record_timesteps)
         self.pes = [PE(self.env, i, p, self) for i in range(p.n_pes)]
         self.dmas = [DmaEngine(self.env, pe, self.dram, p.dma_queue_size) for pe in self.pes]
         self.timer_groups: dict[tuple[float, float], TimerGroup] = {}

@@ -12,9 +12,14 @@ _BASE = ("time_done_ns", "busy_cycles", "packets_in", "packets_out")
 
 
 class TickStats:
-    def __init__(self, n_pes: int, rows: int = 64):
+    def __init__(self, n_pes: int, rows: int = 64, max_rows: int | None = None):
+        """``max_rows``: timesteps kept in full detail; later ones only update ``beyond_max_done_ns``."""
         self.n_pes = n_pes
-        self._n_rows = 0  # highest tick index seen + 1
+        self.max_rows = max_rows
+        self.rows_seen = 0  # highest tick index seen + 1, recorded or not
+        self.beyond_max_done_ns = np.zeros(n_pes)  # per PE, the slowest timestep past max_rows
+        rows = min(rows, max_rows) if max_rows else rows
+        self._n_rows = 0  # highest recorded tick index + 1
         self._a = {"time_done_ns": np.zeros((rows, n_pes)), "busy_cycles": np.zeros((rows, n_pes)),
                    "packets_in": np.zeros((rows, n_pes), dtype=np.int64),
                    "packets_out": np.zeros((rows, n_pes), dtype=np.int64)}
@@ -57,6 +62,16 @@ class TickStats:
             return
         rows, pes, done, _, pin, pout = zip(*pending)
         rows, pes = np.asarray(rows), np.asarray(pes)
+        self.rows_seen = max(self.rows_seen, int(rows.max()) + 1)
+        if self.max_rows is not None and rows.max() >= self.max_rows:
+            late = rows >= self.max_rows
+            np.maximum.at(self.beyond_max_done_ns, pes[late], np.asarray(done, dtype=float)[late])
+            keep = np.flatnonzero(~late)
+            if keep.size == 0:
+                return
+            pending = [pending[i] for i in keep]
+            rows, pes, done, _, pin, pout = zip(*pending)
+            rows, pes = np.asarray(rows), np.asarray(pes)
         top = int(rows.max()) + 1
         self._ensure(top)
         self._n_rows = max(self._n_rows, top)

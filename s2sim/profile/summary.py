@@ -71,14 +71,21 @@ def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) 
         # mean over timesteps of the busiest PE's time in this phase
         ns = cyc * np.array([ns_per_cycle[p] for p in pes])
         per_phase_ns[phase] = float(ns.max(axis=1).sum() / n_steps) if ns.size else 0.0
-    critical = int(pes[int(np.argmax(done.max(axis=0)))]) if done.size else None
+    slowest = done.max(axis=0) if done.size else np.zeros(len(pes))
+    if pes:  # timesteps past run.record_timesteps only update the per-PE maximum
+        slowest = np.maximum(slowest, stats.beyond_max_done_ns[pes])
+    critical = int(pes[int(np.argmax(slowest))]) if pes else None
+    timestep = _stats(per_step)
+    timestep["max"] = max(timestep["max"], float(slowest.max()) if pes else 0.0)
     return {
         "tick_ns": tick_ns,
-        "timestep_ns": _stats(per_step),
+        "timestep_ns": timestep,
+        "timesteps_recorded": int(done.shape[0]),
+        "timesteps_total": int(stats.rows_seen),
         "per_phase_ns": per_phase_ns,
         "per_phase_cycles": per_phase_cycles,
         "critical_pe": critical,
-        "realtime_slack_ns": float(tick_ns - per_step.max()) if per_step.size else tick_ns,
+        "realtime_slack_ns": float(tick_ns - timestep["max"]),
         "overruns": int(sum(sim.chip.pes[p].c["timer_overruns"] for p in pes)),
     }
 
