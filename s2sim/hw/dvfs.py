@@ -44,6 +44,17 @@ class LoadPolicy:
         self.slow_capacity = self.budget_ns / self.levels[0].ns_per_cycle  # cycles the slowest level fits
         self._heavy: dict[int, list[list]] = {}  # pe -> runs [start tick, length, load] too heavy for slowest
         self._npc: dict[int, dict[int, float]] = {}  # pe -> tick -> ns per cycle it ran at
+        # pe -> tick -> load, taken when the tick has just ended (its accumulator is still on the PE),
+        # so the policy does not depend on how many timesteps the run keeps in detail
+        self._seen: dict[int, dict[int, float]] = {}
+
+    def _load_seen(self, pe, row: int) -> float:
+        cache = self._seen.setdefault(pe.id, {})
+        load = cache.get(row)
+        if load is None:
+            load = cache[row] = self._load(pe, row)
+            cache.pop(row - self.history - 2, None)
+        return load
 
     def _load(self, pe, row: int) -> float:
         """Cycles-equivalent load of a past timestep: its busy cycles, or its time_done (which includes
@@ -64,7 +75,7 @@ class LoadPolicy:
         if tick <= 0:
             return None
         lo = max(0, tick - self.history)
-        loads = [self._load(pe, row) for row in range(lo, tick)]
+        loads = [self._load_seen(pe, row) for row in range(lo, tick)]
         if not any(loads) and pe.chip.stats.n_rows == 0 and getattr(pe, "acc_row", -1) < 0:
             return None
         predicted = max(loads)

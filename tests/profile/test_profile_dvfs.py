@@ -12,7 +12,12 @@ from s2sim.hw.dvfs import LoadPolicy
 from s2sim.hw.params import HwParams
 
 
-def _fake_pe(busy_history, pe_id=0):
+_ids = iter(range(10_000))
+
+
+def _fake_pe(busy_history, pe_id=None):
+    """A stand-in PE with a fixed past; each gets its own id (the policy remembers loads per PE)."""
+    pe_id = next(_ids) if pe_id is None else pe_id
     busy = np.array(busy_history, float).reshape(-1, 1)
     stats = SimpleNamespace(n_rows=len(busy_history), busy_cycles=busy, time_done_ns=np.zeros_like(busy))
     return SimpleNamespace(id=pe_id, chip=SimpleNamespace(stats=stats), running=None, ns_per_cycle=10 / 3,
