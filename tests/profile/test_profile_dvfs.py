@@ -18,7 +18,8 @@ _ids = iter(range(10_000))
 def _fake_pe(busy_history, pe_id=None):
     """A stand-in PE with a fixed past; each gets its own id (the policy remembers loads per PE)."""
     pe_id = next(_ids) if pe_id is None else pe_id
-    busy = np.array(busy_history, float).reshape(-1, 1)
+    busy = np.zeros((len(busy_history), pe_id + 1))
+    busy[:, pe_id] = busy_history
     stats = SimpleNamespace(n_rows=len(busy_history), busy_cycles=busy, time_done_ns=np.zeros_like(busy))
     return SimpleNamespace(id=pe_id, chip=SimpleNamespace(stats=stats), running=None, ns_per_cycle=10 / 3,
                            timer_task_pending=False, queues=[[], []])
@@ -101,7 +102,7 @@ def test_periodic_heavy_ticks_are_learnt():
     history = [heavy if t % 10 == 9 else 1000.0 for t in range(40)]
     picks = {}
     for tick in range(1, 40):
-        pe = _fake_pe(history[:tick])
+        pe = _fake_pe(history[:tick], pe_id=0)  # one PE followed through time
         picks[tick] = pol.choose(pe, tick)
     # after two heavy ticks (9, 19) the period is known: 29 and 39 run fast before they happen
     assert picks[29] == "pl_high" and picks[39] == "pl_high"
