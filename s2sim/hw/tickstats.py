@@ -11,6 +11,14 @@ import numpy as np
 _BASE = ("time_done_ns", "busy_cycles", "packets_in", "packets_out")
 
 
+def _merged(name: str) -> property:
+    """A [timestep, PE] array, built from the pending records when read."""
+    def get(self: "TickStats") -> np.ndarray:
+        self._materialize()
+        return self._a[name]
+    return property(get, doc=f"[timestep, PE] {name}")
+
+
 class TickStats:
     def __init__(self, n_pes: int, rows: int = 64, max_rows: int | None = None):
         """``max_rows``: timesteps kept in full detail; later ones only update ``beyond_max_done_ns``."""
@@ -110,25 +118,10 @@ class TickStats:
         self._materialize()
         return self._n_rows
 
-    @property
-    def time_done_ns(self) -> np.ndarray:
-        self._materialize()
-        return self._a["time_done_ns"]
-
-    @property
-    def busy_cycles(self) -> np.ndarray:
-        self._materialize()
-        return self._a["busy_cycles"]
-
-    @property
-    def packets_in(self) -> np.ndarray:
-        self._materialize()
-        return self._a["packets_in"]
-
-    @property
-    def packets_out(self) -> np.ndarray:
-        self._materialize()
-        return self._a["packets_out"]
+    time_done_ns = _merged("time_done_ns")
+    busy_cycles = _merged("busy_cycles")
+    packets_in = _merged("packets_in")
+    packets_out = _merged("packets_out")
 
     @property
     def phase_cycles(self) -> dict[str, np.ndarray]:

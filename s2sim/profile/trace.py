@@ -71,6 +71,18 @@ def parse_window(text: str) -> tuple[float, float]:
     return start, end
 
 
+def _by_pe_in_lanes(records: list[tuple], start: int, end: int) -> dict[int, list[tuple[tuple, int]]]:
+    """Group records by PE (field 0), sort by start, and give each a lane so overlapping ones nest."""
+    by_pe: dict[int, list[tuple]] = {}
+    for r in records:
+        by_pe.setdefault(r[0], []).append(r)
+    out = {}
+    for pe, rs in by_pe.items():
+        rs.sort(key=lambda r: (r[start], -r[end]))
+        out[pe] = list(zip(rs, _lanes([(r[start], r[end]) for r in rs])))
+    return out
+
+
 def _lanes(slices: list[tuple]) -> list[int]:
     """Lane per slice (slices sorted by start): first lane whose last slice ended by this start."""
     ends: list[float] = []
@@ -154,25 +166,11 @@ class TraceRecorder:
         return sorted(seen)
 
     def _pe_slices(self) -> dict[int, list[tuple[tuple, int]]]:
-        """Per PE: (callback, lane) sorted by start."""
-        by_pe: dict[int, list[tuple]] = {}
-        for c in self.callbacks:
-            by_pe.setdefault(c[0], []).append(c)
-        out = {}
-        for pe, cbs in by_pe.items():
-            cbs.sort(key=lambda c: (c[3], -c[4]))
-            out[pe] = list(zip(cbs, _lanes([(c[3], c[4]) for c in cbs])))
-        return out
+        """Per PE: (callback, lane) sorted by start (longest first at equal starts)."""
+        return _by_pe_in_lanes(self.callbacks, start=3, end=4)
 
     def _dma_slices(self) -> dict[int, list[tuple[tuple, int]]]:
-        by_pe: dict[int, list[tuple]] = {}
-        for d in self.dmas:
-            by_pe.setdefault(d[0], []).append(d)
-        out = {}
-        for pe, ds in by_pe.items():
-            ds.sort(key=lambda d: d[2])
-            out[pe] = list(zip(ds, _lanes([(d[2], d[3]) for d in ds])))
-        return out
+        return _by_pe_in_lanes(self.dmas, start=2, end=3)
 
     @staticmethod
     def _step_counter(deltas: list[tuple[float, int]]) -> list[tuple[float, int]]:
