@@ -39,7 +39,8 @@ class Simulation:
         pe.core, pe.firmware = core, firmware
         self.cores[pe_id] = core
         cycles, phases = pe._execute("start", firmware.on_start, (), self.env.now)
-        pe._account(self.env.now, self.env.now + cycles * pe.ns_per_cycle, cycles, phases, -1, "start")
+        pe._account(self.env.now, self.env.now + cycles * pe.ns_per_cycle, cycles, phases, -1, "start",
+                    pe.ctx_merged)
         return core
 
     def store_dram(self, name: str, array: np.ndarray) -> None:

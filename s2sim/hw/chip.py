@@ -58,10 +58,9 @@ class TimerGroup:
         if self.armed or self.next_tick >= self.chip.tick_limit:
             return
         self.armed = True
-        delay = max(0.0, self.time_of(self.next_tick) - self.chip.env.now)
-        self.chip.env.timeout(delay).callbacks.append(self._fire)
+        self.chip.call_at(max(self.time_of(self.next_tick), self.chip.env.now), self._fire)
 
-    def _fire(self, _ev) -> None:
+    def _fire(self) -> None:
         self.armed = False
         tick = self.next_tick
         self.next_tick += 1
@@ -92,6 +91,28 @@ class Chip:
         self._group_of: dict[int, TimerGroup] = {}
         self.tick_limit = 0
         self.deliveries = 0
+        self._due: dict[float, list] = {}  # call_at groups waiting for their SimPy event
+
+    # ---- wake-ups -----------------------------------------------------------------------------
+    def call_at(self, t_ns: float, fn) -> None:
+        """Run ``fn()`` at simulated time ``t_ns`` (>= now).
+
+        Calls due at the same instant share one SimPy event and run in the order they were asked
+        for, which is the order SimPy gives same-time events, so nothing observable changes; a
+        tick's 12 callback ends or a burst's deliveries become one event instead of many.
+        """
+        group = self._due.get(t_ns)
+        if group is None:
+            self._due[t_ns] = [fn]
+            delay = t_ns - self.env.now
+            self.env.timeout(delay if delay > 0.0 else 0.0).callbacks.append(
+                lambda _ev, t=t_ns: self._run_due(t))
+        else:
+            group.append(fn)
+
+    def _run_due(self, t_ns: float) -> None:
+        for fn in self._due.pop(t_ns):
+            fn()
 
     # ---- timers -------------------------------------------------------------------------------
     def set_timer(self, pe: PE, period_ns: float, phase_ns: float = 0.0) -> None:
@@ -176,7 +197,7 @@ class Chip:
     def _deliver_at(self, first_ns: float, dests: list, keys, payloads, src_tick: int) -> None:
         pes = self.pes
 
-        def deliver(_ev) -> None:
+        def deliver() -> None:
             for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
                 if pes[dest].tick > src_tick:
                     pes[dest].c["late_packets"] += len(keys)
@@ -185,7 +206,7 @@ class Chip:
             for dest, last in dests:
                 pes[dest].receive_packets(keys, payloads, first_ns, last)
 
-        self.env.timeout(max(0.0, first_ns - self.env.now)).callbacks.append(deliver)
+        self.call_at(first_ns if first_ns > self.env.now else self.env.now, deliver)
 
     def _deliver_shared(self, dests: list, keys, payloads, first_ns: float) -> bool:
         """One handler call for several PEs that run the same program and get the same burst.

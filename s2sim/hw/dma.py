@@ -57,8 +57,7 @@ class DmaEngine:
             done = self.dram.reserve(req.address, req.nbytes, start_ns + setup_ns)
         self.transfers += 1
         self.bytes_moved += req.nbytes
-        ev = self.env.timeout(done - self.env.now)
-        ev.callbacks.append(lambda _e, r=req: self._finish(r))
+        self.pe.chip.call_at(done, lambda r=req: self._finish(r))
 
     def _finish(self, req: DmaRequest) -> None:
         req.on_done()

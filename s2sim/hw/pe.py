@@ -52,6 +52,8 @@ class PE:
         self.ctx_cycles = 0.0
         self.ctx_phases: dict[str, float] = {}
         self.ctx_kind = ""
+        self.ctx_merged = False  # the body's phases go straight into the timestep row
+        self.in_preempt = False  # a pre-emptive body is running: queued tasks wait for its end
         # timer
         self.tick = -1
         self.tick_start_ns = 0.0
@@ -62,9 +64,10 @@ class PE:
         # counters
         self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
                       packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
-        self.active_cycles = 0.0
-        self.active_ns_by_level: dict[str, float] = {}
-        self.active_pj = 0.0
+        # busy cycles per performance level; the cycles of the current level gather in
+        # _level_cycles and are folded in on a level switch or when read (one add per callback)
+        self._cycles_by_level: dict[str, float] = {}
+        self._level_cycles = 0.0
         self.level_since_ns = 0.0
         self.time_by_level: dict[str, float] = {}
         self.phase_cycles_total: dict[str, float] = {}
@@ -86,8 +89,55 @@ class PE:
         phases = self.ctx_phases
         phases[phase] = phases.get(phase, 0.0) + cycles
 
+    def add_phase_cycles(self, costs: tuple[tuple[str, float], ...], total: float) -> None:
+        """Charge several phases at once (``total`` = their sum): a hot path's fixed step cost."""
+        self.ctx_cycles += total
+        phases = self.ctx_phases
+        for phase, cycles in costs:
+            phases[phase] = phases.get(phase, 0.0) + cycles
+
+    def _open_context(self, kind: str, start_ns: float) -> dict:
+        """Start charging a callback body; return the dict its phase cycles go to.
+
+        Without a trace recorder nobody needs one callback's phases on their own, so they are added
+        straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
+        """
+        if self.tick != self.acc_row:
+            self.flush_row()
+            self.acc_row = self.tick
+        self.ctx_merged = self.chip.recorder is None
+        phases = self.acc_phases if self.ctx_merged else {}
+        self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start_ns, 0.0, phases, kind
+        return phases
+
+    @property
+    def active_cycles(self) -> float:
+        """Busy cycles over the whole run, at every level."""
+        return sum(self.cycles_by_level.values())
+
+    @property
+    def cycles_by_level(self) -> dict[str, float]:
+        if self._level_cycles:
+            name = self.level.name
+            self._cycles_by_level[name] = self._cycles_by_level.get(name, 0.0) + self._level_cycles
+            self._level_cycles = 0.0
+        return self._cycles_by_level
+
+    @property
+    def active_ns_by_level(self) -> dict[str, float]:
+        """Busy time per performance level (cycles x that level's cycle time)."""
+        p = self.p
+        return {name: cyc * p.perf_level(name).ns_per_cycle for name, cyc in self.cycles_by_level.items()}
+
+    @property
+    def active_pj(self) -> float:
+        """Active (dynamic) core energy: busy cycles x the energy per cycle of their level."""
+        p = self.p
+        return sum(cyc * p.perf_level(name).active_energy_per_cycle_pj
+                   for name, cyc in self.cycles_by_level.items())
+
     def _execute(self, kind: str, fn: Callable, args: tuple, start_ns: float):
-        self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start_ns, 0.0, {}, kind
+        self._open_context(kind, start_ns)
         fn(self.core, *args)
         self.c["callbacks"] += 1
         if self.pending_bursts:
@@ -95,28 +145,31 @@ class PE:
         return self.ctx_cycles, self.ctx_phases
 
     def _account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
-                 kind: str) -> None:
-        """Book a finished callback: energy, and the per-timestep counters of the row it started in."""
-        self.active_cycles += cycles
-        self.active_pj += cycles * self.level.active_energy_per_cycle_pj
-        name = self.level.name
-        self.active_ns_by_level[name] = self.active_ns_by_level.get(name, 0.0) + cycles * self.ns_per_cycle
+                 kind: str, merged: bool) -> None:
+        """Book a finished callback: busy cycles, and the end time in the row it started in.
+
+        ``merged``: its phases already went into that row (``_open_context``).
+        """
+        self._level_cycles += cycles
         if row != self.acc_row:
             if row < self.acc_row:  # a callback of an earlier timestep ended late: write it directly
                 tick_start = self.chip.tick_time(self, row)
-                self.chip.stats.work(row, self.id, end_ns - tick_start, phases)
-                self._add_totals(phases)
+                self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases)
+                if not merged:
+                    self._add_totals(phases)
                 self._record(kind, phases, start_ns, end_ns, cycles)
                 return
             self.flush_row()
             self.acc_row = row
         acc = self.acc_phases
-        for phase, cyc in phases.items():
-            acc[phase] = acc.get(phase, 0.0) + cyc
+        if not merged:
+            for phase, cyc in phases.items():
+                acc[phase] = acc.get(phase, 0.0) + cyc
         done = end_ns - (self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row))
         if done > self.acc_done_ns:
             self.acc_done_ns = done
-        self._record(kind, phases, start_ns, end_ns, cycles)
+        if self.chip.recorder is not None:
+            self._record(kind, phases, start_ns, end_ns, cycles)
 
     def _record(self, kind, phases, start_ns, end_ns, cycles) -> None:
         rec = self.chip.recorder
@@ -156,9 +209,27 @@ class PE:
             self.c["task_queue_full"] += 1
             return False
         q.append(task)
-        if self.running is None:
+        if self.running is None and not self.in_preempt:
             self._dispatch()
         return True
+
+    def _queued(self) -> bool:
+        for q in self.queues:
+            if q:
+                return True
+        return False
+
+    def _dispatch_after_preempt(self, end_ns: float) -> None:
+        """A pre-emptive handler that found the core idle queued work: it starts when the handler ends.
+
+        (spin1_schedule_callback from an ISR: the dispatcher picks the task up once the ISR returns.)
+        """
+        if self.running is None and self._queued():
+            self.chip.call_at(end_ns, self._dispatch_if_idle)
+
+    def _dispatch_if_idle(self) -> None:
+        if self.running is None:
+            self._dispatch()
 
     # ---- pre-emptive handlers -----------------------------------------------------------------
     def book_preempt(self, arrival_ns: float, cycles: float) -> tuple[float, float]:
@@ -174,11 +245,14 @@ class PE:
     def _run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float) -> None:
         start = arrival_ns if arrival_ns > self.preempt_free else self.preempt_free
         row = self.tick
+        self.in_preempt = True
         cycles, phases = self._execute(kind, fn, args, start)
+        self.in_preempt = False
         overhead = self.p.irq_entry_cycles + self.p.irq_exit_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead
         s, e = self.book_preempt(arrival_ns, cycles + overhead)
-        self._account(s, e, cycles + overhead, phases, row, kind)
+        self._account(s, e, cycles + overhead, phases, row, kind, self.ctx_merged)
+        self._dispatch_after_preempt(e)
 
     def accept_packets(self, n: int) -> bool:
         """Count ``n`` arriving packets; False if no program is loaded here (they are dropped)."""
@@ -195,11 +269,13 @@ class PE:
     def begin_burst(self, first_ns: float) -> float:
         """Open the execution context of a burst handler (starts after pending pre-emptive work)."""
         start = first_ns if first_ns > self.preempt_free else self.preempt_free
-        self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start, 0.0, {}, PACKET
+        self._open_context(PACKET, start)
+        self.in_preempt = True
         return start
 
     def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
         """Book ``n`` handlers whose total cost the body declared: back to back, or each at its arrival."""
+        self.in_preempt = False
         self.c["callbacks"] += 1
         if self.pending_bursts:
             self.chip.flush_bursts(self)
@@ -223,7 +299,8 @@ class PE:
                 if running and s < self.cb_end:
                     self.cb_end += dur
         self.preempt_free = free
-        self._account(start, free, cycles + overhead * n, phases, row, PACKET)
+        self._account(start, free, cycles + overhead * n, phases, row, PACKET, self.ctx_merged)
+        self._dispatch_after_preempt(free)
 
     def receive_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
         """Deliver a burst of packets whose arrivals spread evenly from ``first_ns`` to ``last_ns``."""
@@ -269,16 +346,17 @@ class PE:
             if s < end:
                 end += e - s
         self.cb_start, self.cb_end = t0, end
-        self._cb_cycles, self._cb_phases = cycles, phases
-        self.env.timeout(end - t0).callbacks.append(self._on_callback_end)
+        self._cb_cycles, self._cb_phases, self._cb_merged = cycles, phases, self.ctx_merged
+        self.chip.call_at(end, self._on_callback_end)
 
-    def _on_callback_end(self, _ev) -> None:
+    def _on_callback_end(self) -> None:
         now = self.env.now
         if self.cb_end > now + 1e-9:  # stolen time moved the end: wait for the rest
-            self.env.timeout(self.cb_end - now).callbacks.append(self._on_callback_end)
+            self.chip.call_at(self.cb_end, self._on_callback_end)
             return
         task = self.running
-        self._account(self.cb_start, self.cb_end, self._cb_cycles, self._cb_phases, self._cb_row, task.kind)
+        self._account(self.cb_start, self.cb_end, self._cb_cycles, self._cb_phases, self._cb_row, task.kind,
+                      self._cb_merged)
         if task.kind == TIMER:
             self.timer_task_pending = False
         self.running = None
@@ -314,6 +392,7 @@ class PE:
         now = self.env.now
         self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
         self.level_since_ns = now
+        self.cycles_by_level  # fold the old level's cycles in before the switch
         self.level = level
         self.ns_per_cycle = level.ns_per_cycle
 

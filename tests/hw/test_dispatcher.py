@@ -1,4 +1,6 @@
 """spin1_api dispatcher semantics: timer overruns, pre-emptive packet handlers, queue limits."""
+import numpy as np
+
 from conftest import Scripted
 
 
@@ -50,3 +52,33 @@ def test_core_sleeps_when_idle_so_busy_cycles_are_only_work(make_sim):
     pe = sim.chip.pes[0]
     assert pe.active_cycles == 21
     assert list(sim.chip.stats.time_done_ns[:3, 0]) == [70.0, 70.0, 70.0]
+
+
+def test_task_scheduled_by_a_handler_on_an_idle_core_starts_when_the_handler_returns(make_sim):
+    # Tick 0 starts a DMA and returns. Its DMA-done handler (20 cycles, 200 ns) schedules a
+    # 300-cycle task. As after spin1_schedule_callback in an ISR, the task runs once the handler
+    # has returned, and each is booked once: 20 + 300 cycles of work, not the task twice.
+    log = []
+    sim = make_sim()
+    sim.store_dram("x", np.zeros(250, dtype=np.float32))
+    dst = np.zeros(250, np.float32)
+
+    def task(core, arg):
+        log.append(("task", core.now))
+        core.charge_cycles("task", 300)
+
+    def dma_done(core, tag):
+        log.append(("dma handler", core.now))
+        core.charge_cycles("handler", 20)
+        core.schedule(task, None, 1)
+
+    fw = Scripted(start=lambda c: c.set_timer(100_000.0),
+                  timer=lambda c, t: c.dma_read(1, "x", 0, 250, dst), dma=dma_done)
+    sim.load(0, fw)
+    sim.run_ticks(1)
+    # issue 4 cycles (40 ns) + setup 100 ns + 1000 B at 1 B/ns = 1140 ns; handler ends at 1340 ns
+    assert log == [("dma handler", 1140.0), ("task", 1340.0)]
+    pe = sim.chip.pes[0]
+    assert pe.phase_cycles_total == {"dma_setup": 4, "handler": 20, "irq": 0, "task": 300}
+    assert pe.active_cycles == 324
+    assert sim.chip.stats.time_done_ns[0, 0] == 1340.0 + 3000.0
