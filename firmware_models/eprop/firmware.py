@@ -43,6 +43,7 @@ class EpropGroup:
         self.bounds = bounds
         self.cols = [slice(a, b) for a, b in bounds]
         self.starts = np.array([a for a, _ in bounds])
+        self.owner = np.repeat(np.arange(G), [b - a for a, b in bounds])  # member of each neuron
         self.T = p.n_steps
         self.n_in, self.N, self.n_out = p.n_in, p.n_rec, p.n_out
         P, N = p.n_in + p.n_rec, p.n_rec
@@ -94,6 +95,7 @@ class EpropGroup:
         self.late_packet_recomputes = 0
         self.late_learning = 0
         self.cur_tick = -1  # global tick of the last group tick computation (set by the cores)
+        self._fired: list[list[int]] | None = None  # spike keys per member of the computed tick
         # host-visible
         self.record_raster = False
         self.rasters: dict[int, np.ndarray] = {}
@@ -138,6 +140,7 @@ class EpropGroup:
         self.U_used[...] = U
         self.all_eq = bool((U == U[0]).all())
         self.dirty[:] = False
+        self._fired = None
         if self.all_eq:
             self._forward(slice(None), U[0:1])
             self.out += np.add.reduceat(self.zbar[:, None] * self.Wout, self.starts, axis=0)
@@ -160,7 +163,23 @@ class EpropGroup:
         self._forward(c, u)
         self.out[k] += (self.zbar[c, None] * self.Wout[c]).sum(axis=0)
         self.dirty[k] = False
+        self._fired = None
         self.late_packet_recomputes += 1
+
+    def input_changed(self, k: int, tick: int) -> None:
+        """Member k's input buffer of ``tick`` was written: if the group already computed that tick
+        from it (a late packet or DMA), member k must be recomputed before its result is used."""
+        if tick == self.cur_tick:
+            self.dirty[k] = True
+
+    def spike_keys(self, k: int) -> list[int]:
+        """Multicast keys of member k's neurons that fired in the computed tick (one key per neuron)."""
+        if self._fired is None:
+            fired = np.flatnonzero(self.zp)
+            self._fired = per_member = [[] for _ in range(self.G)]
+            for owner, key in zip(self.owner[fired].tolist(), (fired + SPIKE_KEY).tolist()):
+                per_member[owner].append(key)
+        return self._fired[k]
 
     def _forward(self, c: slice, u: np.ndarray) -> None:
         """S3–S11/S19 on columns ``c`` with u = [x_t, z_{t−1}] ([1, P]), in the reference's op order."""
@@ -363,7 +382,7 @@ class EpropCore(Firmware):
         self.regions, self.tick_ns, self.phase_ns = regions, tick_ns, phase_ns
         self.recurrent = recurrent
         self.tps = group.T + 1
-        self._costs: dict[bool, list[tuple[str, float]]] = {}  # by training on/off
+        self._costs: dict[bool, tuple] = {}  # (per-phase cycles, total) by training on/off
         self._rx_costs: dict[int, float] = {}
         # Input frames arrive by DMA in chunks of ``chunk_frames`` into a two-slot ring (one DMA
         # setup per chunk instead of per frame); each frame is staged into the tick's input buffer
@@ -418,6 +437,7 @@ class EpropCore(Firmware):
         if self.slot_chunk[gid & 1] != gid:
             return False
         self.g.ubuf[self.k, tick & 1, :self.g.n_in] = self.xring[gid & 1, f]
+        self.g.input_changed(self.k, tick)
         self.staged_tick = tick
         return True
 
@@ -452,7 +472,7 @@ class EpropCore(Firmware):
         else:
             self._end_of_sample(core, tick, s)
 
-    def _step_costs(self, core: Core) -> list[tuple[str, float]]:
+    def _step_costs(self, core: Core) -> tuple[tuple[tuple[str, float], ...], float]:
         """Cycles per phase of one time step on this PE (fixed for a given slice: computed once)."""
         g, n = self.g, self.n
         cached = self._costs.get(g.train)
@@ -479,16 +499,17 @@ class EpropCore(Firmware):
         add("readout", core.kernel_cost("dense_mac", n * n_out))
         add("readout", core.cost(fadd=n_out, store=n_out))
         add("comms", core.cost(int_alu=2 * n, loop=n))
-        self._costs[g.train] = list(costs.items())
+        self._costs[g.train] = (tuple(costs.items()), sum(costs.values()))
         return self._costs[g.train]
 
     def _step(self, core: Core, tick: int) -> None:
         g, k, n = self.g, self.k, self.n
         s, t = divmod(tick, self.tps)
         par = tick & 1
-        g.shared.once("tick", tick, lambda: g.tick_compute(t, par))
-        g.cur_tick = tick
-        if g.dirty[k] or not np.array_equal(g.ubuf[k, par], g.U_used[k]):
+        if g.cur_tick != tick:  # the first member to reach this tick computes it for the group
+            g.tick_compute(t, par)
+            g.cur_tick = tick
+        if g.dirty[k]:
             g.recompute(k, par)
         g.ubuf[k, par, g.n_in:] = 0.0  # spikes consumed
         gid, f = self._chunk_of(tick)
@@ -496,14 +517,10 @@ class EpropCore(Firmware):
             self._x_dma(core, gid + 1)
         if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
             self.stage_pending = tick + 1
-        for phase, cycles in self._step_costs(core):
-            core.charge_cycles(phase, cycles)
-        zl = g.zp[self.cols]
-        g.raster[t, self.cols] = zl
-        fired = np.flatnonzero(zl)
-        base = SPIKE_KEY | self.start
-        for j in fired.tolist():
-            core.send_mc(base + j)
+        core.charge_phases(*self._step_costs(core))
+        if g.record_raster:
+            g.raster[t, self.cols] = g.zp[self.cols]
+        core.send_mc_many(g.spike_keys(k))
 
     # ---- packets ---------------------------------------------------------------------------------------------
     def on_packet(self, core: Core, key: int, payload: Any) -> None:
@@ -517,16 +534,24 @@ class EpropCore(Firmware):
             return
         g, n = self.g, len(keys)
         idx = np.array(keys) - (SPIKE_KEY - g.n_in)
-        members = [fw.k for fw in firmwares]
-        slot = (cores[0].tick + 1) & 1
-        if all(core.tick == cores[0].tick for core in cores):
-            g.ubuf[np.array(members)[:, None], slot, idx[None, :]] = 1.0
+        ticks = {core.tick for core in cores}
+        if len(ticks) == 1:
+            tick = ticks.pop()
+            members = np.array([fw.k for fw in firmwares])
+            g.ubuf[members[:, None], (tick + 1) & 1, idx[None, :]] = 1.0
+            if tick + 1 == g.cur_tick:
+                g.dirty[members] = True
         else:
             for fw, core in zip(firmwares, cores):
-                g.ubuf[fw.k, (core.tick + 1) & 1, idx] = 1.0
+                fw._spikes_in(core.tick, idx)
         cycles = self._spike_rx_cycles(cores[0], n)
         for core in cores:
             core.charge_cycles("comms", cycles)
+
+    def _spikes_in(self, tick: int, idx: np.ndarray) -> None:
+        """z_{t} of the neurons ``idx`` (arrived during ``tick``) into the input buffer of tick + 1."""
+        self.g.ubuf[self.k, (tick + 1) & 1, idx] = 1.0
+        self.g.input_changed(self.k, tick + 1)
 
     def _spike_rx_cycles(self, core: Core, n: int) -> float:
         cached = self._rx_costs.get(n)
@@ -538,8 +563,7 @@ class EpropCore(Firmware):
         g, n = self.g, len(keys)
         typ = keys[0] & TYPE_MASK
         if typ == SPIKE_KEY:
-            idx = np.array(keys) - (SPIKE_KEY - g.n_in)
-            g.ubuf[self.k, (core.tick + 1) & 1, idx] = 1.0
+            self._spikes_in(core.tick, np.array(keys) - (SPIKE_KEY - g.n_in))
             core.charge_cycles("comms", self._spike_rx_cycles(core, n))
             if self.recurrent == "event":
                 core.kernel("forward", "event_add", n * self.n)

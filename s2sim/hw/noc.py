@@ -35,6 +35,13 @@ class Route:
     deliveries: tuple[tuple[int, tuple[int, int]], ...]  # (pe, router it leaves from)
     dropped: bool = False
 
+    def __post_init__(self) -> None:
+        # Routes key the per-callback burst table on every send: hash the nested tuples once.
+        object.__setattr__(self, "_hash", hash((self.src_pe, self.edges, self.deliveries, self.dropped)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
     @property
     def n_hops(self) -> int:
         return len(self.edges)

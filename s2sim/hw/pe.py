@@ -40,6 +40,7 @@ class PE:
         self.firmware = None
         self.core = None  # the runtime facade, set by the runtime
         self.priorities = {TIMER: 2, PACKET: -1, DMA: 0, USER: 0}
+        self.irq_cycles = p.irq_entry_cycles + p.irq_exit_cycles  # entry + exit of every handler
         self.queues = [deque() for _ in range(p.task_queue_count)]
         self.running: _Task | None = None
         self.cb_start = self.cb_end = 0.0
@@ -213,18 +214,12 @@ class PE:
             self._dispatch()
         return True
 
-    def _queued(self) -> bool:
-        for q in self.queues:
-            if q:
-                return True
-        return False
-
     def _dispatch_after_preempt(self, end_ns: float) -> None:
         """A pre-emptive handler that found the core idle queued work: it starts when the handler ends.
 
         (spin1_schedule_callback from an ISR: the dispatcher picks the task up once the ISR returns.)
         """
-        if self.running is None and self._queued():
+        if self.running is None and any(self.queues):
             self.chip.call_at(end_ns, self._dispatch_if_idle)
 
     def _dispatch_if_idle(self) -> None:
@@ -248,7 +243,7 @@ class PE:
         self.in_preempt = True
         cycles, phases = self._execute(kind, fn, args, start)
         self.in_preempt = False
-        overhead = self.p.irq_entry_cycles + self.p.irq_exit_cycles
+        overhead = self.irq_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead
         s, e = self.book_preempt(arrival_ns, cycles + overhead)
         self._account(s, e, cycles + overhead, phases, row, kind, self.ctx_merged)
@@ -280,7 +275,7 @@ class PE:
         if self.pending_bursts:
             self.chip.flush_bursts(self)
         cycles, phases = self.ctx_cycles, self.ctx_phases
-        overhead = self.p.irq_entry_cycles + self.p.irq_exit_cycles
+        overhead = self.irq_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead * n
         dur = (cycles / n + overhead) * self.ns_per_cycle
         step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
@@ -328,10 +323,12 @@ class PE:
     def _dispatch(self) -> None:
         for q in self.queues:
             if q:
-                task = q.popleft()
-                break
-        else:
-            return  # nothing to do: the core sleeps until the next event
+                self._start(q.popleft())
+                return
+        # nothing to do: the core sleeps until the next event
+
+    def _start(self, task: _Task) -> None:
+        """Run a queueable callback's body now; its end is booked at start + cycles + stolen time."""
         t0 = self.env.now
         if self.preempt and self.preempt[-1][1] <= t0:
             self.preempt.clear()
@@ -382,7 +379,11 @@ class PE:
         if prio <= 0:
             self._run_preemptive(TIMER, self.firmware.on_timer, (tick,), self.env.now)
             return False
-        return self.enqueue(_Task(TIMER, self.firmware.on_timer, (tick,), prio))
+        task = _Task(TIMER, self.firmware.on_timer, (tick,), prio)
+        if self.running is None and not any(self.queues):  # idle core: the tick runs at once
+            self._start(task)
+            return True
+        return self.enqueue(task)
 
     # ---- DVFS ------------------------------------------------------------------------------------
     def set_level(self, name: str) -> None:

@@ -79,6 +79,10 @@ class Core:
         """Charge cycles computed earlier with ``cost``/``kernel_cost`` (hot paths precompute them)."""
         self._pe.add_cycles(phase, cycles)
 
+    def charge_phases(self, costs: tuple[tuple[str, float], ...], total: float) -> None:
+        """Charge a precomputed per-phase cost (``total`` = the sum of ``costs``) in one call."""
+        self._pe.add_phase_cycles(costs, total)
+
     def cost(self, **ops: float) -> float:
         """Cycles the declared operations take, without charging them (to precompute a fixed cost)."""
         return self._cost.cycles(ops)
@@ -111,6 +115,12 @@ class Core:
     def send_mc(self, key: int, payload: Any = None) -> None:
         """Send a multicast packet (routed by key through the routing tables)."""
         self._send(self._chip.noc.route(self._pe.id, key), key, payload)
+
+    def send_mc_many(self, keys: list[int]) -> None:
+        """Send one payload-free multicast packet per key, back to back (a spin1_send_mc_packet loop)."""
+        route, src = self._chip.noc.route, self._pe.id
+        for key in keys:
+            self._send(route(src, key), key, None)
 
     def send_p2p(self, dest_pe: int, payload: Any = None, key: int = 0) -> None:
         """Send a point-to-point packet to ``dest_pe`` (XY-routed, no table)."""
