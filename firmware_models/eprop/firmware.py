@@ -533,25 +533,21 @@ class EpropCore(Firmware):
                 fw.on_packet_burst(core, keys, payloads)
             return
         g, n = self.g, len(keys)
-        idx = np.array(keys) - (SPIKE_KEY - g.n_in)
-        ticks = {core.tick for core in cores}
-        if len(ticks) == 1:
-            tick = ticks.pop()
-            members = np.array([fw.k for fw in firmwares])
-            g.ubuf[members[:, None], (tick + 1) & 1, idx[None, :]] = 1.0
-            if tick + 1 == g.cur_tick:
-                g.dirty[members] = True
-        else:
-            for fw, core in zip(firmwares, cores):
-                fw._spikes_in(core.tick, idx)
+        off = SPIKE_KEY - g.n_in
+        idx = [key - off for key in keys]  # a burst holds a few spikes: scalar writes beat fancy indexing
         cycles = self._spike_rx_cycles(cores[0], n)
-        for core in cores:
+        for fw, core in zip(firmwares, cores):
+            fw._spikes_in(core.tick, idx)
             core.charge_cycles("comms", cycles)
 
-    def _spikes_in(self, tick: int, idx: np.ndarray) -> None:
+    def _spikes_in(self, tick: int, idx: list[int]) -> None:
         """z_{t} of the neurons ``idx`` (arrived during ``tick``) into the input buffer of tick + 1."""
-        self.g.ubuf[self.k, (tick + 1) & 1, idx] = 1.0
-        self.g.input_changed(self.k, tick + 1)
+        g, k, slot = self.g, self.k, (tick + 1) & 1
+        buf = g.ubuf
+        for i in idx:
+            buf[k, slot, i] = 1.0
+        if tick + 1 == g.cur_tick:
+            g.input_changed(k, tick + 1)
 
     def _spike_rx_cycles(self, core: Core, n: int) -> float:
         cached = self._rx_costs.get(n)
@@ -563,7 +559,7 @@ class EpropCore(Firmware):
         g, n = self.g, len(keys)
         typ = keys[0] & TYPE_MASK
         if typ == SPIKE_KEY:
-            self._spikes_in(core.tick, np.array(keys) - (SPIKE_KEY - g.n_in))
+            self._spikes_in(core.tick, [key - (SPIKE_KEY - g.n_in) for key in keys])
             core.charge_cycles("comms", self._spike_rx_cycles(core, n))
             if self.recurrent == "event":
                 core.kernel("forward", "event_add", n * self.n)

@@ -36,8 +36,11 @@ class Route:
     dropped: bool = False
 
     def __post_init__(self) -> None:
-        # Routes key the per-callback burst table on every send: hash the nested tuples once.
+        # Routes key the per-callback burst table on every send: hash the nested tuples once; and
+        # the link-reservation keys of the injection and ejection ports are made once, not per burst.
         object.__setattr__(self, "_hash", hash((self.src_pe, self.edges, self.deliveries, self.dropped)))
+        object.__setattr__(self, "inject_key", ("inj", self.src_pe))
+        object.__setattr__(self, "ejects", tuple((pe, router, ("ej", pe)) for pe, router in self.deliveries))
 
     def __hash__(self) -> int:
         return self._hash
@@ -203,21 +206,29 @@ class NoC:
 
         Each later packet of the burst arrives ``serialization`` after the previous one.
         """
-        free, ser, busy = self.link_free_ns, self.ser_ns, n_packets * self.ser_ns
-        inject_key = ("inj", route.src_pe)
-        depart = max(send_ns, free.get(inject_key, 0.0))
+        free, ser, busy, hop = self.link_free_ns, self.ser_ns, n_packets * self.ser_ns, self.hop_ns
+        inject_key = route.inject_key
+        depart = free.get(inject_key, 0.0)
+        if depart < send_ns:
+            depart = send_ns
         free[inject_key] = depart + busy
         at = {self.mesh.router_of(route.src_pe): depart + self.inject_ns}
-        for a, b in route.edges:
-            t = max(at[a], free.get((a, b), 0.0))
-            free[(a, b)] = t + busy
-            at[b] = t + self.hop_ns
+        for edge in route.edges:
+            t = at[edge[0]]
+            f = free.get(edge, 0.0)
+            if f > t:
+                t = f
+            free[edge] = t + busy
+            at[edge[1]] = t + hop
         out = []
-        for pe, router in route.deliveries:
-            eject_key = ("ej", pe)
-            t = max(at[router], free.get(eject_key, 0.0))
+        eject = self.eject_ns
+        for pe, router, eject_key in route.ejects:
+            t = at[router]
+            f = free.get(eject_key, 0.0)
+            if f > t:
+                t = f
             free[eject_key] = t + busy
-            out.append((pe, t + self.eject_ns + ser))
+            out.append((pe, t + eject + ser))
         self.packets_routed += n_packets
         self.packet_hops += n_packets * len(route.edges)
         if route.dropped:
