@@ -9,6 +9,7 @@ Modes
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -32,6 +33,8 @@ class EventpropTraining(BaseModel):
     engine: Literal["chip", "reference"] = "chip"
     epochs: int | None = Field(None, ge=0, description="overrides network.epochs")
     max_batches: int | None = Field(None, ge=1, description="stop each epoch after this many batches")
+    checkpoint_every: int = Field(20, ge=1, description="chip training: checkpoint every N batches "
+                                  "(and at each epoch end and on Ctrl-C)")
     init_seed: int | None = None
 
 
@@ -151,57 +154,58 @@ def _load(p: EventpropParams):
 
 
 def run(ctx: RunContext) -> AppResult:
+    from . import training as T
     p = ctx.section(EventpropParams, "network")
     mapping = ctx.section(EventpropMapping, "mapping")
     tr = ctx.section(EventpropTraining, "training")
-    fast = bool(ctx.options.get("fast")) or tr.engine == "reference"
+    opts = ctx.options or {}
+    fast = bool(opts.get("fast")) or tr.engine == "reference"
     epochs = p.epochs if tr.epochs is None else tr.epochs
     R, data = _load(p)
     seed = ctx.seed if tr.init_seed is None else tr.init_seed
-    weights = R.init_weights(p, seed)
+    if opts.get("resume"):
+        try:
+            state = T.load_checkpoint(opts["resume"], p)
+        except ValueError as err:
+            raise AppError(f"--resume: {err}") from None
+    else:
+        state = T.fresh_state(p, R.init_weights(p, seed))
+    notes = ["test accuracy: reference forward pass on the chip's weights"]
+    if opts.get("resume"):
+        notes.append(f"resumed at epoch {state.epoch + 1}, batch {state.position}; timing, energy and "
+                     "traffic cover the resumed part only")
     tick_ns = ctx.spec.run.tick_ns
     sim = ctx.simulation()
     try:
-        chip = ChipNetwork(sim, p, mapping, weights, tick_ns)
+        chip = ChipNetwork(sim, p, mapping, state.weights, tick_ns)
     except ValueError as err:
         raise AppError(f"{ctx.loaded.file}: mapping: {err}") from None
     times, y = data["train"]
-    rng = np.random.RandomState(seed)
-    history = []
     n_batches = -(-len(y) // p.batch)
     if tr.max_batches:
         n_batches = min(n_batches, tr.max_batches)
+    out_dir = Path(ctx.out_dir) if ctx.out_dir is not None else None
     if fast:
-        opt = R.Adam(weights, p.lr, p.weight_decay)
-        for ep in range(epochs):
-            loss, acc = R.train_epoch(weights, opt, times, y, p, rng)
-            te, _ = R.evaluate(weights, *data["test"], p)
-            history.append({"epoch": ep + 1, "train_loss": loss, "train_acc": acc, "test_acc": te})
+        try:
+            state = T.train_reference(state, data, p, seed, epochs, out_dir)
+        except ValueError as err:
+            raise AppError(f"--fast: {err}") from None
+        weights = state.weights
         chip.root.W = [w.copy() for w in weights]
         for g in chip.groups.values():
             g.W[:] = weights[g.layer][g.start:g.stop]
-        n_timing = int(ctx.options.get("timing_samples") or 1)
+        n_timing = int(opts.get("timing_samples") or 1)
         order = np.random.RandomState(seed + 1).permutation(len(y))
         for k in range(n_timing):
             idx = order[k * p.batch:(k + 1) * p.batch]
             chip.run_batch(times[idx], y[idx])
     else:
-        advance = ctx.progress("eventprop batches", epochs * n_batches)
-        chip.root.n_batches = -(-len(y) // p.batch)
-        for ep in range(epochs):
-            order = rng.permutation(len(y))
-            loss_sum, correct, seen = 0.0, 0.0, 0
-            for k in range(n_batches):
-                idx = order[k * p.batch:(k + 1) * p.batch]
-                loss, first = chip.run_batch(times[idx], y[idx])
-                loss_sum += float(loss.sum())
-                correct += R.accuracy(first, y[idx]) * len(idx)
-                seen += len(idx)
-                advance(1)
-            te, _ = R.evaluate(chip.weights, *data["test"], p)
-            history.append({"epoch": ep + 1, "train_loss": loss_sum / seen,
-                            "train_acc": correct / seen, "test_acc": te})
+        state = T.train_chip(chip, state, data, p, seed, epochs, n_batches, ctx.progress, out_dir,
+                             tr.checkpoint_every)
         weights = chip.weights
+    if opts.get("save_weights"):
+        T.export_weights(Path(opts["save_weights"]), weights)
+    history = state.history
     te, _ = R.evaluate(weights, *data["test"], p)
     extra = profile(chip, p, ctx)
     extra["engine"] = "reference (--fast), chip timing only" if fast else "chip"
@@ -209,8 +213,7 @@ def run(ctx: RunContext) -> AppResult:
     learning = {"history": history, "test_accuracy": te,
                 "best_test_accuracy": max([h["test_acc"] for h in history], default=te)}
     return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.batches_run * chip.K,
-                     ticks_per_sample=chip.K, learning=learning, extra=extra,
-                     notes=["test accuracy: reference forward pass on the chip's weights"])
+                     ticks_per_sample=chip.K, learning=learning, extra=extra, notes=notes)
 
 
 def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
@@ -222,9 +225,6 @@ def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
     for pe in chip.sim.chip.used_pes():
         for ph, cyc in pe.phase_cycles_total.items():
             phase_cycles[ph] = phase_cycles.get(ph, 0.0) + cyc
-    hist_bytes = 0
-    for g in chip.groups.values():
-        hist_bytes = max(hist_bytes, 0)
     n_hidden_dense = sum(p.layers[1:-1]) * T  # every presynaptic (non-input) neuron at every step
     err = chip.cnt.error_packets / n
     spikes = chip.cnt.spike_packets / n

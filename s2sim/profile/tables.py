@@ -70,11 +70,11 @@ def read_timesteps(path: Path) -> dict[str, np.ndarray]:
         return {}
     with open(path, newline="") as fh:
         header = next(csv.reader(fh), None)
+        has_rows = fh.readline() != ""
     if not header:
         return {}
-    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    if data.size == 0:
-        data = np.zeros((0, len(header)))
+    # a run that simulated no timestep (e.g. resumed from a finished checkpoint) has only the header
+    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2) if has_rows else np.zeros((0, len(header)))
     cols: dict[str, np.ndarray] = {}
     for i, name in enumerate(header):
         col = data[:, i]

@@ -1,0 +1,193 @@
+"""EventProp training loops (chip engine and reference) with checkpoints and exact resume.
+
+A checkpoint (``checkpoint.npz`` in the run directory) holds the weights, the root PE's Adam state,
+the epoch in progress, the batches of it already done, that epoch's sample order, the shuffle RNG
+state and the partial epoch's loss/accuracy sums. The chip engine writes one every
+``checkpoint_every`` batches, at each epoch end and on Ctrl-C (the last finished batch), so an
+interrupt loses at most the batch in flight; a resumed run ends with weights bit-identical to an
+uninterrupted one (the numerics of a batch depend only on weights, Adam state and inputs). The
+reference engine (``--fast``) checkpoints at epoch ends.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from s2sim.data.cache import atomic_save_npz
+
+from . import reference as R
+from .params import EventpropParams
+
+F32 = np.float32
+CHECKPOINT_NAME = "checkpoint.npz"
+CHECKPOINT_FORMAT = "s2sim-eventprop-checkpoint"
+CHECKPOINT_VERSION = 1
+# keys of EventpropParams a run may change and still resume (more epochs, another schedule length)
+_RESUMABLE_CHANGES = {"epochs"}
+
+
+@dataclass
+class TrainState:
+    """Where training stands; everything a checkpoint restores."""
+
+    weights: list[np.ndarray]
+    m: list[np.ndarray]
+    v: list[np.ndarray]
+    t: int = 0  # Adam steps taken
+    epoch: int = 0  # 0-based epoch in progress (= epochs done when position == 0)
+    position: int = 0  # batches of that epoch already done
+    order: np.ndarray | None = None  # that epoch's sample order (None at an epoch boundary)
+    rng_state: tuple | None = None  # shuffle RNG (RandomState) state after drawing ``order``
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    seen: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def checkpoint_path(d: str | Path) -> Path:
+    d = Path(d)
+    return d if d.suffix == ".npz" else d / CHECKPOINT_NAME
+
+
+def save_checkpoint(out_dir: str | Path, s: TrainState, p: EventpropParams, engine: str) -> Path:
+    """Write ``out_dir/checkpoint.npz`` atomically (temp file + rename)."""
+    arrays: dict[str, np.ndarray] = {}
+    for l, (w, m, v) in enumerate(zip(s.weights, s.m, s.v)):
+        arrays[f"w{l}"], arrays[f"m{l}"], arrays[f"v{l}"] = (np.asarray(a, F32) for a in (w, m, v))
+    arrays["order"] = np.asarray(s.order if s.order is not None else [], np.int64)
+    name, keys, pos, has_gauss, gauss = s.rng_state if s.rng_state is not None else ("", [], 0, 0, 0.0)
+    arrays["rng_keys"] = np.asarray(keys, np.uint32)
+    header = dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, engine=engine,
+                  params=p.model_dump(), t=s.t, epoch=s.epoch, position=s.position,
+                  rng=[name, int(pos), int(has_gauss), float(gauss)], loss_sum=s.loss_sum,
+                  correct=s.correct, seen=s.seen, history=s.history)
+    arrays["header_json"] = np.array(json.dumps(header))
+    return atomic_save_npz(checkpoint_path(out_dir), arrays)
+
+
+def load_checkpoint(d: str | Path, p: EventpropParams) -> TrainState:
+    """Read a checkpoint made with the same network; one-line ``ValueError`` naming what is wrong."""
+    path = checkpoint_path(d)
+    if not path.exists():
+        raise ValueError(f"{path}: no checkpoint to resume from")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        h = json.loads(str(a["header_json"]))
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable EventProp checkpoint ({type(exc).__name__})") from None
+    if h.get("format") != CHECKPOINT_FORMAT or h.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path}: not an EventProp checkpoint of version {CHECKPOINT_VERSION} "
+                         f"(format {h.get('format')!r}, version {h.get('version')!r})")
+    ours, theirs = p.model_dump(), h["params"]
+    changed = sorted(k for k in ours if k not in _RESUMABLE_CHANGES and ours[k] != theirs.get(k))
+    if changed:
+        k = changed[0]
+        raise ValueError(f"{path}: made with network.{k}={theirs.get(k)!r}, this run has "
+                         f"{ours[k]!r}; resume with the same network")
+    n_w = len(p.layers) - 1
+    weights = [a[f"w{l}"] for l in range(n_w)]
+    rng = h["rng"]
+    state = None if not rng[0] else (rng[0], a["rng_keys"], rng[1], rng[2], rng[3])
+    return TrainState(weights=weights, m=[a[f"m{l}"] for l in range(n_w)],
+                      v=[a[f"v{l}"] for l in range(n_w)], t=int(h["t"]), epoch=int(h["epoch"]),
+                      position=int(h["position"]), order=a["order"] if a["order"].size else None,
+                      rng_state=state, loss_sum=float(h["loss_sum"]), correct=float(h["correct"]),
+                      seen=int(h["seen"]), history=list(h["history"]))
+
+
+def export_weights(path: str | Path, weights: list[np.ndarray]) -> Path:
+    """``--save-weights``: one float32 array per weight layer, ``w0`` (input -> first layer), ``w1``, ..."""
+    return atomic_save_npz(Path(path), {f"w{l}": np.asarray(w, F32) for l, w in enumerate(weights)})
+
+
+def fresh_state(p: EventpropParams, weights: list[np.ndarray]) -> TrainState:
+    return TrainState(weights=[w.copy() for w in weights], m=[np.zeros_like(w) for w in weights],
+                      v=[np.zeros_like(w) for w in weights])
+
+
+def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,
+               n_batches: int, progress: Callable[[str, int], Callable[[int], None]],
+               out_dir: Path | None, checkpoint_every: int) -> TrainState:
+    """Train on the chip model from state ``s`` (fresh or restored) until ``epochs`` are done.
+
+    ``chip`` is a ``ChipNetwork`` built with ``s.weights``; its root PE gets ``s``'s Adam state.
+    """
+    times, y = data["train"]
+    root = chip.root
+    root.m, root.v, root.t = [m.copy() for m in s.m], [v.copy() for v in s.v], s.t
+    root.n_batches = -(-len(y) // p.batch)
+    root.lr = p.lr * p.gamma_per_epoch ** (s.t / root.n_batches)
+    rng = np.random.RandomState(seed)
+    if s.rng_state is not None:
+        rng.set_state(s.rng_state)
+    advance = progress("eventprop batches", max(0, epochs - s.epoch) * n_batches)
+    advance(s.position)
+    good = _snapshot(chip, s)
+    try:
+        for epoch in range(s.epoch, epochs):
+            if s.order is None:
+                s.order = rng.permutation(len(y))
+                s.rng_state = rng.get_state()
+            since = 0
+            for k in range(s.position, n_batches):
+                idx = s.order[k * p.batch:(k + 1) * p.batch]
+                loss, first = chip.run_batch(times[idx], y[idx])
+                s.loss_sum += float(loss.sum())
+                s.correct += R.accuracy(first, y[idx]) * len(idx)
+                s.seen += len(idx)
+                s.epoch, s.position = epoch, k + 1
+                good = _snapshot(chip, s)
+                since += 1
+                if out_dir is not None and since >= checkpoint_every and k + 1 < n_batches:
+                    save_checkpoint(out_dir, good, p, "chip")
+                    since = 0
+                advance(1)
+            te, _ = R.evaluate(chip.weights, *data["test"], p)
+            s.history.append({"epoch": epoch + 1, "train_loss": s.loss_sum / max(s.seen, 1),
+                              "train_acc": s.correct / max(s.seen, 1), "test_acc": te})
+            s.epoch, s.position, s.order, s.loss_sum, s.correct, s.seen = epoch + 1, 0, None, 0.0, 0.0, 0
+            good = _snapshot(chip, s)
+            if out_dir is not None:
+                save_checkpoint(out_dir, good, p, "chip")
+    except KeyboardInterrupt:
+        if out_dir is not None:
+            save_checkpoint(out_dir, good, p, "chip")
+        raise
+    return good
+
+
+def _snapshot(chip, s: TrainState) -> TrainState:
+    """A copy of ``s`` with the chip's current weights and Adam state (taken at batch boundaries)."""
+    root = chip.root
+    return TrainState(weights=[w.copy() for w in root.W], m=[m.copy() for m in root.m],
+                      v=[v.copy() for v in root.v], t=root.t, epoch=s.epoch, position=s.position,
+                      order=s.order, rng_state=s.rng_state, loss_sum=s.loss_sum, correct=s.correct,
+                      seen=s.seen, history=[dict(h) for h in s.history])
+
+
+def train_reference(s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,
+                    out_dir: Path | None) -> TrainState:
+    """Train with the vectorised reference (``--fast``) from an epoch boundary; checkpoint per epoch."""
+    if s.position:
+        raise ValueError("the checkpoint is in the middle of an epoch of chip training; resume it "
+                         "without --fast")
+    times, y = data["train"]
+    opt = R.Adam(s.weights, p.lr, p.weight_decay)
+    opt.m, opt.v, opt.t = s.m, s.v, s.t
+    opt.lr = p.lr * p.gamma_per_epoch ** (s.t / -(-len(y) // p.batch))
+    rng = np.random.RandomState(seed)
+    if s.rng_state is not None:
+        rng.set_state(s.rng_state)
+    for epoch in range(s.epoch, epochs):
+        loss, acc = R.train_epoch(s.weights, opt, times, y, p, rng)
+        te, _ = R.evaluate(s.weights, *data["test"], p)
+        s.history.append({"epoch": epoch + 1, "train_loss": loss, "train_acc": acc, "test_acc": te})
+        s.t, s.epoch, s.rng_state = opt.t, epoch + 1, rng.get_state()
+        if out_dir is not None:
+            save_checkpoint(out_dir, s, p, "reference")
+    return s
