@@ -215,18 +215,25 @@ class Chip:
         the arithmetic for all of them at once, but charges each core separately, so each PE's
         handler time, the callbacks it delays and its counters are still its own.
         """
-        targets = [self.pes[d] for d, _ in dests]
+        pes = self.pes
+        targets = [pes[d] for d, _ in dests]
         fw0 = targets[0].firmware
         many = getattr(fw0, "on_packet_burst_many", None)
-        if many is None or any(pe.firmware is None or type(pe.firmware) is not type(fw0)
-                               or pe.priorities["packet"] > 0 for pe in targets):
+        if many is None:
             return False
+        cls, firmwares, cores = type(fw0), [], []
+        for pe in targets:
+            fw = pe.firmware
+            if fw is None or type(fw) is not cls or pe.priorities["packet"] > 0:
+                return False
+            firmwares.append(fw)
+            cores.append(pe.core)
         n = len(keys)
         starts = []
         for pe in targets:
             pe.accept_packets(n)
             starts.append(pe.begin_burst(first_ns))
-        many([pe.firmware for pe in targets], [pe.core for pe in targets], keys, payloads)
+        many(firmwares, cores, keys, payloads)
         for pe, start, (_, last) in zip(targets, starts, dests):
             pe.finish_burst(start, first_ns, last, n, pe.tick)
         return True
