@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 class NullTickStats:
     """Same interface as ``s2sim.hw.tickstats.TickStats``; records nothing."""
 
-    def __init__(self, n_pes: int, rows: int = 64):
+    def __init__(self, n_pes: int, rows: int = 64, max_rows: int | None = None):
         import numpy as np
-        self.n_pes, self.n_rows = n_pes, 0
+        self.n_pes, self.n_rows, self.max_rows, self.rows_seen = n_pes, 0, max_rows, 0
+        self.beyond_max_done_ns = np.zeros(n_pes)
         self.time_done_ns = self.busy_cycles = np.zeros((0, n_pes))
         self.packets_in = self.packets_out = np.zeros((0, n_pes), dtype=np.int64)
         self.phase_cycles: dict = {}
@@ -44,6 +45,9 @@ class NullTickStats:
 
     def packet_out(self, row, pe, n=1) -> None:
         pass
+
+    def phase_totals(self, pe) -> dict:
+        return {}
 
 
 def run_once(network: Path, sets: list[str], mode: str, out_dir: Path) -> float:

@@ -71,7 +71,6 @@ class PE:
         self._level_cycles = 0.0
         self.level_since_ns = 0.0
         self.time_by_level: dict[str, float] = {}
-        self.phase_cycles_total: dict[str, float] = {}
         # what this PE did in the timestep being accumulated (merged into chip.stats per row)
         self.acc_row = -1
         self.acc_done_ns = 0.0
@@ -156,8 +155,6 @@ class PE:
             if row < self.acc_row:  # a callback of an earlier timestep ended late: write it directly
                 tick_start = self.chip.tick_time(self, row)
                 self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases)
-                if not merged:
-                    self._add_totals(phases)
                 self._record(kind, phases, start_ns, end_ns, cycles)
                 return
             self.flush_row()
@@ -177,15 +174,14 @@ class PE:
         if rec is not None:
             rec.callback(self.id, kind, phases, start_ns, end_ns, cycles)
 
-    def _add_totals(self, phases: dict) -> None:
-        totals = self.phase_cycles_total
-        for phase, cyc in phases.items():
-            totals[phase] = totals.get(phase, 0.0) + cyc
+    @property
+    def phase_cycles_total(self) -> dict[str, float]:
+        """Cycles per phase over the whole run, up to the last merged timestep (``chip.flush_stats``)."""
+        return self.chip.stats.phase_totals(self.id)
 
     def flush_row(self) -> None:
         """Merge the accumulated timestep into ``chip.stats`` (on tick change and at the end of a run)."""
         if self.acc_phases or self.acc_in or self.acc_out or self.acc_done_ns:
-            self._add_totals(self.acc_phases)
             self.chip.stats.add_row(self.acc_row, self.id, self.acc_done_ns, self.acc_phases,
                                     self.acc_in, self.acc_out)
         self.acc_phases, self.acc_done_ns, self.acc_in, self.acc_out = {}, 0.0, 0, 0

@@ -32,16 +32,19 @@ class TickStats:
                    "packets_in": np.zeros((rows, n_pes), dtype=np.int64),
                    "packets_out": np.zeros((rows, n_pes), dtype=np.int64)}
         self._phases: dict[str, np.ndarray] = {}
+        self._totals: dict[str, np.ndarray] = {}  # per phase: cycles of each PE over the whole run
         self._pending: list[tuple] = []
 
     # ---- recording (hot path) -------------------------------------------------------------------
     def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float] | None,
                 packets_in: int, packets_out: int) -> None:
-        """Record what ``pe`` did in timestep ``row`` (merged with earlier records of that row)."""
-        if row >= 0:
-            self._pending.append((row, pe, done_ns, phases, packets_in, packets_out))
-            if len(self._pending) >= 4096:  # keep few live records (they would slow the GC down)
-                self._materialize()
+        """Record what ``pe`` did in timestep ``row`` (merged with earlier records of that row).
+
+        A negative row (work before the first tick) counts only in the run totals.
+        """
+        self._pending.append((row, pe, done_ns, phases, packets_in, packets_out))
+        if len(self._pending) >= 4096:  # keep few live records (they would slow the GC down)
+            self._materialize()
 
     def work(self, row: int, pe: int, done_ns: float, phases: dict[str, float]) -> None:
         """Record one callback of tick ``row`` on ``pe`` ending ``done_ns`` after the tick started."""
@@ -70,16 +73,20 @@ class TickStats:
             return
         rows, pes, done, _, pin, pout = zip(*pending)
         rows, pes = np.asarray(rows), np.asarray(pes)
+        groups = self._phase_groups(pending)
+        self._add_totals(groups, pes)
         self.rows_seen = max(self.rows_seen, int(rows.max()) + 1)
-        if self.max_rows is not None and rows.max() >= self.max_rows:
-            late = rows >= self.max_rows
+        late = rows >= self.max_rows if self.max_rows is not None else np.zeros(len(rows), bool)
+        if late.any():
             np.maximum.at(self.beyond_max_done_ns, pes[late], np.asarray(done, dtype=float)[late])
-            keep = np.flatnonzero(~late)
+        if late.any() or rows.min() < 0:
+            keep = np.flatnonzero(~late & (rows >= 0))
             if keep.size == 0:
                 return
             pending = [pending[i] for i in keep]
             rows, pes, done, _, pin, pout = zip(*pending)
             rows, pes = np.asarray(rows), np.asarray(pes)
+            groups = self._phase_groups(pending)
         top = int(rows.max()) + 1
         self._ensure(top)
         self._n_rows = max(self._n_rows, top)
@@ -95,7 +102,19 @@ class TickStats:
         flat[lin[order]] = np.maximum(flat[lin[order]], done[order])
         add(self._a["packets_in"], lin, np.asarray(pin, dtype=float))
         add(self._a["packets_out"], lin, np.asarray(pout, dtype=float))
-        # Records of one PE usually have the same phases: group by key set, one 2-D array per group.
+        busy = self._a["busy_cycles"]
+        for names, (idx, table) in groups.items():
+            where = lin[idx]
+            add(busy, where, table.sum(axis=1))
+            for col, phase in enumerate(names):
+                arr = self._phases.get(phase)
+                if arr is None:
+                    arr = self._phases[phase] = np.zeros(shape)
+                add(arr, where, table[:, col])
+
+    @staticmethod
+    def _phase_groups(pending: list[tuple]) -> dict[tuple, tuple[list, np.ndarray]]:
+        """Records of one PE usually have the same phases: group by key set, one 2-D array per group."""
         groups: dict[tuple, tuple[list, list]] = {}
         for i, rec in enumerate(pending):
             phases = rec[3]
@@ -103,15 +122,23 @@ class TickStats:
                 idx, vals = groups.setdefault(tuple(phases), ([], []))
                 idx.append(i)
                 vals.append(list(phases.values()))
-        busy = self._a["busy_cycles"]
-        for names, (idx, vals) in groups.items():
-            where, table = lin[idx], np.asarray(vals, dtype=float)
-            add(busy, where, table.sum(axis=1))
+        return {names: (idx, np.asarray(vals, dtype=float)) for names, (idx, vals) in groups.items()}
+
+    def _add_totals(self, groups: dict, pes: np.ndarray) -> None:
+        for names, (idx, table) in groups.items():
+            who = pes[idx]
             for col, phase in enumerate(names):
-                arr = self._phases.get(phase)
-                if arr is None:
-                    arr = self._phases[phase] = np.zeros(shape)
-                add(arr, where, table[:, col])
+                tot = self._totals.get(phase)
+                if tot is None:
+                    tot = self._totals[phase] = np.full(self.n_pes, np.nan)
+                seen = np.isnan(tot[who])
+                tot[who[seen]] = 0.0
+                np.add.at(tot, who, table[:, col])
+
+    def phase_totals(self, pe: int) -> dict[str, float]:
+        """Cycles per phase of ``pe`` over the whole run, recorded rows or not (phases it never ran are absent)."""
+        self._materialize()
+        return {phase: float(tot[pe]) for phase, tot in self._totals.items() if not np.isnan(tot[pe])}
 
     @property
     def n_rows(self) -> int:

@@ -138,8 +138,8 @@ class TraceRecorder:
 
     def callback(self, pe: int, kind: str, phases: dict, start_ns: float, end_ns: float,
                  cycles: float) -> None:
-        if self._keep(pe, start_ns, end_ns):
-            self.callbacks.append((pe, kind, dict(phases), start_ns, end_ns, cycles))
+        if self._keep(pe, start_ns, end_ns):  # the PE hands over a callback's own phases dict
+            self.callbacks.append((pe, kind, phases, start_ns, end_ns, cycles))
 
     def packet(self, src: int, dst: int, key: int, send_ns: float, arrive_ns: float, n: int) -> None:
         if self.pes is not None and src not in self.pes and dst not in self.pes:
