@@ -546,8 +546,7 @@ class EpropCore(Firmware):
         buf = g.ubuf
         for i in idx:
             buf[k, slot, i] = 1.0
-        if tick + 1 == g.cur_tick:
-            g.input_changed(k, tick + 1)
+        g.input_changed(k, tick + 1)
 
     def _spike_rx_cycles(self, core: Core, n: int) -> float:
         cached = self._rx_costs.get(n)

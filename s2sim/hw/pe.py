@@ -117,11 +117,16 @@ class PE:
 
     @property
     def cycles_by_level(self) -> dict[str, float]:
+        """Busy cycles per performance level."""
+        self._fold_level_cycles()
+        return self._cycles_by_level
+
+    def _fold_level_cycles(self) -> None:
+        """Book the cycles gathered since the last fold to the level they ran at (the current one)."""
         if self._level_cycles:
             name = self.level.name
             self._cycles_by_level[name] = self._cycles_by_level.get(name, 0.0) + self._level_cycles
             self._level_cycles = 0.0
-        return self._cycles_by_level
 
     @property
     def active_ns_by_level(self) -> dict[str, float]:
@@ -389,7 +394,7 @@ class PE:
         now = self.env.now
         self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
         self.level_since_ns = now
-        self.cycles_by_level  # fold the old level's cycles in before the switch
+        self._fold_level_cycles()  # the cycles so far ran at the old level
         self.level = level
         self.ns_per_cycle = level.ns_per_cycle
 
