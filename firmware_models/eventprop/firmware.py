@@ -365,10 +365,8 @@ class LayerCore(Firmware):
             if phi == 0:
                 return
             fired = np.flatnonzero(out["fired"][self.copy])
-            k_in = int(out["n_in_spikes"][self.copy])
             core.charge("forward", load=3 * n, fmul=3 * n, fadd=2 * n, fcmp=n, store=3 * n, loop=n)
             core.charge("forward", store=6 * len(fired), int_alu=2 * len(fired))
-            del k_in
             base = core.pe_id << SPIKE_SHIFT
             for j in fired:
                 core.send_mc(base | int(j))
