@@ -284,7 +284,10 @@ def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: n
         if need_grad_in:
             grad_in[:, t] = ordered_error(lV - lI, W)
         lI_all[:, t] = a * lI + oma * lV
-        jump = rec.spikes[:, t + 1] * (theta * lV + grad_out[:, t + 1]) / vdot[:, t + 1]
+        # the jump exists only at spikes (as on the chip): computing it elsewhere could give 0 * inf
+        spiked = rec.spikes[:, t + 1] != 0
+        jump = np.zeros_like(lV)
+        np.divide(theta * lV + grad_out[:, t + 1], vdot[:, t + 1], out=jump, where=spiked)
         lV_all[:, t] = b * lV + jump
         # per-sample sum of lambda_I at input spikes, accumulated in reverse time (as a core does)
         acc += lI_all[:, t, :, None] * s_in_f[:, t, None, :]
