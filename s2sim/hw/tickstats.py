@@ -72,21 +72,22 @@ class TickStats:
         if not pending:
             return
         rows, pes, done, _, pin, pout = zip(*pending)
-        rows, pes = np.asarray(rows), np.asarray(pes)
+        rows, pes, done = np.asarray(rows), np.asarray(pes), np.asarray(done, dtype=float)
+        pin, pout = np.asarray(pin, dtype=float), np.asarray(pout, dtype=float)
         groups = self._phase_groups(pending)
         self._add_totals(groups, pes)
         self.rows_seen = max(self.rows_seen, int(rows.max()) + 1)
         late = rows >= self.max_rows if self.max_rows is not None else np.zeros(len(rows), bool)
         if late.any():
-            np.maximum.at(self.beyond_max_done_ns, pes[late], np.asarray(done, dtype=float)[late])
-        if late.any() or rows.min() < 0:
-            keep = np.flatnonzero(~late & (rows >= 0))
-            if keep.size == 0:
+            np.maximum.at(self.beyond_max_done_ns, pes[late], done[late])
+        keep = ~late & (rows >= 0)  # rows kept in detail (negative: before the first tick)
+        if not keep.all():
+            if not keep.any():
                 return
-            pending = [pending[i] for i in keep]
-            rows, pes, done, _, pin, pout = zip(*pending)
-            rows, pes = np.asarray(rows), np.asarray(pes)
-            groups = self._phase_groups(pending)
+            new_index = np.cumsum(keep) - 1
+            groups = {names: (new_index[idx[keep[idx]]], table[keep[idx]])
+                      for names, (idx, table) in groups.items() if keep[idx].any()}
+            rows, pes, done, pin, pout = rows[keep], pes[keep], done[keep], pin[keep], pout[keep]
         top = int(rows.max()) + 1
         self._ensure(top)
         self._n_rows = max(self._n_rows, top)
@@ -96,12 +97,11 @@ class TickStats:
         def add(arr: np.ndarray, where: np.ndarray, vals) -> None:
             np.add.at(arr.reshape(-1), where, np.asarray(vals).astype(arr.dtype, copy=False))
 
-        done = np.asarray(done, dtype=float)
         order = np.argsort(done, kind="stable")  # ascending: for repeated cells the largest lands last
         flat = self._a["time_done_ns"].reshape(-1)
         flat[lin[order]] = np.maximum(flat[lin[order]], done[order])
-        add(self._a["packets_in"], lin, np.asarray(pin, dtype=float))
-        add(self._a["packets_out"], lin, np.asarray(pout, dtype=float))
+        add(self._a["packets_in"], lin, pin)
+        add(self._a["packets_out"], lin, pout)
         busy = self._a["busy_cycles"]
         for names, (idx, table) in groups.items():
             where = lin[idx]
@@ -113,7 +113,7 @@ class TickStats:
                 add(arr, where, table[:, col])
 
     @staticmethod
-    def _phase_groups(pending: list[tuple]) -> dict[tuple, tuple[list, np.ndarray]]:
+    def _phase_groups(pending: list[tuple]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
         """Records of one PE usually have the same phases: group by key set, one 2-D array per group."""
         groups: dict[tuple, tuple[list, list]] = {}
         for i, rec in enumerate(pending):
@@ -122,7 +122,7 @@ class TickStats:
                 idx, vals = groups.setdefault(tuple(phases), ([], []))
                 idx.append(i)
                 vals.append(list(phases.values()))
-        return {names: (idx, np.asarray(vals, dtype=float)) for names, (idx, vals) in groups.items()}
+        return {names: (np.asarray(idx), np.asarray(vals, dtype=float)) for names, (idx, vals) in groups.items()}
 
     def _add_totals(self, groups: dict, pes: np.ndarray) -> None:
         for names, (idx, table) in groups.items():
