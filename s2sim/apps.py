@@ -30,6 +30,10 @@ class RunContext:
     progress: Callable[[str, int], Callable[[int], None]]  # (label, total) -> advance(n)
     options: dict[str, Any] = field(default_factory=dict)  # CLI switches (fast, timing_samples, ...)
     recorder: Any = None
+    # Apps call this once their inputs (config, data, --resume checkpoint) have been checked and new
+    # results are about to be made: the CLI then removes an older summary.json from the run folder,
+    # so a failed check loses nothing and an interrupted run leaves nothing looking complete.
+    start_output: Callable[[], None] = lambda: None
 
     @property
     def spec(self):

@@ -77,8 +77,9 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         if resume is not None and out is None:
             out_dir = resume
         out_dir.mkdir(parents=True, exist_ok=True)
-        if (out_dir / "summary.json").exists():
-            (out_dir / "summary.json").unlink()  # a rerun into the same folder is incomplete until done
+
+        def start_output() -> None:  # a rerun into the same folder is incomplete until done
+            (out_dir / "summary.json").unlink(missing_ok=True)
         recorder = None
         if trace or spec.run.trace:
             try:
@@ -94,8 +95,10 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         with progress_factory(spec.run.progress and not quiet) as make_progress:
             ctx = RunContext(loaded=loaded, hw=hw, out_dir=out_dir, progress=make_progress, recorder=recorder,
                              options={"fast": fast, "timing_samples": timing_samples, "resume": resume,
-                                      "save_weights": save_weights, "console": None if quiet else err_console})
+                                      "save_weights": save_weights, "console": None if quiet else err_console},
+                             start_output=start_output)
             result = app.run(ctx)
+            start_output()  # for apps that never call it
         wall = time.perf_counter() - t0
     except KeyboardInterrupt:
         fail("interrupted; completed work is kept in the checkpoint (rerun with --resume)", 130)

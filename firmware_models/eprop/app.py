@@ -160,6 +160,17 @@ def _load_data(ctx: RunContext, dcfg, params: EpropParams):
     return ds
 
 
+def _check_resume_dir(tr, resume):
+    """The checkpoint ``--resume`` names, or a one-line AppError saying why it cannot be used."""
+    try:
+        ck = tr.load_checkpoint(Path(resume))
+    except ValueError as err:
+        raise AppError(f"--resume: {err}") from None
+    if ck is None:
+        raise AppError(f"--resume {resume}: no checkpoint.npz there")
+    return ck
+
+
 def run(ctx: RunContext) -> AppResult:
     tr = _training_module()
     params, mapping, fwp, dcfg, tcfg = _sections(ctx)
@@ -175,7 +186,14 @@ def run(ctx: RunContext) -> AppResult:
     train = ds.splits["train"]
     history: list[dict] = []
     if fast:
-        res = tr.train_reference(params, tcfg, ds, ctx.seed, out_dir, ctx.progress, resume_dir=opts.get("resume"))
+        if opts.get("resume"):
+            _check_resume_dir(tr, opts["resume"])
+        ctx.start_output()
+        try:
+            res = tr.train_reference(params, tcfg, ds, ctx.seed, out_dir, ctx.progress,
+                                     resume_dir=opts.get("resume"))
+        except ValueError as err:
+            raise AppError(f"--resume: {err}") from None
         weights, adam, history = res.weights, res.adam, list(res.history)
         chip = ChipNetwork(sim, params, mapping, weights, ctx.spec.run.tick_ns, fwp.recurrent)
         chip.set_adam(adam)
@@ -194,18 +212,14 @@ def run(ctx: RunContext) -> AppResult:
         part_losses: list[float] = []
         part_correct: list[bool] = []
         if opts.get("resume"):
-            try:
-                ck = tr.load_checkpoint(Path(opts["resume"]))
-            except ValueError as err:
-                raise AppError(f"--resume: {err}") from None
-            if ck is None:
-                raise AppError(f"--resume {opts['resume']}: no checkpoint.npz there")
+            ck = _check_resume_dir(tr, opts["resume"])
             weights, adam, start_epoch, history, position = ck[:5]
             history = list(history)
             part_losses = [float(x) for x in ck.epoch_losses]
             part_correct = [bool(x) for x in ck.epoch_correct]
         chip = ChipNetwork(sim, params, mapping, weights, ctx.spec.run.tick_ns, fwp.recurrent)
         chip.set_adam(adam)
+        ctx.start_output()
         n = len(train)
         chunk = 8  # samples per host call; a checkpoint never holds a half-trained chunk
         for epoch in range(start_epoch, tcfg.epochs):

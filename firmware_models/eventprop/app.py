@@ -185,6 +185,7 @@ def run(ctx: RunContext) -> AppResult:
     if tr.max_batches:
         n_batches = min(n_batches, tr.max_batches)
     out_dir = Path(ctx.out_dir) if ctx.out_dir is not None else None
+    ctx.start_output()
     if fast:
         try:
             state = T.train_reference(state, data, p, seed, epochs, out_dir)

@@ -47,3 +47,17 @@ def test_too_few_pes_is_one_line_error_with_smallest_count(tmp_path):
 def test_fast_mode_times_a_few_samples(tmp_path):
     s = _run(tmp_path, "--fast", "--timing-samples", "2")
     assert s["samples"] == 2 and s["learning"]["epochs"] == 1
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_unusable_resume_checkpoint_is_one_line_error_and_keeps_the_folder(tmp_path, fast):
+    (tmp_path / "checkpoint.npz").write_bytes(b"not a checkpoint")
+    (tmp_path / "summary.json").write_text("{}")
+    args = ["run", "networks/gsc.yaml", "--resume", str(tmp_path), "--quiet"] + (["--fast"] if fast else [])
+    for s in TINY:
+        args += ["--set", s]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    assert "--resume" in res.output and "checkpoint.npz" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)  # no traceback
+    assert (tmp_path / "summary.json").read_text() == "{}"

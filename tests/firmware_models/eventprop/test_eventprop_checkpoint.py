@@ -106,3 +106,4 @@ def test_cli_resume_continues_a_run_and_refuses_a_changed_network(tmp_path):
     res = run("--resume", str(tmp_path), "--set", "network.lr=0.5", epochs=2)
     assert res.exit_code == 2
     assert "network.lr=0.0019, this run has 0.5" in res.output and "Traceback" not in res.output
+    assert (tmp_path / "summary.json").exists()  # the refused run loses nothing of the last one
