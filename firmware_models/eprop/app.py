@@ -192,7 +192,9 @@ def run(ctx: RunContext) -> AppResult:
         try:
             res = tr.train_reference(params, tcfg, ds, ctx.seed, out_dir, ctx.progress,
                                      resume_dir=opts.get("resume"))
-        except ValueError as err:
+        except ValueError as err:  # the checkpoint's settings do not fit this run
+            if not opts.get("resume"):
+                raise
             raise AppError(f"--resume: {err}") from None
         weights, adam, history = res.weights, res.adam, list(res.history)
         chip = ChipNetwork(sim, params, mapping, weights, ctx.spec.run.tick_ns, fwp.recurrent)
