@@ -2,6 +2,11 @@
 
 Each component names the architecture entries it rests on, so the report can say what share of
 the total comes from measured, derived or estimated numbers.
+
+Core model (docs/simulation-model.md, Energy): a used PE draws its level's static power for all the
+time it spends at that level, busy or asleep (``core_static``), plus the level's dynamic energy per
+busy cycle (``core_active``). Busy power = static + pJ/cycle x clock, which is exactly how the two
+numbers were split from the chip's measured sleep and CoreMark power.
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from .hw.chip import Chip
 #: Which architecture parameters each energy component is computed from.
 COMPONENT_SOURCES: dict[str, list[str]] = {
     "core_active": ["performance_levels.{level}.active_energy_per_cycle_pj"],
-    "core_sleep": ["performance_levels.{level}.sleep_power_mw"],
+    "core_static": ["performance_levels.{level}.static_power_mw"],
     "chip_baseline": ["chip.baseline_power_mw"],
     "noc": ["noc.energy_per_hop_pj"],
     "dma": ["dma.energy_per_byte_pj"],
@@ -20,26 +25,47 @@ COMPONENT_SOURCES: dict[str, list[str]] = {
 }
 
 
+#: Components whose hardware no firmware may use; left out of the breakdown when nothing used them.
+OPTIONAL_COMPONENTS: dict[str, str] = {
+    "exp_accelerator": "not used by this firmware (no exp/log accelerator results; see network.exp_impl)",
+    "mac_array": "not used by this firmware (no MAC-array jobs)",
+}
+
+
 def energy_breakdown_j(chip: Chip, end_ns: float) -> dict[str, float]:
-    """Joules per component for the used PEs over [0, end_ns]; unused PEs are powered off."""
+    """Joules per component for the used PEs over [0, end_ns]; unused PEs are powered off.
+
+    ``exp_accelerator`` and ``mac_array`` appear only when some PE used them (``unused_components``).
+    """
     p = chip.p
     used = chip.used_pes()
-    sleep_j = 0.0
+    static_j = 0.0
     for pe in used:
         for name, total_ns in pe.close_levels(end_ns).items():
-            idle_ns = max(0.0, total_ns - pe.active_ns_by_level.get(name, 0.0))
-            sleep_j += idle_ns * 1e-9 * p.perf_level(name).sleep_power_mw * 1e-3
+            static_j += total_ns * 1e-9 * p.perf_level(name).static_power_mw * 1e-3
     dma_bytes = sum(pe.c["dma_bytes"] for pe in used)
-    return {
+    out = {
         "core_active": sum(pe.active_pj for pe in used) * 1e-12,
-        "core_sleep": sleep_j,
+        "core_static": static_j,
         "chip_baseline": p.baseline_power_mw * 1e-3 * end_ns * 1e-9,
         "noc": chip.noc.packet_hops * p.noc_energy_per_hop_pj * 1e-12,
         "dma": dma_bytes * p.dma_energy_per_byte_pj * 1e-12,
         "dram": (chip.dram.bytes_read + chip.dram.bytes_written) * p.dram_energy_per_byte_pj * 1e-12,
-        "exp_accelerator": sum(pe.c["exp_ops"] for pe in used) * p.exp_energy_pj * 1e-12,
-        "mac_array": sum(pe.c["mac_ops"] for pe in used) * p.mac_energy_pj * 1e-12,
     }
+    unused = unused_components(chip)  # their energy parameters are not read: an override of them changed nothing
+    if "exp_accelerator" not in unused:
+        out["exp_accelerator"] = sum(pe.c["exp_ops"] for pe in used) * p.exp_energy_pj * 1e-12
+    if "mac_array" not in unused:
+        out["mac_array"] = sum(pe.c["mac_ops"] for pe in used) * p.mac_energy_pj * 1e-12
+    return out
+
+
+def unused_components(chip: Chip) -> dict[str, str]:
+    """Optional components no used PE touched, with the sentence the report shows instead of 0 J."""
+    used = chip.used_pes()
+    counts = {"exp_accelerator": sum(pe.c["exp_ops"] for pe in used),
+              "mac_array": sum(pe.c["mac_ops"] for pe in used)}
+    return {name: why for name, why in OPTIONAL_COMPONENTS.items() if counts[name] == 0}
 
 
 def provenance_shares(breakdown_j: dict[str, float], confidence_of: dict[str, str],

@@ -15,7 +15,7 @@ from .sourced import STRICT, NonNegFloat, NonNegInt, PosFloat, PosInt, Sourced
 
 __all__ = [
     "ArchConfig", "ChipArch", "PEArch", "PerformanceLevel", "CoreCycles", "Kernels",
-    "Accelerators", "NocArch", "DmaArch", "DramArch", "EnergyArch",
+    "Accelerators", "DvfsPolicyArch", "NocArch", "DmaArch", "DramArch", "EnergyArch",
 ]
 
 
@@ -35,7 +35,23 @@ class ChipArch(_Section):
     qpe_count: Sourced[PosInt] = _doc("number of quad-PEs on the chip")
     pes_per_qpe: Sourced[PosInt] = _doc("processing elements per QPE")
     router_entries: Sourced[PosInt] = _doc("multicast routing table entries (key/mask) per chip")
+    missing_routers: Sourced[list[list[NonNegInt]]] = _doc(
+        "mesh slots (x, y), 0-based, that hold no QPE (e.g. the chip's central router)")
     baseline_power_mw: Sourced[NonNegFloat] = _doc("chip power with all PEs off (always paid)")
+
+    @field_validator("missing_routers")
+    @classmethod
+    def _slots_in_mesh(cls, v: Sourced[list[list[int]]], info: ValidationInfo) -> Sourced[list[list[int]]]:
+        w, h = info.data.get("mesh_width"), info.data.get("mesh_height")
+        for xy in v.value:
+            if len(xy) != 2 or (w is not None and h is not None and not (xy[0] < w.value and xy[1] < h.value)):
+                raise ValueError(f"got slot {xy}; expected [x, y] inside the mesh")
+        qpes = info.data.get("qpe_count")
+        if w is not None and h is not None and qpes is not None:
+            free = w.value * h.value - len({tuple(xy) for xy in v.value})
+            if qpes.value > free:
+                raise ValueError(f"leaves {free} mesh slots; expected room for qpe_count = {qpes.value}")
+        return v
 
     @field_validator("qpe_count")
     @classmethod
@@ -77,8 +93,10 @@ class PerformanceLevel(_Section):
     name: str = Field(min_length=1, description="level name used by run.performance_level")
     clock_mhz: Sourced[PosFloat] = _doc("PE core clock at this level")
     voltage_v: Sourced[PosFloat] = _doc("PE supply voltage at this level")
-    active_energy_per_cycle_pj: Sourced[NonNegFloat] = _doc("dynamic energy per busy core cycle (incl. SRAM)")
-    sleep_power_mw: Sourced[NonNegFloat] = _doc("per-PE power while sleeping (WFI) at this level")
+    active_energy_per_cycle_pj: Sourced[NonNegFloat] = _doc(
+        "dynamic energy per busy core cycle (incl. SRAM), on top of the static power")
+    static_power_mw: Sourced[NonNegFloat] = _doc(
+        "per-PE power drawn at this level whether busy or asleep (measured with the PEs asleep)")
 
 
 class CoreCycles(_Section):
@@ -124,6 +142,28 @@ class Accelerators(_Section):
     rng_cycles: Sourced[NonNegFloat] = _doc("cycles per 32-bit pseudo-random number")
 
 
+class DvfsPolicyArch(_Section):
+    """The per-tick load policy of ``run.dvfs: load`` (s2sim/hw/dvfs.py)."""
+
+    margin: Sourced[PosFloat] = _doc("safety factor on the predicted busy cycles of a tick (>= 1)")
+    deadline_fraction: Sourced[PosFloat] = _doc("fraction of the tick the predicted work must finish in (0, 1]")
+    history_ticks: Sourced[PosInt] = _doc("past ticks the load prediction looks at")
+
+    @field_validator("margin")
+    @classmethod
+    def _is_safety_factor(cls, v: Sourced[float]) -> Sourced[float]:
+        if v.value < 1.0:
+            raise ValueError(f"got {v.value}; expected a safety factor >= 1")
+        return v
+
+    @field_validator("deadline_fraction")
+    @classmethod
+    def _is_fraction(cls, v: Sourced[float]) -> Sourced[float]:
+        if v.value > 1.0:
+            raise ValueError(f"got {v.value}; expected a fraction of the tick in (0, 1]")
+        return v
+
+
 class NocArch(_Section):
     """On-chip network: clock, per-hop latency, widths and energy."""
 
@@ -139,6 +179,7 @@ class NocArch(_Section):
 class DmaArch(_Section):
     """Per-PE DMA engine."""
 
+    issue_cycles: Sourced[NonNegFloat] = _doc("core cycles the firmware spends queueing one DMA request")
     setup_cycles: Sourced[NonNegFloat] = _doc("PE cycles from request to first byte moved")
     sram_bytes_per_cycle: Sourced[PosFloat] = _doc("SRAM<->SRAM throughput in PE cycles")
     energy_per_byte_pj: Sourced[NonNegFloat] = _doc("energy per byte moved SRAM<->SRAM")
@@ -171,6 +212,7 @@ class ArchConfig(_Section):
     performance_levels: list[PerformanceLevel] = Field(min_length=1, description="DVFS levels")
     default_performance_level: str = Field(description="level used when the run does not choose")
     pl_switch_ns: Sourced[NonNegFloat] = _doc("time to switch between performance levels")
+    dvfs_policy: DvfsPolicyArch
     core_cycles: CoreCycles
     kernels: Kernels
     accelerators: Accelerators

@@ -9,7 +9,8 @@ PE switches to the returned level.
 ``LoadPolicy`` predicts the tick's work as the largest busy-cycle count this PE had in the last
 ``history`` ticks (timer callback + packet handlers + everything else of those ticks), times a
 safety ``margin``, and picks the slowest level whose clock finishes that within ``deadline`` of the
-tick (minus the level-switch time). With no history yet (first tick), or when the previous tick's
+tick (minus the level-switch time). The three numbers come from the arch file's ``dvfs_policy``
+section (``HwParams.dvfs_margin``, ``dvfs_deadline_fraction``, ``dvfs_history_ticks``). With no history yet (first tick), or when the previous tick's
 work is still running or queued (the PE is behind), it picks the fastest level.
 
 Periodic heavy ticks (e.g. e-prop's learning tick once per sample) are learnt: a tick too heavy for
@@ -28,8 +29,12 @@ class LoadPolicy:
 
     name = "load"
 
-    def __init__(self, hw: HwParams, tick_ns: float, margin: float = 1.25, deadline: float = 0.8,
-                 history: int = 4):
+    def __init__(self, hw: HwParams, tick_ns: float, margin: float | None = None,
+                 deadline: float | None = None, history: int | None = None):
+        """``margin``, ``deadline``, ``history``: None takes the arch file's ``dvfs_policy`` value."""
+        margin = hw.dvfs_margin if margin is None else margin
+        deadline = hw.dvfs_deadline_fraction if deadline is None else deadline
+        history = hw.dvfs_history_ticks if history is None else history
         if tick_ns <= 0:
             raise ValueError(f"tick_ns must be > 0, not {tick_ns}")
         if margin < 1.0:

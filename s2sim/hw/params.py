@@ -1,24 +1,66 @@
 """Flat, plain-number view of an architecture, the only thing the hardware model reads.
 
-The typed, sourced architecture (``s2sim.config.ArchConfig``) is for people: every number with a
-source. The hardware model only needs the numbers, so it reads this flat dataclass; tests can build
-one by hand with round values and check hand-computed timings.
+The typed, sourced architecture (``s2sim.config.ArchConfig``, loaded from ``s2sim/arch/*.yaml``) is
+the one source of hardware numbers: every field here is required and filled from it by
+``HwParams.from_arch``; there are no numeric defaults to drift from the YAML. Tests that need round
+numbers for a hand computation start from the arch file and override what they rely on
+(``HwParams.from_arch("spinnaker2", dram_latency_ns=0.0)``).
+
+Reads of overridden parameters are recorded, so a run can report an override (``--set arch.…``,
+``arch_overrides:``) that no model ever read (``unread_overrides``): such an override changed
+nothing, and the user should know.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+#: HwParams field -> dotted path of its leaf in the arch config (what ``--set arch.<path>`` names).
+ARCH_PATHS: dict[str, str] = {
+    "mesh_width": "chip.mesh_width", "mesh_height": "chip.mesh_height", "qpe_count": "chip.qpe_count",
+    "pes_per_qpe": "chip.pes_per_qpe", "router_entries": "chip.router_entries",
+    "baseline_power_mw": "chip.baseline_power_mw", "missing_routers": "chip.missing_routers",
+    "sram_bytes": "pe.sram_bytes", "code_reserve_bytes": "pe.code_reserve_bytes",
+    "stack_reserve_bytes": "pe.stack_reserve_bytes", "task_queue_size": "pe.task_queue_size",
+    "task_queue_count": "pe.task_queue_count", "tx_queue_size": "pe.tx_queue_size",
+    "dma_queue_size": "pe.dma_queue_size", "irq_entry_cycles": "pe.irq_entry_cycles",
+    "irq_exit_cycles": "pe.irq_exit_cycles", "send_packet_cycles": "pe.send_packet_cycles",
+    "pl_switch_ns": "pl_switch_ns",
+    "dvfs_margin": "dvfs_policy.margin", "dvfs_deadline_fraction": "dvfs_policy.deadline_fraction",
+    "dvfs_history_ticks": "dvfs_policy.history_ticks",
+    "exp_latency_cycles": "accelerators.exp_latency_cycles", "exp_energy_pj": "accelerators.exp_energy_pj",
+    "mac_array_macs_per_cycle": "accelerators.mac_array_macs_per_cycle",
+    "mac_array_setup_cycles": "accelerators.mac_array_setup_cycles",
+    "mac_energy_pj": "accelerators.mac_energy_pj", "rng_cycles": "accelerators.rng_cycles",
+    "noc_clock_mhz": "noc.clock_mhz", "hop_latency_cycles": "noc.hop_latency_cycles",
+    "link_width_bits": "noc.link_width_bits", "packet_bits": "noc.packet_bits",
+    "injection_cycles": "noc.injection_cycles", "ejection_cycles": "noc.ejection_cycles",
+    "noc_energy_per_hop_pj": "noc.energy_per_hop_pj",
+    "dma_issue_cycles": "dma.issue_cycles", "dma_setup_cycles": "dma.setup_cycles",
+    "dma_sram_bytes_per_cycle": "dma.sram_bytes_per_cycle", "dma_energy_per_byte_pj": "dma.energy_per_byte_pj",
+    "dram_channels": "dram.channels", "dram_total_bandwidth_gb_s": "dram.total_bandwidth_gb_s",
+    "dram_latency_ns": "dram.latency_ns", "dram_energy_per_byte_pj": "dram.energy_per_byte_pj",
+    "dram_interleave_bytes": "dram.interleave_bytes",
+}
+_LEVEL_PATHS = {"clock_mhz": "clock_mhz", "voltage_v": "voltage_v",
+                "active_energy_per_cycle_pj": "active_energy_per_cycle_pj", "static_power_mw": "static_power_mw"}
+_OVERRIDE_SOURCE = "override ("  # how the config loader marks an overridden leaf's source
 
 
 @dataclass(frozen=True)
 class PerfLevel:
-    """One DVFS performance level: clock, supply voltage and the power figures that go with it."""
+    """One DVFS performance level: clock, supply voltage and the power figures that go with it.
+
+    Energy model (docs/simulation-model.md, Energy): a PE at this level draws ``static_power_mw``
+    the whole time it is powered, busy or asleep, plus ``active_energy_per_cycle_pj`` per busy cycle.
+    """
 
     name: str
     clock_mhz: float
     voltage_v: float
     active_energy_per_cycle_pj: float
-    sleep_power_mw: float
+    static_power_mw: float
 
     @property
     def ns_per_cycle(self) -> float:
@@ -27,60 +69,61 @@ class PerfLevel:
 
 @dataclass(frozen=True)
 class HwParams:
-    """Every number the SimPy hardware model uses (units in the names)."""
+    """Every number the SimPy hardware model uses (units in the names); all from the arch file."""
 
     # chip
-    mesh_width: int = 7
-    mesh_height: int = 6
-    qpe_count: int = 38
-    pes_per_qpe: int = 4
-    router_entries: int = 16384
-    baseline_power_mw: float = 75.2
-    missing_routers: tuple[tuple[int, int], ...] = ((3, 2), (3, 3))
+    mesh_width: int
+    mesh_height: int
+    qpe_count: int
+    pes_per_qpe: int
+    router_entries: int
+    baseline_power_mw: float
+    missing_routers: tuple[tuple[int, int], ...]
     # PE
-    sram_bytes: int = 131072
-    code_reserve_bytes: int = 32768
-    stack_reserve_bytes: int = 4096
-    task_queue_size: int = 16
-    task_queue_count: int = 4
-    tx_queue_size: int = 16
-    dma_queue_size: int = 16
-    irq_entry_cycles: int = 12
-    irq_exit_cycles: int = 10
-    send_packet_cycles: int = 4
-    perf_levels: tuple[PerfLevel, ...] = (
-        PerfLevel("pl_low", 150.0, 0.5, 8.3, 1.05),
-        PerfLevel("pl_high", 300.0, 0.8, 15.0, 3.22),
-    )
-    default_perf_level: str = "pl_high"
-    pl_switch_ns: float = 100.0
-    core_cycles: dict[str, float] = field(default_factory=lambda: dict(
-        int_alu=1, int_mul=1, int_div=12, load=2, store=1, branch=2, loop=3,
-        fadd=1, fmul=1, fmac=3, fdiv=14, fsqrt=14, fcmp=1, fcvt=1, expf=150, logf=150))
-    kernel_cycles: dict[str, float] = field(default_factory=dict)
+    sram_bytes: int
+    code_reserve_bytes: int
+    stack_reserve_bytes: int
+    task_queue_size: int
+    task_queue_count: int
+    tx_queue_size: int
+    dma_queue_size: int
+    irq_entry_cycles: int
+    irq_exit_cycles: int
+    send_packet_cycles: int
+    perf_levels: tuple[PerfLevel, ...]
+    default_perf_level: str
+    pl_switch_ns: float
+    core_cycles: Mapping[str, float]
+    kernel_cycles: Mapping[str, float]
+    # DVFS load policy (hw/dvfs.py)
+    dvfs_margin: float
+    dvfs_deadline_fraction: float
+    dvfs_history_ticks: int
     # accelerators
-    exp_latency_cycles: float = 22.0
-    exp_energy_pj: float = 100.0
-    mac_array_macs_per_cycle: float = 64.0
-    mac_array_setup_cycles: float = 20.0
-    mac_energy_pj: float = 0.72
+    exp_latency_cycles: float
+    exp_energy_pj: float
+    mac_array_macs_per_cycle: float
+    mac_array_setup_cycles: float
+    mac_energy_pj: float
+    rng_cycles: float
     # NoC
-    noc_clock_mhz: float = 300.0
-    hop_latency_cycles: float = 5.0
-    link_width_bits: int = 192
-    packet_bits: int = 96
-    injection_cycles: float = 2.0
-    ejection_cycles: float = 2.0
-    noc_energy_per_hop_pj: float = 10.0
+    noc_clock_mhz: float
+    hop_latency_cycles: float
+    link_width_bits: int
+    packet_bits: int
+    injection_cycles: float
+    ejection_cycles: float
+    noc_energy_per_hop_pj: float
     # DMA / DRAM
-    dma_setup_cycles: float = 50.0
-    dma_sram_bytes_per_cycle: float = 4.0
-    dma_energy_per_byte_pj: float = 1.0
-    dram_channels: int = 2
-    dram_total_bandwidth_gb_s: float = 6.4
-    dram_latency_ns: float = 100.0
-    dram_energy_per_byte_pj: float = 40.0
-    dram_interleave_bytes: int = 4096
+    dma_issue_cycles: float
+    dma_setup_cycles: float
+    dma_sram_bytes_per_cycle: float
+    dma_energy_per_byte_pj: float
+    dram_channels: int
+    dram_total_bandwidth_gb_s: float
+    dram_latency_ns: float
+    dram_energy_per_byte_pj: float
+    dram_interleave_bytes: int
 
     @property
     def n_pes(self) -> int:
@@ -112,38 +155,109 @@ class HwParams:
         known = ", ".join(level.name for level in self.perf_levels)
         raise KeyError(f"unknown performance level '{name}'; expected one of: {known}")
 
+    # ---- construction from the arch file ---------------------------------------------------------
     @classmethod
-    def from_arch(cls, arch: Any) -> "HwParams":
-        """Build from a typed ``ArchConfig`` (values only; sources stay with the config)."""
-        v = lambda sourced: sourced.value  # noqa: E731
+    def from_arch(cls, arch: Any, **overrides: Any) -> "HwParams":
+        """Build from a typed ``ArchConfig`` or a packaged arch name; ``overrides`` replace fields.
+
+        Overrides given in the arch config itself (their source starts with ``override (``) are
+        watched: ``unread_overrides()`` lists those no model read. Keyword ``overrides`` are for tests.
+        """
+        if isinstance(arch, str):
+            from ..config import load_arch
+            arch = load_arch(arch)
+        prov = arch.provenance()
+        values: dict[str, Any] = {name: prov[path].value for name, path in ARCH_PATHS.items()}
+        values["missing_routers"] = tuple(tuple(xy) for xy in values["missing_routers"])
         levels = tuple(
-            PerfLevel(pl.name, v(pl.clock_mhz), v(pl.voltage_v), v(pl.active_energy_per_cycle_pj),
-                      v(pl.sleep_power_mw))
-            for pl in arch.performance_levels)
-        cc = {name: v(val) for name, val in arch.core_cycles}
-        kc = {name: v(val) for name, val in arch.kernels}
-        c, p, a, n, d, r = arch.chip, arch.pe, arch.accelerators, arch.noc, arch.dma, arch.dram
-        return cls(
-            mesh_width=v(c.mesh_width), mesh_height=v(c.mesh_height), qpe_count=v(c.qpe_count),
-            pes_per_qpe=v(c.pes_per_qpe), router_entries=v(c.router_entries),
-            baseline_power_mw=v(c.baseline_power_mw),
-            sram_bytes=v(p.sram_bytes), code_reserve_bytes=v(p.code_reserve_bytes),
-            stack_reserve_bytes=v(p.stack_reserve_bytes), task_queue_size=v(p.task_queue_size),
-            task_queue_count=v(p.task_queue_count), tx_queue_size=v(p.tx_queue_size),
-            dma_queue_size=v(p.dma_queue_size), irq_entry_cycles=v(p.irq_entry_cycles),
-            irq_exit_cycles=v(p.irq_exit_cycles), send_packet_cycles=v(p.send_packet_cycles),
-            perf_levels=levels, default_perf_level=arch.default_performance_level,
-            pl_switch_ns=v(arch.pl_switch_ns), core_cycles=cc, kernel_cycles=kc,
-            exp_latency_cycles=v(a.exp_latency_cycles), exp_energy_pj=v(a.exp_energy_pj),
-            mac_array_macs_per_cycle=v(a.mac_array_macs_per_cycle),
-            mac_array_setup_cycles=v(a.mac_array_setup_cycles), mac_energy_pj=v(a.mac_energy_pj),
-            noc_clock_mhz=v(n.clock_mhz), hop_latency_cycles=v(n.hop_latency_cycles),
-            link_width_bits=v(n.link_width_bits), packet_bits=v(n.packet_bits),
-            injection_cycles=v(n.injection_cycles), ejection_cycles=v(n.ejection_cycles),
-            noc_energy_per_hop_pj=v(n.energy_per_hop_pj),
-            dma_setup_cycles=v(d.setup_cycles), dma_sram_bytes_per_cycle=v(d.sram_bytes_per_cycle),
-            dma_energy_per_byte_pj=v(d.energy_per_byte_pj),
-            dram_channels=v(r.channels), dram_total_bandwidth_gb_s=v(r.total_bandwidth_gb_s),
-            dram_latency_ns=v(r.latency_ns), dram_energy_per_byte_pj=v(r.energy_per_byte_pj),
-            dram_interleave_bytes=v(r.interleave_bytes),
-        )
+            PerfLevel(pl.name, *(getattr(pl, f).value for f in _LEVEL_PATHS)) for pl in arch.performance_levels)
+        values.update(
+            perf_levels=levels,
+            default_perf_level=arch.default_performance_level,
+            core_cycles={name: val.value for name, val in arch.core_cycles},
+            kernel_cycles={name: val.value for name, val in arch.kernels})
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypeError(f"HwParams has no field(s) {', '.join(unknown)}")
+        values.update(overrides)
+        watched = sorted(path for path, leaf in prov.items() if leaf.source.startswith(_OVERRIDE_SOURCE))
+        hw = cls(**values)
+        return _watch_reads(hw, watched) if watched else hw
+
+    # ---- overrides nobody read -----------------------------------------------------------------
+    def unread_overrides(self) -> list[str]:
+        """Overridden arch paths (``accelerators.exp_latency_cycles``) no model has read so far."""
+        watch: _ReadLog | None = self.__dict__.get("_read_log")
+        return watch.unread() if watch is not None else []
+
+
+# ---- read tracking of overridden parameters ------------------------------------------------------
+class _ReadLog:
+    """Which watched (overridden) arch paths were read."""
+
+    def __init__(self, watched: list[str]):
+        self.watched = list(watched)
+        self.read: set[str] = set()
+
+    def unread(self) -> list[str]:
+        return [path for path in self.watched if path not in self.read]
+
+
+class _WatchedMapping(dict):
+    """A cycle table (``core_cycles``/``kernels``) that logs reads of its overridden entries."""
+
+    def __init__(self, data: Mapping[str, float], prefix: str, log: _ReadLog):
+        super().__init__(data)
+        self._prefix, self._log = prefix, log
+
+    def __getitem__(self, key):
+        self._log.read.add(f"{self._prefix}.{key}")
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._log.read.add(f"{self._prefix}.{key}")
+        return super().get(key, default)
+
+    def __iter__(self) -> Iterator[str]:  # a copy (dict(table)) reads everything
+        self._log.read.update(f"{self._prefix}.{k}" for k in self.keys())
+        return super().__iter__()
+
+    def items(self):
+        self._log.read.update(f"{self._prefix}.{k}" for k in self.keys())
+        return super().items()
+
+
+def _logged_class(base: type, fields: dict[str, str], log: _ReadLog) -> type:
+    """A subclass of ``base`` whose listed fields log their reads (other fields keep full speed)."""
+    def prop(field: str, path: str) -> property:
+        def get(self):
+            log.read.add(path)
+            return self.__dict__[field]
+        return property(get)
+    return type(base.__name__, (base,), {f: prop(f, path) for f, path in fields.items()})
+
+
+def _retype(obj: Any, cls: type) -> Any:
+    copy = object.__new__(cls)
+    copy.__dict__.update(obj.__dict__)
+    return copy
+
+
+def _watch_reads(hw: HwParams, watched: list[str]) -> HwParams:
+    """Wrap ``hw`` so reads of the ``watched`` arch paths are logged (see ``HwParams.unread_overrides``)."""
+    log = _ReadLog(watched)
+    wanted = set(watched)
+    by_path = {path: name for name, path in ARCH_PATHS.items()}
+    fields = {by_path[p]: p for p in wanted if p in by_path}
+    levels = []
+    for lv in hw.perf_levels:
+        lv_fields = {f: f"performance_levels.{lv.name}.{p}" for f, p in _LEVEL_PATHS.items()
+                     if f"performance_levels.{lv.name}.{p}" in wanted}
+        levels.append(_retype(lv, _logged_class(PerfLevel, lv_fields, log)) if lv_fields else lv)
+    tables = {}
+    for field, prefix in (("core_cycles", "core_cycles"), ("kernel_cycles", "kernels")):
+        if any(p.startswith(prefix + ".") for p in wanted):
+            tables[field] = _WatchedMapping(getattr(hw, field), prefix, log)
+    watched_hw = _retype(hw, _logged_class(HwParams, fields, log))
+    watched_hw.__dict__.update(perf_levels=tuple(levels), _read_log=log, **tables)
+    return watched_hw

@@ -65,14 +65,15 @@ class PE:
         # counters
         self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
                       packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
-        # busy cycles per performance level; the cycles of the current level gather in
-        # _level_cycles and are folded in on a level switch or when read (one add per callback)
+        # busy cycles per performance level: a callback's cycles count at the level it started at
+        # (its duration was computed at that level's clock)
         self._cycles_by_level: dict[str, float] = {}
-        self._level_cycles = 0.0
+        self._cb_level = self.level
         self.level_since_ns = 0.0
         self.time_by_level: dict[str, float] = {}
         # what this PE did in the timestep being accumulated (merged into chip.stats per row)
         self.acc_row = -1
+        self.acc_level = self.level  # the level the accumulated timestep runs at
         self.acc_done_ns = 0.0
         self.acc_phases: dict[str, float] = {}
         self.acc_in = 0
@@ -103,8 +104,7 @@ class PE:
         straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
         """
         if self.tick != self.acc_row:
-            self.flush_row()
-            self.acc_row = self.tick
+            self._switch_row(self.tick, self.level)
         self.ctx_merged = self.chip.recorder is None
         phases = self.acc_phases if self.ctx_merged else {}
         self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start_ns, 0.0, phases, kind
@@ -118,15 +118,7 @@ class PE:
     @property
     def cycles_by_level(self) -> dict[str, float]:
         """Busy cycles per performance level."""
-        self._fold_level_cycles()
         return self._cycles_by_level
-
-    def _fold_level_cycles(self) -> None:
-        """Book the cycles gathered since the last fold to the level they ran at (the current one)."""
-        if self._level_cycles:
-            name = self.level.name
-            self._cycles_by_level[name] = self._cycles_by_level.get(name, 0.0) + self._level_cycles
-            self._level_cycles = 0.0
 
     @property
     def active_ns_by_level(self) -> dict[str, float]:
@@ -150,20 +142,22 @@ class PE:
         return self.ctx_cycles, self.ctx_phases
 
     def _account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
-                 kind: str, merged: bool) -> None:
-        """Book a finished callback: busy cycles, and the end time in the row it started in.
+                 kind: str, merged: bool, level=None) -> None:
+        """Book a finished callback: busy cycles at the level it ran at (default: the current one),
+        and the end time in the row it started in.
 
         ``merged``: its phases already went into that row (``_open_context``).
         """
-        self._level_cycles += cycles
+        level = level or self.level
+        by_level = self._cycles_by_level
+        by_level[level.name] = by_level.get(level.name, 0.0) + cycles
         if row != self.acc_row:
             if row < self.acc_row:  # a callback of an earlier timestep ended late: write it directly
                 tick_start = self.chip.tick_time(self, row)
-                self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases)
+                self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases, level.name)
                 self._record(kind, phases, start_ns, end_ns, cycles)
                 return
-            self.flush_row()
-            self.acc_row = row
+            self._switch_row(row, level)
         acc = self.acc_phases
         if not merged:
             for phase, cyc in phases.items():
@@ -188,13 +182,17 @@ class PE:
         """Merge the accumulated timestep into ``chip.stats`` (on tick change and at the end of a run)."""
         if self.acc_phases or self.acc_in or self.acc_out or self.acc_done_ns:
             self.chip.stats.add_row(self.acc_row, self.id, self.acc_done_ns, self.acc_phases,
-                                    self.acc_in, self.acc_out)
+                                    self.acc_in, self.acc_out, self.acc_level.name)
         self.acc_phases, self.acc_done_ns, self.acc_in, self.acc_out = {}, 0.0, 0, 0
+
+    def _switch_row(self, row: int, level) -> None:
+        """Start accumulating timestep ``row``, which runs at ``level``."""
+        self.flush_row()
+        self.acc_row, self.acc_level = row, level
 
     def count_packets_out(self, n: int) -> None:
         if self.tick != self.acc_row:
-            self.flush_row()
-            self.acc_row = self.tick
+            self._switch_row(self.tick, self.level)
         self.acc_out += n
 
     # ---- enqueueing -------------------------------------------------------------------------
@@ -257,8 +255,7 @@ class PE:
             return False
         self.c["packets_received"] += n
         if self.tick != self.acc_row:
-            self.flush_row()
-            self.acc_row = self.tick
+            self._switch_row(self.tick, self.level)
         self.acc_in += n
         return True
 
@@ -334,7 +331,7 @@ class PE:
         if self.preempt and self.preempt[-1][1] <= t0:
             self.preempt.clear()
         self.running = task
-        self._cb_row = self.tick
+        self._cb_row, self._cb_level = self.tick, self.level
         cycles, phases = self._execute(task.kind, task.fn, task.args, t0)
         end = t0 + cycles * self.ns_per_cycle
         for s, e in self.preempt:  # pre-emptive work already booked steals from this callback
@@ -354,7 +351,7 @@ class PE:
             return
         task = self.running
         self._account(self.cb_start, self.cb_end, self._cb_cycles, self._cb_phases, self._cb_row, task.kind,
-                      self._cb_merged)
+                      self._cb_merged, self._cb_level)
         if task.kind == TIMER:
             self.timer_task_pending = False
         self.running = None
@@ -394,7 +391,8 @@ class PE:
         now = self.env.now
         self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
         self.level_since_ns = now
-        self._fold_level_cycles()  # the cycles so far ran at the old level
+        if self.acc_row == self.tick and self.acc_level is not level:  # a switch inside a timestep
+            self._switch_row(self.acc_row, level)
         self.level = level
         self.ns_per_cycle = level.ns_per_cycle
 

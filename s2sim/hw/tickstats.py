@@ -3,6 +3,10 @@
 Recording is always on, so it must be cheap: during a run each PE hands over one record per
 timestep (``add_row`` only appends it), and the arrays are built in vectorised form when someone
 reads them.
+
+Each record carries the performance level its PE ran that timestep at (a PE picks its level when
+the tick fires, and a callback runs at the level it started at, so one (timestep, PE) cell has one
+level): per-phase time and energy under DVFS need it (``level_of``, ``phase_totals_by_level``).
 """
 from __future__ import annotations
 
@@ -30,25 +34,34 @@ class TickStats:
         self._n_rows = 0  # highest recorded tick index + 1
         self._a = {"time_done_ns": np.zeros((rows, n_pes)), "busy_cycles": np.zeros((rows, n_pes)),
                    "packets_in": np.zeros((rows, n_pes), dtype=np.int64),
-                   "packets_out": np.zeros((rows, n_pes), dtype=np.int64)}
+                   "packets_out": np.zeros((rows, n_pes), dtype=np.int64),
+                   "level": np.full((rows, n_pes), -1, dtype=np.int16)}  # index into level_names; -1: none
+        self.level_names: list[str] = []
+        self._level_ids: dict[str, int] = {}
         self._phases: dict[str, np.ndarray] = {}
         self._totals: dict[str, np.ndarray] = {}  # per phase: cycles of each PE over the whole run
+        self._level_totals: dict[tuple[int, str], np.ndarray] = {}  # (level, phase): cycles of each PE
         self._pending: list[tuple] = []
 
     # ---- recording (hot path) -------------------------------------------------------------------
     def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float] | None,
-                packets_in: int, packets_out: int) -> None:
-        """Record what ``pe`` did in timestep ``row`` (merged with earlier records of that row).
+                packets_in: int, packets_out: int, level: str = "") -> None:
+        """Record what ``pe`` did in timestep ``row`` at performance level ``level`` (merged with
+        earlier records of that row).
 
         A negative row (work before the first tick) counts only in the run totals.
         """
-        self._pending.append((row, pe, done_ns, phases, packets_in, packets_out))
+        lid = self._level_ids.get(level)
+        if lid is None:
+            lid = self._level_ids[level] = len(self.level_names)
+            self.level_names.append(level)
+        self._pending.append((row, pe, done_ns, phases, packets_in, packets_out, lid))
         if len(self._pending) >= 4096:  # keep few live records (they would slow the GC down)
             self._materialize()
 
-    def work(self, row: int, pe: int, done_ns: float, phases: dict[str, float]) -> None:
+    def work(self, row: int, pe: int, done_ns: float, phases: dict[str, float], level: str = "") -> None:
         """Record one callback of tick ``row`` on ``pe`` ending ``done_ns`` after the tick started."""
-        self.add_row(row, pe, done_ns, phases, 0, 0)
+        self.add_row(row, pe, done_ns, phases, 0, 0, level)
 
     def packet_in(self, row: int, pe: int, n: int = 1) -> None:
         self.add_row(row, pe, 0.0, None, n, 0)
@@ -63,7 +76,7 @@ class TickStats:
             new = max(rows_needed, 2 * have)
             for store in (self._a, self._phases):
                 for name, old in store.items():
-                    grown = np.zeros((new, self.n_pes), dtype=old.dtype)
+                    grown = np.full((new, self.n_pes), -1 if name == "level" else 0, dtype=old.dtype)
                     grown[:have] = old
                     store[name] = grown
 
@@ -71,7 +84,8 @@ class TickStats:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        rows, pes, done, _, pin, pout = zip(*pending)
+        rows, pes, done, _, pin, pout, lids = zip(*pending)
+        lids = np.asarray(lids, dtype=np.int16)
         rows, pes, done = np.asarray(rows), np.asarray(pes), np.asarray(done, dtype=float)
         pin, pout = np.asarray(pin, dtype=float), np.asarray(pout, dtype=float)
         groups = self._phase_groups(pending)
@@ -85,9 +99,10 @@ class TickStats:
             if not keep.any():
                 return
             new_index = np.cumsum(keep) - 1
-            groups = {names: (new_index[idx[keep[idx]]], table[keep[idx]])
-                      for names, (idx, table) in groups.items() if keep[idx].any()}
+            groups = {key: (new_index[idx[keep[idx]]], table[keep[idx]])
+                      for key, (idx, table) in groups.items() if keep[idx].any()}
             rows, pes, done, pin, pout = rows[keep], pes[keep], done[keep], pin[keep], pout[keep]
+            lids = lids[keep]
         top = int(rows.max()) + 1
         self._ensure(top)
         self._n_rows = max(self._n_rows, top)
@@ -102,8 +117,9 @@ class TickStats:
         flat[lin[order]] = np.maximum(flat[lin[order]], done[order])
         add(self._a["packets_in"], lin, pin)
         add(self._a["packets_out"], lin, pout)
+        self._a["level"].reshape(-1)[lin] = lids
         busy = self._a["busy_cycles"]
-        for names, (idx, table) in groups.items():
+        for (_, names), (idx, table) in groups.items():
             where = lin[idx]
             add(busy, where, table.sum(axis=1))
             for col, phase in enumerate(names):
@@ -114,31 +130,47 @@ class TickStats:
 
     @staticmethod
     def _phase_groups(pending: list[tuple]) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
-        """Records of one PE usually have the same phases: group by key set, one 2-D array per group."""
+        """Records of one PE usually have the same phases: group by (level, key set), one 2-D array per group."""
         groups: dict[tuple, tuple[list, list]] = {}
         for i, rec in enumerate(pending):
             phases = rec[3]
             if phases:
-                idx, vals = groups.setdefault(tuple(phases), ([], []))
+                idx, vals = groups.setdefault((rec[6], tuple(phases)), ([], []))
                 idx.append(i)
                 vals.append(list(phases.values()))
         return {names: (np.asarray(idx), np.asarray(vals, dtype=float)) for names, (idx, vals) in groups.items()}
 
     def _add_totals(self, groups: dict, pes: np.ndarray) -> None:
-        for names, (idx, table) in groups.items():
+        for (lid, names), (idx, table) in groups.items():
             who = pes[idx]
             for col, phase in enumerate(names):
-                tot = self._totals.get(phase)
-                if tot is None:
-                    tot = self._totals[phase] = np.full(self.n_pes, np.nan)
-                seen = np.isnan(tot[who])
-                tot[who[seen]] = 0.0
-                np.add.at(tot, who, table[:, col])
+                for store, key in ((self._totals, phase), (self._level_totals, (lid, phase))):
+                    tot = store.get(key)
+                    if tot is None:
+                        tot = store[key] = np.full(self.n_pes, np.nan)
+                    seen = np.isnan(tot[who])
+                    tot[who[seen]] = 0.0
+                    np.add.at(tot, who, table[:, col])
 
     def phase_totals(self, pe: int) -> dict[str, float]:
         """Cycles per phase of ``pe`` over the whole run, recorded rows or not (phases it never ran are absent)."""
         self._materialize()
         return {phase: float(tot[pe]) for phase, tot in self._totals.items() if not np.isnan(tot[pe])}
+
+    def phase_totals_by_level(self, pe: int) -> dict[str, dict[str, float]]:
+        """Cycles per performance level and phase of ``pe`` over the whole run."""
+        self._materialize()
+        out: dict[str, dict[str, float]] = {}
+        for (lid, phase), tot in self._level_totals.items():
+            if not np.isnan(tot[pe]):
+                out.setdefault(self.level_names[lid], {})[phase] = float(tot[pe])
+        return out
+
+    @property
+    def level_of(self) -> np.ndarray:
+        """[timestep, PE] index into ``level_names`` of the level the PE ran that timestep at (-1: idle)."""
+        self._materialize()
+        return self._a["level"]
 
     @property
     def n_rows(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..energy import energy_breakdown_j, provenance_shares
+from ..energy import energy_breakdown_j, provenance_shares, unused_components
 from ..sim import Simulation
 
 SUMMARY_SCHEMA = 1
@@ -61,15 +61,15 @@ def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) 
     pes = sim.used_pes
     done = stats.time_done_ns[rows][:, pes]
     per_step = done.max(axis=1) if done.size else np.zeros(0)
-    ns_per_cycle = {pe: sim.chip.pes[pe].level.ns_per_cycle for pe in pes}
+    ns_per_cycle = _ns_per_cycle(sim, rows, pes)
     n_steps = max(1, done.shape[0])
     per_phase_ns = {}
     per_phase_cycles = {}
     for phase, arr in sorted(stats.phase_cycles.items()):
         cyc = arr[rows][:, pes]
         per_phase_cycles[phase] = float(cyc.sum())
-        # mean over timesteps of the busiest PE's time in this phase
-        ns = cyc * np.array([ns_per_cycle[p] for p in pes])
+        # mean over timesteps of the busiest PE's time in this phase, each timestep at its own level
+        ns = cyc * ns_per_cycle
         per_phase_ns[phase] = float(ns.max(axis=1).sum() / n_steps) if ns.size else 0.0
     slowest = done.max(axis=0) if done.size else np.zeros(len(pes))
     if pes:  # timesteps past run.record_timesteps only update the per-PE maximum
@@ -90,6 +90,16 @@ def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) 
     }
 
 
+def _ns_per_cycle(sim: Simulation, rows: slice, pes: list[int]) -> np.ndarray:
+    """[timestep, PE] cycle time of the level each PE ran each recorded timestep at (DVFS changes it)."""
+    stats = sim.chip.stats
+    known = np.array([sim.hw.perf_level(name).ns_per_cycle if name else np.nan for name in stats.level_names]
+                     + [np.nan])  # index -1: no record (no cycles either)
+    npc = known[stats.level_of[rows][:, pes]]
+    fallback = np.array([sim.chip.pes[p].level.ns_per_cycle for p in pes])
+    return np.where(np.isnan(npc), fallback, npc)
+
+
 def energy_section(sim: Simulation, end_ns: float, samples: int, arch) -> dict[str, Any]:
     breakdown = energy_breakdown_j(sim.chip, end_ns)
     total = sum(breakdown.values())
@@ -102,12 +112,14 @@ def energy_section(sim: Simulation, end_ns: float, samples: int, arch) -> dict[s
         shares = provenance_shares(breakdown, confidence_of, levels)
         from ..energy import COMPONENT_SOURCES
         for comp, paths in COMPONENT_SOURCES.items():
+            if comp not in breakdown:
+                continue
             provenance[comp] = [
                 {"param": path, "value": prov[path].value, "source": prov[path].source,
                  "confidence": prov[path].confidence}
                 for tmpl in paths for lvl in levels for path in [tmpl.format(level=lvl)] if path in prov]
     out = {"total_j": total, "per_sample_j": total / max(1, samples), "breakdown_j": breakdown,
-           "confidence_shares": shares, "provenance": provenance}
+           "not_used": unused_components(sim.chip), "confidence_shares": shares, "provenance": provenance}
     out.update(energy_extras(sim, end_ns))
     return out
 
@@ -115,17 +127,17 @@ def energy_section(sim: Simulation, end_ns: float, samples: int, arch) -> dict[s
 def energy_extras(sim: Simulation, end_ns: float) -> dict[str, Any]:
     """Added (profiler): core-active energy by phase, time per performance level, DVFS policy.
 
-    ``per_phase_j``: each PE's core-active energy split over phases in proportion to its cycles
-    in them (all callbacks incl. ``start``), summed over PEs; adds up to ``breakdown_j.core_active``.
+    ``per_phase_j``: each phase's cycles x the dynamic energy per cycle of the level they ran at
+    (all callbacks incl. ``start``), summed over PEs; adds up to ``breakdown_j.core_active``.
     """
     per_phase: dict[str, float] = {}
     level_s: dict[str, float] = {}
     for pe_id in sim.used_pes:
         pe = sim.chip.pes[pe_id]
-        total_cycles = sum(pe.phase_cycles_total.values())
-        if total_cycles > 0:
-            for phase, cyc in pe.phase_cycles_total.items():
-                per_phase[phase] = per_phase.get(phase, 0.0) + pe.active_pj * 1e-12 * cyc / total_cycles
+        for lvl, phases in sim.chip.stats.phase_totals_by_level(pe_id).items():
+            pj_per_cycle = sim.hw.perf_level(lvl).active_energy_per_cycle_pj
+            for phase, cyc in phases.items():
+                per_phase[phase] = per_phase.get(phase, 0.0) + cyc * pj_per_cycle * 1e-12
         for lvl, ns in pe.close_levels(end_ns).items():
             level_s[lvl] = level_s.get(lvl, 0.0) + ns * 1e-9
     out: dict[str, Any] = {"per_phase_j": per_phase, "pe_time_by_level_s": level_s}
@@ -174,6 +186,8 @@ def diagnostics_section(sim: Simulation) -> dict[str, Any]:
         if any(name in pe.c for pe in pes):
             out[name] = int(sum(pe.c.get(name, 0) for pe in pes))
     out["dropped_packets"] = int(sim.chip.noc.dropped)
+    # overridden arch parameters no model read: the override changed nothing (shown as a warning)
+    out["unused_overrides"] = sim.hw.unread_overrides()
     out["per_pe"] = {str(pe.id): {k: pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full")}
                      for pe in pes if any(pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full"))}
     return out

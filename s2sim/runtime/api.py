@@ -159,7 +159,7 @@ class Core:
 
     def _dma(self, tag: int, nbytes: int, address: int | None, action: Callable[[], None]) -> bool:
         pe = self._pe
-        pe.add_cycles("dma_setup", 4)  # a few register writes to queue the request
+        pe.add_cycles("dma_setup", pe.p.dma_issue_cycles)  # register writes to queue the request
         engine = self._chip.dmas[pe.id]
         issue = pe.now_ns
         fw = pe.firmware

@@ -12,8 +12,9 @@ from typing import Mapping
 
 class CostModel:
     def __init__(self, op_cycles: Mapping[str, float], kernel_cycles: Mapping[str, float]):
-        self.op_cycles = dict(op_cycles)
-        self.kernel_cycles = dict(kernel_cycles)
+        # kept, not copied: the arch's tables log reads of overridden entries (HwParams.unread_overrides)
+        self.op_cycles = op_cycles
+        self.kernel_cycles = kernel_cycles
 
     def cycles(self, ops: Mapping[str, float]) -> float:
         table, total = self.op_cycles, 0.0

@@ -60,7 +60,7 @@ def test_derived_energy_matches_its_arithmetic():
     arch = load_arch("spinnaker2")
     low = arch.performance_level("pl_low")
     assert low.active_energy_per_cycle_pj.value == pytest.approx((424.6 - 235.4) / 152 / 150 * 1e3, rel=0.01)
-    assert low.sleep_power_mw.value == pytest.approx((235.4 - 75.2) / 152, rel=0.01)
+    assert low.static_power_mw.value == pytest.approx((235.4 - 75.2) / 152, rel=0.01)
 
 
 def test_provenance_is_flat_and_names_levels():

@@ -26,7 +26,7 @@ def _fake_pe(busy_history, pe_id=None):
 
 
 def test_policy_picks_the_slowest_level_that_meets_the_deadline():
-    hw = HwParams()  # pl_low 150 MHz (6.67 ns/cycle), pl_high 300 MHz
+    hw = HwParams.from_arch("spinnaker2")  # pl_low 150 MHz (6.67 ns/cycle), pl_high 300 MHz
     pol = LoadPolicy(hw, tick_ns=1_000_000.0, margin=1.25, deadline=0.8)
     budget_low = pol.budget_ns / hw.perf_level("pl_low").ns_per_cycle / 1.25  # cycles that fit at pl_low
     assert pol.choose(_fake_pe([1000.0]), tick=1) == "pl_low"
@@ -44,9 +44,9 @@ def test_policy_picks_the_slowest_level_that_meets_the_deadline():
 
 def test_policy_rejects_nonsense_parameters():
     with pytest.raises(ValueError, match="margin"):
-        LoadPolicy(HwParams(), 1e6, margin=0.5)
+        LoadPolicy(HwParams.from_arch("spinnaker2"), 1e6, margin=0.5)
     with pytest.raises(ValueError, match="deadline"):
-        LoadPolicy(HwParams(), 1e6, deadline=1.5)
+        LoadPolicy(HwParams.from_arch("spinnaker2"), 1e6, deadline=1.5)
 
 
 def test_light_workload_runs_low_with_less_energy_and_still_real_time(tmp_path):
@@ -57,7 +57,7 @@ def test_light_workload_runs_low_with_less_energy_and_still_real_time(tmp_path):
     assert choices.get("pl_low", 0) > 0.8 * sum(choices.values())
     assert fixed["energy"]["dvfs"] == {"policy": "fixed", "level": "pl_high"}
     assert load["energy"]["total_j"] < fixed["energy"]["total_j"]
-    assert load["energy"]["breakdown_j"]["core_sleep"] < fixed["energy"]["breakdown_j"]["core_sleep"]
+    assert load["energy"]["breakdown_j"]["core_static"] < fixed["energy"]["breakdown_j"]["core_static"]
     assert load["latency"]["timestep_ns"]["max"] <= load["latency"]["tick_ns"]
     assert load["diagnostics"]["timer_overruns"] == 0
     # same work, slower clock: each timestep takes longer but the same cycles
@@ -83,7 +83,7 @@ class _Busy:
 def test_policy_on_the_chip_follows_the_load(cycles, level):
     from s2sim.runtime import Firmware
     from s2sim.sim import Simulation
-    hw = HwParams()
+    hw = HwParams.from_arch("spinnaker2")
     sim = Simulation(hw)
     sim.chip.dvfs_policy = pol = LoadPolicy(hw, 1_000_000.0)
     fw = type("Busy", (_Busy, Firmware), {})(cycles)
@@ -96,7 +96,7 @@ def test_policy_on_the_chip_follows_the_load(cycles, level):
 
 
 def test_periodic_heavy_ticks_are_learnt():
-    hw = HwParams()
+    hw = HwParams.from_arch("spinnaker2")
     pol = LoadPolicy(hw, tick_ns=1_000_000.0, history=2)
     heavy = pol.slow_capacity * 1.5  # too much for pl_low, fine for pl_high
     history = [heavy if t % 10 == 9 else 1000.0 for t in range(40)]
