@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+import rich.markup
 from rich.console import Console
 from rich.table import Table
 
@@ -120,6 +121,9 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         err_console.print(report_msg, highlight=False)
         for note in result.notes:
             err_console.print(f"[bold yellow]note:[/] {note}", highlight=False)
+        for path in summary["diagnostics"]["unused_overrides"]:
+            err_console.print(f"[bold yellow]warning:[/] override never read: {rich.markup.escape(path)} "
+                              "(it changed nothing)", highlight=False)
         print_summary(summary, out_dir)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from profile_runs import small_run
 
+from s2sim.energy import OPTIONAL_COMPONENTS
 from s2sim.hw.params import HwParams
 from s2sim.profile.summary import traffic_section
 from s2sim.profile.tables import grid, load_run
@@ -37,12 +38,30 @@ def test_critical_pe_and_latency_stats_come_from_time_done(run):
     assert lat["realtime_slack_ns"] == pytest.approx(lat["tick_ns"] - done.max())
 
 
-def test_energy_breakdown_and_phase_apportioning_add_up(run):
-    en = run.summary["energy"]
-    assert sum(en["breakdown_j"].values()) == pytest.approx(en["total_j"], rel=1e-12)
-    assert sum(en["per_phase_j"].values()) == pytest.approx(en["breakdown_j"]["core_active"], rel=1e-9)
+def test_energy_of_a_real_run_is_the_arch_numbers_times_its_counters(run):
+    """Each component recomputed from the run's own counters (cycles per level and phase, time per
+    level, hops, bytes) and the arch file's numbers: a wrong table, level or unit breaks it."""
+    hw = HwParams.from_arch("spinnaker2")
+    s = run.summary
+    en, end_ns, level = s["energy"], s["sim_time_s"] * 1e9, hw.perf_level()
+    cycles = sum(p["active_cycles"] for p in s["pes"])
+    assert cycles > 0
+    assert {lvl for p in s["pes"] for lvl in p["time_by_level_ns"]} == {level.name}  # fixed level run
+    expected = {
+        "core_active": cycles * level.active_energy_per_cycle_pj * 1e-12,
+        "core_static": s["pes_used"] * end_ns * level.static_power_mw * 1e-12,  # busy or asleep
+        "chip_baseline": end_ns * hw.baseline_power_mw * 1e-12,
+        "noc": s["traffic"]["packet_hops"] * hw.noc_energy_per_hop_pj * 1e-12,
+        "dma": s["traffic"]["dma_bytes"] * hw.dma_energy_per_byte_pj * 1e-12,
+        "dram": 0.0,  # lif_bench keeps everything in SRAM
+    }
+    assert en["breakdown_j"] == pytest.approx(expected, rel=1e-9)
+    assert en["not_used"] == {"exp_accelerator": OPTIONAL_COMPONENTS["exp_accelerator"],
+                              "mac_array": OPTIONAL_COMPONENTS["mac_array"]}
+    phase_cycles = s["latency"]["per_phase_cycles"]
+    assert en["per_phase_j"] == pytest.approx(
+        {ph: c * level.active_energy_per_cycle_pj * 1e-12 for ph, c in phase_cycles.items() if c}, rel=1e-9)
     assert sum(en["confidence_shares"].values()) == pytest.approx(1.0)
-    assert sum(p["active_j"] for p in run.summary["pes"]) == pytest.approx(en["breakdown_j"]["core_active"])
 
 
 def test_regions_add_up_to_used_bytes(run):
@@ -86,7 +105,7 @@ class _Sink(Firmware):
 
 
 def test_multicast_copies_and_drops_are_counted_precisely():
-    sim = Simulation(HwParams())
+    sim = Simulation(HwParams.from_arch("spinnaker2"))
     noc = sim.chip.noc
     noc.add_multicast(0x100, 0xFFFFFF00, 0, [4, 5, 9])  # 9 runs no firmware: its copy is undelivered
     sim.load(0, _Sender([0x100, 0x100, 0x200]))  # 0x200 has no route: a dropped send

@@ -4,9 +4,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("firmware_models.eprop.training")
-
-from s2sim.cli import main  # noqa: E402
+from s2sim.cli import main
 
 TINY = ["dataset.name=synthetic", "dataset.n_train=6", "dataset.n_valid=6", "dataset.n_test=6",
         "training.epochs=1", "run.progress=false"]
