@@ -189,6 +189,9 @@ def render_html(run: RunData, images: dict[str, Path]) -> str:
              f"<span class='{_e(r['confidence'])}'>{_e(r['confidence'])}</span>", f"<small>{_e(r['source'])}</small>"]
             for r in energy_rows(s)]
     parts.append(_table(["component", "energy", "share", "per sample", "confidence", "source"], rows, text_last=True))
+    if en["not_used"]:
+        parts.append("<p>Not in the breakdown: " + "; ".join(f"{_e(k)}: {_e(v)}" for k, v in en["not_used"].items())
+                     + ".</p>")
     shares = en["confidence_shares"]
     if shares:
         rows = [[f"<span class='{k}'>{k}</span>", f"{100 * v:.1f} %"] for k, v in shares.items()]
@@ -196,7 +199,7 @@ def render_html(run: RunData, images: dict[str, Path]) -> str:
                      "its weakest entry):</p>" + _table(["confidence", "share of total"], rows))
     if en["per_phase_j"]:
         rows = [[_e(k), fmt_si(v, "J"), fmt_si(en["per_phase_per_sample_j"][k], "J")] for k, v in en["per_phase_j"].items()]
-        parts.append("<p>Core-active energy apportioned by phase cycles:</p>"
+        parts.append("<p>Core-active (dynamic) energy by phase, each phase's cycles at the level they ran at:</p>"
                      + _table(["phase", "energy", "per sample"], rows))
     dvfs = en["dvfs"]
     if dvfs:

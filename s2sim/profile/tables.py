@@ -253,7 +253,7 @@ def energy_overview(summary: dict) -> dict[str, Any]:
     samples = max(1, summary.get("samples") or 1)
     return {"total_j": en["total_j"], "per_sample_j": en["per_sample_j"],
             "samples_per_epoch": spe, "per_epoch_j": en["per_sample_j"] * spe if spe else None,
-            "confidence_shares": en.get("confidence_shares", {}),
+            "confidence_shares": en.get("confidence_shares", {}), "not_used": en.get("not_used", {}),
             "per_phase_j": dict(sorted(per_phase.items(), key=lambda kv: -kv[1])),
             "per_phase_per_sample_j": {k: v / samples for k, v in per_phase.items()},
             "dvfs": en.get("dvfs", {}), "pe_time_by_level_s": en.get("pe_time_by_level_s", {})}

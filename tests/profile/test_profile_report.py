@@ -35,6 +35,7 @@ def test_report_html_embeds_every_figure_as_png(run_dir):
         assert (run_dir / "plots" / name).read_bytes().startswith(PNG_MAGIC)
     for section in ("Memory", "Latency", "Energy", "Provenance", "timer_overruns"):
         assert section in html
+    assert "mac_array: not used by this firmware" in html  # said, instead of a 0 J component
 
 
 def test_report_csvs_agree_with_summary(run_dir):
