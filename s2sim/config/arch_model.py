@@ -45,7 +45,7 @@ class ChipArch(_Section):
         w, h = info.data.get("mesh_width"), info.data.get("mesh_height")
         for xy in v.value:
             if len(xy) != 2 or (w is not None and h is not None and not (xy[0] < w.value and xy[1] < h.value)):
-                raise ValueError(f"got slot {xy}; expected [x, y] inside the mesh")
+                raise ValueError(f"got slot {xy}; expected an (x, y) pair inside the mesh")
         qpes = info.data.get("qpe_count")
         if w is not None and h is not None and qpes is not None:
             free = w.value * h.value - len({tuple(xy) for xy in v.value})
