@@ -27,7 +27,7 @@ COMPONENT_SOURCES: dict[str, list[str]] = {
 
 #: Components whose hardware no firmware may use; left out of the breakdown when nothing used them.
 OPTIONAL_COMPONENTS: dict[str, str] = {
-    "exp_accelerator": "not used by this firmware (no exp/log accelerator results; see network.exp_impl)",
+    "exp_accelerator": "not used by this firmware (no exp/log accelerator results)",
     "mac_array": "not used by this firmware (no MAC-array jobs)",
 }
 

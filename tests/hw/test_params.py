@@ -50,3 +50,31 @@ def test_an_override_no_model_reads_is_reported_and_a_read_one_is_not():
     assert hw.unread_overrides() == ["accelerators.exp_latency_cycles", "accelerators.mac_energy_pj",
                                      "core_cycles.logf"]
     assert HwParams.from_arch("spinnaker2").unread_overrides() == []  # nothing overridden, nothing to report
+
+
+def test_the_dvfs_policy_and_the_dma_issue_cost_take_their_numbers_from_the_arch_file():
+    from s2sim.hw.dvfs import LoadPolicy
+    arch = load_arch("spinnaker2", {"dvfs_policy": {"margin": 1.5, "history_ticks": 2}, "dma": {"issue_cycles": 7}})
+    hw = HwParams.from_arch(arch)
+    policy = LoadPolicy(hw, tick_ns=1e6)
+    assert (policy.margin, policy.deadline, policy.history) == (1.5, arch.dvfs_policy.deadline_fraction.value, 2)
+    assert hw.dma_issue_cycles == 7
+
+
+def test_queueing_a_dma_costs_the_arch_files_issue_cycles(hw):
+    import numpy as np
+
+    from conftest import Scripted
+    from s2sim.sim import Simulation
+
+    def dma_done_ns(issue_cycles: float) -> float:
+        sim = Simulation(dataclasses.replace(hw, dma_issue_cycles=issue_cycles))
+        sim.store_dram("x", np.zeros(100, np.float32))
+        dst = np.zeros(100, np.float32)
+        fw = Scripted(start=lambda c: c.set_timer(100_000.0),
+                      timer=lambda c, t: c.dma_read(1, "x", 0, 100, dst) if t == 0 else None)
+        sim.load(0, fw)
+        sim.run_ticks(1)
+        return fw.log[-1][2]
+
+    assert dma_done_ns(14) - dma_done_ns(4) == 10 * 10.0  # 10 more cycles at the fixture's 10 ns/cycle
