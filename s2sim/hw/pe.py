@@ -103,7 +103,7 @@ class PE:
         Without a trace recorder nobody needs one callback's phases on their own, so they are added
         straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
         """
-        if self.tick != self.acc_row:
+        if self.tick != self.acc_row or self.level is not self.acc_level:  # new tick, or a level switch
             self._switch_row(self.tick, self.level)
         self.ctx_merged = self.chip.recorder is None
         phases = self.acc_phases if self.ctx_merged else {}
@@ -151,8 +151,10 @@ class PE:
         level = level or self.level
         by_level = self._cycles_by_level
         by_level[level.name] = by_level.get(level.name, 0.0) + cycles
-        if row != self.acc_row:
-            if row < self.acc_row:  # a callback of an earlier timestep ended late: write it directly
+        if row != self.acc_row or level is not self.acc_level:
+            # a callback of an earlier timestep ended late, or the level changed while it ran: write it
+            # directly (merged: its phases are already in the record it started in)
+            if row < self.acc_row or (row == self.acc_row and level is not self.acc_level):
                 tick_start = self.chip.tick_time(self, row)
                 self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases, level.name)
                 self._record(kind, phases, start_ns, end_ns, cycles)
@@ -390,9 +392,7 @@ class PE:
             return
         now = self.env.now
         self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
-        self.level_since_ns = now
-        if self.acc_row == self.tick and self.acc_level is not level:  # a switch inside a timestep
-            self._switch_row(self.acc_row, level)
+        self.level_since_ns = now  # the next callback body opens a record at the new level
         self.level = level
         self.ns_per_cycle = level.ns_per_cycle
 

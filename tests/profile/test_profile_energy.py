@@ -154,3 +154,32 @@ def test_busy_power_at_each_level_is_the_measured_coremark_power():
         busy_mw = level.static_power_mw + level.active_energy_per_cycle_pj * level.clock_mhz * 1e-3
         per_pe = (coremark_mw[level.name] - arch.chip.baseline_power_mw.value) / arch.n_pes
         assert busy_mw == pytest.approx(per_pe, rel=0.01), level.name
+
+
+class _SwitchesItself(Firmware):
+    """Works W cycles a tick and drops to pl_low itself at the start of tick 2's callback."""
+
+    def on_start(self, core):
+        core.set_timer(TICK_NS)
+
+    def on_timer(self, core, tick):
+        if tick == 2:
+            core.set_performance_level("pl_low")
+        core.charge_cycles("work", HEAVY_CYCLES)
+
+
+def test_a_switch_made_by_the_firmware_bills_each_callback_at_the_level_it_started_at():
+    hw = HwParams.from_arch("spinnaker2")
+    high, low = hw.perf_level("pl_high"), hw.perf_level("pl_low")
+    sim = Simulation(hw)
+    sim.load(0, _SwitchesItself())
+    sim.run_ticks(4)
+    en = energy_section(sim, sim.env.now, samples=1, arch=None)
+    switch_cycles = hw.pl_switch_ns / high.ns_per_cycle  # the stall, charged in tick 2's callback
+    # ticks 0-2 started at pl_high (tick 2 switches inside its callback), tick 3 runs at pl_low
+    assert en["per_phase_j"]["work"] == pytest.approx(
+        (3 * HEAVY_CYCLES * high.active_energy_per_cycle_pj + HEAVY_CYCLES * low.active_energy_per_cycle_pj) * 1e-12)
+    assert en["per_phase_j"]["dvfs"] == pytest.approx(switch_cycles * high.active_energy_per_cycle_pj * 1e-12)
+    assert sum(en["per_phase_j"].values()) == pytest.approx(en["breakdown_j"]["core_active"])
+    lat = latency_section(sim, TICK_NS)
+    assert lat["per_phase_ns"]["work"] == pytest.approx(HEAVY_CYCLES * (3 * high.ns_per_cycle + low.ns_per_cycle) / 4)
