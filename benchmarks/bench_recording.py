@@ -34,10 +34,10 @@ class NullTickStats:
         self.packets_in = self.packets_out = np.zeros((0, n_pes), dtype=np.int64)
         self.phase_cycles: dict = {}
 
-    def work(self, row, pe, done_ns, phases) -> None:
+    def work(self, row, pe, done_ns, phases, level="") -> None:
         pass
 
-    def add_row(self, row, pe, done_ns, phases, packets_in, packets_out) -> None:
+    def add_row(self, row, pe, done_ns, phases, packets_in, packets_out, level="") -> None:
         pass
 
     def packet_in(self, row, pe, n=1) -> None:
@@ -47,6 +47,9 @@ class NullTickStats:
         pass
 
     def phase_totals(self, pe) -> dict:
+        return {}
+
+    def phase_totals_by_level(self, pe) -> dict:
         return {}
 
 
