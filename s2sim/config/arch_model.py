@@ -111,6 +111,23 @@ class Kernels(_Section):
     dense_mac: Sourced[NonNegFloat] = _doc("dense float forward MAC, per synapse")
     event_add: Sourced[NonNegFloat] = _doc("event-driven weight add, per spike x post neuron")
     adam_update: Sourced[NonNegFloat] = _doc("fused gradient + L2 + Adam, per weight")
+    # the rest of the calibrated kernels (tools/calibrate_kernels.py; whole-tick agreement)
+    event_add_dense: Sourced[NonNegFloat] = _doc("event-driven dense row add, per spike x post neuron")
+    eprop_neuron_update: Sourced[NonNegFloat] = _doc("e-prop ALIF neuron update, per neuron")
+    eprop_surrogate_expf: Sourced[NonNegFloat] = _doc("e-prop surrogate + coefficients (expf extra), per neuron")
+    eprop_surrogate_accel: Sourced[NonNegFloat] = _doc("e-prop surrogate + coefficients (exp accel extra), per neuron")
+    eprop_eligibility_paper: Sourced[NonNegFloat] = _doc("e-prop eligibility, per-synapse eps^v, per synapse")
+    eprop_eps_v: Sourced[NonNegFloat] = _doc("e-prop eps^v per presynaptic neuron, per input")
+    eprop_readout: Sourced[NonNegFloat] = _doc("e-prop readout partial sum, per neuron x output")
+    eprop_learning_signal: Sourced[NonNegFloat] = _doc("e-prop learning signal, per neuron x output")
+    eventprop_input_add: Sourced[NonNegFloat] = _doc("EventProp input spike add, per spike x post neuron")
+    eventprop_forward_step: Sourced[NonNegFloat] = _doc("EventProp LIF forward step, per neuron")
+    eventprop_adjoint_step: Sourced[NonNegFloat] = _doc("EventProp adjoint step, per neuron")
+    eventprop_adjoint_jump: Sourced[NonNegFloat] = _doc("EventProp adjoint jump, per own spike")
+    eventprop_grad_accumulate: Sourced[NonNegFloat] = _doc("EventProp gradient accumulation, per spike x post")
+    eventprop_error_out: Sourced[NonNegFloat] = _doc("EventProp backward error, per spike x post neuron")
+    eventprop_loss: Sourced[NonNegFloat] = _doc("EventProp TTFS loss gradient, per output neuron")
+    lif_neuron_update: Sourced[NonNegFloat] = _doc("LIF neuron update, per neuron")
 
 
 class Accelerators(_Section):
