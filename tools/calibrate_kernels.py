@@ -81,8 +81,10 @@ KERNELS = (
                "learning signal W_out err / T, per neuron x output"),
     KernelSpec("adam_update", "eprop", "adam_update", ("post", "pre"), "pre",
                "fused gradient + L2 + Adam, per weight"),
-    KernelSpec("eventprop_input_add", "eventprop", "eventprop_input_add", ("post",), "post",
-               "EventProp input spike: weight column into the current, per spike x post neuron"),
+    KernelSpec("eventprop_receive_spike", "eventprop", "eventprop_receive_spike", ("post",), "post",
+               "EventProp input spike: record + weight column into the input, per spike x post neuron"),
+    KernelSpec("eventprop_error_in", "eventprop", "eventprop_error_in", ("packet",), "packet",
+               "EventProp received error packet, per packet"),
     KernelSpec("eventprop_forward_step", "eventprop", "eventprop_forward_step", ("neuron",), "neuron",
                "EventProp LIF forward step, per neuron (spike record extra)"),
     KernelSpec("eventprop_adjoint_step", "eventprop", "eventprop_adjoint_step", ("neuron",), "neuron",
@@ -173,6 +175,19 @@ def cold_paths(lines: list[Line]) -> set[int]:
     return cold
 
 
+def _returns(ln: Line) -> bool:
+    t = ln.text
+    return t == "bx lr" or (t.startswith(("pop", "ldm")) and "pc" in t) or t.startswith("ldr pc")
+
+
+def early_exits(lines: list[Line], loops: list[Loop]) -> set[int]:
+    """Everything after the first return that follows the last loop: the empty-loop exits
+    (``if (n <= 0) return``) that a kernel called with real loop bounds never takes."""
+    last = max((lp.end for lp in loops), default=-1)
+    ret = next((i for i in range(last + 1, len(lines)) if _returns(lines[i])), None)
+    return set(range(ret + 1, len(lines))) if ret is not None else set()
+
+
 def find_loops(lines: list[Line]) -> list[Loop]:
     """Loops in order of appearance (outer before inner): a conditional branch back to an earlier
     label (GCC -O2 closes every counted loop with one; an unconditional one is a cold path)."""
@@ -195,11 +210,14 @@ def own_instructions(lines: list[Line], loop: Loop) -> list[int]:
 def conditional_blocks(lines: list[Line], loop: Loop) -> list[list[int]]:
     """Forward branches inside the loop body that skip a block (e.g. 'if spiked'): the skipped indices."""
     where = {ln.label: i for i, ln in enumerate(lines) if ln.label}
+    nested = {k for c in loop.children for k in range(c.start, c.end + 1)}
     blocks = []
     for i in own_instructions(lines, loop):
         t = lines[i].target()
-        if t in where and i < where[t] <= loop.end and lines[i].mnemonic not in ("b", "b.n", "b.w"):
-            blocks.append([k for k in range(i + 1, where[t]) if lines[k].text])
+        if t in where and i < where[t] <= loop.end and not lines[i].unconditional:
+            block = [k for k in range(i + 1, where[t]) if lines[k].text]
+            if not nested.intersection(block):  # a guard that skips an empty inner loop is no event
+                blocks.append(block)
     return blocks
 
 
@@ -265,8 +283,10 @@ def analyse(spec: KernelSpec, asm: str) -> dict:
                          " update KERNELS after a kernel edit")
     loop_out = {}
     in_loop: set[int] = set()
+    names = {id(lp): name for name, lp in zip(spec.loops, loops)}
     for name, lp in zip(spec.loops, loops):
         own = own_instructions(lines, lp)
+        parent = next((names[id(o)] for o in loops if lp in o.children), None)
         in_loop.update(range(lp.start, lp.end + 1))
         blocks = conditional_blocks(lines, lp)
         skipped = {i for b in blocks for i in b}
@@ -276,11 +296,11 @@ def analyse(spec: KernelSpec, asm: str) -> dict:
         # refills: back edge, each taken skip, each call (bl) and its return
         base = steady_cycles(common) + BRANCH_REFILL_CYCLES * (1 + len(blocks) + 2 * n_calls)
         entry = {"instructions": len(own), "cycles_per_iteration": round(base, 3),
-                 "calls_per_iteration": calls_in(lines, own)}
+                 "calls_per_iteration": calls_in(lines, own), "parent": parent}
         if blocks:
             entry["conditional_extra_cycles"] = round(full - (base - BRANCH_REFILL_CYCLES), 3)
         loop_out[name] = entry
-    cold = cold_paths(lines)
+    cold = cold_paths(lines) | early_exits(lines, loops)
     outside_idx = [i for i, ln in enumerate(lines) if ln.text and i not in in_loop and i not in cold]
     outside = [lines[i].text for i in outside_idx]
     outside_calls = sum(calls_in(lines, outside_idx).values())

@@ -13,11 +13,30 @@ struct spike_record {
     float current, v_pre;
 };
 
-/* forward, per received spike: its dense column (stored as a row of W^T) into the current (per post). */
-void eventprop_input_add(int n, const float *restrict w_col, float *restrict input)
+/* One received input spike kept for the gradient pass: step and presynaptic index (4 bytes). */
+struct input_record {
+    unsigned short step, index;
+};
+
+/* forward, per received spike (packet handler): record it for the adjoint pass, then add its weight
+ * column (stored as a row of W^T) into the next step's input (per post neuron). */
+void eventprop_receive_spike(int n, int step, int index, const float *restrict w_col,
+                             float *restrict input, struct input_record *restrict history,
+                             int *restrict n_history)
 {
+    struct input_record *r = &history[(*n_history)++];
+    r->step = (unsigned short)step;
+    r->index = (unsigned short)index;
     for (int j = 0; j < n; j++)
         input[j] += w_col[j];
+}
+
+/* backward, per received error packet (handler): dL/ds of one own neuron for the current step. */
+void eventprop_error_in(int n_packets, const unsigned short *restrict neuron,
+                        const float *restrict value, float *restrict grad_out)
+{
+    for (int k = 0; k < n_packets; k++)
+        grad_out[neuron[k]] += value[k];
 }
 
 /* forward step (per neuron): I = alpha I + input; V = beta V + (1-beta) I; spike if V > 1, record
