@@ -160,14 +160,16 @@ def yinyang_rows() -> list[Row]:
     for fw in (f for f in chip.layer_cores if f.copy == 0):
         pe, g, n = fw_pe(chip, fw), fw.g, fw.g.n
         name = f"yinyang layer {g.layer + 1} ({n} neurons)"
-        t_fwd = max(range(1, T), key=lambda t: (int(st.packets_in[t, pe]), t))
+        t_fwd = max(range(1, T), key=lambda t: (int(st.packets_in[t, pe] + st.packets_out[t, pe]), t))
         received, fired = int(st.packets_in[t_fwd, pe]), int(st.packets_out[t_fwd, pe])
         compiled_fwd = received * cost("eventprop_receive_spike", post=n) \
             + cost("eventprop_forward_step", neuron=n, events=fired)
         rows.append(Row(name, pe, t_fwd, "forward", _phase(chip.sim, t_fwd, pe, "forward"), compiled_fwd,
                         f"{received} spikes in, {fired} fired"))
         backward = [t for t in range(T + 1, 2 * T) if (id(g), t) in outs]
-        t_bwd = max(backward, key=lambda t: (int((outs[(id(g), t)]["in_copy"] == fw.copy).sum()), t))
+        t_bwd = max(backward, key=lambda t: (int((outs[(id(g), t)]["in_copy"] == fw.copy).sum())
+                                             + int((outs[(id(g), t)]["own_copy"] == fw.copy).sum())
+                                             + int(st.packets_in[t, pe]), t))
         out = outs[(id(g), t_bwd)]
         n_own = int((out["own_copy"] == fw.copy).sum())
         n_ii = int((out["in_copy"] == fw.copy).sum())
