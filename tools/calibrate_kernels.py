@@ -329,6 +329,39 @@ def stack_usage(su: Path) -> dict[str, int]:
     return out
 
 
+NM = "arm-none-eabi-nm"
+ACCEL_STUB = "float s2_exp_accel(float x) { return x; }\n"  # stands in for the accelerator's driver call
+
+
+def link_image(objects: list[Path], tmp: Path) -> dict:
+    """Link an algorithm's kernels with newlib's libm (nano, no startup files, unused sections
+    dropped): the bytes its compiled kernels and the maths they call occupy in a PE's code region."""
+    stub_c, stub_o, elf = tmp / "accel_stub.c", tmp / "accel_stub.o", tmp / "image.elf"
+    stub_c.write_text(ACCEL_STUB)
+    subprocess.run([GCC, *CFLAGS, "-c", str(stub_c), "-o", str(stub_o)], check=True)
+    syms = subprocess.run([NM, "--defined-only", *map(str, objects)], capture_output=True, text=True,
+                          check=True).stdout
+    kernels = sorted({ln.split()[-1] for ln in syms.splitlines() if " T " in ln})
+    keep = [f"-Wl,--undefined={k}" for k in kernels]
+    subprocess.run([GCC, *CFLAGS, "-nostartfiles", "-specs=nano.specs", "-specs=nosys.specs",
+                    "-Wl,--gc-sections", f"-Wl,-e,{kernels[0]}", *keep, *map(str, objects), str(stub_o),
+                    "-lm", "-o", str(elf)], check=True, capture_output=True)
+    sizes = subprocess.run([SIZE, "-A", str(elf)], capture_output=True, text=True, check=True).stdout
+    sec = {p[0]: int(p[1]) for p in (ln.split() for ln in sizes.splitlines()) if len(p) >= 2 and p[1].isdigit()}
+    table = subprocess.run([NM, "-S", "--defined-only", str(elf)], capture_output=True, text=True, check=True).stdout
+    library = {}
+    for ln in table.splitlines():
+        parts = ln.split()
+        if len(parts) == 4 and parts[2] in "Tt" and parts[3] not in kernels and parts[3] != "s2_exp_accel":
+            library[parts[3]] = int(parts[1], 16)
+    image = {k: sec.get(f".{k}", 0) for k in ("text", "rodata", "data", "bss")}
+    return {"text_bytes": image["text"], "rodata_bytes": image["rodata"], "data_bytes": image["data"],
+            "bss_bytes": image["bss"], "code_bytes": image["text"] + image["rodata"] + image["data"],
+            "library_functions_bytes": dict(sorted(library.items())),
+            "how": "arm-none-eabi-gcc -nostartfiles -specs=nano.specs -specs=nosys.specs "
+                   "-Wl,--gc-sections kernels + accel stub -lm; arm-none-eabi-size -A"}
+
+
 def calibrate() -> dict[str, dict]:
     """Compile and analyse every kernel; one calibration document per algorithm."""
     versions = {"compiler": tool_version(GCC), "llvm_mca": tool_version(MCA), "size": tool_version(SIZE)}
@@ -336,11 +369,12 @@ def calibrate() -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         for algo in sorted({k.algo for k in KERNELS}):
             kdir = REPO / "firmware_models" / algo / "kernels"
-            kernels, code_bytes, stack_bytes = {}, {}, {}
+            kernels, code_bytes, stack_bytes, objects = {}, {}, {}, []
             for src in sorted(kdir.glob("*.c")):
                 obj, asm_path = Path(tmp) / (src.stem + ".o"), Path(tmp) / (src.stem + ".s")
                 subprocess.run([GCC, *CFLAGS, *EXTRA_FLAGS, "-c", str(src), "-o", str(obj)], check=True, cwd=tmp)
                 subprocess.run([GCC, *CFLAGS, "-S", str(src), "-o", str(asm_path)], check=True)
+                objects.append(obj)
                 asm, sizes, stacks = asm_path.read_text(), section_sizes(obj), stack_usage(obj.with_suffix(".su"))
                 for spec in (k for k in KERNELS if k.algo == algo):
                     if f"\n{spec.function}:" not in asm:
@@ -359,6 +393,7 @@ def calibrate() -> dict[str, dict]:
                 "kernels": kernels,
                 "code_bytes_total": sum(code_bytes.values()),
                 "stack_bytes_max": max(stack_bytes.values()),
+                "image": link_image(objects, Path(tmp)),
             }
     return docs
 
@@ -420,7 +455,7 @@ def rewrite_yaml(block: str) -> None:
 
 
 def toolchain_present() -> bool:
-    return all(shutil.which(t) for t in (GCC, MCA, SIZE))
+    return all(shutil.which(t) for t in (GCC, MCA, SIZE, NM))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         print("kernels block matches calibration.json")
         return 0
     if not toolchain_present():
-        print(f"calibrate_kernels: needs {GCC}, {MCA} and {SIZE} on PATH "
+        print(f"calibrate_kernels: needs {GCC}, {MCA}, {SIZE} and {NM} on PATH "
               "(Debian: apt-get install gcc-arm-none-eabi llvm)", file=sys.stderr)
         return 2
     docs = calibrate()
@@ -448,6 +483,10 @@ def main(argv: list[str] | None = None) -> int:
         e = docs[spec.algo]["kernels"][spec.name]
         print(f"{spec.name:32s} {table_value(e):7.2f} cycles/{spec.table_loop:8s} "
               f"overhead {e['call_overhead_cycles']:6.1f}  code {e['code_bytes']:4d} B")
+    for algo, doc in docs.items():
+        im = doc["image"]
+        print(f"{algo}: linked kernels + libm {im['code_bytes']} B code "
+              f"({', '.join(im['library_functions_bytes'])}), deepest kernel frame {doc['stack_bytes_max']} B")
     return 0
 
 
