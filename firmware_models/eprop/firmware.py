@@ -486,18 +486,24 @@ class EpropCore(Firmware):
 
         add("input_dma", core.cost(int_alu=6, store=2))
         add("forward", core.kernel_cost("dense_mac", (n_in + n_rec) * n if self.recurrent == "dense" else n_in * n))
-        add("neuron", core.cost(fmul=5 * n, fadd=5 * n, fcmp=n, load=6 * n, store=6 * n, loop=n))
+        # compiled kernels (firmware_models/eprop/kernels, tools/calibrate_kernels.py); the op-count
+        # sums they replace undercounted the neuron (32 vs 35 cycles) and ψ loops (23 vs 45)
+        add("neuron", core.kernel_cost("eprop_neuron_update", n) + core.cost(int_alu=14, branch=1))  # + call
         if g.train:
-            add("surrogate", core.exp_cost(3 * n, accelerator=g.p.exp_impl == "accelerator"))
-            add("surrogate", core.cost(fmul=9 * n, fadd=4 * n, load=n, store=5 * n, loop=n))
+            accel = g.p.exp_impl == "accelerator"
+            add("surrogate", core.exp_cost(3 * n, accelerator=accel))
+            add("surrogate", core.kernel_cost("eprop_surrogate_accel" if accel else "eprop_surrogate_expf", n))
             syn = (n_in + n_rec) * n
-            kernel = "eprop_eligibility_closed_form" if g.layout == "closed_form" else "eprop_eligibility_post_pre"
+            kernel = {"paper": "eprop_eligibility_paper",  # ε^v per synapse: one more load, FMA, store
+                      "lean": "eprop_eligibility_post_pre",
+                      "closed_form": "eprop_eligibility_closed_form"}[g.layout]
             add("eligibility", core.kernel_cost(kernel, syn))
             if g.layout != "paper":  # ε^v per presynaptic neuron
                 m = n_in + n_rec
                 add("eligibility", core.cost(fmac=m, load=m, store=m, loop=m))
-        add("readout", core.kernel_cost("dense_mac", n * n_out))
-        add("readout", core.cost(fadd=n_out, store=n_out))
+        add("readout", core.kernel_cost("eprop_readout", n * n_out))
+        # per output: the compiled outer loop (acc init, y += acc, pointers, branch): 14 cycles
+        add("readout", core.cost(load=2 * n_out, fadd=n_out, store=n_out, int_alu=5 * n_out, loop=n_out))
         add("comms", core.cost(int_alu=2 * n, loop=n))
         self._costs[g.train] = (tuple(costs.items()), sum(costs.values()))
         return self._costs[g.train]
@@ -561,7 +567,7 @@ class EpropCore(Firmware):
             self._spikes_in(core.tick, [key - (SPIKE_KEY - g.n_in) for key in keys])
             core.charge_cycles("comms", self._spike_rx_cycles(core, n))
             if self.recurrent == "event":
-                core.kernel("forward", "event_add", n * self.n)
+                core.kernel("forward", "event_add_dense", n * self.n)
         elif typ == REDUCE_KEY:
             for key, pl in zip(keys, payloads):
                 self.red[(key >> 8) & 0xFFF, key & 0xFF] = pl
@@ -634,7 +640,7 @@ class EpropCore(Firmware):
         started = g.cur_tick > s * self.tps + g.T
         g.request_learn(self.k, self.err.copy(), started)
         no, syn = g.n_out, (g.n_in + g.N) * n
-        core.kernel("learning_signal", "dense_mac", n * no)
+        core.kernel("learning_signal", "eprop_learning_signal", n * no)
         core.charge("learning_signal", fmul=n, store=n, loop=n)
         core.kernel("adam", "adam_update", syn + n * no)
         # reset for the next sample: ε^a, ē (and per-synapse ε^v) zeroed; E zeroed by the fused Adam loop

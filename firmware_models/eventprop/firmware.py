@@ -340,8 +340,9 @@ class LayerCore(Firmware):
             sk = keys[~is_err]
             idx = np.array([self.pre_base[int(k) >> SPIKE_SHIFT] for k in sk]) + (sk & 0xFFFF)
             g.record_input(self.copy, core.tick, phi, np.sort(idx))
-            core.kernel("forward", "event_add", g.n * len(sk))
-            core.charge("forward", store=2 * len(sk), int_alu=4 * len(sk))
+            # compiled eventprop_receive_spike per spike: record (step, index), then the column add
+            core.kernel("forward", "eventprop_receive_spike", g.n * len(sk))
+            core.charge("forward", load=2 * len(sk), store=3 * len(sk), int_alu=10 * len(sk), branch=len(sk))
         if is_err.any():
             ek = keys[is_err]
             vals = np.asarray([p for p, e in zip(payloads, is_err) if e], F32)
@@ -351,7 +352,8 @@ class LayerCore(Firmware):
                 core.charge("loss", store=len(ek), int_alu=2 * len(ek))
             else:
                 g.record_error(self.copy, core.tick, local, vals)
-                core.charge("backward", load=len(ek), fadd=len(ek), store=len(ek), int_alu=2 * len(ek))
+                core.kernel("backward", "eventprop_error_in", len(ek))
+                core.charge("backward", int_alu=5, branch=1)  # the call
 
     def on_timer(self, core: Core, tick: int) -> None:
         g, c = self.g, self.g.c
@@ -365,8 +367,9 @@ class LayerCore(Firmware):
             if phi == 0:
                 return
             fired = np.flatnonzero(out["fired"][self.copy])
-            core.charge("forward", load=3 * n, fmul=3 * n, fadd=2 * n, fcmp=n, store=3 * n, loop=n)
-            core.charge("forward", store=6 * len(fired), int_alu=2 * len(fired))
+            # compiled eventprop_forward_step; a spike adds its 12-byte record
+            core.kernel("forward", "eventprop_forward_step", n)
+            core.charge("forward", store=4 * len(fired), int_alu=len(fired) + 13, branch=1)  # + the call
             base = core.pe_id << SPIKE_SHIFT
             for j in fired:
                 core.send_mc(base | int(j))
@@ -376,13 +379,17 @@ class LayerCore(Firmware):
             mine = out["in_copy"] == self.copy
             ii = out["in_idx"][mine]
             n_own = int((out["own_copy"] == self.copy).sum())
-            core.charge("backward", load=4 * n, fmul=3 * n, fadd=3 * n, store=2 * n, loop=n)
+            # compiled kernels (firmware_models/eventprop/kernels); per presynaptic spike one call of
+            # each column kernel (strided: 8 cycles per neuron) plus its ~12-cycle call overhead
+            core.kernel("backward", "eventprop_adjoint_step", n)
+            core.charge("backward", int_alu=18, branch=1)  # the call
             core.charge("backward", fdiv=n_own, fadd=3 * n_own, load=4 * n_own, loop=n_own)
-            core.charge("backward", load=2 * n * len(ii), fadd=n * len(ii), store=n * len(ii),
-                        loop=len(ii))  # acc[:, i] += lambda_I
+            core.kernel("backward", "eventprop_grad_accumulate", n * len(ii))  # acc[:, i] += lambda_I
+            core.charge("backward", int_alu=9 * len(ii), loop=len(ii))
             if out["errs"] is not None and len(ii):
                 vals = out["errs"][mine]
-                core.charge("backward", fmac=n * len(ii), load=2 * n * len(ii), loop=len(ii))
+                core.kernel("backward", "eventprop_error_out", n * len(ii))
+                core.charge("backward", int_alu=8 * len(ii), loop=len(ii))
                 for i, v in zip(ii, vals):
                     for start, stop, sl in self.err_route:
                         if start <= i < stop:

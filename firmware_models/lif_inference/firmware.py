@@ -63,6 +63,7 @@ class LifCore(Firmware):
         i = self._pre_index(key)
         self.inp[(core.tick + 1) & 1] += self.rows[i]
         core.kernel("synapses", "event_add", int(self.nnz_per_row[i]))
+        core.charge("synapses", int_alu=3, load=1, branch=1)  # the call: setup, row lookup, return (7)
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         # All packets of a burst come from one source PE (one multicast tree).
@@ -75,6 +76,7 @@ class LifCore(Firmware):
             buf += rows[i]
             synapses += nnz[i]
         core.kernel("synapses", "event_add", synapses)
+        core.charge("synapses", int_alu=3 * len(keys), load=len(keys), branch=len(keys))  # one call per row
 
     def on_timer(self, core: Core, tick: int) -> None:
         n, buf = self.n, self.inp[tick & 1]
@@ -87,7 +89,10 @@ class LifCore(Firmware):
             v[fired] = 0
         else:
             v[fired] -= self.thr
-        core.charge("neuron", load=2 * n, fmul=n, fadd=n, fcmp=n, store=2 * n, loop=n)
+        # compiled lif_neuron_update (firmware_models/lif_inference/kernels); a spike adds the
+        # subtract and the fired-list store
+        core.kernel("neuron", "lif_neuron_update", n)
+        core.charge("neuron", fadd=len(fired), store=len(fired))
         if self.send:  # the output layer has no downstream PEs: its spikes are only recorded
             base = core.pe_id << KEY_SHIFT
             for i in fired:

@@ -1,0 +1,231 @@
+/* e-prop per-phase kernels for one PE slice (spec eprop_gsc.md §2.2, §2.3, §2.4, §4.2), C99 float.
+ *
+ * These are not run by s2sim: tools/calibrate_kernels.py compiles them for the Cortex-M4F and runs
+ * llvm-mca on each loop to derive the cycles the firmware charges (firmware_models/eprop/firmware.py).
+ * One function per costed phase; every loop bound is a parameter so one kernel serves every slice.
+ * Layouts: weights and per-synapse state are [post][pre] (the slice's n post neurons x m = n_in + n_rec
+ * presynaptic inputs), so the inner loops run over the contiguous presynaptic index with the
+ * per-post-neuron coefficients in registers (spec §4.3). Pointers are restrict: a port keeps each
+ * array in its own SRAM region.
+ */
+#include <math.h>
+
+/* Exp/log accelerator call, stubbed: a fixed-latency intrinsic (latency from the arch YAML). */
+extern float s2_exp_accel(float x);
+
+/* forward: I[j] = sum_i u[i] * W[j][i], u = (x_t, z_{t-1}) (S4, dense input + recurrent). */
+void dense_mac(int n_post, int m_pre, const float *restrict w, const float *restrict u,
+               float *restrict current)
+{
+    for (int j = 0; j < n_post; j++) {
+        const float *row = w + j * m_pre;
+        float acc = 0.0f;
+        for (int i = 0; i < m_pre; i++)
+            acc += row[i] * u[i];
+        current[j] = acc;
+    }
+}
+
+/* forward, event-driven recurrent input: one spike adds its dense weight row (per spike x post). */
+void event_add_dense(int n_post, const float *restrict row, float *restrict current)
+{
+    for (int j = 0; j < n_post; j++)
+        current[j] += row[j];
+}
+
+/* neuron: ALIF update S3, S5-S8, S10 and the readout-gradient sum S19 (per neuron). */
+void eprop_neuron_update(int n, const float *restrict current, const float *restrict beta,
+                         float *restrict v, float *restrict b, float *restrict z,
+                         float *restrict v_s, float *restrict zbar, float *restrict zbar_sum,
+                         float alpha, float rho, float kappa, float v_th)
+{
+    for (int j = 0; j < n; j++) {
+        float z_prev = z[j];
+        float bj = rho * b[j] + (1.0f - rho) * z_prev;
+        float a = v_th + beta[j] * bj;
+        float vj = alpha * v[j] + (1.0f - alpha) * current[j] - z_prev * a;
+        float vs = vj - a;
+        float zj = vs > 0.0f ? 1.0f : 0.0f;
+        float zb = kappa * zbar[j] + zj;
+        b[j] = bj;
+        v[j] = vj;
+        v_s[j] = vs;
+        z[j] = zj;
+        zbar[j] = zb;
+        zbar_sum[j] += zb;
+    }
+}
+
+/* surrogate psi(v_s) (spec §1.3) and the four hoisted eligibility coefficients (§4.2), with libm expf. */
+void eprop_surrogate_expf(int n, const float *restrict v_s, const float *restrict beta,
+                          float *restrict d, float *restrict c, float *restrict p, float *restrict q,
+                          float alpha, float rho)
+{
+    const float a0 = 0.45878362f, a1 = 0.00997356f;
+    for (int j = 0; j < n; j++) {
+        float x = v_s[j];
+        float xm = x - 0.5f, xp = x + 0.5f;
+        float psi = a0 * expf(-2.0f * x * x)
+                  - a1 * (expf(xm * xm * (-1.0f / 18.0f)) + expf(xp * xp * (-1.0f / 18.0f)));
+        d[j] = rho - (1.0f - rho) * beta[j] * psi;
+        c[j] = (1.0f - alpha) * (1.0f - rho) * psi;
+        p[j] = (1.0f - alpha) * psi;
+        q[j] = beta[j] * psi;
+    }
+}
+
+/* surrogate, with the exp accelerator in place of expf. */
+void eprop_surrogate_accel(int n, const float *restrict v_s, const float *restrict beta,
+                           float *restrict d, float *restrict c, float *restrict p, float *restrict q,
+                           float alpha, float rho)
+{
+    const float a0 = 0.45878362f, a1 = 0.00997356f;
+    for (int j = 0; j < n; j++) {
+        float x = v_s[j];
+        float xm = x - 0.5f, xp = x + 0.5f;
+        float psi = a0 * s2_exp_accel(-2.0f * x * x)
+                  - a1 * (s2_exp_accel(xm * xm * (-1.0f / 18.0f)) + s2_exp_accel(xp * xp * (-1.0f / 18.0f)));
+        d[j] = rho - (1.0f - rho) * beta[j] * psi;
+        c[j] = (1.0f - alpha) * (1.0f - rho) * psi;
+        p[j] = (1.0f - alpha) * psi;
+        q[j] = beta[j] * psi;
+    }
+}
+
+/* eligibility, layout `lean`: eps^v per presynaptic neuron (updated by eprop_eps_v), eps^a, ebar, E
+ * per synapse [post][pre]; the inner loop keeps d, c, p, q in registers (per synapse). */
+void eprop_eligibility_post_pre(int n_post, int m_pre, const float *restrict d, const float *restrict c,
+                                const float *restrict p, const float *restrict q,
+                                const float *restrict eps_v, float *restrict eps_a,
+                                float *restrict ebar, float *restrict e_acc, float kappa)
+{
+    for (int j = 0; j < n_post; j++) {
+        float dj = d[j], cj = c[j], pj = p[j], qj = q[j];
+        float *ea = eps_a + j * m_pre, *eb = ebar + j * m_pre, *E = e_acc + j * m_pre;
+        for (int i = 0; i < m_pre; i++) {
+            float ev = eps_v[i];
+            float a = dj * ea[i] + cj * ev;
+            float e = pj * ev - qj * a;
+            float b = kappa * eb[i] + e;
+            ea[i] = a;
+            eb[i] = b;
+            E[i] += b;
+        }
+    }
+}
+
+/* eligibility, the repo's [pre][post] layout: inner loop over post neurons reloads d, c, p, q. */
+void eprop_eligibility_pre_post(int m_pre, int n_post, const float *restrict d, const float *restrict c,
+                                const float *restrict p, const float *restrict q,
+                                const float *restrict eps_v, float *restrict eps_a,
+                                float *restrict ebar, float *restrict e_acc, float kappa)
+{
+    for (int i = 0; i < m_pre; i++) {
+        float ev = eps_v[i];
+        float *ea = eps_a + i * n_post, *eb = ebar + i * n_post, *E = e_acc + i * n_post;
+        for (int j = 0; j < n_post; j++) {
+            float a = d[j] * ea[j] + c[j] * ev;
+            float e = p[j] * ev - q[j] * a;
+            float b = kappa * eb[j] + e;
+            ea[j] = a;
+            eb[j] = b;
+            E[j] += b;
+        }
+    }
+}
+
+/* eligibility, layout `paper`: eps^v kept per synapse too (spec §2.2 S13 as the C code stores it). */
+void eprop_eligibility_paper(int n_post, int m_pre, const float *restrict d, const float *restrict c,
+                             const float *restrict p, const float *restrict q,
+                             const float *restrict u, float *restrict eps_v, float *restrict eps_a,
+                             float *restrict ebar, float *restrict e_acc, float alpha, float kappa)
+{
+    for (int j = 0; j < n_post; j++) {
+        float dj = d[j], cj = c[j], pj = p[j], qj = q[j];
+        float *ev = eps_v + j * m_pre, *ea = eps_a + j * m_pre;
+        float *eb = ebar + j * m_pre, *E = e_acc + j * m_pre;
+        for (int i = 0; i < m_pre; i++) {
+            float v = alpha * ev[i] + u[i];
+            float a = dj * ea[i] + cj * v;
+            float e = pj * v - qj * a;
+            float b = kappa * eb[i] + e;
+            ev[i] = v;
+            ea[i] = a;
+            eb[i] = b;
+            E[i] += b;
+        }
+    }
+}
+
+/* eligibility, layout `closed_form`: no ebar; E += w_t * e with w_t folded into p and q (per synapse). */
+void eprop_eligibility_closed_form(int n_post, int m_pre, const float *restrict d, const float *restrict c,
+                                   const float *restrict p, const float *restrict q,
+                                   const float *restrict eps_v, float *restrict eps_a,
+                                   float *restrict e_acc)
+{
+    for (int j = 0; j < n_post; j++) {
+        float dj = d[j], cj = c[j], pj = p[j], qj = q[j];
+        float *ea = eps_a + j * m_pre, *E = e_acc + j * m_pre;
+        for (int i = 0; i < m_pre; i++) {
+            float ev = eps_v[i];
+            float a = dj * ea[i] + cj * ev;
+            ea[i] = a;
+            E[i] += pj * ev - qj * a;
+        }
+    }
+}
+
+/* eps^v per presynaptic neuron (layouts lean and closed_form): eps_v[i] = alpha * eps_v[i] + u[i]. */
+void eprop_eps_v(int m_pre, const float *restrict u, float *restrict eps_v, float alpha)
+{
+    for (int i = 0; i < m_pre; i++)
+        eps_v[i] = alpha * eps_v[i] + u[i];
+}
+
+/* readout partial: y[k] += sum_j zbar[j] * W_out[k][j] over the slice's neurons (S11). */
+void eprop_readout(int n_out, int n, const float *restrict w_out, const float *restrict zbar,
+                   float *restrict y_sum)
+{
+    for (int k = 0; k < n_out; k++) {
+        const float *row = w_out + k * n;
+        float acc = 0.0f;
+        for (int j = 0; j < n; j++)
+            acc += row[j] * zbar[j];
+        y_sum[k] += acc;
+    }
+}
+
+/* learning signal L_j = (1/T) sum_k W_out[k][j] err_k (R4), per neuron. */
+void eprop_learning_signal(int n, int n_out, const float *restrict w_out, const float *restrict err,
+                           float *restrict signal, float inv_t)
+{
+    for (int j = 0; j < n; j++) {
+        float acc = 0.0f;
+        for (int k = 0; k < n_out; k++)
+            acc += w_out[k * n + j] * err[k];
+        signal[j] = acc * inv_t;
+    }
+}
+
+/* fused gradient g = L_j E + 2 l2 w, Adam (spec §2.4) and E <- 0, per weight of row j. */
+void adam_update(int n_post, int m_pre, const float *restrict signal, float *restrict w,
+                 float *restrict m, float *restrict v, float *restrict e_acc,
+                 float two_l2, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+                 float lr_t, float eps)
+{
+    for (int j = 0; j < n_post; j++) {
+        float lj = signal[j];
+        int base = j * m_pre;
+        for (int i = 0; i < m_pre; i++) {
+            int s = base + i;
+            float wi = w[s];
+            float g = lj * e_acc[s] + two_l2 * wi;
+            float mi = beta1 * m[s] + one_minus_beta1 * g;
+            float vi = beta2 * v[s] + one_minus_beta2 * g * g;
+            m[s] = mi;
+            v[s] = vi;
+            w[s] = wi - lr_t * mi / (sqrtf(vi) + eps);
+            e_acc[s] = 0.0f;
+        }
+    }
+}
