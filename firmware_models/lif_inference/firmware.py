@@ -14,8 +14,6 @@ import numpy as np
 
 from s2sim.runtime import Core, Firmware
 
-from .network import SynapticRows
-
 KEY_SHIFT = 16
 #: Largest per-PE dense decode of the synaptic rows kept host-side for speed (bytes).
 DENSE_DECODE_MAX_BYTES = 256 * 1024
@@ -41,10 +39,11 @@ class PoissonSource(Firmware):
 
 
 class LifCore(Firmware):
-    def __init__(self, n: int, rows: SynapticRows, row_pes: dict[int, int], alpha: np.float32,
+    def __init__(self, n: int, rows, row_pes: dict[int, int], alpha: np.float32,
                  threshold: float, reset: str, tick_ns: float, phase_ns: float, record: bool = True,
                  send: bool = True):
-        """``rows``: this PE's columns of the projection; ``row_pes``: source PE -> first pre index."""
+        """``rows``: this PE's columns of the projection as compressed rows (``indptr``, ``post``,
+        ``weight``, the host's ``network.SynapticRows``); ``row_pes``: source PE -> first pre index."""
         self.n, self.host_rows, self.row_base = n, rows, row_pes
         self.alpha, self.thr, self.reset = alpha, np.float32(threshold), reset
         self.tick_ns, self.phase_ns, self.record, self.send = tick_ns, phase_ns, record, send

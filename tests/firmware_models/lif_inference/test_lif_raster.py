@@ -103,3 +103,15 @@ def test_each_core_charges_exactly_its_compressed_rows(tmp_path):
         assert regions["syn_indices"].nbytes == 2 * rows.nnz
         assert regions["row_index"].nbytes == 4 * (rows.n_pre + 1)
         assert rows.nnz == int((rows.dense() != 0).sum()) > 0
+
+
+def test_sparse_draw_follows_the_connection_law_in_distinct_sorted_rows():
+    """``draw: sparse`` draws per synapse: about p of all pairs, each row's targets distinct and sorted."""
+    net = LifNetwork(layers=[400, 3000], p_connect=0.01, draw="sparse")
+    rows = build(net, LifMapping(neurons_per_pe=250), seed=5, n_pes_available=152).projections[0]
+    expected = 400 * 3000 * 0.01
+    assert abs(rows.nnz - expected) < 5 * np.sqrt(expected)  # binomial: 5 sigma
+    for i in range(rows.n_pre):
+        targets = rows.post[rows.indptr[i]:rows.indptr[i + 1]]
+        assert np.all(np.diff(targets) > 0)
+    assert np.all(rows.weight != 0)
