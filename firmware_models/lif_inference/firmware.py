@@ -51,9 +51,9 @@ class LifCore(Firmware):
 
     def on_start(self, core: Core) -> None:
         rows = self.host_rows
-        self.row_index = core.sram.adopt("row_index", rows.indptr.astype(np.uint32), "weights")
-        self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
         self.syn_weight = core.sram.adopt("syn_weights", rows.weight.astype(np.float32), "weights")
+        self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
+        self.row_index = core.sram.adopt("row_index", rows.indptr.astype(np.uint32), "weights")
         self.v = core.sram.alloc("v", self.n, np.float32, "state")
         self.inp = core.sram.alloc("input_buffers", (2, self.n), np.float32, "buffers")
         self.row_start = self.row_index[:-1].tolist()
