@@ -23,8 +23,8 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
             fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.pe), tick_ns, phase)
         else:
             pre = built.slices_of(s.layer - 1)
-            rows = built.weights[s.layer - 1][:, s.start:s.stop]
-            fw = LifCore(s.n, np.ascontiguousarray(rows), {p.pe: p.start for p in pre}, alpha,
+            rows = built.projections[s.layer - 1].columns(s.start, s.stop)
+            fw = LifCore(s.n, rows, {p.pe: p.start for p in pre}, alpha,
                          net.threshold, net.reset, tick_ns, phase, record,
                          send=s.layer < len(net.layers) - 1)
         firmwares[s.pe] = fw

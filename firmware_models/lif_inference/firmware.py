@@ -3,9 +3,10 @@
 * packet received (FIQ): add the presynaptic neuron's synaptic row into next tick's input buffer;
 * timer tick: input -> membrane update -> threshold -> reset -> one multicast packet per spike.
 
-Synaptic rows are stored compressed (CSR: post index + weight) in SRAM, as sPyNNaker keeps its
-rows; a decoded dense copy is kept host-side only to vectorise the arithmetic (not charged, it is a
-simulation artefact, not chip state). Poisson input PEs draw spikes from the PE's PRNG.
+Synaptic rows are stored compressed in SRAM, as sPyNNaker keeps its rows: a row index (uint32
+offsets, one per presynaptic neuron), the target neurons (uint16) and the weights (float32). The
+handler adds exactly those arrays, so memory is linear in synapses. Poisson input PEs draw spikes
+from the PE's PRNG.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import numpy as np
 from s2sim.runtime import Core, Firmware
 
 KEY_SHIFT = 16
+#: Largest per-PE dense decode of the synaptic rows kept host-side for speed (bytes).
+DENSE_DECODE_MAX_BYTES = 256 * 1024
 
 
 class PoissonSource(Firmware):
@@ -36,45 +39,66 @@ class PoissonSource(Firmware):
 
 
 class LifCore(Firmware):
-    def __init__(self, n: int, rows: np.ndarray, row_pes: dict[int, int], alpha: np.float32,
+    def __init__(self, n: int, rows, row_pes: dict[int, int], alpha: np.float32,
                  threshold: float, reset: str, tick_ns: float, phase_ns: float, record: bool = True,
                  send: bool = True):
-        """``rows``: dense [n_pre, n] decoded weights; ``row_pes``: source PE -> first pre index."""
-        self.n, self.rows, self.row_base = n, rows, row_pes
+        """``rows``: this PE's columns of the projection as compressed rows (``indptr``, ``post``,
+        ``weight``, the host's ``network.SynapticRows``); ``row_pes``: source PE -> first pre index."""
+        self.n, self.host_rows, self.row_base = n, rows, row_pes
         self.alpha, self.thr, self.reset = alpha, np.float32(threshold), reset
         self.tick_ns, self.phase_ns, self.record, self.send = tick_ns, phase_ns, record, send
-        self.nnz_per_row = (rows != 0).sum(axis=1)
-        self.nnz_list = self.nnz_per_row.tolist()
         self.spikes: list[np.ndarray] = []
 
     def on_start(self, core: Core) -> None:
-        nnz = int(self.nnz_per_row.sum())
-        core.sram.reserve("syn_weights", 4 * nnz, "weights")
-        core.sram.reserve("syn_indices", 2 * nnz, "weights")
-        core.sram.reserve("row_index", 4 * (len(self.nnz_per_row) + 1), "weights")
+        rows = self.host_rows
+        self.syn_weight = core.sram.adopt("syn_weights", rows.weight.astype(np.float32), "weights")
+        self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
+        self.row_index = core.sram.adopt("row_index", rows.indptr.astype(np.uint32), "weights")
         self.v = core.sram.alloc("v", self.n, np.float32, "state")
         self.inp = core.sram.alloc("input_buffers", (2, self.n), np.float32, "buffers")
+        self.row_start = self.row_index[:-1].tolist()
+        self.row_len = np.diff(self.row_index.astype(np.int64)).tolist()
+        # Simulation artefact, not chip state (never charged): where it is small, a decoded dense
+        # copy of the rows makes one row add a single contiguous numpy add. Large, sparse slices
+        # (board-sized networks) add their few synapses one by one instead, so host memory stays
+        # linear in synapses.
+        if rows.n_pre * rows.n_post * 4 <= DENSE_DECODE_MAX_BYTES:
+            self.dense_rows = rows.dense()
+        else:
+            self.dense_rows = None
+            self.post_list = self.syn_post.tolist()
+            self.weight_list = [np.float32(w) for w in self.syn_weight]
+        del self.host_rows
         core.set_timer(self.tick_ns, self.phase_ns)
 
     def _pre_index(self, key: int) -> int:
         return self.row_base[key >> KEY_SHIFT] + (key & 0xFFFF)
 
+    def _add_row(self, buf: np.ndarray, i: int) -> None:
+        """Add presynaptic neuron ``i``'s row to ``buf`` (targets of one row are distinct)."""
+        if self.dense_rows is not None:
+            buf += self.dense_rows[i]
+            return
+        a = self.row_start[i]
+        post, weight = self.post_list, self.weight_list
+        for j in range(a, a + self.row_len[i]):
+            buf[post[j]] += weight[j]
+
     def on_packet(self, core: Core, key: int, payload) -> None:
         i = self._pre_index(key)
-        self.inp[(core.tick + 1) & 1] += self.rows[i]
-        core.kernel("synapses", "event_add", int(self.nnz_per_row[i]))
+        self._add_row(self.inp[(core.tick + 1) & 1], i)
+        core.kernel("synapses", "event_add", self.row_len[i])
         core.charge("synapses", int_alu=3, load=1, branch=1)  # the call: setup, row lookup, return (7)
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         # All packets of a burst come from one source PE (one multicast tree).
-        first = keys[0]
-        base = self.row_base[first >> KEY_SHIFT]
-        buf, rows, nnz = self.inp[(core.tick + 1) & 1], self.rows, self.nnz_list
+        base = self.row_base[keys[0] >> KEY_SHIFT]
+        buf, row_len, add_row = self.inp[(core.tick + 1) & 1], self.row_len, self._add_row
         synapses = 0
-        for k in keys:  # one row add per packet, as the handler does on the chip
+        for k in keys:  # one row add per packet, in arrival order, as the handler does on the chip
             i = base + (k & 0xFFFF)
-            buf += rows[i]
-            synapses += nnz[i]
+            add_row(buf, i)
+            synapses += row_len[i]
         core.kernel("synapses", "event_add", synapses)
         core.charge("synapses", int_alu=3 * len(keys), load=len(keys), branch=len(keys))  # one call per row
 

@@ -1,6 +1,8 @@
 """Build the benchmark network (weights, placement, routing keys) from its parameters and a seed.
 
-Shared by the host app and the numpy reference so both simulate the very same network.
+Shared by the host app and the numpy reference so both simulate the very same network. Weights
+are kept as the chip keeps them, compressed synaptic rows (CSR), so host memory grows with the
+number of synapses, not with the square of the layer sizes.
 """
 from __future__ import annotations
 
@@ -29,11 +31,51 @@ class Slice:
 
 
 @dataclass
+class SynapticRows:
+    """One projection as compressed rows: row ``i`` (presynaptic neuron ``i``) holds the targets
+    ``post[indptr[i]:indptr[i+1]]`` (ascending) with weights ``weight[...]`` (float32)."""
+
+    indptr: np.ndarray  # int64 [n_pre + 1]
+    post: np.ndarray    # int32 [nnz]
+    weight: np.ndarray  # float32 [nnz]
+    n_post: int
+
+    @property
+    def n_pre(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def nnz(self) -> int:
+        return len(self.post)
+
+    def columns(self, start: int, stop: int) -> "SynapticRows":
+        """The rows restricted to targets in ``[start, stop)``, renumbered from 0 (one PE's slice)."""
+        keep = (self.post >= start) & (self.post < stop)
+        row_of = np.repeat(np.arange(self.n_pre), np.diff(self.indptr))
+        counts = np.bincount(row_of[keep], minlength=self.n_pre)
+        indptr = np.zeros(self.n_pre + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return SynapticRows(indptr, (self.post[keep] - start).astype(np.int32), self.weight[keep],
+                            stop - start)
+
+    def dense(self) -> np.ndarray:
+        """[n_pre, n_post] float32 with zeros where unconnected (for tests and small checks)."""
+        out = np.zeros((self.n_pre, self.n_post), np.float32)
+        row_of = np.repeat(np.arange(self.n_pre), np.diff(self.indptr))
+        out[row_of, self.post] = self.weight
+        return out
+
+
+@dataclass
 class BuiltNetwork:
     net: LifNetwork
     slices: list[Slice]
-    weights: list[np.ndarray]  # weights[l]: [layers[l], layers[l+1]] float32, 0 where unconnected
+    projections: list[SynapticRows]  # projections[l]: layer l -> layer l+1
     seed: int
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.nnz for p in self.projections)
 
     def slices_of(self, layer: int) -> list[Slice]:
         return [s for s in self.slices if s.layer == layer]
@@ -55,15 +97,66 @@ def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int)
             f"{mapping.neurons_per_pe} neurons per PE) but the chip has {n_pes_available}; "
             f"raise mapping.neurons_per_pe or shrink network.layers")
     rng = np.random.default_rng([seed, 0x11F])
-    weights = []
+    projections = []
+    draw = _random_rows if net.draw == "dense" else _sparse_random_rows
     for n_pre, n_post in zip(net.layers, net.layers[1:]):
-        mask = rng.random((n_pre, n_post)) < net.p_connect
-        w = rng.normal(net.weight_mean, net.weight_std, (n_pre, n_post))
+        projections.append(draw(rng, n_pre, n_post, net))
+    return BuiltNetwork(net, slices, projections, seed)
+
+
+#: Rows drawn per block: bounds the float64 temporaries to a few MB whatever the layer sizes.
+_ROWS_PER_BLOCK = 256
+
+
+def _random_rows(rng: np.random.Generator, n_pre: int, n_post: int, net: LifNetwork) -> SynapticRows:
+    """Draw one projection block by block, with exactly the numbers a single dense draw gives.
+
+    The dense recipe is ``mask = random((n_pre, n_post)) < p`` then ``normal(...)`` of the same shape,
+    from one generator. Two generators walk those two stretches of the stream side by side (the
+    second advanced past the mask's ``n_pre * n_post`` uniforms), and ``rng`` is left where the dense
+    draw would leave it, so a network's weights do not depend on how it is built.
+    """
+    w_rng = np.random.Generator(type(rng.bit_generator)())
+    w_rng.bit_generator.state = rng.bit_generator.state
+    w_rng.bit_generator.advance(n_pre * n_post)  # one 64-bit draw per uniform double
+    indptr = np.zeros(n_pre + 1, np.int64)
+    posts, weights = [], []
+    for r0 in range(0, n_pre, _ROWS_PER_BLOCK):
+        rows = min(_ROWS_PER_BLOCK, n_pre - r0)
+        mask = rng.random((rows, n_post)) < net.p_connect
+        w = w_rng.normal(net.weight_mean, net.weight_std, (rows, n_post))
         w = np.round(w / net.weight_resolution) * net.weight_resolution  # fixed point: exact sums
-        weights.append((w * mask).astype(np.float32))
-    return BuiltNetwork(net, slices, weights, seed)
+        mask &= w != 0  # a weight that rounds to zero is no synapse: nothing to store or add
+        r, c = np.nonzero(mask)
+        posts.append(c.astype(np.int32))
+        weights.append(w[r, c].astype(np.float32))
+        np.cumsum(mask.sum(axis=1), out=indptr[r0 + 1:r0 + rows + 1])
+        indptr[r0 + 1:r0 + rows + 1] += indptr[r0]
+    rng.bit_generator.state = w_rng.bit_generator.state
+    post = np.concatenate(posts) if posts else np.zeros(0, np.int32)
+    weight = np.concatenate(weights) if weights else np.zeros(0, np.float32)
+    return SynapticRows(indptr, post, weight, n_post)
 
 
 def input_rng(seed: int, pe: int) -> np.random.Generator:
     """The Poisson source PE's random generator (the PE's PRNG), reproducible by the reference."""
     return np.random.default_rng([seed, 0x5EED, pe])
+
+
+def _sparse_random_rows(rng: np.random.Generator, n_pre: int, n_post: int,
+                        net: LifNetwork) -> SynapticRows:
+    """The same connectivity law drawn in O(synapses): per row a binomial count of distinct targets.
+
+    For board-sized networks, where the dense recipe would draw ``n_pre * n_post`` numbers for a
+    few hundred thousand synapses. Other numbers than ``draw: dense``, same distribution.
+    """
+    counts = rng.binomial(n_post, net.p_connect, n_pre)
+    posts = [np.sort(rng.choice(n_post, int(k), replace=False)) for k in counts]
+    post = np.concatenate(posts).astype(np.int32) if n_pre else np.zeros(0, np.int32)
+    w = rng.normal(net.weight_mean, net.weight_std, len(post))
+    w = (np.round(w / net.weight_resolution) * net.weight_resolution).astype(np.float32)
+    keep = w != 0  # a weight that rounds to zero is no synapse
+    row_of = np.repeat(np.arange(n_pre), counts)[keep]
+    indptr = np.zeros(n_pre + 1, np.int64)
+    np.cumsum(np.bincount(row_of, minlength=n_pre), out=indptr[1:])
+    return SynapticRows(indptr, post[keep], w[keep], n_post)

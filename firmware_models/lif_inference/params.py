@@ -19,6 +19,9 @@ class LifNetwork(BaseModel):
     threshold: float = Field(1.0, gt=0)
     reset: Literal["zero", "subtract"] = "zero"
     input_rate_hz: float = Field(20.0, ge=0, le=1000)
+    draw: Literal["dense", "sparse"] = Field(
+        "dense", description="How connectivity is drawn: 'dense' draws a number per possible synapse "
+        "(the benchmark's recipe), 'sparse' per synapse (board-sized networks; other numbers)")
 
     @model_validator(mode="after")
     def _sizes(self):

@@ -1,8 +1,8 @@
 """Vectorised numpy LIF over the whole network: the oracle for the firmware's spike raster.
 
 Same equations and the same order of float32 operations per neuron as ``firmware.py``:
-I[t] = sum of rows of the previous layer's spikes at t-1; v = alpha*v + I; spike if v > threshold;
-reset. Poisson inputs are drawn with the same per-PE generators as the source PEs.
+I[t] = sum of rows of the previous layer's spikes at t-1 (added row by row, in neuron order, as the
+packets arrive); v = alpha*v + I; spike if v > threshold; reset. Poisson inputs are drawn with the same per-PE generators as the source PEs.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def simulate(built: BuiltNetwork, n_ticks: int, tick_ns: float) -> list[np.ndarr
     p_spike = net.input_rate_hz * tick_ns * 1e-9
     alpha, thr = decay(net, tick_ns), np.float32(net.threshold)
     rasters = [input_raster(built, n_ticks, p_spike)]
-    for layer, w in enumerate(built.weights, start=1):
+    for layer, rows in enumerate(built.projections, start=1):
         pre = rasters[-1]
         v = np.zeros(net.layers[layer], np.float32)
         out = np.zeros((n_ticks, net.layers[layer]), bool)
@@ -35,7 +35,8 @@ def simulate(built: BuiltNetwork, n_ticks: int, tick_ns: float) -> list[np.ndarr
             inp = np.zeros_like(v)
             if t > 0:
                 for i in np.flatnonzero(pre[t - 1]):
-                    inp += w[i]
+                    a, b = rows.indptr[i], rows.indptr[i + 1]
+                    inp[rows.post[a:b]] += rows.weight[a:b]
             v *= alpha
             v += inp
             fired = v > thr

@@ -61,3 +61,57 @@ def test_burst_fidelity_uses_fewer_events_for_the_same_packets(tmp_path):
         counts[fidelity] = (sim.chip.deliveries, sim.env.events_scheduled)
     assert counts["burst"][0] == counts["packet"][0]
     assert counts["burst"][1] < counts["packet"][1]
+
+
+def test_sparse_row_path_spikes_like_the_reference(tmp_path, monkeypatch):
+    """Board-sized slices add their synapses one by one instead of through a dense decode: same raster."""
+    from firmware_models.lif_inference import firmware
+    monkeypatch.setattr(firmware, "DENSE_DECODE_MAX_BYTES", 0)
+    ctx = make_ctx(tmp_path, **{"network.layers": "[96,128,64]", "mapping.neurons_per_pe": 40})
+    sim, built, fws = simulate(ctx, 60)
+    assert all(fw.dense_rows is None for fw in fws.values() if hasattr(fw, "dense_rows"))
+    ref = reference.simulate(built, 60, ctx.spec.run.tick_ns)
+    for layer in range(len(built.net.layers)):
+        assert np.array_equal(raster(built, fws, layer, 60), ref[layer]), f"layer {layer} raster differs"
+
+
+def test_synaptic_rows_hold_the_dense_recipe_block_by_block():
+    """Drawing a projection block by block gives exactly the weights of one dense draw."""
+    from firmware_models.lif_inference import network
+    net = LifNetwork(layers=[700, 90, 50], p_connect=0.2)
+    built = build(net, LifMapping(neurons_per_pe=64), seed=3, n_pes_available=152)
+    rng = np.random.default_rng([3, 0x11F])
+    for proj, (n_pre, n_post) in zip(built.projections, [(700, 90), (90, 50)]):
+        mask = rng.random((n_pre, n_post)) < net.p_connect
+        w = rng.normal(net.weight_mean, net.weight_std, (n_pre, n_post))
+        w = (np.round(w / net.weight_resolution) * net.weight_resolution * mask).astype(np.float32)
+        assert np.array_equal(proj.dense(), w)
+        assert proj.nnz == int((w != 0).sum())
+    assert network._ROWS_PER_BLOCK < 700, "the first projection must span several blocks"
+
+
+def test_each_core_charges_exactly_its_compressed_rows(tmp_path):
+    """SRAM weights of a LIF core = its row index (uint32) + targets (uint16) + weights (float32)."""
+    ctx = make_ctx(tmp_path, **{"network.layers": "[96,128,64]", "mapping.neurons_per_pe": 40})
+    sim, built, fws = simulate(ctx, 1)
+    for s in built.slices:
+        if s.layer == 0:
+            continue
+        rows = built.projections[s.layer - 1].columns(s.start, s.stop)
+        regions = sim.chip.pes[s.pe].sram.regions
+        assert regions["syn_weights"].nbytes == 4 * rows.nnz
+        assert regions["syn_indices"].nbytes == 2 * rows.nnz
+        assert regions["row_index"].nbytes == 4 * (rows.n_pre + 1)
+        assert rows.nnz == int((rows.dense() != 0).sum()) > 0
+
+
+def test_sparse_draw_follows_the_connection_law_in_distinct_sorted_rows():
+    """``draw: sparse`` draws per synapse: about p of all pairs, each row's targets distinct and sorted."""
+    net = LifNetwork(layers=[400, 3000], p_connect=0.01, draw="sparse")
+    rows = build(net, LifMapping(neurons_per_pe=250), seed=5, n_pes_available=152).projections[0]
+    expected = 400 * 3000 * 0.01
+    assert abs(rows.nnz - expected) < 5 * np.sqrt(expected)  # binomial: 5 sigma
+    for i in range(rows.n_pre):
+        targets = rows.post[rows.indptr[i]:rows.indptr[i + 1]]
+        assert np.all(np.diff(targets) > 0)
+    assert np.all(rows.weight != 0)
