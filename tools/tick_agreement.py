@@ -213,7 +213,7 @@ def lif_rows(tick: int = 15) -> list[Row]:
         received = [(src, i) for src, base in fw.row_base.items() for i in fws[src].spikes[tick]]
         if len(received) != int(sim.chip.stats.packets_in[tick, s.pe]):
             raise RuntimeError(f"PE {s.pe}: spikes sent to it in tick {tick} differ from the packets it got")
-        synapses = sum(cost("event_add", synapse=int(fw.nnz_per_row[fw.row_base[src] + i])) for src, i in received)
+        synapses = sum(cost("event_add", synapse=int(fw.row_len[fw.row_base[src] + i])) for src, i in received)
         fired = len(fw.spikes[tick])
         name, counts = f"lif_bench layer {s.layer}", f"{len(received)} spikes in, {fired} fired"
         rows.append(Row(name, s.pe, tick, "synapses", _phase(sim, tick, s.pe, "synapses"), synapses, counts))
