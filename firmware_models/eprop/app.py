@@ -91,13 +91,39 @@ class ChipNetwork:
         if lr is not None:
             self.group.lr = F32(lr)
         before = len(self.root.records)
+        end_step = (self.next_sample + n) * self.tps
         self.sim.run_ticks(n * self.tps)
+        self._finish_steps(end_step, before + n)
         self.next_sample += n
         self.samples_run += n
         recs = self.root.records[before:]
         if len(recs) != n:
-            raise AppError(f"the root PE reported {len(recs)} of {n} samples (timing overrun?)")
+            raise AppError(f"the root PE reported {len(recs)} of {n} samples")
         return recs
+
+    def _finish_steps(self, end_step: int, n_records: int) -> None:
+        """Keep the timer running until every PE has run every step of the chunk and its work is done.
+
+        With a tick shorter than a step's work (an overrun every tick) the steps queue behind each
+        other and the full task queue drops ticks, so the chunk needs more ticks than it has steps:
+        the host waits for the result, as on the chip. A no-op when the work kept up with the ticks.
+        """
+        pes = [self.sim.chip.pes[s.pe] for s in self.slices]
+        env = self.sim.chip.env
+        patience_ns = max(self.tps * self.cores[0].tick_ns, 10e6)  # far longer than any step
+
+        def state() -> tuple[int, int, int]:
+            return (max(end_step - fw.step for fw in self.cores), n_records - len(self.root.records),
+                    sum(pe.tasks_outstanding for pe in pes))
+
+        now, stalled_ns = state(), 0.0
+        while now[0] > 0 or now[2] > 0:
+            before, t0 = now, env.now
+            self.sim.run_ticks(max(now[0], 1))
+            now = state()
+            stalled_ns = stalled_ns + env.now - t0 if now == before else 0.0
+            if stalled_ns > patience_ns:  # nothing moves: a step waits for something that never comes
+                return
 
     def weights(self) -> dict:
         return self.group.weights()

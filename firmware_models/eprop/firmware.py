@@ -401,12 +401,19 @@ class EpropCore(Firmware):
         self.red = np.zeros((group.G, group.n_out), F32)
         self.red_count = 0
         self.label = np.zeros(1, np.int64)
-        self.label_tick = -1
+        self.label_req = -1  # sample whose label DMA is in flight
+        self.label_sample = -1  # sample whose label is in ``label``
         self.records: list[tuple[int, float, int, int]] = []  # (sample, loss, pred, label)
         self._pending_reduce = -1
         # host-set per run chunk
         self.dram_base = 0  # global sample index of the first sample in the DRAM buffers
         self.dram_samples = 0
+        # The program counts its own steps (global tick = sample x (T+1) + step), as the C code keeps
+        # its own time: a tick whose callback the full task queue dropped, or that ran late behind an
+        # overrun, never loses a step or a sample boundary. Without overruns step == timer tick.
+        self.step = 0  # next step to run
+        self.cur_step = -1  # step last started: packets arriving now belong to it
+        self.ended_sample = -1  # last sample whose end-of-sample step ran here
 
     # ---- start -----------------------------------------------------------------------------------------------
     def on_start(self, core: Core) -> None:
@@ -452,16 +459,20 @@ class EpropCore(Firmware):
                 tick, self.waiting = self.waiting, -1
                 core.schedule(lambda c, tk: self._step(c, tk), tick, 1)
         elif tag == TAG_LABEL and self.root:
-            self.label_tick = core.tick
+            self.label_sample = self.label_req
             if self._pending_reduce >= 0:
                 core.schedule(lambda c, s: self._reduce(c, s), self._pending_reduce, 1)
                 self._pending_reduce = -1
 
     # ---- timer -----------------------------------------------------------------------------------------------
     def on_timer(self, core: Core, tick: int) -> None:
+        if self.waiting >= 0:
+            return  # the step before still waits for its input DMA (ticks queued behind an overrun)
+        tick = self.step
         s, t = divmod(tick, self.tps)
         if not 0 <= s - self.dram_base < self.dram_samples:
-            return  # no sample loaded for this tick: the core idles
+            return  # no sample loaded for this step: the core idles
+        self.step, self.cur_step = tick + 1, tick
         if t < self.g.T:
             if self.staged_tick != tick and not self._stage(tick):  # x_t not here: fetch, run on arrival
                 self._x_dma(core, self._chunk_of(tick)[0])
@@ -543,7 +554,7 @@ class EpropCore(Firmware):
         idx = [key - off for key in keys]  # a burst holds a few spikes: scalar writes beat fancy indexing
         cycles = self._spike_rx_cycles(cores[0], n)
         for fw, core in zip(firmwares, cores):
-            fw._spikes_in(core.tick, idx)
+            fw._spikes_in(fw.cur_step, idx)
             core.charge_cycles("comms", cycles)
 
     def _spikes_in(self, tick: int, idx: list[int]) -> None:
@@ -564,7 +575,7 @@ class EpropCore(Firmware):
         g, n = self.g, len(keys)
         typ = keys[0] & TYPE_MASK
         if typ == SPIKE_KEY:
-            self._spikes_in(core.tick, [key - (SPIKE_KEY - g.n_in) for key in keys])
+            self._spikes_in(self.cur_step, [key - (SPIKE_KEY - g.n_in) for key in keys])
             core.charge_cycles("comms", self._spike_rx_cycles(core, n))
             if self.recurrent == "event":
                 core.kernel("forward", "event_add_dense", n * self.n)
@@ -574,7 +585,7 @@ class EpropCore(Firmware):
             self.red_count += n
             core.charge("reduce", int_alu=4 * n, store=n)
             if self.red_count >= g.G * g.n_out:
-                core.schedule(lambda c, s: self._reduce(c, s), core.tick // self.tps, 1)
+                core.schedule(lambda c, s: self._reduce(c, s), self.ended_sample, 1)
         elif typ == ERR_KEY:
             for key, pl in zip(keys, payloads):
                 self.err[key & 0xFF] = pl
@@ -582,11 +593,12 @@ class EpropCore(Firmware):
             core.charge("learning_signal", int_alu=3 * n, store=n)
             if self.err_count >= g.n_out:
                 self.err_count = 0
-                core.schedule(lambda c, s: self._learn(c, s), core.tick // self.tps, 1)
+                core.schedule(lambda c, s: self._learn(c, s), self.ended_sample, 1)
 
     # ---- end of sample ---------------------------------------------------------------------------------------
     def _end_of_sample(self, core: Core, tick: int, s: int) -> None:
         g, k = self.g, self.k
+        self.ended_sample = s
         g.shared.once("end", tick, lambda: g.end_compute(s))
         g.ubuf[k, tick & 1, g.n_in:] = 0.0  # z_{T−1} is not an input of any step
         if g.train:
@@ -598,6 +610,7 @@ class EpropCore(Firmware):
         if self.root:
             self.red[0] = part
             self.red_count += g.n_out
+            self.label_req = s
             core.dma_read(TAG_LABEL, "eprop_labels", s - self.dram_base, 1, self.label)
             if self.red_count >= g.G * g.n_out:  # a single-PE network has nothing to wait for
                 core.schedule(lambda c, ss: self._reduce(c, ss), s, 1)
@@ -609,7 +622,7 @@ class EpropCore(Firmware):
     def _reduce(self, core: Core, s: int) -> None:
         """Root: ȳ = Σ partials / T, loss, prediction; err = softmax(ȳ) − onehot broadcast (training)."""
         g = self.g
-        if self.label_tick < 0 or self.label_tick // self.tps != s:
+        if self.label_sample != s:
             self._pending_reduce = s  # the label DMA has not landed yet
             return
         self.red_count = 0

@@ -2,13 +2,18 @@
 
 Packet delivery fidelity:
 * ``packet``: one SimPy event per packet per destination PE.
-* ``burst``: packets a callback sends along the same multicast tree are one transaction: links are
-  reserved once for the back-to-back burst, and each destination gets one event that hands its
-  handler all the packets (each still charged its own handler cycles, arrivals spread by the link
-  serialisation). Far fewer events; per-timestep latency agrees with ``packet`` (tested).
+* ``burst``: packets one send loop of a callback sends along the same multicast tree are one
+  transaction: links are reserved once for the back-to-back burst, and each destination gets one
+  event that hands its handler all the packets (each still charged its own handler cycles,
+  arrivals spread by the link serialisation). Far fewer events; per-timestep latency agrees with ``packet`` (tested).
+
+Shared resources (links, injection/ejection ports, DRAM channels) are booked at the simulated time
+of the send or request (``book_at``), not when the callback body that makes it runs in Python: a
+body runs at its callback's start, but sends at start + cycles so far.
 """
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Protocol
 
 import simpy
@@ -19,6 +24,11 @@ from .noc import NoC, Route
 from .params import HwParams
 from .pe import PE
 from .tickstats import TickStats
+
+
+# SimPy runs same-time events by priority (URGENT 0, NORMAL 1), then in scheduling order. Bookings
+# run after every ordinary event of their instant, so every send made at that instant is in.
+BOOKING_PRIORITY = 2
 
 
 class Recorder(Protocol):
@@ -92,6 +102,7 @@ class Chip:
         self.tick_limit = 0
         self.deliveries = 0
         self._due: dict[float, list] = {}  # call_at groups waiting for their SimPy event
+        self._bookings: dict[float, list] = {}  # book_at groups waiting for their SimPy event
 
     # ---- wake-ups -----------------------------------------------------------------------------
     def call_at(self, t_ns: float, fn) -> None:
@@ -112,6 +123,33 @@ class Chip:
 
     def _run_due(self, t_ns: float) -> None:
         for fn in self._due.pop(t_ns):
+            fn()
+
+    def book_at(self, t_ns: float, pe_id: int, fn) -> None:
+        """Run ``fn()`` (which books a shared link or channel) at simulated time ``t_ns`` (>= now).
+
+        Bookings run in simulated-time order, after every ordinary event of their instant (so every
+        body that sends at ``t_ns`` has run), and same-instant bookings in PE order (a fixed
+        arbitration; one PE's own bookings keep the order it made them). So who gets a resource
+        first never depends on which callback body Python ran first.
+        """
+        group = self._bookings.get(t_ns)
+        if group is None:
+            self._bookings[t_ns] = [(pe_id, fn)]
+            env = self.env
+            event = simpy.Event(env)
+            event._ok, event._value = True, None  # a triggered event, as Timeout makes it
+            event.callbacks.append(lambda _ev, t=t_ns: self._run_bookings(t))
+            delay = t_ns - env.now
+            env.schedule(event, BOOKING_PRIORITY, delay if delay > 0.0 else 0.0)
+        else:
+            group.append((pe_id, fn))
+
+    def _run_bookings(self, t_ns: float) -> None:
+        group = self._bookings.pop(t_ns)
+        if len(group) > 1:
+            group.sort(key=itemgetter(0))  # stable
+        for _pe, fn in group:
             fn()
 
     # ---- timers -------------------------------------------------------------------------------
@@ -157,42 +195,64 @@ class Chip:
         pe.c["packets_sent"] += 1
         pe.count_packets_out(1)
         if self.fidelity == "burst":
-            burst = pe.pending_bursts.get(route)
+            pending = pe.pending_bursts
+            if pending and send_ns > pe.last_send_ns + pe.p.send_packet_cycles * pe.ns_per_cycle \
+                    + self.noc.ser_ns + 1e-6:  # the core worked since its last send: a new send loop
+                pe.closed_bursts.extend(pending.items())
+                pending = pe.pending_bursts = {}
+            pe.last_send_ns = send_ns
+            burst = pending.get(route)
             if burst is None:
-                pe.pending_bursts[route] = [send_ns, send_ns, [key], [payload]]
+                pending[route] = [send_ns, send_ns, [key], [payload]]
             else:
                 burst[1] = send_ns
                 burst[2].append(key)
                 burst[3].append(payload)
             return
-        for dest, arrive in self.noc.reserve(route, send_ns, 1):
-            self._schedule_delivery(pe.id, dest, [key], [payload], arrive, arrive, send_ns)
+        src, tick = pe.id, pe.tick
+
+        def book() -> None:
+            for dest, arrive in self.noc.reserve(route, send_ns, 1):
+                self._schedule_delivery(src, dest, [key], [payload], arrive, arrive, send_ns, tick)
+
+        self.book_at(send_ns, src, book)
 
     def flush_bursts(self, pe: PE) -> None:
-        """Turn the packets a callback sent into one transaction per multicast tree.
+        """Turn the packets of each send loop of a callback into one transaction per multicast tree,
+        booked at its first packet's send time (``_book_burst``).
+
+        A send loop ends where the core worked between two sends (a gap longer than the send cost
+        plus one serialisation, see ``send``): the packets after it are another burst.
 
         Destinations reached at the same instant share one SimPy event (nothing observable changes:
         they would be separate events at the same time); each still gets its own handler run.
         """
-        bursts, pe.pending_bursts = pe.pending_bursts, {}
-        ser = self.noc.ser_ns
+        bursts = pe.closed_bursts
+        bursts.extend(pe.pending_bursts.items())
+        pe.pending_bursts, pe.closed_bursts = {}, []
+        src, tick = pe.id, pe.tick
+        for route, burst in bursts:
+            self.book_at(burst[0], src, lambda r=route, b=burst: self._book_burst(src, tick, r, *b))
+
+    def _book_burst(self, src: int, tick: int, route: Route, first_send: float, last_send: float,
+                    keys: list, payloads: list) -> None:
+        """Reserve the tree for a burst at its first send; one delivery event per arrival instant."""
+        n = len(keys)
+        spread = (n - 1) * self.noc.ser_ns
         rec = self.recorder
-        for route, (first_send, last_send, keys, payloads) in bursts.items():
-            n = len(keys)
-            spread = (n - 1) * ser
-            by_time: dict[float, list] = {}
-            for dest, first in self.noc.reserve(route, first_send, n):
-                last = max(first + spread, last_send + (first - first_send))
-                group = by_time.get(first)
-                if group is None:
-                    by_time[first] = [(dest, last)]
-                else:
-                    group.append((dest, last))
-                if rec is not None:
-                    rec.packet(pe.id, dest, keys[0], first_send, first, n)
-            self.deliveries += n * len(route.deliveries)
-            for first, dests in by_time.items():
-                self._deliver_at(first, dests, keys, payloads, pe.tick)
+        by_time: dict[float, list] = {}
+        for dest, first in self.noc.reserve(route, first_send, n):
+            last = max(first + spread, last_send + (first - first_send))
+            group = by_time.get(first)
+            if group is None:
+                by_time[first] = [(dest, last)]
+            else:
+                group.append((dest, last))
+            if rec is not None:
+                rec.packet(src, dest, keys[0], first_send, first, n)
+        self.deliveries += n * len(route.deliveries)
+        for first, dests in by_time.items():
+            self._deliver_at(first, dests, keys, payloads, tick)
 
     def _deliver_at(self, first_ns: float, dests: list, keys, payloads, src_tick: int) -> None:
         pes = self.pes
@@ -239,11 +299,11 @@ class Chip:
         return True
 
     def _schedule_delivery(self, src: int, dest: int, keys, payloads, first_ns: float,
-                           last_ns: float, send_ns: float) -> None:
+                           last_ns: float, send_ns: float, src_tick: int) -> None:
         self.deliveries += len(keys)
         if self.recorder is not None:
             self.recorder.packet(src, dest, keys[0], send_ns, first_ns, len(keys))
-        self._deliver_at(first_ns, [(dest, last_ns)], keys, payloads, self.pes[src].tick)
+        self._deliver_at(first_ns, [(dest, last_ns)], keys, payloads, src_tick)
 
     # ---- summaries ----------------------------------------------------------------------------
     def used_pes(self) -> list[PE]:

@@ -2,7 +2,8 @@
 
 Time of a transfer = setup cycles (core clock) + bytes / bandwidth, where DRAM transfers reserve a
 shared channel (see ``dram.py``) and SRAM<->SRAM transfers run at the engine's own rate. Completion
-raises DMA_TRANSFER_DONE on the PE, like ``spin1_dma_transfer``.
+raises DMA_TRANSFER_DONE on the PE, like ``spin1_dma_transfer``. A DRAM request books its channel
+when it reaches the controller (after setup) in simulated time, not when the issuing body runs.
 """
 from __future__ import annotations
 
@@ -51,13 +52,20 @@ class DmaEngine:
         req = self.queue.popleft()
         p = self.pe.p
         setup_ns = p.dma_setup_cycles * self.pe.ns_per_cycle
-        if req.address is None:
-            done = start_ns + setup_ns + req.nbytes / p.dma_sram_bytes_per_cycle * self.pe.ns_per_cycle
-        else:
-            done = self.dram.reserve(req.address, req.nbytes, start_ns + setup_ns)
         self.transfers += 1
         self.bytes_moved += req.nbytes
-        self.pe.chip.call_at(done, lambda r=req: self._finish(r))
+        chip = self.pe.chip
+        if req.address is None:
+            done = start_ns + setup_ns + req.nbytes / p.dma_sram_bytes_per_cycle * self.pe.ns_per_cycle
+            chip.call_at(done, lambda: self._finish(req))
+            return
+        request_ns = start_ns + setup_ns
+
+        def book() -> None:
+            done = self.dram.reserve(req.address, req.nbytes, request_ns)
+            chip.call_at(done, lambda: self._finish(req))
+
+        chip.book_at(request_ns, self.pe.id, book)
 
     def _finish(self, req: DmaRequest) -> None:
         req.on_done()

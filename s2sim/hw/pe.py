@@ -6,8 +6,9 @@
 * Callbacks with priority >= 1 (the timer tick by default) wait in bounded priority queues and run
   one at a time; a full queue is counted (``task_queue_full``) and the callback is not queued, as
   ``spin1_schedule_callback`` returns FAILURE.
-* A timer tick that fires while the previous tick's callback is still queued or running is counted
-  as a timer overrun.
+* A timer tick that fires while the previous tick's work is still queued or running is counted as a
+  timer overrun; that work is the tick's callback and every queueable task scheduled since (by it,
+  by a handler or by another task), i.e. any queueable task not yet finished.
 * With nothing to do the core sleeps; sleep time is billed at the level's sleep power.
 
 The Python body of a callback runs when the callback *starts*; it declares its cost through the
@@ -58,10 +59,12 @@ class PE:
         # timer
         self.tick = -1
         self.tick_start_ns = 0.0
-        self.timer_task_pending = False
+        self.tasks_outstanding = 0  # queueable tasks queued or running (the current tick's work)
         # comms
         self.tx_free_ns = 0.0
-        self.pending_bursts: dict[Any, list] = {}
+        self.pending_bursts: dict[Any, list] = {}  # route -> burst of the send loop under way
+        self.closed_bursts: list[tuple[Any, list]] = []  # earlier send loops of the running body
+        self.last_send_ns = -1.0
         # counters
         self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
                       packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
@@ -211,6 +214,7 @@ class PE:
             self.c["task_queue_full"] += 1
             return False
         q.append(task)
+        self.tasks_outstanding += 1
         if self.running is None and not self.in_preempt:
             self._dispatch()
         return True
@@ -354,8 +358,7 @@ class PE:
         task = self.running
         self._account(self.cb_start, self.cb_end, self._cb_cycles, self._cb_phases, self._cb_row, task.kind,
                       self._cb_merged, self._cb_level)
-        if task.kind == TIMER:
-            self.timer_task_pending = False
+        self.tasks_outstanding -= 1
         self.running = None
         self._dispatch()
 
@@ -366,13 +369,17 @@ class PE:
         policy = self.chip.dvfs_policy
         if policy is not None and self.firmware is not None:
             self.set_level(policy.choose(self, tick))
-        if self.timer_task_pending:
+        if self.tasks_outstanding:
             self.c["timer_overruns"] += 1
         fw = self.firmware
         if fw is None:
             return
-        if self.enqueue_timer(tick):
-            self.timer_task_pending = True
+        self.enqueue_timer(tick)
+
+    @property
+    def timer_task_pending(self) -> bool:
+        """The previous tick's work is not done (what an overrun is counted on)."""
+        return self.tasks_outstanding > 0
 
     def enqueue_timer(self, tick: int) -> bool:
         prio = self.priorities[TIMER]
@@ -381,6 +388,7 @@ class PE:
             return False
         task = _Task(TIMER, self.firmware.on_timer, (tick,), prio)
         if self.running is None and not any(self.queues):  # idle core: the tick runs at once
+            self.tasks_outstanding += 1
             self._start(task)
             return True
         return self.enqueue(task)

@@ -4,18 +4,51 @@ import numpy as np
 from conftest import Scripted
 
 
-def test_timer_overrun_counted_when_callback_outlasts_tick(make_sim):
+def overruns(make_sim, n_ticks, timer, tick_ns=1000.0, **callbacks):
     sim = make_sim()
-    # 150 cycles x 10 ns = 1.5 us of work per 1 us tick
-    fw = Scripted(start=lambda c: c.set_timer(1000.0), timer=lambda c, t: c.charge_cycles("work", 150))
-    sim.load(0, fw)
+    sim.load(0, Scripted(start=lambda c: c.set_timer(tick_ns), timer=timer, **callbacks))
+    sim.run_ticks(n_ticks)
+    return sim.chip.pes[0].c["timer_overruns"]
+
+
+def test_every_tick_after_the_first_overruns_when_the_callback_outlasts_the_tick(make_sim):
+    # 150 cycles x 10 ns = 1.5 us of work per 1 us tick: the work falls further behind every tick,
+    # so when each later tick fires the previous one's callback is still queued or running.
+    work = lambda c, t: c.charge_cycles("work", 150)  # noqa: E731
+    assert overruns(make_sim, 4, work) == 3
+    assert overruns(make_sim, 10, work) == 9
+
+
+def test_a_callback_that_fits_its_tick_never_overruns_even_ending_as_the_next_fires(make_sim):
+    assert overruns(make_sim, 4, lambda c, t: c.charge_cycles("work", 50)) == 0
+    assert overruns(make_sim, 4, lambda c, t: c.charge_cycles("work", 100)) == 0  # ends at 1 us exactly
+
+
+def test_a_task_the_tick_schedules_is_part_of_its_work(make_sim):
+    # 50-cycle callback + a scheduled 100-cycle task = 1.5 us of work per 1 us tick.
+    def timer(core, tick):
+        core.charge_cycles("work", 50)
+        core.schedule(lambda c, a: c.charge_cycles("task", 100), None, 1)
+    assert overruns(make_sim, 4, timer) == 3
+    assert overruns(make_sim, 10, timer) == 9
+
+
+def test_a_task_a_handler_schedules_is_part_of_the_tick_s_work(make_sim):
+    # Tick 0 starts a DMA that lands at 1140 ns; its handler (20 cycles) schedules a 300-cycle task
+    # that runs 1340..4340 ns. Ticks 1 (2 us) and 2 (4 us) fire while it runs; tick 3 (6 us) does not.
+    sim = make_sim()
+    sim.store_dram("x", np.zeros(250, dtype=np.float32))
+    dst = np.zeros(250, np.float32)
+
+    def dma_done(core, tag):
+        core.charge_cycles("handler", 20)
+        core.schedule(lambda c, a: c.charge_cycles("task", 300), None, 1)
+
+    sim.load(0, Scripted(start=lambda c: c.set_timer(2000.0),
+                         timer=lambda c, t: c.dma_read(1, "x", 0, 250, dst) if t == 0 else None,
+                         dma=dma_done))
     sim.run_ticks(4)
-    assert sim.chip.pes[0].c["timer_overruns"] >= 1
-    ok = Scripted(start=lambda c: c.set_timer(1000.0), timer=lambda c, t: c.charge_cycles("work", 50))
-    sim2 = make_sim()
-    sim2.load(0, ok)
-    sim2.run_ticks(4)
-    assert sim2.chip.pes[0].c["timer_overruns"] == 0
+    assert sim.chip.pes[0].c["timer_overruns"] == 2
 
 
 def test_packet_handler_delays_running_callback_by_exactly_its_cycles(make_sim):
