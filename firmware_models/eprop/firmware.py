@@ -59,7 +59,7 @@ class EpropGroup:
         self.layout, self.exact = p.memory_layout, p.eps_a == "exact"
         self.cf_w = p.closed_form_weights() if self.layout == "closed_form" else None
         self.b1, self.b2 = F32(p.adam_beta1), F32(p.adam_beta2)
-        self.omb1, self.omb2 = F32(1.0 - p.adam_beta1), F32(1.0 - p.adam_beta2)
+        self.omb1, self.omb2 = p.adam_one_minus_beta1, p.adam_one_minus_beta2
         self.eps = F32(p.adam_eps)
         # weights and optimiser ([W_in; W_rec] stacked like the reference)
         z = lambda *s: np.zeros(s, F32)  # noqa: E731
