@@ -66,6 +66,7 @@ class EpropGroup:
         self.W, self.Wout = z(P, N), z(N, p.n_out)
         self.m, self.v, self.mo, self.vo = z(P, N), z(P, N), z(N, p.n_out), z(N, p.n_out)
         self.b1p, self.b2p = np.full(G, self.b1, F32), np.full(G, self.b2, F32)
+        self.steps = np.zeros(G, np.int32)  # Adam updates applied (stored: β1^t goes subnormal after ~966)
         self.lr = F32(p.lr_init)
         # eligibility
         self.ev = z(P, N) if self.layout == "paper" else z(G, P, 1)
@@ -113,17 +114,19 @@ class EpropGroup:
         self.flush_learning()
         return {"w_in": self.W[:self.n_in].copy(), "w_rec": self.W[self.n_in:].copy(), "w_out": self.Wout.copy()}
 
-    def set_adam(self, m: dict, v: dict, b1p, b2p) -> None:
+    def set_adam(self, m: dict, v: dict, b1p, b2p, steps: int) -> None:
         for arr, d in ((self.m, m), (self.v, v)):
             arr[:self.n_in], arr[self.n_in:] = d["w_in"], d["w_rec"]
         self.mo[...], self.vo[...] = m["w_out"], v["w_out"]
         self.b1p[:], self.b2p[:] = F32(b1p), F32(b2p)
+        self.steps[:] = steps
 
-    def adam_state(self) -> tuple[dict, dict, np.float32, np.float32]:
+    def adam_state(self) -> tuple[dict, dict, np.float32, np.float32, int]:
+        """(m, v, β1^t, β2^t, steps) once every member's learning is applied (members then agree)."""
         self.flush_learning()
         m = {"w_in": self.m[:self.n_in].copy(), "w_rec": self.m[self.n_in:].copy(), "w_out": self.mo.copy()}
         v = {"w_in": self.v[:self.n_in].copy(), "w_rec": self.v[self.n_in:].copy(), "w_out": self.vo.copy()}
-        return m, v, F32(self.b1p[0]), F32(self.b2p[0])
+        return m, v, F32(self.b1p[0]), F32(self.b2p[0]), int(self.steps[0])
 
     # ---- per tick --------------------------------------------------------------------------------------------
     def tick_compute(self, t: int, par: int) -> None:
@@ -329,6 +332,7 @@ class EpropGroup:
             self._learn(slice(None), self.err[0], 0)
             self.b1p[:] = F32(self.b1p[0] * self.b1)
             self.b2p[:] = F32(self.b2p[0] * self.b2)
+            self.steps += 1
         else:
             for k in ks:
                 self._learn_member(k)
@@ -338,6 +342,7 @@ class EpropGroup:
         self._learn(self.cols[k], self.err[k], k)
         self.b1p[k] = F32(self.b1p[k] * self.b1)
         self.b2p[k] = F32(self.b2p[k] * self.b2)
+        self.steps[k] += 1
 
     def _learn(self, c: slice, err: np.ndarray, k: int) -> None:
         """R4–R8 on columns c: L = W_out·err/T, grad = L·E + 2λW, readout grad, Adam."""
