@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.apps import AppError, AppResult, RunContext
 
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
-from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, memory_report, pe_regions, plan
+from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, memory_report, plan
 from . import training as tr
 from .params import EpropParams
 from .reference import Adam, lr_for_epoch
@@ -55,8 +55,7 @@ class ChipNetwork:
         noc.add_multicast(ERR_KEY, 0xFFFFFF00, root, pes)
         self.cores: list[EpropCore] = []
         for s in self.slices:
-            regs = [(r.name, r.nbytes, r.category) for r in pe_regions(params, s.n, root=s.index == 0)]
-            fw = EpropCore(self.group, s.index, pes, regs, tick_ns, 0.0, recurrent, INPUT_CHUNK_FRAMES)
+            fw = EpropCore(self.group, s.index, pes, tick_ns, 0.0, recurrent, INPUT_CHUNK_FRAMES)
             sim.load(s.pe, fw)
             self.cores.append(fw)
         self.next_sample = 0
@@ -214,7 +213,7 @@ def run(ctx: RunContext) -> AppResult:
         "epochs": len(history), "engine": engine, "history": history,
         "dataset": {"name": ds.name, "synthetic": ds.synthetic, "note": ds.note, "summary": ds.summary()},
     }
-    mem = memory_report(params, chip.slices)
+    mem = memory_report(p, chip.slices, {s.pe: sim.chip.pes[s.pe].sram for s in chip.slices})
     g = chip.group
     extra = {
         "learning_state_bytes": mem["learning_state_bytes"],
