@@ -4,8 +4,11 @@ Modes
 * default (``training.engine: chip``): every training sample is simulated by the per-core firmware (forward,
   eligibility, reduce, learning signal, Adam on the chip model). Accuracy on the splits is evaluated with the
   reference forward pass (the same mathematics, vectorised) — the summary says so.
-* ``--fast`` (or ``training.engine: reference``): train with the vectorised reference (training.py), then
-  simulate ``--timing-samples`` training samples on the chip with the trained weights for timing/energy.
+* ``--fast`` (or ``training.engine: reference``): train with the vectorised reference, then simulate
+  ``--timing-samples`` training samples on the chip with the trained weights for timing/energy.
+
+Both run the one training loop of ``training.train``; the engine (``ChipEngine`` or ``training.ReferenceEngine``)
+is the only difference.
 """
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
 
+from . import training as tr
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
 from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, memory_report, plan
-from . import training as tr
 from .params import EpropParams
 from .reference import Adam, lr_for_epoch
 
