@@ -4,8 +4,11 @@ Modes
 * default (``training.engine: chip``): every training sample is simulated by the per-core firmware (forward,
   eligibility, reduce, learning signal, Adam on the chip model). Accuracy on the splits is evaluated with the
   reference forward pass (the same mathematics, vectorised) — the summary says so.
-* ``--fast`` (or ``training.engine: reference``): train with the vectorised reference (training.py), then
-  simulate ``--timing-samples`` training samples on the chip with the trained weights for timing/energy.
+* ``--fast`` (or ``training.engine: reference``): train with the vectorised reference, then simulate
+  ``--timing-samples`` training samples on the chip with the trained weights for timing/energy.
+
+Both run the one training loop of ``training.train``; the engine (``ChipEngine`` or ``training.ReferenceEngine``)
+is the only difference.
 """
 from __future__ import annotations
 
@@ -17,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
 
+from . import training as tr
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
-from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, memory_report, pe_regions, plan
+from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, memory_report, plan
 from .params import EpropParams
-from .reference import lr_for_epoch
+from .reference import Adam, lr_for_epoch
 
 F32 = np.float32
 
@@ -32,7 +36,6 @@ class EpropFirmwareParams(BaseModel):
 
     recurrent: Literal["dense", "event"] = Field(
         "dense", description="dense recurrent MAC every step (the C code) or event-driven adds per received spike")
-    checkpoint_every: int = Field(200, ge=1, description="chip training: checkpoint every N samples")
 
 
 class ChipNetwork:
@@ -55,8 +58,7 @@ class ChipNetwork:
         noc.add_multicast(ERR_KEY, 0xFFFFFF00, root, pes)
         self.cores: list[EpropCore] = []
         for s in self.slices:
-            regs = [(r.name, r.nbytes, r.category) for r in pe_regions(params, s.n, root=s.index == 0)]
-            fw = EpropCore(self.group, s.index, pes, regs, tick_ns, 0.0, recurrent, INPUT_CHUNK_FRAMES)
+            fw = EpropCore(self.group, s.index, pes, tick_ns, 0.0, recurrent, INPUT_CHUNK_FRAMES)
             sim.load(s.pe, fw)
             self.cores.append(fw)
         self.next_sample = 0
@@ -67,15 +69,15 @@ class ChipNetwork:
         return self.cores[0]
 
     def set_adam(self, adam) -> None:
-        self.group.set_adam(adam.m, adam.v, adam.beta1_power, adam.beta2_power)
+        self.group.set_adam(adam.m, adam.v, adam.beta1_power, adam.beta2_power, adam.steps)
 
     def get_adam(self, adam) -> None:
-        m, v, b1p, b2p = self.group.adam_state()
+        """Copy the chip's optimiser state (m, v, powers and the stored step count) into a reference ``Adam``."""
+        m, v, b1p, b2p, steps = self.group.adam_state()
         for k in m:
             adam.m[k][...] = m[k]
             adam.v[k][...] = v[k]
-        adam.beta1_power, adam.beta2_power = b1p, b2p
-        adam.steps = int(round(np.log(float(b1p)) / np.log(float(adam.b1)))) - 1 if float(adam.b1) > 0 else 0
+        adam.beta1_power, adam.beta2_power, adam.steps = b1p, b2p, steps
 
     def run_samples(self, X: np.ndarray, Y: np.ndarray, train: bool, lr: float | None = None) -> list[tuple]:
         """Simulate ``len(X)`` samples back to back; returns the root's (sample, loss, pred, label) records."""
@@ -129,28 +131,34 @@ class ChipNetwork:
         return self.group.weights()
 
 
+class ChipEngine:
+    """The chip model as a training engine: every sample simulated by the firmware, 8 samples per host call."""
+
+    label, chunk = "chip", 8
+
+    def __init__(self, chip: ChipNetwork, params: EpropParams) -> None:
+        self.chip, self.p = chip, params
+
+    def load(self, weights: dict, adam: Adam) -> None:
+        self.chip.group.set_weights(weights)
+        self.chip.set_adam(adam)
+
+    def train_samples(self, X: np.ndarray, y: np.ndarray, lr: np.float32) -> tuple[np.ndarray, np.ndarray]:
+        recs = self.chip.run_samples(X, y, train=True, lr=lr)
+        return np.array([r[1] for r in recs], F32), np.array([r[2] == r[3] for r in recs], bool)
+
+    def state(self) -> tuple[dict, Adam]:
+        weights = self.chip.weights()
+        adam = Adam(weights, self.p)
+        self.chip.get_adam(adam)
+        return weights, adam
+
+
 # ---------------------------------------------------------------------------------------------------------------
-def _adam_copy(chip: ChipNetwork, like):
-    """A snapshot of the chip's Adam state (m, v, powers) as a reference ``Adam``."""
-    from copy import deepcopy
-    snap = deepcopy(like)
-    chip.get_adam(snap)
-    return snap
-
-
-def _training_module():
-    try:
-        from . import training
-    except ImportError as err:  # written by a sibling helper
-        raise AppError(f"firmware_models.eprop.training is not available ({err})") from None
-    return training
-
-
 def _sections(ctx_or_loaded):
     from s2sim.config import validate_section
     loaded = ctx_or_loaded.loaded if isinstance(ctx_or_loaded, RunContext) else ctx_or_loaded
     spec, file = loaded.spec, str(loaded.file)
-    tr = _training_module()
     from s2sim.data import DatasetConfig
     params = validate_section(EpropParams, spec.network, file, "network")
     mapping = validate_section(EpropMapping, spec.mapping, file, "mapping")
@@ -186,112 +194,45 @@ def _load_data(ctx: RunContext, dcfg, params: EpropParams):
     return ds
 
 
-def _check_resume_dir(tr, resume):
-    """The checkpoint ``--resume`` names, or a one-line AppError saying why it cannot be used."""
-    try:
-        ck = tr.load_checkpoint(Path(resume))
-    except ValueError as err:
-        raise AppError(f"--resume: {err}") from None
-    if ck is None:
-        raise AppError(f"--resume {resume}: no checkpoint.npz there")
-    return ck
-
-
 def run(ctx: RunContext) -> AppResult:
-    tr = _training_module()
     params, mapping, fwp, dcfg, tcfg = _sections(ctx)
     sim = ctx.simulation()
     plan(params, mapping, ctx.hw)  # fail before loading data when the mapping cannot fit
     ds = _load_data(ctx, dcfg, params)
-    from .reference import Adam
     opts = ctx.options or {}
     fast = bool(opts.get("fast")) or tcfg.engine == "reference"
     out_dir = Path(ctx.out_dir) if ctx.out_dir is not None else None
-    weights = tr.initial_weights(params, tcfg, ctx.seed)
+    resume = opts.get("resume")
+    try:  # every input (init file, checkpoint) is checked before the run folder is touched
+        start = tr.start_training(params, tcfg, ds, ctx.seed, out_dir, Path(resume) if resume else None)
+    except ValueError as err:
+        raise AppError(f"--resume: {err}" if resume else str(err)) from None
+    p, data = start.params, start.dataset  # lr overrides applied; inputs scaled as training sees them
     notes = [ds.note] if ds.synthetic and ds.note else []
-    train = ds.splits["train"]
-    history: list[dict] = []
+    ctx.start_output()
     if fast:
-        if opts.get("resume"):
-            _check_resume_dir(tr, opts["resume"])
-        ctx.start_output()
-        try:
-            res = tr.train_reference(params, tcfg, ds, ctx.seed, out_dir, ctx.progress,
-                                     resume_dir=opts.get("resume"))
-        except ValueError as err:  # the checkpoint's settings do not fit this run
-            if not opts.get("resume"):
-                raise
-            raise AppError(f"--resume: {err}") from None
-        weights, adam, history = res.weights, res.adam, list(res.history)
-        chip = ChipNetwork(sim, params, mapping, weights, ctx.spec.run.tick_ns, fwp.recurrent)
-        chip.set_adam(adam)
+        res = tr.train(start, tr.ReferenceEngine(p), ctx.progress)
+        chip = ChipNetwork(sim, p, mapping, res.weights, ctx.spec.run.tick_ns, fwp.recurrent)
+        chip.set_adam(res.adam)
+        train = data.splits["train"]
         n_t = int(opts.get("timing_samples") or tcfg.timing_samples)
         n_t = max(1, min(n_t, len(train)))
         adv = ctx.progress("chip timing samples", n_t)
         for i in range(n_t):
             chip.run_samples(train.X[i:i + 1], train.y[i:i + 1], train=True,
-                             lr=lr_for_epoch(params, max(0, len(history) - 1)))
+                             lr=lr_for_epoch(p, max(0, len(res.history) - 1)))
             adv(1)
         engine = "reference (fast); chip timing on %d samples" % n_t
-        final = weights  # the reported accuracies belong to the reference-trained weights
     else:
-        adam = Adam(weights, params)
-        start_epoch, position = 0, 0
-        part_losses: list[float] = []
-        part_correct: list[bool] = []
-        if opts.get("resume"):
-            ck = _check_resume_dir(tr, opts["resume"])
-            weights, adam, start_epoch, history, position = ck[:5]
-            history = list(history)
-            part_losses = [float(x) for x in ck.epoch_losses]
-            part_correct = [bool(x) for x in ck.epoch_correct]
-        chip = ChipNetwork(sim, params, mapping, weights, ctx.spec.run.tick_ns, fwp.recurrent)
-        chip.set_adam(adam)
-        ctx.start_output()
-        n = len(train)
-        chunk = 8  # samples per host call; a checkpoint never holds a half-trained chunk
-        for epoch in range(start_epoch, tcfg.epochs):
-            lr = lr_for_epoch(params, epoch)
-            order = np.arange(n)
-            if tcfg.shuffle:
-                order = np.random.default_rng([ctx.seed, epoch]).permutation(n)
-            adv = ctx.progress(f"epoch {epoch + 1}/{tcfg.epochs} (chip)", n)
-            adv(position)
-            losses, correct = part_losses, part_correct
-            since_ckpt = 0
-            good = (chip.weights(), _adam_copy(chip, adam), position, list(losses), list(correct))
-            try:
-                for a in range(position, n, chunk):
-                    idx = order[a:a + chunk]
-                    recs = chip.run_samples(train.X[idx], train.y[idx], train=True, lr=lr)
-                    losses += [r[1] for r in recs]
-                    correct += [r[2] == r[3] for r in recs]
-                    adv(len(idx))
-                    since_ckpt += len(idx)
-                    good = (chip.weights(), _adam_copy(chip, adam), a + len(idx), list(losses), list(correct))
-                    if out_dir is not None and tcfg.checkpoint and since_ckpt >= fwp.checkpoint_every and a + len(idx) < n:
-                        tr.save_checkpoint(out_dir, good[0], good[1], epoch, history, good[2],
-                                           epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]))
-                        since_ckpt = 0
-            except KeyboardInterrupt:
-                if out_dir is not None and tcfg.checkpoint:
-                    tr.save_checkpoint(out_dir, good[0], good[1], epoch, history, good[2],
-                                       epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]))
-                raise
-            weights = chip.weights()
-            chip.get_adam(adam)
-            ev = tr.evaluate_splits(weights, ds, params)
-            history.append({"epoch": epoch, "lr": float(lr), "train_loss": float(np.mean(losses)),
-                            "train_accuracy": float(np.mean(correct)),
-                            "valid_accuracy": ev.get("valid_accuracy"), "test_accuracy": ev.get("test_accuracy")})
-            position, part_losses, part_correct = 0, [], []
-            if out_dir is not None and tcfg.checkpoint:
-                tr.save_checkpoint(out_dir, weights, adam, epoch + 1, history)
+        chip = ChipNetwork(sim, p, mapping, start.weights, ctx.spec.run.tick_ns, fwp.recurrent)
+        res = tr.train(start, ChipEngine(chip, p), ctx.progress)
         engine = "chip (every training sample simulated by the firmware); accuracy evaluated with the reference forward pass"
-        final = chip.weights()
+    notes += res.notes
+    history = res.history
+    final = res.weights  # the reported accuracies belong to the trained weights (the chip's own in chip mode)
     if opts.get("save_weights"):
-        tr.export_weights(Path(opts["save_weights"]), final)
-    ev = tr.evaluate_splits(final, ds, params)
+        tr.export_weights(Path(opts["save_weights"]), final, res.input_scale)
+    ev = tr.evaluate_splits(final, data, p)
     learning = {
         "train_accuracy": ev.get("train_accuracy"),
         "valid_accuracy": ev.get("valid_accuracy"),
@@ -301,7 +242,7 @@ def run(ctx: RunContext) -> AppResult:
         "epochs": len(history), "engine": engine, "history": history,
         "dataset": {"name": ds.name, "synthetic": ds.synthetic, "note": ds.note, "summary": ds.summary()},
     }
-    mem = memory_report(params, chip.slices)
+    mem = memory_report(p, chip.slices, {s.pe: sim.chip.pes[s.pe].sram for s in chip.slices})
     g = chip.group
     extra = {
         "learning_state_bytes": mem["learning_state_bytes"],

@@ -16,7 +16,12 @@ input buffer; a member whose buffer changed afterwards (late packet / late DMA) 
 counted in ``late_packet_recomputes``. Eligibility updates and Adam are applied lazily (before their results are
 next read), which does not change any result. Timing is each PE's own: every callback charges its own cycles.
 
-Imports only ``s2sim.runtime`` and numpy; the host passes the parameters object and the SRAM region plan.
+Each core's SRAM regions are the arrays it really keeps: ``EpropGroup.member_regions`` names the member's slice of
+every kept group array, ``EpropCore.sram_regions`` adds the core's own buffers, and ``on_start`` charges them
+through the allocator; ``NOT_KEPT`` lists (with the reason) the group arrays that are numpy scratch or speed-trick
+bookkeeping rather than state a core keeps.
+
+Imports only ``s2sim.runtime`` and numpy; the host passes the parameters object.
 """
 from __future__ import annotations
 
@@ -32,6 +37,22 @@ REDUCE_KEY = 0x0E100000
 ERR_KEY = 0x0E200000
 TYPE_MASK = 0xFFF00000
 TAG_X, TAG_LABEL = 1, 2
+
+#: Arrays of ``EpropGroup`` that no core keeps in SRAM, and why (every other array is some member's region).
+NOT_KEPT = {
+    "e": "instantaneous eligibility / gradient scratch: a register in the fused C loop",
+    "tmp": "numpy scratch of one vectorised statement (a register in C)",
+    "tn": "numpy scratch of one vectorised statement (a register in C)",
+    "zb": "bool copy of the spikes for numpy (z is the kept copy)",
+    "U_used": "the input buffer the lazy eligibility update reads (C updates eligibility in the same tick)",
+    "err": "copy of each core's err_buffer for the lazy learning update",
+    "dirty": "group bookkeeping: member input changed after the group computed its tick",
+    "learn_req": "group bookkeeping: member's learning deferred",
+    "awaiting_learn": "group bookkeeping: member still waits for its error vector",
+    "starts": "group index helper for reduceat", "owner": "group index helper: member of each neuron",
+    "diag_rows": "group index helper: autapse rows",
+    "raster": "host-side recording (record_raster)",
+}
 
 
 class EpropGroup:
@@ -59,20 +80,23 @@ class EpropGroup:
         self.layout, self.exact = p.memory_layout, p.eps_a == "exact"
         self.cf_w = p.closed_form_weights() if self.layout == "closed_form" else None
         self.b1, self.b2 = F32(p.adam_beta1), F32(p.adam_beta2)
-        self.omb1, self.omb2 = F32(1.0 - p.adam_beta1), F32(1.0 - p.adam_beta2)
+        self.omb1, self.omb2 = p.adam_one_minus_beta1, p.adam_one_minus_beta2
         self.eps = F32(p.adam_eps)
         # weights and optimiser ([W_in; W_rec] stacked like the reference)
         z = lambda *s: np.zeros(s, F32)  # noqa: E731
         self.W, self.Wout = z(P, N), z(N, p.n_out)
         self.m, self.v, self.mo, self.vo = z(P, N), z(P, N), z(N, p.n_out), z(N, p.n_out)
         self.b1p, self.b2p = np.full(G, self.b1, F32), np.full(G, self.b2, F32)
+        self.steps = np.zeros(G, np.int32)  # Adam updates applied (stored: β1^t goes subnormal after ~966)
         self.lr = F32(p.lr_init)
         # eligibility
         self.ev = z(P, N) if self.layout == "paper" else z(G, P, 1)
         self.ea, self.E, self.e, self.tmp = z(P, N), z(P, N), z(P, N), z(P, N)
         self.ebar = z(P, N) if self.layout != "closed_form" else None
         self.cd, self.cc, self.cp, self.cq = z(N), z(N), z(N), z(N)
-        self.pd, self.pc = np.full(N, self.rho, F32), z(N)  # ψ_{t−1} coefficients (eps_a='exact')
+        self.psi, self.ls = z(N), z(N)  # ψ of the last tick, learning signal L of the last update
+        n_lag = N if self.exact else 0  # ψ_{t−1} coefficients, kept only for eps_a='exact'
+        self.pd, self.pc = np.full(n_lag, self.rho, F32), z(n_lag)
         self.gout = z(N, p.n_out)
         self.diag_rows = p.n_in + np.arange(N)
         # neuron state
@@ -113,17 +137,62 @@ class EpropGroup:
         self.flush_learning()
         return {"w_in": self.W[:self.n_in].copy(), "w_rec": self.W[self.n_in:].copy(), "w_out": self.Wout.copy()}
 
-    def set_adam(self, m: dict, v: dict, b1p, b2p) -> None:
+    def set_adam(self, m: dict, v: dict, b1p, b2p, steps: int) -> None:
         for arr, d in ((self.m, m), (self.v, v)):
             arr[:self.n_in], arr[self.n_in:] = d["w_in"], d["w_rec"]
         self.mo[...], self.vo[...] = m["w_out"], v["w_out"]
         self.b1p[:], self.b2p[:] = F32(b1p), F32(b2p)
+        self.steps[:] = steps
 
-    def adam_state(self) -> tuple[dict, dict, np.float32, np.float32]:
+    def adam_state(self) -> tuple[dict, dict, np.float32, np.float32, int]:
+        """(m, v, β1^t, β2^t, steps) once every member's learning is applied (members then agree)."""
         self.flush_learning()
         m = {"w_in": self.m[:self.n_in].copy(), "w_rec": self.m[self.n_in:].copy(), "w_out": self.mo.copy()}
         v = {"w_in": self.v[:self.n_in].copy(), "w_rec": self.v[self.n_in:].copy(), "w_out": self.vo.copy()}
-        return m, v, F32(self.b1p[0]), F32(self.b2p[0])
+        return m, v, F32(self.b1p[0]), F32(self.b2p[0]), int(self.steps[0])
+
+    # ---- SRAM: what member k keeps -----------------------------------------------------------------------------
+    def member_regions(self, k: int) -> list[tuple[str, str, tuple]]:
+        """(region, category, arrays) of member k: its slice of every array of the group that a core keeps.
+
+        Arrays not listed are in ``NOT_KEPT`` (temporaries of a fused C loop, or bookkeeping of the shared-state
+        speed trick). Scalars count 4 B each (float32 / int32).
+        """
+        c, n_in, kk = self.cols[k], self.n_in, slice(k, k + 1)
+        W, m, v, ev, ea, E = self.W, self.m, self.v, self.ev, self.ea, self.E
+        r = [("w_in", "weights", (W[:n_in, c],)), ("w_rec", "weights", (W[n_in:, c],)),
+             ("w_out", "weights", (self.Wout[c],)),
+             ("adam_m_in", "optimizer", (m[:n_in, c],)), ("adam_v_in", "optimizer", (v[:n_in, c],)),
+             ("adam_m_rec", "optimizer", (m[n_in:, c],)), ("adam_v_rec", "optimizer", (v[n_in:, c],)),
+             ("adam_m_out", "optimizer", (self.mo[c],)), ("adam_v_out", "optimizer", (self.vo[c],)),
+             ("adam_scalars", "optimizer", (self.b1p[kk], self.b2p[kk], self.steps[kk], self.lr, self.b1, self.b2,
+                                            self.omb1, self.omb2, self.eps))]
+        if self.layout == "paper":
+            r += [("eps_v_in", "eligibility", (ev[:n_in, c],)), ("eps_v_rec", "eligibility", (ev[n_in:, c],))]
+        else:  # ε^v per presynaptic neuron (§3.2 lean)
+            r += [("eps_v_in_vec", "eligibility", (ev[k, :n_in],)), ("eps_v_rec_vec", "eligibility", (ev[k, n_in:],))]
+        r += [("eps_a_in", "eligibility", (ea[:n_in, c],)), ("eps_a_rec", "eligibility", (ea[n_in:, c],))]
+        if self.ebar is not None:
+            r += [("ebar_in", "eligibility", (self.ebar[:n_in, c],)),
+                  ("ebar_rec", "eligibility", (self.ebar[n_in:, c],))]
+        else:
+            r += [("closed_form_w", "eligibility", (self.cf_w,))]  # every member keeps the T weights
+        r += [("E_in", "eligibility", (E[:n_in, c],)), ("E_rec", "eligibility", (E[n_in:, c],)),
+              ("grad_out", "eligibility", (self.gout[c],))]
+        for name, arr in (("v", self.vm), ("b", self.b), ("thr_a", self.a), ("i_syn", self.cur[0]),
+                          ("v_s", self.vs), ("z", self.zp), ("zbar", self.zbar), ("zbar_sum", self.gz),
+                          ("psi", self.psi), ("beta", self.beta), ("coef_d", self.cd), ("coef_c", self.cc),
+                          ("coef_p", self.cp), ("coef_q", self.cq), ("coef_rho_beta", self.omr_beta),
+                          ("learning_signal", self.ls)):
+            r.append((f"n_{name}", "neuron_state", (arr[c],)))
+        if self.exact:  # ψ_{t−1} coefficients of the TU Graz lag
+            r += [("n_coef_d_prev", "neuron_state", (self.pd[c],)), ("n_coef_c_prev", "neuron_state", (self.pc[c],))]
+        r.append(("neuron_scalars", "neuron_state", (self.alpha, self.oma, self.rho, self.omr, self.oaor, self.kappa,
+                                                     self.v_th, F32(self.T), *self.sur, self.two_l2)))
+        r += [("x_buffers", "buffers", (self.ubuf[k, :, :n_in],)),  # x_t of this tick and the next
+              ("spike_buffers", "buffers", (self.ubuf[k, :, n_in:],)),  # received z_{t−1}, double-buffered
+              ("y_partial", "buffers", (self.out[k],))]  # Σ_t y_t of this member's neurons
+        return r
 
     # ---- per tick --------------------------------------------------------------------------------------------
     def tick_compute(self, t: int, par: int) -> None:
@@ -221,7 +290,8 @@ class EpropGroup:
         """S12–S17 of the last computed tick (deferred until its result is needed)."""
         self.pending_elig = False
         t = self._t_of_pending
-        psi = self._surrogate(self.vs)
+        psi = self.psi
+        psi[...] = self._surrogate(self.vs)
         np.multiply(psi, self.omr_beta, out=self.cd)
         np.subtract(self.rho, self.cd, out=self.cd)
         np.multiply(psi, self.oaor, out=self.cc)
@@ -329,6 +399,7 @@ class EpropGroup:
             self._learn(slice(None), self.err[0], 0)
             self.b1p[:] = F32(self.b1p[0] * self.b1)
             self.b2p[:] = F32(self.b2p[0] * self.b2)
+            self.steps += 1
         else:
             for k in ks:
                 self._learn_member(k)
@@ -338,12 +409,14 @@ class EpropGroup:
         self._learn(self.cols[k], self.err[k], k)
         self.b1p[k] = F32(self.b1p[k] * self.b1)
         self.b2p[k] = F32(self.b2p[k] * self.b2)
+        self.steps[k] += 1
 
     def _learn(self, c: slice, err: np.ndarray, k: int) -> None:
         """R4–R8 on columns c: L = W_out·err/T, grad = L·E + 2λW, readout grad, Adam."""
         Tn, one = F32(self.T), F32(1.0)
         err2 = err[None, :]
         ls = (err2 @ self.Wout[c].T) / Tn  # R4
+        self.ls[c] = ls[0]
         g = self.e[:, c]  # reuse the instantaneous-e scratch as the gradient
         np.multiply(self.E[:, c], ls, out=g)  # R5
         g += self.two_l2 * self.W[:, c]  # R7
@@ -372,14 +445,14 @@ class EpropGroup:
 class EpropCore(Firmware):
     """The program of one PE (member ``index`` of ``group``)."""
 
-    def __init__(self, group: EpropGroup, index: int, pe_ids: list[int], regions: list[tuple[str, int, str]],
+    def __init__(self, group: EpropGroup, index: int, pe_ids: list[int],
                  tick_ns: float, phase_ns: float = 0.0, recurrent: str = "dense", chunk_frames: int = 10):
         self.g, self.k = group, index
         self.start, self.stop = group.bounds[index]
         self.n = self.stop - self.start
         self.cols = group.cols[index]
         self.pe_ids, self.root = pe_ids, index == 0
-        self.regions, self.tick_ns, self.phase_ns = regions, tick_ns, phase_ns
+        self.tick_ns, self.phase_ns = tick_ns, phase_ns
         self.recurrent = recurrent
         self.tps = group.T + 1
         self._costs: dict[bool, tuple] = {}  # (per-phase cycles, total) by training on/off
@@ -397,10 +470,12 @@ class EpropCore(Firmware):
         self.waiting = -1
         self.err = np.zeros(group.n_out, F32)
         self.err_count = 0
-        # root
-        self.red = np.zeros((group.G, group.n_out), F32)
+        # root only (empty on the other PEs, which keep none of these)
+        rows = 1 if self.root else 0
+        self.red = np.zeros((group.G * rows, group.n_out), F32)  # one partial Σ_t y_t per member
+        self.softmax = np.zeros(group.n_out * rows, F32)
         self.red_count = 0
-        self.label = np.zeros(1, np.int64)
+        self.label = np.zeros(rows, np.int64)
         self.label_req = -1  # sample whose label DMA is in flight
         self.label_sample = -1  # sample whose label is in ``label``
         self.records: list[tuple[int, float, int, int]] = []  # (sample, loss, pred, label)
@@ -416,9 +491,18 @@ class EpropCore(Firmware):
         self.ended_sample = -1  # last sample whose end-of-sample step ran here
 
     # ---- start -----------------------------------------------------------------------------------------------
+    def sram_regions(self) -> list[tuple[str, str, tuple]]:
+        """(region, category, arrays) this core keeps: its slice of the group state plus its own buffers."""
+        r = self.g.member_regions(self.k)
+        r += [("x_chunks", "buffers", (self.xring,)), ("err_buffer", "buffers", (self.err,))]
+        if self.root:
+            r += [("reduce_buffer", "buffers", (self.red,)), ("softmax", "buffers", (self.softmax,)),
+                  ("label", "buffers", (self.label,))]
+        return r
+
     def on_start(self, core: Core) -> None:
-        for name, nbytes, cat in self.regions:
-            core.sram.reserve(name, nbytes, cat)
+        for name, category, arrays in self.sram_regions():
+            core.sram.reserve(name, sum(a.nbytes for a in arrays), category)
         core.set_timer(self.tick_ns, self.phase_ns)
 
     def _chunk_of(self, tick: int) -> tuple[int, int]:
@@ -643,7 +727,8 @@ class EpropCore(Firmware):
         if not g.train:
             return
         e = np.exp(ym - ym.max(axis=-1, keepdims=True))
-        err = (e / e.sum(axis=-1, keepdims=True))[0].astype(F32)
+        self.softmax[...] = (e / e.sum(axis=-1, keepdims=True))[0]
+        err = self.softmax.copy()
         err[label] -= F32(1.0)
         for o in range(no):
             core.send_mc(ERR_KEY | o, F32(err[o]))

@@ -82,11 +82,13 @@ def slices(params: EpropParams, mapping: EpropMapping) -> list[PeSlice]:
     return [PeSlice(k, mapping.first_pe + k, a, b) for k, (a, b) in enumerate(split_neurons(params.n_rec, mapping.pes))]
 
 
-def pe_regions(params: EpropParams, n: int, root: bool = False) -> list[Region]:
+def pe_regions(params: EpropParams, n: int, root: bool = False, n_pes: int = 1) -> list[Region]:
     """Every SRAM region (bytes) of a PE holding ``n`` recurrent neurons, for ``params.memory_layout``.
 
     Learning state per §3.2: paper = W, m, v, ε^v, ε^a, ē, E per synapse; lean = ε^v per presynaptic neuron
     instead of per synapse; closed_form = also no ē. Plus W_out, m_out, v_out, G_out per readout weight.
+    This is the plan checked before anything is placed; the firmware allocates its regions from the arrays it
+    keeps (``EpropCore.sram_regions``) and a test holds the two equal, region by region.
     """
     p, f = params, 4
     n_in, n_rec, n_out, n_pre = p.n_in, p.n_rec, p.n_out, p.n_in + p.n_rec
@@ -105,7 +107,7 @@ def pe_regions(params: EpropParams, n: int, root: bool = False) -> list[Region]:
     add("adam_v_rec", n_rec * n, "optimizer", True)
     add("adam_m_out", n * n_out, "optimizer", True)
     add("adam_v_out", n * n_out, "optimizer", True)
-    add("adam_scalars", 4, "optimizer")  # β1^t, β2^t, lr, lr_t
+    add("adam_scalars", 9, "optimizer")  # β1^t, β2^t, step count, lr, β1, β2, 1−β1, 1−β2, ε
     if lay == "paper":
         add("eps_v_in", n_in * n, "eligibility", True)
         add("eps_v_rec", n_rec * n, "eligibility", True)
@@ -122,18 +124,21 @@ def pe_regions(params: EpropParams, n: int, root: bool = False) -> list[Region]:
     add("E_in", n_in * n, "eligibility", True)
     add("E_rec", n_rec * n, "eligibility", True)
     add("grad_out", n * n_out, "eligibility", True)
-    # neuron vectors: v, b, A, I, v_s, z, z̄, Σz̄, ψ, β and the hoisted coefficients d, c, p, q, L
+    # neuron vectors: v, b, A, I, v_s, z, z̄, Σz̄, ψ, β, the hoisted coefficients d, c, p, q, (1−ρ)β and L
     for name in ("v", "b", "thr_a", "i_syn", "v_s", "z", "zbar", "zbar_sum", "psi", "beta", "coef_d",
-                 "coef_c", "coef_p", "coef_q", "learning_signal"):
+                 "coef_c", "coef_p", "coef_q", "coef_rho_beta", "learning_signal"):
         add(f"n_{name}", n, "neuron_state")
-    add("neuron_scalars", 8, "neuron_state")  # α, 1−α, ρ, 1−ρ, (1−α)(1−ρ), κ, v_th, T
+    if p.eps_a == "exact":  # ψ_{t−1} coefficients of the TU Graz lag
+        add("n_coef_d_prev", n, "neuron_state")
+        add("n_coef_c_prev", n, "neuron_state")
+    add("neuron_scalars", 14, "neuron_state")  # α, 1−α, ρ, 1−ρ, (1−α)(1−ρ), κ, v_th, T, 5 surrogate, 2λ
     add("x_chunks", 2 * INPUT_CHUNK_FRAMES * n_in, "buffers")  # two DMA'd chunks of input frames
     add("x_buffers", 2 * n_in, "buffers")  # the frame of this tick and of the next
     add("spike_buffers", 2 * n_rec, "buffers")  # received z_{t−1} double buffer
     add("y_partial", n_out, "buffers")  # Σ_t y_t of this PE's neurons
     add("err_buffer", n_out, "buffers")
     if root:
-        add("reduce_buffer", n_out, "buffers")
+        add("reduce_buffer", n_pes * n_out, "buffers")  # one partial Σ_t y_t per PE
         add("softmax", n_out, "buffers")
         add("label", 2, "buffers")
     return r
@@ -152,7 +157,7 @@ def _overflow(params: EpropParams, sl: list[PeSlice], hw) -> tuple[PeSlice, Regi
     cap = available_bytes(hw)
     for s in sl:
         used = 0
-        for reg in pe_regions(params, s.n, root=s.index == 0):
+        for reg in pe_regions(params, s.n, root=s.index == 0, n_pes=len(sl)):
             if used + reg.nbytes > cap:
                 return s, reg, cap - used
             used += reg.nbytes
@@ -175,7 +180,7 @@ def plan(params: EpropParams, mapping: EpropMapping, hw) -> list[PeSlice]:
     bad = _overflow(params, sl, hw)
     if bad is not None:
         s, reg, free = bad
-        need = sum(r.nbytes for r in pe_regions(params, s.n, root=s.index == 0))
+        need = sum(r.nbytes for r in pe_regions(params, s.n, root=s.index == 0, n_pes=len(sl)))
         best = smallest_fitting_pes(params, hw, mapping.pes + 1)
         hint = (f"the smallest PE count that fits is {best} (set mapping.pes={best})" if best else
                 "no PE count fits; use memory_layout lean or closed_form, or a smaller network")
@@ -186,10 +191,18 @@ def plan(params: EpropParams, mapping: EpropMapping, hw) -> list[PeSlice]:
     return sl
 
 
-def memory_report(params: EpropParams, sl: list[PeSlice]) -> dict:
+def memory_report(params: EpropParams, sl: list[PeSlice], srams: dict | None = None) -> dict:
+    """Bytes per PE by category and the §3.2 learning state; from the allocators ``srams`` (PE id → ``Sram``) of
+    placed cores when given (what the firmware really allocated), else from the plan."""
     per_pe = []
     for s in sl:
-        regs = pe_regions(params, s.n, root=s.index == 0)
+        plan_regs = pe_regions(params, s.n, root=s.index == 0, n_pes=len(sl))
+        if srams is not None:
+            learning = {r.name for r in plan_regs if r.learning}
+            regs = [Region(r.name, r.nbytes, r.category, r.name in learning)
+                    for r in srams[s.pe].regions.values() if r.category in CATEGORIES]
+        else:
+            regs = plan_regs
         cats = {c: sum(r.nbytes for r in regs if r.category == c) for c in CATEGORIES}
         per_pe.append({"pe": s.pe, "neurons": [s.start, s.stop], "learning_state_bytes": learning_bytes(regs),
                        "bytes_by_category": cats, "total_bytes": sum(r.nbytes for r in regs)})

@@ -126,6 +126,16 @@ class EpropParams(BaseModel):
         return F32(1.0 / (2.0 * (self.scale * self.sigma) ** 2))
 
     @property
+    def adam_one_minus_beta1(self) -> np.float32:
+        """1−β1 formed in float32 as the C trainer does (``1.0f - 0.9f`` = 0.100000024, not float32(0.1))."""
+        return F32(1.0) - F32(self.adam_beta1)
+
+    @property
+    def adam_one_minus_beta2(self) -> np.float32:
+        """1−β2 formed in float32 as the C trainer does (``1.0f - 0.999f`` = 9.999871e-4, not float32(1e-3))."""
+        return F32(1.0) - F32(self.adam_beta2)
+
+    @property
     def two_l2(self) -> np.float32:
         """2·l2, the L2 gradient factor (C does this in double; here float32)."""
         return F32(2.0 * self.l2)

@@ -383,7 +383,7 @@ class Adam:
     def __init__(self, weights: Weights, params: EpropParams) -> None:
         self.params = params
         self.b1, self.b2 = F32(params.adam_beta1), F32(params.adam_beta2)
-        self.omb1, self.omb2 = F32(1.0 - params.adam_beta1), F32(1.0 - params.adam_beta2)
+        self.omb1, self.omb2 = params.adam_one_minus_beta1, params.adam_one_minus_beta2
         self.eps = F32(params.adam_eps)
         self.m = {k: np.zeros_like(weights[k], dtype=F32) for k in WEIGHT_KEYS}
         self.v = {k: np.zeros_like(weights[k], dtype=F32) for k in WEIGHT_KEYS}

@@ -1,9 +1,11 @@
 """Host-side e-prop training driver: the C code's training loop (spec ``eprop_gsc.md`` §2.4–§2.5) on a Dataset.
 
-``train_reference`` runs online e-prop (one Adam step per sample, as ``main.c``) with the reference's fast
-``factorized`` engine, the ``lr_for_epoch`` schedule, a validation + test pass after every epoch, and atomic
-checkpoints (weights, Adam state, epoch, history, sample position, shuffle-rng state, the partial epoch's losses)
-so that a resumed run ends with bit-identical weights to an uninterrupted one.
+``train`` is the one training loop of both engines: online e-prop (one Adam step per sample, as ``main.c``), the
+``lr_for_epoch`` schedule, input scaling, the shuffle stream, a validation + test pass after every epoch, and
+atomic checkpoints (weights, Adam state with its step count, epoch, history, sample position, shuffle-rng state,
+the partial epoch's losses) so that a resumed run ends with bit-identical weights to an uninterrupted one.
+The engine — the chip model (``app.ChipEngine``) or the vectorised reference (``ReferenceEngine``,
+``train_reference``) — is the only difference between a chip run and ``--fast``.
 
 Options the C code does not have are off by default: ``shuffle`` (C trains in file order) and
 ``input_scale='batch_std'`` (tf2 divides inputs by a per-feature std; here the train set's per-feature std,
@@ -11,6 +13,7 @@ computed once over all train samples and time steps, divides every split).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import threading
@@ -18,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, NamedTuple
+from typing import Any, Callable, Iterator, Literal, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +37,11 @@ WEIGHT_KEYS = R.WEIGHT_KEYS
 CHECKPOINT_NAME = "checkpoint.npz"
 CHECKPOINT_FORMAT = "s2sim-eprop-checkpoint"
 CHECKPOINT_VERSION = 1
+#: Network settings a resumed run must share with its checkpoint (layout and exp_impl change cost, not maths).
+MODEL_KEYS = tuple(k for k in EpropParams.model_fields if k not in ("memory_layout", "exp_impl"))
+#: Run settings a resumed run must share with its checkpoint (``train_data`` fingerprints the train split).
+RESUME_META_KEYS = ("seed", "n_train", "shuffle", "input_scale", "dataset", "train_data", "lr_init", "lr_decay",
+                    "lr_decay_every")
 #: ``progress(label, total) -> advance(n)`` (see ``s2sim.progress.progress_factory``).
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -323,85 +331,163 @@ def _rng_state(rng: np.random.Generator) -> dict:
     return json.loads(json.dumps(rng.bit_generator.state, default=_json_default))
 
 
-def train_reference(params: EpropParams, tcfg: TrainingConfig, dataset: Dataset, seed: int,
-                    out_dir: Path | None, progress: ProgressFactory | None,
-                    resume_dir: Path | None = None) -> TrainingResult:
-    """Online e-prop as the C code runs it (§2.5), with the reference's factorized engine.
+class TrainingEngine(Protocol):
+    """The one part of training that differs between the chip model and the vectorised reference."""
 
-    Per epoch e: lr = lr_for_epoch(e); every train sample (file order, or a permutation drawn from a Generator
-    seeded by ``seed`` when ``shuffle``) gets forward + gradient + one Adam step; then valid and test accuracy.
-    Checkpoints go to ``out_dir/checkpoint.npz`` every ``checkpoint_every`` samples and at each epoch end (when
-    ``out_dir`` is set and ``tcfg.checkpoint``). ``resume_dir`` continues from its checkpoint exactly where it
-    stopped. On KeyboardInterrupt the completed samples are checkpointed and the exception re-raised.
+    label: str  # shown in the progress bar
+    chunk: int  # samples per ``train_samples`` call; checkpoints fall on chunk boundaries
+
+    def load(self, weights: dict[str, np.ndarray], adam: R.Adam) -> None:
+        """Start from these weights and this optimiser state (initial or resumed)."""
+
+    def train_samples(self, X: np.ndarray, y: np.ndarray, lr: np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Online e-prop on each sample in turn (one Adam step each); (losses before each update, correct)."""
+
+    def state(self) -> tuple[dict[str, np.ndarray], R.Adam]:
+        """The current weights and optimiser (read-only for the caller)."""
+
+
+class ReferenceEngine:
+    """The vectorised float32 reference (``factorized`` engine), one sample per call."""
+
+    label, chunk = "reference", 1
+
+    def __init__(self, params: EpropParams) -> None:
+        self.p = params
+
+    def load(self, weights: dict[str, np.ndarray], adam: R.Adam) -> None:
+        self.weights, self.adam = weights, adam
+
+    def train_samples(self, X: np.ndarray, y: np.ndarray, lr: np.float32) -> tuple[np.ndarray, np.ndarray]:
+        losses, correct = np.zeros(len(X), F32), np.zeros(len(X), bool)
+        for i in range(len(X)):
+            r = R.run_sample(self.weights, X[i], int(y[i]), self.p, train=True, engine="factorized")
+            self.adam.step(self.weights, r.grads(), lr)
+            losses[i], correct[i] = r.loss[0], r.pred[0] == y[i]
+        return losses, correct
+
+    def state(self) -> tuple[dict[str, np.ndarray], R.Adam]:
+        return self.weights, self.adam
+
+
+@dataclass
+class TrainingStart:
+    """Everything the training loop starts from, checked before any output is written (see ``start_training``)."""
+
+    params: EpropParams  # effective (lr overrides applied)
+    tcfg: TrainingConfig
+    dataset: Dataset  # inputs already divided by ``input_scale``
+    input_scale: np.ndarray | None
+    meta: dict
+    rng: np.random.Generator  # the shuffle stream
+    weights: dict[str, np.ndarray]
+    adam: R.Adam
+    epoch: int = 0
+    position: int = 0
+    history: list[dict] = field(default_factory=list)
+    part_losses: np.ndarray = field(default_factory=lambda: np.zeros(0, F32))
+    part_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    part_wall: float = 0.0
+    out_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _data_digest(split: Split) -> str:
+    """A fingerprint of the train split (inputs and labels, before scaling): a resume must see the same data."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(np.ascontiguousarray(split.X, dtype=F32).tobytes())
+    h.update(np.ascontiguousarray(split.y, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def start_training(params: EpropParams, tcfg: TrainingConfig, dataset: Dataset, seed: int,
+                   out_dir: Path | None, resume_dir: Path | None = None) -> TrainingStart:
+    """Effective parameters, scaled inputs, shuffle stream and the initial or resumed state.
+
+    Raises a one-line ``ValueError`` for unusable data, init files or a checkpoint that does not fit the run
+    (naming the key), before anything is written.
     """
     p = effective_params(params, tcfg)
     _check_dataset(p, dataset)
     scale = train_feature_std(dataset) if tcfg.input_scale == "batch_std" else None
     ds = scaled_dataset(dataset, scale)
-    train = ds.splits["train"]
-    n = len(train)
-    meta = dict(seed=int(seed), n_train=n, shuffle=tcfg.shuffle, input_scale=tcfg.input_scale,
-                dataset=dataset.name, lr_init=p.lr_init, lr_decay=p.lr_decay, lr_decay_every=p.lr_decay_every)
+    train = dataset.splits["train"]
+    meta = dict(seed=int(seed), n_train=len(train), shuffle=tcfg.shuffle, input_scale=tcfg.input_scale,
+                dataset=dataset.name, train_data=_data_digest(train), lr_init=p.lr_init, lr_decay=p.lr_decay,
+                lr_decay_every=p.lr_decay_every)
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5EED5])  # shuffle stream, independent of the init
-    notes: list[str] = []
-
-    ck = load_checkpoint(resume_dir) if resume_dir is not None else None
-    if resume_dir is not None and ck is None:
-        raise ValueError(f"{_checkpoint_path(resume_dir)}: no checkpoint to resume from")
-    if ck is not None:
-        _check_resume(ck, p, meta)
-        weights, adam = ck.weights, R.Adam(ck.weights, p)
-        for k in WEIGHT_KEYS:
-            adam.m[k][...], adam.v[k][...] = ck.adam.m[k], ck.adam.v[k]
-        adam.beta1_power, adam.beta2_power, adam.steps = ck.adam.beta1_power, ck.adam.beta2_power, ck.adam.steps
-        start_epoch, position, history = ck.epoch, ck.position, list(ck.history)
-        if ck.rng_state is not None:
-            rng.bit_generator.state = ck.rng_state
-        part_losses, part_correct, part_wall = ck.epoch_losses, ck.epoch_correct, ck.epoch_wall
-        notes.append(f"resumed from {ck.path} at epoch {start_epoch + 1}, sample {position}")
-    else:
+    if resume_dir is None:
         weights = initial_weights(p, tcfg, seed)
-        adam = R.Adam(weights, p)
-        start_epoch, position, history = 0, 0, []
-        part_losses, part_correct, part_wall = np.zeros(0, F32), np.zeros(0, bool), 0.0
+        return TrainingStart(p, tcfg, ds, scale, meta, rng, weights, R.Adam(weights, p), out_dir=out_dir)
+    ck = load_checkpoint(resume_dir)
+    if ck is None:
+        raise ValueError(f"{_checkpoint_path(resume_dir)}: no checkpoint to resume from")
+    _check_resume(ck, p, meta)
+    adam = R.Adam(ck.weights, p)
+    for k in WEIGHT_KEYS:
+        adam.m[k][...], adam.v[k][...] = ck.adam.m[k], ck.adam.v[k]
+    adam.beta1_power, adam.beta2_power, adam.steps = ck.adam.beta1_power, ck.adam.beta2_power, ck.adam.steps
+    if ck.rng_state is not None:
+        rng.bit_generator.state = ck.rng_state
+    return TrainingStart(p, tcfg, ds, scale, meta, rng, ck.weights, adam, ck.epoch, ck.position, list(ck.history),
+                         ck.epoch_losses, ck.epoch_correct, ck.epoch_wall, out_dir,
+                         [f"resumed from {ck.path} at epoch {ck.epoch + 1}, sample {ck.position}"])
 
-    saving = out_dir is not None and tcfg.checkpoint
+
+def train(start: TrainingStart, engine: TrainingEngine, progress: ProgressFactory | None) -> TrainingResult:
+    """The C code's training loop (§2.5) for any engine: the engine is the only difference between runs.
+
+    Per epoch e (history numbers them from 1): lr = lr_for_epoch(e); every train sample (file order, or a
+    permutation drawn from the shuffle stream when ``shuffle``) gets forward + gradient + one Adam step; then
+    valid and test accuracy. Checkpoints go to ``out_dir/checkpoint.npz`` every ``checkpoint_every`` samples
+    (at the first chunk boundary past each multiple) and at each epoch end (when ``out_dir`` is set and
+    ``tcfg.checkpoint``). A Ctrl-C is deferred to the next chunk boundary, checkpointed there and re-raised.
+    """
+    p, tcfg, ds, rng, meta = start.params, start.tcfg, start.dataset, start.rng, start.meta
+    train_split = ds.splits["train"]
+    n = len(train_split)
+    history = list(start.history)
+    position, part_losses, part_correct, part_wall = start.position, start.part_losses, start.part_correct, \
+        start.part_wall
+    engine.load(start.weights, start.adam)
+    saving = start.out_dir is not None and tcfg.checkpoint
 
     def save(epoch: int, pos: int, state: dict, losses=None, correct=None, wall: float = 0.0) -> None:
         if saving:
-            save_checkpoint(out_dir, weights, adam, epoch, history, pos, rng_state=state, epoch_losses=losses,
+            weights, adam = engine.state()
+            save_checkpoint(start.out_dir, weights, adam, epoch, history, pos, rng_state=state, epoch_losses=losses,
                             epoch_correct=correct, epoch_wall=wall, meta=meta)
 
     guard = _Interrupt()
-    for ep in range(start_epoch, tcfg.epochs):
+    for ep in range(start.epoch, tcfg.epochs):
         state = _rng_state(rng)  # the state this epoch's permutation is drawn from
         order = rng.permutation(n) if tcfg.shuffle else np.arange(n)
         lr = R.lr_for_epoch(p, ep)
         losses, correct = np.zeros(n, F32), np.zeros(n, bool)
         losses[:position], correct[:position] = part_losses[:position], part_correct[:position]
-        advance = progress(f"e-prop epoch {ep + 1}/{tcfg.epochs}", n) if progress else None
+        advance = progress(f"e-prop epoch {ep + 1}/{tcfg.epochs} ({engine.label})", n) if progress else None
         if advance and position:
             advance(position)
-        t0, done, updating = time.perf_counter() - part_wall, position, False
+        t0, done, inside = time.perf_counter() - part_wall, position, False
         try:
             with guard.installed():
-                for s in range(position, n):
-                    i = order[s]
-                    r = R.run_sample(weights, train.X[i], int(train.y[i]), p, train=True, engine="factorized")
-                    updating = True
-                    adam.step(weights, r.grads(), lr)
-                    updating = False
-                    losses[s], correct[s] = r.loss[0], r.pred[0] == train.y[i]
-                    done = s + 1
+                while done < n:
+                    idx = order[done:done + engine.chunk]
+                    inside = True  # an exception in here leaves the engine mid-chunk: never checkpoint that
+                    chunk_losses, chunk_correct = engine.train_samples(train_split.X[idx], train_split.y[idx], lr)
+                    inside = False
+                    before, done = done, done + len(idx)
+                    losses[before:done], correct[before:done] = chunk_losses, chunk_correct
                     if guard.pending:
                         raise KeyboardInterrupt
                     if advance:
-                        advance(1)
-                    if done % tcfg.checkpoint_every == 0 and done < n:
+                        advance(len(idx))
+                    if done // tcfg.checkpoint_every > before // tcfg.checkpoint_every and done < n:
                         save(ep, done, state, losses, correct, time.perf_counter() - t0)
+            weights, adam = engine.state()
             ev = evaluate_splits(weights, ds, p, tcfg.eval_batch)
         except KeyboardInterrupt:
-            if not updating:  # never checkpoint a half-applied Adam step; the previous checkpoint stays
+            if not inside:
                 save(ep, done, state, losses, correct, time.perf_counter() - t0)
             raise
         history.append(dict(epoch=ep + 1, lr=float(lr), train_loss=float(losses.mean(dtype=np.float64)),
@@ -411,18 +497,31 @@ def train_reference(params: EpropParams, tcfg: TrainingConfig, dataset: Dataset,
                             wall_s=float(time.perf_counter() - t0)))
         position, part_losses, part_correct, part_wall = 0, np.zeros(0, F32), np.zeros(0, bool), 0.0
         save(ep + 1, 0, _rng_state(rng))
+    weights, adam = engine.state()
     return TrainingResult(weights=weights, adam=adam, history=history, epochs_done=len(history), params=p,
-                          input_scale=scale, notes=notes)
+                          input_scale=start.input_scale, notes=list(start.notes))
+
+
+def train_reference(params: EpropParams, tcfg: TrainingConfig, dataset: Dataset, seed: int,
+                    out_dir: Path | None, progress: ProgressFactory | None,
+                    resume_dir: Path | None = None) -> TrainingResult:
+    """``train`` with the vectorised reference engine (``--fast``); ``resume_dir`` continues a checkpoint exactly."""
+    start = start_training(params, tcfg, dataset, seed, out_dir, resume_dir)
+    return train(start, ReferenceEngine(start.params), progress)
 
 
 def _check_resume(ck: Checkpoint, p: EpropParams, meta: dict) -> None:
-    """The checkpoint must come from the same network shape, train set size, seed and data options."""
+    """The checkpoint must come from the same network, optimiser, train data, seed and schedule (names the key)."""
+    for key in MODEL_KEYS:
+        theirs, ours = getattr(ck.adam.params, key), getattr(p, key)
+        if theirs != ours:
+            raise ValueError(f"{ck.path}: checkpoint has {key}={theirs!r} but this run has {ours!r}")
     shapes = _weight_shapes(p)
     for k, shape in shapes.items():
         if ck.weights[k].shape != shape:
             raise ValueError(f"{ck.path}: array '{k}' has shape {ck.weights[k].shape}, expected {shape} "
                              "(checkpoint from a different network)")
-    for key in ("seed", "n_train", "shuffle", "input_scale"):
+    for key in RESUME_META_KEYS:
         if key in ck.meta and ck.meta[key] != meta[key]:
             raise ValueError(f"{ck.path}: checkpoint has {key}={ck.meta[key]!r} but this run has {meta[key]!r}")
     if ck.position > meta["n_train"] or len(ck.epoch_losses) != ck.position:

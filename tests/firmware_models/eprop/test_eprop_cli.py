@@ -1,9 +1,13 @@
 """CLI story: `s2sim run networks/gsc.yaml` on a tiny config reports memory, real-time latency and learning."""
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from firmware_models.eprop import reference as R
+from firmware_models.eprop.params import EpropParams
+from firmware_models.eprop.training import save_checkpoint
 from s2sim.cli import main
 
 TINY = ["dataset.name=synthetic", "dataset.n_train=6", "dataset.n_valid=6", "dataset.n_test=6",
@@ -59,3 +63,24 @@ def test_unusable_resume_checkpoint_is_one_line_error_and_keeps_the_folder(tmp_p
     assert "--resume" in res.output and "checkpoint.npz" in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)  # no traceback
     assert (tmp_path / "summary.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["chip", "fast"])
+@pytest.mark.parametrize("params, meta, key", [
+    (EpropParams(), dict(seed=99), "seed"),
+    (EpropParams(), dict(n_train=50), "n_train"),
+    (EpropParams(), dict(dataset="gsc"), "dataset"),
+    (EpropParams(n_rec=60), {}, "n_rec"),
+])
+def test_resume_from_another_runs_checkpoint_is_refused_naming_the_key(tmp_path, fast, params, meta, key):
+    """Both engines check a checkpoint against the run's config before anything runs or is written."""
+    w = R.init_weights(params, np.random.default_rng(0))
+    save_checkpoint(tmp_path, w, R.Adam(w, params), 0, [], meta=meta)
+    args = ["run", "networks/gsc.yaml", "--resume", str(tmp_path), "--quiet"] + (["--fast"] if fast else [])
+    for s in TINY:
+        args += ["--set", s]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    line = res.output.strip()
+    assert "\n" not in line and "--resume" in line and f"checkpoint has {key}=" in line
+    assert not (tmp_path / "summary.json").exists()

@@ -42,7 +42,7 @@ def test_raster_and_weights_after_3_samples_match_reference(layout, eps_a, autap
     wc = chip.weights()
     for k in wr:
         assert np.abs(wc[k] - w0[k]).max() > 1e-3  # learning happened
-        np.testing.assert_allclose(wc[k], wr[k], atol=1e-5)
+        np.testing.assert_allclose(wc[k], wr[k], atol=1e-6)  # measured ~1.2e-7
 
 
 def test_full_size_80_120_12_sample_matches_reference_and_is_real_time():
@@ -55,7 +55,7 @@ def test_full_size_80_120_12_sample_matches_reference_and_is_real_time():
     wr = {k: v.copy() for k, v in w0.items()}
     R.Adam(wr, p).step(wr, r.grads(), 0.01)
     for k, v in chip.weights().items():
-        np.testing.assert_allclose(v, wr[k], atol=1e-5)
+        np.testing.assert_allclose(v, wr[k], atol=1e-6)
     st = chip.sim.chip.stats
     assert st.time_done_ns[:st.n_rows].max() < 1e6  # every tick's work ends inside the 1 ms tick
     sent = sum(chip.sim.chip.pes[pe].c["packets_sent"] for pe in range(12))

@@ -4,6 +4,7 @@ import pytest
 
 from firmware_models.eprop import reference as R
 from firmware_models.eprop.app import ChipNetwork
+from firmware_models.eprop.firmware import NOT_KEPT
 from firmware_models.eprop.mapping import (EpropMapping, MappingError, learning_bytes, memory_report, pe_regions,
                                            plan, slices)
 from firmware_models.eprop.params import EpropParams
@@ -26,7 +27,7 @@ def test_learning_state_totals_add_up_over_pes(layout, total):
 def test_paper_layout_fits_12_pes_with_room():
     p = EpropParams()
     for s in slices(p, EpropMapping(pes=12)):
-        regs = pe_regions(p, s.n, root=s.index == 0)
+        regs = pe_regions(p, s.n, root=s.index == 0, n_pes=12)
         assert learning_bytes(regs) == 57_920
         assert sum(r.nbytes for r in regs) + HW.code_reserve_bytes + HW.stack_reserve_bytes <= 128 * 1024
         assert len({r.name for r in regs}) == len(regs)
@@ -62,3 +63,38 @@ def test_uneven_splits_learn_the_same():
         for k in ("w_in", "w_rec", "w_out"):
             np.testing.assert_allclose(out[pes][0][k], out[1][0][k], atol=1e-6)
     assert out[1][1].sum() > 0
+
+
+def _covered_bytes(array: np.ndarray, region_arrays) -> int:
+    """Bytes of the region arrays that are views of ``array`` (or ``array`` itself)."""
+    return sum(a.nbytes for a in region_arrays if isinstance(a, np.ndarray) and np.shares_memory(a, array))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(memory_layout="lean", eps_a="exact"),
+                                dict(memory_layout="closed_form", autapse="mask")])
+def test_each_core_sram_region_is_the_arrays_it_keeps(kw):
+    """Regions are charged from the arrays each core keeps, every kept array is some core's region, and the plan
+    the mapping checks before placement is exactly what the cores allocate."""
+    p = EpropParams(**kw)
+    sim = Simulation(HW)
+    chip = ChipNetwork(sim, p, EpropMapping(pes=9), R.init_weights(p, np.random.default_rng(0)))
+    g, per_core = chip.group, {}
+    for s, fw in zip(chip.slices, chip.cores):
+        sram = sim.chip.pes[s.pe].sram
+        regions = fw.sram_regions()
+        per_core[s.pe] = [a for _, _, arrays in regions for a in arrays]
+        for name, _, arrays in regions:
+            assert sram.regions[name].nbytes >= sum(a.nbytes for a in arrays), (s.pe, name)
+        for attr, arr in vars(fw).items():  # the core's own arrays (input ring, err, reduce buffer...) are charged
+            if isinstance(arr, np.ndarray):
+                assert _covered_bytes(arr, per_core[s.pe]) >= arr.nbytes, (s.pe, attr)
+        allocated = {r.name: r.nbytes for r in sram.regions.values() if r.category != "code_stack"}
+        assert allocated == {r.name: r.nbytes for r in pe_regions(p, s.n, root=s.index == 0, n_pes=9)}
+    root = sim.chip.pes[chip.slices[0].pe].sram.regions["reduce_buffer"]
+    assert root.nbytes == 4 * 9 * p.n_out  # one partial readout sum per PE
+    everything = [a for arrays in per_core.values() for a in arrays]
+    for attr, arr in vars(g).items():  # the group's state is all charged to its members, but for named scratch
+        if isinstance(arr, np.ndarray) and attr not in NOT_KEPT:
+            assert _covered_bytes(arr, everything) >= arr.nbytes, attr
+    assert memory_report(p, chip.slices, {s.pe: sim.chip.pes[s.pe].sram for s in chip.slices}
+                         )["learning_state_bytes"] == p.memory_bytes()

@@ -171,7 +171,7 @@ def test_resume_errors(tiny, tmp_path):
     train_reference(p, TrainingConfig(epochs=1), tiny, 0, tmp_path, None)
     with pytest.raises(ValueError, match="seed"):
         train_reference(p, TrainingConfig(epochs=2), tiny, 1, None, None, resume_dir=tmp_path)
-    with pytest.raises(ValueError, match="w_in"):
+    with pytest.raises(ValueError, match="checkpoint has n_rec=24 but this run has 30"):
         train_reference(EpropParams(n_rec=30), TrainingConfig(epochs=2), tiny, 0, None, None, resume_dir=tmp_path)
     bad = tmp_path / "corrupt"
     bad.mkdir()

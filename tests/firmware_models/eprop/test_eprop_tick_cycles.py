@@ -1,0 +1,94 @@
+"""Pinned cycles of one e-prop tick per PE, derived in this test from the arch YAML's cost table.
+
+The expected cycles of each phase are the operation counts of spec eprop_gsc.md §4.3 / the firmware for that PE's
+slice of neurons times the per-operation and per-kernel cycles read from ``s2sim/arch/spinnaker2.yaml``. A change
+that charges a phase twice (or half) of what its operations cost fails here. Phases that depend on packet timing
+(comms receive, irq, dma_setup) are not pinned.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import s2sim
+from firmware_models.eprop import reference as R
+from firmware_models.eprop.app import ChipNetwork
+from firmware_models.eprop.mapping import EpropMapping
+from firmware_models.eprop.params import EpropParams
+from s2sim.config import load_arch
+from s2sim.hw.params import HwParams
+from s2sim.sim import Simulation
+
+ARCH = yaml.safe_load((Path(s2sim.__file__).parent / "arch" / "spinnaker2.yaml").read_text())
+OP = {name: float(entry["value"]) for name, entry in ARCH["core_cycles"].items()}
+KERNEL = {name: float(entry["value"]) for name, entry in ARCH["kernels"].items()}
+
+
+def ops(**counts: float) -> float:
+    """Cycles of the declared Cortex-M4F operations."""
+    return sum(OP[op] * n for op, n in counts.items())
+
+
+def step_phases(p: EpropParams, n: int) -> dict[str, float]:
+    """One time step (t < T) of a PE with n neurons: dense recurrent, paper layout, software expf, training."""
+    fan_in = p.n_in + p.n_rec
+    return {
+        "input_dma": ops(int_alu=6, store=2),  # stage x_{t+1} from the DMA ring
+        "forward": KERNEL["dense_mac"] * fan_in * n,  # S4: I_j = Σ_i W_ij u_i over the whole fan-in
+        "neuron": ops(fmul=5 * n, fadd=5 * n, fcmp=n, load=6 * n, store=6 * n, loop=n),  # S3, S5–S11
+        "surrogate": ops(expf=3 * n, fmul=9 * n, fadd=4 * n, load=n, store=5 * n, loop=n),  # ψ: 3 Gaussians
+        "eligibility": KERNEL["eprop_eligibility_post_pre"] * fan_in * n,  # S12–S17 per synapse
+        "readout": KERNEL["dense_mac"] * n * p.n_out + ops(fadd=p.n_out, store=p.n_out),  # S19 partial Σ y
+    }
+
+
+def learning_phases(p: EpropParams, n: int, pes: int, root: bool) -> dict[str, float]:
+    """The learning tick (t = T): readout reduce, error broadcast, learning signal, Adam with trace reset."""
+    no, syn = p.n_out, (p.n_in + p.n_rec) * n
+    reduce = ops(load=no, loop=no)  # this PE's partial Σ_t y_t
+    if root:  # receive the other PEs' partials, softmax, loss, error
+        reduce += ops(int_alu=4 * (pes - 1) * no, store=(pes - 1) * no)
+        reduce += ops(fadd=(pes + 3) * no, fdiv=no + 1, fcmp=no, load=pes * no, store=2 * no, loop=pes * no)
+        reduce += ops(expf=no, logf=1)
+    n_zero = 3 * syn  # ε^a, ē, ε^v zeroed for the next sample (paper layout); E zeroed inside the Adam loop
+    return {
+        "reduce": reduce,
+        "learning_signal": ops(int_alu=3 * no, store=no)  # the error packets
+                           + KERNEL["dense_mac"] * n * no + ops(fmul=n, store=n, loop=n),  # L_j = Σ_k W_jk err_k / T
+        "adam": KERNEL["adam_update"] * (syn + n * no) + ops(store=n_zero + 8 * n, loop=n_zero // 4),
+    }
+
+
+@pytest.fixture(scope="module", params=[12, 9], ids=lambda pes: f"{pes}pes")
+def one_sample(request):
+    """One training sample of the gsc network (80-120-12, T shortened to 6 steps) on ``pes`` PEs."""
+    p = EpropParams(n_steps=6)
+    rng = np.random.default_rng(1)
+    chip = ChipNetwork(Simulation(HwParams.from_arch(load_arch("spinnaker2"))), p, EpropMapping(pes=request.param),
+                       R.init_weights(p, rng))
+    chip.run_samples((rng.standard_normal((1, p.n_steps, p.n_in)) * 4).astype(np.float32), np.array([3]),
+                     train=True, lr=0.01)
+    return p, chip, chip.sim.chip.stats.phase_cycles
+
+
+def test_every_time_step_tick_costs_what_its_operations_cost(one_sample):
+    p, chip, phase_cycles = one_sample
+    for s in chip.slices:
+        expected = step_phases(p, s.n)
+        for t in range(1, p.n_steps):  # tick 0 also waits for the first input DMA
+            got = {ph: phase_cycles[ph][t, s.pe] for ph in expected}
+            assert got == pytest.approx(expected, rel=1e-12), (s.pe, t)
+    # by hand for the 12-PE slice (n = 10): 8 + 12,000 + 320 + 4,730 + 44,000 + 744
+    assert sum(step_phases(p, 10).values()) == 61_802
+
+
+def test_the_learning_tick_costs_what_its_operations_cost(one_sample):
+    p, chip, phase_cycles = one_sample
+    T, pes = p.n_steps, len(chip.slices)
+    for s in chip.slices:
+        expected = learning_phases(p, s.n, pes, root=s.index == 0)
+        got = {ph: phase_cycles[ph][T, s.pe] for ph in expected}
+        assert got == pytest.approx(expected, rel=1e-12), s.pe
