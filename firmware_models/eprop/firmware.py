@@ -586,7 +586,8 @@ class EpropCore(Firmware):
         add("neuron", core.kernel_cost("eprop_neuron_update", n) + core.cost(int_alu=14, branch=1))  # + call
         if g.train:
             accel = g.p.exp_impl == "accelerator"
-            add("surrogate", core.exp_cost(3 * n, accelerator=accel))
+            if not accel:  # the accelerator's exps are charged per step by ``_step`` (they count exp_ops)
+                add("surrogate", core.exp_cost(3 * n))
             add("surrogate", core.kernel_cost("eprop_surrogate_accel" if accel else "eprop_surrogate_expf", n))
             syn = (n_in + n_rec) * n
             kernel = {"paper": "eprop_eligibility_paper",  # ε^v per synapse: one more load, FMA, store
@@ -619,6 +620,8 @@ class EpropCore(Firmware):
         if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
             self.stage_pending = tick + 1
         core.charge_phases(*self._step_costs(core))
+        if g.train and g.p.exp_impl == "accelerator":  # ψ's 3 Gaussians per neuron on the exp accelerator
+            core.exp("surrogate", 3 * n, accelerator=True)
         if g.record_raster:
             g.raster[t, self.cols] = g.zp[self.cols]
         core.send_mc_many(g.spike_keys(k))

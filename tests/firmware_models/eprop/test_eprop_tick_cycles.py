@@ -38,10 +38,11 @@ def step_phases(p: EpropParams, n: int) -> dict[str, float]:
     return {
         "input_dma": ops(int_alu=6, store=2),  # stage x_{t+1} from the DMA ring
         "forward": KERNEL["dense_mac"] * fan_in * n,  # S4: I_j = Σ_i W_ij u_i over the whole fan-in
-        "neuron": ops(fmul=5 * n, fadd=5 * n, fcmp=n, load=6 * n, store=6 * n, loop=n),  # S3, S5–S11
-        "surrogate": ops(expf=3 * n, fmul=9 * n, fadd=4 * n, load=n, store=5 * n, loop=n),  # ψ: 3 Gaussians
-        "eligibility": KERNEL["eprop_eligibility_post_pre"] * fan_in * n,  # S12–S17 per synapse
-        "readout": KERNEL["dense_mac"] * n * p.n_out + ops(fadd=p.n_out, store=p.n_out),  # S19 partial Σ y
+        "neuron": KERNEL["eprop_neuron_update"] * n + ops(int_alu=14, branch=1),  # S3, S5–S11 + the call
+        "surrogate": ops(expf=3 * n) + KERNEL["eprop_surrogate_expf"] * n,  # ψ: 3 Gaussians per neuron
+        "eligibility": KERNEL["eprop_eligibility_paper"] * fan_in * n,  # S12–S17 per synapse
+        "readout": KERNEL["eprop_readout"] * n * p.n_out  # S19 partial Σ y, + the outer loop per output
+                   + ops(load=2 * p.n_out, fadd=p.n_out, store=p.n_out, int_alu=5 * p.n_out, loop=p.n_out),
     }
 
 
@@ -57,7 +58,7 @@ def learning_phases(p: EpropParams, n: int, pes: int, root: bool) -> dict[str, f
     return {
         "reduce": reduce,
         "learning_signal": ops(int_alu=3 * no, store=no)  # the error packets
-                           + KERNEL["dense_mac"] * n * no + ops(fmul=n, store=n, loop=n),  # L_j = Σ_k W_jk err_k / T
+                           + KERNEL["eprop_learning_signal"] * n * no + ops(fmul=n, store=n, loop=n),  # L_j = Σ_k B_jk err_k / T
         "adam": KERNEL["adam_update"] * (syn + n * no) + ops(store=n_zero + 8 * n, loop=n_zero // 4),
     }
 
@@ -81,8 +82,9 @@ def test_every_time_step_tick_costs_what_its_operations_cost(one_sample):
         for t in range(1, p.n_steps):  # tick 0 also waits for the first input DMA
             got = {ph: phase_cycles[ph][t, s.pe] for ph in expected}
             assert got == pytest.approx(expected, rel=1e-12), (s.pe, t)
-    # by hand for the 12-PE slice (n = 10): 8 + 12,000 + 320 + 4,730 + 44,000 + 744
-    assert sum(step_phases(p, 10).values()) == 61_802
+    # by hand for the 12-PE slice (n = 10, fan-in 200, 12 outputs) from the arch table:
+    # 8 + 7·2000 + (35·10 + 16) + (150·30 + 45·10) + 26·2000 + (7·120 + 168) = 72,332
+    assert sum(step_phases(p, 10).values()) == 72_332
 
 
 def test_the_learning_tick_costs_what_its_operations_cost(one_sample):
