@@ -34,7 +34,9 @@ def main() -> None:
     for seed in a.seeds:
         t0 = time.perf_counter()
         ds = load_cue(CueConfig(n_train=a.n_train, n_test=a.n_test), seed)
-        res = train_reference(params, tcfg, ds, seed)
+        res = train_reference(params, tcfg, ds, seed, on_epoch=lambda r, s=seed: print(
+            f"  seed {s} epoch {r['epoch']}: train {r['train_accuracy']:.3f} test {r['test_accuracy']:.3f} "
+            f"loss {r['train_loss']:.3f} ({r['wall_s']:.0f} s)", flush=True))
         h = res.history
         rows.append({"seed": seed, "test_accuracy": h[-1]["test_accuracy"],
                      "best_test_accuracy": max(r["test_accuracy"] for r in h),

@@ -81,16 +81,20 @@ def forward(w: dict[str, np.ndarray], X: np.ndarray, p: CueEpropParams) -> Forwa
     N, O = p.n_rec, p.n_out
     w_rec64 = w["w_rec"].astype(np.float64)
     alpha, th = p.alpha, F32(p.v_th)
-    x_cur = X.astype(np.float64) @ w["w_in"].astype(np.float64)  # [B, T, N]: input current of every step
-    v_all, z_all = np.zeros((B, T, N), F32), np.zeros((B, T, N), F32)
+    # input current of every step at once, time-major so each step reads a contiguous block
+    x_cur = np.ascontiguousarray(np.moveaxis(X.astype(np.float64) @ w["w_in"].astype(np.float64), 1, 0))
+    v_all, z_all = np.zeros((T, B, N), F32), np.zeros((T, B, N), F32)
     v, z = np.zeros((B, N), F32), np.zeros((B, N), F32)
     for t in range(T - 1):
-        cur = (x_cur[:, t] + z @ w_rec64).astype(F32)
-        v = v * alpha
-        v += cur
+        cur = x_cur[t]
+        cur += z @ w_rec64
+        v *= alpha
+        v += cur.astype(F32)
         v -= th * z
-        z = (v > th).astype(F32)
-        v_all[:, t + 1], z_all[:, t + 1] = v, z
+        z = z_all[t + 1]
+        np.greater(v, th, out=z, casting="unsafe")
+        v_all[t + 1] = v
+    v_all, z_all = np.moveaxis(v_all, 0, 1), np.moveaxis(z_all, 0, 1)
     return Forward(v_all, z_all, readout(z_all, w["w_out"], p))
 
 
@@ -176,22 +180,19 @@ def factorized_grads(w: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, p: 
         M[:, t - t0] = m
     M[:, :s - t0] = kappa ** np.arange(s - t0, 0, -1, dtype=F32)[None, :, None] * m[:, None, :]
     hM = (h[:, t0:] * M).reshape(-1, p.n_rec)
-    eps = np.zeros((B, T - t0, p.n_pre), F32)
-    e = np.zeros((B, p.n_pre), F32)
-    for t in range(T):
-        e[:, :p.n_in] = e[:, :p.n_in] * alpha + X[:, t]
-        if t >= t0:
-            eps[:, t - t0] = e
-        e[:, p.n_in:] = e[:, p.n_in:] * alpha + fw.z[:, t]
-    G = (eps.reshape(-1, p.n_pre).astype(np.float64).T @ hM.astype(np.float64)).astype(F32)
-    zbar = np.zeros((B, T - s, p.n_rec), F32)  # z̄ in the window
-    zb = np.zeros((B, p.n_rec), F32)
-    for t in range(T):
-        zb = zb * kappa + fw.z[:, t]
-        if t >= s:
-            zbar[:, t - s] = zb
-    g_out = np.einsum("btn,bto->no", zbar.astype(np.float64), err[:, s:].astype(np.float64)).astype(F32)
+    pre = np.concatenate([X, np.zeros_like(fw.z)], axis=2)  # ε_in[t] sums x[≤t], ε_rec[t] sums z[≤t−1]
+    pre[:, 1:, p.n_in:] = fw.z[:, :-1]
+    eps = leaky_sum(pre, alpha)[:, t0:]
+    G = (eps.reshape(-1, p.n_pre).T @ hM.astype(np.float64)).astype(F32)
+    zbar = leaky_sum(fw.z, kappa)[:, s:]  # z̄ in the window
+    g_out = np.einsum("btn,bto->no", zbar, err[:, s:].astype(np.float64)).astype(F32)
     return {"w_in": G[:p.n_in], "w_rec": G[p.n_in:], "w_out": g_out}, fw
+
+
+def leaky_sum(a: np.ndarray, decay: float) -> np.ndarray:
+    """out[:, t] = decay·out[:, t−1] + a[:, t] along axis 1, in float64 (one C-level IIR filter call)."""
+    from scipy.signal import lfilter
+    return lfilter([1.0], [1.0, -float(decay)], a.astype(np.float64), axis=1)
 
 
 class Adam:

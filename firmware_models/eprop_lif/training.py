@@ -48,7 +48,8 @@ def initial_weights(params: CueEpropParams, seed: int) -> dict[str, np.ndarray]:
 
 
 def train_reference(params: CueEpropParams, tcfg: CueTrainingConfig, ds: Dataset, seed: int,
-                    progress: ProgressFactory | None = None) -> TrainingResult:
+                    progress: ProgressFactory | None = None,
+                    on_epoch: Callable[[dict], None] | None = None) -> TrainingResult:
     """Train with the vectorised reference; ``history`` has one row per epoch (test accuracy after it)."""
     w = initial_weights(params, seed)
     adam = R.Adam(w, params)
@@ -71,4 +72,6 @@ def train_reference(params: CueEpropParams, tcfg: CueTrainingConfig, ds: Dataset
             row["test_accuracy"], row["test_loss"] = R.evaluate(w, test.X, test.y, params)
         row["wall_s"] = time.perf_counter() - t0
         history.append(row)
+        if on_epoch:
+            on_epoch(row)
     return TrainingResult(w, adam, history)
