@@ -53,6 +53,7 @@ class ChipNetwork:
             fw.load_weights(weights["w_in"], weights["w_rec"], weights["w_out"])
             self.cores.append(fw)
         self.tps = params.n_steps + 1
+        self.tick_ns = tick_ns
         self.next_trial = 0
 
     @property
@@ -80,7 +81,9 @@ class ChipNetwork:
         self.next_trial += n
         recs = self.root.records[before:]
         if len(recs) != n:
-            raise AppError(f"the root PE reported {len(recs)} of {n} trials (timing overrun?)")
+            late = sum(fw.late_steps for fw in self.cores)
+            raise AppError(f"the root PE reported {len(recs)} of {n} trials: the work of a step does not fit "
+                           f"a {self.tick_ns / 1e3:g} µs tick ({late} steps ran late); use a longer run.tick_ns")
         return recs
 
     def weights(self) -> dict[str, np.ndarray]:

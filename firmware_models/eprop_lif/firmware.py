@@ -58,6 +58,7 @@ class CueEpropCore(Firmware):
         self.slot_chunk = [-1, -1]  # global chunk id held by each ring slot
         self.chunk_dma = -1
         self.waiting = -1  # tick whose step waits for its input chunk or its error
+        self.queue: list[int] = []  # ticks not yet processed, oldest first
         self.err_count = 0
         self.part_count = 0
         self.label_trial = self.pending_label = -1
@@ -117,34 +118,45 @@ class CueEpropCore(Firmware):
 
     def _resume(self, core: Core) -> None:
         if self.waiting >= 0:
-            tick, self.waiting = self.waiting, -1
-            core.schedule(lambda c, tk: self._try_step(c, tk), tick, 1)
+            self.waiting = -1
+            core.schedule(lambda c, _: self._drain(c), None, 1)
 
     # ---- timer -----------------------------------------------------------------------------------------
     def on_timer(self, core: Core, tick: int) -> None:
-        s, t = divmod(tick, self.tps)
+        s = tick // self.tps
         if not 0 <= s - self.dram_base < self.dram_samples:
             return  # no trial loaded for this tick: the core idles
-        if t < self.T:
-            self._try_step(core, tick)
-        else:
-            self._end_of_trial(core, s)
+        self.queue.append(tick)  # ticks run in order: a tick that fires while a step waits queues behind it
+        if len(self.queue) == 1:
+            self._drain(core)
 
-    def _try_step(self, core: Core, tick: int) -> None:
-        s, t = divmod(tick, self.tps)
+    def _drain(self, core: Core) -> None:
+        while self.queue:
+            tick = self.queue[0]
+            s, t = divmod(tick, self.tps)
+            if t < self.T:
+                if not self._ready(core, tick, t):
+                    return  # resumed by the DMA or the error packets
+                if core.tick != tick:
+                    self.late_steps += 1
+                self._step(core, tick, s, t)
+            else:
+                self._end_of_trial(core, s)
+            self.queue.pop(0)
+
+    def _ready(self, core: Core, tick: int, t: int) -> bool:
+        """Input chunk and (in the learning window) err[t] are here; else fetch/wait and say so."""
         gid, _ = self._chunk_of(tick)
         if self.slot_chunk[gid & 1] != gid:
             self._fetch(core, gid)
             self.waiting = tick
             core.charge("input_dma", int_alu=6, branch=1)
-            return
+            return False
         if self.train and t >= self.p.learn_start and self.err_count < self.p.n_out:
             self.waiting = tick  # err[t] not here yet
             core.charge("learning_signal", int_alu=4, branch=1)
-            return
-        if core.tick != tick:
-            self.late_steps += 1
-        self._step(core, tick, s, t)
+            return False
+        return True
 
     def _step(self, core: Core, tick: int, s: int, t: int) -> None:
         p, n_in = self.p, self.p.n_in
