@@ -17,6 +17,7 @@ APPS = {
     "lif_inference": "firmware_models.lif_inference.app",
     "eprop": "firmware_models.eprop.app",
     "eventprop": "firmware_models.eventprop.app",
+    "eprop_lif": "firmware_models.eprop_lif.app",
 }
 
 

@@ -1,0 +1,345 @@
+"""Per-core firmware of online e-prop on LIF neurons (cue accumulation, spec cue_accumulation.md §5.3).
+
+One ``CueEpropCore`` per PE owns recurrent neurons [start, stop): their W_in/W_rec columns, W_out rows,
+eligibility ē, batch gradient and Adam state, all allocated through ``core.sram.alloc`` (the list comes
+from the host, see mapping.pe_arrays). A trial is T step ticks plus one learning tick (1 ms timer):
+
+* step t: x[t] from the DMA'd input ring, z[t] of every neuron from the spike buffer (multicast packets
+  of step t−1). ε_in ← αε_in + x[t]; h = γ·max(0, 1 − |v − ϑ|/ϑ); ē ← κē + ε ⊗ h; z̄ ← κz̄ + z[t].
+  In the last ``learn_steps`` steps the root's error err[t] (sent during step t−1) gives
+  L = W_out·err and G += L·ē, G_out += z̄ ⊗ err. Then the forward step v ← αv + I − ϑz, z[t+1] = H(v − ϑ)
+  (spikes multicast, one key per neuron), the partial readout vo_part ← κ vo_part + W_outᵀz[t+1] (sent to
+  the root when step t+1 is scored), and ε_rec ← αε_rec + z[t] (one step behind ε_in).
+* root: sums the partials in PE order, y = softmax(vo), Σy for the prediction, err = y − onehot multicast.
+* learning tick: after every ``batch`` trials, Adam on lr_layer·G (torch's form); W_rec's diagonal is kept 0.
+
+A step waits (and runs when they arrive) if its input chunk or its error is not there yet; a step that
+runs after its own tick has ended is counted in ``late_steps`` (its spikes may then miss the next step).
+Synaptic currents are summed in float64 and rounded once, like the reference, so spikes are bit-identical.
+
+Imports only ``s2sim.runtime`` and numpy.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from s2sim.runtime import Core, Firmware
+
+F32 = np.float32
+SPIKE_KEY = 0x0C000000
+PART_KEY = 0x0C100000  # | member << 8 | output
+ERR_KEY = 0x0C200000  # | output
+TYPE_MASK = 0xFFF00000
+TAG_X, TAG_LABEL = 1, 2
+
+
+class CueEpropCore(Firmware):
+    """The program of member ``index`` (neurons [start, stop)) of a ``members``-PE network."""
+
+    def __init__(self, params, index: int, members: int, start: int, stop: int, arrays: list,
+                 tick_ns: float, chunk_frames: int):
+        p = self.p = params
+        self.k, self.G, self.start, self.stop = index, members, start, stop
+        self.n = stop - start
+        self.root = index == 0
+        self.arrays, self.tick_ns, self.chunk = arrays, tick_ns, chunk_frames
+        self.T, self.tps = p.n_steps, p.n_steps + 1
+        self.n_chunks = -(-p.n_steps // chunk_frames)
+        self.alpha, self.kappa, self.th = p.alpha, p.kappa, F32(p.v_th)
+        self.gamma = F32(p.gamma)
+        self.train = True
+        self.record_raster = False
+        self.rasters: dict[int, np.ndarray] = {}
+        self.records: list[tuple[int, float, int, int]] = []  # root: (trial, window loss, prediction, label)
+        self.late_steps = 0
+        self.dram_base = self.dram_samples = 0  # host: global index of the first trial in DRAM, trial count
+        self.slot_chunk = [-1, -1]  # global chunk id held by each ring slot
+        self.chunk_dma = -1
+        self.waiting = -1  # tick whose step waits for its input chunk or its error
+        self.queue: list[int] = []  # ticks not yet processed, oldest first
+        self.err_count = 0
+        self.part_count = 0
+        self.label_trial = self.pending_label = -1
+        self.scored = 0  # root: window steps scored in this trial
+        self.loss_sum = 0.0
+        self._w64: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._costs: dict[tuple[bool, bool], tuple] = {}
+
+    # ---- start -----------------------------------------------------------------------------------------
+    def on_start(self, core: Core) -> None:
+        self.a = {a.name: core.sram.alloc(a.name, a.shape, a.dtype, a.category) for a in self.arrays}
+        for name, arr in self.a.items():
+            setattr(self, name, arr)
+        self.adam_scalars[:] = (0.0, 1.0, 1.0, self.p.lr)
+        self.raster = np.zeros((self.T, self.n), np.uint8)
+        core.set_timer(self.tick_ns)
+
+    def load_weights(self, w_in: np.ndarray, w_rec: np.ndarray, w_out: np.ndarray) -> None:
+        """Host: this PE's columns of the full matrices."""
+        c = slice(self.start, self.stop)
+        self.w[:self.p.n_in], self.w[self.p.n_in:] = w_in[:, c], w_rec[:, c]
+        self.w_out[...] = w_out[c]
+        self._w64 = None
+
+    def _wide(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """float64 views of the weights for the wide-accumulator sums (refreshed after every update)."""
+        if self._w64 is None:
+            w = self.w.astype(np.float64)
+            self._w64 = (w[:self.p.n_in], w[self.p.n_in:], self.w_out.astype(np.float64))
+        return self._w64
+
+    # ---- input DMA -------------------------------------------------------------------------------------
+    def _chunk_of(self, tick: int) -> tuple[int, int]:
+        s, t = divmod(tick, self.tps)
+        return s * self.n_chunks + t // self.chunk, t % self.chunk
+
+    def _fetch(self, core: Core, gid: int) -> None:
+        """DMA chunk ``gid`` (frames of one trial) into ring slot gid & 1, unless loaded or in flight."""
+        s, c = divmod(gid, self.n_chunks)
+        idx = s - self.dram_base
+        if not 0 <= idx < self.dram_samples or self.chunk_dma >= 0 or self.slot_chunk[gid & 1] == gid:
+            return
+        t0 = c * self.chunk
+        frames = min(self.chunk, self.T - t0)
+        n_in = self.p.n_in
+        core.dma_read(TAG_X, "cue_x", (idx * self.T + t0) * n_in, frames * n_in,
+                      self.x_ring[gid & 1, :frames].reshape(-1))
+        self.chunk_dma = gid
+
+    def on_dma_done(self, core: Core, tag: int) -> None:
+        if tag == TAG_X:
+            self.slot_chunk[self.chunk_dma & 1] = self.chunk_dma
+            self.chunk_dma = -1
+            self._resume(core)
+        elif tag == TAG_LABEL:
+            self.label_trial = self.pending_label
+
+    def _resume(self, core: Core) -> None:
+        if self.waiting >= 0:
+            self.waiting = -1
+            core.schedule(lambda c, _: self._drain(c), None, 1)
+
+    # ---- timer -----------------------------------------------------------------------------------------
+    def on_timer(self, core: Core, tick: int) -> None:
+        s = tick // self.tps
+        if not 0 <= s - self.dram_base < self.dram_samples:
+            return  # no trial loaded for this tick: the core idles
+        self.queue.append(tick)  # ticks run in order: a tick that fires while a step waits queues behind it
+        if len(self.queue) == 1:
+            self._drain(core)
+
+    def _drain(self, core: Core) -> None:
+        while self.queue:
+            tick = self.queue[0]
+            s, t = divmod(tick, self.tps)
+            if t < self.T:
+                if not self._ready(core, tick, t):
+                    return  # resumed by the DMA or the error packets
+                if core.tick != tick:
+                    self.late_steps += 1
+                self._step(core, tick, s, t)
+            else:
+                self._end_of_trial(core, s)
+            self.queue.pop(0)
+
+    def _ready(self, core: Core, tick: int, t: int) -> bool:
+        """Input chunk and (in the learning window) err[t] are here; else fetch/wait and say so."""
+        gid, _ = self._chunk_of(tick)
+        if self.slot_chunk[gid & 1] != gid:
+            self._fetch(core, gid)
+            self.waiting = tick
+            core.charge("input_dma", int_alu=6, branch=1)
+            return False
+        if self.train and t >= self.p.learn_start and self.err_count < self.p.n_out:
+            self.waiting = tick  # err[t] not here yet
+            core.charge("learning_signal", int_alu=4, branch=1)
+            return False
+        return True
+
+    def _step(self, core: Core, tick: int, s: int, t: int) -> None:
+        p, n_in = self.p, self.p.n_in
+        gid, f = self._chunk_of(tick)
+        if t == 0 and self.root:
+            self.pending_label = s
+            core.dma_read(TAG_LABEL, "cue_labels", s - self.dram_base, 1, self.label)
+        if f == 0 and (gid + 1) % self.n_chunks:
+            self._fetch(core, gid + 1)  # prefetch the next chunk of this trial
+        x = self.x_ring[gid & 1, f]
+        eps, z_in = self.eps, self.spike_buffers[tick & 1]
+        window = self.train and t >= p.learn_start
+        eps[:n_in] *= self.alpha  # ε_in[t]
+        eps[:n_in] += x
+        if self.train:
+            r = F32(1.0) - np.abs(self.v - self.th) / self.th
+            self.h[...] = self.gamma * np.maximum(r, F32(0.0))
+            self.ebar *= self.kappa
+            self.ebar += np.multiply(eps[:, None], self.h[None, :])
+        self.zbar *= self.kappa
+        self.zbar += self.z
+        if window:
+            err = self.err
+            L = err[0] * self.w_out[:, 0]
+            for k in range(1, p.n_out):
+                L = L + err[k] * self.w_out[:, k]
+            self.learning_signal[...] = L
+            self.grad += self.ebar * L[None, :]
+            self.grad_out += self.zbar[:, None] * err[None, :]
+            self.err_count = 0
+        fired = 0
+        if t < self.T - 1:
+            w_in64, w_rec64, w_out64 = self._wide()
+            cur = (x.astype(np.float64) @ w_in64 + z_in.astype(np.float64) @ w_rec64).astype(F32)
+            self.v *= self.alpha
+            self.v += cur
+            self.v -= self.th * self.z
+            zb = self.v > self.th
+            self.z[...] = zb
+            own = np.flatnonzero(zb)
+            fired = len(own)
+            self.vo_part *= self.kappa
+            self.vo_part += (self.z.astype(np.float64) @ w_out64).astype(F32)
+            if self.record_raster:
+                self.raster[t + 1] = self.z
+            core.kernel("forward", "event_add", (int(x.sum()) + int(z_in.sum())) * self.n)
+            core.kernel("readout", "event_add", fired * p.n_out)
+            core.send_mc_many((own + self.start + SPIKE_KEY).tolist())
+            if t + 1 >= p.learn_start:
+                self._send_partial(core)
+        eps[n_in:] *= self.alpha  # ε_rec[t+1] from z[t]
+        eps[n_in:] += z_in
+        z_in[...] = 0
+        core.charge_phases(*self._step_costs(core, window))
+
+    def _send_partial(self, core: Core) -> None:
+        if self.root:
+            self.vo_parts[0] = self.vo_part
+            self.part_count += 1
+            if self.part_count == self.G:
+                self._reduce(core)
+        else:
+            base = PART_KEY | (self.k << 8)
+            for o in range(self.p.n_out):
+                core.send_mc(base | o, F32(self.vo_part[o]))
+
+    def _step_costs(self, core: Core, window: bool) -> tuple[tuple[tuple[str, float], ...], float]:
+        """Cycles per phase of one step on this PE (event-driven parts are charged separately)."""
+        key = (self.train, window)
+        if key in self._costs:
+            return self._costs[key]
+        p, n = self.p, self.n
+        n_in, n_rec, O, syn = p.n_in, p.n_rec, p.n_out, p.n_pre * n
+        costs: dict[str, float] = {}
+
+        def add(phase: str, cycles: float) -> None:
+            costs[phase] = costs.get(phase, 0.0) + cycles
+
+        add("input_dma", core.cost(load=n_in, int_alu=4))
+        add("eligibility", core.cost(fmul=p.n_pre, fadd=p.n_pre, load=2 * p.n_pre, store=p.n_pre, loop=p.n_pre))
+        add("neuron", core.cost(fmul=2 * n, fadd=2 * n, fcmp=n, load=3 * n, store=3 * n, loop=n))
+        add("readout", core.cost(fmul=O + n, fadd=O + n, load=n, store=n))
+        add("comms", core.cost(int_alu=2 * n, store=n_rec // 4, loop=n))
+        if self.train:
+            add("surrogate", core.cost(fadd=2 * n, fdiv=n, fmul=n, fcmp=n, load=n, store=n, loop=n))
+            add("eligibility", core.cost(fmul=syn, fmac=syn, load=2 * syn, store=syn, loop=syn))
+        if window:
+            add("learning_signal", core.cost(fmac=n * O, load=2 * n * O, store=n, loop=n))
+            add("gradient", core.cost(fmac=syn + n * O, load=2 * syn + 2 * n * O, store=syn + n * O, loop=syn))
+        self._costs[key] = (tuple(costs.items()), sum(costs.values()))
+        return self._costs[key]
+
+    # ---- packets ---------------------------------------------------------------------------------------
+    def on_packet(self, core: Core, key: int, payload: Any) -> None:
+        typ = key & TYPE_MASK
+        if typ == SPIKE_KEY:
+            self.spike_buffers[(core.tick + 1) & 1, key - SPIKE_KEY] = 1  # z[t+1], used at the next step
+            core.charge("comms", int_alu=3, store=1)
+        elif typ == PART_KEY:
+            self.vo_parts[(key >> 8) & 0xFFF, key & 0xFF] = payload
+            core.charge("reduce", int_alu=4, store=1)
+            if (key & 0xFF) == self.p.n_out - 1:
+                self.part_count += 1
+                if self.part_count == self.G:
+                    self._reduce(core)
+        elif typ == ERR_KEY:
+            self.err[key & 0xFF] = payload
+            self.err_count += 1
+            core.charge("learning_signal", int_alu=3, store=1)
+            if self.err_count == self.p.n_out:
+                self._resume(core)
+
+    def _reduce(self, core: Core) -> None:
+        """Root, step t' of the window: vo = Σ partials (PE order), y = softmax(vo), err = y − onehot."""
+        p, O = self.p, self.p.n_out
+        self.part_count = 0
+        vo = self.vo_parts[0].copy()
+        for k in range(1, self.G):
+            vo += self.vo_parts[k]
+        e = np.exp(vo - vo.max())
+        y = (e / e.sum()).astype(F32)
+        label = int(self.label[0])
+        self.y_sum += y
+        self.loss_sum += float(-np.log(max(float(y[label]), 1e-30)))
+        self.scored += 1
+        core.charge("reduce", fadd=(self.G + 2) * O, fdiv=O, fcmp=O, load=self.G * O, store=2 * O, loop=self.G)
+        core.exp("reduce", O)
+        core.charge("reduce", logf=1)
+        if self.scored == p.learn_steps:
+            s = self.label_trial
+            self.records.append((s, self.loss_sum / p.learn_steps, int(self.y_sum.argmax()), label))
+        if self.train:
+            err = y.copy()
+            err[label] -= F32(1.0)
+            for o in range(O):
+                core.send_mc(ERR_KEY | o, F32(err[o]))
+
+    # ---- end of trial ----------------------------------------------------------------------------------
+    def _end_of_trial(self, core: Core, s: int) -> None:
+        """Learning tick: Adam after each batch, then reset the trial state and prefetch the next input."""
+        p = self.p
+        syn = p.n_pre * self.n
+        if self.record_raster:
+            self.rasters[s] = self.raster.copy()
+        i = s - self.dram_base + 1
+        if self.train and (i % p.batch == 0 or i == self.dram_samples):
+            self._adam()
+            core.kernel("adam", "adam_update", syn + self.n * p.n_out)
+            core.charge("adam", store=syn + self.n * p.n_out, loop=syn // 4)  # G ← 0
+        for arr in (self.ebar, self.eps, self.zbar, self.v, self.z, self.vo_part, self.h):
+            arr[...] = 0
+        core.charge("adam", store=syn + p.n_pre + 5 * self.n, loop=syn // 4)
+        if self.root:
+            self.y_sum[...] = 0
+            self.loss_sum, self.scored = 0.0, 0
+        self._fetch(core, self._chunk_of((s + 1) * self.tps)[0])
+
+    def _adam(self) -> None:
+        """torch.optim.Adam on lr_layer·G; W_rec's diagonal (this PE's neurons) stays 0; G is zeroed."""
+        p, n_in = self.p, self.p.n_in
+        sc = self.adam_scalars
+        sc[0] += 1
+        sc[1] *= F32(p.adam_beta1)  # β1^t, β2^t (as torch: from the step count)
+        sc[2] *= F32(p.adam_beta2)
+        step = int(sc[0])
+        b1, b2 = F32(p.adam_beta1), F32(p.adam_beta2)
+        bc1 = F32(1.0 - p.adam_beta1 ** step)
+        bc2_sqrt = F32(np.sqrt(1.0 - p.adam_beta2 ** step))
+        step_size = F32(p.lr) / bc1
+        f_in, f_rec, f_out = (F32(f) for f in p.lr_layer)
+        g = self.grad
+        g[:n_in] *= f_in
+        g[n_in:] *= f_rec
+        self.grad_out *= f_out
+        for w, m, v, gg in ((self.w, self.adam_m, self.adam_v, g),
+                            (self.w_out, self.adam_m_out, self.adam_v_out, self.grad_out)):
+            m *= b1
+            m += (F32(1.0) - b1) * gg
+            v *= b2
+            v += (F32(1.0) - b2) * gg * gg
+            denom = np.sqrt(v) / bc2_sqrt + F32(p.adam_eps)
+            w -= step_size * (m / denom)
+            gg[...] = 0
+        j = np.arange(self.n)
+        self.w[n_in + self.start + j, j] = 0.0
+        self._w64 = None
