@@ -137,6 +137,9 @@ def _sections(ctx_or_loaded):
 def validate(loaded) -> None:
     from s2sim.hw.params import HwParams
     params, mapping, *_ = _sections(loaded)
+    if params.memory_layout == "bptt":  # memory-only BPTT sizing: bptt_memory.py
+        from .bptt_memory import validate as validate_bptt
+        return validate_bptt(params, mapping, HwParams.from_arch(loaded.arch))
     plan(params, mapping, HwParams.from_arch(loaded.arch))
 
 
@@ -174,6 +177,9 @@ def _check_resume_dir(tr, resume):
 def run(ctx: RunContext) -> AppResult:
     tr = _training_module()
     params, mapping, fwp, dcfg, tcfg = _sections(ctx)
+    if params.memory_layout == "bptt":  # memory-only BPTT sizing: bptt_memory.py
+        from .bptt_memory import run as run_bptt
+        return run_bptt(ctx, params, mapping)
     sim = ctx.simulation()
     plan(params, mapping, ctx.hw)  # fail before loading data when the mapping cannot fit
     ds = _load_data(ctx, dcfg, params)
