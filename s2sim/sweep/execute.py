@@ -52,7 +52,8 @@ def run_points(study: Study, out_dir: Path, workers: int | None = None, schedule
     if not todo:
         return progress
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
-    if scheduler is None and (workers or default_workers()) == 1:
+    # one point left (e.g. a failed one retried): starting a local cluster would cost more than it saves
+    if scheduler is None and ((workers or default_workers()) == 1 or len(todo) == 1):
         _run_serial(study, out_dir, todo, progress, report)
     else:
         _run_dask(study, out_dir, todo, progress, report, workers, scheduler)
@@ -93,7 +94,7 @@ def _run_dask(study: Study, out_dir: Path, todo: list[Point], progress: Progress
     if scheduler is None:
         n = workers or default_workers()
         # one single-threaded worker process per core: the simulator is pure Python (GIL-bound)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=40)
         client = Client(cluster)
     else:

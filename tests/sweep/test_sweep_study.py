@@ -26,8 +26,8 @@ def test_point_ids_are_content_addresses():
     assert [p.id for p in a.points] == [p.id for p in b.points]
     assert len({p.id for p in a.points}) == 4
     # the same config spelled differently (a fixed override instead of the network's own value) is the same point
-    same = load_study(tiny_study(product={"mapping.neurons_per_pe": [128]}, zip={}))
-    spelled = load_study(tiny_study(product={}, zip={}))
+    same = load_study(tiny_study(product={"mapping.neurons_per_pe": [128]}, zip={}, plots=[]))
+    spelled = load_study(tiny_study(product={}, zip={}, plots=[]))
     assert same.points[0].id == spelled.points[0].id
 
 
