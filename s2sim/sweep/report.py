@@ -38,7 +38,7 @@ def write_study_outputs(out_dir: str | Path, plots: bool = True) -> dict[str, An
     if plots and matplotlib_available():
         plot_dir = out_dir / "plots"
         plot_dir.mkdir(exist_ok=True)
-        images["Pareto front: energy per sample vs max timestep"] = pareto_plot(rows, plot_dir / "pareto.png")
+        images["Pareto front: energy per sample vs max timestep"] = pareto_plot(rows, plot_dir / "pareto.png", study.axis_names)
         for i, spec in enumerate(study.plots):
             name = _slug(f"{i}_{spec.y}_vs_{spec.x}")
             images[spec.title or f"{spec.y} vs {spec.x}"] = study_plot(rows, spec, plot_dir / f"{name}.png")
@@ -75,8 +75,9 @@ def _number(v: Any) -> float | None:
         return None
 
 
-def pareto_plot(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Every complete point by (max timestep, energy per sample); the non-dominated ones marked."""
+def pareto_plot(rows: list[dict[str, Any]], path: Path, axis_names: list[str] = ()) -> Path:
+    """Every complete point by (max timestep, energy per sample); the non-dominated ones marked
+    and labelled with their axis values (the point id when the study has no axes)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     sx, xlabel = _scaled(PARETO_X)
@@ -88,7 +89,8 @@ def pareto_plot(rows: list[dict[str, Any]], path: Path) -> Path:
         ax.plot([r[PARETO_X] * sx for r in front], [r[PARETO_Y] * sy for r in front], "o-", c="#C62828",
                 label="Pareto front (non-dominated)")
         for r in front:
-            ax.annotate(r["point"][:6], (r[PARETO_X] * sx, r[PARETO_Y] * sy), fontsize=7,
+            label = ", ".join(f"{a.rsplit('.', 1)[-1]}={r.get(a)}" for a in axis_names) or r["point"][:8]
+            ax.annotate(label, (r[PARETO_X] * sx, r[PARETO_Y] * sy), fontsize=7,
                         xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
