@@ -137,7 +137,7 @@ def _cell(column: str, value: Any) -> str:
         return "yes" if value else ""
     numeric = isinstance(value, (int, float))
     if numeric and (column.endswith("_ns") or ".timestep_ns." in column):
-        return _e(fmt_si(float(value) * 1e-9, "s"))
+        return _e(f"{float(value) / 1e3:,.1f} µs")
     if numeric and column.endswith("_j"):
         return _e(fmt_si(float(value), "J"))
     if numeric and column.endswith("_bytes"):
@@ -175,7 +175,7 @@ def render_html(study: Study, rows: list[dict[str, Any]], images: dict[str, Path
 <h2>Results</h2>
 <p>One row per point; the point id links to that run's report. Pareto = not beaten on both
 max timestep and energy per sample by another point.</p>
-{_table(["point"] + columns, table_rows)}
+<div style="overflow-x:auto">{_table(["point"] + columns, table_rows)}</div>
 {"<h2>Errors</h2>" + _table(["point", "error"], errors, left=2) if errors else ""}
 <h2>Plots</h2>
 {figures or '<p class="na">no plots (matplotlib missing or no complete points)</p>'}
