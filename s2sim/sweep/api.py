@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..apps import AppError
-from .execute import Progress, Reporter, run_points
+from .execute import Reporter, run_points
 from .report import write_study_outputs
 from .results import STUDY_JSON, results_frame
 from .study import Study, load_study
@@ -55,5 +55,3 @@ def run_study(study: str | Path | Mapping[str, Any] | Study, out: str | Path | N
     frame.attrs["out_dir"] = str(out_dir)
     return frame
 
-
-__all__ += ["Progress"]

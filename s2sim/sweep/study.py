@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -99,7 +99,6 @@ class Study:
     metrics: list[str]
     plots: list[PlotSpec]
     source: str = "<dict>"
-    invalid: list[str] = field(default_factory=list)  # never set once load_study returns
 
     def to_json(self) -> dict[str, Any]:
         """What ``DIR/study.json`` keeps so ``s2sim report DIR`` can rebuild the outputs alone."""
