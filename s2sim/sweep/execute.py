@@ -51,12 +51,13 @@ def run_points(study: Study, out_dir: Path, workers: int | None = None, schedule
     report(progress, None)
     if not todo:
         return progress
+    origin = "--scheduler" if scheduler else f"${SCHEDULER_ENV}"
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     # one point left (e.g. a failed one retried): starting a local cluster would cost more than it saves
     if scheduler is None and ((workers or default_workers()) == 1 or len(todo) == 1):
         _run_serial(study, out_dir, todo, progress, report)
     else:
-        _run_dask(study, out_dir, todo, progress, report, workers, scheduler)
+        _run_dask(study, out_dir, todo, progress, report, workers, scheduler, origin)
     return progress
 
 
@@ -83,7 +84,7 @@ def _run_serial(study: Study, out_dir: Path, todo: list[Point], progress: Progre
 
 
 def _run_dask(study: Study, out_dir: Path, todo: list[Point], progress: Progress, report: Reporter,
-              workers: int | None, scheduler: str | None) -> None:
+              workers: int | None, scheduler: str | None, origin: str = "--scheduler") -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -102,7 +103,7 @@ def _run_dask(study: Study, out_dir: Path, todo: list[Point], progress: Progress
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as err:
             from ..apps import AppError
-            raise AppError(f"--scheduler {scheduler}: cannot connect to the Dask scheduler ({err})") from None
+            raise AppError(f"{origin} {scheduler}: cannot connect to the Dask scheduler ({err})") from None
     try:
         slots = max(1, sum(client.nthreads().values()))
         futures = {client.submit(run_point_task, str(study.network), p.sets, str(point_dir(out_dir, p.id)),
