@@ -175,9 +175,12 @@ def print_summary(s: dict, out_dir: Path) -> None:
 @click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 def validate(network: Path, sets) -> None:
-    """Check NETWORK.yaml (and its architecture) without running it."""
+    """Check NETWORK.yaml (and its architecture) without running it; a study file: every point."""
     from .apps import load_app
     from .config import load_network
+    from .sweep.commands import validate_study
+    if validate_study(network, sets):
+        return
     try:
         loaded = load_network(network, sets)
         app = load_app(loaded.spec.firmware.package)
@@ -259,6 +262,15 @@ def _register_profile_commands() -> None:
 
 
 _register_profile_commands()
+
+
+def _register_sweep_command() -> None:
+    """``s2sim sweep`` lives with the sweep package."""
+    from .sweep.commands import sweep
+    main.add_command(sweep)
+
+
+_register_sweep_command()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

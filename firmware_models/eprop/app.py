@@ -171,6 +171,9 @@ def _sections(ctx_or_loaded):
 def validate(loaded) -> None:
     from s2sim.hw.params import HwParams
     params, mapping, *_ = _sections(loaded)
+    if params.memory_layout == "bptt":  # memory-only BPTT sizing: bptt_memory.py
+        from .bptt_memory import validate as validate_bptt
+        return validate_bptt(params, mapping, HwParams.from_arch(loaded.arch))
     plan(params, mapping, HwParams.from_arch(loaded.arch))
 
 
@@ -196,6 +199,9 @@ def _load_data(ctx: RunContext, dcfg, params: EpropParams):
 
 def run(ctx: RunContext) -> AppResult:
     params, mapping, fwp, dcfg, tcfg = _sections(ctx)
+    if params.memory_layout == "bptt":  # memory-only BPTT sizing: bptt_memory.py
+        from .bptt_memory import run as run_bptt
+        return run_bptt(ctx, params, mapping)
     sim = ctx.simulation()
     plan(params, mapping, ctx.hw)  # fail before loading data when the mapping cannot fit
     ds = _load_data(ctx, dcfg, params)

@@ -19,7 +19,7 @@ SYNAPSE_ARRAYS: dict[str, int] = {"paper": 7, "lean": 6, "closed_form": 5}
 #: Readout-sized arrays (W_out, m_out, v_out, grad_out), the same for every layout.
 READOUT_ARRAYS = 4
 
-Layout = Literal["paper", "lean", "closed_form"]
+Layout = Literal["paper", "lean", "closed_form", "bptt"]  # bptt: memory-only sizing (bptt_memory.py)
 
 
 class EpropParams(BaseModel):

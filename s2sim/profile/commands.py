@@ -27,8 +27,12 @@ def fail(message: str, code: int = 2) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--no-plots", is_flag=True, help="Tables only (no matplotlib figures).")
 def report(run_dir: Path, no_plots: bool) -> None:
-    """Rebuild plots, CSV tables and report.html of a finished run directory."""
+    """Rebuild plots, CSV tables and report.html of a finished run directory (or a sweep's study.html)."""
     from .report import matplotlib_available, write_report
+    from ..sweep.report import is_sweep_dir, write_study_outputs
+    if is_sweep_dir(run_dir):  # a sweep directory: results tables, plots and study.html
+        console.print(f"report: {write_study_outputs(run_dir, plots=not no_plots)['html']}")
+        return
     try:
         path = write_report(run_dir, plots=not no_plots)
     except RunDirError as err:
