@@ -182,7 +182,7 @@ def run(ctx: RunContext) -> AppResult:
     fast = bool(opts.get("fast")) or tcfg.engine == "reference"
     out_dir = Path(ctx.out_dir) if ctx.out_dir is not None else None
     weights = tr.initial_weights(params, tcfg, ctx.seed)
-    notes = [ds.note] if ds.synthetic and ds.note else []
+    notes = [ds.note] if ds.note else []
     train = ds.splits["train"]
     history: list[dict] = []
     if fast:
@@ -213,8 +213,10 @@ def run(ctx: RunContext) -> AppResult:
         start_epoch, position = 0, 0
         part_losses: list[float] = []
         part_correct: list[bool] = []
+        carried = None  # run totals of the parts before a resume (merged into the summary)
         if opts.get("resume"):
             ck = _check_resume_dir(tr, opts["resume"])
+            carried = (ck.meta or {}).get("run_totals")
             weights, adam, start_epoch, history, position = ck[:5]
             history = list(history)
             part_losses = [float(x) for x in ck.epoch_losses]
@@ -233,7 +235,9 @@ def run(ctx: RunContext) -> AppResult:
             adv(position)
             losses, correct = part_losses, part_correct
             since_ckpt = 0
-            good = (chip.weights(), _adam_copy(chip, adam), position, list(losses), list(correct))
+            def totals():
+                return ctx.run_totals(sim, chip.samples_run, chip.samples_run * chip.tps, carried)
+            good = (chip.weights(), _adam_copy(chip, adam), position, list(losses), list(correct), totals())
             try:
                 for a in range(position, n, chunk):
                     idx = order[a:a + chunk]
@@ -242,15 +246,18 @@ def run(ctx: RunContext) -> AppResult:
                     correct += [r[2] == r[3] for r in recs]
                     adv(len(idx))
                     since_ckpt += len(idx)
-                    good = (chip.weights(), _adam_copy(chip, adam), a + len(idx), list(losses), list(correct))
+                    good = (chip.weights(), _adam_copy(chip, adam), a + len(idx), list(losses), list(correct),
+                            totals() if out_dir is not None else None)
                     if out_dir is not None and tcfg.checkpoint and since_ckpt >= fwp.checkpoint_every and a + len(idx) < n:
                         tr.save_checkpoint(out_dir, good[0], good[1], epoch, history, good[2],
-                                           epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]))
+                                           epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]),
+                                           meta={"run_totals": good[5]})
                         since_ckpt = 0
             except KeyboardInterrupt:
                 if out_dir is not None and tcfg.checkpoint:
                     tr.save_checkpoint(out_dir, good[0], good[1], epoch, history, good[2],
-                                       epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]))
+                                       epoch_losses=np.array(good[3]), epoch_correct=np.array(good[4]),
+                                       meta={"run_totals": good[5]})
                 raise
             weights = chip.weights()
             chip.get_adam(adam)
@@ -260,7 +267,7 @@ def run(ctx: RunContext) -> AppResult:
                             "valid_accuracy": ev.get("valid_accuracy"), "test_accuracy": ev.get("test_accuracy")})
             position, part_losses, part_correct = 0, [], []
             if out_dir is not None and tcfg.checkpoint:
-                tr.save_checkpoint(out_dir, weights, adam, epoch + 1, history)
+                tr.save_checkpoint(out_dir, weights, adam, epoch + 1, history, meta={"run_totals": totals()})
         engine = "chip (every training sample simulated by the firmware); accuracy evaluated with the reference forward pass"
         final = chip.weights()
     if opts.get("save_weights"):
@@ -289,5 +296,7 @@ def run(ctx: RunContext) -> AppResult:
         "chip_samples": chip.samples_run,
         "ticks_per_sample": chip.tps,
     }
+    resumed = {} if fast or not opts.get("resume") else {"resumed_from": str(opts["resume"]), "carried": carried}
     return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.samples_run * chip.tps,
-                     ticks_per_sample=chip.tps, learning=learning, extra=extra, notes=notes)
+                     ticks_per_sample=chip.tps, learning=learning, extra=extra, notes=notes,
+                     skipped_files=list(ds.skipped), **resumed)

@@ -45,6 +45,10 @@ def raster(built: BuiltNetwork, firmwares: dict, layer: int, n_ticks: int) -> np
     return out
 
 
+#: sections of the network file this app reads (any other non-empty one is an error)
+SECTIONS = ("network", "mapping", "firmware.params")
+
+
 def run(ctx: RunContext) -> AppResult:
     net = ctx.section(LifNetwork, "network")
     mapping = ctx.section(LifMapping, "mapping")

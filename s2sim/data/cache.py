@@ -73,8 +73,11 @@ def read_dataset(path: Path) -> Dataset:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta_json"]))
             splits = {s: Split(z[f"x_{s}"], z[f"y_{s}"]) for s in SPLIT_NAMES if f"x_{s}" in z}
-    except (OSError, KeyError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a readable s2sim dataset cache ({exc})") from exc
+    except DatasetError:
+        raise
+    except Exception as exc:  # KeyError, ValueError, BadZipFile, EOFError, ... on a damaged file
+        raise DatasetError(f"{path}: not a readable s2sim dataset cache ({type(exc).__name__}: {exc})"
+                           .splitlines()[0]) from None
     return Dataset(name=meta["name"], n_classes=meta["n_classes"], class_names=list(meta["class_names"]),
                    splits=splits, synthetic=meta["synthetic"], source=meta["source"],
                    skipped=[tuple(s) for s in meta["skipped"]], note=meta.get("note", ""))
