@@ -119,7 +119,10 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
             (out_dir / "summary.json").unlink(missing_ok=True)
         recorder = None
         if trace or spec.run.trace:
-            from .profile.trace import TraceRecorder
+            try:
+                from .profile.trace import TraceRecorder
+            except ImportError as err:  # an explicit error, never a silently missing feature
+                fail(f"--trace needs the trace writer's dependencies ({err}); pip install 's2sim[report]'")
             try:
                 recorder = TraceRecorder.from_options(trace_pes, trace_window, trace_format)
             except ValueError as err:
@@ -174,23 +177,13 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         print_summary(summary, out_dir)
 
 
-#: counters that are the simulator's own bookkeeping, not something the chip did (never a chip warning)
-SIMULATOR_COUNTERS = ("late_packet_recomputes",)
-
-
 def apply_simulator_section(summary: dict) -> None:
-    """Move simulator bookkeeping out of the app section into ``summary["simulator"]``."""
+    """Move simulator bookkeeping out of the app section into ``summary["simulator"]`` (never a chip warning)."""
+    from .profile.tables import SIMULATOR_COUNTERS
     app = summary.get("app") or {}
-    sim_part = {k: app[k] for k in SIMULATOR_COUNTERS if k in app}
-    if sim_part:
-        summary["simulator"] = {**sim_part, "note": "simulator bookkeeping (the shared group computation "
-                                "redone for one PE when a packet arrived late), not a chip event"}
-
-
-def chip_warnings(summary: dict) -> dict[str, int]:
-    """The chip's sPyNNaker-style warnings: the non-zero diagnostics counters."""
-    d = summary["diagnostics"]
-    return {k: v for k, v in d.items() if k != "per_pe" and isinstance(v, (int, float)) and v}
+    part = {name: app.pop(name) for name, _ in SIMULATOR_COUNTERS if name in app}
+    if part:
+        summary["simulator"] = {**part, "meaning": {name: text for name, text in SIMULATOR_COUNTERS if name in part}}
 
 
 def check_expectations(expect: dict, summary: dict) -> dict:
@@ -225,9 +218,11 @@ def print_summary(s: dict, out_dir: Path) -> None:
     t.add_row("largest phases / step", ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in phases))
     t.add_row("energy", f"{en['total_j'] * 1e3:.3f} mJ total, {en['per_sample_j'] * 1e3:.3f} mJ per sample")
     t.add_row("traffic", f"{s['traffic']['packets']:,} packets, {s['traffic']['dropped']} dropped")
+    from .profile.tables import chip_warnings, simulator_rows
     t.add_row("warnings", ", ".join(f"{k}={v}" for k, v in chip_warnings(s).items()) or "none")
-    if s.get("simulator"):
-        t.add_row("simulator", ", ".join(f"{k}={v}" for k, v in s["simulator"].items() if k != "note"))
+    sim_rows = simulator_rows(s)
+    if sim_rows:
+        t.add_row("simulator", ", ".join(f"{r['counter']}={r['count']}" for r in sim_rows) + " (bookkeeping, not chip warnings)")
     if s.get("resume"):
         r = s["resume"]
         t.add_row("resumed", f"from {r['resumed_from']}; summary covers {r['covers_samples']} samples"
