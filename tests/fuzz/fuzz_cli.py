@@ -7,6 +7,7 @@ line ``error: ...`` on stderr — never a traceback, never a hang. The CLI is ca
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import time
@@ -34,9 +35,18 @@ def invoke(args: list[str], limit_s: float) -> tuple[int, str, float]:
         import traceback
         tb = "".join(traceback.format_exception(res.exception))
         raise AssertionError(f"traceback for {args}:\n{tb}")
+    _log(args[0], res.exit_code, took)
     assert_outcome(res.exit_code, res.stderr, args)
     assert took < limit_s, f"{args} took {took:.1f} s (limit {limit_s} s)"
     return res.exit_code, res.stderr, took
+
+
+def _log(command: str, code: int, took: float) -> None:
+    """With $S2SIM_FUZZ_LOG set, one line per case (command, exit code, seconds) for the note's counts."""
+    log = os.environ.get("S2SIM_FUZZ_LOG")
+    if log:
+        with open(log, "a") as fh:
+            fh.write(f"{command}\t{code}\t{took:.3f}\n")
 
 
 def assert_outcome(code: int, stderr: str, args: Any) -> None:

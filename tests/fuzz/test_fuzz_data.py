@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from fuzz_cli import REPO, invoke
+from fuzz_cli import REPO, _log, invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -65,8 +65,10 @@ def _load_or_refuse(cfg: dict) -> None:
     try:
         ds = load_dataset(cfg, seed=0)
     except DatasetError as err:
+        _log("load_dataset", 2, 0.0)
         assert "\n" not in str(err)
         return
+    _log("load_dataset", 0, 0.0)
     assert len(ds.splits["train"]) > 0
     for split in ds.splits.values():
         assert np.isfinite(split.X).all()
