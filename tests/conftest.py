@@ -6,5 +6,5 @@
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None, print_blob=True)
-settings.register_profile("long", max_examples=1500, deadline=None, print_blob=True)
+settings.register_profile("long", max_examples=300, deadline=None, print_blob=True)
 settings.load_profile("ci")
