@@ -45,12 +45,19 @@ def test_a_resumed_run_reports_the_whole_run(tmp_path, base, epochs_key):
     assert "latency.timestep_ns.median" in b["resume"]["covers_only_resumed_part"]
 
 
+@pytest.fixture(scope="module")
+def finished_yinyang_run(tmp_path_factory):
+    """One finished 1-epoch EventProp chip run, shared: a refused resume leaves it untouched."""
+    run = tmp_path_factory.mktemp("yinyang") / "run"
+    assert cli(*YINYANG, "--set", "training.epochs=1", "--out", run).exit_code == 0
+    return run
+
+
 @pytest.mark.parametrize("change, key", [("run.seed=43", "run.seed"), ("training.init_seed=3", "training.init_seed"),
                                          ("training.max_batches=1", "training.max_batches"),
                                          ("network.layers=[5,9,3]", "network.layers")])
-def test_eventprop_refuses_a_checkpoint_made_with_other_settings(tmp_path, change, key):
-    run = tmp_path / "run"
-    assert cli(*YINYANG, "--set", "training.epochs=1", "--out", run).exit_code == 0
+def test_eventprop_refuses_a_checkpoint_made_with_other_settings(finished_yinyang_run, change, key):
+    run = finished_yinyang_run
     res = cli(*YINYANG, "--set", "training.epochs=2", "--set", change, "--resume", run)
     assert res.exit_code == 2, res.output
     assert key in res.stderr and "Traceback" not in res.stderr
