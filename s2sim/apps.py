@@ -114,5 +114,5 @@ def check_app(app, loaded) -> None:
 def load_app(package: str):
     module = APPS.get(package)
     if module is None:
-        raise AppError(f"unknown firmware package '{package}'; expected one of: {', '.join(APPS)}")
+        raise AppError(f"unknown firmware package {package!r}; expected one of: {', '.join(APPS)}")
     return importlib.import_module(module)

@@ -33,8 +33,13 @@ def _user_errors():
 
 def fail(message: str, code: int = 2) -> None:
     """One plain-text line on stderr (user values are never read as rich markup), then exit."""
-    say("error", message)
+    say("error", one_line(message))
     sys.exit(code)
+
+
+def one_line(message: str) -> str:
+    """A message that stays on one line even when a user value in it holds line breaks."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def say(label: str, message: str) -> None:

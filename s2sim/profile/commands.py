@@ -22,7 +22,7 @@ err_console = Console(stderr=True)
 def fail(message: str, code: int = 2) -> None:
     """One plain-text line (user values are never read as rich markup), then exit."""
     line = Text("error:", style="bold red")
-    line.append(f" {message}")
+    line.append(" " + message.replace("\r", "\\r").replace("\n", "\\n"))
     err_console.print(line, highlight=False, soft_wrap=True)
     sys.exit(code)
 

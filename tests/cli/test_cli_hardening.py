@@ -129,3 +129,8 @@ def test_arch_show_prints_parameter_paths_unbroken():
     text = res.output
     for key in load_arch("spinnaker2").provenance():
         assert key in text, key
+
+
+def test_a_line_break_inside_a_user_value_keeps_the_error_on_one_line():
+    line = error_line(cli("validate", LIF, "--set", 'firmware.package="dense\\n"'))
+    assert "dense\\n" in line

@@ -22,8 +22,9 @@ from s2sim.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 NETWORKS = sorted((REPO / "networks").glob("*.yaml"))
-#: a case slower than this in `validate` counts as a hang (generous: CI machines are shared)
-VALIDATE_LIMIT_S = 10.0
+#: a case slower than this in `validate` counts as a hang. Typical cases take ~0.05 s in-process; the
+#: limit is generous because CI machines are shared (one 25 s stall was seen at load average 19)
+VALIDATE_LIMIT_S = 30.0
 
 
 def invoke(args: list[str], limit_s: float) -> tuple[int, str, float]:
