@@ -33,8 +33,14 @@ LABELS = hnp.arrays(dtype=st.sampled_from([np.int64, np.int8, np.uint16, np.floa
 def npz_bytes(draw) -> bytes:
     """An .npz in one of the accepted layouts, with random shapes/dtypes/NaN, possibly damaged."""
     arrays = {}
-    layout = draw(st.sampled_from(["xy", "splits", "random"]))
-    if layout == "xy":
+    layout = draw(st.sampled_from(["valid", "xy", "splits", "random"]))
+    if layout == "valid":  # a well-formed file, then maybe NaN/Inf, empty or odd labels
+        n, t, f = draw(st.integers(0, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        x = draw(hnp.arrays(np.float32, (n, t, f), elements=st.floats(-1e3, 1e3, width=32)))
+        if n and draw(st.booleans()):
+            x.flat[draw(st.integers(0, x.size - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+        arrays["x"], arrays["y"] = x, draw(hnp.arrays(np.int64, (n,), elements=st.integers(-1, 4)))
+    elif layout == "xy":
         arrays[draw(st.sampled_from(["x", "features"]))] = draw(FEATURES)
         arrays[draw(st.sampled_from(["y", "labels"]))] = draw(LABELS)
         if draw(st.booleans()):
