@@ -81,6 +81,6 @@ def validate(loaded) -> None:
     mapping = validate_section(LifMapping, loaded.spec.mapping, file, "mapping")
     validate_section(LifFirmwareParams, loaded.spec.firmware.params, file, "firmware.params")
     try:
-        build(net, mapping, loaded.spec.run.seed, HwParams.from_arch(loaded.arch).n_pes)
+        build(net, mapping, loaded.spec.run.seed, HwParams.from_arch(loaded.arch).n_pes, with_weights=False)
     except ValueError as err:
         raise AppError(f"{file}: mapping: {err}") from None

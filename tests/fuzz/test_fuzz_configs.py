@@ -124,3 +124,12 @@ def test_each_tiny_network_runs_in_process(tmp_path, net):
                            "--quiet"], 300.0)
     assert code == 0, err
     assert json.loads((out / "summary.json").read_text())["timesteps"] > 0
+
+
+def test_huge_lif_layers_are_refused_before_any_slice_or_weight_is_built():
+    lif = str(REPO / "networks" / "lif_bench.yaml")
+    for layers in ("[1000000000000,5]", "[300000,300000]"):
+        code, err, took = invoke(["validate", lif, "--set", f"network.layers={layers}", "--set",
+                                  "mapping.neurons_per_pe=4096"], VALIDATE_LIMIT_S)
+        assert code == 2 and ("synapses" in err or "PEs" in err), err
+        assert took < 5.0, (layers, took)
