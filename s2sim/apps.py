@@ -6,6 +6,7 @@ the app from the network file's ``firmware.package`` and never needs to know wha
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,6 +36,16 @@ class RunContext:
     # results are about to be made: the CLI then removes an older summary.json from the run folder,
     # so a failed check loses nothing and an interrupted run leaves nothing looking complete.
     start_output: Callable[[], None] = lambda: None
+    started_s: float = field(default_factory=time.perf_counter)  # wall clock at the run's start
+
+    def run_totals(self, sim: Simulation, samples: int, timesteps: int, carried: dict | None = None) -> dict:
+        """What a checkpoint carries so a resumed run's summary covers the whole run.
+
+        ``carried`` are the totals the run itself resumed from (``AppResult.carried``); store the
+        result in the checkpoint and hand it back as ``AppResult.carried`` after a resume.
+        """
+        from .profile.run_totals import totals_so_far
+        return totals_so_far(sim, samples, timesteps, time.perf_counter() - self.started_s, carried)
 
     @property
     def spec(self):
@@ -69,14 +80,40 @@ class AppResult:
     learning: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # app-specific summary section
     notes: list[str] = field(default_factory=list)  # shown to the user (e.g. dataset fallbacks)
+    resumed_from: str | None = None  # the checkpoint a resumed run continued from
+    carried: dict | None = None  # run totals of the parts before the resume (RunContext.run_totals)
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)  # input files left out (name, reason)
 
 
 class AppError(Exception):
     """A user-facing problem the app found (message is one line, naming what is wrong)."""
 
 
+#: free-form sections of a network file that belong to the app; an app lists those it reads in ``SECTIONS``
+APP_SECTIONS = ("network", "mapping", "dataset", "training", "firmware.params")
+
+
+def check_app(app, loaded) -> None:
+    """Everything ``s2sim validate`` checks for an app: its sections (and no ignored ones), then its own checks.
+
+    ``s2sim run`` calls this before creating any output, so validate and run refuse the same configs.
+    """
+    used = getattr(app, "SECTIONS", APP_SECTIONS)
+    for name in APP_SECTIONS:
+        data = loaded.spec.firmware.params if name == "firmware.params" else getattr(loaded.spec, name)
+        if data and name not in used:
+            from .config import ConfigError
+            raise ConfigError(str(loaded.file), name, f"'{loaded.spec.firmware.package}' does not use this section",
+                              "only " + ", ".join(used) + " (remove it)")
+    if hasattr(app, "validate"):
+        app.validate(loaded)
+    if "dataset" in used and loaded.spec.dataset:
+        from .data.dataset import check_source
+        check_source(loaded.spec.dataset, str(loaded.file))
+
+
 def load_app(package: str):
     module = APPS.get(package)
     if module is None:
-        raise AppError(f"unknown firmware package '{package}'; expected one of: {', '.join(APPS)}")
+        raise AppError(f"unknown firmware package {package!r}; expected one of: {', '.join(APPS)}")
     return importlib.import_module(module)

@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-import rich.markup
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 
@@ -25,22 +25,56 @@ err_console = Console(stderr=True)
 def _user_errors():
     from .apps import AppError
     from .config import ConfigError
+    from .data import DatasetError
     from .hw.sram import SramOverflowError
-    errors = [ConfigError, AppError, SramOverflowError]
-    try:
-        from .data import DatasetError
-        errors.append(DatasetError)
-    except ImportError:  # pragma: no cover - data package optional during development
-        pass
-    return tuple(errors)
+    from .outdir import OutputDirError
+    return (ConfigError, AppError, SramOverflowError, DatasetError, OutputDirError)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One plain-text line on stderr (user values are never read as rich markup), then exit."""
+    say("error", one_line(message))
     sys.exit(code)
 
 
-@click.group()
+def one_line(message: str) -> str:
+    """A message that stays on one line even when a user value in it holds line breaks."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def say(label: str, message: str) -> None:
+    """``label: message`` on stderr, the label styled, the message printed verbatim."""
+    line = Text(f"{label}:", style="bold red" if label == "error" else "bold yellow")
+    line.append(f" {message}")
+    err_console.print(line, highlight=False, soft_wrap=True)
+
+
+class LazyGroup(click.Group):
+    """A command group whose heavy subcommands are imported only when they are invoked.
+
+    ``lazy`` maps a command name to ``"module:attribute"``; importing the profiler (matplotlib
+    helpers, pandas-free tables) for every ``s2sim validate`` would cost seconds. An import
+    error is a real error here, never a silently missing command.
+    """
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy and name not in self.commands:
+            import importlib
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module, __package__), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, lazy={"report": ".profile.commands:report",
+                                  "compare": ".profile.commands:compare",
+                                  "sweep": ".sweep.commands:sweep"})
 @click.version_option(__version__, prog_name="s2sim")
 def main() -> None:
     """s2sim: a cycle-approximate SpiNNaker2 simulator for on-chip learning firmware."""
@@ -60,24 +94,32 @@ def main() -> None:
 @click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Continue from a run directory's checkpoint.")
 @click.option("--save-weights", type=click.Path(dir_okay=False, path_type=Path), help="Export trained weights (.npz).")
 @click.option("--quiet", is_flag=True, help="No progress bars or tables.")
+@click.option("--force", is_flag=True, help="Reuse an --out folder that already holds a run (its old outputs are removed).")
 def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, fast, timing_samples,
-        resume, save_weights, quiet) -> None:
+        resume, save_weights, quiet, force) -> None:
     """Simulate NETWORK.yaml and write summary.json + timesteps.csv to a run directory."""
-    from .apps import RunContext, load_app
+    from .apps import RunContext, check_app, load_app
     from .config import load_network
     from .hw.params import HwParams
+    from .outdir import RunDir, default_run_dir
+    from .profile.run_totals import merge_carried
     from .profile.summary import build_summary, write_json_atomic, write_timesteps_csv
     from .progress import progress_factory
 
+    run_dir = None
     try:
         loaded = load_network(network, sets)
         spec = loaded.spec
         app = load_app(spec.firmware.package)
-        out_dir = out or (Path(spec.run.out) if spec.run.out else
-                          Path("traces") / f"{spec.name}-{datetime.now():%Y%m%d-%H%M%S}")
+        check_app(app, loaded)  # everything `validate` rejects is refused before any output exists
+        out_dir = out or (Path(spec.run.out) if spec.run.out else default_run_dir(spec.name))
         if resume is not None and out is None:
             out_dir = resume
-        out_dir.mkdir(parents=True, exist_ok=True)
+        resuming = resume is not None and Path(resume).resolve() == Path(out_dir).resolve()
+        if save_weights is not None:
+            RunDir.writable_file(save_weights, "--save-weights")
+        run_dir = RunDir(out_dir, "--out" if out or resume is None else "--resume")
+        run_dir.claim(force=force, resuming=resuming)
 
         def start_output() -> None:  # a rerun into the same folder is incomplete until done
             (out_dir / "summary.json").unlink(missing_ok=True)
@@ -85,8 +127,8 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         if trace or spec.run.trace:
             try:
                 from .profile.trace import TraceRecorder
-            except ImportError:
-                fail("--trace needs the profiler's trace writer (pip install 's2sim[report]')")
+            except ImportError as err:  # an explicit error, never a silently missing feature
+                fail(f"--trace needs the trace writer's dependencies ({err}); pip install 's2sim[report]'")
             try:
                 recorder = TraceRecorder.from_options(trace_pes, trace_window, trace_format)
             except ValueError as err:
@@ -101,30 +143,55 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
             result = app.run(ctx)
             start_output()  # for apps that never call it
         wall = time.perf_counter() - t0
+        summary = build_summary(
+            result.sim, network=spec.name, arch_name=loaded.arch.name, config=loaded.resolved(),
+            seed=spec.run.seed, samples=result.samples, timesteps=result.timesteps, tick_ns=spec.run.tick_ns,
+            wall_time_s=wall, arch=loaded.arch, learning=result.learning, extra=result.extra, notes=result.notes)
+        merge_carried(summary, result.carried, result.resumed_from)
+        apply_simulator_section(summary)
+        if result.skipped_files:
+            summary["skipped_files"] = [{"file": f, "reason": r} for f, r in result.skipped_files]
+        if spec.expect:
+            summary["expect"] = check_expectations(spec.expect, summary)
+        write_timesteps_csv(result.sim, out_dir / "timesteps.csv")
+        if recorder is not None:
+            recorder.write(out_dir, summary=summary)
+        write_json_atomic(summary, out_dir / "summary.json")
     except KeyboardInterrupt:
+        if run_dir is not None:
+            run_dir.release_if_empty()
         fail("interrupted; completed work is kept in the checkpoint (rerun with --resume)", 130)
     except _user_errors() as err:
+        if run_dir is not None:
+            run_dir.release_if_empty()
         fail(str(err))
-    summary = build_summary(
-        result.sim, network=spec.name, arch_name=loaded.arch.name, config=loaded.resolved(),
-        seed=spec.run.seed, samples=result.samples, timesteps=result.timesteps, tick_ns=spec.run.tick_ns,
-        wall_time_s=wall, arch=loaded.arch, learning=result.learning, extra=result.extra, notes=result.notes)
-    if spec.expect:
-        summary["expect"] = check_expectations(spec.expect, summary)
-    write_timesteps_csv(result.sim, out_dir / "timesteps.csv")
-    if recorder is not None:
-        recorder.write(out_dir, summary=summary)
-    write_json_atomic(summary, out_dir / "summary.json")
+    except OSError as err:  # disk full, folder removed or made read-only during the run
+        if run_dir is not None:
+            run_dir.release_if_empty()
+        fail(f"{err.filename or out_dir}: cannot write run output ({err.strerror or type(err).__name__})")
     from .profile.report import auto_report
     _, report_msg = auto_report(out_dir)
     if not quiet:
-        err_console.print(report_msg, highlight=False)
+        err_console.print(Text(report_msg), highlight=False)
         for note in result.notes:
-            err_console.print(f"[bold yellow]note:[/] {note}", highlight=False)
+            say("note", note)
         for path in summary["diagnostics"]["unused_overrides"]:
-            err_console.print(f"[bold yellow]warning:[/] override never read: {rich.markup.escape(path)} "
-                              "(it changed nothing)", highlight=False)
+            say("warning", f"override never read: {path} (it changed nothing)")
+        if result.skipped_files:
+            shown = "; ".join(f"{f} ({r})" for f, r in result.skipped_files[:3])
+            more = f"; ... {len(result.skipped_files) - 3} more" if len(result.skipped_files) > 3 else ""
+            say("note", f"{len(result.skipped_files)} input files skipped (listed in summary.json "
+                        f"skipped_files): {shown}{more}")
         print_summary(summary, out_dir)
+
+
+def apply_simulator_section(summary: dict) -> None:
+    """Move simulator bookkeeping out of the app section into ``summary["simulator"]`` (never a chip warning)."""
+    from .profile.tables import SIMULATOR_COUNTERS
+    app = summary.get("app") or {}
+    part = {name: app.pop(name) for name, _ in SIMULATOR_COUNTERS if name in app}
+    if part:
+        summary["simulator"] = {**part, "meaning": {name: text for name, text in SIMULATOR_COUNTERS if name in part}}
 
 
 def check_expectations(expect: dict, summary: dict) -> dict:
@@ -144,7 +211,7 @@ def check_expectations(expect: dict, summary: dict) -> dict:
 
 
 def print_summary(s: dict, out_dir: Path) -> None:
-    t = Table(title=f"s2sim run: {s['network']} on {s['arch']}", show_header=False, title_justify="left")
+    t = Table(title=Text(f"s2sim run: {s['network']} on {s['arch']}"), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
     lat, mem, en = s["latency"], s["memory"], s["energy"]
@@ -159,14 +226,21 @@ def print_summary(s: dict, out_dir: Path) -> None:
     t.add_row("largest phases / step", ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in phases))
     t.add_row("energy", f"{en['total_j'] * 1e3:.3f} mJ total, {en['per_sample_j'] * 1e3:.3f} mJ per sample")
     t.add_row("traffic", f"{s['traffic']['packets']:,} packets, {s['traffic']['dropped']} dropped")
-    d = s["diagnostics"]
-    t.add_row("warnings", ", ".join(f"{k}={v}" for k, v in d.items() if k != "per_pe" and v) or "none")
+    from .profile.tables import chip_warnings, simulator_rows
+    t.add_row("warnings", ", ".join(f"{k}={v}" for k, v in chip_warnings(s).items()) or "none")
+    sim_rows = simulator_rows(s)
+    if sim_rows:
+        t.add_row("simulator", ", ".join(f"{r['counter']}={r['count']}" for r in sim_rows) + " (bookkeeping, not chip warnings)")
+    if s.get("resume"):
+        r = s["resume"]
+        t.add_row("resumed", f"from {r['resumed_from']}; summary covers {r['covers_samples']} samples"
+                  + ("" if r.get("covers_whole_run") else " (this part only)"))
     if "learning" in s:
         ln = s["learning"]
         acc = ", ".join(f"{k} {v:.2%}" for k, v in ln.items() if k.endswith("accuracy") and isinstance(v, float))
         t.add_row("accuracy", acc or "-")
     t.add_row("sim / wall time", f"{s['sim_time_s']:.3f} s simulated in {s['wall_time_s']:.2f} s")
-    t.add_row("output", str(out_dir))
+    t.add_row("output", Text(str(out_dir)))
     console.print(t)
 
 
@@ -176,19 +250,18 @@ def print_summary(s: dict, out_dir: Path) -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 def validate(network: Path, sets) -> None:
     """Check NETWORK.yaml (and its architecture) without running it; a study file: every point."""
-    from .apps import load_app
+    from .apps import check_app, load_app
     from .config import load_network
     from .sweep.commands import validate_study
     if validate_study(network, sets):
         return
     try:
         loaded = load_network(network, sets)
-        app = load_app(loaded.spec.firmware.package)
-        if hasattr(app, "validate"):
-            app.validate(loaded)
+        check_app(load_app(loaded.spec.firmware.package), loaded)
     except _user_errors() as err:
         fail(str(err))
-    console.print(f"{network}: ok ({loaded.spec.firmware.package} on {loaded.arch.name}, {loaded.arch.n_pes} PEs)")
+    console.print(Text(f"{network}: ok ({loaded.spec.firmware.package} on {loaded.arch.name}, "
+                       f"{loaded.arch.n_pes} PEs)"))
 
 
 # ---- arch --------------------------------------------------------------------------------------
@@ -218,13 +291,17 @@ def arch_show(name: str, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps({k: v.model_dump() for k, v in prov.items()}))
         return
-    t = Table(title=f"{a.name}: {a.description}", title_justify="left")
-    for col in ("parameter", "value", "confidence", "source"):
+    t = Table(title=Text(f"{a.name}: {a.description}"), title_justify="left")
+    # parameter paths are never wrapped: they are copied into `--set arch.<path>=...`
+    widest = max((len(k) for k in prov), default=9)
+    t.add_column("parameter", no_wrap=True, min_width=widest)
+    for col in ("value", "confidence", "source"):
         t.add_column(col, overflow="fold")
     for key, s in prov.items():
-        t.add_row(key, str(s.value), s.confidence, s.source)
-    console.print(t)
-    console.print(f"default performance level: {a.default_performance_level}; {a.n_pes} PEs")
+        t.add_row(Text(key), Text(str(s.value)), s.confidence, Text(s.source))
+    wide = Console(width=max(console.width, widest + 60)) if not console.is_terminal else console
+    wide.print(t)
+    console.print(Text(f"default performance level: {a.default_performance_level}; {a.n_pes} PEs"))
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -240,37 +317,20 @@ def data() -> None:
 def data_prepare(dataset: str, source: Path, seed: int) -> None:
     """Extract features once into the cache (log-mel + deltas, 100 frames)."""
     from .data import DatasetError, load_dataset
-    from .progress import progress_factory
+    from .progress import dataset_progress, progress_factory
     try:
         with progress_factory(True) as make:
             ds = load_dataset({"name": dataset, "path": str(source), "fallback": "error"}, seed=seed,
-                              progress=make)
+                              progress=dataset_progress(make))
     except DatasetError as err:
         fail(str(err))
     sizes = ", ".join(f"{k} {len(v.y)}" for k, v in ds.splits.items())
-    console.print(f"{dataset}: {sizes}; {len(ds.skipped)} files skipped")
+    console.print(Text(f"{dataset}: {sizes}; {len(ds.skipped)} files skipped"))
+    for name, reason in ds.skipped[:10]:
+        say("skipped", f"{name}: {reason}")
+    if len(ds.skipped) > 10:
+        say("skipped", f"... and {len(ds.skipped) - 10} more")
 
-
-def _register_profile_commands() -> None:
-    """``s2sim report`` and ``s2sim compare`` live with the profiler."""
-    try:
-        from .profile.commands import compare, report
-    except ImportError:  # profiler not installed in this build
-        return
-    main.add_command(report)
-    main.add_command(compare)
-
-
-_register_profile_commands()
-
-
-def _register_sweep_command() -> None:
-    """``s2sim sweep`` lives with the sweep package."""
-    from .sweep.commands import sweep
-    main.add_command(sweep)
-
-
-_register_sweep_command()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

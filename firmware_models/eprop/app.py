@@ -13,7 +13,7 @@ is the only difference.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -136,8 +136,12 @@ class ChipEngine:
 
     label, chunk = "chip", 8
 
-    def __init__(self, chip: ChipNetwork, params: EpropParams) -> None:
-        self.chip, self.p = chip, params
+    def __init__(self, chip: ChipNetwork, params: EpropParams, totals: Callable[[], dict] | None = None) -> None:
+        self.chip, self.p, self.totals = chip, params, totals
+
+    def checkpoint_meta(self) -> dict:
+        """Run totals (counters, energy, latency) so far, carried by each checkpoint into a resumed summary."""
+        return {"run_totals": self.totals()} if self.totals is not None else {}
 
     def load(self, weights: dict, adam: Adam) -> None:
         self.chip.group.set_weights(weights)
@@ -214,7 +218,8 @@ def run(ctx: RunContext) -> AppResult:
     except ValueError as err:
         raise AppError(f"--resume: {err}" if resume else str(err)) from None
     p, data = start.params, start.dataset  # lr overrides applied; inputs scaled as training sees them
-    notes = [ds.note] if ds.synthetic and ds.note else []
+    notes = [ds.note] if ds.note else []
+    carried = start.resumed_meta.get("run_totals") if resume else None  # totals before the resume
     ctx.start_output()
     if fast:
         res = tr.train(start, tr.ReferenceEngine(p), ctx.progress)
@@ -231,7 +236,11 @@ def run(ctx: RunContext) -> AppResult:
         engine = "reference (fast); chip timing on %d samples" % n_t
     else:
         chip = ChipNetwork(sim, p, mapping, start.weights, ctx.spec.run.tick_ns, fwp.recurrent)
-        res = tr.train(start, ChipEngine(chip, p), ctx.progress)
+
+        def totals() -> dict:  # what a checkpoint carries so a resumed run's summary covers the whole run
+            return ctx.run_totals(sim, chip.samples_run, chip.samples_run * chip.tps, carried)
+
+        res = tr.train(start, ChipEngine(chip, p, totals if out_dir is not None else None), ctx.progress)
         engine = "chip (every training sample simulated by the firmware); accuracy evaluated with the reference forward pass"
     notes += res.notes
     history = res.history
@@ -262,5 +271,7 @@ def run(ctx: RunContext) -> AppResult:
         "chip_samples": chip.samples_run,
         "ticks_per_sample": chip.tps,
     }
+    resumed = {} if fast or not opts.get("resume") else {"resumed_from": str(opts["resume"]), "carried": carried}
     return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.samples_run * chip.tps,
-                     ticks_per_sample=chip.tps, learning=learning, extra=extra, notes=notes)
+                     ticks_per_sample=chip.tps, learning=learning, extra=extra, notes=notes,
+                     skipped_files=list(ds.skipped), **resumed)

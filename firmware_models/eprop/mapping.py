@@ -164,11 +164,20 @@ def _overflow(params: EpropParams, sl: list[PeSlice], hw) -> tuple[PeSlice, Regi
     return None
 
 
-def smallest_fitting_pes(params: EpropParams, hw, start: int = 1) -> int | None:
-    for pes in range(max(1, start), params.n_rec + 1):
-        if _overflow(params, slices(params, EpropMapping(pes=pes)), hw) is None:
-            return pes
-    return None
+def smallest_fitting_pes(params: EpropParams, hw, start: int = 1, first_pe: int = 0) -> int | None:
+    """Smallest PE count >= ``start`` (at most the chip's PEs) whose slices fit; None if none does.
+
+    Bisection: adding PEs only shrinks each slice, so "fits" is monotone in the PE count.
+    """
+    def fits(pes: int) -> bool:
+        return _overflow(params, slices(params, EpropMapping(pes=pes)), hw) is None
+    lo, hi = max(1, start), min(params.n_rec, hw.n_pes - first_pe)
+    if lo > hi or not fits(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fits(mid) else (mid + 1, hi)
+    return lo
 
 
 def plan(params: EpropParams, mapping: EpropMapping, hw) -> list[PeSlice]:
@@ -181,7 +190,7 @@ def plan(params: EpropParams, mapping: EpropMapping, hw) -> list[PeSlice]:
     if bad is not None:
         s, reg, free = bad
         need = sum(r.nbytes for r in pe_regions(params, s.n, root=s.index == 0, n_pes=len(sl)))
-        best = smallest_fitting_pes(params, hw, mapping.pes + 1)
+        best = smallest_fitting_pes(params, hw, mapping.pes + 1, mapping.first_pe)
         hint = (f"the smallest PE count that fits is {best} (set mapping.pes={best})" if best else
                 "no PE count fits; use memory_layout lean or closed_form, or a smaller network")
         raise MappingError(

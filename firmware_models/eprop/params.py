@@ -45,10 +45,10 @@ class EpropParams(BaseModel):
     tau_m: float = Field(5.0, gt=0)
     tau_a: float = Field(150.0, gt=0)
     tau_out: float = Field(10.0, gt=0)
-    v_th: float = 1.6
-    beta: float = 0.184
-    gamma: float = 0.5
-    h: float = 0.15
+    v_th: float = Field(1.6, gt=0)
+    beta: float = Field(0.184, ge=0)
+    gamma: float = Field(0.5, ge=0)
+    h: float = Field(0.15, ge=0)
     sigma: float = Field(0.5, gt=0)
     scale: float = Field(6.0, gt=0)
     l2: float = Field(1e-5, ge=0)

@@ -390,6 +390,7 @@ class TrainingStart:
     part_wall: float = 0.0
     out_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    resumed_meta: dict = field(default_factory=dict)  # the checkpoint's meta (e.g. run totals) on a resume
 
 
 def _data_digest(split: Split) -> str:
@@ -431,7 +432,7 @@ def start_training(params: EpropParams, tcfg: TrainingConfig, dataset: Dataset, 
         rng.bit_generator.state = ck.rng_state
     return TrainingStart(p, tcfg, ds, scale, meta, rng, ck.weights, adam, ck.epoch, ck.position, list(ck.history),
                          ck.epoch_losses, ck.epoch_correct, ck.epoch_wall, out_dir,
-                         [f"resumed from {ck.path} at epoch {ck.epoch + 1}, sample {ck.position}"])
+                         [f"resumed from {ck.path} at epoch {ck.epoch + 1}, sample {ck.position}"], dict(ck.meta))
 
 
 def train(start: TrainingStart, engine: TrainingEngine, progress: ProgressFactory | None) -> TrainingResult:
@@ -451,12 +452,13 @@ def train(start: TrainingStart, engine: TrainingEngine, progress: ProgressFactor
         start.part_wall
     engine.load(start.weights, start.adam)
     saving = start.out_dir is not None and tcfg.checkpoint
+    engine_meta = getattr(engine, "checkpoint_meta", None)  # e.g. the chip engine's run totals
 
     def save(epoch: int, pos: int, state: dict, losses=None, correct=None, wall: float = 0.0) -> None:
         if saving:
             weights, adam = engine.state()
             save_checkpoint(start.out_dir, weights, adam, epoch, history, pos, rng_state=state, epoch_losses=losses,
-                            epoch_correct=correct, epoch_wall=wall, meta=meta)
+                            epoch_correct=correct, epoch_wall=wall, meta={**meta, **(engine_meta() if engine_meta else {})})
 
     guard = _Interrupt()
     for ep in range(start.epoch, tcfg.epochs):

@@ -31,7 +31,7 @@ class EventpropTraining(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     engine: Literal["chip", "reference"] = "chip"
-    epochs: int | None = Field(None, ge=0, description="overrides network.epochs")
+    epochs: int | None = Field(None, ge=1, description="overrides network.epochs")
     max_batches: int | None = Field(None, ge=1, description="stop each epoch after this many batches")
     checkpoint_every: int = Field(20, ge=1, description="chip training: checkpoint every N batches "
                                   "(and at each epoch end and on Ctrl-C)")
@@ -153,6 +153,10 @@ def _load(p: EventpropParams):
     return R, R.load_data(p)
 
 
+#: sections of the network file this app reads (any other non-empty one is an error)
+SECTIONS = ("network", "mapping", "training")
+
+
 def run(ctx: RunContext) -> AppResult:
     from . import training as T
     p = ctx.section(EventpropParams, "network")
@@ -163,17 +167,22 @@ def run(ctx: RunContext) -> AppResult:
     epochs = p.epochs if tr.epochs is None else tr.epochs
     R, data = _load(p)
     seed = ctx.seed if tr.init_seed is None else tr.init_seed
+    settings = run_settings(ctx, tr)
     if opts.get("resume"):
         try:
-            state = T.load_checkpoint(opts["resume"], p)
+            state = T.load_checkpoint(opts["resume"], p, settings)
         except ValueError as err:
             raise AppError(f"--resume: {err}") from None
+        carried = state.run_totals
     else:
         state = T.fresh_state(p, R.init_weights(p, seed))
+        carried = None
+    state.run_settings = settings
     notes = ["test accuracy: reference forward pass on the chip's weights"]
     if opts.get("resume"):
-        notes.append(f"resumed at epoch {state.epoch + 1}, batch {state.position}; timing, energy and "
-                     "traffic cover the resumed part only")
+        notes.append(f"resumed at epoch {state.epoch + 1}, batch {state.position}"
+                     + ("" if fast else "; the summary adds the run totals the checkpoint carried"
+                        if carried else "; timing, energy and traffic cover the resumed part only"))
     tick_ns = ctx.spec.run.tick_ns
     sim = ctx.simulation()
     try:
@@ -202,7 +211,9 @@ def run(ctx: RunContext) -> AppResult:
             chip.run_batch(times[idx], y[idx])
     else:
         state = T.train_chip(chip, state, data, p, seed, epochs, n_batches, ctx.progress, out_dir,
-                             tr.checkpoint_every)
+                             tr.checkpoint_every,
+                             totals=lambda: ctx.run_totals(sim, chip.samples_run, chip.batches_run * chip.K,
+                                                           carried))
         weights = chip.weights
     if opts.get("save_weights"):
         T.export_weights(Path(opts["save_weights"]), weights)
@@ -213,8 +224,14 @@ def run(ctx: RunContext) -> AppResult:
     extra["final_test_acc"] = te
     learning = {"history": history, "test_accuracy": te,
                 "best_test_accuracy": max([h["test_acc"] for h in history], default=te)}
+    resumed = {"resumed_from": str(opts["resume"]), "carried": carried} if opts.get("resume") and not fast else {}
     return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.batches_run * chip.K,
-                     ticks_per_sample=chip.K, learning=learning, extra=extra, notes=notes)
+                     ticks_per_sample=chip.K, learning=learning, extra=extra, notes=notes, **resumed)
+
+
+def run_settings(ctx: RunContext, tr: EventpropTraining) -> dict:
+    """Settings outside ``network`` that change what training computes: a resume must use the same."""
+    return {"run.seed": ctx.seed, "training.init_seed": tr.init_seed, "training.max_batches": tr.max_batches}
 
 
 def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:

@@ -27,24 +27,24 @@ class EventpropParams(BaseModel):
     # neuron
     tau_mem_ms: float = 20.0
     tau_syn_ms: float = 5.0
-    threshold: float = 1.0
+    threshold: float = Field(1.0, gt=0)
     decay: Literal["euler", "exp"] = "euler"
     # loss: "ce" = off-chip SpikeCELoss (what main_wandb trains with; times in steps):
     #   CE(logits=-t/xi) + ce_alpha (exp(t_label/ce_beta) - 1);
     # "onchip" = the comparison notebook's TTFS gradient (times in seconds, Sigma over spiked)
     loss: Literal["ce", "onchip"] = "ce"
     xi: float = 1.5
-    ce_alpha: float = 1e-2
+    ce_alpha: float = Field(1e-2, ge=0)
     ce_beta: float = 100.0
-    alpha: float = 3e-3
+    alpha: float = Field(3e-3, ge=0)
     tau0_s: float = 5e-4
     tau1_s: float = 6.4e-3
     # optimiser
     lr: float = 0.0019
-    weight_decay: float = 6.5e-7
-    gamma_per_epoch: float = 0.95
+    weight_decay: float = Field(6.5e-7, ge=0)
+    gamma_per_epoch: float = Field(0.95, gt=0, le=1)
     batch: int = 22
-    epochs: int = 40
+    epochs: int = Field(40, ge=1)
     # kaiming_both init: W ~ N(mu/sqrt(fan_in), sigma/sqrt(fan_in)), one entry per layer
     mu_s: list[float] = Field(default_factory=lambda: [3.2, 5.2])
     sigma_s: list[float] = Field(default_factory=lambda: [3.2, 2.8])

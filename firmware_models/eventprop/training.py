@@ -46,6 +46,10 @@ class TrainState:
     correct: float = 0.0
     seen: int = 0
     history: list[dict] = field(default_factory=list)
+    # what the run had done by this state (RunContext.run_totals); a resumed run's summary adds it in
+    run_totals: dict | None = None
+    # run settings outside ``network`` that change the numerics (run.seed, training.*): a resume must match
+    run_settings: dict = field(default_factory=dict)
 
 
 def checkpoint_path(d: str | Path) -> Path:
@@ -64,13 +68,18 @@ def save_checkpoint(out_dir: str | Path, s: TrainState, p: EventpropParams, engi
     header = dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, engine=engine,
                   params=p.model_dump(), t=s.t, epoch=s.epoch, position=s.position,
                   rng=[name, int(pos), int(has_gauss), float(gauss)], loss_sum=s.loss_sum,
-                  correct=s.correct, seen=s.seen, history=s.history)
+                  correct=s.correct, seen=s.seen, history=s.history, run_totals=s.run_totals,
+                  run_settings=s.run_settings)
     arrays["header_json"] = np.array(json.dumps(header))
     return atomic_save_npz(checkpoint_path(out_dir), arrays)
 
 
-def load_checkpoint(d: str | Path, p: EventpropParams) -> TrainState:
-    """Read a checkpoint made with the same network; one-line ``ValueError`` naming what is wrong."""
+def load_checkpoint(d: str | Path, p: EventpropParams, run_settings: dict | None = None) -> TrainState:
+    """Read a checkpoint made with the same network and run settings; one-line ``ValueError`` naming what is wrong.
+
+    ``run_settings`` (``{"run.seed": 42, "training.max_batches": None, ...}``) are compared with the
+    ones the checkpoint was made with, key by key, like the ``network`` parameters.
+    """
     path = checkpoint_path(d)
     if not path.exists():
         raise ValueError(f"{path}: no checkpoint to resume from")
@@ -89,6 +98,11 @@ def load_checkpoint(d: str | Path, p: EventpropParams) -> TrainState:
         k = changed[0]
         raise ValueError(f"{path}: made with network.{k}={theirs.get(k)!r}, this run has "
                          f"{ours[k]!r}; resume with the same network")
+    saved_settings = h.get("run_settings") or {}
+    for key, value in (run_settings or {}).items():
+        if key in saved_settings and saved_settings[key] != value:
+            raise ValueError(f"{path}: made with {key}={saved_settings[key]!r}, this run has {value!r}; "
+                             "resume with the same settings")
     n_w = len(p.layers) - 1
     weights = [a[f"w{l}"] for l in range(n_w)]
     rng = h["rng"]
@@ -97,7 +111,8 @@ def load_checkpoint(d: str | Path, p: EventpropParams) -> TrainState:
                       v=[a[f"v{l}"] for l in range(n_w)], t=int(h["t"]), epoch=int(h["epoch"]),
                       position=int(h["position"]), order=a["order"] if a["order"].size else None,
                       rng_state=state, loss_sum=float(h["loss_sum"]), correct=float(h["correct"]),
-                      seen=int(h["seen"]), history=list(h["history"]))
+                      seen=int(h["seen"]), history=list(h["history"]), run_totals=h.get("run_totals"),
+                      run_settings=dict(saved_settings))
 
 
 def export_weights(path: str | Path, weights: list[np.ndarray]) -> Path:
@@ -112,11 +127,14 @@ def fresh_state(p: EventpropParams, weights: list[np.ndarray]) -> TrainState:
 
 def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,
                n_batches: int, progress: Callable[[str, int], Callable[[int], None]],
-               out_dir: Path | None, checkpoint_every: int) -> TrainState:
+               out_dir: Path | None, checkpoint_every: int,
+               totals: Callable[[], dict] | None = None) -> TrainState:
     """Train on the chip model from state ``s`` (fresh or restored) until ``epochs`` are done.
 
     ``chip`` is a ``ChipNetwork`` built with ``s.weights``; its root PE gets ``s``'s Adam state.
+    ``totals()`` gives the run totals so far; each checkpoint carries the ones of its batch boundary.
     """
+    totals = totals if out_dir is not None else None
     times, y = data["train"]
     root = chip.root
     root.m, root.v, root.t = [m.copy() for m in s.m], [v.copy() for v in s.v], s.t
@@ -127,7 +145,7 @@ def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, e
         rng.set_state(s.rng_state)
     advance = progress("eventprop batches", max(0, epochs - s.epoch) * n_batches)
     advance(s.position)
-    good = _snapshot(chip, s)
+    good = _snapshot(chip, s, totals)
     try:
         for epoch in range(s.epoch, epochs):
             if s.order is None:
@@ -141,7 +159,7 @@ def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, e
                 s.correct += R.accuracy(first, y[idx]) * len(idx)
                 s.seen += len(idx)
                 s.epoch, s.position = epoch, k + 1
-                good = _snapshot(chip, s)
+                good = _snapshot(chip, s, totals)
                 since += 1
                 if out_dir is not None and since >= checkpoint_every and k + 1 < n_batches:
                     save_checkpoint(out_dir, good, p, "chip")
@@ -151,7 +169,7 @@ def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, e
             s.history.append({"epoch": epoch + 1, "train_loss": s.loss_sum / max(s.seen, 1),
                               "train_acc": s.correct / max(s.seen, 1), "test_acc": te})
             s.epoch, s.position, s.order, s.loss_sum, s.correct, s.seen = epoch + 1, 0, None, 0.0, 0.0, 0
-            good = _snapshot(chip, s)
+            good = _snapshot(chip, s, totals)
             if out_dir is not None:
                 save_checkpoint(out_dir, good, p, "chip")
     except KeyboardInterrupt:
@@ -161,13 +179,14 @@ def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, e
     return good
 
 
-def _snapshot(chip, s: TrainState) -> TrainState:
-    """A copy of ``s`` with the chip's current weights and Adam state (taken at batch boundaries)."""
+def _snapshot(chip, s: TrainState, totals: Callable[[], dict] | None = None) -> TrainState:
+    """A copy of ``s`` with the chip's current weights, Adam state and run totals (at batch boundaries)."""
     root = chip.root
     return TrainState(weights=[w.copy() for w in root.W], m=[m.copy() for m in root.m],
                       v=[v.copy() for v in root.v], t=root.t, epoch=s.epoch, position=s.position,
                       order=s.order, rng_state=s.rng_state, loss_sum=s.loss_sum, correct=s.correct,
-                      seen=s.seen, history=[dict(h) for h in s.history])
+                      seen=s.seen, history=[dict(h) for h in s.history],
+                      run_totals=totals() if totals is not None else s.run_totals, run_settings=s.run_settings)
 
 
 def train_reference(s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,

@@ -45,6 +45,10 @@ def raster(built: BuiltNetwork, firmwares: dict, layer: int, n_ticks: int) -> np
     return out
 
 
+#: sections of the network file this app reads (any other non-empty one is an error)
+SECTIONS = ("network", "mapping", "firmware.params")
+
+
 def run(ctx: RunContext) -> AppResult:
     net = ctx.section(LifNetwork, "network")
     mapping = ctx.section(LifMapping, "mapping")
@@ -77,6 +81,6 @@ def validate(loaded) -> None:
     mapping = validate_section(LifMapping, loaded.spec.mapping, file, "mapping")
     validate_section(LifFirmwareParams, loaded.spec.firmware.params, file, "firmware.params")
     try:
-        build(net, mapping, loaded.spec.run.seed, HwParams.from_arch(loaded.arch).n_pes)
+        build(net, mapping, loaded.spec.run.seed, HwParams.from_arch(loaded.arch).n_pes, with_weights=False)
     except ValueError as err:
         raise AppError(f"{file}: mapping: {err}") from None

@@ -85,17 +85,30 @@ class BuiltNetwork:
         return [s.pe for s in self.slices]
 
 
-def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int) -> BuiltNetwork:
+#: a simulator (host-memory) limit, not a hardware number: dense weight matrices are built in numpy
+MAX_SYNAPSES_PER_PROJECTION = 1 << 28
+
+
+def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
+          with_weights: bool = True) -> BuiltNetwork:
+    """Slices (one PE each) and, unless only checking the mapping (``s2sim validate``), the weights."""
+    needed = sum(-(-size // mapping.neurons_per_pe) for size in net.layers)  # before making any slice
+    if mapping.first_pe + needed > n_pes_available:
+        raise ValueError(
+            f"mapping needs PEs {mapping.first_pe}..{mapping.first_pe + needed - 1} ({needed} PEs at "
+            f"{mapping.neurons_per_pe} neurons per PE) but the chip has {n_pes_available}; "
+            f"raise mapping.neurons_per_pe or shrink network.layers")
+    for n_pre, n_post in zip(net.layers, net.layers[1:]):
+        if n_pre * n_post > MAX_SYNAPSES_PER_PROJECTION:
+            raise ValueError(f"layers {n_pre} x {n_post} make {n_pre * n_post:,} synapses; the simulator "
+                             f"builds at most {MAX_SYNAPSES_PER_PROJECTION:,} per layer pair (host memory)")
     slices, pe = [], mapping.first_pe
     for layer, size in enumerate(net.layers):
         for start in range(0, size, mapping.neurons_per_pe):
             slices.append(Slice(pe, layer, start, min(size, start + mapping.neurons_per_pe)))
             pe += 1
-    if pe > n_pes_available:
-        raise ValueError(
-            f"mapping needs PEs {mapping.first_pe}..{pe - 1} ({pe - mapping.first_pe} PEs at "
-            f"{mapping.neurons_per_pe} neurons per PE) but the chip has {n_pes_available}; "
-            f"raise mapping.neurons_per_pe or shrink network.layers")
+    if not with_weights:
+        return BuiltNetwork(net, slices, [], seed)
     rng = np.random.default_rng([seed, 0x11F])
     projections = []
     draw = _random_rows if net.draw == "dense" else _sparse_random_rows

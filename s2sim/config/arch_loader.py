@@ -11,6 +11,7 @@ from ..arch import arch_path, list_arches
 from .arch_model import ArchConfig
 from .errors import ConfigError, from_validation_error
 from .overrides import apply_arch_overrides
+from .ranges import check_values
 from .yamlio import read_yaml_mapping
 
 __all__ = ["load_arch", "load_arch_layers", "OverrideLayer"]
@@ -38,6 +39,7 @@ def load_arch_layers(name_or_path: str | Path, layers: Sequence[OverrideLayer]) 
         raise ConfigError(str(name_or_path), None, "file not found",
                           "a packaged arch (" + ", ".join(list_arches()) + ") or a YAML file path")
     raw = read_yaml_mapping(path, label=_label(path))
+    check_values(raw, _label(path))
     arch = _validate(raw, _label(path), "", from_override=False)
     for overrides, origin, file, prefix in layers:
         raw = apply_arch_overrides(raw, overrides, origin, file, prefix)

@@ -18,6 +18,7 @@ from .arch_loader import OverrideLayer, load_arch_layers
 from .arch_model import ArchConfig
 from .errors import ConfigError, from_validation_error
 from .overrides import nest, parse_set
+from .ranges import PosFinite, Seed, check_values
 from .yamlio import read_yaml_mapping
 
 __all__ = ["RunConfig", "FirmwareSection", "NetworkFile", "LoadedNetwork", "load_network",
@@ -32,8 +33,8 @@ class RunConfig(BaseModel):
 
     model_config = _STRICT
 
-    seed: int = Field(default=0, description="seed for every random stream of the run")
-    tick_ns: float = Field(default=1_000_000.0, gt=0, description="timer tick period (1 ms default)")
+    seed: Seed = Field(default=0, description="seed for every random stream of the run (0 .. 2**32-1)")
+    tick_ns: PosFinite = Field(default=1_000_000.0, description="timer tick period (1 ms default)")
     ticks: int | None = Field(default=None, ge=1, description="ticks to simulate; None = app decides")
     noc_fidelity: Literal["burst", "packet"] = Field(
         default="burst", description="burst: one event per back-to-back transfer; packet: per packet")
@@ -125,8 +126,11 @@ def load_network(path: str | Path, sets: Sequence[str] = ()) -> LoadedNetwork:
         arch_from_set |= keys == ["arch"]
         _set_in(raw, keys, value)
         set_roots.append(".".join(keys))
+    check_values(raw, label, set_roots)
+    if arch_sets:
+        check_values({"arch": arch_sets}, "--set")
     spec = _validate_spec(raw, label, set_roots)
-    arch_name = _resolve_arch(spec.arch, file, from_set=arch_from_set)
+    arch_name = _resolve_arch(spec.arch, file, from_set=arch_from_set, label=label)
     layers: list[OverrideLayer] = []
     if spec.arch_overrides:
         layers.append((spec.arch_overrides, label, label, "arch_overrides"))
@@ -153,10 +157,13 @@ def _validate_spec(raw: dict[str, Any], label: str, set_roots: list[str]) -> Net
         raise err from None
 
 
-def _resolve_arch(arch: str, network_file: Path, from_set: bool) -> str:
+def _resolve_arch(arch: str, network_file: Path, from_set: bool, label: str = "") -> str:
     """Packaged name as is; a relative path against the network file's folder (or cwd for --set)."""
     if arch in list_arches():
         return arch
+    if not arch.endswith((".yaml", ".yml")):
+        raise ConfigError("--set" if from_set else label or str(network_file), "arch", f"got {arch!r}",
+                          "a packaged arch (" + ", ".join(list_arches()) + ") or the path of a .yaml file")
     p = Path(arch).expanduser()
     if not p.is_absolute() and not from_set:
         p = network_file.parent / p

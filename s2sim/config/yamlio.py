@@ -41,6 +41,8 @@ def parse_yaml_text(text: str, file: str) -> Any:
     """Parse YAML text; syntax errors become ConfigError with line and column."""
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(file, None, "nesting too deep to read", "a YAML file of plain sections") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -54,7 +56,20 @@ def read_yaml_mapping(path: str | Path, label: str | None = None) -> dict[str, A
     p = Path(path)
     if not p.is_file():
         raise ConfigError(label, None, "file not found")
-    data = parse_yaml_text(p.read_text(encoding="utf-8"), label)
+    from .ranges import MAX_FILE_BYTES
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(label, None, f"file is {size:,} bytes", f"a YAML file under {MAX_FILE_BYTES:,} bytes")
+        blob = p.read_bytes()
+    except OSError as err:
+        raise ConfigError(label, None, f"cannot read ({err.strerror or type(err).__name__})") from None
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(label, None, f"not UTF-8 text (byte 0x{blob[err.start]:02x} at offset {err.start})",
+                          "a UTF-8 YAML file") from None
+    data = parse_yaml_text(text, label)
     if data is None:
         raise ConfigError(label, None, "file is empty", "a mapping of keys")
     if not isinstance(data, dict):

@@ -6,11 +6,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.io import wavfile
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int] | str:
     """``(samples, rate_hz)`` or a one-line reason why the file cannot be used."""
+    from scipy.io import wavfile  # imported on first use: scipy takes seconds to import
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", wavfile.WavFileWarning)

@@ -68,13 +68,21 @@ def save_dataset(path: Path, ds: Dataset) -> Path:
 
 
 def read_dataset(path: Path) -> Dataset:
-    """Inverse of :func:`save_dataset`."""
+    """Inverse of :func:`save_dataset`; a damaged or foreign file is a one-line DatasetError."""
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta_json"]))
             splits = {s: Split(z[f"x_{s}"], z[f"y_{s}"]) for s in SPLIT_NAMES if f"x_{s}" in z}
-    except (OSError, KeyError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a readable s2sim dataset cache ({exc})") from exc
-    return Dataset(name=meta["name"], n_classes=meta["n_classes"], class_names=list(meta["class_names"]),
-                   splits=splits, synthetic=meta["synthetic"], source=meta["source"],
-                   skipped=[tuple(s) for s in meta["skipped"]], note=meta.get("note", ""))
+        ds = Dataset(name=str(meta["name"]), n_classes=int(meta["n_classes"]),
+                     class_names=[str(c) for c in meta["class_names"]], splits=splits,
+                     synthetic=bool(meta["synthetic"]), source=str(meta["source"]),
+                     skipped=[(str(f), str(r)) for f, r in meta["skipped"]], note=str(meta.get("note", "")))
+    except DatasetError:
+        raise
+    except Exception as exc:  # KeyError, ValueError, TypeError, BadZipFile, EOFError, ... on a damaged file
+        raise DatasetError(f"{path}: not a readable s2sim dataset cache ({type(exc).__name__}: {exc})"
+                           .splitlines()[0]) from None
+    for name, split in splits.items():
+        if len(split) and (split.y.min() < 0 or split.y.max() >= ds.n_classes):
+            raise DatasetError(f"{path}: {name} labels outside 0..{ds.n_classes - 1}")
+    return ds

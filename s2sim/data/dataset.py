@@ -14,6 +14,8 @@ from typing import Callable, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from ..config.ranges import Count
+
 #: ``progress(done, total, what)``; called by slow loaders (feature extraction).
 Progress = Callable[[int, int, str], None]
 
@@ -53,6 +55,7 @@ class Dataset:
     source: str = ""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     note: str = ""  # loud human-readable caveat, e.g. "this is NOT GSC"
+    nonfinite_replaced: int = 0  # NaN/Inf feature values set to 0 (dataset.on_nonfinite: zero)
 
     @property
     def n_steps(self) -> int:
@@ -80,11 +83,48 @@ class DatasetConfig(BaseModel):
 
     name: Literal["synthetic", "fsdd", "gsc", "npz"] = "synthetic"
     path: str | None = None
-    n_train: int | None = None  # subset sizes: first N after a seeded shuffle
-    n_valid: int | None = None
-    n_test: int | None = None
+    n_train: Count | None = None  # subset sizes: first N after a seeded shuffle (never empty)
+    n_valid: Count | None = None
+    n_test: Count | None = None
     fallback: Literal["synthetic", "error"] = "synthetic"  # gsc without data
     cache: bool = True
+    on_nonfinite: Literal["error", "zero"] = "error"  # NaN/Inf features: refuse, or replace by 0 and count
+
+
+def check_source(section: dict, file: str = "dataset") -> None:
+    """What ``s2sim validate`` checks without loading: the data a dataset section names is there and readable.
+
+    Acts on the sections it knows (fsdd, gsc with an explicit path and ``fallback: error``, npz);
+    anything else is left to the app that reads it.
+    """
+    import os
+    from pathlib import Path
+    name, raw = section.get("name"), section.get("path")
+    if name == "fsdd":
+        from .fsdd import find_recordings
+        rec = find_recordings(raw if isinstance(raw, str) else None)
+        if not os.access(rec, os.R_OK | os.X_OK):
+            raise DatasetError(f"{rec}: FSDD folder is not readable")
+        return
+    if name not in ("npz", "gsc") or not isinstance(raw, str):
+        if name == "npz":
+            raise DatasetError(f"{file}: dataset.path must name an .npz file for name: npz")
+        return
+    path = Path(raw).expanduser()
+    if not path.exists():
+        if name == "gsc" and section.get("fallback", "synthetic") == "synthetic":
+            return  # the run falls back to the marked synthetic set and says so
+        raise DatasetError(f"{path}: dataset.path not found")
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                magic = fh.read(4)
+        except OSError as err:
+            raise DatasetError(f"{path}: dataset file not readable ({err.strerror})") from None
+        if path.suffix == ".npz" and magic[:2] != b"PK":
+            raise DatasetError(f"{path}: not an .npz file (an .npz is a zip archive)")
+    elif not os.access(path, os.R_OK | os.X_OK):
+        raise DatasetError(f"{path}: dataset folder not readable")
 
 
 def split_rng(seed: int, *keys: str) -> np.random.Generator:
@@ -107,7 +147,7 @@ def subset_sizes(cfg: DatasetConfig) -> dict[str, int | None]:
 
 
 def load_dataset(cfg: dict | DatasetConfig, seed: int, progress: Progress | None = None) -> Dataset:
-    """Load the dataset named by ``cfg['name']`` (synthetic | fsdd | gsc | npz)."""
+    """Load the dataset named by ``cfg['name']`` (synthetic | fsdd | gsc | npz), then guard it."""
     if not isinstance(cfg, DatasetConfig):
         try:
             cfg = DatasetConfig(**cfg)
@@ -115,15 +155,38 @@ def load_dataset(cfg: dict | DatasetConfig, seed: int, progress: Progress | None
             raise DatasetError(f"bad dataset config {dict(cfg)!r}: {exc}".splitlines()[0]) from exc
     if cfg.name == "synthetic":
         from .synthetic import load_synthetic
-        return load_synthetic(cfg, seed)
-    if cfg.name == "fsdd":
+        ds = load_synthetic(cfg, seed)
+    elif cfg.name == "fsdd":
         from .fsdd import load_fsdd
-        return load_fsdd(cfg, seed, progress)
-    if cfg.name == "gsc":
+        ds = load_fsdd(cfg, seed, progress)
+    elif cfg.name == "gsc":
         from .gsc import load_gsc
-        return load_gsc(cfg, seed, progress)
-    from .npz import load_npz
-    return load_npz(cfg, seed)
+        ds = load_gsc(cfg, seed, progress)
+    else:
+        from .npz import load_npz
+        ds = load_npz(cfg, seed)
+    return guard(ds, cfg)
+
+
+def guard(ds: Dataset, cfg: DatasetConfig) -> Dataset:
+    """Refuse data that would train on nonsense: an empty split, NaN/Inf features (or zero and count them)."""
+    where = ds.source or ds.name
+    if "train" not in ds.splits or len(ds.splits["train"]) == 0:  # valid/test may be empty: not evaluated
+        raise DatasetError(f"{where}: the training split is empty"
+                           + (f" ({len(ds.skipped)} files skipped)" if ds.skipped else ""))
+    bad = {name: int(np.count_nonzero(~np.isfinite(s.X))) for name, s in ds.splits.items()}
+    total = sum(bad.values())
+    if total:
+        counts = ", ".join(f"{n} in {name}" for name, n in bad.items() if n)
+        if cfg.on_nonfinite == "error":
+            raise DatasetError(f"{where}: {total} non-finite feature values (NaN/Inf: {counts}); "
+                               "fix the data or set dataset.on_nonfinite: zero to replace them by 0")
+        for s in ds.splits.values():
+            np.nan_to_num(s.X, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        ds.nonfinite_replaced = total
+        text = f"{total} non-finite feature values ({counts}) replaced by 0 (dataset.on_nonfinite: zero)"
+        ds.note = f"{ds.note}; {text}" if ds.note else text
+    return ds
 
 
 def apply_subsets(ds: Dataset, cfg: DatasetConfig, seed: int) -> Dataset:

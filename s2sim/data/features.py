@@ -8,7 +8,7 @@ match what the e-prop reference code trained on, without a librosa dependency.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import get_window, resample_poly, savgol_filter
+from functools import lru_cache
 
 SAMPLE_RATE_HZ = 16_000
 CLIP_SAMPLES = 16_000
@@ -67,7 +67,13 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
 
 
 _MEL_BASIS = mel_filterbank(SAMPLE_RATE_HZ, N_FFT, N_MELS, FMIN_HZ, FMAX_HZ).astype(np.float64)
-_WINDOW = get_window("hann", N_FFT, fftbins=True)  # periodic Hann, librosa's default
+
+
+@lru_cache(maxsize=1)
+def _window() -> np.ndarray:
+    """Periodic Hann, librosa's default (scipy is imported on first use: it takes seconds)."""
+    from scipy.signal import get_window
+    return get_window("hann", N_FFT, fftbins=True)
 
 
 def power_spectrogram(audio: np.ndarray) -> np.ndarray:
@@ -76,7 +82,7 @@ def power_spectrogram(audio: np.ndarray) -> np.ndarray:
     n_frames = 1 + (len(padded) - N_FFT) // HOP_SAMPLES
     starts = HOP_SAMPLES * np.arange(n_frames)
     frames = padded[starts[:, None] + np.arange(N_FFT)[None, :]]
-    spectrum = np.fft.rfft(frames * _WINDOW, axis=-1)
+    spectrum = np.fft.rfft(frames * _window(), axis=-1)
     return (np.abs(spectrum) ** 2).T
 
 
@@ -87,6 +93,7 @@ def mel_power(audio: np.ndarray) -> np.ndarray:
 
 def delta(feat: np.ndarray, axis: int = -1) -> np.ndarray:
     """First derivative along time, = librosa.feature.delta(width=9, order=1, mode='interp')."""
+    from scipy.signal import savgol_filter
     return savgol_filter(feat, DELTA_WIDTH, polyorder=1, deriv=1, axis=axis, mode="interp")
 
 
@@ -112,6 +119,7 @@ def to_16k(audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     if sample_rate_hz == SAMPLE_RATE_HZ:
         return x
     g = np.gcd(int(sample_rate_hz), SAMPLE_RATE_HZ)
+    from scipy.signal import resample_poly
     return resample_poly(x, SAMPLE_RATE_HZ // g, int(sample_rate_hz) // g)
 
 

@@ -63,13 +63,27 @@ def _split_codes(path: Path, split: np.ndarray, n: int) -> np.ndarray:
     raise DatasetError(f"{path}: array 'split' must be strings or ints, got dtype {split.dtype}")
 
 
-def read_npz_splits(path: Path, seed: int) -> dict[str, Split]:
-    """Parse any accepted layout into splits (errors name the offending array)."""
+def read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz; a non-zip, truncated or pickled file is a one-line DatasetError."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            z = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a readable .npz ({exc})".splitlines()[0]) from exc
+            if not hasattr(f, "files"):
+                raise DatasetError(f"{path}: a single .npy array, not an .npz archive of named arrays")
+            return {k: f[k] for k in f.files}
+    except DatasetError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):  # numpy's message when the bytes are not an archive at all
+            raise DatasetError(f"{path}: not an .npz archive (not a zip file, or it holds object arrays)") from None
+        raise DatasetError(f"{path}: not a readable .npz ({exc})".splitlines()[0]) from None
+    except Exception as exc:  # BadZipFile, EOFError, OSError, zlib.error, ... on damaged files
+        raise DatasetError(f"{path}: not a readable .npz, damaged or truncated "
+                           f"({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def read_npz_splits(path: Path, seed: int) -> dict[str, Split]:
+    """Parse any accepted layout into splits (errors name the offending array)."""
+    z = read_npz_arrays(path)
     if "x_train" in z:
         splits = {}
         for split, xs in (("train", ("x_train",)), ("valid", ("x_valid", "x_val")), ("test", ("x_test",))):
@@ -105,9 +119,9 @@ def load_npz(cfg: DatasetConfig, seed: int) -> Dataset:
     path = Path(cfg.path).expanduser()
     if not path.is_file():
         raise DatasetError(f"{path}: .npz file not found")
-    with np.load(path, allow_pickle=False) as f:
-        has_meta, names = "meta_json" in f.files, (f["class_names"].astype(str).tolist()
-                                                   if "class_names" in f.files else None)
+    z = read_npz_arrays(path)
+    has_meta = "meta_json" in z
+    names = z["class_names"].astype(str).tolist() if "class_names" in z else None
     if has_meta:
         from .cache import read_dataset
         return apply_subsets(read_dataset(path), cfg, seed)
@@ -117,6 +131,8 @@ def load_npz(cfg: DatasetConfig, seed: int) -> Dataset:
     shapes = {s.X.shape[1:] for s in splits.values()}
     if len(shapes) > 1:
         raise DatasetError(f"{path}: splits disagree on [T,F]: {sorted(shapes)}")
+    if not len(splits["train"]):
+        raise DatasetError(f"{path}: the training split is empty")
     y_max = max(int(s.y.max()) for s in splits.values() if len(s))
     n_classes = len(names) if names else y_max + 1
     if y_max >= n_classes:

@@ -11,15 +11,19 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from .tables import RunDirError, compare_rows, fmt_si, load_run
+from .tables import RunDirError, compare_rows, different_networks, fmt_si, load_run
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One plain-text line (user values are never read as rich markup), then exit."""
+    line = Text("error:", style="bold red")
+    line.append(" " + message.replace("\r", "\\r").replace("\n", "\\n"))
+    err_console.print(line, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -38,9 +42,9 @@ def report(run_dir: Path, no_plots: bool) -> None:
     except RunDirError as err:
         fail(str(err))
     if not no_plots and not matplotlib_available():
-        err_console.print("[bold yellow]note:[/] matplotlib is not installed: report without figures "
-                          "(pip install 's2sim[report]')", highlight=False)
-    console.print(f"report: {path}")
+        err_console.print(Text("note: matplotlib is not installed: report without figures "
+                               "(pip install matplotlib)"), highlight=False)
+    console.print(Text(f"report: {path}"))
 
 
 def _cell(value, unit: str) -> str:
@@ -58,12 +62,14 @@ def compare(run_a: Path, run_b: Path, show_all: bool) -> None:
     except RunDirError as err:
         fail(str(err))
     rows = compare_rows(a.summary, b.summary)
-    t = Table(title=f"s2sim compare: A = {run_a}  B = {run_b}", title_justify="left")
+    t = Table(title=Text(f"s2sim compare: A = {run_a}  B = {run_b}"), title_justify="left")
     for col, just in (("section", "left"), ("metric", "left"), ("A", "right"), ("B", "right"),
                       ("change", "right")):
         t.add_column(col, justify=just, overflow="fold")
     last = None
     for r in rows:
+        if r["section"] == "config":
+            continue  # listed below as path = old -> new
         changed = r["a"] != r["b"]
         if not changed and not show_all and r["section"] not in ("run",):
             continue
@@ -74,8 +80,28 @@ def compare(run_a: Path, run_b: Path, show_all: bool) -> None:
         style = {True: "green", False: "red"}.get(r["better"], "")
         section = r["section"] if r["section"] != last else ""
         last = r["section"]
-        t.add_row(section, r["metric"], _cell(r["a"], r["unit"]), _cell(r["b"], r["unit"]),
-                  f"[{style}]{change}[/]" if style and change else change)
+        t.add_row(section, Text(r["metric"]), Text(_cell(r["a"], r["unit"])), Text(_cell(r["b"], r["unit"])),
+                  Text(change, style=style) if style and change else change)
+    warning = different_networks(a.summary, b.summary)
+    if warning:
+        say_warning(warning)
     console.print(t)
+    changed = config_changes(rows)
+    console.print(Text(f"config: {len(changed)} changed setting(s)" + (":" if changed else "")), style="bold")
+    for line in changed:
+        console.print(Text(f"  {line}"), soft_wrap=True)
     console.print("green = better, red = worse (lower is better for time, memory and energy; higher for "
                   "accuracy and slack). --all shows unchanged metrics.", style="dim")
+
+
+def config_changes(rows: list[dict]) -> list[str]:
+    """``path = old → new`` for every config leaf that differs (``-`` where a run lacks it)."""
+    def show(v):
+        return "-" if v is None else str(v)
+    return [f"{r['metric']} = {show(r['a'])} → {show(r['b'])}" for r in rows if r["section"] == "config"]
+
+
+def say_warning(message: str) -> None:
+    line = Text("warning:", style="bold yellow")
+    line.append(f" {message}")
+    err_console.print(line, soft_wrap=True)

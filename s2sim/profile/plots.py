@@ -80,6 +80,7 @@ def latency_heatmap(run: RunData, path: Path) -> Path:
         worst = cube.max(axis=(1, 2))
         ax0.plot(np.arange(worst.size), worst / 1e3, lw=1, color="#C62828", label="worst step of each sample")
         ax0.set_xlabel("sample")
+        ax0.set_ylim(0, max(float(worst.max()), tick if tick <= 1.5 * done.max() else 0.0) / 1e3 * 1.1)
         heat = np.median(cube, axis=0)  # step x PE
         label += ", median over samples"
         crit = cube.max(axis=2)  # sample x step
@@ -109,9 +110,21 @@ def latency_heatmap(run: RunData, path: Path) -> Path:
     if tick <= 1.5 * done.max():
         ax0.axhline(tick / 1e3, color="k", ls="--", lw=1, label="tick")
     ax0.set_ylabel("µs")
+    ax0.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax0.legend(fontsize=7, loc="upper right")
-    im = ax1.imshow(heat.T / 1e3, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower",
-                    extent=(-0.5, heat.shape[0] * k - 0.5, -0.5, len(pes) - 0.5))
+    cap = recording_cap_note(run.summary)
+    if cap:
+        ax0.set_title(f"Per-timestep latency (tick start to end of that tick's work)\n{cap}", fontsize=9)
+    extent = (-0.5, heat.shape[0] * k - 0.5, -0.5, len(pes) - 0.5)
+    apart = outlier_steps(heat)
+    main = np.ma.masked_array(heat.T / 1e3, mask=np.broadcast_to(apart[:, None], heat.shape).T)
+    im = ax1.imshow(main, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower", extent=extent)
+    if apart.any():  # e.g. the learning tick: its own colour scale, so it does not wash out the others
+        odd = np.ma.masked_array(heat.T / 1e3, mask=np.broadcast_to(~apart[:, None], heat.shape).T)
+        im2 = ax1.imshow(odd, aspect="auto", interpolation="nearest", cmap="magma", origin="lower",
+                         extent=extent)
+        steps = ", ".join(str(int(i) * k) for i in np.flatnonzero(apart)[:4])
+        fig.colorbar(im2, ax=ax1, label=f"µs, step(s) {steps} (own scale)", pad=0.01)
     ax1.set_yticks(np.arange(len(pes)), [str(p) for p in pes], fontsize=7 if len(pes) > 16 else 9)
     ax1.set_xlabel(xlabel)
     ax1.set_ylabel("PE")
@@ -119,6 +132,29 @@ def latency_heatmap(run: RunData, path: Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def outlier_steps(heat: np.ndarray, factor: float = 1.5) -> np.ndarray:
+    """Columns (timesteps) whose median is ``factor`` x above the typical step's: shown on their own scale.
+
+    The e-prop learning tick takes about twice a forward step; on one colour scale it would leave every
+    other step the same dark colour.
+    """
+    if heat.shape[0] < 3:
+        return np.zeros(heat.shape[0], bool)
+    col = np.median(heat, axis=1)
+    typical = float(np.median(col))
+    return col > factor * typical if typical > 0 else np.zeros(heat.shape[0], bool)
+
+
+def recording_cap_note(summary: dict) -> str:
+    """Says when ``run.record_timesteps`` cut the timesteps the plot can show (empty when nothing was cut)."""
+    lat = summary.get("latency") or {}
+    kept, total = lat.get("timesteps_recorded"), lat.get("timesteps_total")
+    if kept is None or total is None or kept >= total:
+        return ""
+    return (f"shows the first {kept:,} of {total:,} timesteps (run.record_timesteps); "
+            "later ones only update the maximum")
 
 
 def phase_plot(run: RunData, path: Path) -> Path:

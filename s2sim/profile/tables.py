@@ -204,11 +204,30 @@ def warning_rows(summary: dict) -> list[dict[str, Any]]:
         out.append({"warning": name, "count": value, "meaning": meaning,
                     "status": "n/a" if value is None else ("ok" if value == 0 else "WARN")})
     app = summary.get("app") or {}
-    for name in ("late_packet_recomputes", "late_learning"):
+    for name in ("late_learning",):
         if name in app and isinstance(app[name], (int, float)):
             out.append({"warning": name, "count": app[name], "meaning": "reported by the application",
                         "status": "ok" if app[name] == 0 else "WARN"})
     return out
+
+
+def chip_warnings(summary: dict) -> dict[str, int]:
+    """The warnings the chip raised (non-zero counters of ``warning_rows``): the console and the report agree."""
+    return {w["warning"]: w["count"] for w in warning_rows(summary) if w["status"] == "WARN"}
+
+
+#: the simulator's own bookkeeping, never a chip warning: (counter, what it means)
+SIMULATOR_COUNTERS = [
+    ("late_packet_recomputes", "the shared (batched) group computation redone for one PE because a packet "
+     "arrived after the group had stepped; costs simulator wall time, changes no result or timing"),
+]
+
+
+def simulator_rows(summary: dict) -> list[dict[str, Any]]:
+    """Counters of the simulator itself (``summary["simulator"]``, or older runs' app section)."""
+    where = summary.get("simulator") or summary.get("app") or {}
+    return [{"counter": name, "count": where[name], "meaning": meaning}
+            for name, meaning in SIMULATOR_COUNTERS if isinstance(where.get(name), (int, float))]
 
 
 # ---- energy ------------------------------------------------------------------------------------
@@ -328,6 +347,16 @@ def compare_rows(a: dict, b: dict) -> list[dict[str, Any]]:
     return rows
 
 
+def different_networks(a: dict, b: dict) -> str | None:
+    """A warning when two runs are of different networks (their numbers then answer different questions)."""
+    na, nb = a.get("network"), b.get("network")
+    fa, fb = (a.get("config") or {}).get("firmware", {}).get("package"), (b.get("config") or {}).get("firmware", {}).get("package")
+    if na != nb or fa != fb:
+        return (f"A and B are different networks (A: {na}, {fa}; B: {nb}, {fb}): differences are not "
+                "the effect of one setting")
+    return None
+
+
 def _headroom(s: dict):
     per = s["memory"]["per_pe"]
     if not per:
@@ -341,7 +370,9 @@ def _flat_config(s: dict, prefix: str = "") -> dict[str, Any]:
 
     def walk(d, pre):
         for k, v in d.items():
-            if isinstance(v, dict):
+            if isinstance(v, dict) and "value" in v and "source" in v:  # an arch leaf: its value is what ran
+                out[f"{pre}{k}"] = v["value"] if not isinstance(v["value"], list) else json.dumps(v["value"])
+            elif isinstance(v, dict):
                 walk(v, f"{pre}{k}.")
             else:
                 out[f"{pre}{k}"] = v if not isinstance(v, list) else json.dumps(v)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from .execute import SCHEDULER_ENV, Progress
 
@@ -19,7 +20,10 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One plain line (a path or value in the message is never read as markup), exit ``code``."""
+    line = Text("error:", style="bold red")
+    line.append(f" {message}")
+    err_console.print(line, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -1,0 +1,136 @@
+"""Issue 10: output folders, plain-text errors, lazy commands, progress lines, data prepare, arch show."""
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from s2sim.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+LIF = str(REPO / "networks" / "lif_bench.yaml")
+TINY_LIF = ["--set", "run.ticks=5", "--set", "network.layers=[8,16,8]", "--set", "mapping.neurons_per_pe=8",
+            "--quiet"]
+
+
+def cli(*args, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def error_line(res):
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    return lines[0]
+
+
+# ---- output paths --------------------------------------------------------------------------------
+def test_an_out_folder_holding_a_run_is_refused_unless_forced(tmp_path):
+    out = tmp_path / "run"
+    assert cli("run", LIF, *TINY_LIF, "--out", out).exit_code == 0
+    (out / "checkpoint.npz").write_bytes(b"stale")
+    line = error_line(cli("run", LIF, *TINY_LIF, "--out", out))
+    assert "already holds a run" in line and "--force" in line
+    assert (out / "summary.json").exists(), "a refused run must not touch the old one"
+    assert cli("run", LIF, *TINY_LIF, "--out", out, "--force").exit_code == 0
+    assert not (out / "checkpoint.npz").exists(), "--force removes the stale checkpoint"
+
+
+def test_the_run_name_cannot_escape_traces(tmp_path):
+    net = tmp_path / "net.yaml"
+    net.write_text((REPO / "networks" / "lif_bench.yaml").read_text().replace("name: lif_bench",
+                                                                               "name: ../../../../tmp/escape"))
+    res = CliRunner().invoke(main, ["run", str(net), *TINY_LIF], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    with_cwd = list((Path.cwd() / "traces").glob("tmp_escape-*"))
+    try:
+        assert with_cwd, "the run folder is traces/<sanitised name>-<time>"
+    finally:
+        import shutil
+        for d in with_cwd:
+            shutil.rmtree(d)
+
+
+def test_arch_must_be_a_packaged_name_or_a_yaml_file(tmp_path):
+    line = error_line(cli("validate", LIF, "--set", "arch=/etc/passwd"))
+    assert "arch" in line and ".yaml" in line
+
+
+def test_an_unwritable_out_is_one_line_and_a_failed_run_leaves_no_empty_folder(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    line = error_line(cli("run", LIF, *TINY_LIF, "--out", blocker / "run"))
+    assert "cannot create" in line
+    out = tmp_path / "new" / "run"
+    error_line(cli("run", LIF, *TINY_LIF, "--out", out, "--set", "network.layers=[8,16,8,8,8,8,8,8,8,8,8,8]",
+                   "--set", "mapping.neurons_per_pe=1", "--set", "mapping.first_pe=150"))
+    assert not (tmp_path / "new").exists(), "the folders the failed run created are removed"
+
+
+# ---- errors are plain text ----------------------------------------------------------------------
+def test_markup_in_a_user_value_survives_in_the_error(tmp_path):
+    line = error_line(cli("validate", LIF, "--set", "run.noc_fidelity='[red]x[/red]'"))
+    assert "[red]x[/red]" in line
+
+
+def test_the_error_label_is_plain_in_a_subprocess():
+    res = subprocess.run([sys.executable, "-m", "s2sim.cli", "validate", LIF, "--set", "name=[bold]n[/]",
+                          "--set", "run.seed=-1"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stderr.startswith("error: "), res.stderr
+
+
+# ---- commands and speed ----------------------------------------------------------------------------
+def test_report_and_compare_are_always_commands_and_validate_imports_no_scipy():
+    code = ("import sys; from click.testing import CliRunner; from s2sim.cli import main; "
+            "r = CliRunner().invoke(main, ['validate', 'networks/gsc.yaml']); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('scipy', 'matplotlib', 's2sim.profile.commands') if m in sys.modules)); "
+            "print(sorted(main.list_commands(None)))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    heavy, commands = res.stdout.strip().splitlines()
+    assert heavy == "[]", "validate must not import scipy, matplotlib or the profiler"
+    assert "'report'" in commands and "'compare'" in commands
+    assert cli("report", "--help").exit_code == 0 and cli("compare", "--help").exit_code == 0
+
+
+def test_a_logged_run_prints_a_progress_line_every_ten_percent():
+    from s2sim.progress import progress_factory
+    stream = io.StringIO()
+    with progress_factory(True, stream=stream) as make:
+        advance = make("epoch 1/1", 200)
+        for _ in range(200):
+            advance(1)
+    lines = stream.getvalue().splitlines()
+    assert [ln.split(":")[1].split("%")[0].strip() for ln in lines] == [str(p) for p in range(10, 101, 10)]
+
+
+def test_data_prepare_fsdd_reports_sizes_and_skipped_files(tmp_path, monkeypatch):
+    from scipy.io import wavfile
+    monkeypatch.setenv("S2SIM_CACHE", str(tmp_path / "cache"))
+    rec = tmp_path / "fsdd" / "recordings"
+    rec.mkdir(parents=True)
+    t = np.arange(4000) / 8000
+    for name in ["1_a_0.wav", "1_a_7.wav", "2_b_8.wav", "2_b_1.wav", "3_c_9.wav"]:
+        wavfile.write(rec / name, 8000, (8000 * np.sin(2 * np.pi * 300 * int(name[0]) * t)).astype(np.int16))
+    (rec / "4_d_9.wav").write_bytes(b"RIFF junk")
+    res = cli("data", "prepare", "fsdd", "--source", tmp_path / "fsdd")
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "1 files skipped" in res.output
+    assert "4_d_9.wav" in res.stderr
+
+
+def test_arch_show_prints_parameter_paths_unbroken():
+    from s2sim.config import load_arch
+    res = CliRunner().invoke(main, ["arch", "show", "spinnaker2"], terminal_width=60)
+    assert res.exit_code == 0
+    text = res.output
+    for key in load_arch("spinnaker2").provenance():
+        assert key in text, key
+
+
+def test_a_line_break_inside_a_user_value_keeps_the_error_on_one_line():
+    line = error_line(cli("validate", LIF, "--set", 'firmware.package="dense\\n"'))
+    assert "dense\\n" in line
