@@ -26,13 +26,21 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _pe_ticks(ax, pes: list) -> None:
+    """Label the PE axis, at most ~20 labels: a 152-PE run would otherwise spend seconds laying out
+    overlapping tick labels."""
+    step = max(1, -(-len(pes) // 20))
+    ticks = np.arange(0, len(pes), step)
+    ax.set_xticks(ticks, [str(pes[i]) for i in ticks])
+
+
 def memory_plot(run: RunData, path: Path) -> Path:
     """Stacked bars per PE by SRAM category, with the capacity line."""
     plt = _plt()
     s = run.summary
     rows = memory_rows(s)
     cats = categories_of(s)
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows) + 2), 4))
+    fig, ax = plt.subplots(figsize=(min(16, max(6, 0.45 * len(rows) + 2)), 4))
     x = np.arange(len(rows))
     bottom = np.zeros(len(rows))
     for c in cats:
@@ -41,7 +49,7 @@ def memory_plot(run: RunData, path: Path) -> Path:
         bottom += vals
     if rows:
         ax.axhline(rows[0]["capacity_bytes"] / 1024, color="k", ls="--", lw=1, label="capacity")
-    ax.set_xticks(x, [str(r["pe"]) for r in rows])
+    _pe_ticks(ax, [r["pe"] for r in rows])
     ax.set_xlabel("PE")
     ax.set_ylabel("SRAM (KiB)")
     ax.set_title("SRAM per PE by category")
@@ -172,7 +180,7 @@ def phase_plot(run: RunData, path: Path) -> Path:
             bottom = np.zeros_like(vals) if bottom is None else bottom
             ax.bar(np.arange(len(pes)), vals, bottom=bottom, label=ph, color=cmap(i % 20))
             bottom = bottom + vals
-        ax.set_xticks(np.arange(len(pes)), [str(p) for p in pes])
+        _pe_ticks(ax, list(pes))
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_xlabel("PE")
     ax.set_ylabel("cycles per timestep (mean)")
