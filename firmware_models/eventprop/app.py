@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
 
-from .firmware import (ERR_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, HistoryOverflow,
-                       InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
+from .firmware import (ERR_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
+                       HistoryOverflow, InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
 from .mapping import EventpropMapping, plan
 from .params import EventpropParams
 
@@ -47,10 +47,13 @@ def consts(p: EventpropParams) -> Consts:
 
 
 class ChipNetwork:
-    """B copies of the network + a root PE placed on one simulation."""
+    """B copies of the network + a root PE placed on one simulation.
+
+    ``dldt_hook`` gives the loss PEs a custom TTFS loss (same signature as ``reference.DlDtHook``).
+    """
 
     def __init__(self, sim, p: EventpropParams, mapping: EventpropMapping, weights: list[np.ndarray],
-                 tick_ns: float = 1_000_000.0):
+                 tick_ns: float = 1_000_000.0, dldt_hook: DlDtHook | None = None):
         self.sim, self.p = sim, p
         hw = sim.hw
         sram_free = hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes
@@ -68,7 +71,7 @@ class ChipNetwork:
                            is_output=s.layer == L - 1)
             g.W[:] = weights[s.layer][s.start:s.stop]
             self.groups[(s.layer, s.index)] = g
-        self.loss_group = LossGroup(p.layers[-1], B, c)
+        self.loss_group = LossGroup(p.layers[-1], B, c, dldt_hook)
         grad_bufs = [[f"ep_grad_l{l}_s{k}" for k in range(len(self.layer_slices[l]))] for l in range(L)]
         w_bufs = [f"ep_w_l{l}" for l in range(L)]
         for l in range(L):
@@ -93,7 +96,8 @@ class ChipNetwork:
             for t in cp.slices_of(L - 1):
                 noc.add_multicast(ERR_FLAG | (cp.loss << SPIKE_SHIFT) | (t.index << SLICE_SHIFT),
                                   0xFFFFFC00, cp.loss, [t.pe])
-            inj = InjectorCore(k, p.layers[0], c, tick_ns, self.cnt)
+            inj = InjectorCore(k, p.layers[0], c, tick_ns, self.cnt,
+                               capacity=mapping.input_spikes_per_channel * p.layers[0])
             sim.load(cp.injector, inj)
             self.injectors.append(inj)
             for s in cp.slices:
@@ -120,10 +124,21 @@ class ChipNetwork:
         return self.root.W
 
     def run_batch(self, times: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One training batch (<= B samples): returns (loss [n], first-spike steps [n, N_out])."""
+        """One training batch (<= B samples) of latency-coded inputs (``times`` [n, N_in] spike
+        steps, one spike per channel): returns (loss [n], first-spike steps [n, N_out])."""
+        from s2sim.data.yinyang import to_raster
+        return self.run_batch_raster(to_raster(np.asarray(times), self.p.n_steps), labels)
+
+    def run_batch_raster(self, raster: np.ndarray, labels: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """One batch of spike-train inputs: ``raster`` [n, n_steps, N_in] (any spikes per channel)."""
         n = len(labels)
-        for k, inj in enumerate(self.injectors):
-            inj.times = times[k].astype(np.int64) if k < n else np.full(self.p.layers[0], -1, np.int64)
+        idle = np.zeros((self.p.n_steps, self.p.layers[0]), bool)
+        try:
+            for k, inj in enumerate(self.injectors):
+                inj.load_raster(raster[k] if k < n else idle)
+        except HistoryOverflow as err:
+            raise AppError(f"input spikes: {err}") from None
         lg = self.loss_group
         lg.labels[:] = 0
         lg.labels[:n] = labels

@@ -25,6 +25,7 @@ reference for one PE per layer. Firmware imports only numpy and ``s2sim.runtime`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -36,6 +37,12 @@ SPIKE_SHIFT = 16
 ERR_FLAG = 1 << 31
 SLICE_SHIFT = 10  # error keys: ERR_FLAG | src_pe << 16 | dest_slice << 10 | local index
 LOCAL_MASK = (1 << SLICE_SHIFT) - 1
+
+
+# A loss PE's dL/dt rule: (first-spike steps [C, N] int64, silent = n_steps; labels [C]; n_steps)
+# -> (loss [C] float32, dL/dt [C, N] float32). Any TTFS loss fits; the PE sends dL/dt of each
+# output whose first spike is before the last step (silent outputs and a spike at T-1 carry none).
+DlDtHook = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 class HistoryOverflow(RuntimeError):
@@ -253,8 +260,10 @@ class LayerGroup:
 
 
 class LossGroup:
-    def __init__(self, n_out: int, n_copies: int, c: Consts):
-        self.c, self.C, self.n = c, n_copies, n_out
+    """Stacked loss-PE state of all copies; ``dldt_hook`` replaces the built-in loss if given."""
+
+    def __init__(self, n_out: int, n_copies: int, c: Consts, dldt_hook: DlDtHook | None = None):
+        self.c, self.C, self.n, self.dldt_hook = c, n_copies, n_out, dldt_hook
         self.first = np.full((n_copies, n_out), c.n_steps, np.int64)
         self.labels = np.zeros(n_copies, np.int64)
         self.active = np.zeros(n_copies, bool)
@@ -266,7 +275,11 @@ class LossGroup:
         if self._stamp == tick:
             return
         self._stamp = tick
-        self.loss, self.grad = loss_grad(self.first, self.labels, self.c)
+        if self.dldt_hook is None:
+            self.loss, self.grad = loss_grad(self.first, self.labels, self.c)
+        else:
+            loss, grad = self.dldt_hook(self.first.copy(), self.labels.copy(), self.c.n_steps)
+            self.loss, self.grad = np.asarray(loss, F32), np.asarray(grad, F32)
 
 
 # ------------------------------------------------------------------------------ programs
@@ -280,26 +293,48 @@ class Counters:
 
 
 class InjectorCore(Firmware):
-    """Sends the latency-coded input spikes (and the bias spike) of its copy's sample."""
+    """Sends its copy's input spike trains (any number of spikes per channel, bias included).
 
-    def __init__(self, copy: int, n_in: int, c: Consts, tick_ns: float, counters: Counters):
+    The host writes the sample as (step, channel) events, 4 B each (u16 + u16), sorted by step;
+    ``capacity`` events fit in the SRAM reserved for them (``mapping.input_spikes_per_channel``
+    per channel), so a latency-coded sample (one spike per channel) needs only ``4 n_in`` B.
+    """
+
+    def __init__(self, copy: int, n_in: int, c: Consts, tick_ns: float, counters: Counters,
+                 capacity: int | None = None):
         self.copy, self.n_in, self.c, self.tick_ns, self.cnt = copy, n_in, c, tick_ns, counters
-        self.times = np.full(n_in, -1, np.int64)  # host writes the sample's spike steps (-1: idle)
+        self.capacity = n_in if capacity is None else capacity
+        self.ev_step = np.zeros(0, np.int64)  # host writes the sample's events (none: idle)
+        self.ev_chan = np.zeros(0, np.int64)
+
+    def load_raster(self, raster: np.ndarray) -> None:
+        """Host write of one sample: ``raster`` [n_steps, n_in] bool, any spikes per channel."""
+        raster = np.asarray(raster, bool)
+        if raster.shape != (self.c.n_steps, self.n_in):
+            raise ValueError(f"injector copy {self.copy}: input raster shape {raster.shape}, "
+                             f"expected ({self.c.n_steps}, {self.n_in})")
+        step, chan = np.nonzero(raster)  # step-major: the order the timer walks them
+        if len(step) > self.capacity:
+            raise HistoryOverflow(f"injector copy {self.copy}: {len(step)} input spikes, room for "
+                                  f"{self.capacity}; raise mapping.input_spikes_per_channel")
+        self.ev_step, self.ev_chan = step.astype(np.int64), chan.astype(np.int64)
 
     def on_start(self, core: Core) -> None:
-        core.sram.reserve("spike_times", 4 * self.n_in, "state")
+        core.sram.reserve("spike_events", 4 * self.capacity, "state")
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
         phi = tick % self.c.ticks_per_batch
         if phi >= self.c.n_steps:
             return
-        idx = np.flatnonzero(self.times == phi)
-        core.charge("forward", load=self.n_in, int_alu=self.n_in, branch=self.n_in, loop=self.n_in)
+        lo, hi = np.searchsorted(self.ev_step, [phi, phi + 1])
+        # a read pointer walks the sorted event list: one compare per tick plus one per event sent
+        m = int(hi - lo)
+        core.charge("forward", load=1 + 2 * m, int_alu=1 + 2 * m, branch=1 + m, loop=m)
         base = core.pe_id << SPIKE_SHIFT
-        for i in idx:
+        for i in self.ev_chan[lo:hi]:
             core.send_mc(base | int(i))
-        self.cnt.spike_packets += len(idx)
+        self.cnt.spike_packets += m
 
 
 class LayerCore(Firmware):

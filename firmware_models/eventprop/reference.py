@@ -20,6 +20,7 @@ in the last step cannot reach the next layer inside the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from s2sim.data.yinyang import exclude_ambiguous, latency_encode, to_raster, yin
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)  # the off-chip code's guard; a no-op in float32 for |Vdot| >~ 1e-3
+# A custom TTFS loss: (first-spike steps [B, N], silent = T; labels [B]; T) -> (loss [B], dL/dt [B, N]);
+# the same signature as the loss PE's hook (firmware.DlDtHook)
+DlDtHook = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 # --------------------------------------------------------------------------- forward
@@ -218,16 +222,20 @@ def onchip_loss(first: np.ndarray, y: np.ndarray, p: EventpropParams) -> tuple[n
     return loss.astype(F32), grad
 
 
-def output_error(spikes_out: np.ndarray, y: np.ndarray,
-                 p: EventpropParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def output_error(spikes_out: np.ndarray, y: np.ndarray, p: EventpropParams,
+                 dldt_hook: DlDtHook | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """grad_out [B, T, N] for the top layer (dL/dt at each first-spike step), loss [B], first [B, N].
 
     As in the off-chip ``FirstSpikeTime.backward``, an error landing on the last
     step T-1 is dropped (``k[-1] = 0``), and a silent neuron (t = T) places none.
+    ``dldt_hook`` (the general TTFS case) replaces the loss selected by ``p.loss``.
     """
     B, T, N = spikes_out.shape
     first = first_spike_steps(spikes_out)
-    loss, dldt = ttfs_loss(first, y, p)
+    if dldt_hook is None:
+        loss, dldt = ttfs_loss(first, y, p)
+    else:
+        loss, dldt = (np.asarray(a, F32) for a in dldt_hook(first.copy(), y.copy(), T))
     grad_out = np.zeros((B, T, N), F32)
     b, n = np.nonzero(first < T - 1)
     grad_out[b, first[b, n], n] = dldt[b, n]
@@ -317,11 +325,14 @@ def backward(weights: list[np.ndarray], s_in: np.ndarray, records: list[LayerRec
     return grads
 
 
-def loss_and_grads(weights: list[np.ndarray], s_in: np.ndarray, y: np.ndarray,
-                   p: EventpropParams) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Forward + loss + backward on one batch: (loss [B], first [B, N_out], dW summed over batch)."""
+def loss_and_grads(weights: list[np.ndarray], s_in: np.ndarray, y: np.ndarray, p: EventpropParams,
+                   dldt_hook: DlDtHook | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Forward + loss + backward on one batch: (loss [B], first [B, N_out], dW summed over batch).
+
+    ``s_in`` [B, T, N_in] may hold any number of spikes per input channel (spike trains)."""
     records = forward(weights, s_in, p)
-    grad_out, loss, first = output_error(records[-1].spikes, y, p)
+    grad_out, loss, first = output_error(records[-1].spikes, y, p, dldt_hook)
     return loss, first, backward(weights, s_in, records, grad_out, p)
 
 
