@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
 
-from .firmware import (ERR_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
+from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
                        HistoryOverflow, InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
 from .mapping import EventpropMapping, plan
 from .params import EventpropParams
@@ -43,7 +43,8 @@ def consts(p: EventpropParams) -> Consts:
                   omb=p.one_minus_beta, theta=F32(p.threshold), tau_syn_s=p.tau_syn_s, loss=p.loss,
                   xi=p.xi, ce_alpha=p.ce_alpha, ce_beta=p.ce_beta, alpha=p.alpha, tau0_s=p.tau0_s,
                   tau1_s=p.tau1_s, dt_s=p.dt_s, lr=p.lr, weight_decay=p.weight_decay,
-                  gamma_per_epoch=p.gamma_per_epoch)
+                  gamma_per_epoch=p.gamma_per_epoch, silent_acc=tuple(p.silent_acc),
+                  shape_weight=p.shape_weight, shape_table=p.shape_table)
 
 
 class ChipNetwork:
@@ -94,8 +95,9 @@ class ChipNetwork:
                         noc.add_multicast(ERR_FLAG | (s.pe << SPIKE_SHIFT) | (t.index << SLICE_SHIFT),
                                           0xFFFFFC00, s.pe, [t.pe])
             for t in cp.slices_of(L - 1):
-                noc.add_multicast(ERR_FLAG | (cp.loss << SPIKE_SHIFT) | (t.index << SLICE_SHIFT),
-                                  0xFFFFFC00, cp.loss, [t.pe])
+                for flag in (0, SHAPE_FLAG) if p.shape_weight else (0,):
+                    noc.add_multicast(ERR_FLAG | flag | (cp.loss << SPIKE_SHIFT)
+                                      | (t.index << SLICE_SHIFT), 0xFFFFFC00, cp.loss, [t.pe])
             inj = InjectorCore(k, p.layers[0], c, tick_ns, self.cnt,
                                capacity=mapping.input_spikes_per_channel * p.layers[0])
             sim.load(cp.injector, inj)

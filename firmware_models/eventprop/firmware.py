@@ -35,6 +35,7 @@ F32 = np.float32
 VDOT_EPS = F32(1e-10)
 SPIKE_SHIFT = 16
 ERR_FLAG = 1 << 31
+SHAPE_FLAG = 1 << 30  # with ERR_FLAG: loss-shaping weight for the label neuron (loss PE -> output PE)
 SLICE_SHIFT = 10  # error keys: ERR_FLAG | src_pe << 16 | dest_slice << 10 | local index
 LOCAL_MASK = (1 << SLICE_SHIFT) - 1
 
@@ -73,6 +74,11 @@ class Consts:
     lr: float
     weight_decay: float
     gamma_per_epoch: float
+    # silent-neuron remedies (off: zeros): per layer lambda_I-sum per input spike of a silent
+    # neuron; loss-shaping weight and its per-step table exp(-t dt / shape_tau)
+    silent_acc: tuple = ()
+    shape_weight: float = 0.0
+    shape_table: np.ndarray | None = None
 
     @property
     def ticks_per_batch(self) -> int:
@@ -134,6 +140,9 @@ class LayerGroup:
         self.sin = np.zeros((2, C, n_in), F32)  # input spikes, double-buffered by tick parity
         self.err = np.zeros((2, C, n), F32)  # error events received, double-buffered
         self.gloss = np.zeros((C, n), F32)  # output layer: dL/dt of each neuron's first spike
+        self.shape = np.zeros((C, n), F32)  # output layer: loss-shaping weight (label neuron only)
+        self.silent_acc = F32(c.silent_acc[layer]) if c.silent_acc else F32(0.0)
+        self._reduced = -1
         self.first = np.full((C, n), c.n_steps, np.int64)
         self.acc = np.zeros((C, n, n_in), F32)  # sum of lambda_I at input spikes (per copy)
         self.H, self.Hin = hist_per_neuron * n, hist_per_neuron * n_in
@@ -183,7 +192,7 @@ class LayerGroup:
     def reset(self, tick: int) -> None:
         """Start of a batch: clear state, histories and the accumulator (its DMA write is long done);
         the buffer now filling with step-0 input spikes is kept."""
-        for a in (self.I, self.V, self.lV, self.lI, self.gloss, self.acc, self.err):
+        for a in (self.I, self.V, self.lV, self.lI, self.gloss, self.shape, self.acc, self.err):
             a[...] = 0
         self.sin[tick & 1] = 0
         self.first[...] = self.c.n_steps
@@ -252,11 +261,35 @@ class LayerGroup:
                 g = np.where(at_first, g + self.gloss[cs, js], g).astype(F32)
             vdot = (self.hs_I[cs, hs] - self.hs_V[cs, hs]) + VDOT_EPS
             lV_new[cs, js] = c.b * lV[cs, js] + (c.theta * lV[cs, js] + g) / vdot
+        if self.is_output and c.shape_weight:
+            # loss shaping: -dL/dV on the label neuron before its first spike (or all window)
+            w = np.where((t + 1 >= 1) & (t + 1 < self.first), self.shape * c.shape_table[t + 1],
+                         F32(0.0)).astype(F32)
+            lV_new = lV_new + w
         err_cur[...] = 0
         if len(ci):
             self.acc[ci, :, ii] += lI_new[ci, :]
         self.lV, self.lI = lV_new.astype(F32), lI_new.astype(F32)
         return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs}
+
+    def finish(self, tick: int) -> np.ndarray:
+        """End of the backward pass (once per batch for all copies): the silent-neuron rule adds
+        silent_acc * (input spikes at steps <= T-2) to acc of each neuron with no spike; returns
+        the silent mask [C, n] (for the cycle count)."""
+        T = self.c.n_steps
+        silent = np.ones((self.C, self.n), bool)
+        valid = np.arange(self.H)[None, :] < self.hcount[:, None]
+        cs, hs = np.nonzero(valid)
+        silent[cs, self.hs_n[cs, hs]] = False
+        if self._reduced == tick or not self.silent_acc:
+            return silent
+        self._reduced = tick
+        count = np.zeros((self.C, self.n_in), F32)
+        ci, hi = np.nonzero((np.arange(self.Hin)[None, :] < self.hicount[:, None])
+                            & (self.hi_step <= T - 2))
+        np.add.at(count, (ci, self.hi_idx[ci, hi]), F32(1.0))
+        self.acc += self.silent_acc * (silent.astype(F32)[:, :, None] * count[:, None, :])
+        return silent
 
 
 class LossGroup:
@@ -381,9 +414,11 @@ class LayerCore(Firmware):
             ek = keys[is_err]
             vals = np.asarray([p for p, e in zip(payloads, is_err) if e], F32)
             local = ek & LOCAL_MASK
-            if g.is_output and phi == c.n_steps:  # dL/dt from the loss PE
-                g.gloss[self.copy, local] = vals
-                core.charge("loss", store=len(ek), int_alu=2 * len(ek))
+            if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
+                shape = (ek & SHAPE_FLAG) != 0
+                g.gloss[self.copy, local[~shape]] = vals[~shape]
+                g.shape[self.copy, local[shape]] = vals[shape]
+                core.charge("loss", store=len(ek), int_alu=3 * len(ek))
             else:
                 g.record_error(self.copy, core.tick, local, vals)
                 core.charge("backward", load=len(ek), fadd=len(ek), store=len(ek), int_alu=2 * len(ek))
@@ -413,6 +448,8 @@ class LayerCore(Firmware):
             n_own = int((out["own_copy"] == self.copy).sum())
             core.charge("backward", load=4 * n, fmul=3 * n, fadd=3 * n, store=2 * n, loop=n)
             core.charge("backward", fdiv=n_own, fadd=3 * n_own, load=4 * n_own, loop=n_own)
+            if g.is_output and c.shape_weight:  # label neuron: compare, table load, fmac
+                core.charge("backward", load=2, fcmp=1, fmul=1, fadd=1)
             core.charge("backward", load=2 * n * len(ii), fadd=n * len(ii), store=n * len(ii),
                         loop=len(ii))  # acc[:, i] += lambda_I
             if out["errs"] is not None and len(ii):
@@ -426,6 +463,12 @@ class LayerCore(Firmware):
                 self.cnt.error_packets += len(ii) * 1
         elif phi == 2 * T:  # reduce: gradient accumulator -> DRAM
             size = n * n_in
+            if g.silent_acc:  # silent-neuron rule: count input spikes, add to silent rows
+                n_silent = int(g.finish(tick)[self.copy].sum())
+                n_hin = int(g.hicount[self.copy])
+                core.charge("backward", load=n_hin + n, int_alu=2 * n_hin, fadd=n_hin, loop=n + n_hin)
+                core.charge("backward", load=2 * n_silent * n_in, fmac=n_silent * n_in,
+                            store=n_silent * n_in, loop=n_silent)
             core.dma_write(1, g.acc[self.copy], self.dram_grad, self.copy * size, size)
             core.charge("reduce", int_alu=8)
         elif phi == 2 * T + 2:  # weight distribution: new W from DRAM
@@ -480,6 +523,13 @@ class LossCore(Firmware):
                 if start <= j < stop:
                     core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
                                  | int(j - start), F32(g.grad[self.copy, j]))
+                    self.cnt.loss_packets += 1
+        if c.shape_weight:  # loss shaping: the label neuron's weight, also when it is silent
+            j = int(g.labels[self.copy])
+            for start, stop, sl in self.out_route:
+                if start <= j < stop:
+                    core.send_mc(ERR_FLAG | SHAPE_FLAG | (core.pe_id << SPIKE_SHIFT)
+                                 | (sl << SLICE_SHIFT) | int(j - start), F32(c.shape_weight))
                     self.cnt.loss_packets += 1
 
 
