@@ -44,6 +44,7 @@ def consts(p: EventpropParams) -> Consts:
                   xi=p.xi, ce_alpha=p.ce_alpha, ce_beta=p.ce_beta, alpha=p.alpha, tau0_s=p.tau0_s,
                   tau1_s=p.tau1_s, dt_s=p.dt_s, lr=p.lr, weight_decay=p.weight_decay,
                   gamma_per_epoch=p.gamma_per_epoch, silent_acc=tuple(p.silent_acc),
+                  silent_batch=p.silent_scope == "batch",
                   shape_weight=p.shape_weight, shape_table=p.shape_table)
 
 
@@ -78,7 +79,8 @@ class ChipNetwork:
         for l in range(L):
             sim.store_dram(w_bufs[l], weights[l].astype(F32).copy())
             for k, (a, b) in enumerate(self.layer_slices[l]):
-                sim.store_dram(grad_bufs[l][k], np.zeros(B * (b - a) * p.layers[l], F32))
+                extra = (b - a) + p.layers[l] if p.silent_scope == "batch" and p.silent_acc[l] else 0
+                sim.store_dram(grad_bufs[l][k], np.zeros(B * ((b - a) * p.layers[l] + extra), F32))
         noc = sim.chip.noc
         self.injectors, self.layer_cores, self.loss_cores = [], [], []
         self.root = RootCore(weights, self.layer_slices, B, c, tick_ns, grad_bufs, w_bufs)

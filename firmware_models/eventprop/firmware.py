@@ -77,6 +77,7 @@ class Consts:
     # silent-neuron remedies (off: zeros): per layer lambda_I-sum per input spike of a silent
     # neuron; loss-shaping weight and its per-step table exp(-t dt / shape_tau)
     silent_acc: tuple = ()
+    silent_batch: bool = False  # the rule acts on neurons silent in the whole batch (root PE)
     shape_weight: float = 0.0
     shape_table: np.ndarray | None = None
 
@@ -143,6 +144,7 @@ class LayerGroup:
         self.shape = np.zeros((C, n), F32)  # output layer: loss-shaping weight (label neuron only)
         self.silent_acc = F32(c.silent_acc[layer]) if c.silent_acc else F32(0.0)
         self._reduced = -1
+        self.counts: np.ndarray | None = None  # batch-scope rule: fired flags + input counts [C, n + n_in]
         self.first = np.full((C, n), c.n_steps, np.int64)
         self.acc = np.zeros((C, n, n_in), F32)  # sum of lambda_I at input spikes (per copy)
         self.H, self.Hin = hist_per_neuron * n, hist_per_neuron * n_in
@@ -288,8 +290,18 @@ class LayerGroup:
         ci, hi = np.nonzero((np.arange(self.Hin)[None, :] < self.hicount[:, None])
                             & (self.hi_step <= T - 2))
         np.add.at(count, (ci, self.hi_idx[ci, hi]), F32(1.0))
-        self.acc += self.silent_acc * (silent.astype(F32)[:, :, None] * count[:, None, :])
+        if self.c.silent_batch:  # the root decides: ship spike and input counts with acc
+            self.counts = np.concatenate([(~silent).astype(F32), count], axis=1)
+        else:
+            self.acc += self.silent_acc * (silent.astype(F32)[:, :, None] * count[:, None, :])
         return silent
+
+    def grad_record(self, copy: int) -> np.ndarray:
+        """What the reduce tick DMA-writes: acc, plus (batch-scope rule) fired flags and input
+        counts, n * n_in (+ n + n_in) float32."""
+        if self.silent_acc and self.c.silent_batch:
+            return np.concatenate([self.acc[copy].ravel(), self.counts[copy]])
+        return self.acc[copy]
 
 
 class LossGroup:
@@ -467,9 +479,11 @@ class LayerCore(Firmware):
                 n_silent = int(g.finish(tick)[self.copy].sum())
                 n_hin = int(g.hicount[self.copy])
                 core.charge("backward", load=n_hin + n, int_alu=2 * n_hin, fadd=n_hin, loop=n + n_hin)
-                core.charge("backward", load=2 * n_silent * n_in, fmac=n_silent * n_in,
-                            store=n_silent * n_in, loop=n_silent)
-            core.dma_write(1, g.acc[self.copy], self.dram_grad, self.copy * size, size)
+                if not c.silent_batch:
+                    core.charge("backward", load=2 * n_silent * n_in, fmac=n_silent * n_in,
+                                store=n_silent * n_in, loop=n_silent)
+            rec = g.grad_record(self.copy)
+            core.dma_write(1, rec, self.dram_grad, self.copy * rec.size, rec.size)
             core.charge("reduce", int_alu=8)
         elif phi == 2 * T + 2:  # weight distribution: new W from DRAM
             size = n * n_in
@@ -552,6 +566,10 @@ class RootCore(Firmware):
         self.slot: np.ndarray | None = None
         self.betas, self.eps = (0.9, 0.999), 1e-8
         self.last_grads: list[np.ndarray] | None = None
+        # batch-scope silent rule: per copy the layer PEs append fired flags [n] + input counts [n_in]
+        self.extra = [bool(c.silent_batch and c.silent_acc and c.silent_acc[l])
+                      for l in range(len(self.W))]
+        self.counts: dict = {}
 
     def on_start(self, core: Core) -> None:
         nbytes = sum(w.nbytes for w in self.W)
@@ -571,27 +589,36 @@ class RootCore(Firmware):
                      for k in range(self.C)]
         self.total = [np.zeros_like(w) for w in self.W]
         core.charge("reduce", store=sum(w.size for w in self.W), loop=1)
+        self.counts = {}
         self._next(core)
+
+    def _record_size(self, l: int, s: int) -> tuple[int, int]:
+        start, stop = self.slices[l][s]
+        n, n_in = stop - start, self.W[l].shape[1]
+        extra = n + n_in if self.extra[l] else 0
+        return n * n_in, extra
 
     def _next(self, core: Core) -> None:
         l, s, k = self.jobs[0]
-        start, stop = self.slices[l][s]
-        n_in = self.W[l].shape[1]
-        size = (stop - start) * n_in
-        self.slot = np.zeros((stop - start, n_in), F32)
-        core.dma_read(10, self.grad_bufs[l][s], k * size, size, self.slot)
+        size, extra = self._record_size(l, s)
+        self.slot = np.zeros(size + extra, F32)
+        core.dma_read(10, self.grad_bufs[l][s], k * (size + extra), size + extra, self.slot)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
         if tag != 10:
             return
         l, s, _ = self.jobs.pop(0)
         start, stop = self.slices[l][s]
-        self.total[l][start:stop] += self.slot
+        size, extra = self._record_size(l, s)
+        self.total[l][start:stop] += self.slot[:size].reshape(stop - start, -1)
         core.charge("reduce", load=2 * self.slot.size, fadd=self.slot.size, store=self.slot.size,
                     loop=self.slot.size)
+        if extra:
+            self.counts[(l, s)] = self.counts.get((l, s), np.zeros(extra, F32)) + self.slot[size:]
         if self.jobs:
             self._next(core)
             return
+        self._silent_batch_rule(core)
         grads = [(-self.c.tau_syn_s * tot) / F32(self.n_active) for tot in self.total]
         self.last_grads = grads
         self._adam(grads)
@@ -600,6 +627,18 @@ class RootCore(Firmware):
                     store=3 * n_w, loop=n_w)
         for l, w in enumerate(self.W):
             core.dma_write(11 + l, w, self.w_bufs[l], 0, w.size)
+
+    def _silent_batch_rule(self, core: Core) -> None:
+        """Batch-scope silent rule: rows of neurons no copy saw fire get silent_acc x the batch's
+        input spike counts (same float32 ops as ``reference.silent_term`` on batch sums)."""
+        for (l, s), cnt in self.counts.items():
+            start, stop = self.slices[l][s]
+            n = stop - start
+            silent = (cnt[:n] == 0).astype(F32)
+            self.total[l][start:stop] += F32(self.c.silent_acc[l]) * (silent[:, None] * cnt[None, n:])
+            n_silent = int(silent.sum())
+            core.charge("reduce", load=n + 2 * n_silent * len(cnt[n:]), fcmp=n,
+                        fmac=n_silent * len(cnt[n:]), store=n_silent * len(cnt[n:]), loop=n)
 
     def _adam(self, grads: list[np.ndarray]) -> None:
         """torch Adam (L2 decay into the gradient), float32, identical op order to the reference."""

@@ -56,6 +56,9 @@ class EventpropParams(BaseModel):
     #   silent_rate[l] * (spikes of input i in that sample): a lower-bound spike-count rule that
     #   raises the incoming weights from active inputs until the neuron fires (layer PE, local).
     silent_rate: list[float] | None = None
+    # "sample": the rule acts on a neuron silent in that sample; "batch": only on a neuron silent
+    #   in every sample of the batch (a dead neuron), with the batch's input spike counts (root PE)
+    silent_scope: Literal["sample", "batch"] = "sample"
     # loss shaping (after Nowotny, Turner & Knight, arXiv 2212.01232): an extra voltage loss
     #   -shape_weight * sum_t exp(-t dt / shape_tau) V_label[t] over the steps before the label
     #   neuron's first spike (the whole window if it is silent); the loss PE sends shape_weight to

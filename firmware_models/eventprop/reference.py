@@ -282,7 +282,9 @@ def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: n
 
     Options against silent neurons (off by default): ``lv_source`` [B, T, N] is added to
     lV[t] from step t+1 (loss shaping, -dL/dV); ``silent_acc`` > 0 adds silent_acc * (input
-    spikes of the sample at steps <= T-2) to the lambda_I sum of every neuron silent in it.
+    spikes of the sample at steps <= T-2) to the lambda_I sum of every neuron silent in it
+    (``p.silent_scope == "batch"``: of every neuron silent in the whole batch, with the batch's
+    input spike counts, after the batch sum; the root PE's job on the chip).
     """
     B, T, n = rec.spikes.shape
     a, oma, b, theta = p.alpha_syn, p.one_minus_alpha, p.beta_mem, F32(p.threshold)
@@ -306,11 +308,14 @@ def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: n
             lV_all[:, t] += lv_source[:, t + 1]
         # per-sample sum of lambda_I at input spikes, accumulated in reverse time (as a core does)
         acc += lI_all[:, t, :, None] * s_in_f[:, t, None, :]
-    if silent_acc:
+    if silent_acc and p.silent_scope == "sample":
         acc += silent_term(rec.spikes, s_in_f, silent_acc)
     total = np.zeros(W.shape, F32)
     for k in range(B):  # batch reduction in copy order (root PE)
         total += acc[k]
+    if silent_acc and p.silent_scope == "batch":
+        total += silent_term(rec.spikes.sum(axis=0, keepdims=True),
+                             s_in_f.sum(axis=0, keepdims=True), silent_acc)[0]
     dW = -p.tau_syn_s * total
     return LayerAdjoint(lV_all, lI_all, grad_in, dW.astype(F32))
 
