@@ -265,8 +265,7 @@ class LayerGroup:
             lV_new[cs, js] = c.b * lV[cs, js] + (c.theta * lV[cs, js] + g) / vdot
         if self.is_output and c.shape_weight:
             # loss shaping: -dL/dV on the label neuron before its first spike (or all window)
-            w = np.where((t + 1 >= 1) & (t + 1 < self.first), self.shape * c.shape_table[t + 1],
-                         F32(0.0)).astype(F32)
+            w = np.where(t + 1 < self.first, self.shape * c.shape_table[t + 1], F32(0.0)).astype(F32)
             lV_new = lV_new + w
         err_cur[...] = 0
         if len(ci):
