@@ -51,7 +51,18 @@ def train_seed(args: tuple) -> dict:
         va, _ = R.evaluate(weights, *data["valid"], p)
         te, _ = R.evaluate(weights, *data["test"], p)
         hist.append({"epoch": ep + 1, "train_loss": loss, "train_acc": acc, "valid": va, "test": te})
-    return {"seed": seed, "history": hist, "wall_s": time.perf_counter() - t0}
+    return {"seed": seed, "history": hist, "wall_s": time.perf_counter() - t0,
+            **silence(weights, data["test"][0], p)}
+
+
+def silence(weights, times, p) -> dict:
+    """On the test set: fraction of hidden neurons that never fire, silent outputs per sample."""
+    from firmware_models.eventprop import reference as R
+    from s2sim.data.yinyang import to_raster
+    recs = R.forward(weights, to_raster(times, p.n_steps).astype(np.float32), p)
+    dead = float(np.mean([(r.spikes.sum(axis=(0, 1)) == 0).mean() for r in recs[:-1]]))
+    silent_out = float((recs[-1].spikes.sum(axis=1) == 0).sum(axis=1).mean())
+    return {"dead_hidden": dead, "silent_outputs": silent_out}
 
 
 def main() -> None:
@@ -79,11 +90,13 @@ def main() -> None:
         best = max(h, key=lambda e: e["test"])
         finals.append((h[-1]["valid"], h[-1]["test"]))
         print(f"seed {r['seed']}: final valid {h[-1]['valid']:.4f} test {h[-1]['test']:.4f} "
-              f"(best test {best['test']:.4f} at epoch {best['epoch']}); {r['wall_s']:.0f} s")
+              f"(best test {best['test']:.4f} at epoch {best['epoch']}); dead hidden "
+              f"{r['dead_hidden']:.2f}, silent outputs/sample {r['silent_outputs']:.2f}; "
+              f"{r['wall_s']:.0f} s")
     v, t = np.array(finals).T
     print(f"mean over {len(finals)} seeds: valid {v.mean():.4f} ± {v.std(ddof=1) if len(v) > 1 else 0:.4f}, "
           f"test {t.mean():.4f} ± {t.std(ddof=1) if len(t) > 1 else 0:.4f}; seeds with test >= 0.95: "
-          f"{int((t >= 0.95).sum())}/{len(t)}")
+          f"{int((t >= 0.95).sum())}/{len(t)}; worst seed test {t.min():.4f}")
 
 
 if __name__ == "__main__":

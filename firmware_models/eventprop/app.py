@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
 
-from .firmware import (ERR_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, HistoryOverflow,
-                       InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
+from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
+                       HistoryOverflow, InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
 from .mapping import EventpropMapping, plan
 from .params import EventpropParams
 
@@ -43,14 +43,19 @@ def consts(p: EventpropParams) -> Consts:
                   omb=p.one_minus_beta, theta=F32(p.threshold), tau_syn_s=p.tau_syn_s, loss=p.loss,
                   xi=p.xi, ce_alpha=p.ce_alpha, ce_beta=p.ce_beta, alpha=p.alpha, tau0_s=p.tau0_s,
                   tau1_s=p.tau1_s, dt_s=p.dt_s, lr=p.lr, weight_decay=p.weight_decay,
-                  gamma_per_epoch=p.gamma_per_epoch)
+                  gamma_per_epoch=p.gamma_per_epoch, silent_acc=tuple(p.silent_acc),
+                  silent_batch=p.silent_scope == "batch",
+                  shape_weight=p.shape_weight, shape_table=p.shape_table)
 
 
 class ChipNetwork:
-    """B copies of the network + a root PE placed on one simulation."""
+    """B copies of the network + a root PE placed on one simulation.
+
+    ``dldt_hook`` gives the loss PEs a custom TTFS loss (same signature as ``reference.DlDtHook``).
+    """
 
     def __init__(self, sim, p: EventpropParams, mapping: EventpropMapping, weights: list[np.ndarray],
-                 tick_ns: float = 1_000_000.0):
+                 tick_ns: float = 1_000_000.0, dldt_hook: DlDtHook | None = None):
         self.sim, self.p = sim, p
         hw = sim.hw
         sram_free = hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes
@@ -68,13 +73,14 @@ class ChipNetwork:
                            is_output=s.layer == L - 1)
             g.W[:] = weights[s.layer][s.start:s.stop]
             self.groups[(s.layer, s.index)] = g
-        self.loss_group = LossGroup(p.layers[-1], B, c)
+        self.loss_group = LossGroup(p.layers[-1], B, c, dldt_hook)
         grad_bufs = [[f"ep_grad_l{l}_s{k}" for k in range(len(self.layer_slices[l]))] for l in range(L)]
         w_bufs = [f"ep_w_l{l}" for l in range(L)]
         for l in range(L):
             sim.store_dram(w_bufs[l], weights[l].astype(F32).copy())
             for k, (a, b) in enumerate(self.layer_slices[l]):
-                sim.store_dram(grad_bufs[l][k], np.zeros(B * (b - a) * p.layers[l], F32))
+                extra = (b - a) + p.layers[l] if p.silent_scope == "batch" and p.silent_acc[l] else 0
+                sim.store_dram(grad_bufs[l][k], np.zeros(B * ((b - a) * p.layers[l] + extra), F32))
         noc = sim.chip.noc
         self.injectors, self.layer_cores, self.loss_cores = [], [], []
         self.root = RootCore(weights, self.layer_slices, B, c, tick_ns, grad_bufs, w_bufs)
@@ -91,9 +97,11 @@ class ChipNetwork:
                         noc.add_multicast(ERR_FLAG | (s.pe << SPIKE_SHIFT) | (t.index << SLICE_SHIFT),
                                           0xFFFFFC00, s.pe, [t.pe])
             for t in cp.slices_of(L - 1):
-                noc.add_multicast(ERR_FLAG | (cp.loss << SPIKE_SHIFT) | (t.index << SLICE_SHIFT),
-                                  0xFFFFFC00, cp.loss, [t.pe])
-            inj = InjectorCore(k, p.layers[0], c, tick_ns, self.cnt)
+                for flag in (0, SHAPE_FLAG) if p.shape_weight else (0,):
+                    noc.add_multicast(ERR_FLAG | flag | (cp.loss << SPIKE_SHIFT)
+                                      | (t.index << SLICE_SHIFT), 0xFFFFFC00, cp.loss, [t.pe])
+            inj = InjectorCore(k, p.layers[0], c, tick_ns, self.cnt,
+                               capacity=mapping.input_spikes_per_channel * p.layers[0])
             sim.load(cp.injector, inj)
             self.injectors.append(inj)
             for s in cp.slices:
@@ -120,10 +128,21 @@ class ChipNetwork:
         return self.root.W
 
     def run_batch(self, times: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One training batch (<= B samples): returns (loss [n], first-spike steps [n, N_out])."""
+        """One training batch (<= B samples) of latency-coded inputs (``times`` [n, N_in] spike
+        steps, one spike per channel): returns (loss [n], first-spike steps [n, N_out])."""
+        from s2sim.data.yinyang import to_raster
+        return self.run_batch_raster(to_raster(np.asarray(times), self.p.n_steps), labels)
+
+    def run_batch_raster(self, raster: np.ndarray, labels: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """One batch of spike-train inputs: ``raster`` [n, n_steps, N_in] (any spikes per channel)."""
         n = len(labels)
-        for k, inj in enumerate(self.injectors):
-            inj.times = times[k].astype(np.int64) if k < n else np.full(self.p.layers[0], -1, np.int64)
+        idle = np.zeros((self.p.n_steps, self.p.layers[0]), bool)
+        try:
+            for k, inj in enumerate(self.injectors):
+                inj.load_raster(raster[k] if k < n else idle)
+        except HistoryOverflow as err:
+            raise AppError(f"input spikes: {err}") from None
         lg = self.loss_group
         lg.labels[:] = 0
         lg.labels[:n] = labels

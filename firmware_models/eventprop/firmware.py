@@ -25,6 +25,7 @@ reference for one PE per layer. Firmware imports only numpy and ``s2sim.runtime`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -34,8 +35,15 @@ F32 = np.float32
 VDOT_EPS = F32(1e-10)
 SPIKE_SHIFT = 16
 ERR_FLAG = 1 << 31
+SHAPE_FLAG = 1 << 30  # with ERR_FLAG: loss-shaping weight for the label neuron (loss PE -> output PE)
 SLICE_SHIFT = 10  # error keys: ERR_FLAG | src_pe << 16 | dest_slice << 10 | local index
 LOCAL_MASK = (1 << SLICE_SHIFT) - 1
+
+
+# A loss PE's dL/dt rule: (first-spike steps [C, N] int64, silent = n_steps; labels [C]; n_steps)
+# -> (loss [C] float32, dL/dt [C, N] float32). Any TTFS loss fits; the PE sends dL/dt of each
+# output whose first spike is before the last step (silent outputs and a spike at T-1 carry none).
+DlDtHook = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 class HistoryOverflow(RuntimeError):
@@ -66,6 +74,12 @@ class Consts:
     lr: float
     weight_decay: float
     gamma_per_epoch: float
+    # silent-neuron remedies (off: zeros): per layer lambda_I-sum per input spike of a silent
+    # neuron; loss-shaping weight and its per-step table exp(-t dt / shape_tau)
+    silent_acc: tuple = ()
+    silent_batch: bool = False  # the rule acts on neurons silent in the whole batch (root PE)
+    shape_weight: float = 0.0
+    shape_table: np.ndarray | None = None
 
     @property
     def ticks_per_batch(self) -> int:
@@ -127,6 +141,10 @@ class LayerGroup:
         self.sin = np.zeros((2, C, n_in), F32)  # input spikes, double-buffered by tick parity
         self.err = np.zeros((2, C, n), F32)  # error events received, double-buffered
         self.gloss = np.zeros((C, n), F32)  # output layer: dL/dt of each neuron's first spike
+        self.shape = np.zeros((C, n), F32)  # output layer: loss-shaping weight (label neuron only)
+        self.silent_acc = F32(c.silent_acc[layer]) if c.silent_acc else F32(0.0)
+        self._reduced = -1
+        self.counts: np.ndarray | None = None  # batch-scope rule: fired flags + input counts [C, n + n_in]
         self.first = np.full((C, n), c.n_steps, np.int64)
         self.acc = np.zeros((C, n, n_in), F32)  # sum of lambda_I at input spikes (per copy)
         self.H, self.Hin = hist_per_neuron * n, hist_per_neuron * n_in
@@ -176,7 +194,7 @@ class LayerGroup:
     def reset(self, tick: int) -> None:
         """Start of a batch: clear state, histories and the accumulator (its DMA write is long done);
         the buffer now filling with step-0 input spikes is kept."""
-        for a in (self.I, self.V, self.lV, self.lI, self.gloss, self.acc, self.err):
+        for a in (self.I, self.V, self.lV, self.lI, self.gloss, self.shape, self.acc, self.err):
             a[...] = 0
         self.sin[tick & 1] = 0
         self.first[...] = self.c.n_steps
@@ -245,16 +263,51 @@ class LayerGroup:
                 g = np.where(at_first, g + self.gloss[cs, js], g).astype(F32)
             vdot = (self.hs_I[cs, hs] - self.hs_V[cs, hs]) + VDOT_EPS
             lV_new[cs, js] = c.b * lV[cs, js] + (c.theta * lV[cs, js] + g) / vdot
+        if self.is_output and c.shape_weight:
+            # loss shaping: -dL/dV on the label neuron before its first spike (or all window)
+            w = np.where(t + 1 < self.first, self.shape * c.shape_table[t + 1], F32(0.0)).astype(F32)
+            lV_new = lV_new + w
         err_cur[...] = 0
         if len(ci):
             self.acc[ci, :, ii] += lI_new[ci, :]
         self.lV, self.lI = lV_new.astype(F32), lI_new.astype(F32)
         return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs}
 
+    def finish(self, tick: int) -> np.ndarray:
+        """End of the backward pass (once per batch for all copies): the silent-neuron rule adds
+        silent_acc * (input spikes at steps <= T-2) to acc of each neuron with no spike; returns
+        the silent mask [C, n] (for the cycle count)."""
+        T = self.c.n_steps
+        silent = np.ones((self.C, self.n), bool)
+        valid = np.arange(self.H)[None, :] < self.hcount[:, None]
+        cs, hs = np.nonzero(valid)
+        silent[cs, self.hs_n[cs, hs]] = False
+        if self._reduced == tick or not self.silent_acc:
+            return silent
+        self._reduced = tick
+        count = np.zeros((self.C, self.n_in), F32)
+        ci, hi = np.nonzero((np.arange(self.Hin)[None, :] < self.hicount[:, None])
+                            & (self.hi_step <= T - 2))
+        np.add.at(count, (ci, self.hi_idx[ci, hi]), F32(1.0))
+        if self.c.silent_batch:  # the root decides: ship spike and input counts with acc
+            self.counts = np.concatenate([(~silent).astype(F32), count], axis=1)
+        else:
+            self.acc += self.silent_acc * (silent.astype(F32)[:, :, None] * count[:, None, :])
+        return silent
+
+    def grad_record(self, copy: int) -> np.ndarray:
+        """What the reduce tick DMA-writes: acc, plus (batch-scope rule) fired flags and input
+        counts, n * n_in (+ n + n_in) float32."""
+        if self.silent_acc and self.c.silent_batch:
+            return np.concatenate([self.acc[copy].ravel(), self.counts[copy]])
+        return self.acc[copy]
+
 
 class LossGroup:
-    def __init__(self, n_out: int, n_copies: int, c: Consts):
-        self.c, self.C, self.n = c, n_copies, n_out
+    """Stacked loss-PE state of all copies; ``dldt_hook`` replaces the built-in loss if given."""
+
+    def __init__(self, n_out: int, n_copies: int, c: Consts, dldt_hook: DlDtHook | None = None):
+        self.c, self.C, self.n, self.dldt_hook = c, n_copies, n_out, dldt_hook
         self.first = np.full((n_copies, n_out), c.n_steps, np.int64)
         self.labels = np.zeros(n_copies, np.int64)
         self.active = np.zeros(n_copies, bool)
@@ -266,7 +319,11 @@ class LossGroup:
         if self._stamp == tick:
             return
         self._stamp = tick
-        self.loss, self.grad = loss_grad(self.first, self.labels, self.c)
+        if self.dldt_hook is None:
+            self.loss, self.grad = loss_grad(self.first, self.labels, self.c)
+        else:
+            loss, grad = self.dldt_hook(self.first.copy(), self.labels.copy(), self.c.n_steps)
+            self.loss, self.grad = np.asarray(loss, F32), np.asarray(grad, F32)
 
 
 # ------------------------------------------------------------------------------ programs
@@ -280,26 +337,48 @@ class Counters:
 
 
 class InjectorCore(Firmware):
-    """Sends the latency-coded input spikes (and the bias spike) of its copy's sample."""
+    """Sends its copy's input spike trains (any number of spikes per channel, bias included).
 
-    def __init__(self, copy: int, n_in: int, c: Consts, tick_ns: float, counters: Counters):
+    The host writes the sample as (step, channel) events, 4 B each (u16 + u16), sorted by step;
+    ``capacity`` events fit in the SRAM reserved for them (``mapping.input_spikes_per_channel``
+    per channel), so a latency-coded sample (one spike per channel) needs only ``4 n_in`` B.
+    """
+
+    def __init__(self, copy: int, n_in: int, c: Consts, tick_ns: float, counters: Counters,
+                 capacity: int | None = None):
         self.copy, self.n_in, self.c, self.tick_ns, self.cnt = copy, n_in, c, tick_ns, counters
-        self.times = np.full(n_in, -1, np.int64)  # host writes the sample's spike steps (-1: idle)
+        self.capacity = n_in if capacity is None else capacity
+        self.ev_step = np.zeros(0, np.int64)  # host writes the sample's events (none: idle)
+        self.ev_chan = np.zeros(0, np.int64)
+
+    def load_raster(self, raster: np.ndarray) -> None:
+        """Host write of one sample: ``raster`` [n_steps, n_in] bool, any spikes per channel."""
+        raster = np.asarray(raster, bool)
+        if raster.shape != (self.c.n_steps, self.n_in):
+            raise ValueError(f"injector copy {self.copy}: input raster shape {raster.shape}, "
+                             f"expected ({self.c.n_steps}, {self.n_in})")
+        step, chan = np.nonzero(raster)  # step-major: the order the timer walks them
+        if len(step) > self.capacity:
+            raise HistoryOverflow(f"injector copy {self.copy}: {len(step)} input spikes, room for "
+                                  f"{self.capacity}; raise mapping.input_spikes_per_channel")
+        self.ev_step, self.ev_chan = step.astype(np.int64), chan.astype(np.int64)
 
     def on_start(self, core: Core) -> None:
-        core.sram.reserve("spike_times", 4 * self.n_in, "state")
+        core.sram.reserve("spike_events", 4 * self.capacity, "state")
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
         phi = tick % self.c.ticks_per_batch
         if phi >= self.c.n_steps:
             return
-        idx = np.flatnonzero(self.times == phi)
-        core.charge("forward", load=self.n_in, int_alu=self.n_in, branch=self.n_in, loop=self.n_in)
+        lo, hi = np.searchsorted(self.ev_step, [phi, phi + 1])
+        # a read pointer walks the sorted event list: one compare per tick plus one per event sent
+        m = int(hi - lo)
+        core.charge("forward", load=1 + 2 * m, int_alu=1 + 2 * m, branch=1 + m, loop=m)
         base = core.pe_id << SPIKE_SHIFT
-        for i in idx:
+        for i in self.ev_chan[lo:hi]:
             core.send_mc(base | int(i))
-        self.cnt.spike_packets += len(idx)
+        self.cnt.spike_packets += m
 
 
 class LayerCore(Firmware):
@@ -347,9 +426,11 @@ class LayerCore(Firmware):
             ek = keys[is_err]
             vals = np.asarray([p for p, e in zip(payloads, is_err) if e], F32)
             local = ek & LOCAL_MASK
-            if g.is_output and phi == c.n_steps:  # dL/dt from the loss PE
-                g.gloss[self.copy, local] = vals
-                core.charge("loss", store=len(ek), int_alu=2 * len(ek))
+            if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
+                shape = (ek & SHAPE_FLAG) != 0
+                g.gloss[self.copy, local[~shape]] = vals[~shape]
+                g.shape[self.copy, local[shape]] = vals[shape]
+                core.charge("loss", store=len(ek), int_alu=3 * len(ek))
             else:
                 g.record_error(self.copy, core.tick, local, vals)
                 core.kernel("backward", "eventprop_error_in", len(ek))
@@ -384,6 +465,8 @@ class LayerCore(Firmware):
             core.kernel("backward", "eventprop_adjoint_step", n)
             core.charge("backward", int_alu=18, branch=1)  # the call
             core.charge("backward", fdiv=n_own, fadd=3 * n_own, load=4 * n_own, loop=n_own)
+            if g.is_output and c.shape_weight:  # label neuron: compare, table load, fmac
+                core.charge("backward", load=2, fcmp=1, fmul=1, fadd=1)
             core.kernel("backward", "eventprop_grad_accumulate", n * len(ii))  # acc[:, i] += lambda_I
             core.charge("backward", int_alu=9 * len(ii), loop=len(ii))
             if out["errs"] is not None and len(ii):
@@ -398,7 +481,15 @@ class LayerCore(Firmware):
                 self.cnt.error_packets += len(ii) * 1
         elif phi == 2 * T:  # reduce: gradient accumulator -> DRAM
             size = n * n_in
-            core.dma_write(1, g.acc[self.copy], self.dram_grad, self.copy * size, size)
+            if g.silent_acc:  # silent-neuron rule: count input spikes, add to silent rows
+                n_silent = int(g.finish(tick)[self.copy].sum())
+                n_hin = int(g.hicount[self.copy])
+                core.charge("backward", load=n_hin + n, int_alu=2 * n_hin, fadd=n_hin, loop=n + n_hin)
+                if not c.silent_batch:
+                    core.charge("backward", load=2 * n_silent * n_in, fmac=n_silent * n_in,
+                                store=n_silent * n_in, loop=n_silent)
+            rec = g.grad_record(self.copy)
+            core.dma_write(1, rec, self.dram_grad, self.copy * rec.size, rec.size)
             core.charge("reduce", int_alu=8)
         elif phi == 2 * T + 2:  # weight distribution: new W from DRAM
             size = n * n_in
@@ -453,6 +544,13 @@ class LossCore(Firmware):
                     core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
                                  | int(j - start), F32(g.grad[self.copy, j]))
                     self.cnt.loss_packets += 1
+        if c.shape_weight:  # loss shaping: the label neuron's weight, also when it is silent
+            j = int(g.labels[self.copy])
+            for start, stop, sl in self.out_route:
+                if start <= j < stop:
+                    core.send_mc(ERR_FLAG | SHAPE_FLAG | (core.pe_id << SPIKE_SHIFT)
+                                 | (sl << SLICE_SHIFT) | int(j - start), F32(c.shape_weight))
+                    self.cnt.loss_packets += 1
 
 
 class RootCore(Firmware):
@@ -474,6 +572,10 @@ class RootCore(Firmware):
         self.slot: np.ndarray | None = None
         self.betas, self.eps = (0.9, 0.999), 1e-8
         self.last_grads: list[np.ndarray] | None = None
+        # batch-scope silent rule: per copy the layer PEs append fired flags [n] + input counts [n_in]
+        self.extra = [bool(c.silent_batch and c.silent_acc and c.silent_acc[l])
+                      for l in range(len(self.W))]
+        self.counts: dict = {}
 
     def on_start(self, core: Core) -> None:
         nbytes = sum(w.nbytes for w in self.W)
@@ -493,27 +595,36 @@ class RootCore(Firmware):
                      for k in range(self.C)]
         self.total = [np.zeros_like(w) for w in self.W]
         core.charge("reduce", store=sum(w.size for w in self.W), loop=1)
+        self.counts = {}
         self._next(core)
+
+    def _record_size(self, l: int, s: int) -> tuple[int, int]:
+        start, stop = self.slices[l][s]
+        n, n_in = stop - start, self.W[l].shape[1]
+        extra = n + n_in if self.extra[l] else 0
+        return n * n_in, extra
 
     def _next(self, core: Core) -> None:
         l, s, k = self.jobs[0]
-        start, stop = self.slices[l][s]
-        n_in = self.W[l].shape[1]
-        size = (stop - start) * n_in
-        self.slot = np.zeros((stop - start, n_in), F32)
-        core.dma_read(10, self.grad_bufs[l][s], k * size, size, self.slot)
+        size, extra = self._record_size(l, s)
+        self.slot = np.zeros(size + extra, F32)
+        core.dma_read(10, self.grad_bufs[l][s], k * (size + extra), size + extra, self.slot)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
         if tag != 10:
             return
         l, s, _ = self.jobs.pop(0)
         start, stop = self.slices[l][s]
-        self.total[l][start:stop] += self.slot
+        size, extra = self._record_size(l, s)
+        self.total[l][start:stop] += self.slot[:size].reshape(stop - start, -1)
         core.charge("reduce", load=2 * self.slot.size, fadd=self.slot.size, store=self.slot.size,
                     loop=self.slot.size)
+        if extra:
+            self.counts[(l, s)] = self.counts.get((l, s), np.zeros(extra, F32)) + self.slot[size:]
         if self.jobs:
             self._next(core)
             return
+        self._silent_batch_rule(core)
         grads = [(-self.c.tau_syn_s * tot) / F32(self.n_active) for tot in self.total]
         self.last_grads = grads
         self._adam(grads)
@@ -522,6 +633,18 @@ class RootCore(Firmware):
                     store=3 * n_w, loop=n_w)
         for l, w in enumerate(self.W):
             core.dma_write(11 + l, w, self.w_bufs[l], 0, w.size)
+
+    def _silent_batch_rule(self, core: Core) -> None:
+        """Batch-scope silent rule: rows of neurons no copy saw fire get silent_acc x the batch's
+        input spike counts (same float32 ops as ``reference.silent_term`` on batch sums)."""
+        for (l, s), cnt in self.counts.items():
+            start, stop = self.slices[l][s]
+            n = stop - start
+            silent = (cnt[:n] == 0).astype(F32)
+            self.total[l][start:stop] += F32(self.c.silent_acc[l]) * (silent[:, None] * cnt[None, n:])
+            n_silent = int(silent.sum())
+            core.charge("reduce", load=n + 2 * n_silent * len(cnt[n:]), fcmp=n,
+                        fmac=n_silent * len(cnt[n:]), store=n_silent * len(cnt[n:]), loop=n)
 
     def _adam(self, grads: list[np.ndarray]) -> None:
         """torch Adam (L2 decay into the gradient), float32, identical op order to the reference."""

@@ -21,6 +21,9 @@ class EventpropMapping(BaseModel):
         None, ge=1, description="spike-history capacity per neuron per sample (own and input "
         "spikes); default n_steps - 1, the most a neuron can fire, so it never overflows")
     first_pe: int = Field(0, ge=0, description="first PE used; the root PE")
+    input_spikes_per_channel: int = Field(
+        1, ge=1, description="injector SRAM for input spike events, per input channel and sample "
+        "(1 = latency code; raise it for spike-train inputs)")
 
 
 @dataclass

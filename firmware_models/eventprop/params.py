@@ -50,6 +50,21 @@ class EventpropParams(BaseModel):
     sigma_s: list[float] = Field(default_factory=lambda: [3.2, 2.8])
     # data
     exclude_ambiguous: bool = True
+    # Remedies for silent neurons (EventProp's exact gradient is zero for a neuron that never
+    # fires). All off by default, so the authors' recipe stays reproducible; README "Silent neurons".
+    # silent_rate[l]: for each neuron of weight layer l silent in a sample, dL/dW[j, i] -=
+    #   silent_rate[l] * (spikes of input i in that sample): a lower-bound spike-count rule that
+    #   raises the incoming weights from active inputs until the neuron fires (layer PE, local).
+    silent_rate: list[float] | None = None
+    # "sample": the rule acts on a neuron silent in that sample; "batch": only on a neuron silent
+    #   in every sample of the batch (a dead neuron), with the batch's input spike counts (root PE)
+    silent_scope: Literal["sample", "batch"] = "sample"
+    # loss shaping (after Nowotny, Turner & Knight, arXiv 2212.01232): an extra voltage loss
+    #   -shape_weight * sum_t exp(-t dt / shape_tau) V_label[t] over the steps before the label
+    #   neuron's first spike (the whole window if it is silent); the loss PE sends shape_weight to
+    #   the label neuron's PE, which adds the term to lambda_V in the backward pass.
+    shape_weight: float = 0.0
+    shape_tau_ms: float = 10.0
 
     @model_validator(mode="after")
     def _check(self) -> "EventpropParams":
@@ -69,6 +84,13 @@ class EventpropParams(BaseModel):
                      "ce_beta"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.silent_rate is not None and (len(self.silent_rate) != n_w
+                                             or min(self.silent_rate) < 0):
+            raise ValueError(f"silent_rate needs one value >= 0 per weight matrix ({n_w}), "
+                             f"got {self.silent_rate}")
+        if self.shape_weight < 0 or self.shape_tau_ms <= 0:
+            raise ValueError(f"shape_weight must be >= 0 and shape_tau_ms > 0, got "
+                             f"{self.shape_weight}, {self.shape_tau_ms}")
         if self.decay == "euler" and (self.dt_ms >= self.tau_syn_ms or self.dt_ms >= self.tau_mem_ms):
             raise ValueError("euler decay needs dt_ms < tau_syn_ms and dt_ms < tau_mem_ms "
                              f"(got dt={self.dt_ms}, tau_syn={self.tau_syn_ms}, "
@@ -102,9 +124,27 @@ class EventpropParams(BaseModel):
         return np.float32(self.tau_syn_ms * 1e-3)
 
     @property
+    def silent_acc(self) -> list[np.float32]:
+        """Per weight layer: what a silent neuron adds to lambda_I-sum per input spike, i.e.
+        silent_rate / tau_syn[s] (dL/dW = -tau_syn * sum), rounded once from double."""
+        rates = self.silent_rate or [0.0] * (len(self.layers) - 1)
+        return [np.float32(r / (self.tau_syn_ms * 1e-3)) for r in rates]
+
+    @property
+    def shape_table(self) -> np.ndarray:
+        """exp(-t dt / shape_tau) for t = 0..n_steps-1, float32: the loss-shaping weight per step
+        (a table in the output PE's SRAM; the reference uses the same array)."""
+        return shape_weights(self.n_steps, self.dt_ms, self.shape_tau_ms)
+
+    @property
     def dt_s(self) -> np.float32:
         """Step length in seconds, to turn spike steps into loss times."""
         return np.float32(self.dt_ms * 1e-3)
+
+
+def shape_weights(n_steps: int, dt_ms: float, tau_ms: float) -> np.ndarray:
+    """exp(-t dt / tau) over the steps, float32 (one numpy call so every caller gets the same bits)."""
+    return np.exp(np.arange(n_steps, dtype=np.float32) * np.float32(-dt_ms / tau_ms)).astype(np.float32)
 
 
 def _decay(dt_ms: float, tau_ms: float, mode: str) -> np.float32:

@@ -20,6 +20,7 @@ in the last step cannot reach the next layer inside the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from s2sim.data.yinyang import exclude_ambiguous, latency_encode, to_raster, yin
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)  # the off-chip code's guard; a no-op in float32 for |Vdot| >~ 1e-3
+# A custom TTFS loss: (first-spike steps [B, N], silent = T; labels [B]; T) -> (loss [B], dL/dt [B, N]);
+# the same signature as the loss PE's hook (firmware.DlDtHook)
+DlDtHook = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 # --------------------------------------------------------------------------- forward
@@ -218,16 +222,20 @@ def onchip_loss(first: np.ndarray, y: np.ndarray, p: EventpropParams) -> tuple[n
     return loss.astype(F32), grad
 
 
-def output_error(spikes_out: np.ndarray, y: np.ndarray,
-                 p: EventpropParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def output_error(spikes_out: np.ndarray, y: np.ndarray, p: EventpropParams,
+                 dldt_hook: DlDtHook | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """grad_out [B, T, N] for the top layer (dL/dt at each first-spike step), loss [B], first [B, N].
 
     As in the off-chip ``FirstSpikeTime.backward``, an error landing on the last
     step T-1 is dropped (``k[-1] = 0``), and a silent neuron (t = T) places none.
+    ``dldt_hook`` (the general TTFS case) replaces the loss selected by ``p.loss``.
     """
     B, T, N = spikes_out.shape
     first = first_spike_steps(spikes_out)
-    loss, dldt = ttfs_loss(first, y, p)
+    if dldt_hook is None:
+        loss, dldt = ttfs_loss(first, y, p)
+    else:
+        loss, dldt = (np.asarray(a, F32) for a in dldt_hook(first.copy(), y.copy(), T))
     grad_out = np.zeros((B, T, N), F32)
     b, n = np.nonzero(first < T - 1)
     grad_out[b, first[b, n], n] = dldt[b, n]
@@ -256,7 +264,8 @@ class LayerAdjoint:
 
 
 def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: np.ndarray,
-                  p: EventpropParams, need_grad_in: bool = True) -> LayerAdjoint:
+                  p: EventpropParams, need_grad_in: bool = True, lv_source: np.ndarray | None = None,
+                  silent_acc: np.float32 = F32(0.0)) -> LayerAdjoint:
     """Discrete adjoint of one layer in reverse time (dL/dW summed over the batch).
 
     For t = T-2 .. 0, with lambda_V[T-1] = lambda_I[T-1] = 0:
@@ -270,6 +279,12 @@ def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: n
     in forward time, W&P's lambda_V^+); the jump lands in lV[t]. grad_in[t] and
     the weight gradient sampled at s_in[t] both use lambda after all jumps of
     steps > t, matching the input spike at t acting on I[t+1].
+
+    Options against silent neurons (off by default): ``lv_source`` [B, T, N] is added to
+    lV[t] from step t+1 (loss shaping, -dL/dV); ``silent_acc`` > 0 adds silent_acc * (input
+    spikes of the sample at steps <= T-2) to the lambda_I sum of every neuron silent in it
+    (``p.silent_scope == "batch"``: of every neuron silent in the whole batch, with the batch's
+    input spike counts, after the batch sum; the root PE's job on the chip).
     """
     B, T, n = rec.spikes.shape
     a, oma, b, theta = p.alpha_syn, p.one_minus_alpha, p.beta_mem, F32(p.threshold)
@@ -289,40 +304,80 @@ def layer_adjoint(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: n
         jump = np.zeros_like(lV)
         np.divide(theta * lV + grad_out[:, t + 1], vdot[:, t + 1], out=jump, where=spiked)
         lV_all[:, t] = b * lV + jump
+        if lv_source is not None:
+            lV_all[:, t] += lv_source[:, t + 1]
         # per-sample sum of lambda_I at input spikes, accumulated in reverse time (as a core does)
         acc += lI_all[:, t, :, None] * s_in_f[:, t, None, :]
+    if silent_acc and p.silent_scope == "sample":
+        acc += silent_term(rec.spikes, s_in_f, silent_acc)
     total = np.zeros(W.shape, F32)
     for k in range(B):  # batch reduction in copy order (root PE)
         total += acc[k]
+    if silent_acc and p.silent_scope == "batch":
+        total += silent_term(rec.spikes.sum(axis=0, keepdims=True),
+                             s_in_f.sum(axis=0, keepdims=True), silent_acc)[0]
     dW = -p.tau_syn_s * total
     return LayerAdjoint(lV_all, lI_all, grad_in, dW.astype(F32))
 
 
+def silent_term(spikes: np.ndarray, s_in: np.ndarray, silent_acc: np.float32) -> np.ndarray:
+    """[B, N, N_in]: silent_acc * (spikes of input i at steps <= T-2) for each neuron j silent in
+    the sample, 0 for the others (the silent-neuron rule; dW = -tau_syn * this raises W[j, i])."""
+    silent = (spikes.sum(axis=1) == 0).astype(F32)  # [B, N]
+    count = s_in[:, :-1].sum(axis=1, dtype=F32)  # [B, N_in]; a spike at T-1 cannot act
+    return F32(silent_acc) * (silent[:, :, None] * count[:, None, :])
+
+
 def layer_backward(W: np.ndarray, s_in: np.ndarray, rec: LayerRecord, grad_out: np.ndarray,
-                   p: EventpropParams, need_grad_in: bool = True
+                   p: EventpropParams, need_grad_in: bool = True,
+                   lv_source: np.ndarray | None = None, silent_acc: np.float32 = F32(0.0)
                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """(dL/dW summed over batch, grad_in) of ``layer_adjoint``; what training needs."""
-    adj = layer_adjoint(W, s_in, rec, grad_out, p, need_grad_in)
+    adj = layer_adjoint(W, s_in, rec, grad_out, p, need_grad_in, lv_source, silent_acc)
     return adj.dW, adj.grad_in
 
 
 def backward(weights: list[np.ndarray], s_in: np.ndarray, records: list[LayerRecord],
-             grad_out: np.ndarray, p: EventpropParams) -> list[np.ndarray]:
-    """Adjoint through all layers top-down; grad_in of layer l is grad_out of layer l-1 (same t)."""
+             grad_out: np.ndarray, p: EventpropParams, lv_source: np.ndarray | None = None
+             ) -> list[np.ndarray]:
+    """Adjoint through all layers top-down; grad_in of layer l is grad_out of layer l-1 (same t).
+    ``lv_source`` (loss shaping) enters the output layer only."""
     grads: list[np.ndarray] = [np.empty(0, F32)] * len(weights)
     g = grad_out
-    for l in range(len(weights) - 1, -1, -1):
+    top = len(weights) - 1
+    for l in range(top, -1, -1):
         x = s_in if l == 0 else records[l - 1].spikes
-        grads[l], g = layer_backward(weights[l], x, records[l], g, p, need_grad_in=l > 0)
+        grads[l], g = layer_backward(weights[l], x, records[l], g, p, need_grad_in=l > 0,
+                                     lv_source=lv_source if l == top else None,
+                                     silent_acc=p.silent_acc[l])
     return grads
 
 
-def loss_and_grads(weights: list[np.ndarray], s_in: np.ndarray, y: np.ndarray,
-                   p: EventpropParams) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Forward + loss + backward on one batch: (loss [B], first [B, N_out], dW summed over batch)."""
+def shaping_source(first: np.ndarray, y: np.ndarray, p: EventpropParams) -> np.ndarray | None:
+    """Loss shaping's lambda_V source [B, T, N] (None when off): shape_weight * exp(-t dt/tau) on
+    the label neuron at steps 1 .. first_label - 1 (the whole window if the label is silent)."""
+    if not p.shape_weight:
+        return None
+    B, N = first.shape
+    T = p.n_steps
+    rows = np.arange(B)
+    w = F32(p.shape_weight) * p.shape_table  # [T]
+    steps = np.arange(T)[None, :]
+    on = (steps >= 1) & (steps < first[rows, y][:, None])  # [B, T]
+    src = np.zeros((B, T, N), F32)
+    src[rows[:, None], steps, y[:, None]] = np.where(on, w[None, :], F32(0.0))
+    return src
+
+
+def loss_and_grads(weights: list[np.ndarray], s_in: np.ndarray, y: np.ndarray, p: EventpropParams,
+                   dldt_hook: DlDtHook | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Forward + loss + backward on one batch: (loss [B], first [B, N_out], dW summed over batch).
+
+    ``s_in`` [B, T, N_in] may hold any number of spikes per input channel (spike trains)."""
     records = forward(weights, s_in, p)
-    grad_out, loss, first = output_error(records[-1].spikes, y, p)
-    return loss, first, backward(weights, s_in, records, grad_out, p)
+    grad_out, loss, first = output_error(records[-1].spikes, y, p, dldt_hook)
+    return loss, first, backward(weights, s_in, records, grad_out, p, shaping_source(first, y, p))
 
 
 # ------------------------------------------------------------------ init / optimiser

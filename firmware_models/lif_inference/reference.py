@@ -25,8 +25,16 @@ def simulate(built: BuiltNetwork, n_ticks: int, tick_ns: float) -> list[np.ndarr
     """Spike rasters [n_ticks, layer size] (bool) for every layer, layer 0 being the input."""
     net = built.net
     p_spike = net.input_rate_hz * tick_ns * 1e-9
+    return forward(built, input_raster(built, n_ticks, p_spike), tick_ns)
+
+
+def forward(built: BuiltNetwork, inputs: np.ndarray, tick_ns: float) -> list[np.ndarray]:
+    """Spike rasters of every layer for a given input raster [n_ticks, layer 0] (bool); layer 0 is
+    ``inputs`` itself. Separate from ``simulate`` so studies can feed the same spikes at any tick."""
+    net = built.net
     alpha, thr = decay(net, tick_ns), np.float32(net.threshold)
-    rasters = [input_raster(built, n_ticks, p_spike)]
+    n_ticks = inputs.shape[0]
+    rasters = [np.asarray(inputs, bool)]
     for layer, rows in enumerate(built.projections, start=1):
         pre = rasters[-1]
         v = np.zeros(net.layers[layer], np.float32)
