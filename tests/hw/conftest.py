@@ -1,7 +1,6 @@
 import pytest
 
 from s2sim.hw.params import HwParams, PerfLevel
-from s2sim.runtime import Firmware
 from s2sim.sim import Simulation
 
 
@@ -20,33 +19,6 @@ def hw():
         dma_setup_cycles=10, dram_total_bandwidth_gb_s=2.0, dram_channels=2, dram_latency_ns=0.0,
         dram_interleave_bytes=4096,
     )
-
-
-class Scripted(Firmware):
-    """A firmware whose callbacks are given as plain functions, for small test stories."""
-
-    def __init__(self, **callbacks):
-        self.cb = callbacks
-        self.log = []
-
-    def on_start(self, core):
-        if "start" in self.cb:
-            self.cb["start"](core)
-
-    def on_timer(self, core, tick):
-        self.log.append(("timer", tick, core.now))
-        if "timer" in self.cb:
-            self.cb["timer"](core, tick)
-
-    def on_packet(self, core, key, payload):
-        self.log.append(("packet", key, core.now))
-        if "packet" in self.cb:
-            self.cb["packet"](core, key, payload)
-
-    def on_dma_done(self, core, tag):
-        self.log.append(("dma", tag, core._chip.env.now))
-        if "dma" in self.cb:
-            self.cb["dma"](core, tag)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from conftest import Scripted
+from scripted_firmware import Scripted
 from s2sim.sim import Simulation
 
 

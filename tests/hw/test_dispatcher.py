@@ -1,7 +1,7 @@
 """spin1_api dispatcher semantics: timer overruns, pre-emptive packet handlers, queue limits."""
 import numpy as np
 
-from conftest import Scripted
+from scripted_firmware import Scripted
 
 
 def overruns(make_sim, n_ticks, timer, tick_ns=1000.0, **callbacks):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import Scripted
+from scripted_firmware import Scripted
 from s2sim.hw.sram import SramOverflowError
 
 

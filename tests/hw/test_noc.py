@@ -1,6 +1,6 @@
 """Packets on an idle mesh arrive after injection + hops x hop latency + ejection + serialisation;
 packets that want the same link at once leave it one after the other."""
-from conftest import Scripted
+from scripted_firmware import Scripted
 
 
 def arrivals(fw):

@@ -64,7 +64,7 @@ def test_the_dvfs_policy_and_the_dma_issue_cost_take_their_numbers_from_the_arch
 def test_queueing_a_dma_costs_the_arch_files_issue_cycles(hw):
     import numpy as np
 
-    from conftest import Scripted
+    from scripted_firmware import Scripted
     from s2sim.sim import Simulation
 
     def dma_done_ns(issue_cycles: float) -> float:

@@ -1,5 +1,5 @@
 """Long runs keep only the first ``record_timesteps`` timesteps in detail, but never lose the slowest one."""
-from conftest import Scripted
+from scripted_firmware import Scripted
 
 
 def test_timesteps_past_the_cap_only_update_the_maximum(hw):

@@ -1,0 +1,33 @@
+"""``Scripted``: a firmware whose callbacks are plain functions, for the small timing stories of tests/hw.
+
+A module of its own (not conftest.py): test modules import it by name, and several test folders have a
+conftest.py, so ``from conftest import ...`` could find another folder's.
+"""
+from s2sim.runtime import Firmware
+
+
+class Scripted(Firmware):
+    """A firmware whose callbacks are given as plain functions, for small test stories."""
+
+    def __init__(self, **callbacks):
+        self.cb = callbacks
+        self.log = []
+
+    def on_start(self, core):
+        if "start" in self.cb:
+            self.cb["start"](core)
+
+    def on_timer(self, core, tick):
+        self.log.append(("timer", tick, core.now))
+        if "timer" in self.cb:
+            self.cb["timer"](core, tick)
+
+    def on_packet(self, core, key, payload):
+        self.log.append(("packet", key, core.now))
+        if "packet" in self.cb:
+            self.cb["packet"](core, key, payload)
+
+    def on_dma_done(self, core, tag):
+        self.log.append(("dma", tag, core._chip.env.now))
+        if "dma" in self.cb:
+            self.cb["dma"](core, tag)
