@@ -110,7 +110,7 @@ def read_graph(path: str | Path):
     if not p.is_file():
         raise NirError(f"{path}: no such NIR file")
     try:
-        return nir.read(p)
+        return nir.read(p, type_check=False)  # sizes are checked here, edge by edge, by lower()
     except Exception as err:  # h5py/nir raise many types for a damaged or foreign file
         raise NirError(f"{path}: not a readable NIR graph ({type(err).__name__}: {err})") from None
 
