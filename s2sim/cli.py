@@ -36,7 +36,8 @@ def _user_errors():
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escaped: messages quote shapes and extras like ``[ticks, n]`` or ``s2sim[report]``, not markup
+    err_console.print(f"[bold red]error:[/] {rich.markup.escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
