@@ -178,8 +178,14 @@ def prepare(ctx: RunContext) -> tuple[MappedGraph, dict[str, np.ndarray], NirMod
 
 def run(ctx: RunContext) -> AppResult:
     mapped, inputs, model = prepare(ctx)
-    n_ticks = ctx.spec.run.ticks or max(len(r) for r in inputs.values())
     ctx.start_output()
+    result = simulate(ctx, mapped, inputs, ctx.spec.run.ticks or max(len(r) for r in inputs.values()))
+    result.extra = {"nir": str(_resolve(ctx, model.nir)), "discretisation": model.discretisation} | result.extra
+    return result
+
+
+def simulate(ctx: RunContext, mapped: MappedGraph, inputs: dict[str, np.ndarray], n_ticks: int) -> AppResult:
+    """Run a mapped graph for ``n_ticks`` (shared by ``s2sim run`` and the Python API ``s2sim.snn``)."""
     sim = ctx.simulation()
     firmwares = place(ctx, sim, mapped, inputs)
     advance = ctx.progress("nir graph ticks", n_ticks)
@@ -198,13 +204,12 @@ def run(ctx: RunContext) -> AppResult:
             arrays[f"v_{pop.name}"] = voltages(mapped, firmwares, pop.name, n_ticks)
     if ctx.out_dir is not None:
         np.savez_compressed(Path(ctx.out_dir) / "nir_output.npz", **arrays)
-    extra = {"nir": str(_resolve(ctx, model.nir)), "discretisation": model.discretisation,
-             "populations": {p.name: {"type": p.kind, "neurons": p.n, "pes": len(mapped.slices[p.name])}
+    extra = {"populations": {p.name: {"type": p.kind, "neurons": p.n, "pes": len(mapped.slices[p.name])}
                              for p in graph.populations},
              "synapses": int(sum(p.weight.nnz for p in graph.projections)),
              "spikes_per_population": spikes, "outputs": graph.outputs}
     result = AppResult(sim=sim, samples=1, timesteps=n_ticks, ticks_per_sample=n_ticks, extra=extra)
-    result.firmwares, result.mapped, result.arrays = firmwares, mapped, arrays  # for the Python API
+    result.mapped, result.arrays = mapped, arrays  # rasters and voltages, for tests and the Python API
     return result
 
 
