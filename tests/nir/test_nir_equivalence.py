@@ -143,3 +143,13 @@ def test_conv2d_lowered_to_synaptic_rows(tmp_path):
     graph = nir.NIRGraph(nodes=nodes, edges=[("in", "conv"), ("conv", "lif"), ("lif", "out")],
                          type_check=False)
     assert_same_as_reference(tmp_path, graph, 36)
+
+
+def test_recurrent_projection_onto_itself(tmp_path):
+    rng = np.random.default_rng(12)
+    nodes = {"in": nir.Input(np.array([10])), "fc": nir.Linear(dyadic(rng, (14, 10))), "lif": lif(14),
+             "rec": nir.Linear(dyadic(rng, (14, 14), -60, 60)), "out": nir.Output(np.array([14]))}
+    edges = [("in", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "out")]
+    result = assert_same_as_reference(tmp_path, nir.NIRGraph(nodes=nodes, edges=edges), 10,
+                                      "mapping.max_atoms_per_core=5")
+    assert {p.pre for p in result.mapped.graph.projections} == {"in", "lif"}
