@@ -19,6 +19,7 @@ APPS = {
     "eprop": "firmware_models.eprop.app",
     "eventprop": "firmware_models.eventprop.app",
     "eprop_lif": "firmware_models.eprop_lif.app",
+    "nir": "firmware_models.lif_inference.graph_app",  # an imported NIR graph (s2sim/nir_import.py)
 }
 
 

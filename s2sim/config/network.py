@@ -68,6 +68,7 @@ class NetworkFile(BaseModel):
     arch: str = Field(default="spinnaker2", description="packaged arch name or YAML path")
     arch_overrides: dict[str, Any] = Field(default_factory=dict, description="nested arch values")
     firmware: FirmwareSection
+    model: dict[str, Any] = Field(default_factory=dict, description="imported model, e.g. {nir: file.nir}")
     network: dict[str, Any] = Field(default_factory=dict)
     mapping: dict[str, Any] = Field(default_factory=dict)
     dataset: dict[str, Any] = Field(default_factory=dict)
@@ -111,7 +112,9 @@ def load_network(path: str | Path, sets: Sequence[str] = ()) -> LoadedNetwork:
     """Read a network YAML, apply ``--set`` expressions, validate, and load its arch."""
     file = Path(path)
     label = str(path)
-    raw = read_yaml_mapping(file, label)
+    raw = _nir_network(file) if file.suffix == ".nir" else read_yaml_mapping(file, label)
+    if isinstance(raw.get("model"), dict) and "nir" in raw["model"] and "firmware" not in raw:
+        raw["firmware"] = {"package": "nir"}
     arch_sets: dict[str, Any] = {}
     set_roots: list[str] = []
     arch_from_set = False
@@ -144,6 +147,14 @@ def load_network(path: str | Path, sets: Sequence[str] = ()) -> LoadedNetwork:
             raise ConfigError(blame, "run.performance_level", f"got {spec.run.performance_level!r}",
                               "one of: " + ", ".join(names))
     return LoadedNetwork(file=file, raw=raw, spec=spec, arch=arch, sets=list(sets))
+
+
+def _nir_network(file: Path) -> dict[str, Any]:
+    """``s2sim run MODEL.nir``: a network file in memory that runs the graph with defaults (input:
+    ``MODEL.npz`` beside it; any key can still be changed with ``--set``)."""
+    if not file.is_file():
+        raise ConfigError(str(file), None, "no such file", "a NIR graph file")
+    return {"name": file.stem, "firmware": {"package": "nir"}, "model": {"nir": file.name}}
 
 
 def _validate_spec(raw: dict[str, Any], label: str, set_roots: list[str]) -> NetworkFile:

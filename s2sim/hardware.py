@@ -1,0 +1,87 @@
+"""The simulated chip for the Python API (``s2sim.snn``): ``Chip(arch=...).run(net, timesteps)``.
+
+A run is the same simulation ``s2sim run`` does for a NIR graph (``graph_app.simulate``): the
+network is lowered to populations and synaptic rows, mapped ``max_atoms_per_core`` neurons per PE,
+and run as LIF inference firmware; ``run`` returns the usual summary (latency, memory, energy).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .snn import Network, SnnError
+
+__all__ = ["Chip"]
+
+
+class Chip:
+    def __init__(self, arch: str = "spinnaker2", max_atoms_per_core: int = 128,
+                 performance_level: str | None = None, **overrides: Any):
+        """``overrides``: nested arch values, as a network file's ``arch_overrides``."""
+        self.arch, self.overrides = arch, overrides
+        self.max_atoms_per_core, self.performance_level = max_atoms_per_core, performance_level
+
+    def run(self, net: Network, timesteps: int, sys_tick_in_s: float = 1e-3,
+            out_dir: str | Path | None = None) -> dict:
+        """Simulate ``timesteps`` ticks, fill the populations' recordings, return the summary.
+
+        ``out_dir``: also write ``summary.json``, ``timesteps.csv`` and ``nir_output.npz`` there.
+        """
+        from firmware_models.lif_inference.graph_app import NirMapping, map_graph, simulate
+        from .apps import RunContext
+        from .config import NetworkFile, validate_section
+        from .config.arch_loader import load_arch_layers
+        from .config.network import LoadedNetwork
+        from .hw.params import HwParams
+        from .profile.summary import build_summary, write_json_atomic, write_timesteps_csv
+
+        if timesteps < 1 or sys_tick_in_s <= 0:
+            raise SnnError(f"run: timesteps {timesteps} and sys_tick_in_s {sys_tick_in_s} must be positive")
+        label = f"Chip.run({net.name})"
+        raw = {"name": net.name, "arch": self.arch, "firmware": {"package": "nir"},
+               "arch_overrides": self.overrides,
+               "run": {"tick_ns": float(sys_tick_in_s * 1e9), "ticks": int(timesteps), "progress": False,
+                       "performance_level": self.performance_level}}
+        spec = validate_section(NetworkFile, raw, label, "")
+        layers = [(self.overrides, label, label, "overrides")] if self.overrides else []
+        loaded = LoadedNetwork(file=Path(label), raw=raw, spec=spec, arch=load_arch_layers(self.arch, layers))
+        hw = HwParams.from_arch(loaded.arch)
+        graph = net.lowered(sys_tick_in_s)
+        try:
+            mapped = map_graph(graph, NirMapping(max_atoms_per_core=self.max_atoms_per_core), hw.n_pes)
+        except ValueError as err:
+            raise SnnError(f"{label}: {err}") from None
+        ctx = RunContext(loaded=loaded, hw=hw, out_dir=Path(out_dir) if out_dir else None,
+                         progress=lambda label, total: (lambda n=1: None))
+        if ctx.out_dir is not None:
+            ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        result = simulate(ctx, mapped, net.inputs(timesteps, graph), timesteps)
+        self._fill(net, result, timesteps)
+        summary = build_summary(result.sim, network=net.name, arch_name=loaded.arch.name,
+                                config=loaded.resolved(), seed=0, samples=1, timesteps=timesteps,
+                                tick_ns=spec.run.tick_ns, wall_time_s=time.perf_counter() - t0,
+                                arch=loaded.arch, extra=result.extra)
+        if ctx.out_dir is not None:
+            write_timesteps_csv(result.sim, ctx.out_dir / "timesteps.csv")
+            write_json_atomic(summary, ctx.out_dir / "summary.json")
+        return summary
+
+    @staticmethod
+    def _fill(net: Network, result, timesteps: int) -> None:
+        stats, mapped = result.sim.chip.stats, result.mapped
+        done, packets = stats.time_done_ns[:timesteps], stats.packets_in[:timesteps]
+        for pop in net.populations:
+            spikes = result.arrays.get(f"spikes_{pop.name}")
+            v = result.arrays.get(f"v_{pop.name}")
+            pes = [s.pe for s in mapped.slices[pop.name]]
+            pop._results = {
+                "spikes": {} if spikes is None else {i: np.flatnonzero(spikes[:, i]).tolist()
+                                                     for i in range(pop.size)},
+                "v": {} if v is None else {i: v[:, i].tolist() for i in range(pop.size)},
+                "time_done": {pe: done[:, pe].tolist() for pe in pes},
+                "n_packets": {pe: packets[:, pe].astype(int).tolist() for pe in pes},
+            }

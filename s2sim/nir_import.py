@@ -1,0 +1,340 @@
+"""Read a NIR graph and lower it to populations of discretised neurons joined by synaptic matrices.
+
+Why: networks trained elsewhere (snnTorch, Norse, Sinabs, ...) are exported as the Neuromorphic
+Intermediate Representation; this module turns one into what the LIF inference firmware runs.
+
+Lowering. Nodes are of two kinds:
+
+* **populations** -- ``Input`` (replays a spike raster) and the neuron nodes ``LIF``, ``CubaLIF``,
+  ``IF``, ``LI``, ``CubaLI`` and ``Threshold``: each becomes a population of PE-mapped neurons;
+* **linear maps** -- ``Affine``, ``Linear``, ``Scale``, ``Flatten`` and ``Conv2d``: every path of
+  linear maps from a population to a neuron node is multiplied out into one synaptic matrix
+  (``post x pre``, kept sparse: only non-zero weights become synapses), and biases on the way
+  become a constant input to the target neurons. Several edges into one node are summed, as NIR says.
+
+``Output`` records what feeds it. Non-spiking neurons (``LI``, ``CubaLI``) may only feed ``Output``:
+their voltages are recorded, not sent. Any other node type is an error naming the node and type.
+
+Discretisation at the tick ``dt`` (``exact``, the default, or ``euler``), per neuron, in this order
+each tick, with ``S`` the synaptic input of the tick (weighted spikes sent in the previous tick,
+plus the biases):
+
+* synaptic current (``CubaLIF``, ``CubaLI``): ``I = a_syn * I + g_syn * S`` with
+  exact: ``a_syn = exp(-dt/tau_syn)``, ``g_syn = (1 - a_syn) * w_in``;
+  euler: ``a_syn = 1 - dt/tau_syn``, ``g_syn = dt/tau_syn * w_in``.
+  Without a synapse state the drive is ``I = S``.
+* membrane: ``v = a * v + (c + g * I)`` with, for ``LIF``/``LI``/Cuba* (``tau = tau_mem``)
+  exact: ``a = exp(-dt/tau)``, ``g = (1 - a) * r``, ``c = (1 - a) * v_leak``;
+  euler: ``a = 1 - dt/tau``, ``g = dt/tau * r``, ``c = dt/tau * v_leak``.
+  ``IF``: ``a = 1``, ``g = dt * r``, ``c = 0`` (both). ``Threshold``: ``a = 0``, ``g = 1``, ``c = 0``.
+* spike if ``v > v_threshold``, then ``v = v_reset`` for the neurons that fired.
+
+"exact" integrates each linear ODE exactly with its input held over the tick (the synapse first,
+then the membrane with the new current); "euler" is forward Euler, which is what snnTorch's
+``Leaky``/``Synaptic`` compute when exported with ``r = tau/dt`` and ``w_in = tau_syn/dt``.
+A spike crosses one projection per tick, as on the chip: population ``k`` sees at tick ``t`` the
+spikes its sources fired at tick ``t - 1``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["NirError", "Population", "Projection", "LoweredGraph", "read_graph", "lower"]
+
+Discretisation = Literal["exact", "euler"]
+NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "Threshold")
+LINEAR_TYPES = ("Affine", "Linear", "Scale", "Flatten", "Conv2d")
+SPIKING = ("LIF", "CubaLIF", "IF", "Threshold")
+
+
+class NirError(Exception):
+    """A NIR graph s2sim cannot run, in one line naming the file, node and what is wrong."""
+
+
+@dataclass
+class Population:
+    """One NIR population node, discretised: per-neuron float32 coefficients (see module doc)."""
+
+    name: str
+    kind: str  # NIR node type ("Input" for the spike source)
+    n: int
+    a: np.ndarray | None = None
+    g: np.ndarray | None = None
+    c: np.ndarray | None = None
+    a_syn: np.ndarray | None = None  # None: no synaptic current state
+    g_syn: np.ndarray | None = None
+    v_threshold: np.ndarray | None = None
+    v_reset: np.ndarray | None = None
+    bias: np.ndarray | None = None  # constant part of S (biases of the linear maps feeding it)
+
+    @property
+    def spiking(self) -> bool:
+        return self.kind == "Input" or self.kind in SPIKING
+
+
+@dataclass
+class Projection:
+    """Synapses from ``pre`` to ``post``: ``weight[post_neuron, pre_neuron]`` (sparse, float32)."""
+
+    pre: str
+    post: str
+    weight: sp.csr_matrix
+
+
+@dataclass
+class LoweredGraph:
+    populations: list[Population]  # sources first, then in an order where every pre comes first
+    projections: list[Projection]
+    outputs: dict[str, str] = field(default_factory=dict)  # Output node -> population it records
+
+    def population(self, name: str) -> Population:
+        return next(p for p in self.populations if p.name == name)
+
+    @property
+    def inputs(self) -> list[Population]:
+        return [p for p in self.populations if p.kind == "Input"]
+
+
+def read_graph(path: str | Path):
+    """``nir.read`` with file problems turned into one-line errors."""
+    try:
+        import nir
+    except ImportError:
+        raise NirError("reading NIR files needs the 'nir' package (pip install 's2sim[nir]')") from None
+    p = Path(path)
+    if not p.is_file():
+        raise NirError(f"{path}: no such NIR file")
+    try:
+        return nir.read(p, type_check=False)  # sizes are checked here, edge by edge, by lower()
+    except Exception as err:  # h5py/nir raise many types for a damaged or foreign file
+        raise NirError(f"{path}: not a readable NIR graph ({type(err).__name__}: {err})") from None
+
+
+def lower(graph, dt_s: float, method: Discretisation = "exact", label: str = "graph") -> LoweredGraph:
+    """Turn a ``nir.NIRGraph`` into populations and projections at the tick ``dt_s``."""
+    if method not in ("exact", "euler"):
+        raise NirError(f"{label}: discretisation {method!r}; expected 'exact' or 'euler'")
+    nodes, edges = dict(graph.nodes), list(graph.edges)
+    for name, node in nodes.items():
+        kind = type(node).__name__
+        if kind not in ("Input", "Output") + NEURON_TYPES + LINEAR_TYPES:
+            raise NirError(f"{label}: node '{name}' has unsupported type {kind}; supported: "
+                           + ", ".join(("Input", "Output") + NEURON_TYPES + LINEAR_TYPES))
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    for src, dst in edges:
+        for end in (src, dst):
+            if end not in nodes:
+                raise NirError(f"{label}: edge ({src!r}, {dst!r}) names no node {end!r}")
+        preds[dst].append(src)
+    kinds = {n: type(node).__name__ for n, node in nodes.items()}
+    pops = {n: _population(n, node, kinds[n], dt_s, method, label)
+            for n, node in nodes.items() if kinds[n] == "Input" or kinds[n] in NEURON_TYPES}
+
+    cache: dict[str, tuple[dict[str, sp.csr_matrix], np.ndarray]] = {}
+
+    def affine_of(name: str, stack: tuple[str, ...] = ()) -> tuple[dict[str, sp.csr_matrix], np.ndarray]:
+        """Node ``name``'s output as ``sum_p M_p @ spikes_p + bias`` over populations ``p``."""
+        if name in pops:
+            n = pops[name].n
+            return {name: sp.identity(n, np.float64, format="csr")}, np.zeros(n)
+        if name in cache:
+            return cache[name]
+        if name in stack:
+            raise NirError(f"{label}: node '{name}' is in a loop of linear maps with no neuron in it")
+        if not preds[name]:
+            raise NirError(f"{label}: node '{name}' ({kinds[name]}) has no input edge")
+        mats, bias = _summed([affine_of(p, stack + (name,)) for p in preds[name]], name, label)
+        cache[name] = _apply(nodes[name], kinds[name], name, mats, bias, label)
+        return cache[name]
+
+    projections: list[Projection] = []
+    for name, pop in pops.items():
+        if pop.kind == "Input":
+            continue
+        if not preds[name]:
+            raise NirError(f"{label}: node '{name}' ({pop.kind}) has no input edge")
+        mats, bias = _summed([affine_of(p) for p in preds[name]], name, label)
+        if len(bias) != pop.n:
+            raise NirError(f"{label}: node '{name}' ({pop.kind}) has {pop.n} neurons but its input has "
+                           f"{len(bias)} values")
+        pop.bias = bias.astype(np.float32)
+        for pre, m in mats.items():
+            if not pops[pre].spiking:
+                raise NirError(f"{label}: node '{pre}' ({pops[pre].kind}) is not spiking, so it can only "
+                               f"feed an Output, not '{name}'")
+            weight = sp.csr_matrix(m, dtype=np.float32)
+            weight.eliminate_zeros()
+            projections.append(Projection(pre, name, weight))
+    outputs = {}
+    for name, kind in kinds.items():
+        if kind != "Output":
+            continue
+        if len(preds[name]) != 1 or preds[name][0] not in pops:
+            raise NirError(f"{label}: Output '{name}' must be fed by exactly one neuron or Input node, "
+                           f"got {preds[name] or 'none'}")
+        outputs[name] = preds[name][0]
+    order = _topological(pops, projections, label)
+    return LoweredGraph([pops[n] for n in order], projections, outputs)
+
+
+# ---- populations ---------------------------------------------------------------------------------
+def _population(name: str, node, kind: str, dt_s: float, method: str, label: str) -> Population:
+    if kind == "Input":
+        return Population(name, kind, _size(node.input_type.get("input"), name, label))
+
+    def vec(attr: str, n: int | None = None) -> np.ndarray:
+        v = np.asarray(getattr(node, attr), np.float64).reshape(-1)
+        if n is not None and v.size == 1:
+            v = np.full(n, v.item())
+        if n is not None and v.size != n:
+            raise NirError(f"{label}: node '{name}' ({kind}): {attr} has {v.size} values; expected {n}")
+        return v
+
+    if kind == "Threshold":
+        thr = vec("threshold")
+        n = thr.size
+        return Population(name, kind, n, a=_f32(np.zeros(n)), g=_f32(np.ones(n)), c=_f32(np.zeros(n)),
+                          v_threshold=_f32(thr), v_reset=_f32(np.zeros(n)))
+    n = vec("r").size
+    for attr in ("tau", "tau_mem", "tau_syn", "v_leak", "v_threshold", "v_reset", "w_in"):
+        if hasattr(node, attr):
+            n = max(n, vec(attr).size)
+    r = vec("r", n)
+    if kind == "IF":
+        a, g, c = np.ones(n), dt_s * r, np.zeros(n)
+    else:
+        tau = vec("tau" if kind in ("LIF", "LI") else "tau_mem", n)
+        _positive(tau, name, kind, "tau" if kind in ("LIF", "LI") else "tau_mem", label)
+        a, k = _decay(tau, dt_s, method)
+        g, c = k * r, k * vec("v_leak", n)
+    pop = Population(name, kind, n, a=_f32(a), g=_f32(g), c=_f32(c))
+    if kind in ("CubaLIF", "CubaLI"):
+        tau_syn = vec("tau_syn", n)
+        _positive(tau_syn, name, kind, "tau_syn", label)
+        a_syn, k_syn = _decay(tau_syn, dt_s, method)
+        pop.a_syn, pop.g_syn = _f32(a_syn), _f32(k_syn * vec("w_in", n))
+    if kind in SPIKING:
+        pop.v_threshold, pop.v_reset = _f32(vec("v_threshold", n)), _f32(vec("v_reset", n))
+    return pop
+
+
+def _decay(tau: np.ndarray, dt_s: float, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(state decay per tick, input gain per tick before ``r``/``w_in``) of ``tau x' = -x + u``."""
+    if method == "exact":
+        a = np.exp(-dt_s / tau)
+        return a, 1.0 - a
+    return 1.0 - dt_s / tau, dt_s / tau
+
+
+def _positive(tau: np.ndarray, name: str, kind: str, attr: str, label: str) -> None:
+    if not np.all(tau > 0):
+        raise NirError(f"{label}: node '{name}' ({kind}): {attr} must be > 0, got {tau.min():g}")
+
+
+def _f32(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, np.float32)
+
+
+def _size(shape, name: str, label: str) -> int:
+    if shape is None:
+        raise NirError(f"{label}: Input '{name}' has no input shape")
+    return int(np.prod(np.asarray(shape, np.int64)))
+
+
+# ---- linear maps ---------------------------------------------------------------------------------
+def _summed(terms, name: str, label: str):
+    mats: dict[str, sp.csr_matrix] = {}
+    bias = None
+    for m, b in terms:
+        if bias is not None and len(b) != len(bias):
+            raise NirError(f"{label}: node '{name}' sums inputs of {len(bias)} and {len(b)} values")
+        bias = b if bias is None else bias + b
+        for pre, mat in m.items():
+            mats[pre] = mat if pre not in mats else mats[pre] + mat
+    return mats, bias
+
+
+def _apply(node, kind: str, name: str, mats, bias, label: str):
+    """Compose one linear node after the affine expression ``(mats, bias)`` of its input."""
+    n_in = len(bias)
+    if kind == "Flatten":
+        return mats, bias
+    if kind == "Scale":
+        s = np.asarray(node.scale, np.float64).reshape(-1)
+        if s.size not in (1, n_in):
+            raise NirError(f"{label}: node '{name}' (Scale) has {s.size} factors for {n_in} inputs")
+        s = np.broadcast_to(s, (n_in,))
+        d = sp.diags(s, format="csr")
+        return {p: d @ m for p, m in mats.items()}, s * bias
+    if kind == "Conv2d":
+        w, b = _conv2d_matrix(node, name, n_in, label)
+    else:
+        w = np.asarray(node.weight, np.float64)
+        if w.ndim != 2 or w.shape[1] != n_in:
+            raise NirError(f"{label}: node '{name}' ({kind}) weight has shape {w.shape}; expected "
+                           f"(n_out, {n_in})")
+        w = sp.csr_matrix(w)
+        b = np.asarray(node.bias, np.float64).reshape(-1) if kind == "Affine" else np.zeros(w.shape[0])
+        if b.size == 1:
+            b = np.full(w.shape[0], b.item())
+    return {p: sp.csr_matrix(w @ m) for p, m in mats.items()}, w @ bias + b
+
+
+def _conv2d_matrix(node, name: str, n_in: int, label: str) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The 2-D convolution as a sparse (C_out*H_out*W_out) x (C_in*H*W) matrix, channel-major."""
+    w = np.asarray(node.weight, np.float64)
+    c_out, c_in_g, kh, kw = w.shape
+    h, wd = (int(x) for x in np.asarray(node.input_shape).reshape(-1)[-2:])
+    groups = int(node.groups)
+    c_in = c_in_g * groups
+    if c_in * h * wd != n_in:
+        raise NirError(f"{label}: node '{name}' (Conv2d) expects {c_in}x{h}x{wd} inputs, got {n_in}")
+    sh, sw = _pair(node.stride)
+    dh, dw = _pair(node.dilation)
+    if isinstance(node.padding, str):
+        raise NirError(f"{label}: node '{name}' (Conv2d) padding {node.padding!r}; expected integers")
+    ph, pw = _pair(node.padding)
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    rows, cols, vals = [], [], []
+    oy, ox = np.meshgrid(np.arange(ho), np.arange(wo), indexing="ij")
+    for co in range(c_out):
+        g0 = (co // (c_out // groups)) * c_in_g
+        for ci in range(c_in_g):
+            for ky in range(kh):
+                for kx in range(kw):
+                    iy, ix = oy * sh - ph + ky * dh, ox * sw - pw + kx * dw
+                    ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < wd)
+                    rows.append((co * ho + oy[ok]) * wo + ox[ok])
+                    cols.append(((g0 + ci) * h + iy[ok]) * wd + ix[ok])
+                    vals.append(np.full(ok.sum(), w[co, ci, ky, kx]))
+    m = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(c_out * ho * wo, n_in))  # duplicates (none here) would be summed
+    bias = np.repeat(np.broadcast_to(np.asarray(node.bias, np.float64).reshape(-1), (c_out,)), ho * wo)
+    return m, bias
+
+
+def _pair(x) -> tuple[int, int]:
+    a = np.asarray(x).reshape(-1)
+    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
+
+
+def _topological(pops: dict[str, Population], projections: list[Projection], label: str) -> list[str]:
+    """Sources first; a recurrent graph keeps file order for the rest (all run in parallel anyway)."""
+    order = [n for n, p in pops.items() if p.kind == "Input"]
+    if not order:
+        raise NirError(f"{label}: the graph has no Input node")
+    rest = [n for n in pops if n not in order]
+    placed = set(order)
+    while rest:
+        ready = [n for n in rest if all(pr.pre in placed or pr.pre == n
+                                        for pr in projections if pr.post == n)] or rest[:1]
+        order.append(ready[0])
+        placed.add(ready[0])
+        rest.remove(ready[0])
+    return order
