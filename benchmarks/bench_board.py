@@ -27,22 +27,12 @@ WORKLOADS = {
 
 
 def measure(name: str, ticks: int) -> dict:
-    from firmware_models.lif_inference.app import place
-    from firmware_models.lif_inference.network import build
-    from firmware_models.lif_inference.params import LifMapping, LifNetwork
-    from s2sim.apps import RunContext
-    from s2sim.config import load_network
-    from s2sim.hw.params import HwParams
+    from firmware_models.lif_inference.app import load_and_place
 
     file, sets = WORKLOADS[name]
-    loaded = load_network(REPO / "networks" / file, sets)
-    ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
-                     progress=lambda label, total: (lambda n=1: None))
-    net, mapping = ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping")
     t0 = time.perf_counter()
-    built = build(net, mapping, ctx.seed, ctx.hw.n_pes)
-    sim = ctx.simulation()
-    place(ctx, sim, built, record=False)
+    ctx, sim, built, _ = load_and_place(REPO / "networks" / file, sets, record=False)
+    net = built.net
     t1 = time.perf_counter()
     sim.run_ticks(ticks)
     t2 = time.perf_counter()

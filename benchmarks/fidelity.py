@@ -81,19 +81,9 @@ def eventprop_chip_vs_reference() -> str:
 
 def lif_rasters_vs_reference() -> str:
     from firmware_models.lif_inference import reference
-    from firmware_models.lif_inference.app import place, raster
-    from firmware_models.lif_inference.network import build
-    from firmware_models.lif_inference.params import LifMapping, LifNetwork
-    from s2sim.apps import RunContext
-    from s2sim.config import load_network
-    from s2sim.hw.params import HwParams
+    from firmware_models.lif_inference.app import load_and_place, raster
 
-    loaded = load_network(REPO / "networks" / "lif_bench.yaml")
-    ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
-                     progress=lambda label, total: (lambda n=1: None))
-    built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes)
-    sim = ctx.simulation()
-    fws = place(ctx, sim, built)
+    ctx, sim, built, fws = load_and_place(REPO / "networks" / "lif_bench.yaml")
     n = 100
     sim.run_ticks(n)
     ref = reference.simulate(built, n, ctx.spec.run.tick_ns)

@@ -189,20 +189,10 @@ def fw_pe(chip, fw) -> int:
 
 def lif_rows(tick: int = 15) -> list[Row]:
     """lif_bench (256-512-512-256, 128 neurons per PE): the PEs of layers 2 and 3 at one tick."""
-    from firmware_models.lif_inference.app import place
+    from firmware_models.lif_inference.app import load_and_place
     from firmware_models.lif_inference.firmware import LifCore
-    from firmware_models.lif_inference.network import build
-    from firmware_models.lif_inference.params import LifMapping, LifNetwork
-    from s2sim.apps import RunContext
-    from s2sim.config import load_network
-    from s2sim.hw.params import HwParams
 
-    loaded = load_network(REPO / "networks" / "lif_bench.yaml")
-    ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
-                     progress=lambda label, total: (lambda n=1: None))
-    built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes)
-    sim = ctx.simulation()
-    fws = place(ctx, sim, built)
+    ctx, sim, built, fws = load_and_place(REPO / "networks" / "lif_bench.yaml")
     sim.run_ticks(tick + 2)
     cost = CompiledCost(ctx.hw)
     rows = []

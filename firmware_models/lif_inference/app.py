@@ -37,6 +37,19 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     return firmwares
 
 
+def load_and_place(network_file, sets: list[str] = (), record: bool = True):
+    """A network file's LIF network built and loaded on a fresh simulation, not yet run (for tools,
+    benchmarks and tests that drive ``sim.run_ticks`` themselves): ``(ctx, sim, built, firmwares)``."""
+    from s2sim.config import load_network
+    from s2sim.hw.params import HwParams
+    loaded = load_network(network_file, list(sets))
+    ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
+                     progress=lambda label, total: (lambda n=1: None))
+    built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes)
+    sim = ctx.simulation()
+    return ctx, sim, built, place(ctx, sim, built, record)
+
+
 def raster(built: BuiltNetwork, firmwares: dict, layer: int, n_ticks: int) -> np.ndarray:
     out = np.zeros((n_ticks, built.net.layers[layer]), bool)
     for s in built.slices_of(layer):
