@@ -106,7 +106,7 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
     from .profile.summary import build_summary, write_json_atomic, write_timesteps_csv
     from .progress import progress_factory
 
-    run_dir = None
+    run_dir, out_dir = None, None
     try:
         loaded = load_network(network, sets)
         spec = loaded.spec
@@ -160,7 +160,10 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
     except KeyboardInterrupt:
         if run_dir is not None:
             run_dir.release_if_empty()
-        fail("interrupted; completed work is kept in the checkpoint (rerun with --resume)", 130)
+        if out_dir is not None and (out_dir / "checkpoint.npz").exists():
+            fail(f"interrupted; completed work is kept in {out_dir / 'checkpoint.npz'} "
+                 f"(rerun with --resume {out_dir})", 130)
+        fail("interrupted; nothing was kept (this run writes no checkpoint)", 130)
     except _user_errors() as err:
         if run_dir is not None:
             run_dir.release_if_empty()
@@ -170,7 +173,11 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
             run_dir.release_if_empty()
         fail(f"{err.filename or out_dir}: cannot write run output ({err.strerror or type(err).__name__})")
     from .profile.report import auto_report
-    _, report_msg = auto_report(out_dir)
+    try:
+        _, report_msg = auto_report(out_dir)
+    except KeyboardInterrupt:  # the run itself is complete: summary.json is written
+        fail(f"interrupted while writing the report; the run in {out_dir} is complete "
+             f"(rebuild the report with: s2sim report {out_dir})", 130)
     if not quiet:
         err_console.print(Text(report_msg), highlight=False)
         for note in result.notes:

@@ -134,3 +134,27 @@ def test_arch_show_prints_parameter_paths_unbroken():
 def test_a_line_break_inside_a_user_value_keeps_the_error_on_one_line():
     line = error_line(cli("validate", LIF, "--set", 'firmware.package="dense\\n"'))
     assert "dense\\n" in line
+
+
+def test_ctrl_c_during_a_run_without_checkpoint_says_nothing_was_kept(tmp_path, monkeypatch):
+    """An interrupted LIF run (no checkpoint) leaves no folder and does not promise a resume."""
+    from firmware_models.lif_inference import app as lif_app
+
+    def interrupted(ctx):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(lif_app, "run", interrupted)
+    res = cli("run", LIF, *TINY_LIF, "--out", tmp_path / "run")
+    assert res.exit_code == 130, (res.exit_code, res.output)
+    assert "nothing was kept" in res.stderr and "--resume" not in res.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_while_writing_the_report_keeps_the_complete_run(tmp_path, monkeypatch):
+    from s2sim.profile import report
+
+    def interrupted(out_dir):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(report, "auto_report", interrupted)
+    res = cli("run", LIF, *TINY_LIF, "--out", tmp_path / "run")
+    assert res.exit_code == 130 and "is complete" in res.stderr and "s2sim report" in res.stderr
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["timesteps"] == 5
