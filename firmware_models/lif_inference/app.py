@@ -37,6 +37,16 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     return firmwares
 
 
+def run_ticks_with_progress(ctx: RunContext, sim, n_ticks: int, label: str) -> None:
+    """Run ``n_ticks`` timer ticks in about 50 chunks, advancing the run's progress bar after each."""
+    advance = ctx.progress(label, n_ticks)
+    step = max(1, n_ticks // 50)
+    for done in range(0, n_ticks, step):
+        chunk = min(step, n_ticks - done)
+        sim.run_ticks(chunk)
+        advance(chunk)
+
+
 def load_and_place(network_file, sets: list[str] = (), record: bool = True):
     """A network file's LIF network built and loaded on a fresh simulation, not yet run (for tools,
     benchmarks and tests that drive ``sim.run_ticks`` themselves): ``(ctx, sim, built, firmwares)``."""
@@ -72,12 +82,7 @@ def run(ctx: RunContext) -> AppResult:
         raise AppError(f"{ctx.loaded.file}: mapping: {err}") from None
     sim = ctx.simulation()
     firmwares = place(ctx, sim, built)
-    advance = ctx.progress("lif_bench ticks", n_ticks)
-    step = max(1, n_ticks // 50)
-    for done in range(0, n_ticks, step):
-        chunk = min(step, n_ticks - done)
-        sim.run_ticks(chunk)
-        advance(chunk)
+    run_ticks_with_progress(ctx, sim, n_ticks, "lif_bench ticks")
     spikes = [int(raster(built, firmwares, layer, n_ticks).sum()) for layer in range(len(net.layers))]
     extra = {"layers": net.layers, "spikes_per_layer": spikes,
              "mean_rate_hz": [s / n / (n_ticks * ctx.spec.run.tick_ns * 1e-9)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.apps import AppError, AppResult, RunContext
 from s2sim.nir_import import LoweredGraph, NirError, lower, read_graph
 
+from .app import run_ticks_with_progress
 from .graph_firmware import NeuronCore, RasterSource
 from .network import KEY_MASK, KEY_SHIFT, Slice, SynapticRows
 from .params import LifFirmwareParams
@@ -188,12 +189,7 @@ def simulate(ctx: RunContext, mapped: MappedGraph, inputs: dict[str, np.ndarray]
     """Run a mapped graph for ``n_ticks`` (shared by ``s2sim run`` and the Python API ``s2sim.snn``)."""
     sim = ctx.simulation()
     firmwares = place(ctx, sim, mapped, inputs)
-    advance = ctx.progress("nir graph ticks", n_ticks)
-    step = max(1, n_ticks // 50)
-    for done in range(0, n_ticks, step):
-        chunk = min(step, n_ticks - done)
-        sim.run_ticks(chunk)
-        advance(chunk)
+    run_ticks_with_progress(ctx, sim, n_ticks, "nir graph ticks")
     graph = mapped.graph
     arrays, spikes = {}, {}
     for pop in graph.populations:
