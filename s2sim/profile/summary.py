@@ -5,7 +5,6 @@ wall clock except ``wall_time_s``.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 from .. import __version__
 from ..energy import energy_breakdown_j, provenance_shares, unused_components
 from ..sim import Simulation
+from .csv_text import write_numeric_csv
 
 SUMMARY_SCHEMA = 1
 
@@ -221,30 +221,23 @@ def build_summary(sim: Simulation, *, network: str, arch_name: str, config: dict
 def write_timesteps_csv(sim: Simulation, path: Path) -> None:
     """One row per (timestep, PE): time_done_ns, packets in/out, cycles per phase.
 
-    Written column by column: each [timestep, PE] array is flattened once and handed to the csv
-    module as plain Python numbers, so writing costs little beside a run. Floats print as ``repr``
-    (exact round trip); a column whose values are all whole numbers (cycle counts, mostly) prints
-    them as integers, which is the same number and several times cheaper to format.
+    Each [timestep, PE] array is flattened once and formatted in bulk (``csv_text``): floats print
+    as ``repr`` (exact round trip), a column whose values are all whole numbers (cycle counts,
+    mostly) as integers, the same number and far cheaper to format.
     """
     stats = sim.chip.stats
     phases = sorted(stats.phase_cycles)
     pes = np.asarray(sim.used_pes, dtype=np.intp)
     n = stats.n_rows
 
-    def column(array: np.ndarray, kind=float) -> list:
-        values = array[:n][:, pes].ravel()
-        if kind is float and np.all(np.abs(values) < 2**53) and np.array_equal(values, np.trunc(values)):
-            kind = int
-        return values.astype(kind).tolist()
+    def column(array: np.ndarray) -> np.ndarray:
+        return array[:n][:, pes].ravel()
 
-    columns = [np.repeat(np.arange(n), len(pes)).tolist(), np.tile(pes, n).tolist(),
-               column(stats.time_done_ns), column(stats.packets_in, int), column(stats.packets_out, int),
+    columns = [np.repeat(np.arange(n), len(pes)), np.tile(pes, n),
+               column(stats.time_done_ns), column(stats.packets_in), column(stats.packets_out),
                column(stats.busy_cycles), *[column(stats.phase_cycles[p]) for p in phases]]
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timestep", "pe", "time_done_ns", "packets_in", "packets_out", "busy_cycles",
-                    *[f"cycles_{p}" for p in phases]])
-        w.writerows(zip(*columns))
+    write_numeric_csv(path, ["timestep", "pe", "time_done_ns", "packets_in", "packets_out", "busy_cycles",
+                             *[f"cycles_{p}" for p in phases]], columns)
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:
