@@ -23,7 +23,8 @@ def awkward_doubles(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def the_csv_modules_text(columns: list[np.ndarray]) -> str:
     """What ``csv.writer`` writes for the same Python numbers (whole float columns as integers)."""
-    as_python = [c.astype(np.int64).tolist() if csv_text.writes_as_integers(c) else c.tolist() for c in columns]
+    as_python = [c.astype(np.int64).tolist() if c.dtype.kind == "f" and csv_text.writes_as_integers(c) else c.tolist()
+                 for c in columns]
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(zip(*as_python))
     return out.getvalue()
@@ -34,11 +35,12 @@ def test_bulk_text_is_what_the_csv_module_writes(tmp_path):
     n = 3000
     columns = [np.arange(n), rng.integers(-10**18, 10**18, n), np.zeros(n, np.int64),
                np.array([0, -1, 9, 10, 2**63 - 1, -2**63] * (n // 6)),
+               np.array([0, 2**64 - 1, 10**19] * (n // 3), np.uint64),
                rng.integers(0, 10**6, n).astype(float),  # cycle counts: whole floats, written as integers
                awkward_doubles(rng, n), rng.random(n) * 1e6]
     path = tmp_path / "t.csv"
-    csv_text.write_numeric_csv(path, ["a", "b", "c", "d", "e", "f", "g"], columns)
-    assert path.read_text() == "a,b,c,d,e,f,g\n" + the_csv_modules_text(columns)
+    csv_text.write_numeric_csv(path, list("abcdefgh"), columns)
+    assert path.read_text() == "a,b,c,d,e,f,g,h\n" + the_csv_modules_text(columns)
 
 
 def test_blocks_of_rows_join_into_the_same_file(tmp_path, monkeypatch):
