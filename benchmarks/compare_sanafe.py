@@ -37,9 +37,9 @@ import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -51,6 +51,9 @@ sys.path.insert(0, str(ROOT))
 SCALE = 2.0 ** 18
 #: SANA-FE's LIF soma truncates the potential to 1/64 through a C int: |v| * SCALE * 64 must fit
 _INT32_MAX = 2 ** 31 - 1
+#: SANA-FE needs a NoC link buffer depth; s2sim's arch file has no router buffer number, so this is
+#: the depth of SANA-FE's own example architectures: a setting of the peer model, not a SpiNNaker2 number
+SANAFE_LINK_BUFFER_MESSAGES = 4
 INSTALL_HINT = ("SANA-FE is not installed in this Python: make a benchmark-only venv with "
                 "'python3 -m venv ../venv-sanafe && ../venv-sanafe/bin/pip install sanafe -e .' "
                 "and run this script with ../venv-sanafe/bin/python")
@@ -70,6 +73,22 @@ def build_s2sim(network: Path, sets: list[str]):
     """``(ctx, sim, built, firmwares)``: a fresh simulation with the network loaded, not yet run."""
     from firmware_models.lif_inference.app import load_and_place
     return load_and_place(network, sets)
+
+
+def check_network(network: Path, sets: list[str]) -> None:
+    """A network file this script cannot build: one line naming it, exit 2 (no traceback)."""
+    from s2sim.apps import AppError
+    from s2sim.config import load_network
+    from s2sim.config.errors import ConfigError
+    try:
+        package = load_network(network, list(sets)).spec.firmware.package
+        if package != "lif_inference":
+            raise ValueError(f"{network}: firmware.package is '{package}'; this comparison runs "
+                             f"lif_inference networks (e.g. networks/lif_bench.yaml)")
+        build_s2sim(network, sets)
+    except (ConfigError, AppError, ValueError) as err:
+        print(f"compare_sanafe: {err}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def input_spikes(built, ticks: int, tick_ns: float) -> np.ndarray:
@@ -185,7 +204,7 @@ def sanafe_arch_doc(ctx, n_cores: int, input_units: int) -> dict:
             for kind, value in (("energy", hop_j), ("latency", hop_s))}
     return {"architecture": {
         "name": "spinnaker2_like",
-        "attributes": {"link_buffer_size": 4, "width": min(width, n_tiles), "height": -(-n_tiles // width)},
+        "attributes": {"link_buffer_size": SANAFE_LINK_BUFFER_MESSAGES, "width": width, "height": -(-n_tiles // width)},
         "tile": [{"name": f"qpe[0..{n_tiles - 1}]", "attributes": hops, "core": [core]}]}}
 
 
@@ -250,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="sets", action="append", default=[])
     args = ap.parse_args(argv)
     sanafe = import_sanafe()
+    check_network(args.network, args.sets)
     from firmware_models.lif_inference.params import decay
 
     ctx, _, built, _ = build_s2sim(args.network, args.sets)
