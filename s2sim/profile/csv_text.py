@@ -1,11 +1,12 @@
 """Numeric columns to CSV text in bulk, so writing ``timesteps.csv`` costs little beside a run.
 
-Formatting cell by cell in Python (the ``csv`` module calling ``str``/``repr`` per value) costs
-a fraction of a microsecond per cell, which added up to 4-8 % of a gsc training run. Here a column of whole numbers becomes
-ASCII digits with a few numpy operations on a [rows, digits] byte matrix; only a column holding
-fractions goes through ``repr`` (the shortest text that reads back as the same double). The
-columns' byte matrices are laid side by side with the separators, zero-padded, and the padding is
-dropped in one step, a block of rows at a time so memory stays bounded on long runs.
+Formatting cell by cell in Python (the ``csv`` module calling ``str``/``repr`` per value) costs a
+fraction of a microsecond per cell, which added up to 4-8 % of a gsc training run. Here a column of
+whole numbers becomes ASCII digits with a few numpy operations on a [digits, rows] byte matrix; only
+a column holding fractions goes through ``repr`` (the shortest text that reads back as the same
+double), once per distinct value. The columns' byte matrices are laid side by side with the
+separators, zero-padded, and the padding is dropped in one step, a block of rows at a time so
+memory stays bounded on long runs.
 
 The text is the one the ``csv`` module would write for the same Python numbers (``str`` of an
 integer, ``repr`` of a float; a float column whose values are all whole numbers below 2**53 is
