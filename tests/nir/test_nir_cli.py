@@ -48,7 +48,8 @@ def test_run_a_nir_file_gives_the_usual_summary_and_the_rasters(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["pes_used"] == 2 and summary["timesteps"] == 30  # ticks default to the raster's length
     app = summary["app"]
-    assert app["populations"]["lif"] == {"type": "LIF", "neurons": 8, "pes": 1}
+    assert app["populations"]["lif"] == {"type": "LIF", "neurons": 8, "pes": 1, "neurons_per_pe": 8,
+                                         "limit": "population"}  # all 8 fit one PE
     assert app["synapses"] == 48 and app["outputs"] == {"out": "lif"}
     out = np.load(tmp_path / "run" / "nir_output.npz")
     assert out["spikes_lif"].shape == (30, 8) and out["spikes_lif"].sum() == app["spikes_per_population"]["lif"]
