@@ -32,7 +32,7 @@ from typing import Any, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from .nir_import import LoweredGraph, NirError, lower
+from .nir_import import LoweredGraph, NirError, graph_settings, lower
 from .nir_import import Population as Lowered
 from .nir_import import Projection as LoweredProjection
 
@@ -190,16 +190,21 @@ class Network:
         return rasters
 
 
-def from_nir(graph, discretisation: str = "exact", name: str = "nir", input_spikes=None,
+def from_nir(graph, discretisation: str | None = None, name: str = "nir", input_spikes=None,
              dt_s: float | None = None) -> Network:
     """A ``Network`` running a ``nir.NIRGraph`` (or a path to a .nir file); its Input nodes become
     input populations fed from ``input_spikes`` (``{input node: [ticks, n]}`` or one array): a raster of
     0/1 makes a ``spike_list``, any other values a ``dense_input``. Its neuron nodes become populations
-    recording spikes and voltages. ``dt_s``: the step the graph's dynamics are discretised at (None:
-    the run's tick; snnTorch exports assume 1e-4)."""
+    recording spikes and voltages. ``dt_s`` and ``discretisation``: the step and method the graph's
+    dynamics are discretised with (None: the graph's metadata, else the run's tick and ``exact``)."""
     from .nir_import import read_graph
     if not hasattr(graph, "nodes"):
         graph = read_graph(graph)
+    try:
+        meta_dt_s, meta_method = graph_settings(graph, name)
+    except NirError as err:
+        raise SnnError(str(err)) from None
+    dt_s, discretisation = dt_s or meta_dt_s, discretisation or meta_method or "exact"
     probe = lower(graph, dt_s or 1e-3, discretisation, name)  # names and sizes (independent of the tick)
     net = Network(name)
     net._nir = (graph, discretisation, dt_s)

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
-from s2sim.nir_import import LoweredGraph, NirError, lower, read_graph
+from s2sim.nir_import import LoweredGraph, NirError, graph_settings, lower, read_graph
 from s2sim.runtime.cost import CostModel
 
 from .app import run_ticks_with_progress
@@ -42,10 +42,11 @@ class NirModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nir: str = Field(min_length=1, description="NIR graph file (.nir, HDF5)")
     input: str | None = Field(None, description="npz with the input spike raster(s); None = <model>.npz")
-    discretisation: Literal["exact", "euler"] = Field(
-        "exact", description="exact: exponential decay per tick; euler: forward Euler (snnTorch's)")
+    discretisation: Literal["exact", "euler"] | None = Field(
+        None, description="exact: exponential decay per tick; euler: forward Euler (snnTorch's); "
+        "None = the graph's metadata, else exact")
     dt_ns: float | None = Field(None, gt=0, description="integration step of the graph's dynamics; None = "
-                                "run.tick_ns (snnTorch exports assume 100000, i.e. 1e-4 s)")
+                                "the graph's metadata 'dt', else run.tick_ns (snnTorch exports assume 1e-4 s)")
 
 
 class NirMapping(BaseModel):
@@ -274,9 +275,12 @@ def prepare(ctx: RunContext) -> tuple[MappedGraph, dict[str, np.ndarray], NirMod
     model = ctx.section(NirModel, "model")
     mapping = ctx.section(NirMapping, "mapping")
     nir_path = _resolve(ctx, model.nir)
-    dt_s = (model.dt_ns or ctx.spec.run.tick_ns) * 1e-9
     try:
-        graph = lower(read_graph(nir_path), dt_s, model.discretisation, str(nir_path))
+        nir_graph = read_graph(nir_path)
+        meta_dt_s, meta_method = graph_settings(nir_graph, str(nir_path))
+        model.dt_ns = model.dt_ns or (meta_dt_s * 1e9 if meta_dt_s else ctx.spec.run.tick_ns)
+        model.discretisation = model.discretisation or meta_method or "exact"
+        graph = lower(nir_graph, model.dt_ns * 1e-9, model.discretisation, str(nir_path))
     except NirError as err:
         raise AppError(str(err)) from None
     input_path = _resolve(ctx, model.input) if model.input else nir_path.with_suffix(".npz")
@@ -294,7 +298,7 @@ def run(ctx: RunContext) -> AppResult:
     ctx.start_output()
     result = simulate(ctx, mapped, inputs, ctx.spec.run.ticks or max(len(r) for r in inputs.values()))
     result.extra = {"nir": str(_resolve(ctx, model.nir)), "discretisation": model.discretisation,
-                    "dt_ns": model.dt_ns or ctx.spec.run.tick_ns} | result.extra
+                    "dt_ns": model.dt_ns} | result.extra
     return result
 
 
