@@ -148,7 +148,7 @@ def atoms_per_core(graph: LoweredGraph, name: str, budget: PeBudget,
         return ok_sram, ok_cycles
 
     top = min(pop.n, MAX_ATOMS_PER_CORE)
-    failed = None
+    failed, largest_in_sram = None, None
     for k in range(top, 0, -1):
         ok_sram, ok_cycles = check(k)
         if ok_sram and ok_cycles:
@@ -156,10 +156,11 @@ def atoms_per_core(graph: LoweredGraph, name: str, budget: PeBudget,
                 return k, "population" if k == pop.n else "key space"
             return k, {(False, True): "sram", (True, False): "cycles"}.get(failed, "sram and cycles")
         failed = (ok_sram, ok_cycles)
-    limit = "SRAM" if not failed[0] else "cycles per tick"
-    raise ValueError(f"population '{name}' ({pop.kind}): even one neuron per PE exceeds the PE's {limit} "
-                     f"({budget.sram_bytes} B free, {budget.tick_cycles:.0f} cycles per tick); lengthen the tick, "
-                     "raise the clock or prune its inputs")
+        largest_in_sram = largest_in_sram or (k if ok_sram else None)
+    if largest_in_sram is not None:  # splitting cannot save a tick its packets alone overrun: the run shows it
+        return largest_in_sram, "sram (the worst-case tick overruns even at one neuron per PE)"
+    raise ValueError(f"population '{name}' ({pop.kind}): even one neuron per PE needs more SRAM than the PE's "
+                     f"{budget.sram_bytes} B free; prune its inputs")
 
 
 def incoming_rows(mapped: MappedGraph, post: str) -> tuple[SynapticRows, dict[int, int]]:

@@ -81,3 +81,13 @@ def test_the_summary_names_the_user_setting_when_it_is_given(tmp_path):
     assert res.exit_code == 0, res.output
     lif = json.loads((tmp_path / "run" / "summary.json").read_text())["app"]["populations"]["lif"]
     assert lif["pes"] == 5 and lif["neurons_per_pe"] == 7 and lif["limit"] == "mapping.max_atoms_per_core"
+
+
+def test_a_tick_too_short_for_one_neuron_maps_by_sram_and_the_run_shows_the_overruns(tmp_path):
+    """At 2 us and 150 MHz a PE has 240 cycles per tick; 100 input packets cost more than that alone,
+    so no split helps: the population is mapped as SRAM allows and the run reports what happens."""
+    model = write(tmp_path, fan_in_graph(100, 10, 0.01, -1.0), np.ones((5, 100), bool))
+    result, _ = run(model, "run.tick_ns=2000", "run.performance_level=pl_low")
+    lif = result.extra["populations"]["lif"]
+    assert lif["neurons_per_pe"] == 10 and lif["limit"].startswith("sram (the worst-case tick overruns")
+    assert result.sim.chip.stats.busy_cycles[1:5].max() > 240
