@@ -63,6 +63,9 @@ class Chip:
             ctx.out_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         result = simulate(ctx, mapped, inputs, timesteps)
+        if net._nir is not None:  # a NIR graph: say how its dynamics were discretised
+            _, method, dt_s = net._nir
+            result.extra = {"discretisation": method, "dt_ns": (dt_s or sys_tick_in_s) * 1e9} | result.extra
         self._fill(net, result, timesteps)
         summary = build_summary(result.sim, network=net.name, arch_name=loaded.arch.name,
                                 config=loaded.resolved(), seed=0, samples=1, timesteps=timesteps,

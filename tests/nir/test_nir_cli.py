@@ -104,3 +104,34 @@ def test_a_file_that_is_not_nir(tmp_path):
     (tmp_path / "junk.nir").write_text("not hdf5")
     assert_one_line_error(run("run", str(tmp_path / "junk.nir"), "--out", str(tmp_path / "run")),
                           "junk.nir", "not a readable NIR graph")
+
+
+def test_dense_input_with_nan_is_refused(tmp_path):
+    model = write_model(tmp_path, *small_net())
+    values = np.full((10, 6), 0.5, np.float32)
+    values[3, 2] = np.nan
+    np.savez(tmp_path / "model.npz", input=values)
+    assert_one_line_error(run("run", str(model), "--out", str(tmp_path / "run")), "model.input", "NaN")
+
+
+def test_graph_metadata_with_a_bad_step_is_refused(tmp_path):
+    nodes, edges = small_net()
+    nir.write(tmp_path / "model.nir", nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": -1.0}))
+    np.savez(tmp_path / "model.npz", input=np.zeros((5, 6), np.uint8))
+    assert_one_line_error(run("run", str(tmp_path / "model.nir"), "--out", str(tmp_path / "run")),
+                          "metadata 'dt'", "positive step in seconds")
+
+
+def test_graph_metadata_sets_the_step_and_method_unless_the_run_does(tmp_path):
+    nodes, edges = small_net()
+    nir.write(tmp_path / "model.nir", nir.NIRGraph(nodes=nodes, edges=edges,
+                                                   metadata={"dt": 1e-4, "discretisation": "euler"}))
+    np.savez(tmp_path / "model.npz", input=np.ones((5, 6), np.uint8))
+    assert run("run", str(tmp_path / "model.nir"), "--out", str(tmp_path / "a")).exit_code == 0
+    app = json.loads((tmp_path / "a" / "summary.json").read_text())["app"]
+    assert (app["dt_ns"], app["discretisation"]) == (100000.0, "euler")
+    res = run("run", str(tmp_path / "model.nir"), "--out", str(tmp_path / "b"), "--set", "model.dt_ns=20000",
+              "--set", "model.discretisation=exact")
+    assert res.exit_code == 0, res.output
+    app = json.loads((tmp_path / "b" / "summary.json").read_text())["app"]
+    assert (app["dt_ns"], app["discretisation"]) == (20000.0, "exact")
