@@ -115,12 +115,14 @@ def atoms_per_core(graph: LoweredGraph, name: str, budget: PeBudget,
     """The most neurons of population ``name`` one PE holds, and the limit that binds: ``sram``,
     ``cycles`` (worst-case tick), ``population`` (all of it fits) or ``key space``."""
     pop = graph.population(name)
+    syn_cum = pay_cum = np.zeros(pop.n + 1, np.int64)  # cumulative synapses (and those fed by payloads)
     if pop.kind == "Input":  # a source keeps 64 B of state (+ a double-buffered row if dense) and sends
         dense = name in dense_inputs
 
-        def fits(k: int, lo: int, hi: int) -> tuple[bool, bool]:
-            scan = budget.cost.cycles({"load": k, "fcmp": k, "loop": k}) if dense else budget.cost.cycles({"load": k})
-            cycles = budget.irq_cycles + scan + k * budget.send_packet_cycles
+        def fits(k: int, syn: int, pay: int) -> tuple[bool, bool]:
+            # the scan of a dense row, or RasterSource's per-spike load/add; then a packet per neuron
+            scan = {"load": k, "fcmp": k, "loop": k} if dense else {"load": k + 1, "int_alu": k, "loop": k}
+            cycles = budget.irq_cycles + budget.cost.cycles(scan) + k * budget.send_packet_cycles
             return 64 + (8 * k if dense else 0) <= budget.sram_bytes, cycles <= budget.tick_cycles
     else:
         incoming = [p for p in graph.projections if p.post == name]
@@ -132,20 +134,18 @@ def atoms_per_core(graph: LoweredGraph, name: str, budget: PeBudget,
         pay_cum = np.concatenate([[0], np.cumsum(payload_degree)])
         has_syn, send = pop.a_syn is not None, any(p.pre == name for p in graph.projections)
 
-        def fits(k: int, lo: int, hi: int) -> tuple[bool, bool]:
-            syn, pay = int(syn_cum[hi] - syn_cum[lo]), int(pay_cum[hi] - pay_cum[lo])
+        def fits(k: int, syn: int, pay: int) -> tuple[bool, bool]:
             sram = slice_sram_bytes(k, syn, n_pre, has_syn, pop.spiking)
             cycles = slice_worst_tick_cycles(budget.cost, budget.irq_cycles, budget.send_packet_cycles, k, syn,
                                              n_pre, pay, has_syn, pop.spiking, send)
             return sram <= budget.sram_bytes, cycles <= budget.tick_cycles
 
-    def check(k: int) -> tuple[bool, bool]:  # every slice of k (the last may be shorter) fits
-        ok_sram = ok_cycles = True
-        for lo in range(0, pop.n, k):
-            hi = min(pop.n, lo + k)
-            s, c = fits(hi - lo, lo, hi)
-            ok_sram, ok_cycles = ok_sram and s, ok_cycles and c
-        return ok_sram, ok_cycles
+    def check(k: int) -> tuple[bool, bool]:
+        """Every slice of ``k`` fits: both needs grow with neurons and synapses, so the bound is ``k``
+        neurons with the most synapses (and payload synapses) of any slice."""
+        lo = np.arange(0, pop.n, k)
+        hi = np.minimum(lo + k, pop.n)
+        return fits(k, int((syn_cum[hi] - syn_cum[lo]).max()), int((pay_cum[hi] - pay_cum[lo]).max()))
 
     top = min(pop.n, MAX_ATOMS_PER_CORE)
     failed, largest_in_sram = None, None
