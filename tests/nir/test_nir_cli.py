@@ -130,8 +130,12 @@ def test_graph_metadata_sets_the_step_and_method_unless_the_run_does(tmp_path):
     assert run("run", str(tmp_path / "model.nir"), "--out", str(tmp_path / "a")).exit_code == 0
     app = json.loads((tmp_path / "a" / "summary.json").read_text())["app"]
     assert (app["dt_ns"], app["discretisation"]) == (100000.0, "euler")
-    res = run("run", str(tmp_path / "model.nir"), "--out", str(tmp_path / "b"), "--set", "model.dt_ns=20000",
-              "--set", "model.discretisation=exact")
-    assert res.exit_code == 0, res.output
-    app = json.loads((tmp_path / "b" / "summary.json").read_text())["app"]
-    assert (app["dt_ns"], app["discretisation"]) == (20000.0, "exact")
+    from firmware_models.lif_inference import graph_app
+    from s2sim.apps import RunContext
+    from s2sim.config import load_network
+    from s2sim.hw.params import HwParams
+    loaded = load_network(tmp_path / "model.nir", ["model.dt_ns=20000", "model.discretisation=exact"])
+    ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
+                     progress=lambda label, total: (lambda n=1: None))
+    _, _, model = graph_app.prepare(ctx)  # what the run would use: the settings win over the metadata
+    assert (model.dt_ns, model.discretisation) == (20000.0, "exact")
