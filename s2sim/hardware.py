@@ -2,7 +2,8 @@
 
 A run is the same simulation ``s2sim run`` does for a NIR graph (``graph_app.simulate``): the
 network is lowered to populations and synaptic rows, mapped ``max_atoms_per_core`` neurons per PE
-(None: as many as fit a PE's SRAM and worst-case tick), and run as LIF inference firmware; ``run`` returns the usual summary (latency, memory, energy).
+(None: as many as fit a PE's SRAM and worst-case tick), and run as LIF inference firmware;
+``run`` returns the usual summary (latency, memory, energy).
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class Chip:
 
         ``out_dir``: also write ``summary.json``, ``timesteps.csv`` and ``nir_output.npz`` there.
         """
-        from firmware_models.lif_inference.graph_app import NirMapping, PeBudget, dense_inputs, map_graph, simulate
+        from firmware_models.lif_inference.graph_app import (NirMapping, PeBudget, dense_inputs, map_graph,
+                                                             simulate)
         from .apps import RunContext
         from .config import NetworkFile, validate_section
         from .config.arch_loader import load_arch_layers
