@@ -94,10 +94,11 @@ class AppError(Exception):
 APP_SECTIONS = ("network", "mapping", "dataset", "training", "firmware.params")
 
 
-def check_app(app, loaded) -> None:
+def check_app(app, loaded) -> list[str]:
     """Everything ``s2sim validate`` checks for an app: its sections (and no ignored ones), then its own checks.
 
     ``s2sim run`` calls this before creating any output, so validate and run refuse the same configs.
+    Returns the lines the app's own check has to say (e.g. how a NIR graph is mapped), if any.
     """
     used = getattr(app, "SECTIONS", APP_SECTIONS)
     for name in APP_SECTIONS:
@@ -106,11 +107,11 @@ def check_app(app, loaded) -> None:
             from .config import ConfigError
             raise ConfigError(str(loaded.file), name, f"'{loaded.spec.firmware.package}' does not use this section",
                               "only " + ", ".join(used) + " (remove it)")
-    if hasattr(app, "validate"):
-        app.validate(loaded)
+    notes = app.validate(loaded) if hasattr(app, "validate") else None
     if "dataset" in used and loaded.spec.dataset:
         from .data.dataset import check_source
         check_source(loaded.spec.dataset, str(loaded.file))
+    return list(notes or [])
 
 
 def load_app(package: str):

@@ -264,11 +264,13 @@ def validate(network: Path, sets) -> None:
         return
     try:
         loaded = load_network(network, sets)
-        check_app(load_app(loaded.spec.firmware.package), loaded)
+        notes = check_app(load_app(loaded.spec.firmware.package), loaded)
     except _user_errors() as err:
         fail(str(err))
     console.print(Text(f"{network}: ok ({loaded.spec.firmware.package} on {loaded.arch.name}, "
                        f"{loaded.arch.n_pes} PEs)"))
+    for line in notes:
+        console.print(Text(line))
 
 
 # ---- arch --------------------------------------------------------------------------------------

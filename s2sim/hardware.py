@@ -1,8 +1,9 @@
 """The simulated chip for the Python API (``s2sim.snn``): ``Chip(arch=...).run(net, timesteps)``.
 
 A run is the same simulation ``s2sim run`` does for a NIR graph (``graph_app.simulate``): the
-network is lowered to populations and synaptic rows, mapped ``max_atoms_per_core`` neurons per PE,
-and run as LIF inference firmware; ``run`` returns the usual summary (latency, memory, energy).
+network is lowered to populations and synaptic rows, mapped ``max_atoms_per_core`` neurons per PE
+(None: as many as fit a PE's SRAM and worst-case tick), and run as LIF inference firmware;
+``run`` returns the usual summary (latency, memory, energy).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ __all__ = ["Chip"]
 
 
 class Chip:
-    def __init__(self, arch: str = "spinnaker2", max_atoms_per_core: int = 128,
+    def __init__(self, arch: str = "spinnaker2", max_atoms_per_core: int | None = None,
                  performance_level: str | None = None, **overrides: Any):
         """``overrides``: nested arch values, as a network file's ``arch_overrides``."""
         self.arch, self.overrides = arch, overrides
@@ -30,7 +31,8 @@ class Chip:
 
         ``out_dir``: also write ``summary.json``, ``timesteps.csv`` and ``nir_output.npz`` there.
         """
-        from firmware_models.lif_inference.graph_app import NirMapping, map_graph, simulate
+        from firmware_models.lif_inference.graph_app import (NirMapping, PeBudget, dense_inputs, map_graph,
+                                                             simulate)
         from .apps import RunContext
         from .config import NetworkFile, validate_section
         from .config.arch_loader import load_arch_layers
@@ -50,8 +52,11 @@ class Chip:
         loaded = LoadedNetwork(file=Path(label), raw=raw, spec=spec, arch=load_arch_layers(self.arch, layers))
         hw = HwParams.from_arch(loaded.arch)
         graph = net.lowered(sys_tick_in_s)
+        inputs = net.inputs(timesteps, graph)
+        budget = PeBudget.of(hw, spec.run.tick_ns, self.performance_level)
         try:
-            mapped = map_graph(graph, NirMapping(max_atoms_per_core=self.max_atoms_per_core), hw.n_pes)
+            mapped = map_graph(graph, NirMapping(max_atoms_per_core=self.max_atoms_per_core), hw.n_pes, budget,
+                               dense_inputs(inputs))
         except ValueError as err:
             raise SnnError(f"{label}: {err}") from None
         ctx = RunContext(loaded=loaded, hw=hw, out_dir=Path(out_dir) if out_dir else None,
@@ -59,7 +64,10 @@ class Chip:
         if ctx.out_dir is not None:
             ctx.out_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        result = simulate(ctx, mapped, net.inputs(timesteps, graph), timesteps)
+        result = simulate(ctx, mapped, inputs, timesteps)
+        if net._nir is not None:  # a NIR graph: say how its dynamics were discretised
+            _, method, dt_s = net._nir
+            result.extra = {"discretisation": method, "dt_ns": (dt_s or sys_tick_in_s) * 1e9} | result.extra
         self._fill(net, result, timesteps)
         summary = build_summary(result.sim, network=net.name, arch_name=loaded.arch.name,
                                 config=loaded.resolved(), seed=0, samples=1, timesteps=timesteps,

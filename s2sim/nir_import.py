@@ -34,6 +34,10 @@ then the membrane with the new current); "euler" is forward Euler, which is what
 ``Leaky``/``Synaptic`` compute when exported with ``r = tau/dt`` and ``w_in = tau_syn/dt``.
 A spike crosses one projection per tick, as on the chip: population ``k`` sees at tick ``t`` the
 spikes its sources fired at tick ``t - 1``.
+
+The step ``dt`` and the method default to what the graph's metadata says (``dt`` in seconds,
+``discretisation``; ``graph_settings``), else to the tick and ``exact``: an exporter that assumed a
+step (snnTorch: 1e-4 s, Euler) can say so in the file.
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["NirError", "Population", "Projection", "LoweredGraph", "read_graph", "lower"]
+__all__ = ["NirError", "Population", "Projection", "LoweredGraph", "read_graph", "lower", "graph_settings"]
 
 Discretisation = Literal["exact", "euler"]
 NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "Threshold")
@@ -113,6 +117,29 @@ def read_graph(path: str | Path):
         return nir.read(p, type_check=False)  # sizes are checked here, edge by edge, by lower()
     except Exception as err:  # h5py/nir raise many types for a damaged or foreign file
         raise NirError(f"{path}: not a readable NIR graph ({type(err).__name__}: {err})") from None
+
+
+def graph_settings(graph, label: str = "graph") -> tuple[float | None, str | None]:
+    """``(dt_s, discretisation)`` from the graph's metadata (keys ``dt``, ``discretisation`` or
+    ``discretization``), None where it says nothing."""
+    meta = getattr(graph, "metadata", None) or {}
+
+    def text(v):
+        return v.decode() if isinstance(v, bytes) else str(v)
+    dt = meta.get("dt")
+    if dt is not None:
+        try:
+            dt = float(np.asarray(dt).reshape(-1)[0])
+        except (TypeError, ValueError, IndexError):
+            dt = -1.0
+        if not dt > 0:
+            raise NirError(f"{label}: graph metadata 'dt' is {meta['dt']!r}; expected a positive step in seconds")
+    method = meta.get("discretisation", meta.get("discretization"))
+    if method is not None:
+        method = text(method)
+        if method not in ("exact", "euler"):
+            raise NirError(f"{label}: graph metadata 'discretisation' is {method!r}; expected 'exact' or 'euler'")
+    return dt, method
 
 
 def lower(graph, dt_s: float, method: Discretisation = "exact", label: str = "graph") -> LoweredGraph:

@@ -15,6 +15,8 @@ with s2sim's profile (latency, memory, energy) as the run's summary::
 Neuron models (``params`` keys; scalars or one value per neuron):
 
 * ``spike_list``: input; ``{neuron: [ticks]}``.
+* ``dense_input``: input of real values ``{"values": array [ticks, size]}``, sent as payload packets
+  that the next layer multiplies into its synaptic rows (a current ``W @ x``).
 * ``lif``: ``v = alpha_decay * v + I + i_offset``; spike if ``v > threshold``; then ``v = v_reset``
   (defaults: threshold 1, alpha_decay 1, i_offset 0, v_reset 0). Only ``reset: reset_to_v_reset``.
 * populations made by ``from_nir(graph)`` keep their NIR node and are discretised at the run's tick
@@ -30,7 +32,7 @@ from typing import Any, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from .nir_import import LoweredGraph, NirError, lower
+from .nir_import import LoweredGraph, NirError, graph_settings, lower
 from .nir_import import Population as Lowered
 from .nir_import import Projection as LoweredProjection
 
@@ -53,8 +55,9 @@ class Population:
         bad = [r for r in self.record if r not in RECORDABLES]
         if bad:
             raise SnnError(f"population '{self.name}': cannot record {bad}; expected any of {list(RECORDABLES)}")
-        if neuron_model not in ("spike_list", "lif", "nir"):
-            raise SnnError(f"population '{self.name}': neuron_model {neuron_model!r}; expected 'spike_list' or 'lif'")
+        if neuron_model not in ("spike_list", "dense_input", "lif", "nir"):
+            raise SnnError(f"population '{self.name}': neuron_model {neuron_model!r}; expected 'spike_list', "
+                           "'dense_input' or 'lif'")
         self._nir_node = None  # set by from_nir
         self._results: dict[str, Any] = {}
 
@@ -84,6 +87,15 @@ class Population:
 
     # ---- lowering -----------------------------------------------------------------------------
     def _input_raster(self, timesteps: int) -> np.ndarray:
+        """A bool spike raster (``spike_list``) or float32 values (``dense_input``) for ``timesteps``."""
+        if self.neuron_model == "dense_input":
+            values = np.asarray(self.params.get("values"), np.float32)
+            if values.ndim != 2 or values.shape[1] != self.size or not np.isfinite(values).all():
+                raise SnnError(f"population '{self.name}': dense_input params {{'values': ...}} must be finite "
+                               f"[ticks, {self.size}], got shape {values.shape}")
+            out = np.zeros((timesteps, self.size), np.float32)
+            out[:min(timesteps, len(values))] = values[:timesteps]
+            return out
         raster = np.zeros((timesteps, self.size), bool)
         for neuron, ticks in self.params.items():
             if not 0 <= int(neuron) < self.size:
@@ -93,7 +105,7 @@ class Population:
         return raster
 
     def _lowered(self) -> Lowered:
-        if self.neuron_model == "spike_list":
+        if self.neuron_model in ("spike_list", "dense_input"):
             return Lowered(self.name, "Input", self.size)
         p = {"threshold": 1.0, "alpha_decay": 1.0, "i_offset": 0.0, "v_reset": 0.0} | self.params
         if p.pop("reset", "reset_to_v_reset") != "reset_to_v_reset":
@@ -137,7 +149,7 @@ class Network:
         self.name = name
         self.populations: list[Population] = []
         self.projections: list[Projection] = []
-        self._nir = None  # (graph, discretisation) when built by from_nir
+        self._nir = None  # (graph, discretisation, dt_s or None) when built by from_nir
 
     def add(self, *items: Population | Projection) -> None:
         for item in items:
@@ -149,9 +161,9 @@ class Network:
     def lowered(self, dt_s: float) -> LoweredGraph:
         """The network as populations and synaptic matrices at tick ``dt_s`` (what the chip runs)."""
         if self._nir is not None:
-            graph, method = self._nir
+            graph, method, nir_dt_s = self._nir
             try:
-                return lower(graph, dt_s, method, self.name)
+                return lower(graph, nir_dt_s or dt_s, method, self.name)
             except NirError as err:
                 raise SnnError(str(err)) from None
         names = [p.name for p in self.populations]
@@ -159,14 +171,14 @@ class Network:
             raise SnnError(f"network '{self.name}': population names must be unique, got {names}")
         pops = [p._lowered() for p in self.populations]
         if not any(p.kind == "Input" for p in pops):
-            raise SnnError(f"network '{self.name}' has no spike_list population to drive it")
+            raise SnnError(f"network '{self.name}' has no spike_list or dense_input population to drive it")
         pops.sort(key=lambda p: p.kind != "Input")
         projections = []
         for proj in self.projections:
             if proj.pre not in self.populations or proj.post not in self.populations:
                 raise SnnError(f"projection '{proj.name}': add both populations to the network first")
-            if proj.post.neuron_model == "spike_list":
-                raise SnnError(f"projection '{proj.name}': a spike_list population takes no input")
+            if proj.post.neuron_model in ("spike_list", "dense_input"):
+                raise SnnError(f"projection '{proj.name}': an input population takes no input")
             projections.append(LoweredProjection(proj.pre.name, proj.post.name, proj.weight))
         return LoweredGraph(pops, projections)
 
@@ -178,19 +190,31 @@ class Network:
         return rasters
 
 
-def from_nir(graph, discretisation: str = "exact", name: str = "nir", input_spikes=None) -> Network:
+def from_nir(graph, discretisation: str | None = None, name: str = "nir", input_spikes=None,
+             dt_s: float | None = None) -> Network:
     """A ``Network`` running a ``nir.NIRGraph`` (or a path to a .nir file); its Input nodes become
-    ``spike_list`` populations fed from ``input_spikes`` (``{input node: raster [ticks, n]}`` or one
-    raster), its neuron nodes populations recording spikes and voltages."""
+    input populations fed from ``input_spikes`` (``{input node: [ticks, n]}`` or one array): a raster of
+    0/1 makes a ``spike_list``, any other values a ``dense_input``. Its neuron nodes become populations
+    recording spikes and voltages. ``dt_s`` and ``discretisation``: the step and method the graph's
+    dynamics are discretised with (None: the graph's metadata, else the run's tick and ``exact``)."""
     from .nir_import import read_graph
     if not hasattr(graph, "nodes"):
         graph = read_graph(graph)
-    probe = lower(graph, 1e-3, discretisation, name)  # names and sizes (independent of the tick)
+    try:
+        meta_dt_s, meta_method = graph_settings(graph, name)
+    except NirError as err:
+        raise SnnError(str(err)) from None
+    dt_s, discretisation = dt_s or meta_dt_s, discretisation or meta_method or "exact"
+    probe = lower(graph, dt_s or 1e-3, discretisation, name)  # names and sizes (independent of the tick)
     net = Network(name)
-    net._nir = (graph, discretisation)
+    net._nir = (graph, discretisation, dt_s)
     for low in probe.populations:
         if low.kind == "Input":
             raster = input_spikes.get(low.name) if isinstance(input_spikes, dict) else input_spikes
+            if raster is not None and not np.isin(np.asarray(raster), (0, 1)).all():
+                values = np.asarray(raster, np.float32).reshape(len(raster), -1)
+                net.add(Population(low.n, "dense_input", {"values": values}, name=low.name))
+                continue
             spikes = {} if raster is None else {i: list(np.flatnonzero(np.asarray(raster)[:, i]))
                                                 for i in range(np.asarray(raster).shape[1])}
             net.add(Population(low.n, "spike_list", spikes, name=low.name))

@@ -2,16 +2,23 @@
 
 Network file sections it reads::
 
-    model:   {nir: path.nir, input: spikes.npz, discretisation: exact}   # paths: relative to the file
-    mapping: {max_atoms_per_core: 128, first_pe: 0}
+    model:   {nir: path.nir, input: spikes.npz, discretisation: exact, dt_ns: null}  # paths: relative to the file
+    mapping: {max_atoms_per_core: null, first_pe: 0}
 
-``input.npz`` holds ``input``, a spike raster ``[ticks, n_in]`` (0/1) for a graph with one Input node,
-or one raster per Input node under the node's name. The run writes ``nir_output.npz`` (``spikes_<pop>``
-``[ticks, n]`` and ``v_<pop>``) into the run folder and spike counts per population into the summary.
+``input.npz`` holds ``input``, ``[ticks, n_in]``, for a graph with one Input node, or one array per
+Input node under the node's name: a spike raster (only 0 and 1) or dense real values (any other
+values; sent as payload packets, see ``graph_firmware.DenseSource``). The run writes
+``nir_output.npz`` (``spikes_<pop>`` ``[ticks, n]`` and ``v_<pop>``) into the run folder and spike
+counts per population into the summary.
+
+Neurons per PE: ``mapping.max_atoms_per_core`` when set; otherwise, per population, the most that
+fit one PE's SRAM (after code and stack) and whose worst-case tick (every presynaptic neuron and
+every neuron spiking) stays within ``dvfs_policy.deadline_fraction`` of the tick's cycles at the run's
+performance level. The summary's ``app.populations`` says which limit bound each population.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -19,50 +26,141 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
-from s2sim.nir_import import LoweredGraph, NirError, lower, read_graph
+from s2sim.nir_import import LoweredGraph, NirError, graph_settings, lower, read_graph
+from s2sim.runtime.cost import CostModel
 
 from .app import run_ticks_with_progress
-from .graph_firmware import NeuronCore, RasterSource
+from .graph_firmware import DenseSource, NeuronCore, RasterSource, slice_sram_bytes, slice_worst_tick_cycles
 from .network import KEY_MASK, KEY_SHIFT, Slice, SynapticRows
 from .params import LifFirmwareParams
+
+
+MAX_ATOMS_PER_CORE = 4096  # a packet key keeps 16 bits for the neuron; SRAM binds long before
 
 
 class NirModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     nir: str = Field(min_length=1, description="NIR graph file (.nir, HDF5)")
     input: str | None = Field(None, description="npz with the input spike raster(s); None = <model>.npz")
-    discretisation: Literal["exact", "euler"] = Field(
-        "exact", description="exact: exponential decay per tick; euler: forward Euler (snnTorch's)")
+    discretisation: Literal["exact", "euler"] | None = Field(
+        None, description="exact: exponential decay per tick; euler: forward Euler (snnTorch's); "
+        "None = the graph's metadata, else exact")
+    dt_ns: float | None = Field(None, gt=0, description="integration step of the graph's dynamics; None = "
+                                "the graph's metadata 'dt', else run.tick_ns (snnTorch exports assume 1e-4 s)")
 
 
 class NirMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_atoms_per_core: int = Field(128, ge=1, le=4096, description="Neurons of one population per PE")
+    max_atoms_per_core: int | None = Field(
+        None, ge=1, le=MAX_ATOMS_PER_CORE, description="Neurons of one population per PE; None = as many as "
+        "fit a PE's SRAM and worst-case tick cycles")
     first_pe: int = Field(0, ge=0)
+
+
+@dataclass
+class PeBudget:
+    """What one PE offers a slice: SRAM left after code and stack, and cycles per tick."""
+
+    sram_bytes: int
+    tick_cycles: float
+    cost: CostModel
+    irq_cycles: float
+    send_packet_cycles: float
+
+    @classmethod
+    def of(cls, hw, tick_ns: float, performance_level: str | None) -> "PeBudget":
+        clock_mhz = hw.perf_level(performance_level).clock_mhz
+        return cls(hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes,
+                   tick_ns * clock_mhz * 1e-3 * hw.dvfs_deadline_fraction,
+                   CostModel(hw.core_cycles, hw.kernel_cycles), hw.irq_entry_cycles + hw.irq_exit_cycles,
+                   hw.send_packet_cycles)
 
 
 @dataclass
 class MappedGraph:
     graph: LoweredGraph
     slices: dict[str, list[Slice]]  # population -> its PE slices (Slice.layer = population index)
+    limits: dict[str, str] = field(default_factory=dict)  # population -> what set its neurons per PE
 
     @property
     def pes(self) -> list[int]:
         return [s.pe for sl in self.slices.values() for s in sl]
 
 
-def map_graph(graph: LoweredGraph, mapping: NirMapping, n_pes: int) -> MappedGraph:
-    """Split each population into slices of at most ``max_atoms_per_core`` neurons, one PE each."""
-    slices, pe = {}, mapping.first_pe
+def map_graph(graph: LoweredGraph, mapping: NirMapping, n_pes: int, budget: PeBudget,
+              dense_inputs: frozenset[str] = frozenset()) -> MappedGraph:
+    """Split each population into slices of ``max_atoms_per_core`` neurons (or, unset, as many as
+    ``budget`` allows), one PE each. ``dense_inputs``: Input nodes fed dense values (payload packets)."""
+    slices, limits, pe = {}, {}, mapping.first_pe
     for index, pop in enumerate(graph.populations):
+        if mapping.max_atoms_per_core is not None:
+            per_pe, limits[pop.name] = mapping.max_atoms_per_core, "mapping.max_atoms_per_core"
+        else:
+            per_pe, limits[pop.name] = atoms_per_core(graph, pop.name, budget, dense_inputs)
         slices[pop.name] = []
-        for start in range(0, pop.n, mapping.max_atoms_per_core):
-            slices[pop.name].append(Slice(pe, index, start, min(pop.n, start + mapping.max_atoms_per_core)))
+        for start in range(0, pop.n, per_pe):
+            slices[pop.name].append(Slice(pe, index, start, min(pop.n, start + per_pe)))
             pe += 1
     if pe > n_pes:
-        raise ValueError(f"the graph needs PEs {mapping.first_pe}..{pe - 1} at {mapping.max_atoms_per_core} "
-                         f"neurons per PE but the chip has {n_pes}; raise mapping.max_atoms_per_core")
-    return MappedGraph(graph, slices)
+        how = (f"at {mapping.max_atoms_per_core} neurons per PE" if mapping.max_atoms_per_core
+               else "at the neurons per PE that fit SRAM and the tick")
+        raise ValueError(f"the graph needs PEs {mapping.first_pe}..{pe - 1} {how} but the chip has {n_pes}"
+                         + ("; raise mapping.max_atoms_per_core" if mapping.max_atoms_per_core else
+                            "; lengthen the tick or raise the clock"))
+    return MappedGraph(graph, slices, limits)
+
+
+def atoms_per_core(graph: LoweredGraph, name: str, budget: PeBudget,
+                   dense_inputs: frozenset[str] = frozenset()) -> tuple[int, str]:
+    """The most neurons of population ``name`` one PE holds, and the limit that binds: ``sram``,
+    ``cycles`` (worst-case tick), ``population`` (all of it fits) or ``key space``."""
+    pop = graph.population(name)
+    syn_cum = pay_cum = np.zeros(pop.n + 1, np.int64)  # cumulative synapses (and those fed by payloads)
+    if pop.kind == "Input":  # a source keeps 64 B of state (+ a double-buffered row if dense) and sends
+        dense = name in dense_inputs
+
+        def fits(k: int, syn: int, pay: int) -> tuple[bool, bool]:
+            # the scan of a dense row, or RasterSource's per-spike load/add; then a packet per neuron
+            scan = {"load": k, "fcmp": k, "loop": k} if dense else {"load": k + 1, "int_alu": k, "loop": k}
+            cycles = budget.irq_cycles + budget.cost.cycles(scan) + k * budget.send_packet_cycles
+            return 64 + (8 * k if dense else 0) <= budget.sram_bytes, cycles <= budget.tick_cycles
+    else:
+        incoming = [p for p in graph.projections if p.post == name]
+        n_pre = sum(p.weight.shape[1] for p in incoming)
+        in_degree = sum((np.diff(p.weight.indptr) for p in incoming), np.zeros(pop.n, np.int64))
+        payload_degree = sum((np.diff(p.weight.indptr) for p in incoming if p.pre in dense_inputs),
+                             np.zeros(pop.n, np.int64))
+        syn_cum = np.concatenate([[0], np.cumsum(in_degree)])
+        pay_cum = np.concatenate([[0], np.cumsum(payload_degree)])
+        has_syn, send = pop.a_syn is not None, any(p.pre == name for p in graph.projections)
+
+        def fits(k: int, syn: int, pay: int) -> tuple[bool, bool]:
+            sram = slice_sram_bytes(k, syn, n_pre, has_syn, pop.spiking)
+            cycles = slice_worst_tick_cycles(budget.cost, budget.irq_cycles, budget.send_packet_cycles, k, syn,
+                                             n_pre, pay, has_syn, pop.spiking, send)
+            return sram <= budget.sram_bytes, cycles <= budget.tick_cycles
+
+    def check(k: int) -> tuple[bool, bool]:
+        """Every slice of ``k`` fits: both needs grow with neurons and synapses, so the bound is ``k``
+        neurons with the most synapses (and payload synapses) of any slice."""
+        lo = np.arange(0, pop.n, k)
+        hi = np.minimum(lo + k, pop.n)
+        return fits(k, int((syn_cum[hi] - syn_cum[lo]).max()), int((pay_cum[hi] - pay_cum[lo]).max()))
+
+    top = min(pop.n, MAX_ATOMS_PER_CORE)
+    failed, largest_in_sram = None, None
+    for k in range(top, 0, -1):
+        ok_sram, ok_cycles = check(k)
+        if ok_sram and ok_cycles:
+            if failed is None:
+                return k, "population" if k == pop.n else "key space"
+            return k, {(False, True): "sram", (True, False): "cycles"}.get(failed, "sram and cycles")
+        failed = (ok_sram, ok_cycles)
+        largest_in_sram = largest_in_sram or (k if ok_sram else None)
+    if largest_in_sram is not None:  # splitting cannot save a tick its packets alone overrun: the run shows it
+        return largest_in_sram, "sram (the worst-case tick overruns even at one neuron per PE)"
+    raise ValueError(f"population '{name}' ({pop.kind}): even one neuron per PE needs more SRAM than the PE's "
+                     f"{budget.sram_bytes} B free; prune its inputs")
 
 
 def incoming_rows(mapped: MappedGraph, post: str) -> tuple[SynapticRows, dict[int, int]]:
@@ -95,8 +193,13 @@ def place(ctx: RunContext, sim, mapped: MappedGraph, inputs: dict[str, np.ndarra
         rows, row_base = incoming_rows(mapped, pop.name) if pop.kind != "Input" else (None, {})
         for s in mapped.slices[pop.name]:
             phase = (s.pe * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
-            if pop.kind == "Input":
+            if pop.kind == "Input" and inputs[pop.name].dtype == bool:
                 fw = RasterSource(inputs[pop.name][:, s.start:s.stop], tick_ns, phase)
+            elif pop.kind == "Input":
+                dram_name = f"nir_input_{pop.name}_pe{s.pe}"
+                values = np.ascontiguousarray(inputs[pop.name][:, s.start:s.stop], np.float32)
+                sim.chip.dram.store(dram_name, values)
+                fw = DenseSource(values, dram_name, tick_ns, phase)
             else:
                 coeffs = {k: (None if getattr(pop, k) is None else getattr(pop, k)[s.start:s.stop])
                           for k in ("a", "g", "c", "a_syn", "g_syn", "v_threshold", "v_reset", "bias")}
@@ -131,7 +234,8 @@ def voltages(mapped: MappedGraph, firmwares: dict, pop: str, n_ticks: int) -> np
 
 
 def load_inputs(path: Path, graph: LoweredGraph, label: str) -> dict[str, np.ndarray]:
-    """One boolean raster per Input node, checked against the node's size."""
+    """Per Input node a boolean spike raster (values 0 and 1 only) or float32 dense values, checked
+    against the node's size."""
     if not path.is_file():
         raise AppError(f"{label}: model.input: no such file {path}; expected an npz with 'input' [ticks, n_in]")
     try:
@@ -149,11 +253,17 @@ def load_inputs(path: Path, graph: LoweredGraph, label: str) -> dict[str, np.nda
         if r.ndim != 2 or r.shape[1] != pop.n:
             raise AppError(f"{label}: model.input: '{key}' has shape {np.shape(data[key])}; expected "
                            f"[ticks, {pop.n}] for Input '{pop.name}'")
-        if not np.isin(r, (0, 1)).all():
-            raise AppError(f"{label}: model.input: '{key}' holds values other than 0 and 1; expected a "
-                           "spike raster")
-        out[pop.name] = r.astype(bool)
+        if not np.issubdtype(r.dtype, np.number) and r.dtype != bool:
+            raise AppError(f"{label}: model.input: '{key}' has dtype {r.dtype}; expected numbers")
+        if not np.isfinite(r).all():
+            raise AppError(f"{label}: model.input: '{key}' holds NaN or infinite values; expected a spike "
+                           "raster (0/1) or finite dense values")
+        out[pop.name] = r.astype(bool) if np.isin(r, (0, 1)).all() else r.astype(np.float32)
     return out
+
+
+def dense_inputs(inputs: dict[str, np.ndarray]) -> frozenset[str]:
+    return frozenset(name for name, r in inputs.items() if r.dtype != bool)
 
 
 def _resolve(ctx: RunContext, name: str) -> Path:
@@ -167,21 +277,29 @@ def prepare(ctx: RunContext) -> tuple[MappedGraph, dict[str, np.ndarray], NirMod
     mapping = ctx.section(NirMapping, "mapping")
     nir_path = _resolve(ctx, model.nir)
     try:
-        graph = lower(read_graph(nir_path), ctx.spec.run.tick_ns * 1e-9, model.discretisation, str(nir_path))
-        mapped = map_graph(graph, mapping, ctx.hw.n_pes)
+        nir_graph = read_graph(nir_path)
+        meta_dt_s, meta_method = graph_settings(nir_graph, str(nir_path))
+        model.dt_ns = model.dt_ns or (meta_dt_s * 1e9 if meta_dt_s else ctx.spec.run.tick_ns)
+        model.discretisation = model.discretisation or meta_method or "exact"
+        graph = lower(nir_graph, model.dt_ns * 1e-9, model.discretisation, str(nir_path))
     except NirError as err:
         raise AppError(str(err)) from None
+    input_path = _resolve(ctx, model.input) if model.input else nir_path.with_suffix(".npz")
+    inputs = load_inputs(input_path, graph, label)
+    budget = PeBudget.of(ctx.hw, ctx.spec.run.tick_ns, ctx.spec.run.performance_level)
+    try:
+        mapped = map_graph(graph, mapping, ctx.hw.n_pes, budget, dense_inputs(inputs))
     except ValueError as err:
         raise AppError(f"{label}: mapping: {err}") from None
-    input_path = _resolve(ctx, model.input) if model.input else nir_path.with_suffix(".npz")
-    return mapped, load_inputs(input_path, graph, label), model
+    return mapped, inputs, model
 
 
 def run(ctx: RunContext) -> AppResult:
     mapped, inputs, model = prepare(ctx)
     ctx.start_output()
     result = simulate(ctx, mapped, inputs, ctx.spec.run.ticks or max(len(r) for r in inputs.values()))
-    result.extra = {"nir": str(_resolve(ctx, model.nir)), "discretisation": model.discretisation} | result.extra
+    result.extra = {"nir": str(_resolve(ctx, model.nir)), "discretisation": model.discretisation,
+                    "dt_ns": model.dt_ns} | result.extra
     return result
 
 
@@ -193,15 +311,16 @@ def simulate(ctx: RunContext, mapped: MappedGraph, inputs: dict[str, np.ndarray]
     graph = mapped.graph
     arrays, spikes = {}, {}
     for pop in graph.populations:
-        if pop.spiking:
+        if pop.spiking and not (pop.kind == "Input" and inputs[pop.name].dtype != bool):
             arrays[f"spikes_{pop.name}"] = spike_raster(mapped, firmwares, pop.name, n_ticks)
             spikes[pop.name] = int(arrays[f"spikes_{pop.name}"].sum())
         if pop.kind != "Input":
             arrays[f"v_{pop.name}"] = voltages(mapped, firmwares, pop.name, n_ticks)
     if ctx.out_dir is not None:
         np.savez_compressed(Path(ctx.out_dir) / "nir_output.npz", **arrays)
-    extra = {"populations": {p.name: {"type": p.kind, "neurons": p.n, "pes": len(mapped.slices[p.name])}
-                             for p in graph.populations},
+    extra = {"populations": {p.name: population_summary(mapped, p.name) for p in graph.populations},
+             "inputs": {name: "dense" if r.dtype != bool else "spikes" for name, r in inputs.items()},
+             "late_input_rows": sum(getattr(fw, "late_rows", 0) for fw in firmwares.values()),
              "synapses": int(sum(p.weight.nnz for p in graph.projections)),
              "spikes_per_population": spikes, "outputs": graph.outputs}
     result = AppResult(sim=sim, samples=1, timesteps=n_ticks, ticks_per_sample=n_ticks, extra=extra)
@@ -209,9 +328,22 @@ def simulate(ctx: RunContext, mapped: MappedGraph, inputs: dict[str, np.ndarray]
     return result
 
 
-def validate(loaded) -> None:
-    """``s2sim validate``: the graph lowers, fits the chip and its input matches."""
+def population_summary(mapped: MappedGraph, name: str) -> dict:
+    pop, slices = mapped.graph.population(name), mapped.slices[name]
+    return {"type": pop.kind, "neurons": pop.n, "pes": len(slices),
+            "neurons_per_pe": max(s.n for s in slices), "limit": mapped.limits.get(name, "")}
+
+
+def validate(loaded) -> list[str]:
+    """``s2sim validate``: the graph lowers, fits the chip and its input matches; returns one line
+    per population saying how it is mapped and which limit binds."""
     from s2sim.hw.params import HwParams
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
                      progress=lambda label, total: (lambda n: None))
-    prepare(ctx)
+    mapped, _, _ = prepare(ctx)
+    lines = []
+    for pop in mapped.graph.populations:
+        info = population_summary(mapped, pop.name)
+        lines.append(f"  {pop.name} ({pop.kind}, {pop.n} neurons): {info['pes']} PE(s) of up to "
+                     f"{info['neurons_per_pe']}, limited by {info['limit']}")
+    return lines

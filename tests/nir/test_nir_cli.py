@@ -48,7 +48,8 @@ def test_run_a_nir_file_gives_the_usual_summary_and_the_rasters(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["pes_used"] == 2 and summary["timesteps"] == 30  # ticks default to the raster's length
     app = summary["app"]
-    assert app["populations"]["lif"] == {"type": "LIF", "neurons": 8, "pes": 1}
+    assert app["populations"]["lif"] == {"type": "LIF", "neurons": 8, "pes": 1, "neurons_per_pe": 8,
+                                         "limit": "population"}  # all 8 fit one PE
     assert app["synapses"] == 48 and app["outputs"] == {"out": "lif"}
     out = np.load(tmp_path / "run" / "nir_output.npz")
     assert out["spikes_lif"].shape == (30, 8) and out["spikes_lif"].sum() == app["spikes_per_population"]["lif"]
@@ -103,3 +104,38 @@ def test_a_file_that_is_not_nir(tmp_path):
     (tmp_path / "junk.nir").write_text("not hdf5")
     assert_one_line_error(run("run", str(tmp_path / "junk.nir"), "--out", str(tmp_path / "run")),
                           "junk.nir", "not a readable NIR graph")
+
+
+def test_dense_input_with_nan_is_refused(tmp_path):
+    model = write_model(tmp_path, *small_net())
+    values = np.full((10, 6), 0.5, np.float32)
+    values[3, 2] = np.nan
+    np.savez(tmp_path / "model.npz", input=values)
+    assert_one_line_error(run("run", str(model), "--out", str(tmp_path / "run")), "model.input", "NaN")
+
+
+def test_graph_metadata_with_a_bad_step_is_refused(tmp_path):
+    nodes, edges = small_net()
+    nir.write(tmp_path / "model.nir", nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": -1.0}))
+    np.savez(tmp_path / "model.npz", input=np.zeros((5, 6), np.uint8))
+    assert_one_line_error(run("run", str(tmp_path / "model.nir"), "--out", str(tmp_path / "run")),
+                          "metadata 'dt'", "positive step in seconds")
+
+
+def test_graph_metadata_sets_the_step_and_method_unless_the_run_does(tmp_path):
+    nodes, edges = small_net()
+    nir.write(tmp_path / "model.nir", nir.NIRGraph(nodes=nodes, edges=edges,
+                                                   metadata={"dt": 1e-4, "discretisation": "euler"}))
+    np.savez(tmp_path / "model.npz", input=np.ones((5, 6), np.uint8))
+    assert run("run", str(tmp_path / "model.nir"), "--out", str(tmp_path / "a")).exit_code == 0
+    app = json.loads((tmp_path / "a" / "summary.json").read_text())["app"]
+    assert (app["dt_ns"], app["discretisation"]) == (100000.0, "euler")
+    from firmware_models.lif_inference import graph_app
+    from s2sim.apps import RunContext
+    from s2sim.config import load_network
+    from s2sim.hw.params import HwParams
+    loaded = load_network(tmp_path / "model.nir", ["model.dt_ns=20000", "model.discretisation=exact"])
+    ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
+                     progress=lambda label, total: (lambda n=1: None))
+    _, _, model = graph_app.prepare(ctx)  # what the run would use: the settings win over the metadata
+    assert (model.dt_ns, model.discretisation) == (20000.0, "exact")

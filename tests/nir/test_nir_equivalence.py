@@ -25,7 +25,7 @@ def dyadic(rng, shape, lo=-40, hi=100):
 
 def run_on_chip(tmp_path, graph, raster, *sets):
     nir.write(tmp_path / "model.nir", graph)
-    np.savez(tmp_path / "model.npz", input=raster.astype(np.uint8))
+    np.savez(tmp_path / "model.npz", input=raster.astype(np.uint8) if raster.dtype == bool else raster)
     loaded = load_network(tmp_path / "model.nir", ["run.progress=false", *sets])
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=tmp_path,
                      progress=lambda label, total: (lambda n=1: None))
@@ -52,9 +52,10 @@ def chain(n_in, *layers):
     return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:] + ["out"])))
 
 
-def assert_same_as_reference(tmp_path, graph, n_in, *sets, method="exact", rate=0.25, seed=0):
+def assert_same_as_reference(tmp_path, graph, n_in, *sets, method="exact", rate=0.25, seed=0, raster=None):
+    """``raster``: the input (default: random spikes at ``rate``); dense values are sent as payloads."""
     rng = np.random.default_rng(seed)
-    raster = rng.random((TICKS, n_in)) < rate
+    raster = rng.random((TICKS, n_in)) < rate if raster is None else raster
     result = run_on_chip(tmp_path, graph, raster, *sets, f"model.discretisation={method}")
     want = reference(graph, {"in": raster}, DT_S, method)
     for pop, (spikes, v) in want.items():
@@ -153,3 +154,19 @@ def test_recurrent_projection_onto_itself(tmp_path):
     result = assert_same_as_reference(tmp_path, nir.NIRGraph(nodes=nodes, edges=edges), 10,
                                       "mapping.max_atoms_per_core=5")
     assert {p.pre for p in result.mapped.graph.projections} == {"in", "lif"}
+
+
+@pytest.mark.parametrize("method", ["exact", "euler"])
+def test_dense_input_drives_the_first_layer_as_a_current(tmp_path, method):
+    """Real-valued input (multiples of 1/8, a third of them zero) goes in as one payload packet per
+    non-zero value; the first layer adds ``x * row``: the same rasters as the reference's ``W @ x``."""
+    rng = np.random.default_rng(13)
+    values = (rng.integers(-8, 17, (TICKS, 7)) / 8 * (rng.random((TICKS, 7)) > 1 / 3)).astype(np.float32)
+    graph = chain(7, ("fc1", nir.Affine(dyadic(rng, (11, 7)), dyadic(rng, 11, -4, 4))), ("lif", lif(11)),
+                  ("fc2", nir.Linear(dyadic(rng, (6, 11)))), ("cuba", cuba_lif(6)))
+    result = assert_same_as_reference(tmp_path, graph, 7, "mapping.max_atoms_per_core=4", method=method,
+                                      raster=values)
+    assert result.extra["inputs"] == {"in": "dense"} and result.extra["late_input_rows"] == 0
+    lif_pe = result.mapped.slices["lif"][0].pe
+    packets = result.sim.chip.stats.packets_in[:TICKS, lif_pe]
+    assert packets.sum() == np.count_nonzero(values)  # one packet per non-zero value, none for zeros

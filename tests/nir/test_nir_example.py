@@ -27,7 +27,8 @@ def test_example_runs_and_its_readout_matches_the_tools_simulation(tmp_path):
     res = CliRunner().invoke(main, ["run", str(EXAMPLE), "--out", str(tmp_path), "--quiet"])
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["app"]["populations"]["hidden"] == {"type": "IF", "neurons": 64, "pes": 1}
+    hidden = summary["app"]["populations"]["hidden"]
+    assert (hidden["type"], hidden["neurons"], hidden["pes"], hidden["limit"]) == ("IF", 64, 1, "population")
     out = np.load(tmp_path / "nir_output.npz")
     assert out["spikes_hidden"].sum() > 0
 
