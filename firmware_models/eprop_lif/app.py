@@ -6,6 +6,9 @@ Modes
   evaluated with the reference forward pass (the same mathematics, vectorised) — the summary says so.
 * ``--fast`` (or ``training.engine: reference``): train with the vectorised reference, then simulate
   ``--timing-samples`` training trials on the chip with the trained weights for timing, memory and energy.
+
+Both write ``checkpoint.npz`` (training.py, checkpoint.py) and continue one with ``--resume``; a chip run's
+checkpoints carry the run totals so the resumed summary covers the whole run.
 """
 from __future__ import annotations
 
