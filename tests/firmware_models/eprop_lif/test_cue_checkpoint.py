@@ -170,3 +170,21 @@ def test_ctrl_c_on_the_cli_exits_130_keeps_the_checkpoint_and_leaves_no_summary(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "interrupted; completed work is kept in" in lines[0] and f"--resume {run}" in lines[0]
     assert (run / "checkpoint.npz").exists() and not (run / "summary.json").exists()
+
+
+def test_a_resumed_chip_run_reports_the_whole_run(tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    args = ["run", "networks/cue_accumulation.yaml", "--quiet"]
+    for s in SHORT:
+        args += ["--set", s]
+    assert _cli(*args, "--set", "training.epochs=2", "--out", whole).exit_code == 0
+    assert _cli(*args, "--out", split).exit_code == 0  # 1 epoch
+    res = _cli(*args, "--set", "training.epochs=2", "--resume", split)
+    assert res.exit_code == 0, res.output
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (whole, split))
+    assert b["samples"] == a["samples"] == 8 and b["timesteps"] == a["timesteps"]
+    assert b["resume"]["covers_whole_run"] is True and b["resume"]["this_part_samples"] == 4
+    assert b["traffic"]["packets"] == a["traffic"]["packets"]
+    assert b["energy"]["total_j"] == pytest.approx(a["energy"]["total_j"], rel=1e-6)
+    strip = lambda h: [{k: v for k, v in row.items() if k != "wall_s"} for row in h]  # noqa: E731
+    assert strip(b["learning"]["history"]) == strip(a["learning"]["history"])
