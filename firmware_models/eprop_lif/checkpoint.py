@@ -39,6 +39,7 @@ class TrainState:
     hits: int = 0
     history: list[dict] = field(default_factory=list)
     run_totals: dict | None = None  # RunContext.run_totals at this boundary (chip engine)
+    epoch_wall_s: float = 0.0  # wall time of the epoch so far (its history row adds the resumed part)
 
     def copy(self) -> "TrainState":
         adam = R.Adam(self.weights, self.adam.p)
@@ -46,7 +47,8 @@ class TrainState:
             adam.m[k][...], adam.v[k][...] = self.adam.m[k], self.adam.v[k]
         adam.steps = self.adam.steps
         return TrainState({k: w.copy() for k, w in self.weights.items()}, adam, self.epoch, self.position,
-                          list(self.losses), self.hits, [dict(h) for h in self.history], self.run_totals)
+                          list(self.losses), self.hits, [dict(h) for h in self.history], self.run_totals,
+                          self.epoch_wall_s)
 
 
 def checkpoint_path(d: str | Path) -> Path:
@@ -69,6 +71,7 @@ def save_checkpoint(out_dir: str | Path, s: TrainState, settings: dict[str, Any]
     arrays["epoch_losses"] = np.asarray(s.losses, np.float64)
     header = dict(format=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, adam_steps=s.adam.steps, epoch=s.epoch,
                   position=s.position, hits=s.hits, history=s.history, run_totals=s.run_totals,
+                  epoch_wall_s=s.epoch_wall_s,
                   settings=_plain(settings))
     arrays["header_json"] = np.array(json.dumps(header))
     return atomic_save_npz(checkpoint_path(out_dir), arrays)
@@ -104,7 +107,7 @@ def load_checkpoint(d: str | Path, p: CueEpropParams, settings: dict[str, Any], 
         adam.v[k][...] = _array(a, f"adam_v_{k}", shape, path)
     adam.steps = int(h["adam_steps"])
     return TrainState(weights, adam, epoch, position, [float(x) for x in a["epoch_losses"]], int(h["hits"]),
-                      list(h["history"]), h.get("run_totals"))
+                      list(h["history"]), h.get("run_totals"), float(h.get("epoch_wall_s", 0.0)))
 
 
 def _array(a: dict, key: str, shape: tuple, path: Path) -> np.ndarray:

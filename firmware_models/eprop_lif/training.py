@@ -100,7 +100,8 @@ def train(params: CueEpropParams, tcfg: CueTrainingConfig, ds: Dataset, seed: in
 
     def snapshot(s: TrainState) -> TrainState:
         weights, adam = engine.state()
-        good = TrainState(weights, adam, s.epoch, s.position, s.losses, s.hits, s.history).copy()
+        good = TrainState(weights, adam, s.epoch, s.position, s.losses, s.hits, s.history,
+                          epoch_wall_s=s.epoch_wall_s).copy()
         good.run_totals = totals() if totals is not None else s.run_totals
         return good
 
@@ -112,7 +113,7 @@ def train(params: CueEpropParams, tcfg: CueTrainingConfig, ds: Dataset, seed: in
     good = snapshot(s)
     try:
         for epoch in range(s.epoch, tcfg.epochs):
-            t0 = time.perf_counter()
+            t0 = time.perf_counter() - s.epoch_wall_s
             order = epoch_order(len(train_split), seed, epoch, tcfg.shuffle)
             adv = progress(f"epoch {epoch + 1}/{tcfg.epochs} ({engine.label})", len(train_split)) if progress else None
             if adv and s.position:
@@ -122,7 +123,7 @@ def train(params: CueEpropParams, tcfg: CueTrainingConfig, ds: Dataset, seed: in
                 losses, hits = engine.train_batch(train_split.X[idx], train_split.y[idx])
                 s.losses += losses
                 s.hits += hits
-                s.epoch, s.position = epoch, b + 1
+                s.epoch, s.position, s.epoch_wall_s = epoch, b + 1, time.perf_counter() - t0
                 good = snapshot(s)
                 if (b + 1) % tcfg.checkpoint_every == 0 and b + 1 < n_batches:
                     save(good)
@@ -135,7 +136,7 @@ def train(params: CueEpropParams, tcfg: CueTrainingConfig, ds: Dataset, seed: in
                 row["test_accuracy"], row["test_loss"] = R.evaluate(weights, test.X, test.y, params)
             row["wall_s"] = time.perf_counter() - t0
             s.history.append(row)
-            s.epoch, s.position, s.losses, s.hits = epoch + 1, 0, [], 0
+            s.epoch, s.position, s.losses, s.hits, s.epoch_wall_s = epoch + 1, 0, [], 0, 0.0
             good = snapshot(s)
             save(good)
             if on_epoch:
