@@ -220,7 +220,9 @@ def run(ctx: RunContext) -> AppResult:
     tick_ns = ctx.spec.run.tick_ns
     notes = []
     if resume:
-        notes.append(f"resumed from {checkpoint_path(resume)} at epoch {start.epoch + 1}, batch {start.position}"
+        where = (f"training was done ({start.epoch} of {tcfg.epochs} epochs), nothing left to train" if start.epoch == tcfg.epochs
+                 else f"at epoch {start.epoch + 1}, batch {start.position}")
+        notes.append(f"resumed from {checkpoint_path(resume)}: {where}"
                      + ("" if fast else "; the summary adds the run totals the checkpoint carried"))
     if fast:
         ref = ReferenceEngine(params, start.weights, start.adam)

@@ -141,6 +141,12 @@ def test_a_resume_without_fast_refuses_a_fast_checkpoint_and_more_epochs_continu
     assert res.exit_code == 0, res.output
     s = json.loads((tmp_path / "more" / "summary.json").read_text())
     assert [h["epoch"] for h in s["learning"]["history"]] == [1, 2]
+    assert any(n.endswith("at epoch 2, batch 0") for n in s["notes"])
+    res = _cli(*args, "--resume", run, "--out", tmp_path / "again")  # a finished run: only the chip timing runs
+    assert res.exit_code == 0, res.output
+    s = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert any("training was done (1 of 1 epochs), nothing left to train" in n for n in s["notes"])
+    assert s["samples"] == 1 and len(s["learning"]["history"]) == 1
 
 
 def test_a_corrupt_checkpoint_is_a_one_line_error(tmp_path):
