@@ -187,22 +187,26 @@ class ChipEngine:
 
 
 def run_settings(ctx: RunContext, params: CueEpropParams, dcfg: CueConfig, tcfg: CueTrainingConfig,
-                 engine: str) -> dict:
-    """What changes the numerics of training: a resume must use the same (compared key by key)."""
+                 engine: str, pes: int) -> dict:
+    """What changes the numerics of training: a resume must use the same (compared key by key).
+
+    Chip training also depends on the PE count (the root sums the partial readouts in PE order, so the
+    float32 rounding follows the mapping) and on the tick (a too-short one on several PEs moves spikes)."""
+    chip = {"mapping.pes": pes, "run.tick_ns": ctx.spec.run.tick_ns} if engine == "chip" else {}
     return {**{f"network.{k}": v for k, v in params.model_dump().items()},
             **{f"dataset.{k}": v for k, v in dcfg.model_dump().items()},
-            "run.seed": ctx.seed, "training.shuffle": tcfg.shuffle, "training.engine": engine}
+            "run.seed": ctx.seed, "training.shuffle": tcfg.shuffle, "training.engine": engine, **chip}
 
 
 def run(ctx: RunContext) -> AppResult:
     params, mapping, dcfg, tcfg = _sections(ctx.loaded)
     opts = ctx.options or {}
     sim = ctx.simulation()
-    plan(params, mapping, ctx.hw)  # fail before generating data when the mapping cannot fit
+    pes = len(plan(params, mapping, ctx.hw))  # fail before generating data when the mapping cannot fit
     ds = load_cue(dcfg, ctx.seed)
     train_split, test = ds.splits["train"], ds.splits["test"]
     fast = bool(opts.get("fast")) or tcfg.engine == "reference"
-    settings = run_settings(ctx, params, dcfg, tcfg, "reference" if fast else "chip")
+    settings = run_settings(ctx, params, dcfg, tcfg, "reference" if fast else "chip", pes)
     resume = opts.get("resume")
     if resume:
         try:

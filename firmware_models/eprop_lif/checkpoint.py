@@ -3,8 +3,9 @@
 ``checkpoint.npz`` in the run folder holds the weights, Adam's m, v and step count, the epoch in
 progress, the batches of it already done with their per-trial losses and hits, the history, the run
 totals (chip engine) and the settings that change what training computes. Those settings are compared
-key by key on ``--resume`` (``network.*``, ``dataset.*``, ``run.seed``, ``training.shuffle`` and
-``training.engine``), so a mismatched checkpoint is refused with a one-line error naming the key.
+key by key on ``--resume`` (``network.*``, ``dataset.*``, ``run.seed``, ``training.shuffle``,
+``training.engine``, and for chip training ``mapping.pes`` and ``run.tick_ns``; see ``app.run_settings``),
+so a mismatched checkpoint is refused with a one-line error naming the key.
 ``training.epochs`` may grow: a finished run can be continued for more epochs.
 """
 from __future__ import annotations

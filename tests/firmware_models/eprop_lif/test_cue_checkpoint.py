@@ -178,13 +178,17 @@ def test_ctrl_c_on_the_cli_exits_130_keeps_the_checkpoint_and_leaves_no_summary(
     assert (run / "checkpoint.npz").exists() and not (run / "summary.json").exists()
 
 
-def test_a_resumed_chip_run_reports_the_whole_run(tmp_path):
+def test_a_resumed_chip_run_reports_the_whole_run_and_needs_the_same_pes_and_tick(tmp_path):
     whole, split = tmp_path / "whole", tmp_path / "split"
     args = ["run", "networks/cue_accumulation.yaml", "--quiet"]
     for s in SHORT:
         args += ["--set", s]
     assert _cli(*args, "--set", "training.epochs=2", "--out", whole).exit_code == 0
     assert _cli(*args, "--out", split).exit_code == 0  # 1 epoch
+    # the chip's numerics also follow the PE count (partials summed in PE order) and the tick
+    for change, key in (("mapping.pes=2", "mapping.pes"), ("run.tick_ns=20000", "run.tick_ns")):
+        res = _cli(*args, "--set", "training.epochs=2", "--set", change, "--resume", split)
+        assert res.exit_code == 2 and f"made with {key}=" in res.output, res.output
     res = _cli(*args, "--set", "training.epochs=2", "--resume", split)
     assert res.exit_code == 0, res.output
     a, b = (json.loads((d / "summary.json").read_text()) for d in (whole, split))
