@@ -102,7 +102,7 @@ class ChipNetwork:
 
     def set_adam(self, adam: R.Adam) -> None:
         """Load an optimiser state (m, v by column/row slice; the step count and β powers as the chip keeps them)."""
-        n_in, p = self.p.n_in, self.p
+        p = self.p
         m = np.concatenate([adam.m["w_in"], adam.m["w_rec"]])
         v = np.concatenate([adam.v["w_in"], adam.v["w_rec"]])
         b1 = b2 = F32(1.0)
