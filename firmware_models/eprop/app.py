@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
+from s2sim.host_timer import run_until_programs_finish
 
 from . import training as tr
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
@@ -110,22 +111,10 @@ class ChipNetwork:
         other and the full task queue drops ticks, so the chunk needs more ticks than it has steps:
         the host waits for the result, as on the chip. A no-op when the work kept up with the ticks.
         """
-        pes = [self.sim.chip.pes[s.pe] for s in self.slices]
-        env = self.sim.chip.env
-        patience_ns = max(self.tps * self.cores[0].tick_ns, 10e6)  # far longer than any step
-
-        def state() -> tuple[int, int, int]:
-            return (max(end_step - fw.step for fw in self.cores), n_records - len(self.root.records),
-                    sum(pe.tasks_outstanding for pe in pes))
-
-        now, stalled_ns = state(), 0.0
-        while now[0] > 0 or now[2] > 0:
-            before, t0 = now, env.now
-            self.sim.run_ticks(max(now[0], 1))
-            now = state()
-            stalled_ns = stalled_ns + env.now - t0 if now == before else 0.0
-            if stalled_ns > patience_ns:  # nothing moves: a step waits for something that never comes
-                return
+        run_until_programs_finish(
+            self.sim, [s.pe for s in self.slices],
+            lambda: (max(end_step - fw.step for fw in self.cores), n_records - len(self.root.records)),
+            patience_ns=max(self.tps * self.cores[0].tick_ns, 10e6))  # far longer than any step
 
     def weights(self) -> dict:
         return self.group.weights()

@@ -6,20 +6,27 @@ Modes
   evaluated with the reference forward pass (the same mathematics, vectorised) — the summary says so.
 * ``--fast`` (or ``training.engine: reference``): train with the vectorised reference, then simulate
   ``--timing-samples`` training trials on the chip with the trained weights for timing, memory and energy.
+
+Both write ``checkpoint.npz`` (training.py, checkpoint.py) and continue one with ``--resume``; a chip run's
+checkpoints carry the run totals so the resumed summary covers the whole run.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from s2sim.apps import AppError, AppResult, RunContext
 from s2sim.data.cue import CueConfig, load_cue
+from s2sim.host_timer import run_until_programs_finish
 
 from . import reference as R
+from .checkpoint import checkpoint_path, load_checkpoint
 from .firmware import ERR_KEY, PART_KEY, SPIKE_KEY, CueEpropCore
 from .mapping import INPUT_CHUNK_FRAMES, CueMapping, memory_report, pe_arrays, plan
 from .params import CueEpropParams
-from .training import CueTrainingConfig, epoch_order, initial_weights, train_reference
+from .training import CueTrainingConfig, ReferenceEngine, fresh_state, train
 
 F32 = np.float32
 
@@ -55,6 +62,7 @@ class ChipNetwork:
         self.tps = params.n_steps + 1
         self.tick_ns = tick_ns
         self.next_trial = 0
+        self.ticks_run = 0  # timer ticks fired (more than the steps when the tick is too short)
 
     @property
     def root(self) -> CueEpropCore:
@@ -77,14 +85,48 @@ class ChipNetwork:
         for fw in self.cores:
             fw.dram_base, fw.dram_samples, fw.train = self.next_trial, n, train
         before = len(self.root.records)
+        end_step = (self.next_trial + n) * self.tps
         self.sim.run_ticks(n * self.tps)
+        # a tick shorter than a step's work: the steps queue behind each other and ticks are dropped, so
+        # the trials need more ticks than they have steps; the host waits for the result, as on the chip
+        self.ticks_run += n * self.tps + run_until_programs_finish(
+            self.sim, [s.pe for s in self.slices],
+            lambda: (max(end_step - fw.step for fw in self.cores), before + n - len(self.root.records)),
+            patience_ns=max(self.tps * self.tick_ns, 10e6))
         self.next_trial += n
         recs = self.root.records[before:]
         if len(recs) != n:
-            late = sum(fw.late_steps for fw in self.cores)
-            raise AppError(f"the root PE reported {len(recs)} of {n} trials: the work of a step does not fit "
-                           f"a {self.tick_ns / 1e3:g} µs tick ({late} steps ran late); use a longer run.tick_ns")
+            stuck = {s.pe: end_step - fw.step for s, fw in zip(self.slices, self.cores) if fw.step < end_step}
+            raise AppError(f"the root PE reported {len(recs)} of {n} trials; steps never run, per PE: {stuck}")
         return recs
+
+    def set_adam(self, adam: R.Adam) -> None:
+        """Load an optimiser state (m, v by column/row slice; the step count and β powers as the chip keeps them)."""
+        p = self.p
+        m = np.concatenate([adam.m["w_in"], adam.m["w_rec"]])
+        v = np.concatenate([adam.v["w_in"], adam.v["w_rec"]])
+        b1 = b2 = F32(1.0)
+        for _ in range(adam.steps):  # the chip's running products, rounded as it rounds them
+            b1, b2 = b1 * F32(p.adam_beta1), b2 * F32(p.adam_beta2)
+        for fw in self.cores:
+            c = slice(fw.start, fw.stop)
+            fw.adam_m[...], fw.adam_v[...] = m[:, c], v[:, c]
+            fw.adam_m_out[...], fw.adam_v_out[...] = adam.m["w_out"][c], adam.v["w_out"][c]
+            fw.adam_scalars[:3] = (adam.steps, b1, b2)
+
+    def adam_state(self) -> R.Adam:
+        """The chip's optimiser state as a reference ``Adam`` (copies)."""
+        w = self.weights()
+        adam = R.Adam(w, self.p)
+        m = np.concatenate([fw.adam_m for fw in self.cores], axis=1)
+        v = np.concatenate([fw.adam_v for fw in self.cores], axis=1)
+        n_in = self.p.n_in
+        adam.m["w_in"][...], adam.m["w_rec"][...] = m[:n_in], m[n_in:]
+        adam.v["w_in"][...], adam.v["w_rec"][...] = v[:n_in], v[n_in:]
+        adam.m["w_out"][...] = np.concatenate([fw.adam_m_out for fw in self.cores])
+        adam.v["w_out"][...] = np.concatenate([fw.adam_v_out for fw in self.cores])
+        adam.steps = int(self.root.adam_scalars[0])
+        return adam
 
     def weights(self) -> dict[str, np.ndarray]:
         n_in = self.p.n_in
@@ -99,6 +141,10 @@ class ChipNetwork:
     @property
     def late_steps(self) -> int:
         return sum(fw.late_steps for fw in self.cores)
+
+    def late_steps_per_pe(self) -> dict[str, int]:
+        """Steps that started after the tick that triggered them ended, per PE (keys as summary ``per_pe``)."""
+        return {str(s.pe): fw.late_steps for s, fw in zip(self.slices, self.cores)}
 
 
 def _sections(loaded):
@@ -124,46 +170,89 @@ def validate(loaded) -> None:
     plan(params, mapping, HwParams.from_arch(loaded.arch))
 
 
+class ChipEngine:
+    """The chip model as a training engine: one batch of trials per call, Adam on the chip after it."""
+
+    label = "chip"
+
+    def __init__(self, chip: ChipNetwork) -> None:
+        self.chip = chip
+
+    def train_batch(self, X: np.ndarray, Y: np.ndarray) -> tuple[list[float], int]:
+        recs = self.chip.run_trials(X, Y, train=True)
+        return [r[1] for r in recs], sum(r[2] == r[3] for r in recs)
+
+    def state(self) -> tuple[dict[str, np.ndarray], R.Adam]:
+        return self.chip.weights(), self.chip.adam_state()
+
+
+def run_settings(ctx: RunContext, params: CueEpropParams, dcfg: CueConfig, tcfg: CueTrainingConfig,
+                 engine: str, pes: int) -> dict:
+    """What changes the numerics of training: a resume must use the same (compared key by key).
+
+    Chip training also depends on the PE count (the root sums the partial readouts in PE order, so the
+    float32 rounding follows the mapping) and on the tick (a too-short one on several PEs moves spikes)."""
+    chip = {"mapping.pes": pes, "run.tick_ns": ctx.spec.run.tick_ns} if engine == "chip" else {}
+    return {**{f"network.{k}": v for k, v in params.model_dump().items()},
+            **{f"dataset.{k}": v for k, v in dcfg.model_dump().items()},
+            "run.seed": ctx.seed, "training.shuffle": tcfg.shuffle, "training.engine": engine, **chip}
+
+
 def run(ctx: RunContext) -> AppResult:
     params, mapping, dcfg, tcfg = _sections(ctx.loaded)
     opts = ctx.options or {}
-    if opts.get("resume"):
-        raise AppError("--resume: cue accumulation runs keep no checkpoints; rerun without --resume")
     sim = ctx.simulation()
-    plan(params, mapping, ctx.hw)  # fail before generating data when the mapping cannot fit
+    pes = len(plan(params, mapping, ctx.hw))  # fail before generating data when the mapping cannot fit
     ds = load_cue(dcfg, ctx.seed)
-    train, test = ds.splits["train"], ds.splits["test"]
+    train_split, test = ds.splits["train"], ds.splits["test"]
     fast = bool(opts.get("fast")) or tcfg.engine == "reference"
+    settings = run_settings(ctx, params, dcfg, tcfg, "reference" if fast else "chip", pes)
+    resume = opts.get("resume")
+    if resume:
+        try:
+            start = load_checkpoint(resume, params, settings, -(-len(train_split) // params.batch))
+        except ValueError as err:
+            raise AppError(f"--resume: {err}") from None
+        if start.epoch > tcfg.epochs:
+            raise AppError(f"--resume: {checkpoint_path(resume)} has {start.epoch} epochs done but this run "
+                           f"has training.epochs={tcfg.epochs}; ask for at least {start.epoch}")
+    else:
+        start = fresh_state(params, ctx.seed)
+    carried = start.run_totals if resume and not fast else None  # run totals before the resume
+    out_dir = Path(ctx.out_dir) if ctx.out_dir is not None else None
     ctx.start_output()
     tick_ns = ctx.spec.run.tick_ns
+    notes = []
+    if resume:
+        where = (f"training was done ({start.epoch} of {tcfg.epochs} epochs), nothing left to train" if start.epoch == tcfg.epochs
+                 else f"at epoch {start.epoch + 1}, batch {start.position}")
+        notes.append(f"resumed from {checkpoint_path(resume)}: {where}"
+                     + ("" if fast else "; the summary adds the run totals the checkpoint carried"))
     if fast:
-        res = train_reference(params, tcfg, ds, ctx.seed, ctx.progress)
-        weights, history = res.weights, res.history
+        ref = ReferenceEngine(params, start.weights, start.adam)
+        state = train(params, tcfg, ds, ctx.seed, ref, start, ctx.progress, out_dir, settings)
+        weights = state.weights
         chip = ChipNetwork(sim, params, mapping, weights, tick_ns)
-        n_t = max(1, min(int(opts.get("timing_samples") or tcfg.timing_samples), len(train)))
+        chip.set_adam(state.adam)
+        n_t = max(1, min(int(opts.get("timing_samples") or tcfg.timing_samples), len(train_split)))
         adv = ctx.progress("chip timing trials", n_t)
         for i in range(n_t):
-            chip.run_trials(train.X[i:i + 1], train.y[i:i + 1], train=True)
+            chip.run_trials(train_split.X[i:i + 1], train_split.y[i:i + 1], train=True)
             adv(1)
-        engine = f"reference (fast); chip timing on {n_t} trials (Adam after each, on a copy of the trained weights)"
+        engine = (f"reference (fast); chip timing on {n_t} trials (Adam after each, on a copy of the trained "
+                  "weights and optimiser)")
     else:
-        chip = ChipNetwork(sim, params, mapping, initial_weights(params, ctx.seed), tick_ns)
-        history = []
-        for epoch in range(tcfg.epochs):
-            order = epoch_order(len(train), ctx.seed, epoch, tcfg.shuffle)
-            adv = ctx.progress(f"epoch {epoch + 1}/{tcfg.epochs} (chip)", len(train))
-            losses, hits = [], 0
-            for a in range(0, len(order), params.batch):
-                idx = order[a:a + params.batch]
-                recs = chip.run_trials(train.X[idx], train.y[idx], train=True)
-                losses += [r[1] for r in recs]
-                hits += sum(r[2] == r[3] for r in recs)
-                adv(len(idx))
-            acc, loss = R.evaluate(chip.weights(), test.X, test.y, params)
-            history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-                            "train_accuracy": hits / len(train), "test_accuracy": acc, "test_loss": loss})
-        weights = chip.weights()
+        chip = ChipNetwork(sim, params, mapping, start.weights, tick_ns)
+        chip.set_adam(start.adam)
+
+        def totals() -> dict:  # what a checkpoint carries so a resumed run's summary covers the whole run
+            return ctx.run_totals(sim, chip.trials_run, chip.trials_run * chip.tps, carried)
+
+        state = train(params, tcfg, ds, ctx.seed, ChipEngine(chip), start, ctx.progress, out_dir, settings,
+                      totals if out_dir is not None else None)
+        weights = state.weights
         engine = "chip (every training trial simulated by the firmware); test accuracy from the reference forward pass"
+    history = state.history
     if opts.get("save_weights"):
         from s2sim.data.cache import atomic_save_npz
         atomic_save_npz(opts["save_weights"], {k: np.asarray(v, F32) for k, v in weights.items()})
@@ -175,12 +264,18 @@ def run(ctx: RunContext) -> AppResult:
     mem = memory_report(params, chip.slices, ctx.hw)
     stats = sim.chip.stats
     worst_ns = float(stats.time_done_ns[:stats.n_rows].max()) if stats.n_rows else 0.0
+    overruns = {str(s.pe): int(sim.chip.pes[s.pe].c["timer_overruns"]) for s in chip.slices}
     extra = {**mem, "slices": [{"pe": s.pe, "neurons": [s.start, s.stop]} for s in chip.slices],
-             "chip_trials": chip.trials_run, "ticks_per_trial": chip.tps, "late_steps": chip.late_steps,
-             "worst_tick_work_ns": worst_ns, "real_time": worst_ns <= tick_ns}
-    notes = []
-    if chip.late_steps:
-        notes.append(f"{chip.late_steps} steps ran after their tick ended (not real time): spikes may have "
-                     "missed the next step, so chip results can differ from the reference")
+             "chip_trials": chip.trials_run, "ticks_per_trial": chip.tps, "ticks_run": chip.ticks_run,
+             "late_steps": chip.late_steps, "late_steps_per_pe": chip.late_steps_per_pe(),
+             "timer_overruns_per_pe": overruns, "worst_tick_work_ns": worst_ns, "real_time": worst_ns <= tick_ns}
+    if sum(overruns.values()) or chip.late_steps:
+        notes.append(f"not real time at a {tick_ns / 1e3:g} µs tick: {sum(overruns.values())} timer overruns and "
+                     f"{chip.late_steps} late steps (per PE in app.timer_overruns_per_pe, app.late_steps_per_pe); "
+                     f"every step still ran ({chip.ticks_run} ticks for "
+                     f"{chip.trials_run * chip.tps} steps)"
+                     + ("; on several PEs spikes may count for another step than at a long tick, so the "
+                        "results can differ from the reference" if len(chip.slices) > 1 else ""))
+    resumed = {"resumed_from": str(resume), "carried": carried} if resume and not fast else {}
     return AppResult(sim=sim, samples=chip.trials_run, timesteps=chip.trials_run * chip.tps,
-                     ticks_per_sample=chip.tps, learning=learning, extra=extra, notes=notes)
+                     ticks_per_sample=chip.tps, learning=learning, extra=extra, notes=notes, **resumed)

@@ -13,8 +13,19 @@ from the host, see mapping.pe_arrays). A trial is T step ticks plus one learning
 * root: sums the partials in PE order, y = softmax(vo), Σy for the prediction, err = y − onehot multicast.
 * learning tick: after every ``batch`` trials, Adam on lr_layer·G (torch's form); W_rec's diagonal is kept 0.
 
-A step waits (and runs when they arrive) if its input chunk or its error is not there yet; a step that
-runs after its own tick has ended is counted in ``late_steps`` (its spikes may then miss the next step).
+The program counts its own steps (global step = trial × (T+1) + t), as the C code keeps its own time: a
+tick whose callback a full task queue dropped, or that ran late behind an overrun, never loses a step or a
+trial boundary (the host keeps the timer running until every PE has run every step). Without overruns the
+step is the timer tick. A step waits (and runs when they arrive) if its input chunk or its error is not there
+yet; a tick that fires meanwhile finds the program busy and returns. A step that starts after the tick that
+triggered it has ended is counted in ``late_steps``.
+
+Spikes are filed for the step after the one the program is in (started or waiting for its input/error).
+With a long tick that is exactly the next step. With a tick shorter than a step's work the PEs run steps
+back to back at their own pace: in the learning window they stay in lock-step (every step waits for the
+root's error, which needs every PE's partial readout), before it nothing ties them together, so a PE that
+drifted a step ahead or behind files other PEs' spikes one step off and the run learns something else. On
+one PE nothing crosses PEs unsynchronised and a too-short tick changes only the timing.
 Synaptic currents are summed in float64 and rounded once, like the reference, so spikes are bit-identical.
 
 Imports only ``s2sim.runtime`` and numpy.
@@ -57,8 +68,10 @@ class CueEpropCore(Firmware):
         self.dram_base = self.dram_samples = 0  # host: global index of the first trial in DRAM, trial count
         self.slot_chunk = [-1, -1]  # global chunk id held by each ring slot
         self.chunk_dma = -1
-        self.waiting = -1  # tick whose step waits for its input chunk or its error
-        self.queue: list[int] = []  # ticks not yet processed, oldest first
+        self.step = 0  # next step to run (its own count: trial × (T+1) + t)
+        self.cur_step = -1  # step the program is in (started or waiting): spikes arriving now are for the next
+        self.waiting = False  # step ``cur_step`` waits for its input chunk or its error
+        self.trigger_tick = -1  # timer tick that triggered ``cur_step`` (a later one: the step runs late)
         self.err_count = 0
         self.part_count = 0
         self.label_trial = self.pending_label = -1
@@ -117,44 +130,45 @@ class CueEpropCore(Firmware):
             self.label_trial = self.pending_label
 
     def _resume(self, core: Core) -> None:
-        if self.waiting >= 0:
-            self.waiting = -1
-            core.schedule(lambda c, _: self._drain(c), None, 1)
+        if self.waiting:
+            self.waiting = False
+            core.schedule(lambda c, _: self._run_step(c), None, 1)
 
     # ---- timer -----------------------------------------------------------------------------------------
     def on_timer(self, core: Core, tick: int) -> None:
-        s = tick // self.tps
+        if self.waiting:
+            return  # the step before still waits for its input or error: it runs when they arrive
+        s = self.step // self.tps
         if not 0 <= s - self.dram_base < self.dram_samples:
-            return  # no trial loaded for this tick: the core idles
-        self.queue.append(tick)  # ticks run in order: a tick that fires while a step waits queues behind it
-        if len(self.queue) == 1:
-            self._drain(core)
+            return  # no trial loaded for this step: the core idles
+        self.cur_step, self.trigger_tick = self.step, tick
+        self._run_step(core)
 
-    def _drain(self, core: Core) -> None:
-        while self.queue:
-            tick = self.queue[0]
-            s, t = divmod(tick, self.tps)
-            if t < self.T:
-                if not self._ready(core, tick, t):
-                    return  # resumed by the DMA or the error packets
-                if core.tick != tick:
-                    self.late_steps += 1
-                self._step(core, tick, s, t)
-            else:
-                self._end_of_trial(core, s)
-            self.queue.pop(0)
+    def _run_step(self, core: Core) -> None:
+        """Run step ``cur_step`` if its input (and error) are here, else fetch/wait for them."""
+        step = self.cur_step
+        s, t = divmod(step, self.tps)
+        if t < self.T:
+            if not self._ready(core, step, t):
+                self.waiting = True
+                return  # resumed by the DMA or the error packets
+            if core.tick != self.trigger_tick:
+                self.late_steps += 1
+            self.step = step + 1
+            self._step(core, step, s, t)
+        else:
+            self.step = step + 1
+            self._end_of_trial(core, s)
 
     def _ready(self, core: Core, tick: int, t: int) -> bool:
         """Input chunk and (in the learning window) err[t] are here; else fetch/wait and say so."""
         gid, _ = self._chunk_of(tick)
         if self.slot_chunk[gid & 1] != gid:
             self._fetch(core, gid)
-            self.waiting = tick
             core.charge("input_dma", int_alu=6, branch=1)
             return False
         if self.train and t >= self.p.learn_start and self.err_count < self.p.n_out:
-            self.waiting = tick  # err[t] not here yet
-            core.charge("learning_signal", int_alu=4, branch=1)
+            core.charge("learning_signal", int_alu=4, branch=1)  # err[t] not here yet
             return False
         return True
 
@@ -253,7 +267,7 @@ class CueEpropCore(Firmware):
     def on_packet(self, core: Core, key: int, payload: Any) -> None:
         typ = key & TYPE_MASK
         if typ == SPIKE_KEY:
-            self.spike_buffers[(core.tick + 1) & 1, key - SPIKE_KEY] = 1  # z[t+1], used at the next step
+            self.spike_buffers[(self.cur_step + 1) & 1, key - SPIKE_KEY] = 1  # z[t+1], used at the next step
             core.charge("comms", int_alu=3, store=1)
         elif typ == PART_KEY:
             self.vo_parts[(key >> 8) & 0xFFF, key & 0xFF] = payload

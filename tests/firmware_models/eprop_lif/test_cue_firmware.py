@@ -6,7 +6,6 @@ from firmware_models.eprop_lif import reference as R
 from firmware_models.eprop_lif.app import ChipNetwork
 from firmware_models.eprop_lif.mapping import CueMapping, MappingError, memory_report, pe_arrays, plan, total_bytes
 from firmware_models.eprop_lif.params import CueEpropParams
-from s2sim.apps import AppError
 from s2sim.config import load_arch
 from s2sim.data.cue import CueConfig, load_cue
 from s2sim.hw.params import HwParams
@@ -76,11 +75,3 @@ def test_the_full_network_needs_four_pes_and_bptt_would_need_far_more():
     assert mem["bptt_smallest_fitting_pes"] > 4 * mem["eprop_smallest_fitting_pes"]
     assert mem["per_pe"][0]["total_bytes"] == total_bytes(pe_arrays(p, 25, root=True, pes=4))
 
-
-def test_a_tick_too_short_for_the_work_is_a_one_line_error_naming_the_tick():
-    ds = load_cue(CFG, 3)
-    w0 = R.init_weights(P, np.random.default_rng(3))
-    chip = ChipNetwork(Simulation(HW), P, CueMapping(pes=1), w0, tick_ns=20_000.0)  # 20 µs ticks
-    with pytest.raises(AppError, match=r"does not fit a 20 µs tick \(\d+ steps ran late\)"):
-        chip.run_trials(ds.splits["train"].X[:2], ds.splits["train"].y[:2], train=True)
-    assert chip.late_steps > 0
