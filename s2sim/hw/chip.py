@@ -13,6 +13,7 @@ body runs at its callback's start, but sends at start + cycles so far.
 """
 from __future__ import annotations
 
+import os
 from operator import itemgetter
 from typing import Protocol
 
@@ -29,6 +30,19 @@ from .tickstats import TickStats
 # SimPy runs same-time events by priority (URGENT 0, NORMAL 1), then in scheduling order. Bookings
 # run after every ordinary event of their instant, so every send made at that instant is in.
 BOOKING_PRIORITY = 2
+
+#: Simulation kernels: ``fast`` takes the grouped hot paths where they cannot change a result,
+#: ``exact`` runs every callback through the per-PE dispatcher (the reference the fast one is
+#: tested against, bit for bit; docs/simulation-model.md "Fast path").
+KERNELS = ("fast", "exact")
+
+
+def kernel_from_env() -> str:
+    """The kernel ``$S2SIM_KERNEL`` asks for (default ``fast``)."""
+    kernel = os.environ.get("S2SIM_KERNEL", "fast") or "fast"
+    if kernel not in KERNELS:
+        raise ValueError(f"S2SIM_KERNEL={kernel!r}: expected one of {', '.join(KERNELS)}")
+    return kernel
 
 
 class Recorder(Protocol):
@@ -82,9 +96,14 @@ class TimerGroup:
 class Chip:
     def __init__(self, p: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
                  recorder: Recorder | None = None, env: simpy.Environment | None = None,
-                 record_timesteps: int | None = None):
+                 record_timesteps: int | None = None, kernel: str | None = None):
         if noc_fidelity not in ("burst", "packet"):
             raise ValueError(f"noc_fidelity must be 'burst' or 'packet', not {noc_fidelity!r}")
+        kernel = kernel or kernel_from_env()
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+        self.kernel = kernel
+        self.fast = kernel == "fast"
         self.p = p
         self.env = env or CountingEnvironment()
         self.fidelity = noc_fidelity
