@@ -88,8 +88,14 @@ class TimerGroup:
         self.armed = False
         tick = self.next_tick
         self.next_tick += 1
-        for pe in self.pes:
-            pe.timer_fire(tick)
+        chip = self.chip
+        if chip.fast and chip.dvfs_policy is None:
+            now = chip.env.now
+            for pe in self.pes:
+                pe.timer_fire_fast(tick, now)
+        else:
+            for pe in self.pes:
+                pe.timer_fire(tick)
         self.arm()
 
 
@@ -275,17 +281,48 @@ class Chip:
 
     def _deliver_at(self, first_ns: float, dests: list, keys, payloads, src_tick: int) -> None:
         pes = self.pes
+        fast = self.fast and self.recorder is None
 
         def deliver() -> None:
             for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
                 if pes[dest].tick > src_tick:
                     pes[dest].c["late_packets"] += len(keys)
+            if fast and self._deliver_group(dests, keys, payloads, first_ns):
+                return
             if len(dests) > 1 and self._deliver_shared(dests, keys, payloads, first_ns):
                 return
             for dest, last in dests:
                 pes[dest].receive_packets(keys, payloads, first_ns, last)
 
         self.call_at(first_ns if first_ns > self.env.now else self.env.now, deliver)
+
+    def _deliver_group(self, dests: list, keys, payloads, first_ns: float) -> bool:
+        """Fast kernel: a burst reaching PEs that run one program, handled for all of them in one call.
+
+        A firmware opts in with ``on_packet_burst_group(firmwares, cores, keys, payloads)``: it does
+        the numerics for every member and returns the ``(phase, cycles)`` each member's handler
+        charges, or None (having done nothing) when this burst needs the per-core handler (it would
+        send, schedule, DMA or charge per core). Each PE then books its own handler time
+        (``PE.charged_burst``), exactly as the per-PE path would.
+        """
+        pes = self.pes
+        targets = [pes[d] for d, _ in dests]
+        fw0 = targets[0].firmware
+        group = getattr(fw0, "on_packet_burst_group", None)
+        if group is None:
+            return False
+        cls = type(fw0)
+        for pe in targets:
+            if type(pe.firmware) is not cls or pe.priorities["packet"] > 0:
+                return False
+        cost = group([pe.firmware for pe in targets], [pe.core for pe in targets], keys, payloads)
+        if cost is None:
+            return False
+        phase, cycles = cost
+        n = len(keys)
+        for pe, (_, last) in zip(targets, dests):
+            pe.charged_burst(phase, cycles, n, first_ns, last)
+        return True
 
     def _deliver_shared(self, dests: list, keys, payloads, first_ns: float) -> bool:
         """One handler call for several PEs that run the same program and get the same burst.
