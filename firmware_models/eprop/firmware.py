@@ -653,10 +653,17 @@ class EpropCore(Firmware):
         """
         if keys[0] & TYPE_MASK != SPIKE_KEY or self.recurrent == "event":
             return None
-        off = SPIKE_KEY - self.g.n_in
+        g = self.g
+        off = SPIKE_KEY - g.n_in
         idx = [key - off for key in keys]
-        for fw in firmwares:
-            fw._spikes_in(fw.cur_step, idx)
+        buf, computed, dirty = g.ubuf, g.cur_tick, g.dirty
+        for fw in firmwares:  # _spikes_in + input_changed of each member, inlined
+            k, tick = fw.k, fw.cur_step + 1
+            slot = tick & 1
+            for i in idx:
+                buf[k, slot, i] = 1.0
+            if tick == computed:
+                dirty[k] = True
         return "comms", self._spike_rx_cycles(cores[0], len(keys))
 
     def _spikes_in(self, tick: int, idx: list[int]) -> None:

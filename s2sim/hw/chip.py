@@ -291,6 +291,10 @@ class Chip:
                 return
             if len(dests) > 1 and self._deliver_shared(dests, keys, payloads, first_ns):
                 return
+            if fast:
+                for dest, last in dests:
+                    pes[dest].receive_packets_fast(keys, payloads, first_ns, last)
+                return
             for dest, last in dests:
                 pes[dest].receive_packets(keys, payloads, first_ns, last)
 

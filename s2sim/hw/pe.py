@@ -371,6 +371,26 @@ class PE:
         for i in range(n):
             self._run_preemptive(PACKET, fw.on_packet, (keys[i], payloads[i]), first_ns + i * step)
 
+    def receive_packets_fast(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """Fast kernel (no trace recorder): ``receive_packets`` for a firmware with a pre-emptive
+        ``on_packet_burst``, its bookkeeping inlined; every other case takes the exact path."""
+        fw = self.firmware
+        burst = getattr(fw, "on_packet_burst", None)
+        if burst is None or self.priorities[PACKET] > 0:
+            self.receive_packets(keys, payloads, first_ns, last_ns)
+            return
+        n = len(keys)
+        self.c["packets_received"] += n
+        tick = self.tick
+        if tick != self.acc_row:
+            self._switch_row(tick, self.level)
+        self.acc_in += n
+        start = first_ns if first_ns > self.preempt_free else self.preempt_free
+        self._open_context(PACKET, start)
+        self.in_preempt = True
+        burst(self.core, keys, payloads)
+        self.finish_burst(start, first_ns, last_ns, n, tick)
+
     # ---- queueable dispatcher -------------------------------------------------------------------
     def _dispatch(self) -> None:
         for q in self.queues:
