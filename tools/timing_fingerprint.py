@@ -38,6 +38,9 @@ SMALL_RUNS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
     # a tick shorter than a step's work: overruns, late packets, dropped ticks, late learning
     "gsc_short_tick": ("networks/gsc.yaml", ["dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1",
                                              "run.tick_ns=150000"], {}),
+    # DVFS (levels picked per tick by load) and one delivery per packet: the grouped paths' other branches
+    "gsc_dvfs_packet": ("networks/gsc.yaml", ["dataset.n_train=1", "dataset.n_valid=1", "dataset.n_test=1",
+                                              "run.dvfs=load", "run.noc_fidelity=packet"], {}),
     "fsdd": ("networks/fsdd.yaml", ["training.epochs=1", "dataset.n_train=2", "dataset.n_valid=1",
                                     "dataset.n_test=1"], {}),
     "yinyang": ("networks/yinyang.yaml", ["network.epochs=1", "network.batch=4", "network.n_steps=10",
