@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Protocol
 
 import simpy
+from simpy.events import Timeout
 
 from .dma import DmaEngine
 from .dram import Dram
@@ -141,7 +142,7 @@ class Chip:
         if group is None:
             self._due[t_ns] = [fn]
             delay = t_ns - self.env.now
-            self.env.timeout(delay if delay > 0.0 else 0.0).callbacks.append(
+            Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(  # = env.timeout(...)
                 lambda _ev, t=t_ns: self._run_due(t))
         else:
             group.append(fn)
