@@ -106,6 +106,11 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
     from .profile.summary import build_summary, write_json_atomic, write_timesteps_csv
     from .progress import progress_factory
 
+    from .hw.chip import kernel_from_env
+    try:
+        kernel_from_env()
+    except ValueError as err:
+        fail(str(err))
     run_dir, out_dir = None, None
     try:
         loaded = load_network(network, sets)

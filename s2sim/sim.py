@@ -15,10 +15,13 @@ from .runtime.cost import CostModel
 
 class Simulation:
     def __init__(self, hw: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
-                 recorder: Recorder | None = None, record_timesteps: int | None = None):
+                 recorder: Recorder | None = None, record_timesteps: int | None = None,
+                 kernel: str | None = None):
+        """``kernel``: ``fast`` or ``exact`` (default: ``$S2SIM_KERNEL``, else ``fast``); both give
+        bit-identical timing, ``exact`` skips the grouped hot paths (docs/simulation-model.md)."""
         self.hw = hw
         self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder,
-                         record_timesteps=record_timesteps)
+                         record_timesteps=record_timesteps, kernel=kernel)
         self.cost = CostModel(hw.core_cycles, hw.kernel_cycles)
         self.cores: dict[int, Core] = {}
 

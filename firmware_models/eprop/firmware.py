@@ -619,12 +619,14 @@ class EpropCore(Firmware):
             self._x_dma(core, gid + 1)
         if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
             self.stage_pending = tick + 1
-        core.charge_phases(*self._step_costs(core))
+        core.charge_phases(*(self._costs.get(g.train) or self._step_costs(core)))
         if g.train and g.p.exp_impl == "accelerator":  # ψ's 3 Gaussians per neuron on the exp accelerator
             core.exp("surrogate", 3 * n, accelerator=True)
         if g.record_raster:
             g.raster[t, self.cols] = g.zp[self.cols]
-        core.send_mc_many(g.spike_keys(k))
+        keys = g.spike_keys(k)
+        if keys:
+            core.send_mc_many(keys)
 
     # ---- packets ---------------------------------------------------------------------------------------------
     def on_packet(self, core: Core, key: int, payload: Any) -> None:
@@ -643,6 +645,26 @@ class EpropCore(Firmware):
         for fw, core in zip(firmwares, cores):
             fw._spikes_in(fw.cur_step, idx)
             core.charge_cycles("comms", cycles)
+
+    def on_packet_burst_group(self, firmwares: list, cores: list, keys, payloads) -> tuple[str, float] | None:
+        """Fast kernel: a spike burst reaching members of this group; the receive loop's cost per member.
+
+        Other bursts (reduce, err) and the event-driven recurrence charge per core: None, untouched.
+        """
+        if keys[0] & TYPE_MASK != SPIKE_KEY or self.recurrent == "event":
+            return None
+        g = self.g
+        off = SPIKE_KEY - g.n_in
+        idx = [key - off for key in keys]
+        buf, computed, dirty = g.ubuf, g.cur_tick, g.dirty
+        for fw in firmwares:  # _spikes_in + input_changed of each member, inlined
+            k, tick = fw.k, fw.cur_step + 1
+            slot = tick & 1
+            for i in idx:
+                buf[k, slot, i] = 1.0
+            if tick == computed:
+                dirty[k] = True
+        return "comms", self._spike_rx_cycles(cores[0], len(keys))
 
     def _spikes_in(self, tick: int, idx: list[int]) -> None:
         """z_{t} of the neurons ``idx`` (arrived during ``tick``) into the input buffer of tick + 1."""

@@ -13,10 +13,12 @@ body runs at its callback's start, but sends at start + cycles so far.
 """
 from __future__ import annotations
 
+import os
 from operator import itemgetter
 from typing import Protocol
 
 import simpy
+from simpy.events import Timeout
 
 from .dma import DmaEngine
 from .dram import Dram
@@ -29,6 +31,19 @@ from .tickstats import TickStats
 # SimPy runs same-time events by priority (URGENT 0, NORMAL 1), then in scheduling order. Bookings
 # run after every ordinary event of their instant, so every send made at that instant is in.
 BOOKING_PRIORITY = 2
+
+#: Simulation kernels: ``fast`` takes the grouped hot paths where they cannot change a result,
+#: ``exact`` runs every callback through the per-PE dispatcher (the reference the fast one is
+#: tested against, bit for bit; docs/simulation-model.md "Fast path").
+KERNELS = ("fast", "exact")
+
+
+def kernel_from_env() -> str:
+    """The kernel ``$S2SIM_KERNEL`` asks for (default ``fast``)."""
+    kernel = os.environ.get("S2SIM_KERNEL", "fast") or "fast"
+    if kernel not in KERNELS:
+        raise ValueError(f"S2SIM_KERNEL={kernel!r}: expected one of {', '.join(KERNELS)}")
+    return kernel
 
 
 class Recorder(Protocol):
@@ -74,17 +89,28 @@ class TimerGroup:
         self.armed = False
         tick = self.next_tick
         self.next_tick += 1
-        for pe in self.pes:
-            pe.timer_fire(tick)
+        chip = self.chip
+        if chip.fast and chip.dvfs_policy is None:
+            now = chip.env.now
+            for pe in self.pes:
+                pe.timer_fire_fast(tick, now)
+        else:
+            for pe in self.pes:
+                pe.timer_fire(tick)
         self.arm()
 
 
 class Chip:
     def __init__(self, p: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
                  recorder: Recorder | None = None, env: simpy.Environment | None = None,
-                 record_timesteps: int | None = None):
+                 record_timesteps: int | None = None, kernel: str | None = None):
         if noc_fidelity not in ("burst", "packet"):
             raise ValueError(f"noc_fidelity must be 'burst' or 'packet', not {noc_fidelity!r}")
+        kernel = kernel or kernel_from_env()
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+        self.kernel = kernel
+        self.fast = kernel == "fast"
         self.p = p
         self.env = env or CountingEnvironment()
         self.fidelity = noc_fidelity
@@ -116,7 +142,7 @@ class Chip:
         if group is None:
             self._due[t_ns] = [fn]
             delay = t_ns - self.env.now
-            self.env.timeout(delay if delay > 0.0 else 0.0).callbacks.append(
+            Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(  # = env.timeout(...)
                 lambda _ev, t=t_ns: self._run_due(t))
         else:
             group.append(fn)
@@ -256,17 +282,52 @@ class Chip:
 
     def _deliver_at(self, first_ns: float, dests: list, keys, payloads, src_tick: int) -> None:
         pes = self.pes
+        fast = self.fast and self.recorder is None
 
         def deliver() -> None:
             for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
                 if pes[dest].tick > src_tick:
                     pes[dest].c["late_packets"] += len(keys)
+            if fast and self._deliver_group(dests, keys, payloads, first_ns):
+                return
             if len(dests) > 1 and self._deliver_shared(dests, keys, payloads, first_ns):
+                return
+            if fast:
+                for dest, last in dests:
+                    pes[dest].receive_packets_fast(keys, payloads, first_ns, last)
                 return
             for dest, last in dests:
                 pes[dest].receive_packets(keys, payloads, first_ns, last)
 
         self.call_at(first_ns if first_ns > self.env.now else self.env.now, deliver)
+
+    def _deliver_group(self, dests: list, keys, payloads, first_ns: float) -> bool:
+        """Fast kernel: a burst reaching PEs that run one program, handled for all of them in one call.
+
+        A firmware opts in with ``on_packet_burst_group(firmwares, cores, keys, payloads)``: it does
+        the numerics for every member and returns the ``(phase, cycles)`` each member's handler
+        charges, or None (having done nothing) when this burst needs the per-core handler (it would
+        send, schedule, DMA or charge per core). Each PE then books its own handler time
+        (``PE.charged_burst``), exactly as the per-PE path would.
+        """
+        pes = self.pes
+        targets = [pes[d] for d, _ in dests]
+        fw0 = targets[0].firmware
+        group = getattr(fw0, "on_packet_burst_group", None)
+        if group is None:
+            return False
+        cls = type(fw0)
+        for pe in targets:
+            if type(pe.firmware) is not cls or pe.priorities["packet"] > 0:
+                return False
+        cost = group([pe.firmware for pe in targets], [pe.core for pe in targets], keys, payloads)
+        if cost is None:
+            return False
+        phase, cycles = cost
+        n = len(keys)
+        for pe, (_, last) in zip(targets, dests):
+            pe.charged_burst(phase, cycles, n, first_ns, last)
+        return True
 
     def _deliver_shared(self, dests: list, keys, payloads, first_ns: float) -> bool:
         """One handler call for several PEs that run the same program and get the same burst.

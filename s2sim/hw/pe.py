@@ -301,6 +301,54 @@ class PE:
         self._account(start, free, cycles + overhead * n, phases, row, PACKET, self.ctx_merged)
         self._dispatch_after_preempt(free)
 
+    def charged_burst(self, phase: str, cycles: float, n: int, first_ns: float, last_ns: float) -> None:
+        """Fast kernel: a burst of ``n`` packets whose handler body only charged ``cycles`` to ``phase``
+        (its numerics ran for the whole group beforehand, ``on_packet_burst_group``).
+
+        The same arithmetic, in the same order, as ``accept_packets`` + ``begin_burst`` + a body that
+        charges once + ``finish_burst``, without the per-callback context: only for a chip without a
+        trace recorder (phases go straight into the timestep being accumulated).
+        """
+        c = self.c
+        c["packets_received"] += n
+        tick, level = self.tick, self.level
+        if tick != self.acc_row:
+            self._switch_row(tick, level)
+        self.acc_in += n
+        start = first_ns if first_ns > self.preempt_free else self.preempt_free
+        if level is not self.acc_level:
+            self._switch_row(tick, level)
+        acc = self.acc_phases
+        acc[phase] = acc.get(phase, 0.0) + cycles
+        c["callbacks"] += 1
+        overhead = self.irq_cycles
+        acc["irq"] = acc.get("irq", 0.0) + overhead * n
+        dur = (cycles / n + overhead) * self.ns_per_cycle
+        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
+        running = self.running is not None
+        if step <= dur:
+            free = start + n * dur
+            self.preempt.append((start, free))
+            if running and start < self.cb_end:
+                self.cb_end += n * dur
+        else:
+            free, intervals = self.preempt_free, self.preempt
+            for i in range(n):
+                arrival = first_ns + i * step
+                s = arrival if arrival > free else free
+                free = s + dur
+                intervals.append((s, free))
+                if running and s < self.cb_end:
+                    self.cb_end += dur
+        self.preempt_free = free
+        by_level = self._cycles_by_level
+        by_level[level.name] = by_level.get(level.name, 0.0) + (cycles + overhead * n)
+        done = free - self.tick_start_ns
+        if done > self.acc_done_ns:
+            self.acc_done_ns = done
+        if not running and any(self.queues):
+            self.chip.call_at(free, self._dispatch_if_idle)
+
     def receive_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
         """Deliver a burst of packets whose arrivals spread evenly from ``first_ns`` to ``last_ns``."""
         n = len(keys)
@@ -322,6 +370,26 @@ class PE:
         step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
         for i in range(n):
             self._run_preemptive(PACKET, fw.on_packet, (keys[i], payloads[i]), first_ns + i * step)
+
+    def receive_packets_fast(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """Fast kernel (no trace recorder): ``receive_packets`` for a firmware with a pre-emptive
+        ``on_packet_burst``, its bookkeeping inlined; every other case takes the exact path."""
+        fw = self.firmware
+        burst = getattr(fw, "on_packet_burst", None)
+        if burst is None or self.priorities[PACKET] > 0:
+            self.receive_packets(keys, payloads, first_ns, last_ns)
+            return
+        n = len(keys)
+        self.c["packets_received"] += n
+        tick = self.tick
+        if tick != self.acc_row:
+            self._switch_row(tick, self.level)
+        self.acc_in += n
+        start = first_ns if first_ns > self.preempt_free else self.preempt_free
+        self._open_context(PACKET, start)
+        self.in_preempt = True
+        burst(self.core, keys, payloads)
+        self.finish_burst(start, first_ns, last_ns, n, tick)
 
     # ---- queueable dispatcher -------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -375,6 +443,47 @@ class PE:
         if fw is None:
             return
         self.enqueue_timer(tick)
+
+    def timer_fire_fast(self, tick: int, now: float) -> None:
+        """Fast kernel: ``timer_fire`` for a PE without DVFS policy whose timer callback is queueable.
+
+        An idle core starts the tick at once: the same steps as ``enqueue_timer`` + ``_start``
+        without the calls between them; otherwise the exact path queues it.
+        """
+        self.tick = tick
+        self.tick_start_ns = now
+        if self.tasks_outstanding:
+            self.c["timer_overruns"] += 1
+        fw = self.firmware
+        if fw is None:
+            return
+        prio = self.priorities[TIMER]
+        if prio <= 0 or self.running is not None or self.in_preempt or any(self.queues):
+            self.enqueue_timer(tick)
+            return
+        task = _Task(TIMER, fw.on_timer, (tick,), prio)
+        self.tasks_outstanding += 1
+        preempt = self.preempt
+        if preempt and preempt[-1][1] <= now:
+            preempt.clear()
+        self.running = task
+        self._cb_row, self._cb_level = tick, self.level
+        self._open_context(TIMER, now)
+        fw.on_timer(self.core, tick)
+        self.c["callbacks"] += 1
+        if self.pending_bursts:
+            self.chip.flush_bursts(self)
+        cycles = self.ctx_cycles
+        end = now + cycles * self.ns_per_cycle
+        for s, e in preempt:  # pre-emptive work already booked steals from this callback
+            if e <= now:
+                continue
+            s = s if s > now else now
+            if s < end:
+                end += e - s
+        self.cb_start, self.cb_end = now, end
+        self._cb_cycles, self._cb_phases, self._cb_merged = cycles, self.ctx_phases, self.ctx_merged
+        self.chip.call_at(end, self._on_callback_end)
 
     @property
     def timer_task_pending(self) -> bool:

@@ -76,7 +76,8 @@ class TickStats:
             new = max(rows_needed, 2 * have)
             for store in (self._a, self._phases):
                 for name, old in store.items():
-                    grown = np.full((new, self.n_pes), -1 if name == "level" else 0, dtype=old.dtype)
+                    shape = (new, self.n_pes)  # zeros: calloc'd pages cost nothing until a row is written
+                    grown = np.full(shape, -1, dtype=old.dtype) if name == "level" else np.zeros(shape, old.dtype)
                     grown[:have] = old
                     store[name] = grown
 
@@ -137,8 +138,9 @@ class TickStats:
             if phases:
                 idx, vals = groups.setdefault((rec[6], tuple(phases)), ([], []))
                 idx.append(i)
-                vals.append(list(phases.values()))
-        return {names: (np.asarray(idx), np.asarray(vals, dtype=float)) for names, (idx, vals) in groups.items()}
+                vals.extend(phases.values())  # flat: one list -> array conversion, no list per record
+        return {key: (np.asarray(idx), np.asarray(vals, dtype=float).reshape(len(idx), len(key[1])))
+                for key, (idx, vals) in groups.items()}
 
     def _add_totals(self, groups: dict, pes: np.ndarray) -> None:
         for (lid, names), (idx, table) in groups.items():

@@ -37,6 +37,11 @@ class Firmware:
 
     # A firmware may also define ``on_packet_burst(core, keys, payloads)`` to handle a burst of
     # packets in one vectorised call; it must charge the cost of all of them.
+    # For a burst reaching several PEs of one program, ``on_packet_burst_many(firmwares, cores, keys,
+    # payloads)`` handles it for all of them (charging each core), and, in the fast kernel,
+    # ``on_packet_burst_group(firmwares, cores, keys, payloads) -> (phase, cycles) | None`` does
+    # the numerics only and returns what each member's handler charges (None: not handled, nothing
+    # done), for a handler that neither sends, schedules nor starts a DMA (docs/simulation-model.md).
 
 
 class Core:

@@ -1,0 +1,211 @@
+"""Every timing result of a run, as a digest and a compact JSON, to compare two kernels or two checkouts.
+
+The fast simulation kernel must not change any timing result (docs/simulation-model.md, "Fast path"):
+per-(timestep, PE) cycles per phase, time_done, packets in/out and DVFS level; every PE's counters
+(overruns, late packets, queue-full events, ...), busy cycles and time per level; dropped packets,
+deliveries and DMA transfers; the energy breakdown; and, with ``--record``, every packet's send and
+arrival time, every DMA's completion and every callback's interval (what a trace recorder is told).
+
+Usage::
+
+    python tools/timing_fingerprint.py gsc                      # a shipped network at small size
+    python tools/timing_fingerprint.py gsc --kernel exact --record
+    python tools/timing_fingerprint.py networks/lif_bench.yaml --set run.ticks=5 --json out.json
+    python tools/timing_fingerprint.py --list
+
+Compare two checkouts by running it with ``PYTHONPATH`` pointing at each: the digests must match
+(on one machine: float32 BLAS may round differently on another CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Shipped networks at a size that runs in seconds: (network file, --set overrides, CLI options).
+SMALL_RUNS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
+    "gsc": ("networks/gsc.yaml", ["dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1"], {}),
+    # a tick shorter than a step's work: overruns, late packets, dropped ticks, late learning
+    "gsc_short_tick": ("networks/gsc.yaml", ["dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1",
+                                             "run.tick_ns=150000"], {}),
+    # DVFS (levels picked per tick by load) and one delivery per packet: the grouped paths' other branches
+    "gsc_dvfs_packet": ("networks/gsc.yaml", ["dataset.n_train=1", "dataset.n_valid=1", "dataset.n_test=1",
+                                              "run.dvfs=load", "run.noc_fidelity=packet"], {}),
+    "fsdd": ("networks/fsdd.yaml", ["training.epochs=1", "dataset.n_train=2", "dataset.n_valid=1",
+                                    "dataset.n_test=1"], {}),
+    "yinyang": ("networks/yinyang.yaml", ["network.epochs=1", "network.batch=4", "network.n_steps=10",
+                                          "training.max_batches=2"], {}),
+    "lif_bench": ("networks/lif_bench.yaml", ["run.ticks=12", "network.layers=[64,96,48]",
+                                              "mapping.neurons_per_pe=32"], {}),
+    "lif_bench_packet_dvfs": ("networks/lif_bench.yaml", ["run.ticks=12", "network.layers=[64,96,48]",
+                                                          "mapping.neurons_per_pe=32", "run.noc_fidelity=packet",
+                                                          "run.dvfs=load"], {}),
+    "lif_board": ("networks/lif_board.yaml", ["run.ticks=6", "network.layers=[400,1200,1200]",
+                                              "network.p_connect=0.02", "mapping.neurons_per_pe=150"], {}),
+    "cue_accumulation": ("networks/cue_accumulation.yaml", [
+        "network.n_steps=40", "network.learn_steps=10", "network.batch=2", "dataset.n_train=2",
+        "dataset.n_test=1", "dataset.n_cues=2", "dataset.t_cue_steps=5", "dataset.t_interval_steps=10",
+        "dataset.t_wait_steps=20", "dataset.recall_steps=10", "training.epochs=1"],
+                         {"fast": True, "timing_samples": 1}),
+    "nir": ("networks/nir/yinyang_if.nir", [], {}),
+}
+
+
+class TimingRecorder:
+    """A trace recorder that keeps what the hardware reports, in order, as plain tuples."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[tuple] = []
+        self.packets: list[tuple] = []
+        self.dmas: list[tuple] = []
+
+    def callback(self, pe: int, kind: str, phases: dict, start_ns: float, end_ns: float, cycles: float) -> None:
+        self.callbacks.append((pe, kind, start_ns, end_ns, cycles, sorted(phases.items())))
+
+    def packet(self, src: int, dst: int, key: int, send_ns: float, arrive_ns: float, n: int) -> None:
+        self.packets.append((src, dst, key, send_ns, arrive_ns, n))
+
+    def dma(self, pe: int, tag: int, start_ns: float, end_ns: float, nbytes: int) -> None:
+        self.dmas.append((pe, tag, start_ns, end_ns, nbytes))
+
+
+@contextlib.contextmanager
+def kernel_env(kernel: str | None):
+    """Run with ``S2SIM_KERNEL`` set to ``kernel`` (None: leave it as it is)."""
+    old = os.environ.get("S2SIM_KERNEL")
+    if kernel is not None:
+        os.environ["S2SIM_KERNEL"] = kernel
+    try:
+        yield
+    finally:
+        if kernel is not None:
+            if old is None:
+                os.environ.pop("S2SIM_KERNEL", None)
+            else:
+                os.environ["S2SIM_KERNEL"] = old
+
+
+def run_network(network: str | Path, sets: list[str], options: dict[str, Any], recorder=None):
+    """Run a network file as ``s2sim run`` does (without writing reports); return the app's result."""
+    from s2sim.apps import RunContext, check_app, load_app
+    from s2sim.config import load_network
+    from s2sim.hw.params import HwParams
+
+    loaded = load_network(Path(network), list(sets))
+    app = load_app(loaded.spec.firmware.package)
+    check_app(app, loaded)
+    hw = HwParams.from_arch(loaded.arch)
+
+    def no_progress(_label: str, _total: int):
+        return lambda _n=1: None
+
+    with tempfile.TemporaryDirectory() as out:
+        ctx = RunContext(loaded=loaded, hw=hw, out_dir=Path(out), progress=no_progress, recorder=recorder,
+                         options={"fast": False, "timing_samples": None, "resume": None, "save_weights": None,
+                                  "console": None, **options})
+        return app.run(ctx)
+
+
+def _array(a: np.ndarray) -> list:
+    return np.asarray(a).tolist()
+
+
+def timing_results(sim, recorder: TimingRecorder | None = None) -> dict[str, Any]:
+    """Every timing result of a finished simulation as JSON-able values (floats exact: repr round trip)."""
+    from s2sim.energy import energy_breakdown_j
+
+    chip = sim.chip
+    chip.flush_stats()
+    st = chip.stats
+    n = st.n_rows
+    used = sim.used_pes
+    cols = np.asarray(used, dtype=np.intp)
+    end_ns = sim.env.now
+    out: dict[str, Any] = {
+        "end_ns": end_ns, "rows": n, "rows_seen": st.rows_seen, "pes": used,
+        "per_tick": {name: _array(getattr(st, name)[:n][:, cols]) for name in
+                     ("time_done_ns", "busy_cycles", "packets_in", "packets_out")},
+        "level": _array(st.level_of[:n][:, cols]), "level_names": list(st.level_names),
+        "phase_cycles": {ph: _array(arr[:n][:, cols]) for ph, arr in sorted(st.phase_cycles.items())},
+        "beyond_max_done_ns": _array(st.beyond_max_done_ns[cols]),
+        "pe": {str(pe.id): {"counters": dict(sorted(pe.c.items())),
+                            "cycles_by_level": dict(sorted(pe.cycles_by_level.items())),
+                            "time_by_level": dict(sorted(pe.close_levels(end_ns).items())),
+                            "phase_totals": dict(sorted(pe.phase_cycles_total.items())),
+                            "dma": [chip.dmas[pe.id].transfers, chip.dmas[pe.id].bytes_moved,
+                                    chip.dmas[pe.id].queue_full]}
+               for pe in chip.pes if pe.firmware is not None},
+        "dropped_packets": chip.noc.dropped, "deliveries": chip.deliveries,
+        "energy_j": dict(sorted(energy_breakdown_j(chip, end_ns).items())),
+    }
+    if recorder is not None:
+        out["trace"] = {"packets": recorder.packets, "dmas": recorder.dmas, "callbacks": recorder.callbacks}
+    return out
+
+
+def digest(results: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(results, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprint(network: str | Path, sets: list[str] = (), options: dict[str, Any] | None = None,
+                kernel: str | None = None, record: bool = False) -> dict[str, Any]:
+    """Run ``network`` with the given kernel (``fast``/``exact``; None: the default) and collect its timing."""
+    recorder = TimingRecorder() if record else None
+    with kernel_env(kernel):
+        result = run_network(network, list(sets), options or {}, recorder)
+    return timing_results(result.sim, recorder)
+
+
+def small_run(name: str) -> tuple[Path, list[str], dict[str, Any]]:
+    path, sets, options = SMALL_RUNS[name]
+    return ROOT / path, list(sets), dict(options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("network", nargs="?", help="a name from --list (small size) or a network file")
+    ap.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE override (repeatable)")
+    ap.add_argument("--kernel", choices=("fast", "exact"), help="simulation kernel (default: $S2SIM_KERNEL or fast)")
+    ap.add_argument("--record", action="store_true", help="attach a trace recorder: adds packet/DMA/callback times")
+    ap.add_argument("--json", type=Path, help="write the full timing results here")
+    ap.add_argument("--list", action="store_true", help="list the small shipped runs")
+    args = ap.parse_args(argv)
+    if args.list or not args.network:
+        for name, (path, sets, opts) in SMALL_RUNS.items():
+            print(f"{name:18s} {path} {' '.join('--set ' + s for s in sets)} {opts or ''}")
+        return 0
+    if args.network in SMALL_RUNS:
+        path, sets, options = small_run(args.network)
+    else:
+        path, sets, options = Path(args.network), [], {}
+        if not path.is_file():
+            print(f"error: {path}: no such network file and not one of: {', '.join(SMALL_RUNS)}", file=sys.stderr)
+            return 2
+    res = fingerprint(path, sets + args.sets, options, args.kernel, args.record)
+    compact = {"end_ns": res["end_ns"], "rows": res["rows"],
+               "max_time_done_ns": max((max(r) for r in res["per_tick"]["time_done_ns"] if r), default=0.0),
+               "busy_cycles": float(np.sum(res["per_tick"]["busy_cycles"])),
+               "overruns": sum(p["counters"]["timer_overruns"] for p in res["pe"].values()),
+               "late_packets": sum(p["counters"]["late_packets"] for p in res["pe"].values()),
+               "dropped_packets": res["dropped_packets"], "deliveries": res["deliveries"],
+               "energy_j": sum(res["energy_j"].values())}
+    if "trace" in res:
+        compact["traced"] = {k: len(v) for k, v in res["trace"].items()}
+    print(json.dumps({"network": str(args.network), "digest": digest(res), **compact}))
+    if args.json:
+        args.json.write_text(json.dumps(res, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
