@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator, Literal, NamedTuple, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from s2sim.data.cache import atomic_save_npz
+from s2sim.data.cache import atomic_save_npz, read_headed_npz
 from s2sim.data.dataset import Dataset, Split
 
 from . import reference as R
@@ -254,16 +254,7 @@ def load_checkpoint(d: str | Path) -> Checkpoint | None:
     path = _checkpoint_path(d)
     if not path.exists():
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
-        header = json.loads(str(a["header_json"]))
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable e-prop checkpoint ({type(exc).__name__}: {exc})"
-                         .splitlines()[0]) from None
-    if header.get("format") != CHECKPOINT_FORMAT or header.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: incompatible checkpoint (format {header.get('format')!r} version "
-                         f"{header.get('version')!r}; expected {CHECKPOINT_FORMAT!r} version {CHECKPOINT_VERSION})")
+    a, header = read_headed_npz(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "e-prop checkpoint")
     try:
         params = EpropParams(**header["params"])
         weights = _checked_weights(a, params, str(path))

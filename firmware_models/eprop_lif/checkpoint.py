@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.data.cache import atomic_save_npz
+from s2sim.data.cache import atomic_save_npz, read_headed_npz
 
 from . import reference as R
 from .params import CueEpropParams
@@ -83,15 +83,7 @@ def load_checkpoint(d: str | Path, p: CueEpropParams, settings: dict[str, Any], 
     path = checkpoint_path(d)
     if not path.exists():
         raise ValueError(f"{path}: no checkpoint to resume from")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
-        h = json.loads(str(a["header_json"]))
-    except Exception as exc:
-        raise ValueError(f"{path}: not a readable cue-accumulation checkpoint ({type(exc).__name__})") from None
-    if h.get("format") != CHECKPOINT_FORMAT or h.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path}: not a cue-accumulation checkpoint of version {CHECKPOINT_VERSION} "
-                         f"(format {h.get('format')!r}, version {h.get('version')!r})")
+    a, h = read_headed_npz(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "cue-accumulation checkpoint")
     saved, ours = h.get("settings") or {}, _plain(settings)
     for key, value in ours.items():
         if key in saved and saved[key] != value:

@@ -55,6 +55,24 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     return path
 
 
+def read_headed_npz(path: Path, fmt: str, version: int, what: str) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays and JSON header (``header_json``) of an npz written with format ``fmt`` version ``version``.
+
+    Checkpoints of every app share this layout; a damaged file or one of another format or version is a
+    one-line ``ValueError`` naming the file and ``what`` it should have been.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        header = json.loads(str(arrays["header_json"]))
+    except Exception as exc:
+        raise ValueError(f"{path}: not a readable {what} ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+    if not isinstance(header, dict) or header.get("format") != fmt or header.get("version") != version:
+        got = header if not isinstance(header, dict) else (header.get("format"), header.get("version"))
+        raise ValueError(f"{path}: not a {what} of format {fmt!r} version {version} (found {got!r})")
+    return arrays, header
+
+
 def save_dataset(path: Path, ds: Dataset) -> Path:
     """Store a Dataset as a self-describing npz (readable by the ``npz`` loader too)."""
     arrays: dict[str, np.ndarray] = {}

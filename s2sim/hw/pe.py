@@ -272,6 +272,28 @@ class PE:
         self.in_preempt = True
         return start
 
+    def _book_handlers(self, start: float, first_ns: float, last_ns: float, n: int, dur: float) -> float:
+        """Place ``n`` pre-emptive handlers of ``dur`` ns each for packets arriving evenly from ``first_ns``
+        to ``last_ns``; each delays a running queueable callback it overlaps. Returns when the last ends."""
+        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
+        running = self.running is not None
+        if step <= dur:  # each packet arrives before the previous handler ends: back to back
+            free = start + n * dur
+            self.preempt.append((start, free))
+            if running and start < self.cb_end:
+                self.cb_end += n * dur
+        else:
+            free, intervals = self.preempt_free, self.preempt
+            for i in range(n):
+                arrival = first_ns + i * step
+                s = arrival if arrival > free else free
+                free = s + dur
+                intervals.append((s, free))
+                if running and s < self.cb_end:
+                    self.cb_end += dur
+        self.preempt_free = free
+        return free
+
     def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
         """Book ``n`` handlers whose total cost the body declared: back to back, or each at its arrival."""
         self.in_preempt = False
@@ -282,22 +304,7 @@ class PE:
         overhead = self.irq_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead * n
         dur = (cycles / n + overhead) * self.ns_per_cycle
-        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
-        if step <= dur:  # each packet arrives before the previous handler ends: back to back
-            free = start + n * dur
-            self.preempt.append((start, free))
-            if self.running is not None and start < self.cb_end:
-                self.cb_end += n * dur
-        else:
-            free, running, intervals = self.preempt_free, self.running is not None, self.preempt
-            for i in range(n):
-                arrival = first_ns + i * step
-                s = arrival if arrival > free else free
-                free = s + dur
-                intervals.append((s, free))
-                if running and s < self.cb_end:
-                    self.cb_end += dur
-        self.preempt_free = free
+        free = self._book_handlers(start, first_ns, last_ns, n, dur)
         self._account(start, free, cycles + overhead * n, phases, row, PACKET, self.ctx_merged)
         self._dispatch_after_preempt(free)
 
@@ -324,23 +331,8 @@ class PE:
         overhead = self.irq_cycles
         acc["irq"] = acc.get("irq", 0.0) + overhead * n
         dur = (cycles / n + overhead) * self.ns_per_cycle
-        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
         running = self.running is not None
-        if step <= dur:
-            free = start + n * dur
-            self.preempt.append((start, free))
-            if running and start < self.cb_end:
-                self.cb_end += n * dur
-        else:
-            free, intervals = self.preempt_free, self.preempt
-            for i in range(n):
-                arrival = first_ns + i * step
-                s = arrival if arrival > free else free
-                free = s + dur
-                intervals.append((s, free))
-                if running and s < self.cb_end:
-                    self.cb_end += dur
-        self.preempt_free = free
+        free = self._book_handlers(start, first_ns, last_ns, n, dur)
         by_level = self._cycles_by_level
         by_level[level.name] = by_level.get(level.name, 0.0) + (cycles + overhead * n)
         done = free - self.tick_start_ns
