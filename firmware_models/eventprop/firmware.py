@@ -125,8 +125,15 @@ def loss_grad(first: np.ndarray, y: np.ndarray, c: Consts) -> tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------------- shared numerics
+def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> list[np.ndarray]:
+    """``values`` cut into one view per member; ``rows`` (each value's member) is ascending."""
+    bounds = np.searchsorted(rows, np.arange(n_members + 1)).tolist()
+    return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 class LayerGroup:
-    """Stacked state of one layer slice over all C copies (one numpy call per tick for all)."""
+    """Stacked state of one layer slice over its members, the C copies (one numpy call per tick for
+    all); with group numerics off (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one."""
 
     def __init__(self, layer: int, start: int, stop: int, n_in: int, n_copies: int, c: Consts,
                  hist_per_neuron: int, send_errors: bool, is_output: bool):
@@ -207,7 +214,7 @@ class LayerGroup:
         if t == 0:  # V[0] = I[0] = 0; the step-0 input acts at step 1
             self.reset(tick)
             fired = np.zeros((self.C, self.n), bool)
-            return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64)}
+            return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64), "fired_by": [[]] * self.C}
         drive = np.zeros((self.C, self.n), F32)
         n_in_spikes = (buf != 0).sum(axis=1)
         for i in np.flatnonzero(buf.any(axis=0)):  # presynaptic index ascending (= reference)
@@ -217,6 +224,7 @@ class LayerGroup:
         self.V = c.b * self.V + c.omb * self.I
         fired = self.V > c.theta
         cc, jj = np.nonzero(fired)
+        fired_by = _split_by_member(cc, self.C, jj)
         if len(cc):
             for copy in np.unique(cc):
                 sel = cc == copy
@@ -235,7 +243,7 @@ class LayerGroup:
             if self.is_output:
                 self.first[cc, jj] = np.minimum(self.first[cc, jj], t)
             self.V = np.where(fired, F32(0.0), self.V).astype(F32)
-        return {"fired": fired, "n_in_spikes": n_in_spikes}
+        return {"fired": fired, "n_in_spikes": n_in_spikes, "fired_by": [f.tolist() for f in fired_by]}
 
     def _backward(self, tick: int, t: int) -> dict:
         c = self.c
@@ -271,7 +279,11 @@ class LayerGroup:
         if len(ci):
             self.acc[ci, :, ii] += lI_new[ci, :]
         self.lV, self.lI = lV_new.astype(F32), lI_new.astype(F32)
-        return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs}
+        # what each member's PE needs, split once here (rows of np.nonzero come member-ascending)
+        return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs,
+                "in_by": _split_by_member(ci, self.C, ii),
+                "errs_by": None if errs is None else _split_by_member(ci, self.C, errs),
+                "n_own_by": np.bincount(cs, minlength=self.C).tolist()}
 
     def finish(self, tick: int) -> np.ndarray:
         """End of the backward pass (once per batch for all copies): the silent-neuron rule adds
@@ -375,21 +387,25 @@ class InjectorCore(Firmware):
         # a read pointer walks the sorted event list: one compare per tick plus one per event sent
         m = int(hi - lo)
         core.charge("forward", load=1 + 2 * m, int_alu=1 + 2 * m, branch=1 + m, loop=m)
-        base = core.pe_id << SPIKE_SHIFT
-        for i in self.ev_chan[lo:hi]:
-            core.send_mc(base | int(i))
-        self.cnt.spike_packets += m
+        if m:
+            base = core.pe_id << SPIKE_SHIFT
+            core.send_mc_many([base | i for i in self.ev_chan[lo:hi].tolist()])
+            self.cnt.spike_packets += m
 
 
 class LayerCore(Firmware):
     """One slice of one LIF layer of one copy: forward, adjoint, gradient accumulation."""
 
     def __init__(self, group: LayerGroup, copy: int, pre_base: dict[int, int], err_route: list,
-                 dram_grad: str, dram_w: str, tick_ns: float, counters: Counters):
+                 dram_grad: str, dram_w: str, tick_ns: float, counters: Counters,
+                 member: int | None = None):
         """``pre_base``: source PE -> first global presynaptic index of its slice;
-        ``err_route``: per presynaptic slice (start, stop, slice id) for error keys."""
+        ``err_route``: per presynaptic slice (start, stop, slice id) for error keys;
+        ``member``: this PE's row in the group's stacked arrays (default: ``copy``)."""
         self.g, self.copy, self.pre_base, self.err_route = group, copy, pre_base, err_route
+        self.m = copy if member is None else member
         self.dram_grad, self.dram_w, self.tick_ns, self.cnt = dram_grad, dram_w, tick_ns, counters
+        self.err_keys: list[list[int]] = []
 
     def on_start(self, core: Core) -> None:
         g, sr = self.g, core.sram
@@ -404,6 +420,10 @@ class LayerCore(Firmware):
         sr.reserve("input_history", 4 * g.Hin, "history")
         if g.is_output:
             sr.reserve("loss_error", 4 * n + 2 * n, "state")
+        # the keys of the error event for presynaptic neuron i (the slice that owns it, its local index)
+        own = ERR_FLAG | (core.pe_id << SPIKE_SHIFT)
+        self.err_keys = [[own | (sl << SLICE_SHIFT) | (i - start) for start, stop, sl in self.err_route
+                          if start <= i < stop] for i in range(n_in)]
         core.set_timer(self.tick_ns)
 
     # forward spikes and backward errors arrive here
@@ -417,8 +437,9 @@ class LayerCore(Firmware):
         is_err = (keys & ERR_FLAG) != 0
         if (~is_err).any():
             sk = keys[~is_err]
-            idx = np.array([self.pre_base[int(k) >> SPIKE_SHIFT] for k in sk]) + (sk & 0xFFFF)
-            g.record_input(self.copy, core.tick, phi, np.sort(idx))
+            pre_base = self.pre_base
+            idx = np.array([pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in sk.tolist()], np.int64)
+            g.record_input(self.m, core.tick, phi, np.sort(idx))
             # compiled eventprop_receive_spike per spike: record (step, index), then the column add
             core.kernel("forward", "eventprop_receive_spike", g.n * len(sk))
             core.charge("forward", load=2 * len(sk), store=3 * len(sk), int_alu=10 * len(sk), branch=len(sk))
@@ -428,11 +449,11 @@ class LayerCore(Firmware):
             local = ek & LOCAL_MASK
             if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
                 shape = (ek & SHAPE_FLAG) != 0
-                g.gloss[self.copy, local[~shape]] = vals[~shape]
-                g.shape[self.copy, local[shape]] = vals[shape]
+                g.gloss[self.m, local[~shape]] = vals[~shape]
+                g.shape[self.m, local[shape]] = vals[shape]
                 core.charge("loss", store=len(ek), int_alu=3 * len(ek))
             else:
-                g.record_error(self.copy, core.tick, local, vals)
+                g.record_error(self.m, core.tick, local, vals)
                 core.kernel("backward", "eventprop_error_in", len(ek))
                 core.charge("backward", int_alu=5, branch=1)  # the call
 
@@ -447,19 +468,18 @@ class LayerCore(Firmware):
             out = g.step(tick, phi)
             if phi == 0:
                 return
-            fired = np.flatnonzero(out["fired"][self.copy])
+            fired = out["fired_by"][self.m]
             # compiled eventprop_forward_step; a spike adds its 12-byte record
             core.kernel("forward", "eventprop_forward_step", n)
             core.charge("forward", store=4 * len(fired), int_alu=len(fired) + 13, branch=1)  # + the call
-            base = core.pe_id << SPIKE_SHIFT
-            for j in fired:
-                core.send_mc(base | int(j))
-            self.cnt.spike_packets += len(fired)
+            if fired:
+                base = core.pe_id << SPIKE_SHIFT
+                core.send_mc_many([base | j for j in fired])
+                self.cnt.spike_packets += len(fired)
         elif T < phi < 2 * T:
             out = g.step(tick, phi)
-            mine = out["in_copy"] == self.copy
-            ii = out["in_idx"][mine]
-            n_own = int((out["own_copy"] == self.copy).sum())
+            ii = out["in_by"][self.m]
+            n_own = out["n_own_by"][self.m]
             # compiled kernels (firmware_models/eventprop/kernels); per presynaptic spike one call of
             # each column kernel (strided: 8 cycles per neuron) plus its ~12-cycle call overhead
             core.kernel("backward", "eventprop_adjoint_step", n)
@@ -470,30 +490,29 @@ class LayerCore(Firmware):
             core.kernel("backward", "eventprop_grad_accumulate", n * len(ii))  # acc[:, i] += lambda_I
             core.charge("backward", int_alu=9 * len(ii), loop=len(ii))
             if out["errs"] is not None and len(ii):
-                vals = out["errs"][mine]
+                vals = out["errs_by"][self.m]
                 core.kernel("backward", "eventprop_error_out", n * len(ii))
                 core.charge("backward", int_alu=8 * len(ii), loop=len(ii))
-                for i, v in zip(ii, vals):
-                    for start, stop, sl in self.err_route:
-                        if start <= i < stop:
-                            core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
-                                         | int(i - start), F32(v))
+                err_keys = self.err_keys
+                for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
+                    for key in err_keys[i]:
+                        core.send_mc(key, v)
                 self.cnt.error_packets += len(ii) * 1
         elif phi == 2 * T:  # reduce: gradient accumulator -> DRAM
             size = n * n_in
             if g.silent_acc:  # silent-neuron rule: count input spikes, add to silent rows
-                n_silent = int(g.finish(tick)[self.copy].sum())
-                n_hin = int(g.hicount[self.copy])
+                n_silent = int(g.finish(tick)[self.m].sum())
+                n_hin = int(g.hicount[self.m])
                 core.charge("backward", load=n_hin + n, int_alu=2 * n_hin, fadd=n_hin, loop=n + n_hin)
                 if not c.silent_batch:
                     core.charge("backward", load=2 * n_silent * n_in, fmac=n_silent * n_in,
                                 store=n_silent * n_in, loop=n_silent)
-            rec = g.grad_record(self.copy)
+            rec = g.grad_record(self.m)
             core.dma_write(1, rec, self.dram_grad, self.copy * rec.size, rec.size)
             core.charge("reduce", int_alu=8)
         elif phi == 2 * T + 2:  # weight distribution: new W from DRAM
             size = n * n_in
-            core.dma_read(2, self.dram_w, g.start * n_in, size, g.W[self.copy])
+            core.dma_read(2, self.dram_w, g.start * n_in, size, g.W[self.m])
             core.charge("comms", int_alu=8)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
@@ -504,8 +523,9 @@ class LossCore(Firmware):
     """First-spike times of the output layer -> TTFS loss gradient -> error events."""
 
     def __init__(self, group: LossGroup, copy: int, pre_base: dict[int, int], out_route: list,
-                 tick_ns: float, counters: Counters):
+                 tick_ns: float, counters: Counters, member: int | None = None):
         self.g, self.copy, self.pre_base, self.out_route = group, copy, pre_base, out_route
+        self.m = copy if member is None else member  # this PE's row in the group's arrays
         self.tick_ns, self.cnt = tick_ns, counters
 
     def on_start(self, core: Core) -> None:
@@ -521,7 +541,7 @@ class LossCore(Firmware):
         phi = core.tick % g.c.ticks_per_batch
         for k in keys:
             j = self.pre_base[int(k) >> SPIKE_SHIFT] + (int(k) & 0xFFFF)
-            g.first[self.copy, j] = min(g.first[self.copy, j], phi)
+            g.first[self.m, j] = min(g.first[self.m, j], phi)
         core.charge("loss", load=2 * len(keys), int_alu=4 * len(keys), store=len(keys),
                     branch=len(keys))
 
@@ -530,22 +550,22 @@ class LossCore(Firmware):
         T = c.n_steps
         phi = tick % c.ticks_per_batch
         if phi == 0:
-            g.first[self.copy] = T
+            g.first[self.m] = T
             core.charge("loss", store=g.n)
             return
-        if phi != T or not g.active[self.copy]:
+        if phi != T or not g.active[self.m]:
             return
         g.compute(tick)
         N = g.n
         core.charge("loss", expf=2 * N + 1, logf=1, fdiv=N + 1, fadd=3 * N, fmul=3 * N, loop=N)
-        for j in np.flatnonzero(g.first[self.copy] < T - 1):
+        for j in np.flatnonzero(g.first[self.m] < T - 1):
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
                     core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
-                                 | int(j - start), F32(g.grad[self.copy, j]))
+                                 | int(j - start), F32(g.grad[self.m, j]))
                     self.cnt.loss_packets += 1
         if c.shape_weight:  # loss shaping: the label neuron's weight, also when it is silent
-            j = int(g.labels[self.copy])
+            j = int(g.labels[self.m])
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
                     core.send_mc(ERR_FLAG | SHAPE_FLAG | (core.pe_id << SPIKE_SHIFT)
