@@ -78,7 +78,7 @@ class ChipNetwork:
             self.slice_groups[(s.layer, s.index)] = gs = [
                 LayerGroup(s.layer, s.start, s.stop, p.layers[s.layer], members, c,
                            mapping.history_spikes_per_neuron or p.n_steps - 1, send_errors=s.layer > 0,
-                           is_output=s.layer == L - 1) for _ in range(B // members)]
+                           is_output=s.layer == L - 1, first_copy=k * members) for k in range(B // members)]
             for g in gs:
                 g.W[:] = weights[s.layer][s.start:s.stop]
         self.loss_groups = [LossGroup(p.layers[-1], members, c, dldt_hook) for _ in range(B // members)]

@@ -125,6 +125,17 @@ def loss_grad(first: np.ndarray, y: np.ndarray, c: Consts) -> tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------------- shared numerics
+def _ordered_input_sum(buf: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """sum_i buf[:, i] W[:, :, i] over presynaptic i ascending, float32, added one term at a time
+    (as the reference does): a cumulative sum is sequential by definition, so its last row is that
+    sum (from +0: the trailing ``+ 0`` maps a -0 to +0 like the first add of a zeroed buffer would)."""
+    active = np.flatnonzero(buf.any(axis=0))
+    if not len(active):
+        return np.zeros(W.shape[:2], F32)
+    terms = buf[:, active].T[:, :, None] * W[:, :, active].transpose(2, 0, 1)  # [i, C, n]
+    return np.add.accumulate(terms, axis=0)[-1] + F32(0.0)
+
+
 def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> list[np.ndarray]:
     """``values`` cut into one view per member; ``rows`` (each value's member) is ascending."""
     bounds = np.searchsorted(rows, np.arange(n_members + 1)).tolist()
@@ -136,8 +147,11 @@ class LayerGroup:
     all); with group numerics off (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one."""
 
     def __init__(self, layer: int, start: int, stop: int, n_in: int, n_copies: int, c: Consts,
-                 hist_per_neuron: int, send_errors: bool, is_output: bool):
+                 hist_per_neuron: int, send_errors: bool, is_output: bool, first_copy: int = 0):
+        """``first_copy``: the copy of member 0 (a group of one holds copy ``first_copy``)."""
         C, n = n_copies, stop - start
+        self.first_copy = first_copy
+        self._indexed_batch = -1
         self.layer, self.start, self.stop, self.n, self.n_in, self.C = layer, start, stop, n, n_in, C
         self.c, self.send_errors, self.is_output = c, send_errors, is_output
         self.W = np.zeros((C, n, n_in), F32)
@@ -174,8 +188,8 @@ class LayerGroup:
         self.sin[(tick + 1) & 1, copy, idx] = 1.0
         k, m = self.hicount[copy], len(idx)
         if k + m > self.Hin:
-            raise HistoryOverflow(f"layer {self.layer} copy {copy}: input spike history full "
-                                  f"({self.Hin} entries); raise mapping.history_spikes_per_neuron")
+            raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + copy}: input spike history "
+                                  f"full ({self.Hin} entries); raise mapping.history_spikes_per_neuron")
         self.hi_step[copy, k:k + m] = step
         self.hi_idx[copy, k:k + m] = idx
         self.hicount[copy] = k + m
@@ -215,10 +229,8 @@ class LayerGroup:
             self.reset(tick)
             fired = np.zeros((self.C, self.n), bool)
             return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64), "fired_by": [[]] * self.C}
-        drive = np.zeros((self.C, self.n), F32)
         n_in_spikes = (buf != 0).sum(axis=1)
-        for i in np.flatnonzero(buf.any(axis=0)):  # presynaptic index ascending (= reference)
-            drive += buf[:, i, None] * self.W[:, :, i]
+        drive = _ordered_input_sum(buf, self.W)
         buf[...] = 0
         self.I = c.a * self.I + drive
         self.V = c.b * self.V + c.omb * self.I
@@ -226,31 +238,54 @@ class LayerGroup:
         cc, jj = np.nonzero(fired)
         fired_by = _split_by_member(cc, self.C, jj)
         if len(cc):
-            for copy in np.unique(cc):
-                sel = cc == copy
-                js = jj[sel]
-                k, m = self.hcount[copy], len(js)
-                if k + m > self.H:
-                    raise HistoryOverflow(
-                        f"layer {self.layer} copy {copy}: spike history full ({self.H} entries); "
-                        "raise mapping.history_spikes_per_neuron")
-                self.hs_step[copy, k:k + m] = t
-                self.hs_n[copy, k:k + m] = js
-                self.hs_I[copy, k:k + m] = self.I[copy, js]
-                self.hs_V[copy, k:k + m] = self.V[copy, js]
-                self.hcount[copy] = k + m
-                self.max_hist = max(self.max_hist, int(k + m))
+            pos = self._append_slots(cc, self.hcount, self.H, "spike history")
+            self.hs_step[cc, pos] = t
+            self.hs_n[cc, pos] = jj
+            self.hs_I[cc, pos] = self.I[cc, jj]
+            self.hs_V[cc, pos] = self.V[cc, jj]
+            self.max_hist = max(self.max_hist, int(self.hcount.max()))
             if self.is_output:
                 self.first[cc, jj] = np.minimum(self.first[cc, jj], t)
             self.V = np.where(fired, F32(0.0), self.V).astype(F32)
         return {"fired": fired, "n_in_spikes": n_in_spikes, "fired_by": [f.tolist() for f in fired_by]}
 
+    def _append_slots(self, rows: np.ndarray, count: np.ndarray, capacity: int, what: str) -> np.ndarray:
+        """History slots for new entries of members ``rows`` (ascending), in order; ``count`` grows."""
+        added = np.bincount(rows, minlength=self.C)
+        full = np.flatnonzero(count + added > capacity)
+        if len(full):
+            raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + int(full[0])}: {what} full "
+                                  f"({capacity} entries); raise mapping.history_spikes_per_neuron")
+        pos = count[rows] + np.arange(len(rows)) - (np.cumsum(added) - added)[rows]
+        count += added
+        return pos
+
+    def _history_by_step(self, tick: int) -> None:
+        """Index both histories by step once per batch (at its first adjoint tick): the entries of one
+        step, member-ascending then in recording order (= np.nonzero of ``step == t``). Entries
+        recorded later (late input packets) carry steps >= T + 1, which the adjoint never visits."""
+        batch = tick // self.c.ticks_per_batch
+        if self._indexed_batch == batch:
+            return
+        self._indexed_batch = batch
+        T = self.c.n_steps
+
+        def index(steps, count, capacity):
+            rows, cols = np.nonzero(np.arange(capacity)[None, :] < count[:, None])
+            s = steps[rows, cols]
+            order = np.argsort(s, kind="stable")
+            return rows[order], cols[order], np.searchsorted(s[order], np.arange(T + 2)).tolist()
+        self._own_by_step = index(self.hs_step, self.hcount, self.H)
+        self._in_by_step = index(self.hi_step, self.hicount, self.Hin)
+
     def _backward(self, tick: int, t: int) -> dict:
         c = self.c
         lV, lI = self.lV, self.lI
         d = lV - lI
+        self._history_by_step(tick)
         # input spikes at t (per copy)
-        ci, hi = np.nonzero((self.hi_step == t) & (np.arange(self.Hin)[None, :] < self.hicount[:, None]))
+        rows, cols, at = self._in_by_step
+        ci, hi = rows[at[t]:at[t + 1]], cols[at[t]:at[t + 1]]
         ii = self.hi_idx[ci, hi]
         errs = None
         if self.send_errors and len(ci):
@@ -261,7 +296,8 @@ class LayerGroup:
         lI_new = c.a * lI + c.oma * lV
         lV_new = c.b * lV
         # jumps at own spikes of step t+1
-        cs, hs = np.nonzero((self.hs_step == t + 1) & (np.arange(self.H)[None, :] < self.hcount[:, None]))
+        rows, cols, at = self._own_by_step
+        cs, hs = rows[at[t + 1]:at[t + 2]], cols[at[t + 1]:at[t + 2]]
         err_cur = self.err[tick & 1]
         if len(cs):
             js = self.hs_n[cs, hs]
@@ -432,20 +468,20 @@ class LayerCore(Firmware):
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         g, c = self.g, self.g.c
-        keys = np.asarray(keys, np.int64)
         phi = core.tick % c.ticks_per_batch
-        is_err = (keys & ERR_FLAG) != 0
-        if (~is_err).any():
-            sk = keys[~is_err]
+        spikes = [k for k in keys if not k & ERR_FLAG]
+        if spikes:
             pre_base = self.pre_base
-            idx = np.array([pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in sk.tolist()], np.int64)
-            g.record_input(self.m, core.tick, phi, np.sort(idx))
+            idx = sorted(pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in spikes)
+            g.record_input(self.m, core.tick, phi, np.array(idx, np.int64))
             # compiled eventprop_receive_spike per spike: record (step, index), then the column add
-            core.kernel("forward", "eventprop_receive_spike", g.n * len(sk))
-            core.charge("forward", load=2 * len(sk), store=3 * len(sk), int_alu=10 * len(sk), branch=len(sk))
-        if is_err.any():
-            ek = keys[is_err]
-            vals = np.asarray([p for p, e in zip(payloads, is_err) if e], F32)
+            m = len(spikes)
+            core.kernel("forward", "eventprop_receive_spike", g.n * m)
+            core.charge("forward", load=2 * m, store=3 * m, int_alu=10 * m, branch=m)
+        if len(spikes) < len(keys):
+            errors = [(k, p) for k, p in zip(keys, payloads) if k & ERR_FLAG]
+            ek = np.array([k for k, _ in errors], np.int64)
+            vals = np.array([p for _, p in errors], F32)
             local = ek & LOCAL_MASK
             if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
                 shape = (ek & SHAPE_FLAG) != 0
