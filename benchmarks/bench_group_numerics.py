@@ -1,6 +1,6 @@
 """Group numerics on and off, side by side in one run: EventProp yinyang on the chip engine (per
 batch of 22, with the float32 reference's time per batch for the ratio), lif_bench (12 PEs, 200
-ticks, burst) and the 152-PE lif shape of bench_kernel.py (50 ticks, burst).
+ticks, burst) and the 152-PE lif shape of bench_kernel.py (20 ticks, burst).
 
 Modes are interleaved rep by rep and reported as median and min wall time, so a busy machine
 hurts both alike; the two modes give bit-identical results (tests/firmware_models/test_group_numerics.py).
@@ -76,7 +76,7 @@ def main() -> None:
     workloads = {
         "eventprop yinyang, s per batch of 22": lambda g: eventprop_s_per_batch(g, args.batches),
         "lif_bench 12 PEs, 200 ticks burst, s": lambda g: lif_s(g, 200, []),
-        "lif 152 PEs, 50 ticks burst, s": lambda g: lif_s(g, 50, LIF_152),
+        "lif 152 PEs, 20 ticks burst, s": lambda g: lif_s(g, 20, LIF_152),
     }
     times: dict[tuple[str, bool], list[float]] = {(w, g): [] for w in workloads for g in (True, False)}
     ref = []
