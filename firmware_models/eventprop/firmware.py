@@ -398,6 +398,7 @@ class InjectorCore(Firmware):
         self.capacity = n_in if capacity is None else capacity
         self.ev_step = np.zeros(0, np.int64)  # host writes the sample's events (none: idle)
         self.ev_chan = np.zeros(0, np.int64)
+        self._at_step = [0] * (c.n_steps + 1)  # read pointer at the start of each step (simulation index)
 
     def load_raster(self, raster: np.ndarray) -> None:
         """Host write of one sample: ``raster`` [n_steps, n_in] bool, any spikes per channel."""
@@ -410,6 +411,7 @@ class InjectorCore(Firmware):
             raise HistoryOverflow(f"injector copy {self.copy}: {len(step)} input spikes, room for "
                                   f"{self.capacity}; raise mapping.input_spikes_per_channel")
         self.ev_step, self.ev_chan = step.astype(np.int64), chan.astype(np.int64)
+        self._at_step = np.searchsorted(self.ev_step, np.arange(self.c.n_steps + 1)).tolist()
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("spike_events", 4 * self.capacity, "state")
@@ -419,9 +421,9 @@ class InjectorCore(Firmware):
         phi = tick % self.c.ticks_per_batch
         if phi >= self.c.n_steps:
             return
-        lo, hi = np.searchsorted(self.ev_step, [phi, phi + 1])
+        lo, hi = self._at_step[phi], self._at_step[phi + 1]
         # a read pointer walks the sorted event list: one compare per tick plus one per event sent
-        m = int(hi - lo)
+        m = hi - lo
         core.charge("forward", load=1 + 2 * m, int_alu=1 + 2 * m, branch=1 + m, loop=m)
         if m:
             base = core.pe_id << SPIKE_SHIFT

@@ -127,9 +127,9 @@ class PoissonSource(Firmware):
     def on_timer(self, core: Core, tick: int) -> None:
         fired = np.flatnonzero(self.rng.random(self.n) < self.p)
         core.charge("input", int_alu=4 * self.n, int_mul=self.n, loop=self.n)  # KISS PRNG + compare
-        base = core.pe_id << KEY_SHIFT
-        for i in fired:
-            core.send_mc(base | int(i))
+        if len(fired):
+            base = core.pe_id << KEY_SHIFT
+            core.send_mc_many([base | i for i in fired.tolist()])
         self.spikes.append(fired)
 
 
