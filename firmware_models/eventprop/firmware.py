@@ -50,6 +50,11 @@ class HistoryOverflow(RuntimeError):
     """A PE's spike-history buffer is full (raise mapping.history_spikes_per_neuron)."""
 
 
+class GroupLag(RuntimeError):
+    """A layer PE ran a tick after its group had computed a later one (its tick overran): the
+    stacked numerics cannot give that PE what it would compute alone."""
+
+
 @dataclass
 class Consts:
     """Float32 constants the host writes into each PE (from EventpropParams)."""
@@ -202,6 +207,10 @@ class LayerGroup:
     def step(self, tick: int, phi: int) -> dict:
         if self._stamp == tick:
             return self.out
+        if tick < self._stamp:
+            raise GroupLag(f"layer {self.layer} neurons {self.start}..{self.stop - 1}: a copy's PE ran tick "
+                           f"{tick} after the others reached tick {self._stamp} (its tick overran); group "
+                           "numerics need the copies in step: run with S2SIM_GROUP_NUMERICS=0")
         self._stamp = tick
         T = self.c.n_steps
         if phi < T:

@@ -16,6 +16,7 @@ from firmware_models.eventprop.app import ChipNetwork
 from firmware_models.eventprop.mapping import EventpropMapping
 from firmware_models.eventprop.params import EventpropParams
 from firmware_models.lif_inference.app import load_and_place
+from s2sim.apps import AppError
 from s2sim.config import load_arch, load_network
 from s2sim.hw.params import HwParams
 from s2sim.runtime.shared import GROUP_ENV, grouping_enabled
@@ -64,7 +65,8 @@ def assert_same(a: dict, b: dict) -> None:
             assert a[k] == b[k], f"{k} differs"
 
 
-def yinyang_run(grouped: bool, batches: int = 2, network: dict | None = None, mapping=None) -> dict:
+def yinyang_run(grouped: bool, batches: int = 2, network: dict | None = None, mapping=None,
+                tick_ns: float = 1_000_000.0) -> dict:
     """``batches`` chip-engine training batches of networks/yinyang.yaml (22 copies, 89 PEs)."""
     net = dict(load_network(REPO / "networks" / "yinyang.yaml").raw["network"])
     net.update(network or {})
@@ -72,13 +74,13 @@ def yinyang_run(grouped: bool, batches: int = 2, network: dict | None = None, ma
     times, y = R.load_data(p)["train"]
     rec = LogRecorder()
     sim = Simulation(HW, recorder=rec)
-    chip = ChipNetwork(sim, p, mapping or EventpropMapping(), R.init_weights(p, 42), grouped=grouped)
+    chip = ChipNetwork(sim, p, mapping or EventpropMapping(), R.init_weights(p, 42), tick_ns, grouped=grouped)
     results = {}
     for k in range(batches):
         idx = slice(k * p.batch, (k + 1) * p.batch)
         results[f"loss{k}"], results[f"first{k}"] = chip.run_batch(times[idx], y[idx])
     results.update({f"W{l}": w.copy() for l, w in enumerate(chip.weights)})
-    results.update({f"grad{l}": g.copy() for l, g in enumerate(chip.root.last_grads)})
+    results.update({f"grad{l}": g.copy() for l, g in enumerate(chip.root.last_grads or [])})
     results["packets"] = (chip.cnt.spike_packets, chip.cnt.error_packets, chip.cnt.loss_packets)
     results["memory"] = chip.memory()
     return {"log": rec.log, **timing_of(sim), **results}
@@ -116,6 +118,25 @@ def test_two_slices_per_layer_and_both_silent_remedies_are_bit_identical_too():
     assert grouped["packets"][1] > 0 and grouped["packets"][2] > 0
     assert grouped["log"] == alone["log"]
     assert_same({k: v for k, v in grouped.items() if k != "log"}, {k: v for k, v in alone.items() if k != "log"})
+
+
+def test_yinyang_with_overrunning_layer_ticks_is_bit_identical_too():
+    """10 us ticks: the layer PEs overrun, every copy alike, so the copies stay in step."""
+    grouped = yinyang_run(True, 1, {"batch": 4}, tick_ns=10_000.0)
+    alone = yinyang_run(False, 1, {"batch": 4}, tick_ns=10_000.0)
+    assert sum(v for k, c in grouped.items() if k.endswith(".counters") for n, v in c.items()
+               if n == "timer_overruns") > 0
+    assert grouped["log"] == alone["log"]
+    assert_same({k: v for k, v in grouped.items() if k != "log"}, {k: v for k, v in alone.items() if k != "log"})
+
+
+def test_a_copy_falling_a_tick_behind_its_group_is_a_clear_error_not_wrong_numbers():
+    """3 us ticks: some copies' layer PEs fall a whole tick behind the others. The group cannot
+    give them what they would compute alone, so it says so; alone, every PE runs its own ticks."""
+    with pytest.raises(AppError, match="S2SIM_GROUP_NUMERICS=0"):
+        yinyang_run(True, 1, {"batch": 4}, tick_ns=3_000.0)
+    alone = yinyang_run(False, 1, {"batch": 4}, tick_ns=3_000.0)
+    assert np.isfinite(alone["W0"]).all()
 
 
 OVERRUN = ["run.tick_ns=10000", "network.input_rate_hz=1000", "network.weight_mean=0.3"]
