@@ -91,15 +91,20 @@ class LifGroup:
             self._undo(member)
 
     def _update(self, members: list[int], tick: int) -> None:
-        rows = slice(None) if len(members) == len(self.sizes) else np.asarray(members)
         buffers = self.inp[tick & 1]
-        v, buf = self.v[rows], buffers[rows]
-        self._v_before[rows] = v
-        self._inp_before[rows] = buf
-        fired = lif_update(v, buf, self.alpha, self.thr, self.reset)
+        if len(members) == len(self.sizes):  # the whole group: in place
+            np.copyto(self._v_before, self.v)
+            np.copyto(self._inp_before, buffers)
+            fired = lif_update(self.v, buffers, self.alpha, self.thr, self.reset)
+        else:
+            rows = np.asarray(members)
+            v, buf = self.v[rows], buffers[rows]
+            self._v_before[rows] = v
+            self._inp_before[rows] = buf
+            fired = lif_update(v, buf, self.alpha, self.thr, self.reset)
+            self.v[rows] = v
+            buffers[rows] = 0
         self.updates += 1
-        self.v[rows] = v
-        buffers[rows] = 0
         who, idx = np.nonzero(fired)
         bounds = np.searchsorted(who, np.arange(len(members) + 1)).tolist()
         for r, j in enumerate(members):
