@@ -63,7 +63,7 @@ class LifGroup:
         self._v_before = np.zeros((G, n), F32)  # for undoing an early update
         self._inp_before = np.zeros((G, n), F32)
         self._cores: list = [None] * G
-        self._pending: list[int | None] = [None] * G  # tick updated early, not yet run by the PE
+        self.pending: list[int | None] = [None] * G  # per member: tick updated early, not yet run by its PE
         self._fired: list = [None] * G
         self._ran = [-1] * G  # last tick each member's PE ran
         self.updates, self.redone = 0, 0  # group updates; early updates undone (for tests and tuning)
@@ -73,20 +73,21 @@ class LifGroup:
 
     def run_tick(self, member: int, tick: int) -> np.ndarray:
         """Member's spikes (local indices) of ``tick``, updating it (and every member ready) if needed."""
-        if self._pending[member] != tick:
-            if self._pending[member] is not None:
+        if self.pending[member] != tick:
+            if self.pending[member] is not None:
                 self._undo(member)
             before = tick - 1
             ready = [j for j, core in enumerate(self._cores) if j == member or (
-                self._pending[j] is None and self._ran[j] == before and before <= core.tick <= tick)]
+                self.pending[j] is None and self._ran[j] == before and before <= core.tick <= tick)]
             self._update(ready, tick)
-        self._pending[member] = None
+        self.pending[member] = None
         self._ran[member] = tick
         return self._fired[member]
 
     def before_write(self, member: int, buffer_tick: int) -> None:
-        """A packet handler is about to add to member's input buffer of ``buffer_tick``."""
-        pending = self._pending[member]
+        """A packet handler is about to add to member's input buffer of ``buffer_tick`` (handlers
+        call it only while ``pending[member]`` is set: the common case costs one list lookup)."""
+        pending = self.pending[member]
         if pending is not None and (pending ^ buffer_tick) & 1 == 0:
             self._undo(member)
 
@@ -109,13 +110,13 @@ class LifGroup:
         bounds = np.searchsorted(who, np.arange(len(members) + 1)).tolist()
         for r, j in enumerate(members):
             self._fired[j] = idx[bounds[r]:bounds[r + 1]]
-            self._pending[j] = tick
+            self.pending[j] = tick
 
     def _undo(self, member: int) -> None:
-        tick = self._pending[member]
+        tick = self.pending[member]
         self.v[member] = self._v_before[member]
         self.inp[tick & 1, member] = self._inp_before[member]  # nothing was added since: see before_write
-        self._pending[member] = None
+        self.pending[member] = None
         self.redone += 1
 
 
@@ -147,6 +148,7 @@ class LifCore(Firmware):
         ``group``: the layer's ``LifGroup`` this PE is row ``member`` of (None: it computes alone)."""
         self.n, self.host_rows, self.row_base = n, rows, row_pes
         self.group, self.member = group, member
+        self.pending = None if group is None else group.pending  # the group's early updates, by member
         self.alpha, self.thr, self.reset = alpha, np.float32(threshold), reset
         self.tick_ns, self.phase_ns, self.record, self.send = tick_ns, phase_ns, record, send
         self.spikes: list[np.ndarray] = []
@@ -192,7 +194,7 @@ class LifCore(Firmware):
             buf[post[j]] += weight[j]
 
     def on_packet(self, core: Core, key: int, payload) -> None:
-        if self.group is not None:
+        if self.pending is not None and self.pending[self.member] is not None:
             self.group.before_write(self.member, core.tick + 1)
         i = self._pre_index(key)
         self._add_row(self.inp[(core.tick + 1) & 1], i)
@@ -201,7 +203,7 @@ class LifCore(Firmware):
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         # All packets of a burst come from one source PE (one multicast tree).
-        if self.group is not None:
+        if self.pending is not None and self.pending[self.member] is not None:
             self.group.before_write(self.member, core.tick + 1)
         base = self.row_base[keys[0] >> KEY_SHIFT]
         buf, row_len = self.inp[(core.tick + 1) & 1], self.row_len
