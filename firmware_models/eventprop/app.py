@@ -16,8 +16,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
+from s2sim.runtime.shared import grouping_enabled
 
-from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
+from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook, GroupLag,
                        HistoryOverflow, InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
 from .mapping import EventpropMapping, plan
 from .params import EventpropParams
@@ -52,10 +53,13 @@ class ChipNetwork:
     """B copies of the network + a root PE placed on one simulation.
 
     ``dldt_hook`` gives the loss PEs a custom TTFS loss (same signature as ``reference.DlDtHook``).
+    ``grouped``: one numpy call per tick for the same PE of all copies (default: on unless
+    ``S2SIM_GROUP_NUMERICS=0``); off, every PE computes alone (a group of one), with the same results.
     """
 
     def __init__(self, sim, p: EventpropParams, mapping: EventpropMapping, weights: list[np.ndarray],
-                 tick_ns: float = 1_000_000.0, dldt_hook: DlDtHook | None = None):
+                 tick_ns: float = 1_000_000.0, dldt_hook: DlDtHook | None = None,
+                 grouped: bool | None = None):
         self.sim, self.p = sim, p
         hw = sim.hw
         sram_free = hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes
@@ -66,14 +70,18 @@ class ChipNetwork:
         self.cnt = Counters()
         slices0 = self.plan.copies[0].slices
         self.layer_slices = [[(s.start, s.stop) for s in slices0 if s.layer == l] for l in range(L)]
-        self.groups = {}
+        self.grouped = grouping_enabled(grouped)
+        members = B if self.grouped else 1
+        # (layer, slice) -> the groups of that slice's PEs, one of B members or B of one
+        self.slice_groups: dict[tuple[int, int], list[LayerGroup]] = {}
         for s in slices0:
-            g = LayerGroup(s.layer, s.start, s.stop, p.layers[s.layer], B, c,
+            self.slice_groups[(s.layer, s.index)] = gs = [
+                LayerGroup(s.layer, s.start, s.stop, p.layers[s.layer], members, c,
                            mapping.history_spikes_per_neuron or p.n_steps - 1, send_errors=s.layer > 0,
-                           is_output=s.layer == L - 1)
-            g.W[:] = weights[s.layer][s.start:s.stop]
-            self.groups[(s.layer, s.index)] = g
-        self.loss_group = LossGroup(p.layers[-1], B, c, dldt_hook)
+                           is_output=s.layer == L - 1, first_copy=k * members) for k in range(B // members)]
+            for g in gs:
+                g.W[:] = weights[s.layer][s.start:s.stop]
+        self.loss_groups = [LossGroup(p.layers[-1], members, c, dldt_hook) for _ in range(B // members)]
         grad_bufs = [[f"ep_grad_l{l}_s{k}" for k in range(len(self.layer_slices[l]))] for l in range(L)]
         w_bufs = [f"ep_w_l{l}" for l in range(L)]
         for l in range(L):
@@ -111,17 +119,37 @@ class ChipNetwork:
                     pre = {t.pe: t.start for t in cp.slices_of(s.layer - 1)}
                 route = ([(t.start, t.stop, t.index) for t in cp.slices_of(s.layer - 1)]
                          if s.layer > 0 else [])
-                fw = LayerCore(self.groups[(s.layer, s.index)], k, pre, route,
-                               grad_bufs[s.layer][s.index], w_bufs[s.layer], tick_ns, self.cnt)
+                group, member = self._member(self.slice_groups[(s.layer, s.index)], k)
+                fw = LayerCore(group, k, pre, route, grad_bufs[s.layer][s.index], w_bufs[s.layer], tick_ns,
+                               self.cnt, member)
                 sim.load(s.pe, fw)
                 self.layer_cores.append(fw)
             out_route = [(t.start, t.stop, t.index) for t in cp.slices_of(L - 1)]
-            lc = LossCore(self.loss_group, k, {t.pe: t.start for t in cp.slices_of(L - 1)}, out_route,
-                          tick_ns, self.cnt)
+            group, member = self._member(self.loss_groups, k)
+            lc = LossCore(group, k, {t.pe: t.start for t in cp.slices_of(L - 1)}, out_route,
+                          tick_ns, self.cnt, member)
             sim.load(cp.loss, lc)
             self.loss_cores.append(lc)
         self.batches_run = 0
         self.samples_run = 0
+
+    def _member(self, groups: list, copy: int) -> tuple:
+        """(group, row) holding copy ``copy``: row ``copy`` of the one group, or row 0 of its own."""
+        return (groups[0], copy) if self.grouped else (groups[copy], 0)
+
+    @property
+    def groups(self) -> dict[tuple[int, int], LayerGroup]:
+        """(layer, slice) -> the group of all copies (group numerics on)."""
+        if not self.grouped:
+            raise AttributeError("ChipNetwork.groups: group numerics are off; use slice_groups")
+        return {key: gs[0] for key, gs in self.slice_groups.items()}
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        """Host write of new weights into the root and every layer PE (e.g. after ``--fast`` training)."""
+        self.root.W = [w.copy() for w in weights]
+        for gs in self.slice_groups.values():
+            for g in gs:
+                g.W[:] = weights[g.layer][g.start:g.stop]
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -143,19 +171,22 @@ class ChipNetwork:
                 inj.load_raster(raster[k] if k < n else idle)
         except HistoryOverflow as err:
             raise AppError(f"input spikes: {err}") from None
-        lg = self.loss_group
-        lg.labels[:] = 0
-        lg.labels[:n] = labels
-        lg.active[:] = False
-        lg.active[:n] = True
+        for k in range(self.p.batch):
+            lg, m = self._member(self.loss_groups, k)
+            lg.labels[m] = labels[k] if k < n else 0
+            lg.active[m] = k < n
         self.root.n_active = n
         try:
             self.sim.run_ticks(self.K)
         except HistoryOverflow as err:
             raise AppError(f"spike history overflow: {err}") from None
+        except GroupLag as err:
+            raise AppError(str(err)) from None
         self.batches_run += 1
         self.samples_run += n
-        return lg.loss[:n].copy(), lg.first[:n].copy()
+        rows = [self._member(self.loss_groups, k) for k in range(n)]
+        return (np.array([lg.loss[m] for lg, m in rows], F32).reshape(n),
+                np.array([lg.first[m] for lg, m in rows], np.int64).reshape(n, -1))
 
     def memory(self) -> dict:
         out = {}
@@ -220,9 +251,7 @@ def run(ctx: RunContext) -> AppResult:
         except ValueError as err:
             raise AppError(f"--fast: {err}") from None
         weights = state.weights
-        chip.root.W = [w.copy() for w in weights]
-        for g in chip.groups.values():
-            g.W[:] = weights[g.layer][g.start:g.stop]
+        chip.set_weights(weights)
         n_timing = int(opts.get("timing_samples") or 1)
         order = np.random.RandomState(seed + 1).permutation(len(y))
         for k in range(n_timing):
@@ -265,8 +294,8 @@ def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
     n_hidden_dense = sum(p.layers[1:-1]) * T  # every presynaptic (non-input) neuron at every step
     err = chip.cnt.error_packets / n
     spikes = chip.cnt.spike_packets / n
-    own = sum(g.max_hist for g in chip.groups.values())
-    inp = sum(g.max_in_hist for g in chip.groups.values())
+    own = sum(max(g.max_hist for g in gs) for gs in chip.slice_groups.values())
+    inp = sum(max(g.max_in_hist for g in gs) for gs in chip.slice_groups.values())
     return {
         "copies": p.batch, "pes_per_copy": chip.plan.pes_per_copy, "pes_total": chip.plan.n_pes,
         "ticks_per_batch": chip.K,

@@ -50,6 +50,11 @@ class HistoryOverflow(RuntimeError):
     """A PE's spike-history buffer is full (raise mapping.history_spikes_per_neuron)."""
 
 
+class GroupLag(RuntimeError):
+    """A layer PE ran a tick after its group had computed a later one (its tick overran): the
+    stacked numerics cannot give that PE what it would compute alone."""
+
+
 @dataclass
 class Consts:
     """Float32 constants the host writes into each PE (from EventpropParams)."""
@@ -125,12 +130,33 @@ def loss_grad(first: np.ndarray, y: np.ndarray, c: Consts) -> tuple[np.ndarray, 
 
 
 # ------------------------------------------------------------------------- shared numerics
+def _ordered_input_sum(buf: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """sum_i buf[:, i] W[:, :, i] over presynaptic i ascending, float32, added one term at a time
+    (as the reference does): a cumulative sum is sequential by definition, so its last row is that
+    sum (from +0: the trailing ``+ 0`` maps a -0 to +0 like the first add of a zeroed buffer would)."""
+    active = np.flatnonzero(buf.any(axis=0))
+    if not len(active):
+        return np.zeros(W.shape[:2], F32)
+    terms = buf[:, active].T[:, :, None] * W[:, :, active].transpose(2, 0, 1)  # [i, C, n]
+    return np.add.accumulate(terms, axis=0)[-1] + F32(0.0)
+
+
+def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> list[np.ndarray]:
+    """``values`` cut into one view per member; ``rows`` (each value's member) is ascending."""
+    bounds = np.searchsorted(rows, np.arange(n_members + 1)).tolist()
+    return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 class LayerGroup:
-    """Stacked state of one layer slice over all C copies (one numpy call per tick for all)."""
+    """Stacked state of one layer slice over its members, the C copies (one numpy call per tick for
+    all); with group numerics off (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one."""
 
     def __init__(self, layer: int, start: int, stop: int, n_in: int, n_copies: int, c: Consts,
-                 hist_per_neuron: int, send_errors: bool, is_output: bool):
+                 hist_per_neuron: int, send_errors: bool, is_output: bool, first_copy: int = 0):
+        """``first_copy``: the copy of member 0 (a group of one holds copy ``first_copy``)."""
         C, n = n_copies, stop - start
+        self.first_copy = first_copy
+        self._indexed_batch = -1
         self.layer, self.start, self.stop, self.n, self.n_in, self.C = layer, start, stop, n, n_in, C
         self.c, self.send_errors, self.is_output = c, send_errors, is_output
         self.W = np.zeros((C, n, n_in), F32)
@@ -167,8 +193,8 @@ class LayerGroup:
         self.sin[(tick + 1) & 1, copy, idx] = 1.0
         k, m = self.hicount[copy], len(idx)
         if k + m > self.Hin:
-            raise HistoryOverflow(f"layer {self.layer} copy {copy}: input spike history full "
-                                  f"({self.Hin} entries); raise mapping.history_spikes_per_neuron")
+            raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + copy}: input spike history "
+                                  f"full ({self.Hin} entries); raise mapping.history_spikes_per_neuron")
         self.hi_step[copy, k:k + m] = step
         self.hi_idx[copy, k:k + m] = idx
         self.hicount[copy] = k + m
@@ -181,6 +207,10 @@ class LayerGroup:
     def step(self, tick: int, phi: int) -> dict:
         if self._stamp == tick:
             return self.out
+        if tick < self._stamp:
+            raise GroupLag(f"layer {self.layer} neurons {self.start}..{self.stop - 1}: a copy's PE ran tick "
+                           f"{tick} after the others reached tick {self._stamp} (its tick overran); group "
+                           "numerics need the copies in step: run with S2SIM_GROUP_NUMERICS=0")
         self._stamp = tick
         T = self.c.n_steps
         if phi < T:
@@ -207,42 +237,64 @@ class LayerGroup:
         if t == 0:  # V[0] = I[0] = 0; the step-0 input acts at step 1
             self.reset(tick)
             fired = np.zeros((self.C, self.n), bool)
-            return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64)}
-        drive = np.zeros((self.C, self.n), F32)
+            return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64), "fired_by": [[]] * self.C}
         n_in_spikes = (buf != 0).sum(axis=1)
-        for i in np.flatnonzero(buf.any(axis=0)):  # presynaptic index ascending (= reference)
-            drive += buf[:, i, None] * self.W[:, :, i]
+        drive = _ordered_input_sum(buf, self.W)
         buf[...] = 0
         self.I = c.a * self.I + drive
         self.V = c.b * self.V + c.omb * self.I
         fired = self.V > c.theta
         cc, jj = np.nonzero(fired)
+        fired_by = _split_by_member(cc, self.C, jj)
         if len(cc):
-            for copy in np.unique(cc):
-                sel = cc == copy
-                js = jj[sel]
-                k, m = self.hcount[copy], len(js)
-                if k + m > self.H:
-                    raise HistoryOverflow(
-                        f"layer {self.layer} copy {copy}: spike history full ({self.H} entries); "
-                        "raise mapping.history_spikes_per_neuron")
-                self.hs_step[copy, k:k + m] = t
-                self.hs_n[copy, k:k + m] = js
-                self.hs_I[copy, k:k + m] = self.I[copy, js]
-                self.hs_V[copy, k:k + m] = self.V[copy, js]
-                self.hcount[copy] = k + m
-                self.max_hist = max(self.max_hist, int(k + m))
+            pos = self._append_slots(cc, self.hcount, self.H, "spike history")
+            self.hs_step[cc, pos] = t
+            self.hs_n[cc, pos] = jj
+            self.hs_I[cc, pos] = self.I[cc, jj]
+            self.hs_V[cc, pos] = self.V[cc, jj]
+            self.max_hist = max(self.max_hist, int(self.hcount.max()))
             if self.is_output:
                 self.first[cc, jj] = np.minimum(self.first[cc, jj], t)
             self.V = np.where(fired, F32(0.0), self.V).astype(F32)
-        return {"fired": fired, "n_in_spikes": n_in_spikes}
+        return {"fired": fired, "n_in_spikes": n_in_spikes, "fired_by": [f.tolist() for f in fired_by]}
+
+    def _append_slots(self, rows: np.ndarray, count: np.ndarray, capacity: int, what: str) -> np.ndarray:
+        """History slots for new entries of members ``rows`` (ascending), in order; ``count`` grows."""
+        added = np.bincount(rows, minlength=self.C)
+        full = np.flatnonzero(count + added > capacity)
+        if len(full):
+            raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + int(full[0])}: {what} full "
+                                  f"({capacity} entries); raise mapping.history_spikes_per_neuron")
+        pos = count[rows] + np.arange(len(rows)) - (np.cumsum(added) - added)[rows]
+        count += added
+        return pos
+
+    def _history_by_step(self, tick: int) -> None:
+        """Index both histories by step once per batch (at its first adjoint tick): the entries of one
+        step, member-ascending then in recording order (= np.nonzero of ``step == t``). Entries
+        recorded later (late input packets) carry steps >= T + 1, which the adjoint never visits."""
+        batch = tick // self.c.ticks_per_batch
+        if self._indexed_batch == batch:
+            return
+        self._indexed_batch = batch
+        T = self.c.n_steps
+
+        def index(steps, count, capacity):
+            rows, cols = np.nonzero(np.arange(capacity)[None, :] < count[:, None])
+            s = steps[rows, cols]
+            order = np.argsort(s, kind="stable")
+            return rows[order], cols[order], np.searchsorted(s[order], np.arange(T + 2)).tolist()
+        self._own_by_step = index(self.hs_step, self.hcount, self.H)
+        self._in_by_step = index(self.hi_step, self.hicount, self.Hin)
 
     def _backward(self, tick: int, t: int) -> dict:
         c = self.c
         lV, lI = self.lV, self.lI
         d = lV - lI
+        self._history_by_step(tick)
         # input spikes at t (per copy)
-        ci, hi = np.nonzero((self.hi_step == t) & (np.arange(self.Hin)[None, :] < self.hicount[:, None]))
+        rows, cols, at = self._in_by_step
+        ci, hi = rows[at[t]:at[t + 1]], cols[at[t]:at[t + 1]]
         ii = self.hi_idx[ci, hi]
         errs = None
         if self.send_errors and len(ci):
@@ -253,7 +305,8 @@ class LayerGroup:
         lI_new = c.a * lI + c.oma * lV
         lV_new = c.b * lV
         # jumps at own spikes of step t+1
-        cs, hs = np.nonzero((self.hs_step == t + 1) & (np.arange(self.H)[None, :] < self.hcount[:, None]))
+        rows, cols, at = self._own_by_step
+        cs, hs = rows[at[t + 1]:at[t + 2]], cols[at[t + 1]:at[t + 2]]
         err_cur = self.err[tick & 1]
         if len(cs):
             js = self.hs_n[cs, hs]
@@ -271,7 +324,11 @@ class LayerGroup:
         if len(ci):
             self.acc[ci, :, ii] += lI_new[ci, :]
         self.lV, self.lI = lV_new.astype(F32), lI_new.astype(F32)
-        return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs}
+        # what each member's PE needs, split once here (rows of np.nonzero come member-ascending)
+        return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs,
+                "in_by": _split_by_member(ci, self.C, ii),
+                "errs_by": None if errs is None else _split_by_member(ci, self.C, errs),
+                "n_own_by": np.bincount(cs, minlength=self.C).tolist()}
 
     def finish(self, tick: int) -> np.ndarray:
         """End of the backward pass (once per batch for all copies): the silent-neuron rule adds
@@ -350,6 +407,7 @@ class InjectorCore(Firmware):
         self.capacity = n_in if capacity is None else capacity
         self.ev_step = np.zeros(0, np.int64)  # host writes the sample's events (none: idle)
         self.ev_chan = np.zeros(0, np.int64)
+        self._at_step = [0] * (c.n_steps + 1)  # read pointer at the start of each step (simulation index)
 
     def load_raster(self, raster: np.ndarray) -> None:
         """Host write of one sample: ``raster`` [n_steps, n_in] bool, any spikes per channel."""
@@ -362,6 +420,7 @@ class InjectorCore(Firmware):
             raise HistoryOverflow(f"injector copy {self.copy}: {len(step)} input spikes, room for "
                                   f"{self.capacity}; raise mapping.input_spikes_per_channel")
         self.ev_step, self.ev_chan = step.astype(np.int64), chan.astype(np.int64)
+        self._at_step = np.searchsorted(self.ev_step, np.arange(self.c.n_steps + 1)).tolist()
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("spike_events", 4 * self.capacity, "state")
@@ -371,25 +430,29 @@ class InjectorCore(Firmware):
         phi = tick % self.c.ticks_per_batch
         if phi >= self.c.n_steps:
             return
-        lo, hi = np.searchsorted(self.ev_step, [phi, phi + 1])
+        lo, hi = self._at_step[phi], self._at_step[phi + 1]
         # a read pointer walks the sorted event list: one compare per tick plus one per event sent
-        m = int(hi - lo)
+        m = hi - lo
         core.charge("forward", load=1 + 2 * m, int_alu=1 + 2 * m, branch=1 + m, loop=m)
-        base = core.pe_id << SPIKE_SHIFT
-        for i in self.ev_chan[lo:hi]:
-            core.send_mc(base | int(i))
-        self.cnt.spike_packets += m
+        if m:
+            base = core.pe_id << SPIKE_SHIFT
+            core.send_mc_many([base | i for i in self.ev_chan[lo:hi].tolist()])
+            self.cnt.spike_packets += m
 
 
 class LayerCore(Firmware):
     """One slice of one LIF layer of one copy: forward, adjoint, gradient accumulation."""
 
     def __init__(self, group: LayerGroup, copy: int, pre_base: dict[int, int], err_route: list,
-                 dram_grad: str, dram_w: str, tick_ns: float, counters: Counters):
+                 dram_grad: str, dram_w: str, tick_ns: float, counters: Counters,
+                 member: int | None = None):
         """``pre_base``: source PE -> first global presynaptic index of its slice;
-        ``err_route``: per presynaptic slice (start, stop, slice id) for error keys."""
+        ``err_route``: per presynaptic slice (start, stop, slice id) for error keys;
+        ``member``: this PE's row in the group's stacked arrays (default: ``copy``)."""
         self.g, self.copy, self.pre_base, self.err_route = group, copy, pre_base, err_route
+        self.m = copy if member is None else member
         self.dram_grad, self.dram_w, self.tick_ns, self.cnt = dram_grad, dram_w, tick_ns, counters
+        self.err_keys: list[list[int]] = []
 
     def on_start(self, core: Core) -> None:
         g, sr = self.g, core.sram
@@ -404,6 +467,10 @@ class LayerCore(Firmware):
         sr.reserve("input_history", 4 * g.Hin, "history")
         if g.is_output:
             sr.reserve("loss_error", 4 * n + 2 * n, "state")
+        # the keys of the error event for presynaptic neuron i (the slice that owns it, its local index)
+        own = ERR_FLAG | (core.pe_id << SPIKE_SHIFT)
+        self.err_keys = [[own | (sl << SLICE_SHIFT) | (i - start) for start, stop, sl in self.err_route
+                          if start <= i < stop] for i in range(n_in)]
         core.set_timer(self.tick_ns)
 
     # forward spikes and backward errors arrive here
@@ -412,27 +479,28 @@ class LayerCore(Firmware):
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         g, c = self.g, self.g.c
-        keys = np.asarray(keys, np.int64)
         phi = core.tick % c.ticks_per_batch
-        is_err = (keys & ERR_FLAG) != 0
-        if (~is_err).any():
-            sk = keys[~is_err]
-            idx = np.array([self.pre_base[int(k) >> SPIKE_SHIFT] for k in sk]) + (sk & 0xFFFF)
-            g.record_input(self.copy, core.tick, phi, np.sort(idx))
+        spikes = [k for k in keys if not k & ERR_FLAG]
+        if spikes:
+            pre_base = self.pre_base
+            idx = sorted(pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in spikes)
+            g.record_input(self.m, core.tick, phi, np.array(idx, np.int64))
             # compiled eventprop_receive_spike per spike: record (step, index), then the column add
-            core.kernel("forward", "eventprop_receive_spike", g.n * len(sk))
-            core.charge("forward", load=2 * len(sk), store=3 * len(sk), int_alu=10 * len(sk), branch=len(sk))
-        if is_err.any():
-            ek = keys[is_err]
-            vals = np.asarray([p for p, e in zip(payloads, is_err) if e], F32)
+            m = len(spikes)
+            core.kernel("forward", "eventprop_receive_spike", g.n * m)
+            core.charge("forward", load=2 * m, store=3 * m, int_alu=10 * m, branch=m)
+        if len(spikes) < len(keys):
+            errors = [(k, p) for k, p in zip(keys, payloads) if k & ERR_FLAG]
+            ek = np.array([k for k, _ in errors], np.int64)
+            vals = np.array([p for _, p in errors], F32)
             local = ek & LOCAL_MASK
             if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
                 shape = (ek & SHAPE_FLAG) != 0
-                g.gloss[self.copy, local[~shape]] = vals[~shape]
-                g.shape[self.copy, local[shape]] = vals[shape]
+                g.gloss[self.m, local[~shape]] = vals[~shape]
+                g.shape[self.m, local[shape]] = vals[shape]
                 core.charge("loss", store=len(ek), int_alu=3 * len(ek))
             else:
-                g.record_error(self.copy, core.tick, local, vals)
+                g.record_error(self.m, core.tick, local, vals)
                 core.kernel("backward", "eventprop_error_in", len(ek))
                 core.charge("backward", int_alu=5, branch=1)  # the call
 
@@ -447,19 +515,18 @@ class LayerCore(Firmware):
             out = g.step(tick, phi)
             if phi == 0:
                 return
-            fired = np.flatnonzero(out["fired"][self.copy])
+            fired = out["fired_by"][self.m]
             # compiled eventprop_forward_step; a spike adds its 12-byte record
             core.kernel("forward", "eventprop_forward_step", n)
             core.charge("forward", store=4 * len(fired), int_alu=len(fired) + 13, branch=1)  # + the call
-            base = core.pe_id << SPIKE_SHIFT
-            for j in fired:
-                core.send_mc(base | int(j))
-            self.cnt.spike_packets += len(fired)
+            if fired:
+                base = core.pe_id << SPIKE_SHIFT
+                core.send_mc_many([base | j for j in fired])
+                self.cnt.spike_packets += len(fired)
         elif T < phi < 2 * T:
             out = g.step(tick, phi)
-            mine = out["in_copy"] == self.copy
-            ii = out["in_idx"][mine]
-            n_own = int((out["own_copy"] == self.copy).sum())
+            ii = out["in_by"][self.m]
+            n_own = out["n_own_by"][self.m]
             # compiled kernels (firmware_models/eventprop/kernels); per presynaptic spike one call of
             # each column kernel (strided: 8 cycles per neuron) plus its ~12-cycle call overhead
             core.kernel("backward", "eventprop_adjoint_step", n)
@@ -470,30 +537,29 @@ class LayerCore(Firmware):
             core.kernel("backward", "eventprop_grad_accumulate", n * len(ii))  # acc[:, i] += lambda_I
             core.charge("backward", int_alu=9 * len(ii), loop=len(ii))
             if out["errs"] is not None and len(ii):
-                vals = out["errs"][mine]
+                vals = out["errs_by"][self.m]
                 core.kernel("backward", "eventprop_error_out", n * len(ii))
                 core.charge("backward", int_alu=8 * len(ii), loop=len(ii))
-                for i, v in zip(ii, vals):
-                    for start, stop, sl in self.err_route:
-                        if start <= i < stop:
-                            core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
-                                         | int(i - start), F32(v))
+                err_keys = self.err_keys
+                for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
+                    for key in err_keys[i]:
+                        core.send_mc(key, v)
                 self.cnt.error_packets += len(ii) * 1
         elif phi == 2 * T:  # reduce: gradient accumulator -> DRAM
             size = n * n_in
             if g.silent_acc:  # silent-neuron rule: count input spikes, add to silent rows
-                n_silent = int(g.finish(tick)[self.copy].sum())
-                n_hin = int(g.hicount[self.copy])
+                n_silent = int(g.finish(tick)[self.m].sum())
+                n_hin = int(g.hicount[self.m])
                 core.charge("backward", load=n_hin + n, int_alu=2 * n_hin, fadd=n_hin, loop=n + n_hin)
                 if not c.silent_batch:
                     core.charge("backward", load=2 * n_silent * n_in, fmac=n_silent * n_in,
                                 store=n_silent * n_in, loop=n_silent)
-            rec = g.grad_record(self.copy)
+            rec = g.grad_record(self.m)
             core.dma_write(1, rec, self.dram_grad, self.copy * rec.size, rec.size)
             core.charge("reduce", int_alu=8)
         elif phi == 2 * T + 2:  # weight distribution: new W from DRAM
             size = n * n_in
-            core.dma_read(2, self.dram_w, g.start * n_in, size, g.W[self.copy])
+            core.dma_read(2, self.dram_w, g.start * n_in, size, g.W[self.m])
             core.charge("comms", int_alu=8)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
@@ -504,8 +570,9 @@ class LossCore(Firmware):
     """First-spike times of the output layer -> TTFS loss gradient -> error events."""
 
     def __init__(self, group: LossGroup, copy: int, pre_base: dict[int, int], out_route: list,
-                 tick_ns: float, counters: Counters):
+                 tick_ns: float, counters: Counters, member: int | None = None):
         self.g, self.copy, self.pre_base, self.out_route = group, copy, pre_base, out_route
+        self.m = copy if member is None else member  # this PE's row in the group's arrays
         self.tick_ns, self.cnt = tick_ns, counters
 
     def on_start(self, core: Core) -> None:
@@ -521,7 +588,7 @@ class LossCore(Firmware):
         phi = core.tick % g.c.ticks_per_batch
         for k in keys:
             j = self.pre_base[int(k) >> SPIKE_SHIFT] + (int(k) & 0xFFFF)
-            g.first[self.copy, j] = min(g.first[self.copy, j], phi)
+            g.first[self.m, j] = min(g.first[self.m, j], phi)
         core.charge("loss", load=2 * len(keys), int_alu=4 * len(keys), store=len(keys),
                     branch=len(keys))
 
@@ -530,22 +597,22 @@ class LossCore(Firmware):
         T = c.n_steps
         phi = tick % c.ticks_per_batch
         if phi == 0:
-            g.first[self.copy] = T
+            g.first[self.m] = T
             core.charge("loss", store=g.n)
             return
-        if phi != T or not g.active[self.copy]:
+        if phi != T or not g.active[self.m]:
             return
         g.compute(tick)
         N = g.n
         core.charge("loss", expf=2 * N + 1, logf=1, fdiv=N + 1, fadd=3 * N, fmul=3 * N, loop=N)
-        for j in np.flatnonzero(g.first[self.copy] < T - 1):
+        for j in np.flatnonzero(g.first[self.m] < T - 1):
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
                     core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
-                                 | int(j - start), F32(g.grad[self.copy, j]))
+                                 | int(j - start), F32(g.grad[self.m, j]))
                     self.cnt.loss_packets += 1
         if c.shape_weight:  # loss shaping: the label neuron's weight, also when it is silent
-            j = int(g.labels[self.copy])
+            j = int(g.labels[self.m])
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
                     core.send_mc(ERR_FLAG | SHAPE_FLAG | (core.pe_id << SPIKE_SHIFT)

@@ -5,7 +5,9 @@ import numpy as np
 
 from s2sim.apps import AppError, AppResult, RunContext
 
-from .firmware import LifCore, PoissonSource
+from s2sim.runtime.shared import grouping_enabled
+
+from .firmware import LifCore, LifGroup, PoissonSource
 from .network import KEY_MASK, KEY_SHIFT, BuiltNetwork, build, input_rng
 from .params import LifFirmwareParams, LifMapping, LifNetwork, decay
 
@@ -16,9 +18,19 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     fw_params = ctx.section(LifFirmwareParams, "firmware.params")
     alpha = decay(net, tick_ns)
     p_spike = net.input_rate_hz * tick_ns * 1e-9
+    def phase_of(s) -> float:
+        return (s.pe * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
+
+    # group numerics: the PEs of one layer whose timers fire together share a LifGroup
+    members: dict[tuple[int, float], list] = {}
+    if grouping_enabled(fw_params.group_numerics):
+        for s in built.slices:
+            if s.layer > 0:
+                members.setdefault((s.layer, phase_of(s)), []).append(s)
+    groups = {key: LifGroup([s.n for s in ss], alpha, net.threshold, net.reset) for key, ss in members.items()}
     firmwares = {}
     for s in built.slices:
-        phase = (s.pe * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
+        phase = phase_of(s)
         if s.layer == 0:
             fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.pe), tick_ns, phase)
         else:
@@ -26,7 +38,8 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
             rows = built.projections[s.layer - 1].columns(s.start, s.stop)
             fw = LifCore(s.n, rows, {p.pe: p.start for p in pre}, alpha,
                          net.threshold, net.reset, tick_ns, phase, record,
-                         send=s.layer < len(net.layers) - 1)
+                         send=s.layer < len(net.layers) - 1, group=groups.get((s.layer, phase)),
+                         member=members[(s.layer, phase)].index(s) if members else 0)
         firmwares[s.pe] = fw
     for s in built.slices:
         nxt = built.slices_of(s.layer + 1)
@@ -47,14 +60,15 @@ def run_ticks_with_progress(ctx: RunContext, sim, n_ticks: int, label: str) -> N
         advance(chunk)
 
 
-def load_and_place(network_file, sets: list[str] = (), record: bool = True):
+def load_and_place(network_file, sets: list[str] = (), record: bool = True, recorder=None):
     """A network file's LIF network built and loaded on a fresh simulation, not yet run (for tools,
-    benchmarks and tests that drive ``sim.run_ticks`` themselves): ``(ctx, sim, built, firmwares)``."""
+    benchmarks and tests that drive ``sim.run_ticks`` themselves): ``(ctx, sim, built, firmwares)``.
+    ``recorder``: a trace recorder for the simulation (see ``s2sim.hw.chip.Recorder``)."""
     from s2sim.config import load_network
     from s2sim.hw.params import HwParams
     loaded = load_network(network_file, list(sets))
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
-                     progress=lambda label, total: (lambda n=1: None))
+                     progress=lambda label, total: (lambda n=1: None), recorder=recorder)
     built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes)
     sim = ctx.simulation()
     return ctx, sim, built, place(ctx, sim, built, record)

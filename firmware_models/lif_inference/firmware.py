@@ -7,6 +7,12 @@ Synaptic rows are stored compressed in SRAM, as sPyNNaker keeps its rows: a row 
 offsets, one per presynaptic neuron), the target neurons (uint16) and the weights (float32). The
 handler adds exactly those arrays, so memory is linear in synapses. Poisson input PEs draw spikes
 from the PE's PRNG.
+
+Group numerics (a speed trick of the simulator, not of the chip): the PEs of one layer keep their
+membrane and input buffers as slices of one stacked array (``LifGroup``), so the tick's neuron
+update runs as one numpy call for all of them; each PE still owns and is charged for its slice,
+declares its own cycles and sends its own spikes. ``S2SIM_GROUP_NUMERICS=0`` (or
+``firmware.params.group_numerics: false``) makes every PE update alone, with identical results.
 """
 from __future__ import annotations
 
@@ -17,6 +23,101 @@ from s2sim.runtime import Core, Firmware
 KEY_SHIFT = 16
 #: Largest per-PE dense decode of the synaptic rows kept host-side for speed (bytes).
 DENSE_DECODE_MAX_BYTES = 256 * 1024
+
+
+F32 = np.float32
+
+
+def lif_update(v: np.ndarray, buf: np.ndarray, alpha: np.float32, thr: np.float32, reset: str) -> np.ndarray:
+    """One tick of LIF neurons, any leading shape: leak, add the input buffer (then cleared),
+    threshold, reset. Returns the spike mask. Elementwise, so a stack of PEs gets each PE's result."""
+    v *= alpha
+    v += buf
+    buf[...] = 0
+    fired = v > thr
+    if reset == "zero":
+        v[fired] = 0
+    else:
+        v[fired] -= thr
+    return fired
+
+
+class LifGroup:
+    """Membranes and input buffers of one layer's PEs whose timers fire together, stacked
+    ``[member, neuron]`` (rows padded to the largest slice with neurons that never fire), updated
+    once per tick for all of them.
+
+    The first member to run tick t updates every member that ran t - 1 and whose timer is at t - 1
+    (about to fire at this same instant) or at t. Their input buffers for t normally receive
+    nothing more. If a packet still reaches a member's buffer of t before its PE ran the tick (it
+    arrived before its timer fired, or in an overrun, when the next tick reuses the buffer of the
+    same parity), or the PE runs another tick first, the early update is undone from the saved
+    state and the PE redoes it alone when it runs: the result is always what it computes alone.
+    """
+
+    def __init__(self, sizes: list[int], alpha: np.float32, threshold: float, reset: str):
+        G, n = len(sizes), max(sizes)
+        self.sizes, self.alpha, self.thr, self.reset = sizes, alpha, F32(threshold), reset
+        self.v = np.zeros((G, n), F32)
+        self.inp = np.zeros((2, G, n), F32)  # input buffers by tick parity
+        self._v_before = np.zeros((G, n), F32)  # for undoing an early update
+        self._inp_before = np.zeros((G, n), F32)
+        self._cores: list = [None] * G
+        self.pending: list[int | None] = [None] * G  # per member: tick updated early, not yet run by its PE
+        self._fired: list = [None] * G
+        self._ran = [-1] * G  # last tick each member's PE ran
+        self.updates, self.redone = 0, 0  # group updates; early updates undone (for tests and tuning)
+
+    def join(self, member: int, core: Core) -> None:
+        self._cores[member] = core
+
+    def run_tick(self, member: int, tick: int) -> np.ndarray:
+        """Member's spikes (local indices) of ``tick``, updating it (and every member ready) if needed."""
+        if self.pending[member] != tick:
+            if self.pending[member] is not None:
+                self._undo(member)
+            before = tick - 1
+            ready = [j for j, core in enumerate(self._cores) if j == member or (
+                self.pending[j] is None and self._ran[j] == before and before <= core.tick <= tick)]
+            self._update(ready, tick)
+        self.pending[member] = None
+        self._ran[member] = tick
+        return self._fired[member]
+
+    def before_write(self, member: int, buffer_tick: int) -> None:
+        """A packet handler is about to add to member's input buffer of ``buffer_tick`` (handlers
+        call it only while ``pending[member]`` is set: the common case costs one list lookup)."""
+        pending = self.pending[member]
+        if pending is not None and (pending ^ buffer_tick) & 1 == 0:
+            self._undo(member)
+
+    def _update(self, members: list[int], tick: int) -> None:
+        buffers = self.inp[tick & 1]
+        if len(members) == len(self.sizes):  # the whole group: in place
+            np.copyto(self._v_before, self.v)
+            np.copyto(self._inp_before, buffers)
+            fired = lif_update(self.v, buffers, self.alpha, self.thr, self.reset)
+        else:
+            rows = np.asarray(members)
+            v, buf = self.v[rows], buffers[rows]
+            self._v_before[rows] = v
+            self._inp_before[rows] = buf
+            fired = lif_update(v, buf, self.alpha, self.thr, self.reset)
+            self.v[rows] = v
+            buffers[rows] = 0
+        self.updates += 1
+        who, idx = np.nonzero(fired)
+        bounds = np.searchsorted(who, np.arange(len(members) + 1)).tolist()
+        for r, j in enumerate(members):
+            self._fired[j] = idx[bounds[r]:bounds[r + 1]]
+            self.pending[j] = tick
+
+    def _undo(self, member: int) -> None:
+        tick = self.pending[member]
+        self.v[member] = self._v_before[member]
+        self.inp[tick & 1, member] = self._inp_before[member]  # nothing was added since: see before_write
+        self.pending[member] = None
+        self.redone += 1
 
 
 class PoissonSource(Firmware):
@@ -32,19 +133,22 @@ class PoissonSource(Firmware):
     def on_timer(self, core: Core, tick: int) -> None:
         fired = np.flatnonzero(self.rng.random(self.n) < self.p)
         core.charge("input", int_alu=4 * self.n, int_mul=self.n, loop=self.n)  # KISS PRNG + compare
-        base = core.pe_id << KEY_SHIFT
-        for i in fired:
-            core.send_mc(base | int(i))
+        if len(fired):
+            base = core.pe_id << KEY_SHIFT
+            core.send_mc_many([base | i for i in fired.tolist()])
         self.spikes.append(fired)
 
 
 class LifCore(Firmware):
     def __init__(self, n: int, rows, row_pes: dict[int, int], alpha: np.float32,
                  threshold: float, reset: str, tick_ns: float, phase_ns: float, record: bool = True,
-                 send: bool = True):
+                 send: bool = True, group: LifGroup | None = None, member: int = 0):
         """``rows``: this PE's columns of the projection as compressed rows (``indptr``, ``post``,
-        ``weight``, the host's ``network.SynapticRows``); ``row_pes``: source PE -> first pre index."""
+        ``weight``, the host's ``network.SynapticRows``); ``row_pes``: source PE -> first pre index;
+        ``group``: the layer's ``LifGroup`` this PE is row ``member`` of (None: it computes alone)."""
         self.n, self.host_rows, self.row_base = n, rows, row_pes
+        self.group, self.member = group, member
+        self.pending = None if group is None else group.pending  # the group's early updates, by member
         self.alpha, self.thr, self.reset = alpha, np.float32(threshold), reset
         self.tick_ns, self.phase_ns, self.record, self.send = tick_ns, phase_ns, record, send
         self.spikes: list[np.ndarray] = []
@@ -54,8 +158,13 @@ class LifCore(Firmware):
         self.syn_weight = core.sram.adopt("syn_weights", rows.weight.astype(np.float32), "weights")
         self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
         self.row_index = core.sram.adopt("row_index", rows.indptr.astype(np.uint32), "weights")
-        self.v = core.sram.alloc("v", self.n, np.float32, "state")
-        self.inp = core.sram.alloc("input_buffers", (2, self.n), np.float32, "buffers")
+        if self.group is None:
+            self.v = core.sram.alloc("v", self.n, np.float32, "state")
+            self.inp = core.sram.alloc("input_buffers", (2, self.n), np.float32, "buffers")
+        else:  # this PE's slices of the layer's stacked arrays
+            self.v = core.sram.adopt("v", self.group.v[self.member, :self.n], "state")
+            self.inp = core.sram.adopt("input_buffers", self.group.inp[:, self.member, :self.n], "buffers")
+            self.group.join(self.member, core)
         self.row_start = self.row_index[:-1].tolist()
         self.row_len = np.diff(self.row_index.astype(np.int64)).tolist()
         # Simulation artefact, not chip state (never charged): where it is small, a decoded dense
@@ -85,6 +194,8 @@ class LifCore(Firmware):
             buf[post[j]] += weight[j]
 
     def on_packet(self, core: Core, key: int, payload) -> None:
+        if self.pending is not None and self.pending[self.member] is not None:
+            self.group.before_write(self.member, core.tick + 1)
         i = self._pre_index(key)
         self._add_row(self.inp[(core.tick + 1) & 1], i)
         core.kernel("synapses", "event_add", self.row_len[i])
@@ -92,6 +203,8 @@ class LifCore(Firmware):
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         # All packets of a burst come from one source PE (one multicast tree).
+        if self.pending is not None and self.pending[self.member] is not None:
+            self.group.before_write(self.member, core.tick + 1)
         base = self.row_base[keys[0] >> KEY_SHIFT]
         buf, row_len = self.inp[(core.tick + 1) & 1], self.row_len
         synapses = 0
@@ -113,23 +226,17 @@ class LifCore(Firmware):
         core.charge("synapses", int_alu=3 * len(keys), load=len(keys), branch=len(keys))  # one call per row
 
     def on_timer(self, core: Core, tick: int) -> None:
-        n, buf = self.n, self.inp[tick & 1]
-        v = self.v
-        v *= self.alpha
-        v += buf
-        buf[:] = 0
-        fired = np.flatnonzero(v > self.thr)
-        if self.reset == "zero":
-            v[fired] = 0
+        n = self.n
+        if self.group is None:
+            fired = np.flatnonzero(lif_update(self.v, self.inp[tick & 1], self.alpha, self.thr, self.reset))
         else:
-            v[fired] -= self.thr
+            fired = self.group.run_tick(self.member, tick)
         # compiled lif_neuron_update (firmware_models/lif_inference/kernels); a spike adds the
         # subtract and the fired-list store
         core.kernel("neuron", "lif_neuron_update", n)
         core.charge("neuron", fadd=len(fired), store=len(fired))
-        if self.send:  # the output layer has no downstream PEs: its spikes are only recorded
+        if self.send and len(fired):  # the output layer has no downstream PEs: its spikes are only recorded
             base = core.pe_id << KEY_SHIFT
-            for i in fired:
-                core.send_mc(base | int(i))
+            core.send_mc_many([base | i for i in fired.tolist()])
         if self.record:
             self.spikes.append(fired)

@@ -44,9 +44,9 @@ class RasterSource(Firmware):
         fired = np.flatnonzero(self.raster[tick]) if tick < len(self.raster) else np.zeros(0, np.int64)
         # the host streams the raster as per-tick lists of spiking indices: a load per spike
         core.charge("input", load=len(fired) + 1, int_alu=len(fired), loop=len(fired))
-        base = core.pe_id << KEY_SHIFT
-        for i in fired:
-            core.send_mc(base | int(i))
+        if len(fired):
+            base = core.pe_id << KEY_SHIFT
+            core.send_mc_many([base | i for i in fired.tolist()])
         self.spikes.append(fired)
 
 
@@ -157,10 +157,9 @@ class NeuronCore(LifCore):
         fired = np.flatnonzero(v > p["v_threshold"])
         v[fired] = p["v_reset"][fired]
         core.charge("neuron", **{op: k * len(fired) for op, k in RESET_OPS.items()})
-        if self.send:
+        if self.send and len(fired):
             base = core.pe_id << KEY_SHIFT
-            for i in fired:
-                core.send_mc(base | int(i))
+            core.send_mc_many([base | i for i in fired.tolist()])
         self.spikes.append(fired)
         self.voltages.append(v.copy())
 

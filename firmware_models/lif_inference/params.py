@@ -39,6 +39,9 @@ class LifMapping(BaseModel):
 class LifFirmwareParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     timer_phase_spread: float = Field(0.0, ge=0, lt=1, description="Per-PE timer phase offset, fraction of a tick")
+    group_numerics: bool | None = Field(
+        None, description="One numpy call per tick for all PEs of a layer (a simulator speed trick; "
+        "results are identical). Default: on unless the environment sets S2SIM_GROUP_NUMERICS=0")
 
 
 def decay(net: LifNetwork, tick_ns: float) -> np.float32:

@@ -7,9 +7,22 @@ its own slice, and each member's timing is still its own: only the arithmetic is
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 import numpy as np
+
+#: Set to ``0`` to make every PE compute its own numerics (no stacking): the reference mode the
+#: bit-identity tests compare group numerics with, and a way to rule the speed trick out.
+GROUP_ENV = "S2SIM_GROUP_NUMERICS"
+
+
+def grouping_enabled(requested: bool | None = None) -> bool:
+    """Whether firmware may share numerics over a group of PEs: ``requested`` if given, else the
+    ``S2SIM_GROUP_NUMERICS`` environment variable (on unless ``0``)."""
+    if requested is not None:
+        return bool(requested)
+    return os.environ.get(GROUP_ENV, "1").strip() != "0"
 
 
 class SharedState:
