@@ -1,88 +1,115 @@
-"""Time-step study, learning and cost part, on the points of networks/studies/dt_eventprop.yaml.
+"""Time-step study, learning and cost part: networks/studies/dt_eventprop.yaml, cheapest dt first.
 
-Usage: python benchmarks/dt_eventprop.py [--epochs 40] [--seeds 42 43 44 45 46] [--dts 1 2 4 8]
-       [--out DIR]
+Usage: python benchmarks/dt_eventprop.py run   [--out DIR] [--dts 8 4 2 1 0.5]
+       python benchmarks/dt_eventprop.py table [--out DIR]
 
-A stopgap until ``s2sim sweep networks/studies/dt_eventprop.yaml`` is on this branch: it reads the
-study file's ``set`` and ``zip`` axes (so the points are the study's), runs ``s2sim run --quiet``
-once per (dt, seed) point, one after the other, and prints a table: test accuracy mean ± sd over the
-seeds, and from the chip batch of the first seed: spikes and error events per sample, ticks per
-batch, slowest tick vs the dt-long timer tick (real time holds while it is below dt), energy per
-sample. ``--epochs 0`` gives the cost columns at the initial weights in a few minutes.
+``run`` is ``s2sim sweep networks/studies/dt_eventprop.yaml --workers 1`` with the points reordered:
+a sweep runs seed by seed, so the 10x slower dt = 0.1 ms point of seed 42 would come before any
+second seed. Here every seed of dt 8, 4, 2, 1, 0.5 ms runs first, then 0.25 and 0.1 ms, so a run cut
+short still has whole dt rows. Same runner, same point ids and directory (default
+traces/study-dt_eventprop): ``s2sim sweep ... --resume`` continues it and rewrites the outputs.
+
+``table`` prints the issue's table from the sweep directory, one row per dt: final-epoch test accuracy
+(reference training) mean ± sd, worst seed and how many seeds finished; from the chip batch (means
+over the finished seeds) spikes and error events per sample, ticks per batch, slowest tick against
+the dt-long timer tick (real time holds while it is at most dt), energy per sample.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
-import tempfile
+import dataclasses
+import math
+import statistics
 from pathlib import Path
 
-import numpy as np
-import yaml
+from s2sim.sweep import run_study
+from s2sim.sweep.report import is_sweep_dir, load_sweep
+from s2sim.sweep.results import collect_rows
+from s2sim.sweep.study import Study, load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "networks" / "studies" / "dt_eventprop.yaml"
+DEFAULT_OUT = Path("traces") / "study-dt_eventprop"
+DT = "network.dt_ms"
 
 
-def points(study: Path, dts: list[float] | None) -> list[list[str]]:
-    """``--set`` lists of the study's zipped dt axis (the ``run.seed`` product is ours to choose)."""
-    spec = yaml.safe_load(study.read_text())
-    base = [f"{k}={json.dumps(v)}" for k, v in spec.get("set", {}).items()]
-    zipped = spec["zip"]
-    n = len(next(iter(zipped.values())))
+def cheapest_first(study: Study, dts: list[float] | None = None) -> Study:
+    """The study's points ordered by dt, largest first (training cost grows as 1/dt); ``dts`` keeps
+    only those time steps (the sweep directory still describes the whole study)."""
+    points = sorted(study.points, key=lambda p: -float(p.axes[DT]))
+    if dts is not None:
+        points = [p for p in points if float(p.axes[DT]) in dts]
+    return dataclasses.replace(study, points=points)
+
+
+def run(out: Path, dts: list[float] | None) -> None:
+    study = load_study(STUDY)
+    run_study(cheapest_first(study, dts), out=out, workers=1,
+              report=lambda progress, message: print(message or
+                                                      f"{progress.done + progress.skipped}/{progress.total} "
+                                                      f"points done, {progress.failed} failed",
+                                                      flush=True))
+    if dts is not None:  # the outputs (results.csv, plots, study.html) cover every point of the study
+        from s2sim.sweep.api import prepare_out_dir
+        from s2sim.sweep.report import write_study_outputs
+        prepare_out_dir(study, out, resume=True)
+        write_study_outputs(out)
+
+
+def dt_rows(rows: list[dict]) -> list[dict]:
+    """One summary per dt (finest first) from the sweep's per-point rows."""
     out = []
-    for i in range(n):
-        if dts is not None and zipped["network.dt_ms"][i] not in dts:
-            continue
-        out.append(base + [f"{k}={json.dumps(v[i])}" for k, v in zipped.items()])
+    for dt in sorted({float(r[DT]) for r in rows}):
+        done = [r for r in rows if float(r[DT]) == dt and r["status"] == "ok"]
+        accs = [float(r["learning.test_accuracy"]) for r in done]
+
+        def mean(key: str) -> float:
+            values = [float(r[key]) for r in done if r.get(key) is not None]
+            return statistics.fmean(values) if values else math.nan
+
+        total = sum(1 for r in rows if float(r[DT]) == dt)
+        out.append({"dt_ms": dt, "T": next(int(r["network.n_steps"]) for r in rows if float(r[DT]) == dt),
+                    "seeds": len(done), "of": total, "accs": accs,
+                    "mean": statistics.fmean(accs) if accs else math.nan,
+                    "sd": statistics.stdev(accs) if len(accs) > 1 else math.nan,
+                    "worst": min(accs) if accs else math.nan,
+                    "spikes": mean("app.spike_packets_per_sample"),
+                    "errors": mean("app.error_packets_per_sample"),
+                    "ticks": mean("app.ticks_per_batch"),
+                    "slowest_us": mean("latency.timestep_ns.max") / 1e3,
+                    "energy_uj": mean("energy.per_sample_j") * 1e6})
     return out
 
 
-def run_point(network: Path, sets: list[str], out: Path) -> dict:
-    cmd = [sys.executable, "-m", "s2sim.cli", "run", str(network), "--quiet", "--out", str(out)]
-    for s in sets:
-        cmd += ["--set", s]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        return {"error": (res.stderr.strip().splitlines() or ["?"])[-1]}
-    return json.loads((out / "summary.json").read_text())
+def table(out: Path) -> str:
+    if not is_sweep_dir(out):
+        raise SystemExit(f"{out}: not a sweep directory (run `python benchmarks/dt_eventprop.py run` first)")
+    rows = collect_rows(load_sweep(out), out)
+    lines = ["| dt ms | T | test acc mean ± sd | worst seed | seeds done | spikes/sample | "
+             "error events/sample | ticks/batch | slowest tick µs | tick µs | real time | energy/sample µJ |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in dt_rows(rows):
+        tick_us = r["dt_ms"] * 1e3
+        if not r["seeds"]:
+            lines.append(f"| {r['dt_ms']:g} | {r['T']} | not run | | 0/{r['of']} | | | | | {tick_us:.0f} | | |")
+            continue
+        realtime = "yes" if r["slowest_us"] <= tick_us else "no"
+        lines.append(
+            f"| {r['dt_ms']:g} | {r['T']} | {100 * r['mean']:.1f} ± {100 * r['sd']:.1f} % | "
+            f"{100 * r['worst']:.1f} % | {r['seeds']}/{r['of']} | {r['spikes']:.1f} | {r['errors']:.1f} | "
+            f"{r['ticks']:.0f} | {r['slowest_us']:.0f} | {tick_us:.0f} | {realtime} | {r['energy_uj']:.2f} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44, 45, 46])
-    ap.add_argument("--dts", type=float, nargs="+", default=None)
-    ap.add_argument("--out", default=None, help="keep the run folders here (default: temporary)")
+    ap.add_argument("command", choices=["run", "table"])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="sweep directory")
+    ap.add_argument("--dts", type=float, nargs="+", default=None, help="run only these time steps [ms]")
     a = ap.parse_args()
-    network = (STUDY.parent / yaml.safe_load(STUDY.read_text())["network"]).resolve()
-    root = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="dt_eventprop_"))
-    print("| dt ms | T | test acc (mean ± sd) | seeds | spikes/sample | error events/sample | "
-          "ticks/batch | slowest tick us | tick us | real time | energy/sample uJ |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for sets in points(STUDY, a.dts):
-        dt = float(next(s for s in sets if s.startswith("network.dt_ms=")).split("=")[1])
-        T = int(next(s for s in sets if s.startswith("network.n_steps=")).split("=")[1])
-        accs, first = [], None
-        for seed in a.seeds:
-            d = root / f"dt{dt:g}_seed{seed}"
-            summ = run_point(network, sets + [f"run.seed={seed}", f"training.epochs={a.epochs}"], d)
-            if "error" in summ:
-                print(f"| {dt:g} | {T} | error: {summ['error']} |")
-                break
-            accs.append(summ["learning"]["test_accuracy"])
-            first = first or summ
-        if first is None:
-            continue
-        app, lat = first["app"], first["latency"]["timestep_ns"]
-        slow_us, tick_us = lat["max"] / 1e3, dt * 1e3
-        acc = f"{100 * np.mean(accs):.1f} ± {100 * np.std(accs, ddof=1) if len(accs) > 1 else 0:.1f} %"
-        print(f"| {dt:g} | {T} | {acc} | {len(accs)} | {app['spike_packets_per_sample']:.1f} | "
-              f"{app['error_packets_per_sample']:.1f} | {app['ticks_per_batch']} | {slow_us:.0f} | "
-              f"{tick_us:.0f} | {'yes' if slow_us <= tick_us else 'LOST'} | "
-              f"{first['energy']['per_sample_j'] * 1e6:.2f} |", flush=True)
+    if a.command == "run":
+        run(a.out, a.dts)
+    print(table(a.out))
 
 
 if __name__ == "__main__":
