@@ -27,7 +27,7 @@ def table(out: Path) -> str:
     lines = ["| hop ms | T | test acc mean ± sd | worst seed | seeds done | spikes/sample | "
              "slowest tick µs | tick µs | real time | energy/sample mJ |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    rows = sweep_rows(out)
+    rows = sweep_rows(STUDY, out)
     for T, done, planned in group(rows, T_AXIS):
         hop = next(int(r["dataset.hop_samples"]) for r in rows if float(r[T_AXIS]) == T)
         tick_us = 1e6 * hop / SAMPLE_RATE_HZ

@@ -9,7 +9,7 @@ cost grows as 1/dt). Same point ids and directory (default traces/study-dt_event
 ``s2sim sweep ... --resume`` continues it and rewrites the outputs.
 
 ``table`` prints one row per dt: final-epoch test accuracy (reference training, 40 epochs) mean ± sd,
-worst seed, seeds finished; from the chip batch (means over the finished seeds) spikes and error
+worst seed, the mean of each seed's best epoch, seeds finished; from the chip batch (means over the finished seeds) spikes and error
 events per sample, ticks per batch, slowest tick against the dt-long timer tick (real time holds
 while it is at most dt), energy per sample.
 """
@@ -25,20 +25,21 @@ DT = "network.dt_ms"
 
 
 def table(out: Path) -> str:
-    lines = ["| dt ms | T | test acc mean ± sd | worst seed | seeds done | spikes/sample | "
+    lines = ["| dt ms | T | test acc mean ± sd | worst seed | best epoch (mean) | seeds done | spikes/sample | "
              "error events/sample | ticks/batch | slowest tick µs | tick µs | real time | energy/sample µJ |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    rows = sweep_rows(out)
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = sweep_rows(STUDY, out)
     for dt, done, planned in group(rows, DT):
         T = next(int(r["network.n_steps"]) for r in rows if float(r[DT]) == dt)
         tick_us = dt * 1e3
         if not done:
-            lines.append(f"| {dt:g} | {T} | not run | | 0/{planned} | | | | | {tick_us:.0f} | | |")
+            lines.append(f"| {dt:g} | {T} | not run | | | 0/{planned} | | | | | {tick_us:.0f} | | |")
             continue
         worst = accuracy_stats(done)[2]
         slowest_us = mean(done, "latency.timestep_ns.max") / 1e3
         lines.append(
-            f"| {dt:g} | {T} | {accuracy_text(done)} | {worst:.1f} % | {len(done)}/{planned} | "
+            f"| {dt:g} | {T} | {accuracy_text(done)} | {worst:.1f} % | "
+            f"{100 * mean(done, 'learning.best_test_accuracy'):.1f} % | {len(done)}/{planned} | "
             f"{mean(done, 'app.spike_packets_per_sample'):.1f} | {mean(done, 'app.error_packets_per_sample'):.1f} | "
             f"{mean(done, 'app.ticks_per_batch'):.0f} | {slowest_us:.0f} | {tick_us:.0f} | "
             f"{'yes' if slowest_us <= tick_us else 'no'} | {1e6 * mean(done, 'energy.per_sample_j'):.2f} |")

@@ -15,8 +15,7 @@ from typing import Callable
 
 from s2sim.sweep import run_study
 from s2sim.sweep.api import prepare_out_dir
-from s2sim.sweep.report import is_sweep_dir, load_sweep, write_study_outputs
-from s2sim.sweep.results import collect_rows
+from s2sim.sweep.report import is_sweep_dir, write_study_outputs
 from s2sim.sweep.study import Study, load_study
 
 
@@ -38,14 +37,15 @@ def run_cheapest_first(study_file: Path, out: Path, cost: Callable[[dict], float
                          f"{progress.failed} failed", flush=True)
 
     run_study(cheapest_first(study, cost, keep), out=out, workers=1, report=report)
-    prepare_out_dir(study, out, resume=True)  # study.json of the full study, not the filtered one
-    write_study_outputs(out)
 
 
-def sweep_rows(out: Path) -> list[dict]:
+def sweep_rows(study_file: Path, out: Path) -> list[dict]:
+    """The rows of every point of the study file, after rewriting the sweep's outputs (study.json,
+    results.csv, plots, study.html) for the whole study, finished or not."""
     if not is_sweep_dir(out):
         raise SystemExit(f"{out}: not a sweep directory (run the driver's `run` first)")
-    return collect_rows(load_sweep(out), out)
+    prepare_out_dir(load_study(study_file), out, resume=True)
+    return write_study_outputs(out)["rows"]
 
 
 def group(rows: list[dict], axis: str) -> list[tuple[float, list[dict], int]]:
