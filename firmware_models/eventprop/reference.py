@@ -98,21 +98,18 @@ def ordered_drive(s: np.ndarray, W: np.ndarray) -> np.ndarray:
     Mathematically ``s @ W.T``; the fixed summation order (the order a core adds the
     synaptic rows of the spikes it received) makes the firmware bit-identical to the
     reference, which a BLAS matmul with its own blocking would not be. Adding the
-    zero rows of silent inputs leaves every partial sum unchanged, so only the spikes are
-    added: the k-th spike of every (sample, step) cell at once, k = 0, 1, ... (with
-    non-finite weights 0 * inf is not 0, and all rows are added as the firmware does).
+    zero rows of silent inputs leaves every partial sum unchanged, so only the spikes'
+    rows are added (with non-finite weights 0 * inf is not 0: then all rows are added).
     """
     out = np.zeros(s.shape[:-1] + (W.shape[0],), F32)
     if not np.isfinite(W).all():
         for i in np.flatnonzero(s.reshape(-1, s.shape[-1]).any(axis=0)):
             out += s[..., i, None] * W[:, i]
         return out
-    cells = out.reshape(-1, W.shape[0])
     flat = s.reshape(-1, s.shape[-1])
     cell, pre = nonzero(flat)  # row-major: ascending presynaptic index within a cell
-    for sel in _ranks(cell):
-        c, i = cell[sel], pre[sel]
-        cells[c] += flat[c, i, None] * W[:, i].T
+    # ufunc.at adds one row after the other in index order: a cell's rows in ascending i
+    np.add.at(out.reshape(-1, W.shape[0]), cell, flat[cell, pre, None] * W[:, pre].T)
     return out
 
 
@@ -120,21 +117,6 @@ def nonzero(x: np.ndarray) -> tuple[np.ndarray, ...]:
     """``np.nonzero`` (same indices, same order) through a flat boolean mask: several times faster
     on the large, sparse spike arrays here."""
     return np.unravel_index(np.flatnonzero(x.ravel() != 0), x.shape)
-
-
-def _ranks(groups: np.ndarray) -> list[np.ndarray]:
-    """Positions of the 1st, 2nd, ... entry of each run of equal values in sorted ``groups``.
-
-    Each returned index set holds at most one entry per group, so a fancy ``+=`` on it never
-    meets a repeated index, and taking the sets in order keeps every group's summation order.
-    """
-    if groups.size == 0:
-        return []
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    rank = np.arange(groups.size) - np.repeat(starts, np.diff(np.r_[starts, groups.size]))
-    order = np.argsort(rank, kind="stable")
-    bounds = np.searchsorted(rank[order], np.arange(rank.max() + 2))
-    return [order[bounds[r]:bounds[r + 1]] for r in range(rank.max() + 1)]
 
 
 def ordered_error(d: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -396,23 +378,23 @@ def input_spike_sums(lI_tm: np.ndarray, s_in: np.ndarray) -> np.ndarray:
     """acc[b, j, i] = sum over t = T-2 .. 0 (that order) of lI[t, b, j] * s_in[b, t, i], [B, N, N_in].
 
     ``lI_tm`` is time-major [T, B, N]. Only input spikes add anything (x + 0 * lI = x for finite
-    lI; the sum starts at +0 and so is never -0), so the spikes are added directly: the latest
-    spike of every (sample, input) first, then the next latest, ... (non-finite lambda: every step
-    is added, as a core would).
+    lI; the sum starts at +0 and so is never -0), so only the spikes are added, latest first
+    (non-finite lambda: every step is added, as a core would).
     """
     T, B, n = lI_tm.shape
-    acc = np.zeros((B, n, s_in.shape[2]), F32)
+    n_in = s_in.shape[2]
     if not np.isfinite(lI_tm).all():
+        acc = np.zeros((B, n, n_in), F32)
         for t in range(T - 2, -1, -1):
             acc += lI_tm[t, :, :, None] * s_in[:, t, None, :]
         return acc
     t, b, i = nonzero(batch_major(s_in)[:T - 1])
     latest_first = np.lexsort((-t, i, b))
     b, t, i = b[latest_first], t[latest_first], i[latest_first]
-    for sel in _ranks(b * s_in.shape[2] + i):
-        bb, tt, ii = b[sel], t[sel], i[sel]
-        acc[bb, :, ii] += lI_tm[tt, bb, :] * s_in[bb, tt, ii, None]
-    return acc
+    # [B, N_in, N] so that one (sample, input) is one row; ufunc.at adds rows in index order
+    acc = np.zeros((B, n_in, n), F32)
+    np.add.at(acc.reshape(-1, n), b * n_in + i, lI_tm[t, b, :] * s_in[b, t, i, None])
+    return acc.transpose(0, 2, 1)
 
 
 def silent_term(spikes: np.ndarray, s_in: np.ndarray, silent_acc: np.float32) -> np.ndarray:
