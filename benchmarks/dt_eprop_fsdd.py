@@ -6,7 +6,7 @@ Usage: python benchmarks/dt_eprop_fsdd.py run   [--out DIR] [--steps 26 51 100] 
 ``run`` = ``s2sim sweep networks/studies/dt_eprop_fsdd.yaml --workers 1`` with every seed of the
 short T (long hops) first (benchmarks/dt_sweep.py); default directory traces/study-dt_eprop_fsdd.
 ``table``: one row per hop: T, test accuracy (reference training) mean ± sd and worst seed, spikes per
-sample (chip packets minus the 130 readout/error payload packets of a 12-PE sample), slowest tick vs
+sample (chip packets minus the 120 readout/error payload packets of a 12-PE training sample), slowest tick vs
 the hop-long tick (real time), energy per sample.
 """
 from __future__ import annotations
