@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..config.ranges import Count
 
@@ -89,6 +89,15 @@ class DatasetConfig(BaseModel):
     fallback: Literal["synthetic", "error"] = "synthetic"  # gsc without data
     cache: bool = True
     on_nonfinite: Literal["error", "zero"] = "error"  # NaN/Inf features: refuse, or replace by 0 and count
+    # fsdd: 16 kHz samples between feature frames (default 161 = 10.06 ms, T = 100); the time-step
+    # study varies it: T = 1 + 16000 // hop_samples
+    hop_samples: int | None = Field(None, gt=0, le=16_000)
+
+    @model_validator(mode="after")
+    def _hop_is_fsdd_only(self) -> "DatasetConfig":
+        if self.hop_samples is not None and self.name != "fsdd":
+            raise ValueError(f"hop_samples applies to the fsdd features only, not name: {self.name}")
+        return self
 
 
 def check_source(section: dict, file: str = "dataset") -> None:

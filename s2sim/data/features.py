@@ -76,19 +76,24 @@ def _window() -> np.ndarray:
     return get_window("hann", N_FFT, fftbins=True)
 
 
-def power_spectrogram(audio: np.ndarray) -> np.ndarray:
+def n_frames(hop_samples: int = HOP_SAMPLES) -> int:
+    """Frames (= time steps T) of a 1 s clip at this frame hop: 100 at the spec's 161 samples."""
+    return 1 + CLIP_SAMPLES // hop_samples
+
+
+def power_spectrogram(audio: np.ndarray, hop_samples: int = HOP_SAMPLES) -> np.ndarray:
     """|STFT|^2 ``[1 + n_fft//2, frames]``, centred with reflect padding (librosa 0.8 stft)."""
     padded = np.pad(np.asarray(audio, dtype=np.float64), N_FFT // 2, mode="reflect")
-    n_frames = 1 + (len(padded) - N_FFT) // HOP_SAMPLES
-    starts = HOP_SAMPLES * np.arange(n_frames)
+    n_frames = 1 + (len(padded) - N_FFT) // hop_samples
+    starts = hop_samples * np.arange(n_frames)
     frames = padded[starts[:, None] + np.arange(N_FFT)[None, :]]
     spectrum = np.fft.rfft(frames * _window(), axis=-1)
     return (np.abs(spectrum) ** 2).T
 
 
-def mel_power(audio: np.ndarray) -> np.ndarray:
+def mel_power(audio: np.ndarray, hop_samples: int = HOP_SAMPLES) -> np.ndarray:
     """Mel power spectrogram ``[n_mels, frames]`` (librosa.feature.melspectrogram)."""
-    return _MEL_BASIS @ power_spectrogram(audio)
+    return _MEL_BASIS @ power_spectrogram(audio, hop_samples)
 
 
 def delta(feat: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -137,17 +142,20 @@ def fit_length(audio: np.ndarray, rng: np.random.Generator, n_samples: int = CLI
     return audio[offset:offset + n_samples]
 
 
-def clip_features(audio: np.ndarray, sample_rate_hz: int, rng: np.random.Generator) -> np.ndarray:
-    """One clip -> float32 ``[100, 80]`` features (spec §5 steps 1-7).
+def clip_features(audio: np.ndarray, sample_rate_hz: int, rng: np.random.Generator,
+                  hop_samples: int = HOP_SAMPLES) -> np.ndarray:
+    """One clip -> float32 ``[n_frames(hop_samples), 80]`` features (spec §5 steps 1-7; [100, 80]).
 
     ``rng`` only chooses the pad/crop offset, so the result is deterministic for a
     given generator state. A silent clip yields all-zero features instead of NaNs.
+    ``hop_samples`` (16 kHz samples between frames) sets T: the time-step study changes it;
+    the 30 ms window and the 9-frame delta stay as the spec has them.
     """
     x = fit_length(to_16k(audio, sample_rate_hz), rng)
     peak = np.max(np.abs(x))
     if peak > 0:
         x = x / peak
-    mel = mel_power(x)
+    mel = mel_power(x, hop_samples)
     mel_peak = mel.max()
     feat = np.log1p(mel / mel_peak) if mel_peak > 0 else np.zeros_like(mel)
     return stack_deltas(feat)

@@ -18,7 +18,7 @@ from .cache import cache_dir, cache_key, file_fingerprints, read_dataset, save_d
 from .dataset import (Dataset, DatasetConfig, DatasetError, Progress, split_rng, subset_indices,
                       subset_sizes)
 from .extract import Clip, extract_split
-from .features import FEATURE_PARAMS
+from .features import FEATURE_PARAMS, HOP_SAMPLES
 
 ENV_VAR = "S2SIM_FSDD"
 VALID_FRACTION = 0.1
@@ -66,14 +66,15 @@ def load_fsdd(cfg: DatasetConfig, seed: int, progress: Progress | None = None) -
     sizes = subset_sizes(cfg)
     chosen = {s: [fs[i] for i in subset_indices(len(fs), sizes[s], seed, s)] for s, fs in files.items()}
     all_files = [f for fs in chosen.values() for f in fs]
-    key = cache_key("fsdd", file_fingerprints(all_files), FEATURE_PARAMS, seed)
+    hop = cfg.hop_samples or HOP_SAMPLES
+    key = cache_key("fsdd", file_fingerprints(all_files), dict(FEATURE_PARAMS, hop=hop), seed)
     cached = cache_dir() / f"fsdd-{key}.npz"
     if cfg.cache and cached.exists():
         return read_dataset(cached)
     splits = {}
     for s, fs in chosen.items():
         clips = [Clip(f.name, int(f.name[0]), partial(read_wav, f)) for f in fs]
-        splits[s], bad = extract_split(clips, seed, f"fsdd {s}", progress)
+        splits[s], bad = extract_split(clips, seed, f"fsdd {s}", progress, hop)
         skipped += bad
     ds = Dataset(name="fsdd", n_classes=10, class_names=CLASS_NAMES, splits=splits,
                  synthetic=False, source=str(rec), skipped=skipped)

@@ -58,3 +58,24 @@ def test_missing_path_names_the_env_var(tmp_path):
         load_dataset({"name": "fsdd"}, seed=0)
     with pytest.raises(DatasetError, match=str(tmp_path / "nope")):
         load_dataset({"name": "fsdd", "path": str(tmp_path / "nope")}, seed=0)
+
+
+def test_a_longer_frame_hop_gives_fewer_steps_of_the_same_sound(tmp_path, write_tone):
+    # the time-step study's knob: hop_samples sets T; the default hop is the spec's 161 samples (T = 100)
+    rec = tmp_path / "fsdd" / "recordings"
+    for name in ["3_alice_0.wav", "3_alice_7.wav", "4_bob_8.wav"]:
+        write_tone(rec / name, 400 + 100 * int(name[0]), 6000, rate_hz=8000)
+    base = {"name": "fsdd", "path": str(rec.parent), "cache": False}
+    default = load_dataset(base, seed=0)
+    spec_hop = load_dataset({**base, "hop_samples": 161}, seed=0)
+    coarse = load_dataset({**base, "hop_samples": 640}, seed=0)
+    assert default.n_steps == 100 and np.array_equal(default.splits["test"].X, spec_hop.splits["test"].X)
+    assert coarse.n_steps == 26 and coarse.n_features == 80
+    assert not np.isclose(coarse.splits["test"].X[:, :26], default.splits["test"].X[:, :26]).all()
+
+
+def test_a_frame_hop_on_another_dataset_is_a_one_line_config_error():
+    from s2sim.config import ConfigError, validate_section
+    from s2sim.data import DatasetConfig
+    with pytest.raises(ConfigError, match="net.yaml: dataset: hop_samples applies to the fsdd features only"):
+        validate_section(DatasetConfig, {"name": "synthetic", "hop_samples": 80}, "net.yaml", "dataset")
