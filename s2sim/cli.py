@@ -107,8 +107,10 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
     from .progress import progress_factory
 
     from .hw.chip import kernel_from_env
+    from .runtime.shared import grouping_enabled
     try:
         kernel_from_env()
+        grouping_enabled()
     except ValueError as err:
         fail(str(err))
     run_dir, out_dir = None, None

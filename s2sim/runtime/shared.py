@@ -22,7 +22,10 @@ def grouping_enabled(requested: bool | None = None) -> bool:
     ``S2SIM_GROUP_NUMERICS`` environment variable (on unless ``0``)."""
     if requested is not None:
         return bool(requested)
-    return os.environ.get(GROUP_ENV, "1").strip() != "0"
+    value = os.environ.get(GROUP_ENV, "1").strip() or "1"
+    if value not in ("0", "1"):
+        raise ValueError(f"{GROUP_ENV}={value!r}: expected 0 (per-PE numerics) or 1 (group numerics)")
+    return value == "1"
 
 
 class SharedState:

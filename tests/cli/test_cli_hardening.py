@@ -160,6 +160,12 @@ def test_ctrl_c_while_writing_the_report_keeps_the_complete_run(tmp_path, monkey
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["timesteps"] == 5
 
 
+def test_an_unknown_group_numerics_switch_in_the_environment_is_one_line(tmp_path):
+    line = error_line(cli("run", LIF, "--out", tmp_path / "run", *TINY_LIF, env={"S2SIM_GROUP_NUMERICS": "maybe"}))
+    assert "S2SIM_GROUP_NUMERICS='maybe'" in line and "expected 0" in line
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_unknown_simulation_kernel_in_the_environment_is_one_line(tmp_path):
     line = error_line(cli("run", LIF, "--out", tmp_path / "run", *TINY_LIF, env={"S2SIM_KERNEL": "turbo"}))
     assert "S2SIM_KERNEL='turbo'" in line and "fast, exact" in line
