@@ -15,14 +15,25 @@ Usage::
 
 Compare two checkouts by running it with ``PYTHONPATH`` pointing at each: the digests must match
 (on one machine: float32 BLAS may round differently on another CPU).
+
+Golden digests (the refactor's regression anchor): ``--write-golden`` records every small run with the
+exact kernel and a trace recorder into ``tests/golden/timing/`` (one ``NAME.json.gz`` with the full
+results, to locate a difference, and ``digests.json`` with both digests, keyed by platform).
+``tests/tools/test_timing_fingerprint.py`` compares every kernel with them. A golden may change only
+in a commit that says why (``git log tests/golden/timing``)::
+
+    python tools/timing_fingerprint.py --write-golden              # every small run
+    python tools/timing_fingerprint.py --write-golden gsc yinyang  # some of them
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import hashlib
 import json
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +42,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_DIR = ROOT / "tests" / "golden" / "timing"
 
 #: Shipped networks at a size that runs in seconds: (network file, --set overrides, CLI options).
 SMALL_RUNS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
@@ -166,6 +178,62 @@ def fingerprint(network: str | Path, sets: list[str] = (), options: dict[str, An
     return timing_results(result.sim, recorder)
 
 
+def platform_id() -> str:
+    """What float32 results may depend on besides the code: CPU architecture and model, numpy, BLAS."""
+    import numpy
+    cpu = "unknown-cpu"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas_id = f"{blas.get('name')}-{blas.get('version')}"
+    except Exception:  # noqa: BLE001 - an older numpy without mode="dicts"
+        blas_id = "blas-unknown"
+    return f"{platform.machine()}|{cpu}|numpy-{numpy.__version__}|{blas_id}"
+
+
+def golden_digests() -> dict[str, dict[str, dict[str, str]]]:
+    """``{platform: {run: {"digest": ..., "trace_digest": ...}}}`` as committed."""
+    path = GOLDEN_DIR / "digests.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def golden_for(name: str) -> tuple[str, dict[str, str]] | None:
+    """(platform it was recorded on, its digests) for this platform, else for the first recorded one."""
+    goldens = golden_digests()
+    here = platform_id()
+    for plat in ([here] if here in goldens else []) + sorted(goldens):
+        if name in goldens[plat]:
+            return plat, goldens[plat][name]
+    return None
+
+
+def golden_results(name: str) -> dict[str, Any]:
+    """The full recorded results of a small run (with its trace), to locate a difference."""
+    with gzip.open(GOLDEN_DIR / f"{name}.json.gz", "rt") as f:
+        return json.load(f)
+
+
+def write_golden(names: list[str]) -> None:
+    """Record small runs with the exact kernel and a trace recorder as the golden results."""
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+    goldens = golden_digests()
+    mine = goldens.setdefault(platform_id(), {})
+    for name in names:
+        path, sets, options = small_run(name)
+        res = fingerprint(path, sets, options, kernel="exact", record=True)
+        trace_digest = digest(res)
+        with gzip.GzipFile(GOLDEN_DIR / f"{name}.json.gz", "wb", mtime=0) as f:
+            f.write(json.dumps(res, sort_keys=True).encode())
+        res.pop("trace")
+        mine[name] = {"digest": digest(res), "trace_digest": trace_digest}
+        print(f"{name:22s} {mine[name]['digest']} (traced {trace_digest})")
+    (GOLDEN_DIR / "digests.json").write_text(json.dumps(goldens, indent=1, sort_keys=True) + "\n")
+
+
 def small_run(name: str) -> tuple[Path, list[str], dict[str, Any]]:
     path, sets, options = SMALL_RUNS[name]
     return ROOT / path, list(sets), dict(options)
@@ -179,7 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", action="store_true", help="attach a trace recorder: adds packet/DMA/callback times")
     ap.add_argument("--json", type=Path, help="write the full timing results here")
     ap.add_argument("--list", action="store_true", help="list the small shipped runs")
+    ap.add_argument("--write-golden", nargs="*", metavar="NAME",
+                    help="record these small runs (none named: all) as the golden timing results")
     args = ap.parse_args(argv)
+    if args.write_golden is not None:
+        names = args.write_golden or ([args.network] if args.network else list(SMALL_RUNS))
+        unknown = [n for n in names if n not in SMALL_RUNS]
+        if unknown:
+            print(f"error: not small runs: {', '.join(unknown)} (see --list)", file=sys.stderr)
+            return 2
+        write_golden(names)
+        return 0
     if args.list or not args.network:
         for name, (path, sets, opts) in SMALL_RUNS.items():
             print(f"{name:18s} {path} {' '.join('--set ' + s for s in sets)} {opts or ''}")

@@ -1,5 +1,8 @@
 """The fast kernel is an optimisation, not a model: on every shipped network (small size) it gives
-bit for bit the timing of the exact per-PE kernel, with and without a trace recorder attached.
+bit for bit the timing of the exact per-PE kernel, with and without a trace recorder attached; and
+both kernels give bit for bit the golden timing recorded in ``tests/golden/timing`` (the regression
+anchor for moving code: a change that alters both kernels alike is caught there). A golden may change
+only in a commit that says why; re-record with ``python tools/timing_fingerprint.py --write-golden``.
 
 Compared: per-(timestep, PE) cycles per phase, time_done, packets in/out and DVFS level; every PE's
 counters (timer overruns, late packets, queue-full events, callbacks, ...), busy cycles and time per
@@ -47,10 +50,35 @@ def test_fast_kernel_times_every_shipped_network_exactly_as_the_exact_kernel(nam
     exact = tf.fingerprint(path, sets, options, kernel="exact", record=True)
     fast = tf.fingerprint(path, sets, options, kernel="fast", record=True)
     fast_unrecorded = tf.fingerprint(path, sets, options, kernel="fast", record=False)
+    assert_golden(name, exact)
     assert first_difference(exact, fast) is None, first_difference(exact, fast)
     exact.pop("trace")
     assert first_difference(exact, fast_unrecorded) is None, first_difference(exact, fast_unrecorded)
     assert tf.digest(exact) == tf.digest(fast_unrecorded)
+
+
+def assert_golden(name, traced):
+    """``traced`` (a recorded run's results) equals the committed golden, or the first difference is named."""
+    golden = tf.golden_for(name)
+    assert golden is not None, f"no golden timing for {name!r}: record it (tools/timing_fingerprint.py --write-golden {name})"
+    recorded_on, digests = golden
+    if tf.digest(traced) == digests["trace_digest"]:
+        return
+    where = first_difference(tf.golden_results(name), traced, "golden")
+    note = "" if recorded_on == tf.platform_id() else (
+        f" (golden recorded on {recorded_on!r}, this is {tf.platform_id()!r}: float32 BLAS may round"
+        " differently; record this platform's goldens if the code is unchanged)")
+    raise AssertionError(f"{name}: timing differs from the golden: {where}{note}")
+
+
+def test_the_goldens_cover_every_small_run_and_match_their_full_results():
+    for name in tf.SMALL_RUNS:
+        golden = tf.golden_for(name)
+        assert golden is not None, f"no golden for {name}"
+        full = tf.golden_results(name)
+        assert tf.digest(full) == golden[1]["trace_digest"]
+        full.pop("trace")
+        assert tf.digest(full) == golden[1]["digest"]
 
 
 def test_a_changed_timing_result_changes_the_digest_and_is_located():
