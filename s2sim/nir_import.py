@@ -97,7 +97,11 @@ class LoweredGraph:
     outputs: dict[str, str] = field(default_factory=dict)  # Output node -> population it records
 
     def population(self, name: str) -> Population:
-        return next(p for p in self.populations if p.name == name)
+        """The population called ``name``; an unknown name is a KeyError listing the known ones."""
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(f"no population {name!r}; the network has: {', '.join(p.name for p in self.populations)}")
 
     @property
     def inputs(self) -> list[Population]:

@@ -156,7 +156,11 @@ class Network:
             (self.populations if isinstance(item, Population) else self.projections).append(item)
 
     def population(self, name: str) -> Population:
-        return next(p for p in self.populations if p.name == name)
+        """The population called ``name``; an unknown name is a KeyError listing the known ones."""
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(f"no population {name!r}; the network has: {', '.join(p.name for p in self.populations)}")
 
     def lowered(self, dt_s: float) -> LoweredGraph:
         """The network as populations and synaptic matrices at tick ``dt_s`` (what the chip runs)."""

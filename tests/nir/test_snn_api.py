@@ -126,3 +126,13 @@ def test_the_snntorch_example_runs_through_the_api_with_the_full_profile(tmp_pat
         got[t, i] = True
     assert got.any()
     np.testing.assert_array_equal(got, cli[f"spikes_{output}"])
+
+
+def test_asking_a_network_for_a_population_it_does_not_have_names_the_ones_it_has():
+    stim = snn.Population(2, "spike_list", {0: [0]}, name="stim")
+    lif = snn.Population(1, "lif", {"threshold": 0.5}, name="lif1")
+    net = snn.Network("api")
+    net.add(stim, lif, snn.Projection(stim, lif, np.ones((2, 1), np.float32)))
+    assert net.population("lif1") is lif
+    with pytest.raises(KeyError, match="no population 'lif2'; the network has: stim, lif1"):
+        net.population("lif2")
