@@ -20,7 +20,7 @@ def profile_lines(summary: dict, result, per_pe: bool = False) -> list[str]:
     lat, energy, traffic = summary["latency"], summary["energy"], summary["traffic"]
     lines = [f"s2sim profile of '{summary['network']}': {ticks} ticks of {lat['tick_ns'] / 1e3:g} us on "
              f"{summary['arch']} (simulated), {summary['pes_used']} PEs",
-             f"  time_done per tick: median {lat['timestep_ns']['median'] / 1e3:.3f} us, max "
+             f"  time step (slowest PE's time_done): median {lat['timestep_ns']['median'] / 1e3:.3f} us, max "
              f"{lat['timestep_ns']['max'] / 1e3:.3f} us (PE {lat['critical_pe']}); timer overruns {lat['overruns']}",
              f"  packets: {traffic['packets']} sent, {traffic['deliveries']} delivered, {traffic['dropped']} dropped",
              f"  SRAM: fullest PE {summary['memory']['fullest_pe']} uses {summary['memory']['max_pe_bytes']} of "
