@@ -85,7 +85,8 @@ class Population(s2snn.Population):
         raster = np.zeros((timesteps, self.size), bool)
         for neuron, times in self.params.items():
             if not 0 <= int(neuron) < self.size:
-                raise SpiNNaker2Error(f"population '{self.name}': spike_list neuron {neuron} outside 0..{self.size - 1}")
+                raise SpiNNaker2Error(f"population '{self.name}': spike_list neuron {neuron} outside "
+                                      f"0..{self.size - 1}")
             t = np.asarray(list(times), np.int64)
             raster[t[(t >= 0) & (t < timesteps)], int(neuron)] = True
         return raster
@@ -111,8 +112,7 @@ class Population(s2snn.Population):
         out = {}
         for key in [k for k in list(required) + list(optional) if k not in ("reset", "t_refrac")]:
             try:
-                v = np.broadcast_to(np.asarray(p[key], np.float64).reshape(-1) if np.ndim(p[key]) else p[key],
-                                    (self.size,)).astype(np.float32)
+                v = np.broadcast_to(np.asarray(p[key], np.float64).reshape(-1), (self.size,)).astype(np.float32)
             except (ValueError, TypeError):
                 raise SpiNNaker2Error(f"population '{self.name}': param '{key}' must be a number or {self.size} "
                                       f"numbers, got {np.shape(p[key])}") from None
