@@ -36,7 +36,6 @@ KEY_SHIFT = 16
 #: s2sim keeps 16 slots (a power of two: the slot is an AND). Estimate: the slot count on the chip is
 #: not in the sources.
 DELAY_SLOTS = 16
-MAX_DELAY = 7
 
 ROW_CALL_OPS = {"int_alu": 3, "load": 1, "branch": 1}  # per received packet: setup, row lookup, return
 DELAY_SLOT_OPS = {"int_alu": 2}  # per synapse: (tick + 1 + delay) & (slots - 1)
