@@ -353,7 +353,7 @@ def validate(loaded) -> list[str]:
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
                      progress=lambda label, total: (lambda n: None))
     mapped, _, _ = prepare(ctx)
-    lines = []
+    lines = [f"  {note}" for note in mapped.graph.notes]  # the step used and where it came from
     for pop in mapped.graph.populations:
         info = population_summary(mapped, pop.name)
         lines.append(f"  {pop.name} ({pop.kind}, {pop.n} neurons): {info['pes']} PE(s) of up to "
