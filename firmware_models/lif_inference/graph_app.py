@@ -35,6 +35,10 @@ from .network import KEY_MASK, KEY_SHIFT, Slice, SynapticRows
 from .params import LifFirmwareParams
 
 
+#: the app sections it reads (s2sim.apps.check_app refuses the others, so a ``--set network.*``,
+#: ``training.*``, ``dataset.*`` or ``firmware.params.*`` on a NIR graph is an error, not a silent no-op)
+SECTIONS = ("mapping",)
+
 MAX_ATOMS_PER_CORE = 4096  # a packet key keeps 16 bits for the neuron; SRAM binds long before
 
 
