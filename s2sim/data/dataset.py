@@ -20,6 +20,9 @@ from ..config.ranges import Count
 Progress = Callable[[int, int, str], None]
 
 SPLIT_NAMES = ("train", "valid", "test")
+#: ``s2sim validate`` loads an .npz up to this size with the run's own checks, so the two refuse the same
+#: files; a larger one gets only the cheap checks (it is a zip archive and readable)
+VALIDATE_LOAD_LIMIT_BYTES = 256 << 20
 
 
 class DatasetError(Exception):
@@ -103,8 +106,9 @@ class DatasetConfig(BaseModel):
 def check_source(section: dict, file: str = "dataset") -> None:
     """What ``s2sim validate`` checks without loading: the data a dataset section names is there and readable.
 
-    Acts on the sections it knows (fsdd, gsc with an explicit path and ``fallback: error``, npz);
-    anything else is left to the app that reads it.
+    Acts on the sections it knows (fsdd, gsc with an explicit path and ``fallback: error``, npz: loaded with
+    every check ``run`` makes when it is at most ``VALIDATE_LOAD_LIMIT_BYTES``); anything else is left to the
+    app that reads it.
     """
     import os
     from pathlib import Path
@@ -132,6 +136,8 @@ def check_source(section: dict, file: str = "dataset") -> None:
             raise DatasetError(f"{path}: dataset file not readable ({err.strerror})") from None
         if path.suffix == ".npz" and magic[:2] != b"PK":
             raise DatasetError(f"{path}: not an .npz file (an .npz is a zip archive)")
+        if name == "npz" and path.stat().st_size <= VALIDATE_LOAD_LIMIT_BYTES:
+            load_dataset(section, seed=0)  # layout, dtypes, labels, class count, non-finite values: as run does
     elif not os.access(path, os.R_OK | os.X_OK):
         raise DatasetError(f"{path}: dataset folder not readable")
 

@@ -90,6 +90,25 @@ def test_any_npz_is_loaded_clean_or_refused_in_one_line(tmp_path, blob):
 
 
 @SLOW_OK
+@given(blob=npz_bytes())
+def test_validate_refuses_exactly_the_npz_files_run_refuses(tmp_path, blob):
+    from s2sim.data.dataset import check_source
+    path = tmp_path / "data.npz"
+    path.write_bytes(blob)
+    section = {"name": "npz", "path": str(path)}
+    outcomes = []
+    for check in (lambda: check_source(section, "net.yaml"), lambda: load_dataset(section, seed=0)):
+        try:
+            check()
+            outcomes.append("ok")
+        except DatasetError as err:
+            assert "\n" not in str(err)
+            outcomes.append("refused")
+    _log("validate_vs_run", 0 if outcomes[0] == "ok" else 2, 0.0)
+    assert outcomes[0] == outcomes[1]
+
+
+@SLOW_OK
 @given(wavs=st.lists(st.one_of(st.binary(max_size=120),
                                st.binary(max_size=60).map(lambda b: b"RIFF\x24\x00\x00\x00WAVEfmt " + b)),
                      min_size=1, max_size=4))
