@@ -127,9 +127,6 @@ class Chip:
             PacketBooking: self._book_packet, BurstBooking: self._book_burst, DramBooking: self._book_dram})
 
     # ---- the schedule -----------------------------------------------------------------------------
-    def schedule_callback_end(self, pe_id: int, t_ns: float) -> None:
-        self.events.call_at(t_ns, CallbackEnd(pe_id))
-
     def schedule_dispatch(self, pe_id: int, t_ns: float) -> None:
         self.events.call_at(t_ns, DispatchIfIdle(pe_id))
 
@@ -296,8 +293,7 @@ class Chip:
         n = len(keys)
         starts = []
         for pe in targets:
-            pe.accept_packets(n)
-            starts.append(pe.begin_burst(first_ns))
+            starts.append(pe.begin_burst(first_ns, n))
         targets[0].firmware.on_packet_burst_many([pe.firmware for pe in targets], [pe.core for pe in targets],
                                                  keys, d.payloads)
         for pe, start, (_, last) in zip(targets, starts, d.dests):

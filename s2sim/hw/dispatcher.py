@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
+from .events import CallbackEnd
+
 TIMER, PACKET, DMA, USER, TASK = "timer", "packet", "dma", "user", "task"
 
 
@@ -38,6 +40,13 @@ class RunningCallback:
         self.phases: dict[str, float] = {}
         self.merged = False
 
+    def _fields(self) -> tuple:
+        return (self.task, self.start_ns, self.end_ns, self.row, self.level, self.cycles, self.phases,
+                self.merged)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunningCallback) and self._fields() == other._fields()
+
     def copy(self) -> "RunningCallback":
         out = RunningCallback(self.task, self.start_ns, self.row, self.level)
         out.end_ns, out.cycles, out.phases, out.merged = self.end_ns, self.cycles, dict(self.phases), self.merged
@@ -47,10 +56,12 @@ class RunningCallback:
 class Dispatcher:
     """Queues and the running callback of one PE; ``pe`` runs bodies and books finished callbacks."""
 
-    __slots__ = ("pe", "queues", "queue_size", "priorities", "running", "in_preempt", "tasks_outstanding")
+    __slots__ = ("pe", "queues", "queue_size", "priorities", "running", "in_preempt", "tasks_outstanding",
+                 "end_event")
 
     def __init__(self, pe, queue_count: int, queue_size: int):
         self.pe = pe
+        self.end_event = CallbackEnd(pe.id)  # the record that wakes this dispatcher at a callback's end
         self.queues: list[deque[Task]] = [deque() for _ in range(queue_count)]
         self.queue_size = queue_size
         self.priorities = {TIMER: 2, PACKET: -1, DMA: 0, USER: 0}
@@ -105,18 +116,21 @@ class Dispatcher:
         """Run a queueable callback's body now; its end is booked at start + cycles + stolen time."""
         pe = self.pe
         preemption = pe.preemption
-        preemption.forget_before(t0)
+        if preemption.intervals:
+            preemption.forget_before(t0)
         running = self.running = RunningCallback(task, t0, pe.tick, pe.level)
         cycles, phases = pe.execute(task.kind, task.fn, task.args, t0)
-        running.end_ns = preemption.end_of_callback(t0, t0 + cycles * pe.ns_per_cycle)
-        running.cycles, running.phases, running.merged = cycles, phases, pe.ctx.merged
-        pe.chip.schedule_callback_end(pe.id, running.end_ns)
+        end = t0 + cycles * pe.ns_per_cycle
+        if preemption.intervals:  # pre-emptive work already booked steals from this callback
+            end = preemption.end_of_callback(t0, end)
+        running.end_ns, running.cycles, running.phases, running.merged = end, cycles, phases, pe.ctx.merged
+        pe.chip.events.call_at(end, self.end_event)
 
     def callback_end(self, now_ns: float) -> None:
         """The running callback's end time came, unless stolen time moved it: then wait for the rest."""
         running = self.running
         if running.end_ns > now_ns + 1e-9:
-            self.pe.chip.schedule_callback_end(self.pe.id, running.end_ns)
+            self.pe.chip.events.call_at(running.end_ns, self.end_event)
             return
         self.pe.account(running.start_ns, running.end_ns, running.cycles, running.phases, running.row,
                         running.task.kind, running.merged, running.level)

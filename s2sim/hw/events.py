@@ -32,13 +32,13 @@ class TimerTick:
     phase_ns: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class CallbackEnd:
     """PE ``pe``'s running queueable callback may be done (pre-emptive work may have moved its end)."""
     pe: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class DispatchIfIdle:
     """A pre-emptive handler that found PE ``pe`` idle queued work: start it if still idle."""
     pe: int

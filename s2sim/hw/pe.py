@@ -119,9 +119,11 @@ class PE:
         Without a trace recorder nobody needs one callback's phases on their own, so they are added
         straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
         """
-        phases = self.rows.phases_for(self.tick, self.level)  # a new tick, or a level switch: a new row
+        rows, tick, level = self.rows, self.tick, self.level
+        if tick != rows.row or level is not rows.level:  # a new tick, or a level switch: a new row
+            rows.switch(tick, level)
         if self.chip.recorder is None:
-            self.ctx.open(kind, start_ns, phases, True)
+            self.ctx.open(kind, start_ns, rows.phases, True)
         else:
             self.ctx.open(kind, start_ns, {}, False)
 
@@ -161,7 +163,9 @@ class PE:
             rows.switch(row, level)
         if not merged:
             rows.add_phases(phases)
-        rows.note_done(end_ns - (self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row)))
+        done = end_ns - (self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row))
+        if done > rows.done_ns:
+            rows.done_ns = done
         if self.chip.recorder is not None:
             self._record(kind, phases, start_ns, end_ns, cycles)
 
@@ -274,65 +278,77 @@ class PE:
     def _run_burst_handler(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
         """The firmware's ``on_packet_burst`` handles the whole burst in one body."""
         n = len(keys)
-        self.accept_packets(n)
         row = self.tick
-        start = self.begin_burst(first_ns)
+        start = self.begin_burst(first_ns, n)
         self.firmware.on_packet_burst(self.core, keys, payloads)
         self.finish_burst(start, first_ns, last_ns, n, row)
 
-    def receive_charged(self, phase: str, cycles: float, n: int, first_ns: float, last_ns: float) -> None:
-        """A burst whose handler numerics ran for a group of PEs (``on_packet_burst_group``): this
-        PE's handler only charges ``cycles`` to ``phase``."""
-        self.accept_packets(n)
-        row = self.tick
-        start = self.begin_burst(first_ns)
-        self.ctx.add_cycles(phase, cycles)
-        self.finish_burst(start, first_ns, last_ns, n, row)
-
-    def begin_burst(self, first_ns: float) -> float:
-        """Open the execution context of a burst handler (starts after pending pre-emptive work)."""
+    def begin_burst(self, first_ns: float, n: int) -> float:
+        """``n`` packets arrive from ``first_ns``: count them and open the execution context of their
+        handler body (which starts after the pre-emptive work already booked); returns its start."""
+        self.c["packets_received"] += n
+        phases = self.rows.open_burst(self.tick, self.level, n)
         start = self.preemption.start_at(first_ns)
-        self.open_context(PACKET, start)
+        if self.chip.recorder is None:
+            self.ctx.open(PACKET, start, phases, True)
+        else:
+            self.ctx.open(PACKET, start, {}, False)
         self.dispatcher.in_preempt = True
         return start
 
     def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
-        """Book ``n`` handlers whose total cost the body declared: back to back, or each at its arrival."""
+        """The burst's handler body returned: book its ``n`` handlers."""
         self.dispatcher.in_preempt = False
         self.end_body()
         ctx = self.ctx
-        cycles, phases = ctx.cycles, ctx.phases
+        self._book_burst_handlers(start, first_ns, last_ns, n, ctx.cycles, ctx.phases, row, ctx.merged)
+
+    def receive_charged(self, phase: str, cycles: float, n: int, first_ns: float, last_ns: float) -> None:
+        """A burst whose handler numerics ran for a group of PEs (``on_packet_burst_group``): this PE's
+        handler body only charged ``cycles`` to ``phase`` (no trace recorder: straight into the row).
+        The same as ``begin_burst`` + that charge + ``finish_burst``, without opening a context."""
+        c = self.c
+        c["packets_received"] += n
+        c["callbacks"] += 1
+        phases = self.rows.open_burst(self.tick, self.level, n)
+        phases[phase] = phases.get(phase, 0.0) + cycles
+        self._book_burst_handlers(self.preemption.start_at(first_ns), first_ns, last_ns, n, cycles, phases,
+                                  self.tick, True)
+
+    def _book_burst_handlers(self, start: float, first_ns: float, last_ns: float, n: int, cycles: float,
+                             phases: dict, row: int, merged: bool) -> None:
+        """Book ``n`` handlers whose bodies charged ``cycles`` in all, each with the interrupt entry and
+        exit: back to back, or each at its packet's arrival (``Preemption.book_handlers``)."""
         overhead = self.irq_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead * n
         dur = (cycles / n + overhead) * self.ns_per_cycle
         free = self.preemption.book_handlers(start, first_ns, last_ns, n, dur)
-        self.account(start, free, cycles + overhead * n, phases, row, PACKET, ctx.merged)
-        self._dispatch_after_preempt(free)
+        self.account(start, free, cycles + overhead * n, phases, row, PACKET, merged)
+        dispatcher = self.dispatcher
+        if dispatcher.running is None and any(dispatcher.queues):  # see _dispatch_after_preempt
+            self.chip.schedule_dispatch(self.id, free)
 
     # ---- timer ----------------------------------------------------------------------------------
     def timer_fire(self, tick: int, now_ns: float) -> None:
-        """Tick ``tick`` of this PE's timer at ``now_ns``: choose the level, count an overrun, run or
-        queue the timer callback."""
+        """Tick ``tick`` of this PE's timer at ``now_ns``: choose the level, count an overrun, then run
+        the timer callback (pre-emptive), start it (idle core) or queue it."""
         self.tick = tick
         self.tick_start_ns = now_ns
         policy = self.chip.dvfs_policy
-        if policy is not None and self.firmware is not None:
+        fw = self.firmware
+        if policy is not None and fw is not None:
             self.set_level(policy.choose(self, tick))
-        self.dispatcher.note_tick(self.c)
-        if self.firmware is not None:
-            self.enqueue_timer(tick, now_ns)
-
-    def enqueue_timer(self, tick: int, now_ns: float) -> bool:
         dispatcher = self.dispatcher
+        dispatcher.note_tick(self.c)
+        if fw is None:
+            return
         prio = dispatcher.priorities[TIMER]
         if prio <= 0:
-            self._run_preemptive(TIMER, self.firmware.on_timer, (tick,), now_ns)
-            return False
-        task = Task(TIMER, self.firmware.on_timer, (tick,), prio)
-        if dispatcher.running is None and not any(dispatcher.queues):  # idle core: the tick runs at once
-            dispatcher.start_now(task, now_ns)
-            return True
-        return dispatcher.enqueue(task)
+            self._run_preemptive(TIMER, fw.on_timer, (tick,), now_ns)
+        elif dispatcher.running is None and not any(dispatcher.queues):  # idle core: the tick runs at once
+            dispatcher.start_now(Task(TIMER, fw.on_timer, (tick,), prio), now_ns)
+        else:
+            dispatcher.enqueue(Task(TIMER, fw.on_timer, (tick,), prio))
 
     @property
     def timer_task_pending(self) -> bool:

@@ -45,6 +45,17 @@ class RowAccumulator:
             self.switch(row, level)
         self.packets_in += n
 
+    def open_burst(self, row: int, level, n: int) -> dict:
+        """``n`` packets arrive in timestep ``row`` and a handler at ``level`` runs for them: count them,
+        then return the phase dict of that timestep and level (in this order: a level switch merges
+        the packets into the row they arrived in)."""
+        if row != self.row:
+            self.switch(row, level)
+        self.packets_in += n
+        if level is not self.level:
+            self.switch(row, level)
+        return self.phases
+
     def count_out(self, row: int, level, n: int) -> None:
         if row != self.row:
             self.switch(row, level)
@@ -54,11 +65,6 @@ class RowAccumulator:
         acc = self.phases
         for phase, cyc in phases.items():
             acc[phase] = acc.get(phase, 0.0) + cyc
-
-    def note_done(self, done_ns: float) -> None:
-        """A callback of this timestep ended ``done_ns`` after the timestep's start."""
-        if done_ns > self.done_ns:
-            self.done_ns = done_ns
 
     def row_so_far(self, row: int) -> tuple[float, float] | None:
         """(busy cycles, time done in ns) of timestep ``row`` while it is being accumulated, else None."""
