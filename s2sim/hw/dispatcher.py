@@ -6,7 +6,7 @@
 * A callback's Python body runs when it *starts*; its end is its cycles at the PE's clock later,
   plus what pre-emptive work steals from it (``preemption.py``).
 * A timer tick that fires while the previous tick's work is still queued or running is a timer
-  overrun (``note_tick``); that work is the tick's callback and every queueable task scheduled since
+  overrun (``timer_tick``); that work is the tick's callback and every queueable task scheduled since
   (by it, by a handler or by another task), i.e. any queueable task not yet finished.
 * With nothing to do the core sleeps until the next event.
 """
@@ -79,10 +79,19 @@ class Dispatcher:
         """Earlier work is still running or queued."""
         return self.running is not None or self.tasks_outstanding > 0 or any(self.queues)
 
-    def note_tick(self, counters: dict) -> None:
-        """A timer tick fired: an overrun if the previous tick's work is not finished."""
+    def timer_tick(self, on_timer: Callable, tick: int, now_ns: float) -> None:
+        """A timer tick fired for a loaded PE: count an overrun, then run the timer callback at once
+        (pre-emptive priority), start it (idle core) or queue it."""
         if self.tasks_outstanding:
-            counters["timer_overruns"] += 1
+            self.pe.c["timer_overruns"] += 1
+        prio = self.priorities[TIMER]
+        if prio <= 0:
+            self.pe.run_preemptive(TIMER, on_timer, (tick,), now_ns)
+        elif self.running is None and not any(self.queues):  # idle core: the tick runs at once
+            self.tasks_outstanding += 1
+            self.start(Task(TIMER, on_timer, (tick,), prio), now_ns)
+        else:
+            self.enqueue(Task(TIMER, on_timer, (tick,), prio))
 
     def enqueue(self, task: Task) -> bool:
         """Queue ``task`` (start it if the core is idle); False (counted) if its queue is full."""
@@ -95,11 +104,6 @@ class Dispatcher:
         if self.running is None and not self.in_preempt:
             self.dispatch()
         return True
-
-    def start_now(self, task: Task, now_ns: float) -> None:
-        """Start ``task`` on an idle core at once (a timer tick that finds nothing to wait for)."""
-        self.tasks_outstanding += 1
-        self.start(task, now_ns)
 
     def dispatch(self) -> None:
         """Start the first queued task of the highest priority, if any."""

@@ -113,20 +113,6 @@ class PE:
         self.burst_many = type(fw) if fw is not None and preemptive and hooks.many else None
 
     # ---- running bodies and booking them -------------------------------------------------------
-    def open_context(self, kind: str, start_ns: float) -> None:
-        """Start charging a body at ``start_ns``.
-
-        Without a trace recorder nobody needs one callback's phases on their own, so they are added
-        straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
-        """
-        rows, tick, level = self.rows, self.tick, self.level
-        if tick != rows.row or level is not rows.level:  # a new tick, or a level switch: a new row
-            rows.switch(tick, level)
-        if self.chip.recorder is None:
-            self.ctx.open(kind, start_ns, rows.phases, True)
-        else:
-            self.ctx.open(kind, start_ns, {}, False)
-
     def end_body(self) -> None:
         """A body returned: count the callback, hand its send loops to the NoC."""
         self.c["callbacks"] += 1
@@ -134,11 +120,20 @@ class PE:
             self.chip.flush_bursts(self)
 
     def execute(self, kind: str, fn: Callable, args: tuple, start_ns: float) -> tuple[float, dict]:
-        """Run a callback body starting at ``start_ns``; returns its cycles and phase cycles."""
-        self.open_context(kind, start_ns)
+        """Run a callback body starting at ``start_ns``; returns its cycles and phase cycles.
+
+        Without a trace recorder nobody needs one callback's phases on their own, so they are added
+        straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
+        """
+        rows, tick, level, ctx = self.rows, self.tick, self.level, self.ctx
+        if tick != rows.row or level is not rows.level:  # a new tick, or a level switch: a new row
+            rows.switch(tick, level)
+        if self.chip.recorder is None:
+            ctx.open(kind, start_ns, rows.phases, True)
+        else:
+            ctx.open(kind, start_ns, {}, False)
         fn(self.core, *args)
         self.end_body()
-        ctx = self.ctx
         return ctx.cycles, ctx.phases
 
     def account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
@@ -223,11 +218,11 @@ class PE:
     def raise_event(self, kind: str, fn: Callable, args: tuple = (), at_ns: float | None = None) -> None:
         prio = self.dispatcher.priorities.get(kind, 1)
         if prio <= 0:
-            self._run_preemptive(kind, fn, args, self.env.now if at_ns is None else at_ns)
+            self.run_preemptive(kind, fn, args, self.env.now if at_ns is None else at_ns)
         else:
             self.dispatcher.enqueue(Task(kind, fn, args, prio))
 
-    def _run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float) -> None:
+    def run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float) -> None:
         start = self.preemption.start_at(arrival_ns)
         row = self.tick
         dispatcher = self.dispatcher
@@ -273,7 +268,7 @@ class PE:
         on_packet = self.firmware.on_packet
         step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
         for i in range(n):
-            self._run_preemptive(PACKET, on_packet, (keys[i], payloads[i]), first_ns + i * step)
+            self.run_preemptive(PACKET, on_packet, (keys[i], payloads[i]), first_ns + i * step)
 
     def _run_burst_handler(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
         """The firmware's ``on_packet_burst`` handles the whole burst in one body."""
@@ -330,25 +325,16 @@ class PE:
 
     # ---- timer ----------------------------------------------------------------------------------
     def timer_fire(self, tick: int, now_ns: float) -> None:
-        """Tick ``tick`` of this PE's timer at ``now_ns``: choose the level, count an overrun, then run
-        the timer callback (pre-emptive), start it (idle core) or queue it."""
+        """Tick ``tick`` of this PE's timer at ``now_ns``: choose the level, then the dispatcher counts
+        an overrun and runs, starts or queues the timer callback."""
         self.tick = tick
         self.tick_start_ns = now_ns
         policy = self.chip.dvfs_policy
         fw = self.firmware
         if policy is not None and fw is not None:
             self.set_level(policy.choose(self, tick))
-        dispatcher = self.dispatcher
-        dispatcher.note_tick(self.c)
-        if fw is None:
-            return
-        prio = dispatcher.priorities[TIMER]
-        if prio <= 0:
-            self._run_preemptive(TIMER, fw.on_timer, (tick,), now_ns)
-        elif dispatcher.running is None and not any(dispatcher.queues):  # idle core: the tick runs at once
-            dispatcher.start_now(Task(TIMER, fw.on_timer, (tick,), prio), now_ns)
-        else:
-            dispatcher.enqueue(Task(TIMER, fw.on_timer, (tick,), prio))
+        if fw is not None:  # (a PE without a program has no timer callback, and no work to overrun)
+            self.dispatcher.timer_tick(fw.on_timer, tick, now_ns)
 
     @property
     def timer_task_pending(self) -> bool:

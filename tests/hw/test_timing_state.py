@@ -65,7 +65,7 @@ def speculate(sim):
         pe.tx.admit(pe.ctx, pe.c)
         pe.tx.free_ns += 5_000.0
         pe.sends.add(sim.chip.noc.p2p_route(pe.id, 1 - pe.id), 1, None, now, 1.0, 1.0)
-        pe.dispatcher.note_tick(pe.c)
+        pe.c["timer_overruns"] += 1
         pe.set_level("slow")
         pe.tick += 3
         pe._cycles_by_level["slow"] = 123.0
