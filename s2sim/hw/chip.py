@@ -257,16 +257,19 @@ class Chip:
         per-PE path would.
         """
         pes = self.pes
-        targets = [pes[dest] for dest, _ in d.dests]
-        cls = targets[0].burst_group
+        cls = pes[d.dests[0][0]].burst_group
         if cls is None:
             return False
-        for pe in targets:
+        targets, firmwares, cores = [], [], []
+        for dest, _ in d.dests:
+            pe = pes[dest]
             if pe.burst_group is not cls:
                 return False
+            targets.append(pe)
+            firmwares.append(pe.firmware)
+            cores.append(pe.core)
         keys = d.keys
-        cost = targets[0].firmware.on_packet_burst_group([pe.firmware for pe in targets],
-                                                         [pe.core for pe in targets], keys, d.payloads)
+        cost = firmwares[0].on_packet_burst_group(firmwares, cores, keys, d.payloads)
         if cost is None:
             return False
         phase, cycles = cost

@@ -170,13 +170,7 @@ class PE:
             rec.callback(self.id, kind, phases, start_ns, end_ns, cycles)
 
     # ---- what the runtime facade uses ----------------------------------------------------------
-    @property
-    def now_ns(self) -> float:
-        """Simulated time at this point of the running callback body."""
-        return self.ctx.now_ns
-
-    def add_cycles(self, phase: str, cycles: float) -> None:
-        self.ctx.add_cycles(phase, cycles)
+    # (a body's cost declarations and its ``now_ns`` go straight to ``self.ctx``)
 
     def send(self, route, key: int, payload: Any) -> None:
         """Send one packet from the running body: its cost, TX back-pressure, then the NoC."""
@@ -307,17 +301,17 @@ class PE:
         c["callbacks"] += 1
         phases = self.rows.open_burst(self.tick, self.level, n)
         phases[phase] = phases.get(phase, 0.0) + cycles
-        self._book_burst_handlers(self.preemption.start_at(first_ns), first_ns, last_ns, n, cycles, phases,
-                                  self.tick, True)
+        self._book_burst_handlers(None, first_ns, last_ns, n, cycles, phases, self.tick, True)
 
-    def _book_burst_handlers(self, start: float, first_ns: float, last_ns: float, n: int, cycles: float,
-                             phases: dict, row: int, merged: bool) -> None:
+    def _book_burst_handlers(self, start: float | None, first_ns: float, last_ns: float, n: int,
+                             cycles: float, phases: dict, row: int, merged: bool) -> None:
         """Book ``n`` handlers whose bodies charged ``cycles`` in all, each with the interrupt entry and
-        exit: back to back, or each at its packet's arrival (``Preemption.book_handlers``)."""
+        exit: back to back, or each at its packet's arrival (``Preemption.book_handlers``; ``start``
+        None: the first starts after the handlers already booked)."""
         overhead = self.irq_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead * n
         dur = (cycles / n + overhead) * self.ns_per_cycle
-        free = self.preemption.book_handlers(start, first_ns, last_ns, n, dur)
+        start, free = self.preemption.book_handlers(start, first_ns, last_ns, n, dur)
         self.account(start, free, cycles + overhead * n, phases, row, PACKET, merged)
         dispatcher = self.dispatcher
         if dispatcher.running is None and any(dispatcher.queues):  # see _dispatch_after_preempt

@@ -38,9 +38,13 @@ class Preemption:
             running.end_ns = steal(running.end_ns, start, end - start)
         return start, end
 
-    def book_handlers(self, start: float, first_ns: float, last_ns: float, n: int, dur: float) -> float:
+    def book_handlers(self, start: float | None, first_ns: float, last_ns: float, n: int,
+                      dur: float) -> tuple[float, float]:
         """Place ``n`` handlers of ``dur`` ns each for packets arriving evenly from ``first_ns`` to
-        ``last_ns`` (the first starts at ``start``); returns when the last one ends."""
+        ``last_ns``; the first starts at ``start`` (None: at its arrival, or when the handlers already
+        booked end, as ``start_at``). Returns when the first starts and when the last ends."""
+        if start is None:
+            start = first_ns if first_ns > self.free_ns else self.free_ns
         step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
         running = self.dispatcher.running
         if step <= dur:  # each packet arrives before the previous handler ends: back to back
@@ -58,7 +62,7 @@ class Preemption:
                 if running is not None:
                     running.end_ns = steal(running.end_ns, s, dur)
         self.free_ns = free
-        return free
+        return start, free
 
     def forget_before(self, t_ns: float) -> None:
         """Drop the booked intervals once all of them ended by ``t_ns`` (a callback starts then)."""
