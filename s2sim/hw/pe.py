@@ -30,6 +30,7 @@ from .preemption import Preemption
 from .rows import RowAccumulator
 from .bursts import SendLoops
 from .sram import Sram
+from .timing_state import PeTimingState
 from .tx import TxQueue
 
 __all__ = ["PE", "PacketHooks", "Task", "TIMER", "PACKET", "DMA", "USER", "TASK"]
@@ -74,7 +75,7 @@ class PE:
                       packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
         # busy cycles per performance level: a callback's cycles count at the level it started at
         # (its duration was computed at that level's clock)
-        self._cycles_by_level: dict[str, float] = {}
+        self.cycles_by_level: dict[str, float] = {}
         self.level_since_ns = 0.0
         self.time_by_level: dict[str, float] = {}
         # the packet path (chosen at load and when the packet priority changes)
@@ -144,7 +145,7 @@ class PE:
         ``merged``: its phases already went into that row (``open_context``).
         """
         level = level or self.level
-        by_level = self._cycles_by_level
+        by_level = self.cycles_by_level
         by_level[level.name] = by_level.get(level.name, 0.0) + cycles
         rows = self.rows
         if row != rows.row or level is not rows.level:
@@ -370,11 +371,6 @@ class PE:
         return sum(self.cycles_by_level.values())
 
     @property
-    def cycles_by_level(self) -> dict[str, float]:
-        """Busy cycles per performance level."""
-        return self._cycles_by_level
-
-    @property
     def active_ns_by_level(self) -> dict[str, float]:
         """Busy time per performance level (cycles x that level's cycle time)."""
         p = self.p
@@ -410,40 +406,6 @@ class PE:
         return out
 
     # ---- timing state ------------------------------------------------------------------------------
-    def timing_state(self) -> "PeTimingState":
+    def timing_state(self) -> PeTimingState:
+        """Snapshot and restore of everything that decides when this PE's work runs."""
         return PeTimingState(self)
-
-
-class PeTimingState:
-    """Everything that decides when one PE's work runs and what it books: ``snapshot()`` takes a copy,
-    ``restore(snap)`` puts it back (a kernel that runs a stretch speculatively falls back with it).
-
-    Not included: the firmware's own state (numerics), and shared chip state (the event queue, NoC
-    links, DRAM channels). A running callback's phase dict, when its phases went straight into its row,
-    is copied separately from the row (it is never read again: see ``PE.account``).
-    """
-
-    def __init__(self, pe: PE):
-        self.pe = pe
-
-    def snapshot(self) -> tuple:
-        pe = self.pe
-        return (pe.dispatcher.snapshot(), pe.preemption.snapshot(), pe.rows.snapshot(), pe.tx.snapshot(),
-                pe.sends.snapshot(), pe.tick, pe.tick_start_ns, pe.level, pe.level_since_ns,
-                dict(pe.time_by_level), dict(pe._cycles_by_level), dict(pe.c))
-
-    def restore(self, snap: tuple) -> None:
-        pe = self.pe
-        (dispatcher, preemption, rows, tx, sends, pe.tick, pe.tick_start_ns, level, pe.level_since_ns,
-         time_by_level, cycles_by_level, counters) = snap
-        pe.dispatcher.restore(dispatcher)
-        pe.preemption.restore(preemption)
-        pe.rows.restore(rows)
-        pe.tx.restore(tx)
-        pe.sends.restore(sends)
-        pe.level = level
-        pe.ns_per_cycle = pe.ctx.ns_per_cycle = level.ns_per_cycle
-        pe.time_by_level = dict(time_by_level)
-        pe._cycles_by_level = dict(cycles_by_level)
-        pe.c.clear()
-        pe.c.update(counters)

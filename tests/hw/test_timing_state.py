@@ -68,7 +68,7 @@ def speculate(sim):
         pe.c["timer_overruns"] += 1
         pe.set_level("slow")
         pe.tick += 3
-        pe._cycles_by_level["slow"] = 123.0
+        pe.cycles_by_level["slow"] = 123.0
 
 
 def outcome(sim):
