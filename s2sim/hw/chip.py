@@ -120,7 +120,6 @@ class Chip:
         self._group_of: dict[int, TimerGroup] = {}
         self.tick_limit = 0
         self.deliveries = 0
-        self.grouped_bursts = self.fast and recorder is None  # on_packet_burst_group may run
         self.events = EventQueue(self.env, {
             TimerTick: self._timer_tick, CallbackEnd: self._callback_end, DispatchIfIdle: self._dispatch_if_idle,
             Delivery: self._deliver, DmaDone: self._dma_done,
@@ -242,7 +241,7 @@ class Chip:
         for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
             if pes[dest].tick > d.src_tick:
                 pes[dest].c["late_packets"] += len(keys)
-        if self.grouped_bursts and self._deliver_group(d):
+        if self.fast and self.recorder is None and self._deliver_group(d):  # (a recorder needs every body)
             return
         if len(dests) > 1 and self._deliver_shared(d):
             return
