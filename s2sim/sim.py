@@ -9,7 +9,7 @@ import numpy as np
 
 from .hw.chip import Chip, Recorder
 from .hw.params import HwParams
-from .runtime.api import Core, Firmware
+from .runtime.api import Core, Firmware, packet_hooks
 from .runtime.cost import CostModel
 
 
@@ -39,11 +39,8 @@ class Simulation:
         pe.sram.reserve("code", self.hw.code_reserve_bytes, "code_stack")
         pe.sram.reserve("stack", self.hw.stack_reserve_bytes, "code_stack")
         core = Core(pe, self.cost)
-        pe.core, pe.firmware = core, firmware
         self.cores[pe_id] = core
-        cycles, phases = pe._execute("start", firmware.on_start, (), self.env.now)
-        pe._account(self.env.now, self.env.now + cycles * pe.ns_per_cycle, cycles, phases, -1, "start",
-                    pe.ctx_merged)
+        pe.load(firmware, core, packet_hooks(firmware))
         return core
 
     def store_dram(self, name: str, array: np.ndarray) -> None:

@@ -647,7 +647,8 @@ class EpropCore(Firmware):
             core.charge_cycles("comms", cycles)
 
     def on_packet_burst_group(self, firmwares: list, cores: list, keys, payloads) -> tuple[str, float] | None:
-        """Fast kernel: a spike burst reaching members of this group; the receive loop's cost per member.
+        """A spike burst reaching members of this group: their numerics at once, and the receive loop's
+        cost each member's handler charges (``Firmware.on_packet_burst_group``).
 
         Other bursts (reduce, err) and the event-driven recurrence charge per core: None, untouched.
         """

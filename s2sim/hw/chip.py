@@ -14,27 +14,24 @@ body runs at its callback's start, but sends at start + cycles so far.
 from __future__ import annotations
 
 import os
-from operator import itemgetter
 from typing import Protocol
 
 import simpy
-from simpy.events import Timeout
 
 from .dma import DmaEngine
 from .dram import Dram
+from .events import (BOOKING_PRIORITY, BurstBooking, CallbackEnd, Delivery, DispatchIfIdle, DmaDone,  # noqa: F401
+                     DramBooking, EventQueue, PacketBooking, TimerTick)
 from .noc import NoC, Route
 from .params import HwParams
 from .pe import PE
 from .tickstats import TickStats
 
 
-# SimPy runs same-time events by priority (URGENT 0, NORMAL 1), then in scheduling order. Bookings
-# run after every ordinary event of their instant, so every send made at that instant is in.
-BOOKING_PRIORITY = 2
-
-#: Simulation kernels: ``fast`` takes the grouped hot paths where they cannot change a result,
-#: ``exact`` runs every callback through the per-PE dispatcher (the reference the fast one is
-#: tested against, bit for bit; docs/simulation-model.md "Fast path").
+#: Simulation kernels: ``fast`` lets a firmware that declares ``on_packet_burst_group`` handle a
+#: burst's numerics for all its destination PEs at once (without a trace recorder), ``exact`` runs
+#: every handler per PE (the reference the fast one is tested against, bit for bit;
+#: docs/simulation-model.md "Fast path"). Everything else is the same code in both.
 KERNELS = ("fast", "exact")
 
 
@@ -83,20 +80,16 @@ class TimerGroup:
         if self.armed or self.next_tick >= self.chip.tick_limit:
             return
         self.armed = True
-        self.chip.call_at(max(self.time_of(self.next_tick), self.chip.env.now), self._fire)
+        self.chip.events.call_at(max(self.time_of(self.next_tick), self.chip.env.now),
+                                 TimerTick(self.period_ns, self.phase_ns))
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         self.armed = False
         tick = self.next_tick
         self.next_tick += 1
-        chip = self.chip
-        if chip.fast and chip.dvfs_policy is None:
-            now = chip.env.now
-            for pe in self.pes:
-                pe.timer_fire_fast(tick, now)
-        else:
-            for pe in self.pes:
-                pe.timer_fire(tick)
+        now = self.chip.env.now
+        for pe in self.pes:
+            pe.timer_fire(tick, now)
         self.arm()
 
 
@@ -127,56 +120,29 @@ class Chip:
         self._group_of: dict[int, TimerGroup] = {}
         self.tick_limit = 0
         self.deliveries = 0
-        self._due: dict[float, list] = {}  # call_at groups waiting for their SimPy event
-        self._bookings: dict[float, list] = {}  # book_at groups waiting for their SimPy event
+        self.events = EventQueue(self.env, {
+            TimerTick: self._timer_tick, CallbackEnd: self._callback_end, DispatchIfIdle: self._dispatch_if_idle,
+            Delivery: self._deliver, DmaDone: self._dma_done,
+            PacketBooking: self._book_packet, BurstBooking: self._book_burst, DramBooking: self._book_dram})
 
-    # ---- wake-ups -----------------------------------------------------------------------------
-    def call_at(self, t_ns: float, fn) -> None:
-        """Run ``fn()`` at simulated time ``t_ns`` (>= now).
+    # ---- the schedule -----------------------------------------------------------------------------
+    def schedule_dispatch(self, pe_id: int, t_ns: float) -> None:
+        self.events.call_at(t_ns, DispatchIfIdle(pe_id))
 
-        Calls due at the same instant share one SimPy event and run in the order they were asked
-        for, which is the order SimPy gives same-time events, so nothing observable changes; a
-        tick's 12 callback ends or a burst's deliveries become one event instead of many.
-        """
-        group = self._due.get(t_ns)
-        if group is None:
-            self._due[t_ns] = [fn]
-            delay = t_ns - self.env.now
-            Timeout(self.env, delay if delay > 0.0 else 0.0).callbacks.append(  # = env.timeout(...)
-                lambda _ev, t=t_ns: self._run_due(t))
-        else:
-            group.append(fn)
+    def _timer_tick(self, ev: TimerTick) -> None:
+        self.timer_groups[(ev.period_ns, ev.phase_ns)].fire()
 
-    def _run_due(self, t_ns: float) -> None:
-        for fn in self._due.pop(t_ns):
-            fn()
+    def _callback_end(self, ev: CallbackEnd) -> None:
+        self.pes[ev.pe].dispatcher.callback_end(self.env.now)
 
-    def book_at(self, t_ns: float, pe_id: int, fn) -> None:
-        """Run ``fn()`` (which books a shared link or channel) at simulated time ``t_ns`` (>= now).
+    def _dispatch_if_idle(self, ev: DispatchIfIdle) -> None:
+        self.pes[ev.pe].dispatcher.dispatch_if_idle()
 
-        Bookings run in simulated-time order, after every ordinary event of their instant (so every
-        body that sends at ``t_ns`` has run), and same-instant bookings in PE order (a fixed
-        arbitration; one PE's own bookings keep the order it made them). So who gets a resource
-        first never depends on which callback body Python ran first.
-        """
-        group = self._bookings.get(t_ns)
-        if group is None:
-            self._bookings[t_ns] = [(pe_id, fn)]
-            env = self.env
-            event = simpy.Event(env)
-            event._ok, event._value = True, None  # a triggered event, as Timeout makes it
-            event.callbacks.append(lambda _ev, t=t_ns: self._run_bookings(t))
-            delay = t_ns - env.now
-            env.schedule(event, BOOKING_PRIORITY, delay if delay > 0.0 else 0.0)
-        else:
-            group.append((pe_id, fn))
+    def _dma_done(self, ev: DmaDone) -> None:
+        self.dmas[ev.pe].finish(ev.request)
 
-    def _run_bookings(self, t_ns: float) -> None:
-        group = self._bookings.pop(t_ns)
-        if len(group) > 1:
-            group.sort(key=itemgetter(0))  # stable
-        for _pe, fn in group:
-            fn()
+    def _book_dram(self, ev: DramBooking) -> None:
+        self.dmas[ev.pe].book_dram(ev)
 
     # ---- timers -------------------------------------------------------------------------------
     def set_timer(self, pe: PE, period_ns: float, phase_ns: float = 0.0) -> None:
@@ -212,8 +178,7 @@ class Chip:
     def flush_stats(self) -> None:
         """Merge every PE's accumulated timestep into ``stats`` (before anyone reads them)."""
         for pe in self.pes:
-            if pe.acc_row >= 0:
-                pe.flush_row()
+            pe.flush_row()
 
     # ---- packets ------------------------------------------------------------------------------
     def send(self, pe: PE, route: Route, key: int, payload, send_ns: float) -> None:
@@ -221,53 +186,39 @@ class Chip:
         pe.c["packets_sent"] += 1
         pe.count_packets_out(1)
         if self.fidelity == "burst":
-            pending = pe.pending_bursts
-            if pending and send_ns > pe.last_send_ns + pe.p.send_packet_cycles * pe.ns_per_cycle \
-                    + self.noc.ser_ns + 1e-6:  # the core worked since its last send: a new send loop
-                pe.closed_bursts.extend(pending.items())
-                pending = pe.pending_bursts = {}
-            pe.last_send_ns = send_ns
-            burst = pending.get(route)
-            if burst is None:
-                pending[route] = [send_ns, send_ns, [key], [payload]]
-            else:
-                burst[1] = send_ns
-                burst[2].append(key)
-                burst[3].append(payload)
+            pe.sends.add(route, key, payload, send_ns, pe.p.send_packet_cycles * pe.ns_per_cycle, self.noc.ser_ns)
             return
-        src, tick = pe.id, pe.tick
+        self.events.book_at(send_ns, PacketBooking(pe.id, pe.tick, route, send_ns, key, payload))
 
-        def book() -> None:
-            for dest, arrive in self.noc.reserve(route, send_ns, 1):
-                self._schedule_delivery(src, dest, [key], [payload], arrive, arrive, send_ns, tick)
-
-        self.book_at(send_ns, src, book)
+    def _book_packet(self, ev: PacketBooking) -> None:
+        """``packet`` fidelity: reserve the route for one packet; one delivery per destination."""
+        for dest, arrive in self.noc.reserve(ev.route, ev.send_ns, 1):
+            self.deliveries += 1
+            if self.recorder is not None:
+                self.recorder.packet(ev.pe, dest, ev.key, ev.send_ns, arrive, 1)
+            self._deliver_at(Delivery(ev.pe, ev.tick, [(dest, arrive)], [ev.key], [ev.payload], arrive))
 
     def flush_bursts(self, pe: PE) -> None:
         """Turn the packets of each send loop of a callback into one transaction per multicast tree,
-        booked at its first packet's send time (``_book_burst``).
+        booked at its first packet's send time (``_book_burst``; send loops: ``bursts.SendLoops``)."""
+        src, tick = pe.id, pe.tick
+        book_at = self.events.book_at
+        for route, burst in pe.sends.take():
+            book_at(burst.first_send_ns, BurstBooking(src, tick, route, burst))
 
-        A send loop ends where the core worked between two sends (a gap longer than the send cost
-        plus one serialisation, see ``send``): the packets after it are another burst.
+    def _book_burst(self, ev: BurstBooking) -> None:
+        """Reserve the tree for a burst at its first send; one delivery per arrival instant.
 
-        Destinations reached at the same instant share one SimPy event (nothing observable changes:
+        Destinations reached at the same instant share one delivery (nothing observable changes:
         they would be separate events at the same time); each still gets its own handler run.
         """
-        bursts = pe.closed_bursts
-        bursts.extend(pe.pending_bursts.items())
-        pe.pending_bursts, pe.closed_bursts = {}, []
-        src, tick = pe.id, pe.tick
-        for route, burst in bursts:
-            self.book_at(burst[0], src, lambda r=route, b=burst: self._book_burst(src, tick, r, *b))
-
-    def _book_burst(self, src: int, tick: int, route: Route, first_send: float, last_send: float,
-                    keys: list, payloads: list) -> None:
-        """Reserve the tree for a burst at its first send; one delivery event per arrival instant."""
+        burst, src = ev.burst, ev.pe
+        keys, first_send, last_send = burst.keys, burst.first_send_ns, burst.last_send_ns
         n = len(keys)
         spread = (n - 1) * self.noc.ser_ns
         rec = self.recorder
         by_time: dict[float, list] = {}
-        for dest, first in self.noc.reserve(route, first_send, n):
+        for dest, first in self.noc.reserve(ev.route, first_send, n):
             last = max(first + spread, last_send + (first - first_send))
             group = by_time.get(first)
             if group is None:
@@ -276,95 +227,80 @@ class Chip:
                 group.append((dest, last))
             if rec is not None:
                 rec.packet(src, dest, keys[0], first_send, first, n)
-        self.deliveries += n * len(route.deliveries)
+        self.deliveries += n * len(ev.route.deliveries)
         for first, dests in by_time.items():
-            self._deliver_at(first, dests, keys, payloads, tick)
+            self._deliver_at(Delivery(src, ev.tick, dests, keys, burst.payloads, first))
 
-    def _deliver_at(self, first_ns: float, dests: list, keys, payloads, src_tick: int) -> None:
-        pes = self.pes
-        fast = self.fast and self.recorder is None
+    def _deliver_at(self, delivery: Delivery) -> None:
+        now = self.env.now
+        self.events.call_at(delivery.first_ns if delivery.first_ns > now else now, delivery)
 
-        def deliver() -> None:
-            for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
-                if pes[dest].tick > src_tick:
-                    pes[dest].c["late_packets"] += len(keys)
-            if fast and self._deliver_group(dests, keys, payloads, first_ns):
-                return
-            if len(dests) > 1 and self._deliver_shared(dests, keys, payloads, first_ns):
-                return
-            if fast:
-                for dest, last in dests:
-                    pes[dest].receive_packets_fast(keys, payloads, first_ns, last)
-                return
-            for dest, last in dests:
-                pes[dest].receive_packets(keys, payloads, first_ns, last)
+    def _deliver(self, d: Delivery) -> None:
+        """Packets arrive: each destination's handlers run by the packet path it chose at load."""
+        pes, dests, keys = self.pes, d.dests, d.keys
+        for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
+            if pes[dest].tick > d.src_tick:
+                pes[dest].c["late_packets"] += len(keys)
+        if self.fast and self.recorder is None and self._deliver_group(d):  # (a recorder needs every body)
+            return
+        if len(dests) > 1 and self._deliver_shared(d):
+            return
+        for dest, last in dests:
+            pes[dest].receive_packets(keys, d.payloads, d.first_ns, last)
 
-        self.call_at(first_ns if first_ns > self.env.now else self.env.now, deliver)
-
-    def _deliver_group(self, dests: list, keys, payloads, first_ns: float) -> bool:
-        """Fast kernel: a burst reaching PEs that run one program, handled for all of them in one call.
-
-        A firmware opts in with ``on_packet_burst_group(firmwares, cores, keys, payloads)``: it does
-        the numerics for every member and returns the ``(phase, cycles)`` each member's handler
-        charges, or None (having done nothing) when this burst needs the per-core handler (it would
-        send, schedule, DMA or charge per core). Each PE then books its own handler time
-        (``PE.charged_burst``), exactly as the per-PE path would.
+    def _deliver_group(self, d: Delivery) -> bool:
+        """Fast kernel: a burst reaching PEs that run one program, its numerics done for all of them
+        in one call (``Firmware.on_packet_burst_group``), which returns the ``(phase, cycles)`` each
+        member's handler charges, or None (having done nothing) when this burst needs the per-core
+        handler. Each PE then books its own handler time (``PE.receive_charged``), exactly as the
+        per-PE path would.
         """
         pes = self.pes
-        targets = [pes[d] for d, _ in dests]
-        fw0 = targets[0].firmware
-        group = getattr(fw0, "on_packet_burst_group", None)
-        if group is None:
+        cls = pes[d.dests[0][0]].burst_group
+        if cls is None:
             return False
-        cls = type(fw0)
-        for pe in targets:
-            if type(pe.firmware) is not cls or pe.priorities["packet"] > 0:
+        targets, firmwares, cores = [], [], []
+        for dest, _ in d.dests:
+            pe = pes[dest]
+            if pe.burst_group is not cls:
                 return False
-        cost = group([pe.firmware for pe in targets], [pe.core for pe in targets], keys, payloads)
+            targets.append(pe)
+            firmwares.append(pe.firmware)
+            cores.append(pe.core)
+        keys = d.keys
+        cost = firmwares[0].on_packet_burst_group(firmwares, cores, keys, d.payloads)
         if cost is None:
             return False
         phase, cycles = cost
-        n = len(keys)
-        for pe, (_, last) in zip(targets, dests):
-            pe.charged_burst(phase, cycles, n, first_ns, last)
+        n, first_ns = len(keys), d.first_ns
+        for pe, (_, last) in zip(targets, d.dests):
+            pe.receive_charged(phase, cycles, n, first_ns, last)
         return True
 
-    def _deliver_shared(self, dests: list, keys, payloads, first_ns: float) -> bool:
-        """One handler call for several PEs that run the same program and get the same burst.
-
-        A firmware opts in with ``on_packet_burst_many(firmwares, cores, keys, payloads)``: it does
-        the arithmetic for all of them at once, but charges each core separately, so each PE's
-        handler time, the callbacks it delays and its counters are still its own.
+    def _deliver_shared(self, d: Delivery) -> bool:
+        """One handler call for several PEs that run the same program and get the same burst
+        (``Firmware.on_packet_burst_many``): it does the arithmetic for all of them at once, but
+        charges each core separately, so each PE's handler time, the callbacks it delays and its
+        counters are still its own.
         """
         pes = self.pes
-        targets = [pes[d] for d, _ in dests]
-        fw0 = targets[0].firmware
-        many = getattr(fw0, "on_packet_burst_many", None)
-        if many is None:
+        targets = [pes[dest] for dest, _ in d.dests]
+        cls = targets[0].burst_many
+        if cls is None:
             return False
-        cls, firmwares, cores = type(fw0), [], []
         for pe in targets:
-            fw = pe.firmware
-            if fw is None or type(fw) is not cls or pe.priorities["packet"] > 0:
+            if pe.burst_many is not cls:
                 return False
-            firmwares.append(fw)
-            cores.append(pe.core)
+        keys, first_ns = d.keys, d.first_ns
         n = len(keys)
         starts = []
         for pe in targets:
-            pe.accept_packets(n)
-            starts.append(pe.begin_burst(first_ns))
-        many(firmwares, cores, keys, payloads)
-        for pe, start, (_, last) in zip(targets, starts, dests):
+            starts.append(pe.begin_burst(first_ns, n))
+        targets[0].firmware.on_packet_burst_many([pe.firmware for pe in targets], [pe.core for pe in targets],
+                                                 keys, d.payloads)
+        for pe, start, (_, last) in zip(targets, starts, d.dests):
             pe.finish_burst(start, first_ns, last, n, pe.tick)
         return True
-
-    def _schedule_delivery(self, src: int, dest: int, keys, payloads, first_ns: float,
-                           last_ns: float, send_ns: float, src_tick: int) -> None:
-        self.deliveries += len(keys)
-        if self.recorder is not None:
-            self.recorder.packet(src, dest, keys[0], send_ns, first_ns, len(keys))
-        self._deliver_at(first_ns, [(dest, last_ns)], keys, payloads, src_tick)
 
     # ---- summaries ----------------------------------------------------------------------------
     def used_pes(self) -> list[PE]:

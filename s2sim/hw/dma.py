@@ -4,24 +4,47 @@ Time of a transfer = setup cycles (core clock) + bytes / bandwidth, where DRAM t
 shared channel (see ``dram.py``) and SRAM<->SRAM transfers run at the engine's own rate. Completion
 raises DMA_TRANSFER_DONE on the PE, like ``spin1_dma_transfer``. A DRAM request books its channel
 when it reaches the controller (after setup) in simulated time, not when the issuing body runs.
+
+Where the rules live: queueing and the transfer time ``DmaEngine._start_next``; the DRAM channel
+``Dram.reserve``; the DRAM byte counts ``DmaEngine.request``.
 """
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .dram import Dram, DramBuffer
+from .dispatcher import DMA
+from .dram import Dram
+from .events import DmaDone, DramBooking
 
 
-@dataclass
+@dataclass(slots=True)
 class DmaRequest:
+    """One transfer: ``count`` elements between DRAM ``buffer`` (from ``start``) and ``sram_array``.
+
+    ``to_sram``: a read (DRAM -> SRAM); else a write. ``address`` None: SRAM<->SRAM (no DRAM channel).
+    """
     tag: int
     nbytes: int
-    address: int | None  # DRAM address, None for SRAM<->SRAM
-    on_done: Callable[[], None]  # copies the data and raises the event
+    address: int | None
+    buffer: str | None = None
+    start: int = 0
+    count: int = 0
+    sram_array: np.ndarray | None = None
+    to_sram: bool = True
+    issue_ns: float = 0.0
+
+    def copy_data(self, dram: Dram) -> None:
+        """Move the data, when the transfer lands."""
+        if self.buffer is None:
+            return
+        buf, start, count = dram.buffers[self.buffer], self.start, self.count
+        if self.to_sram:
+            self.sram_array.reshape(-1)[:count] = buf.array.reshape(-1)[start:start + count]
+        else:
+            buf.array.reshape(-1)[start:start + count] = self.sram_array.reshape(-1)[:count]
 
 
 class DmaEngine:
@@ -33,6 +56,19 @@ class DmaEngine:
         self.queue_full = 0
         self.transfers = 0
         self.bytes_moved = 0
+
+    def request(self, direction: str, tag: int, buffer: str, start: int, count: int,
+                sram_array: np.ndarray) -> DmaRequest:
+        """A transfer of ``count`` elements of DRAM ``buffer`` from ``start`` (``direction`` "read":
+        into ``sram_array``, "write": out of it); DRAM counts the bytes read or written."""
+        buf = self.dram.buffers[buffer]
+        nbytes = count * buf.array.itemsize
+        if direction == "read":
+            self.dram.bytes_read += nbytes
+        else:
+            self.dram.bytes_written += nbytes
+        return DmaRequest(tag, nbytes, buf.address + start * buf.array.itemsize, buffer, start, count,
+                          sram_array, direction == "read")
 
     def submit(self, req: DmaRequest, issue_ns: float) -> bool:
         """Queue a request issued at ``issue_ns`` (>= now); False (and counted) when the queue is full."""
@@ -57,29 +93,21 @@ class DmaEngine:
         chip = self.pe.chip
         if req.address is None:
             done = start_ns + setup_ns + req.nbytes / p.dma_sram_bytes_per_cycle * self.pe.ns_per_cycle
-            chip.call_at(done, lambda: self._finish(req))
+            chip.events.call_at(done, DmaDone(self.pe.id, req))
             return
-        request_ns = start_ns + setup_ns
+        chip.events.book_at(start_ns + setup_ns, DramBooking(self.pe.id, req, start_ns + setup_ns))
 
-        def book() -> None:
-            done = self.dram.reserve(req.address, req.nbytes, request_ns)
-            chip.call_at(done, lambda: self._finish(req))
+    def book_dram(self, booking: DramBooking) -> None:
+        """The request reached the DRAM controller: reserve its channel, finish when the data is moved."""
+        done = self.dram.reserve(booking.request.address, booking.request.nbytes, booking.request_ns)
+        self.pe.chip.events.call_at(done, DmaDone(self.pe.id, booking.request))
 
-        chip.book_at(request_ns, self.pe.id, book)
-
-    def _finish(self, req: DmaRequest) -> None:
-        req.on_done()
+    def finish(self, req: DmaRequest) -> None:
+        """The transfer landed: copy the data, tell the recorder and the PE, start the next one."""
+        req.copy_data(self.dram)
+        pe = self.pe
+        rec = pe.chip.recorder
+        if rec is not None:
+            rec.dma(pe.id, req.tag, req.issue_ns, self.env.now, req.nbytes)
+        pe.raise_event(DMA, pe.firmware.on_dma_done, (req.tag,))
         self._start_next(self.env.now)
-
-
-def copy_in(buf: DramBuffer, start: int, count: int, dst: np.ndarray) -> Callable[[], None]:
-    """A completion action copying ``count`` elements from DRAM into ``dst`` when the DMA lands."""
-    def act() -> None:
-        dst.reshape(-1)[:count] = buf.array.reshape(-1)[start:start + count]
-    return act
-
-
-def copy_out(src: np.ndarray, buf: DramBuffer, start: int, count: int) -> Callable[[], None]:
-    def act() -> None:
-        buf.array.reshape(-1)[start:start + count] = src.reshape(-1)[:count]
-    return act

@@ -69,9 +69,10 @@ class LoadPolicy:
         if row < stats.n_rows:
             busy = float(stats.busy_cycles[row, pe.id])
             done = float(stats.time_done_ns[row, pe.id])
-        if getattr(pe, "acc_row", None) == row:  # latest timestep, not yet merged into stats
-            busy += float(sum(pe.acc_phases.values()))
-            done = max(done, float(pe.acc_done_ns))
+        so_far = pe.row_so_far(row)  # the latest timestep, not merged into stats yet
+        if so_far is not None:
+            busy += so_far[0]
+            done = max(done, so_far[1])
         npc = self._npc.get(pe.id, {}).get(row, pe.ns_per_cycle)
         return max(busy, done / npc)
 
@@ -81,7 +82,7 @@ class LoadPolicy:
             return None
         lo = max(0, tick - self.history)
         loads = [self._load_seen(pe, row) for row in range(lo, tick)]
-        if not any(loads) and pe.chip.stats.n_rows == 0 and getattr(pe, "acc_row", -1) < 0:
+        if not any(loads) and pe.chip.stats.n_rows == 0 and pe.accumulating_row < 0:
             return None
         predicted = max(loads)
         # periodic heavy ticks: runs of consecutive ticks too heavy for the slowest level
@@ -102,7 +103,7 @@ class LoadPolicy:
 
     def choose(self, pe, tick: int) -> str:
         fastest = self.levels[-1]
-        behind = pe.running is not None or pe.timer_task_pending or any(pe.queues)
+        behind = pe.is_behind
         cycles = self.predict_cycles(pe, tick)
         level = fastest
         if cycles is not None and not behind:

@@ -1,35 +1,54 @@
-"""Processing element: an event dispatcher with spin1_api semantics around one Cortex-M4F.
+"""Processing element: one Cortex-M4F with spin1_api event semantics, assembled from small parts.
+
+Where each rule lives:
+* the callback body running in Python and what it charged: ``context.ExecutionContext``;
+* pre-emption (pre-emptive work steals time from the running callback): ``preemption.Preemption``;
+* queueable callbacks (queues, start, end, timer overruns): ``dispatcher.Dispatcher``;
+* the timestep row being accumulated: ``rows.RowAccumulator``;
+* the TX queue's back-pressure and the accelerators' costs: ``tx.TxQueue``, ``accelerators``;
+* send loops grouped into bursts: ``bursts.SendLoops``.
+
+This class ties them together: it runs bodies, books finished callbacks, fires the timer, hands
+arriving packets to the packet path chosen at load, and keeps the performance level.
 
 * Callbacks with priority <= 0 (packet received, by default DMA done and user events) pre-empt: they
   run at once (after any pre-emptive work already under way) and their time is *stolen* from the
   queueable callback that is running, which ends that much later.
-* Callbacks with priority >= 1 (the timer tick by default) wait in bounded priority queues and run
-  one at a time; a full queue is counted (``task_queue_full``) and the callback is not queued, as
-  ``spin1_schedule_callback`` returns FAILURE.
-* A timer tick that fires while the previous tick's work is still queued or running is counted as a
-  timer overrun; that work is the tick's callback and every queueable task scheduled since (by it,
-  by a handler or by another task), i.e. any queueable task not yet finished.
+* Callbacks with priority >= 1 (the timer tick by default) wait in the dispatcher's queues.
 * With nothing to do the core sleeps; sleep time is billed at the level's sleep power.
-
-The Python body of a callback runs when the callback *starts*; it declares its cost through the
-runtime, and the dispatcher turns the cycles into the callback's duration at the PE's clock.
 """
 from __future__ import annotations
 
-from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import accelerators
+from .context import ExecutionContext
+from .dispatcher import DMA, PACKET, TASK, TIMER, USER, Dispatcher, Task
 from .params import HwParams
+from .preemption import Preemption
+from .rows import RowAccumulator
+from .bursts import SendLoops
 from .sram import Sram
+from .timing_state import PeTimingState
+from .tx import TxQueue
 
-TIMER, PACKET, DMA, USER, TASK = "timer", "packet", "dma", "user", "task"
+__all__ = ["PE", "PacketHooks", "Task", "TIMER", "PACKET", "DMA", "USER", "TASK"]
 
 
-class _Task:
-    __slots__ = ("kind", "fn", "args", "prio")
+@dataclass(frozen=True)
+class PacketHooks:
+    """Which optional packet hooks a firmware declares (``runtime.api.Firmware``), read once at load.
 
-    def __init__(self, kind: str, fn: Callable, args: tuple, prio: int):
-        self.kind, self.fn, self.args, self.prio = kind, fn, args, prio
+    ``burst``: ``on_packet_burst(core, keys, payloads)``, one call per burst for one core.
+    ``many``: ``on_packet_burst_many(firmwares, cores, keys, payloads)``, one call for several cores
+    of this program that get the same burst, charging each core.
+    ``group``: ``on_packet_burst_group(firmwares, cores, keys, payloads) -> (phase, cycles) | None``,
+    the numerics of several cores at once and the cycles each core's handler charges.
+    """
+    burst: bool = False
+    many: bool = False
+    group: bool = False
 
 
 class PE:
@@ -39,89 +58,317 @@ class PE:
         self.level = p.perf_level(chip.perf_level_name)
         self.ns_per_cycle = self.level.ns_per_cycle
         self.firmware = None
-        self.core = None  # the runtime facade, set by the runtime
-        self.priorities = {TIMER: 2, PACKET: -1, DMA: 0, USER: 0}
+        self.core = None  # the runtime facade, set at load
+        self.hooks = PacketHooks()
         self.irq_cycles = p.irq_entry_cycles + p.irq_exit_cycles  # entry + exit of every handler
-        self.queues = [deque() for _ in range(p.task_queue_count)]
-        self.running: _Task | None = None
-        self.cb_start = self.cb_end = 0.0
-        self._cb_row = -1
-        self._cb_phases: dict[str, float] = {}
-        self.preempt: list[tuple[float, float]] = []  # booked pre-emptive intervals (start, end)
-        self.preempt_free = 0.0
-        # execution context of the callback body that is running in Python right now
-        self.ctx_start = 0.0
-        self.ctx_cycles = 0.0
-        self.ctx_phases: dict[str, float] = {}
-        self.ctx_kind = ""
-        self.ctx_merged = False  # the body's phases go straight into the timestep row
-        self.in_preempt = False  # a pre-emptive body is running: queued tasks wait for its end
+        self.ctx = ExecutionContext(self.ns_per_cycle)
+        self.dispatcher = Dispatcher(self, p.task_queue_count, p.task_queue_size)
+        self.preemption = Preemption(self.dispatcher)
+        self.rows = RowAccumulator(pe_id, chip.stats, self.level)
+        self.tx = TxQueue(p.tx_queue_size, chip.noc.ser_ns)
+        self.sends = SendLoops()
         # timer
         self.tick = -1
         self.tick_start_ns = 0.0
-        self.tasks_outstanding = 0  # queueable tasks queued or running (the current tick's work)
-        # comms
-        self.tx_free_ns = 0.0
-        self.pending_bursts: dict[Any, list] = {}  # route -> burst of the send loop under way
-        self.closed_bursts: list[tuple[Any, list]] = []  # earlier send loops of the running body
-        self.last_send_ns = -1.0
         # counters
         self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
                       packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
         # busy cycles per performance level: a callback's cycles count at the level it started at
         # (its duration was computed at that level's clock)
-        self._cycles_by_level: dict[str, float] = {}
-        self._cb_level = self.level
+        self.cycles_by_level: dict[str, float] = {}
         self.level_since_ns = 0.0
         self.time_by_level: dict[str, float] = {}
-        # what this PE did in the timestep being accumulated (merged into chip.stats per row)
-        self.acc_row = -1
-        self.acc_level = self.level  # the level the accumulated timestep runs at
-        self.acc_done_ns = 0.0
-        self.acc_phases: dict[str, float] = {}
-        self.acc_in = 0
-        self.acc_out = 0
+        # the packet path (chosen at load and when the packet priority changes)
+        self.receive_packets: Callable[[list, list, float, float], None] = self._drop_packets
+        self.burst_group: type | None = None  # firmware class whose group hook takes this PE's bursts
+        self.burst_many: type | None = None  # firmware class whose many-cores hook takes them
 
-    # ---- execution context (used by the runtime facade) -------------------------------------
-    @property
-    def now_ns(self) -> float:
-        """Simulated time at this point of the running callback body."""
-        return self.ctx_start + self.ctx_cycles * self.ns_per_cycle
+    # ---- loading -------------------------------------------------------------------------------
+    def load(self, firmware, core, hooks: PacketHooks) -> None:
+        """Place ``firmware`` here with its facade ``core``; run its ``on_start`` (booked in row -1)."""
+        self.core, self.firmware, self.hooks = core, firmware, hooks
+        self._choose_packet_path()
+        now = self.env.now
+        cycles, phases = self.execute("start", firmware.on_start, (), now)
+        self.account(now, now + cycles * self.ns_per_cycle, cycles, phases, -1, "start", self.ctx.merged)
 
-    def add_cycles(self, phase: str, cycles: float) -> None:
-        self.ctx_cycles += cycles
-        phases = self.ctx_phases
-        phases[phase] = phases.get(phase, 0.0) + cycles
+    def set_priority(self, kind: str, priority: int) -> None:
+        """spin1_callback_on: < 0 FIQ-like, 0 non-queueable, > 0 queueable."""
+        self.dispatcher.priorities[kind] = priority
+        if kind == PACKET:
+            self._choose_packet_path()
 
-    def add_phase_cycles(self, costs: tuple[tuple[str, float], ...], total: float) -> None:
-        """Charge several phases at once (``total`` = their sum): a hot path's fixed step cost."""
-        self.ctx_cycles += total
-        phases = self.ctx_phases
-        for phase, cycles in costs:
-            phases[phase] = phases.get(phase, 0.0) + cycles
+    def _choose_packet_path(self) -> None:
+        """How arriving bursts reach the firmware, from its declared hooks and the packet priority."""
+        fw, hooks = self.firmware, self.hooks
+        preemptive = self.dispatcher.priorities[PACKET] <= 0
+        if fw is None:
+            self.receive_packets = self._drop_packets
+        elif not preemptive:
+            self.receive_packets = self._queue_packets
+        elif hooks.burst:
+            self.receive_packets = self._run_burst_handler
+        else:
+            self.receive_packets = self._run_packet_handlers
+        self.burst_group = type(fw) if fw is not None and preemptive and hooks.group else None
+        self.burst_many = type(fw) if fw is not None and preemptive and hooks.many else None
 
-    def _open_context(self, kind: str, start_ns: float) -> dict:
-        """Start charging a callback body; return the dict its phase cycles go to.
+    # ---- running bodies and booking them -------------------------------------------------------
+    def end_body(self) -> None:
+        """A body returned: count the callback, hand its send loops to the NoC."""
+        self.c["callbacks"] += 1
+        if self.sends.pending:
+            self.chip.flush_bursts(self)
+
+    def execute(self, kind: str, fn: Callable, args: tuple, start_ns: float) -> tuple[float, dict]:
+        """Run a callback body starting at ``start_ns``; returns its cycles and phase cycles.
 
         Without a trace recorder nobody needs one callback's phases on their own, so they are added
         straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
         """
-        if self.tick != self.acc_row or self.level is not self.acc_level:  # new tick, or a level switch
-            self._switch_row(self.tick, self.level)
-        self.ctx_merged = self.chip.recorder is None
-        phases = self.acc_phases if self.ctx_merged else {}
-        self.ctx_start, self.ctx_cycles, self.ctx_phases, self.ctx_kind = start_ns, 0.0, phases, kind
-        return phases
+        rows, tick, level, ctx = self.rows, self.tick, self.level, self.ctx
+        if tick != rows.row or level is not rows.level:  # a new tick, or a level switch: a new row
+            rows.switch(tick, level)
+        if self.chip.recorder is None:
+            ctx.open(kind, start_ns, rows.phases, True)
+        else:
+            ctx.open(kind, start_ns, {}, False)
+        fn(self.core, *args)
+        self.end_body()
+        return ctx.cycles, ctx.phases
 
+    def account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
+                kind: str, merged: bool, level=None) -> None:
+        """Book a finished callback: busy cycles at the level it ran at (default: the current one),
+        and the end time in the row it started in.
+
+        ``merged``: its phases already went into that row (``open_context``).
+        """
+        level = level or self.level
+        by_level = self.cycles_by_level
+        by_level[level.name] = by_level.get(level.name, 0.0) + cycles
+        rows = self.rows
+        if row != rows.row or level is not rows.level:
+            # a callback of an earlier timestep ended late, or the level changed while it ran: write it
+            # directly (merged: its phases are already in the record it started in)
+            if row < rows.row or (row == rows.row and level is not rows.level):
+                tick_start = self.chip.tick_time(self, row)
+                self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases, level.name)
+                self._record(kind, phases, start_ns, end_ns, cycles)
+                return
+            rows.switch(row, level)
+        if not merged:
+            rows.add_phases(phases)
+        done = end_ns - (self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row))
+        if done > rows.done_ns:
+            rows.done_ns = done
+        if self.chip.recorder is not None:
+            self._record(kind, phases, start_ns, end_ns, cycles)
+
+    def _record(self, kind, phases, start_ns, end_ns, cycles) -> None:
+        rec = self.chip.recorder
+        if rec is not None:
+            rec.callback(self.id, kind, phases, start_ns, end_ns, cycles)
+
+    # ---- what the runtime facade uses ----------------------------------------------------------
+    # (a body's cost declarations and its ``now_ns`` go straight to ``self.ctx``)
+
+    def send(self, route, key: int, payload: Any) -> None:
+        """Send one packet from the running body: its cost, TX back-pressure, then the NoC."""
+        ctx = self.ctx
+        ctx.add_cycles("comms", self.p.send_packet_cycles)
+        t = self.tx.admit(ctx, self.c)
+        self.chip.send(self, route, key, payload, t)
+
+    def exp_accelerator(self, phase: str, n: int) -> None:
+        """``n`` exponentials on the exp/log accelerator."""
+        self.c["exp_ops"] += n
+        self.ctx.add_cycles(phase, accelerators.exp_cycles(self.p, n))
+
+    def mac_array(self, phase: str, n_macs: int) -> None:
+        """A MAC-array job of ``n_macs`` 8-bit MACs."""
+        self.c["mac_ops"] += n_macs
+        self.ctx.add_cycles(phase, accelerators.mac_array_cycles(self.p, n_macs))
+
+    def dma(self, direction: str, tag: int, buffer: str, start: int, count: int, sram_array) -> bool:
+        """Queue a DMA between DRAM ``buffer`` and ``sram_array`` (``direction`` "read" = into SRAM)."""
+        engine = self.chip.dmas[self.id]
+        request = engine.request(direction, tag, buffer, start, count, sram_array)
+        self.ctx.add_cycles("dma_setup", self.p.dma_issue_cycles)  # register writes to queue it
+        request.issue_ns = self.ctx.now_ns
+        self.c["dma_bytes"] += request.nbytes
+        return engine.submit(request, request.issue_ns)
+
+    def schedule(self, fn: Callable, arg: Any, priority: int) -> bool:
+        """spin1_schedule_callback: queue ``fn(core, arg)``; False (counted) if the queue is full."""
+        return self.dispatcher.enqueue(Task(TASK, fn, (arg,), max(1, int(priority))))
+
+    def switch_level_from_body(self, name: str) -> None:
+        """The running body switches DVFS level: the switch stalls the core for the switch time."""
+        if name != self.level.name:
+            self.ctx.add_cycles("dvfs", self.p.pl_switch_ns / self.ns_per_cycle)
+            self.set_level(name)
+
+    # ---- events ----------------------------------------------------------------------------------
+    def raise_event(self, kind: str, fn: Callable, args: tuple = (), at_ns: float | None = None) -> None:
+        prio = self.dispatcher.priorities.get(kind, 1)
+        if prio <= 0:
+            self.run_preemptive(kind, fn, args, self.env.now if at_ns is None else at_ns)
+        else:
+            self.dispatcher.enqueue(Task(kind, fn, args, prio))
+
+    def run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float) -> None:
+        start = self.preemption.start_at(arrival_ns)
+        row = self.tick
+        dispatcher = self.dispatcher
+        dispatcher.in_preempt = True
+        cycles, phases = self.execute(kind, fn, args, start)
+        dispatcher.in_preempt = False
+        overhead = self.irq_cycles
+        phases["irq"] = phases.get("irq", 0.0) + overhead
+        s, e = self.preemption.book(arrival_ns, cycles + overhead, self.ns_per_cycle)
+        self.account(s, e, cycles + overhead, phases, row, kind, self.ctx.merged)
+        self._dispatch_after_preempt(e)
+
+    def _dispatch_after_preempt(self, end_ns: float) -> None:
+        """A pre-emptive handler that found the core idle queued work: it starts when the handler ends.
+
+        (spin1_schedule_callback from an ISR: the dispatcher picks the task up once the ISR returns.)
+        """
+        dispatcher = self.dispatcher
+        if dispatcher.running is None and any(dispatcher.queues):
+            self.chip.schedule_dispatch(self.id, end_ns)
+
+    # ---- packets -----------------------------------------------------------------------------------
+    def accept_packets(self, n: int) -> None:
+        """Count ``n`` packets arriving at a loaded PE."""
+        self.c["packets_received"] += n
+        self.rows.count_in(self.tick, self.level, n)
+
+    def _drop_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """No program is loaded here: the packets are dropped."""
+        self.chip.noc.dropped += len(keys)
+
+    def _queue_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """A firmware that made packet handling queueable: one task per packet."""
+        self.accept_packets(len(keys))
+        on_packet, prio, enqueue = self.firmware.on_packet, self.dispatcher.priorities[PACKET], self.dispatcher.enqueue
+        for k, pl in zip(keys, payloads):
+            enqueue(Task(PACKET, on_packet, (k, pl), prio))
+
+    def _run_packet_handlers(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """One pre-emptive ``on_packet`` per packet, each at its arrival (evenly spread)."""
+        n = len(keys)
+        self.accept_packets(n)
+        on_packet = self.firmware.on_packet
+        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
+        for i in range(n):
+            self.run_preemptive(PACKET, on_packet, (keys[i], payloads[i]), first_ns + i * step)
+
+    def _run_burst_handler(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
+        """The firmware's ``on_packet_burst`` handles the whole burst in one body."""
+        n = len(keys)
+        row = self.tick
+        start = self.begin_burst(first_ns, n)
+        self.firmware.on_packet_burst(self.core, keys, payloads)
+        self.finish_burst(start, first_ns, last_ns, n, row)
+
+    def begin_burst(self, first_ns: float, n: int) -> float:
+        """``n`` packets arrive from ``first_ns``: count them and open the execution context of their
+        handler body (which starts after the pre-emptive work already booked); returns its start."""
+        self.c["packets_received"] += n
+        phases = self.rows.open_burst(self.tick, self.level, n)
+        start = self.preemption.start_at(first_ns)
+        if self.chip.recorder is None:
+            self.ctx.open(PACKET, start, phases, True)
+        else:
+            self.ctx.open(PACKET, start, {}, False)
+        self.dispatcher.in_preempt = True
+        return start
+
+    def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
+        """The burst's handler body returned: book its ``n`` handlers."""
+        self.dispatcher.in_preempt = False
+        self.end_body()
+        ctx = self.ctx
+        self._book_burst_handlers(start, first_ns, last_ns, n, ctx.cycles, ctx.phases, row, ctx.merged)
+
+    def receive_charged(self, phase: str, cycles: float, n: int, first_ns: float, last_ns: float) -> None:
+        """A burst whose handler numerics ran for a group of PEs (``on_packet_burst_group``): this PE's
+        handler body only charged ``cycles`` to ``phase`` (no trace recorder: straight into the row).
+        The same as ``begin_burst`` + that charge + ``finish_burst``, without opening a context."""
+        c = self.c
+        c["packets_received"] += n
+        c["callbacks"] += 1
+        phases = self.rows.open_burst(self.tick, self.level, n)
+        phases[phase] = phases.get(phase, 0.0) + cycles
+        self._book_burst_handlers(None, first_ns, last_ns, n, cycles, phases, self.tick, True)
+
+    def _book_burst_handlers(self, start: float | None, first_ns: float, last_ns: float, n: int,
+                             cycles: float, phases: dict, row: int, merged: bool) -> None:
+        """Book ``n`` handlers whose bodies charged ``cycles`` in all, each with the interrupt entry and
+        exit: back to back, or each at its packet's arrival (``Preemption.book_handlers``; ``start``
+        None: the first starts after the handlers already booked)."""
+        overhead = self.irq_cycles
+        phases["irq"] = phases.get("irq", 0.0) + overhead * n
+        dur = (cycles / n + overhead) * self.ns_per_cycle
+        start, free = self.preemption.book_handlers(start, first_ns, last_ns, n, dur)
+        self.account(start, free, cycles + overhead * n, phases, row, PACKET, merged)
+        dispatcher = self.dispatcher
+        if dispatcher.running is None and any(dispatcher.queues):  # see _dispatch_after_preempt
+            self.chip.schedule_dispatch(self.id, free)
+
+    # ---- timer ----------------------------------------------------------------------------------
+    def timer_fire(self, tick: int, now_ns: float) -> None:
+        """Tick ``tick`` of this PE's timer at ``now_ns``: choose the level, then the dispatcher counts
+        an overrun and runs, starts or queues the timer callback."""
+        self.tick = tick
+        self.tick_start_ns = now_ns
+        policy = self.chip.dvfs_policy
+        fw = self.firmware
+        if policy is not None and fw is not None:
+            self.set_level(policy.choose(self, tick))
+        if fw is not None:  # (a PE without a program has no timer callback, and no work to overrun)
+            self.dispatcher.timer_tick(fw.on_timer, tick, now_ns)
+
+    @property
+    def timer_task_pending(self) -> bool:
+        """The previous tick's work is not done (what an overrun is counted on)."""
+        return self.dispatcher.tasks_outstanding > 0
+
+    @property
+    def tasks_outstanding(self) -> int:
+        """Queueable tasks queued or running."""
+        return self.dispatcher.tasks_outstanding
+
+    @property
+    def is_behind(self) -> bool:
+        """Earlier work is still running or queued (the DVFS policy then picks the fastest level)."""
+        return self.dispatcher.behind
+
+    # ---- the per-tick row --------------------------------------------------------------------------
+    def row_so_far(self, row: int) -> tuple[float, float] | None:
+        """(busy cycles, time done in ns) of timestep ``row`` if it is not merged into stats yet."""
+        return self.rows.row_so_far(row)
+
+    @property
+    def accumulating_row(self) -> int:
+        """The timestep being accumulated (-1: none yet)."""
+        return self.rows.row
+
+    def count_packets_out(self, n: int) -> None:
+        self.rows.count_out(self.tick, self.level, n)
+
+    def flush_row(self) -> None:
+        """Merge the accumulated timestep into ``chip.stats`` (at the end of a run)."""
+        if self.rows.row >= 0:
+            self.rows.flush()
+
+    # ---- totals ----------------------------------------------------------------------------------
     @property
     def active_cycles(self) -> float:
         """Busy cycles over the whole run, at every level."""
         return sum(self.cycles_by_level.values())
-
-    @property
-    def cycles_by_level(self) -> dict[str, float]:
-        """Busy cycles per performance level."""
-        return self._cycles_by_level
 
     @property
     def active_ns_by_level(self) -> dict[str, float]:
@@ -136,363 +383,10 @@ class PE:
         return sum(cyc * p.perf_level(name).active_energy_per_cycle_pj
                    for name, cyc in self.cycles_by_level.items())
 
-    def _execute(self, kind: str, fn: Callable, args: tuple, start_ns: float):
-        self._open_context(kind, start_ns)
-        fn(self.core, *args)
-        self.c["callbacks"] += 1
-        if self.pending_bursts:
-            self.chip.flush_bursts(self)
-        return self.ctx_cycles, self.ctx_phases
-
-    def _account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
-                 kind: str, merged: bool, level=None) -> None:
-        """Book a finished callback: busy cycles at the level it ran at (default: the current one),
-        and the end time in the row it started in.
-
-        ``merged``: its phases already went into that row (``_open_context``).
-        """
-        level = level or self.level
-        by_level = self._cycles_by_level
-        by_level[level.name] = by_level.get(level.name, 0.0) + cycles
-        if row != self.acc_row or level is not self.acc_level:
-            # a callback of an earlier timestep ended late, or the level changed while it ran: write it
-            # directly (merged: its phases are already in the record it started in)
-            if row < self.acc_row or (row == self.acc_row and level is not self.acc_level):
-                tick_start = self.chip.tick_time(self, row)
-                self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases, level.name)
-                self._record(kind, phases, start_ns, end_ns, cycles)
-                return
-            self._switch_row(row, level)
-        acc = self.acc_phases
-        if not merged:
-            for phase, cyc in phases.items():
-                acc[phase] = acc.get(phase, 0.0) + cyc
-        done = end_ns - (self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row))
-        if done > self.acc_done_ns:
-            self.acc_done_ns = done
-        if self.chip.recorder is not None:
-            self._record(kind, phases, start_ns, end_ns, cycles)
-
-    def _record(self, kind, phases, start_ns, end_ns, cycles) -> None:
-        rec = self.chip.recorder
-        if rec is not None:
-            rec.callback(self.id, kind, phases, start_ns, end_ns, cycles)
-
     @property
     def phase_cycles_total(self) -> dict[str, float]:
         """Cycles per phase over the whole run, up to the last merged timestep (``chip.flush_stats``)."""
         return self.chip.stats.phase_totals(self.id)
-
-    def flush_row(self) -> None:
-        """Merge the accumulated timestep into ``chip.stats`` (on tick change and at the end of a run)."""
-        if self.acc_phases or self.acc_in or self.acc_out or self.acc_done_ns:
-            self.chip.stats.add_row(self.acc_row, self.id, self.acc_done_ns, self.acc_phases,
-                                    self.acc_in, self.acc_out, self.acc_level.name)
-        self.acc_phases, self.acc_done_ns, self.acc_in, self.acc_out = {}, 0.0, 0, 0
-
-    def _switch_row(self, row: int, level) -> None:
-        """Start accumulating timestep ``row``, which runs at ``level``."""
-        self.flush_row()
-        self.acc_row, self.acc_level = row, level
-
-    def count_packets_out(self, n: int) -> None:
-        if self.tick != self.acc_row:
-            self._switch_row(self.tick, self.level)
-        self.acc_out += n
-
-    # ---- enqueueing -------------------------------------------------------------------------
-    def raise_event(self, kind: str, fn: Callable, args: tuple = (), at_ns: float | None = None) -> None:
-        prio = self.priorities.get(kind, 1)
-        if prio <= 0:
-            self._run_preemptive(kind, fn, args, self.env.now if at_ns is None else at_ns)
-        else:
-            self.enqueue(_Task(kind, fn, args, prio))
-
-    def enqueue(self, task: _Task) -> bool:
-        q = self.queues[min(task.prio, len(self.queues)) - 1]
-        if len(q) >= self.p.task_queue_size:
-            self.c["task_queue_full"] += 1
-            return False
-        q.append(task)
-        self.tasks_outstanding += 1
-        if self.running is None and not self.in_preempt:
-            self._dispatch()
-        return True
-
-    def _dispatch_after_preempt(self, end_ns: float) -> None:
-        """A pre-emptive handler that found the core idle queued work: it starts when the handler ends.
-
-        (spin1_schedule_callback from an ISR: the dispatcher picks the task up once the ISR returns.)
-        """
-        if self.running is None and any(self.queues):
-            self.chip.call_at(end_ns, self._dispatch_if_idle)
-
-    def _dispatch_if_idle(self) -> None:
-        if self.running is None:
-            self._dispatch()
-
-    # ---- pre-emptive handlers -----------------------------------------------------------------
-    def book_preempt(self, arrival_ns: float, cycles: float) -> tuple[float, float]:
-        """Reserve core time for a pre-emptive handler; delay the running callback by it."""
-        start = arrival_ns if arrival_ns > self.preempt_free else self.preempt_free
-        end = start + cycles * self.ns_per_cycle
-        self.preempt_free = end
-        self.preempt.append((start, end))
-        if self.running is not None and start < self.cb_end:
-            self.cb_end += end - start
-        return start, end
-
-    def _run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float) -> None:
-        start = arrival_ns if arrival_ns > self.preempt_free else self.preempt_free
-        row = self.tick
-        self.in_preempt = True
-        cycles, phases = self._execute(kind, fn, args, start)
-        self.in_preempt = False
-        overhead = self.irq_cycles
-        phases["irq"] = phases.get("irq", 0.0) + overhead
-        s, e = self.book_preempt(arrival_ns, cycles + overhead)
-        self._account(s, e, cycles + overhead, phases, row, kind, self.ctx_merged)
-        self._dispatch_after_preempt(e)
-
-    def accept_packets(self, n: int) -> bool:
-        """Count ``n`` arriving packets; False if no program is loaded here (they are dropped)."""
-        if self.firmware is None:
-            self.chip.noc.dropped += n
-            return False
-        self.c["packets_received"] += n
-        if self.tick != self.acc_row:
-            self._switch_row(self.tick, self.level)
-        self.acc_in += n
-        return True
-
-    def begin_burst(self, first_ns: float) -> float:
-        """Open the execution context of a burst handler (starts after pending pre-emptive work)."""
-        start = first_ns if first_ns > self.preempt_free else self.preempt_free
-        self._open_context(PACKET, start)
-        self.in_preempt = True
-        return start
-
-    def _book_handlers(self, start: float, first_ns: float, last_ns: float, n: int, dur: float) -> float:
-        """Place ``n`` pre-emptive handlers of ``dur`` ns each for packets arriving evenly from ``first_ns``
-        to ``last_ns``; each delays a running queueable callback it overlaps. Returns when the last ends."""
-        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
-        running = self.running is not None
-        if step <= dur:  # each packet arrives before the previous handler ends: back to back
-            free = start + n * dur
-            self.preempt.append((start, free))
-            if running and start < self.cb_end:
-                self.cb_end += n * dur
-        else:
-            free, intervals = self.preempt_free, self.preempt
-            for i in range(n):
-                arrival = first_ns + i * step
-                s = arrival if arrival > free else free
-                free = s + dur
-                intervals.append((s, free))
-                if running and s < self.cb_end:
-                    self.cb_end += dur
-        self.preempt_free = free
-        return free
-
-    def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
-        """Book ``n`` handlers whose total cost the body declared: back to back, or each at its arrival."""
-        self.in_preempt = False
-        self.c["callbacks"] += 1
-        if self.pending_bursts:
-            self.chip.flush_bursts(self)
-        cycles, phases = self.ctx_cycles, self.ctx_phases
-        overhead = self.irq_cycles
-        phases["irq"] = phases.get("irq", 0.0) + overhead * n
-        dur = (cycles / n + overhead) * self.ns_per_cycle
-        free = self._book_handlers(start, first_ns, last_ns, n, dur)
-        self._account(start, free, cycles + overhead * n, phases, row, PACKET, self.ctx_merged)
-        self._dispatch_after_preempt(free)
-
-    def charged_burst(self, phase: str, cycles: float, n: int, first_ns: float, last_ns: float) -> None:
-        """Fast kernel: a burst of ``n`` packets whose handler body only charged ``cycles`` to ``phase``
-        (its numerics ran for the whole group beforehand, ``on_packet_burst_group``).
-
-        The same arithmetic, in the same order, as ``accept_packets`` + ``begin_burst`` + a body that
-        charges once + ``finish_burst``, without the per-callback context: only for a chip without a
-        trace recorder (phases go straight into the timestep being accumulated).
-        """
-        c = self.c
-        c["packets_received"] += n
-        tick, level = self.tick, self.level
-        if tick != self.acc_row:
-            self._switch_row(tick, level)
-        self.acc_in += n
-        start = first_ns if first_ns > self.preempt_free else self.preempt_free
-        if level is not self.acc_level:
-            self._switch_row(tick, level)
-        acc = self.acc_phases
-        acc[phase] = acc.get(phase, 0.0) + cycles
-        c["callbacks"] += 1
-        overhead = self.irq_cycles
-        acc["irq"] = acc.get("irq", 0.0) + overhead * n
-        dur = (cycles / n + overhead) * self.ns_per_cycle
-        running = self.running is not None
-        free = self._book_handlers(start, first_ns, last_ns, n, dur)
-        by_level = self._cycles_by_level
-        by_level[level.name] = by_level.get(level.name, 0.0) + (cycles + overhead * n)
-        done = free - self.tick_start_ns
-        if done > self.acc_done_ns:
-            self.acc_done_ns = done
-        if not running and any(self.queues):
-            self.chip.call_at(free, self._dispatch_if_idle)
-
-    def receive_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
-        """Deliver a burst of packets whose arrivals spread evenly from ``first_ns`` to ``last_ns``."""
-        n = len(keys)
-        if not self.accept_packets(n):
-            return
-        fw = self.firmware
-        prio = self.priorities[PACKET]
-        if prio > 0:  # a firmware may make packet handling queueable
-            for k, pl in zip(keys, payloads):
-                self.enqueue(_Task(PACKET, fw.on_packet, (k, pl), prio))
-            return
-        burst = getattr(fw, "on_packet_burst", None)
-        if burst is not None:
-            row = self.tick
-            start = self.begin_burst(first_ns)
-            burst(self.core, keys, payloads)
-            self.finish_burst(start, first_ns, last_ns, n, row)
-            return
-        step = (last_ns - first_ns) / (n - 1) if n > 1 else 0.0
-        for i in range(n):
-            self._run_preemptive(PACKET, fw.on_packet, (keys[i], payloads[i]), first_ns + i * step)
-
-    def receive_packets_fast(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
-        """Fast kernel (no trace recorder): ``receive_packets`` for a firmware with a pre-emptive
-        ``on_packet_burst``, its bookkeeping inlined; every other case takes the exact path."""
-        fw = self.firmware
-        burst = getattr(fw, "on_packet_burst", None)
-        if burst is None or self.priorities[PACKET] > 0:
-            self.receive_packets(keys, payloads, first_ns, last_ns)
-            return
-        n = len(keys)
-        self.c["packets_received"] += n
-        tick = self.tick
-        if tick != self.acc_row:
-            self._switch_row(tick, self.level)
-        self.acc_in += n
-        start = first_ns if first_ns > self.preempt_free else self.preempt_free
-        self._open_context(PACKET, start)
-        self.in_preempt = True
-        burst(self.core, keys, payloads)
-        self.finish_burst(start, first_ns, last_ns, n, tick)
-
-    # ---- queueable dispatcher -------------------------------------------------------------------
-    def _dispatch(self) -> None:
-        for q in self.queues:
-            if q:
-                self._start(q.popleft())
-                return
-        # nothing to do: the core sleeps until the next event
-
-    def _start(self, task: _Task) -> None:
-        """Run a queueable callback's body now; its end is booked at start + cycles + stolen time."""
-        t0 = self.env.now
-        if self.preempt and self.preempt[-1][1] <= t0:
-            self.preempt.clear()
-        self.running = task
-        self._cb_row, self._cb_level = self.tick, self.level
-        cycles, phases = self._execute(task.kind, task.fn, task.args, t0)
-        end = t0 + cycles * self.ns_per_cycle
-        for s, e in self.preempt:  # pre-emptive work already booked steals from this callback
-            if e <= t0:
-                continue
-            s = s if s > t0 else t0
-            if s < end:
-                end += e - s
-        self.cb_start, self.cb_end = t0, end
-        self._cb_cycles, self._cb_phases, self._cb_merged = cycles, phases, self.ctx_merged
-        self.chip.call_at(end, self._on_callback_end)
-
-    def _on_callback_end(self) -> None:
-        now = self.env.now
-        if self.cb_end > now + 1e-9:  # stolen time moved the end: wait for the rest
-            self.chip.call_at(self.cb_end, self._on_callback_end)
-            return
-        task = self.running
-        self._account(self.cb_start, self.cb_end, self._cb_cycles, self._cb_phases, self._cb_row, task.kind,
-                      self._cb_merged, self._cb_level)
-        self.tasks_outstanding -= 1
-        self.running = None
-        self._dispatch()
-
-    # ---- timer ----------------------------------------------------------------------------------
-    def timer_fire(self, tick: int) -> None:
-        self.tick = tick
-        self.tick_start_ns = self.env.now
-        policy = self.chip.dvfs_policy
-        if policy is not None and self.firmware is not None:
-            self.set_level(policy.choose(self, tick))
-        if self.tasks_outstanding:
-            self.c["timer_overruns"] += 1
-        fw = self.firmware
-        if fw is None:
-            return
-        self.enqueue_timer(tick)
-
-    def timer_fire_fast(self, tick: int, now: float) -> None:
-        """Fast kernel: ``timer_fire`` for a PE without DVFS policy whose timer callback is queueable.
-
-        An idle core starts the tick at once: the same steps as ``enqueue_timer`` + ``_start``
-        without the calls between them; otherwise the exact path queues it.
-        """
-        self.tick = tick
-        self.tick_start_ns = now
-        if self.tasks_outstanding:
-            self.c["timer_overruns"] += 1
-        fw = self.firmware
-        if fw is None:
-            return
-        prio = self.priorities[TIMER]
-        if prio <= 0 or self.running is not None or self.in_preempt or any(self.queues):
-            self.enqueue_timer(tick)
-            return
-        task = _Task(TIMER, fw.on_timer, (tick,), prio)
-        self.tasks_outstanding += 1
-        preempt = self.preempt
-        if preempt and preempt[-1][1] <= now:
-            preempt.clear()
-        self.running = task
-        self._cb_row, self._cb_level = tick, self.level
-        self._open_context(TIMER, now)
-        fw.on_timer(self.core, tick)
-        self.c["callbacks"] += 1
-        if self.pending_bursts:
-            self.chip.flush_bursts(self)
-        cycles = self.ctx_cycles
-        end = now + cycles * self.ns_per_cycle
-        for s, e in preempt:  # pre-emptive work already booked steals from this callback
-            if e <= now:
-                continue
-            s = s if s > now else now
-            if s < end:
-                end += e - s
-        self.cb_start, self.cb_end = now, end
-        self._cb_cycles, self._cb_phases, self._cb_merged = cycles, self.ctx_phases, self.ctx_merged
-        self.chip.call_at(end, self._on_callback_end)
-
-    @property
-    def timer_task_pending(self) -> bool:
-        """The previous tick's work is not done (what an overrun is counted on)."""
-        return self.tasks_outstanding > 0
-
-    def enqueue_timer(self, tick: int) -> bool:
-        prio = self.priorities[TIMER]
-        if prio <= 0:
-            self._run_preemptive(TIMER, self.firmware.on_timer, (tick,), self.env.now)
-            return False
-        task = _Task(TIMER, self.firmware.on_timer, (tick,), prio)
-        if self.running is None and not any(self.queues):  # idle core: the tick runs at once
-            self.tasks_outstanding += 1
-            self._start(task)
-            return True
-        return self.enqueue(task)
 
     # ---- DVFS ------------------------------------------------------------------------------------
     def set_level(self, name: str) -> None:
@@ -503,10 +397,15 @@ class PE:
         self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
         self.level_since_ns = now  # the next callback body opens a record at the new level
         self.level = level
-        self.ns_per_cycle = level.ns_per_cycle
+        self.ns_per_cycle = self.ctx.ns_per_cycle = level.ns_per_cycle
 
     def close_levels(self, end_ns: float) -> dict[str, float]:
         """Time spent at each performance level up to ``end_ns``."""
         out = dict(self.time_by_level)
         out[self.level.name] = out.get(self.level.name, 0.0) + max(0.0, end_ns - self.level_since_ns)
         return out
+
+    # ---- timing state ------------------------------------------------------------------------------
+    def timing_state(self) -> PeTimingState:
+        """Snapshot and restore of everything that decides when this PE's work runs."""
+        return PeTimingState(self)

@@ -21,8 +21,8 @@ def _fake_pe(busy_history, pe_id=None):
     busy = np.zeros((len(busy_history), pe_id + 1))
     busy[:, pe_id] = busy_history
     stats = SimpleNamespace(n_rows=len(busy_history), busy_cycles=busy, time_done_ns=np.zeros_like(busy))
-    return SimpleNamespace(id=pe_id, chip=SimpleNamespace(stats=stats), running=None, ns_per_cycle=10 / 3,
-                           timer_task_pending=False, queues=[[], []])
+    return SimpleNamespace(id=pe_id, chip=SimpleNamespace(stats=stats), ns_per_cycle=10 / 3, is_behind=False,
+                           row_so_far=lambda row: None, accumulating_row=-1)
 
 
 def test_policy_picks_the_slowest_level_that_meets_the_deadline():
@@ -37,7 +37,7 @@ def test_policy_picks_the_slowest_level_that_meets_the_deadline():
     assert pol.choose(_fake_pe([budget_low * 2, 10, 10, 10]), tick=4) == "pl_high"
     assert pol.choose(_fake_pe([budget_low * 2, 10, 10, 10, 10]), tick=5) == "pl_low"
     behind = _fake_pe([10.0])
-    behind.running = object()
+    behind.is_behind = True
     assert pol.choose(behind, tick=1) == "pl_high"  # previous tick still running: go fast
     assert pol.describe()["choices"] == {"pl_low": 3, "pl_high": 4}
 

@@ -1,0 +1,45 @@
+"""The execution context: the callback body running in Python right now, and what it has charged.
+
+A body runs at its callback's start in simulated time; each cost it declares moves its own clock
+(``now_ns``) forward. The dispatcher turns the total into the callback's duration afterwards.
+"""
+from __future__ import annotations
+
+
+class ExecutionContext:
+    """Start time, cycles so far and cycles per phase of the body that is running.
+
+    ``ns_per_cycle`` follows the PE's performance level (``PE.set_level``), so a level switch inside
+    a body changes the rate at which its later cycles advance ``now_ns``.
+    """
+
+    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle")
+
+    def __init__(self, ns_per_cycle: float):
+        self.start_ns = 0.0
+        self.cycles = 0.0
+        self.phases: dict[str, float] = {}
+        self.kind = ""
+        self.merged = False  # the body's phases go straight into the timestep row
+        self.ns_per_cycle = ns_per_cycle
+
+    def open(self, kind: str, start_ns: float, phases: dict, merged: bool) -> None:
+        """Start charging a body that begins at ``start_ns``; its phase cycles go into ``phases``."""
+        self.start_ns, self.cycles, self.phases, self.kind, self.merged = start_ns, 0.0, phases, kind, merged
+
+    @property
+    def now_ns(self) -> float:
+        """Simulated time at this point of the running body."""
+        return self.start_ns + self.cycles * self.ns_per_cycle
+
+    def add_cycles(self, phase: str, cycles: float) -> None:
+        self.cycles += cycles
+        phases = self.phases
+        phases[phase] = phases.get(phase, 0.0) + cycles
+
+    def add_phase_cycles(self, costs: tuple[tuple[str, float], ...], total: float) -> None:
+        """Charge several phases at once (``total`` = their sum): a hot path's fixed step cost."""
+        self.cycles += total
+        phases = self.phases
+        for phase, cycles in costs:
+            phases[phase] = phases.get(phase, 0.0) + cycles
