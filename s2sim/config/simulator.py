@@ -45,12 +45,12 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     kernel = (environ.get(KERNEL_ENV) or "").strip()
     if kernel:
         if kernel not in KERNELS:
-            raise ConfigError(f"${KERNEL_ENV}", None, f"got {kernel!r}", "one of " + ", ".join(KERNELS))
+            raise ConfigError(f"{KERNEL_ENV}={kernel!r}", None, "unknown kernel", "one of " + ", ".join(KERNELS))
         out["kernel"] = kernel
     group = (environ.get(GROUP_ENV) or "").strip()
     if group:
         if group not in ("0", "1"):
-            raise ConfigError(f"${GROUP_ENV}", None, f"got {group!r}",
+            raise ConfigError(f"{GROUP_ENV}={group!r}", None, "unknown value",
                               "0 (per-PE numerics) or 1 (group numerics)")
         out["group_numerics"] = group == "1"
     return out
