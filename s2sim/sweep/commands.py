@@ -23,6 +23,11 @@ err_console = Console(stderr=True)
 CONFIRM_POINTS = 200
 
 
+def echo(line: Text) -> None:
+    """One line on stdout, never wrapped (paths and names stay copyable)."""
+    console.print(line, soft_wrap=True, highlight=False)
+
+
 def plain(text: str) -> Text:
     """A line printed verbatim: ``[/]`` in a study name is text, not a rich markup tag."""
     return Text(text.replace("\r", "\\r").replace("\n", "\\n"))
@@ -116,10 +121,10 @@ def sweep(study_file: Path, out, workers, scheduler, resume, no_point_reports, y
     if not quiet:
         rows = outputs["rows"]  # read back from the point folders: what results.csv says
         ok = sum(r["status"] == "ok" for r in rows)
-        console.print(plain(f"study {study.name}: {len(rows)} points ({progress.skipped} already complete, "
+        echo(plain(f"study {study.name}: {len(rows)} points ({progress.skipped} already complete, "
                             f"{ok - progress.skipped} run, {len(rows) - ok} failed) "
                             f"in {time.perf_counter() - t0:.1f} s"))
-        console.print(plain(f"results: {out_dir / 'results.csv'}; page: {outputs['html']}"))
+        echo(plain(f"results: {out_dir / 'results.csv'}; page: {outputs['html']}"))
 
 
 def _confirm_size(study, to_run: int, yes: bool) -> None:
@@ -158,9 +163,9 @@ def validate_study(path: Path, sets: tuple[str, ...]) -> bool:
         study = load_study(path)
     except ConfigError as err:
         fail(str(err))
-    console.print(plain(f"{path}: ok (study {study.name}: {len(study.points)} points over "
+    echo(plain(f"{path}: ok (study {study.name}: {len(study.points)} points over "
                         f"{', '.join(study.axis_names) or 'no axes'}; base {study.network})"))
     if len(study.points) > CONFIRM_POINTS:
-        console.print(plain(f"note: more than {CONFIRM_POINTS} points: s2sim sweep asks before starting "
+        echo(plain(f"note: more than {CONFIRM_POINTS} points: s2sim sweep asks before starting "
                             "them (or give --yes)"))
     return True
