@@ -12,9 +12,14 @@ is not complete, and the next attempt (a Dask retry, ``--resume``) picks it up:
   only the report and the status are written;
 * a ``checkpoint.npz`` kept by an interrupted run: the run continues from it (``--resume``);
 * anything else: the folder's old outputs are removed and the point runs from the start.
+
+One process at a time works on a point (an advisory lock on ``.point.lock``, released by the kernel
+when its holder dies): a Dask worker orphaned by a killed driver finishes dying before a resumed
+sweep touches the point, and two sweeps of one folder never write the same point at once.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -70,10 +75,33 @@ def run_point(network: str | Path, sets: list[str], directory: str | Path, repor
     if is_complete(directory):
         return read_status(directory) or {}
     directory.mkdir(parents=True, exist_ok=True)
+    with _point_lock(directory):
+        if is_complete(directory):  # another process finished it while we waited
+            return read_status(directory) or {}
+        return _run_locked(Path(network), sets, directory, report)
+
+
+@contextlib.contextmanager
+def _point_lock(directory: Path):
+    """Hold ``directory/.point.lock`` exclusively (blocking); a no-op where ``fcntl`` does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(directory / ".point.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_locked(network: Path, sets: list[str], directory: Path, report: bool) -> dict[str, Any]:
     (directory / STATUS).unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        how, error = _run_or_continue(Path(network), sets, directory, report)
+        how, error = _run_or_continue(network, sets, directory, report)
     except KeyboardInterrupt:
         write_status(directory, {"status": "interrupted", "error": "interrupted (rerun the sweep with --resume "
                                  "to continue this point)", "wall_time_s": time.perf_counter() - t0})

@@ -158,3 +158,23 @@ def test_a_second_checkout_at_another_path_runs_nothing_again(tmp_path):
     assert len(frame) == 2 and (frame["status"] == "ok").all()
     assert max(ran) == 0, "no point ran again from the second checkout"
     assert sorted(p.name for p in (second / "sweep" / "points").iterdir()) == sorted(frame["point"])
+
+
+def test_a_point_killed_after_its_summary_is_finished_not_run_again(tmp_path):
+    """Killed between summary.json and status.json (e.g. while writing the report): not complete, so
+    the table says so; the next attempt writes only what is missing and keeps the run's results."""
+    from s2sim.sweep.point import is_complete, run_point
+    from s2sim.sweep.results import collect_rows
+    from s2sim.sweep.study import load_study
+    study = load_study({"study": "s", "network": str(ROOT / "networks" / "lif_bench.yaml"),
+                        "set": {"run.ticks": 3, "network.layers": [32, 32]}})
+    point = tmp_path / "points" / study.points[0].id
+    run_point(study.network, study.points[0].sets, point, report=False)
+    written = (point / "summary.json").stat().st_mtime_ns
+    (point / "status.json").unlink()  # what a kill after the summary leaves
+    assert not is_complete(point)
+    assert collect_rows(study, tmp_path)[0]["status"] == "not run", "the table agrees: not complete"
+    status = run_point(study.network, study.points[0].sets, point, report=False)
+    assert status["status"] == "ok" and status["how"] == "finished"
+    assert (point / "summary.json").stat().st_mtime_ns == written, "the run was not repeated"
+    assert collect_rows(study, tmp_path)[0]["status"] == "ok"
