@@ -38,19 +38,20 @@ def train_seed(args: tuple) -> dict:
     """40 (or ``epochs``) epochs from seed ``seed``; per-epoch validation/test accuracy."""
     network, sets, seed, epochs = args
     from firmware_models.eventprop import reference as R
+    from firmware_models.eventprop import training as T
     p = params_of(network, sets)
     if epochs is not None:
         p = p.model_copy(update={"epochs": epochs})
     data = R.load_data(p)
-    weights = R.init_weights(p, seed)
-    opt = R.Adam(weights, p.lr, p.weight_decay)
-    rng = np.random.RandomState(seed)
+    state = T.fresh_state(p, R.init_weights(p, seed))
     hist, t0 = [], time.perf_counter()
-    for ep in range(p.epochs):
-        loss, acc = R.train_epoch(weights, opt, *data["train"], p, rng)
-        va, _ = R.evaluate(weights, *data["valid"], p)
-        te, _ = R.evaluate(weights, *data["test"], p)
-        hist.append({"epoch": ep + 1, "train_loss": loss, "train_acc": acc, "valid": va, "test": te})
+    for ep in range(p.epochs):  # the training loop of s2sim run --fast, one epoch at a time
+        state = T.train_reference(state, data, p, seed, epochs=ep + 1)
+        row = state.history[-1]
+        va, _ = R.evaluate(state.weights, *data["valid"], p)
+        hist.append({"epoch": ep + 1, "train_loss": row["train_loss"], "train_acc": row["train_acc"],
+                     "valid": va, "test": row["test_acc"]})
+    weights = state.weights
     return {"seed": seed, "history": hist, "wall_s": time.perf_counter() - t0,
             **silence(weights, data["test"][0], p)}
 

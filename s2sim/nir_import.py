@@ -35,9 +35,21 @@ then the membrane with the new current); "euler" is forward Euler, which is what
 A spike crosses one projection per tick, as on the chip: population ``k`` sees at tick ``t`` the
 spikes its sources fired at tick ``t - 1``.
 
-The step ``dt`` and the method default to what the graph's metadata says (``dt`` in seconds,
-``discretisation``; ``graph_settings``), else to the tick and ``exact``: an exporter that assumed a
-step (snnTorch: 1e-4 s, Euler) can say so in the file.
+The step ``dt`` and the method (``resolve_step``): the run's ``model.dt_ns`` / ``model.discretisation``
+when set; else the graph's metadata (``dt`` in seconds, ``discretisation``; ``graph_settings``); else,
+when the graph has LIF/CubaLIF neurons and every neuron with a time constant has the same ``tau / r``
+(and not all ``r`` are 1), that ratio with ``euler``: snnTorch's exporter writes ``r = tau / dt`` for its discrete ``Leaky``/``Synaptic`` (1e-4 s)
+and no metadata. Otherwise a graph whose dynamics depend on the step is refused with a one-line error
+naming ``model.dt_ns``; only a graph of ``Threshold`` neurons runs at the tick without one.
+Forward Euler is refused where it is unstable (``dt > 2 tau``) and noted where it is inaccurate
+(``dt > tau``: the decay factor is negative or zero). Non-finite parameters are refused with the node
+and field named.
+
+``exporter: norse`` undoes two conventions of Norse's exporter (1.1): it writes ``tau = dt / tau_inv``,
+i.e. ``dt * tau``, so tau is divided by the step (default Norse's 1 ms); and Norse adds a spike's weight to
+the synaptic current unscaled (``i = (1 - dt/tau_syn) i + x``) where NIR's ``CubaLIF`` scales it by
+``dt/tau_syn`` (euler) or ``1 - exp(-dt/tau_syn)`` (exact), so the synaptic gain is ``w_in`` itself.
+Norse integrates with forward Euler, the default method then.
 """
 from __future__ import annotations
 
@@ -48,12 +60,16 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["NirError", "Population", "Projection", "LoweredGraph", "read_graph", "lower", "graph_settings"]
+__all__ = ["NirError", "Population", "Projection", "LoweredGraph", "Step", "read_graph", "lower", "graph_settings",
+           "resolve_step", "EXPORTERS"]
 
 Discretisation = Literal["exact", "euler"]
 NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "CubaLI", "Threshold")
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Flatten", "Conv2d")
 SPIKING = ("LIF", "CubaLIF", "IF", "Threshold")
+TIMED = ("LIF", "CubaLIF", "LI", "CubaLI")  # neurons with a membrane time constant
+EXPORTERS = ("norse",)  # exporters whose conventions ``lower`` corrects
+NORSE_DT_S = 1e-3  # Norse's default step (LIFParameters / to_nir dt)
 
 
 class NirError(Exception):
@@ -95,9 +111,14 @@ class LoweredGraph:
     populations: list[Population]  # sources first, then in an order where every pre comes first
     projections: list[Projection]
     outputs: dict[str, str] = field(default_factory=dict)  # Output node -> population it records
+    notes: list[str] = field(default_factory=list)  # warnings about the discretisation, for the summary
 
     def population(self, name: str) -> Population:
-        return next(p for p in self.populations if p.name == name)
+        """The population called ``name``; an unknown name is a KeyError listing the known ones."""
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(f"no population {name!r}; the network has: {', '.join(p.name for p in self.populations)}")
 
     @property
     def inputs(self) -> list[Population]:
@@ -142,10 +163,92 @@ def graph_settings(graph, label: str = "graph") -> tuple[float | None, str | Non
     return dt, method
 
 
-def lower(graph, dt_s: float, method: Discretisation = "exact", label: str = "graph") -> LoweredGraph:
-    """Turn a ``nir.NIRGraph`` into populations and projections at the tick ``dt_s``."""
+@dataclass
+class Step:
+    """The integration step and method a graph runs with, and where they came from."""
+
+    dt_s: float
+    method: str
+    source: str  # "model.dt_ns", "graph metadata", "tau / r (snnTorch's export)", "Norse's default", "the tick"
+    exporter: str | None = None
+
+
+def snntorch_step(graph) -> float | None:
+    """``tau / r`` when the graph has LIF/CubaLIF neurons, every neuron with a time constant has the same
+    ratio (relative 1e-4) and not all ``r`` are 1: the step snnTorch's exporter wrote into them
+    (``r = tau / dt``); else None."""
+    ratios, gains = [], []
+    for node in graph.nodes.values():
+        kind = type(node).__name__
+        if kind not in TIMED:
+            continue
+        tau = np.asarray(node.tau if kind in ("LIF", "LI") else node.tau_mem, np.float64).reshape(-1)
+        r = np.asarray(node.r, np.float64).reshape(-1)
+        with np.errstate(all="ignore"):
+            ratios.append(tau / r)
+        gains.append(r)
+    if not ratios or not any(type(n).__name__ in ("LIF", "CubaLIF") for n in graph.nodes.values()):
+        return None  # snnTorch exports its spiking neurons (Leaky, Synaptic) as LIF / CubaLIF
+    ratio = np.concatenate([np.broadcast_to(x, np.shape(x)).reshape(-1) for x in ratios])
+    r = np.concatenate(gains)
+    if not (np.isfinite(ratio).all() and (ratio > 0).all()) or np.all(r == 1.0):
+        return None
+    mid = float(np.median(ratio))
+    if np.abs(ratio - mid).max() > 1e-4 * mid:
+        return None
+    return float(f"{mid:.6g}")  # float32 tau and r leave ~1e-7 relative noise: 1.0000003e-4 -> 1e-4
+
+
+def detected_exporter(graph) -> str | None:
+    """``norse`` when the graph's metadata names Norse (keys ``exporter``/``exported_by``); else None."""
+    meta = getattr(graph, "metadata", None) or {}
+    said = " ".join(str(v.decode() if isinstance(v, bytes) else v) for k, v in meta.items()
+                    if k in ("exporter", "exported_by"))
+    return "norse" if "norse" in said.lower() else None
+
+
+def needs_step(graph) -> bool:
+    """Whether the graph's dynamics depend on the step (any neuron but ``Threshold``)."""
+    return any(type(n).__name__ in TIMED + ("IF",) for n in graph.nodes.values())
+
+
+def resolve_step(graph, dt_s: float | None, method: str | None, exporter: str | None, tick_s: float,
+                 label: str = "graph") -> Step:
+    """The step and method to lower ``graph`` with (module doc); a one-line ``NirError`` when the graph
+    does not say its step and the run does not either."""
+    if exporter is not None and exporter not in EXPORTERS:
+        raise NirError(f"{label}: model.exporter {exporter!r}; expected one of {', '.join(EXPORTERS)} or none")
+    meta_dt, meta_method = graph_settings(graph, label)
+    exporter = exporter or detected_exporter(graph)
+    if exporter == "norse":
+        if dt_s:
+            return Step(dt_s, method or meta_method or "euler", "model.dt_ns", exporter)
+        return Step(meta_dt or NORSE_DT_S, method or meta_method or "euler",
+                    "graph metadata" if meta_dt else "Norse's default", exporter)
+    if dt_s:
+        return Step(dt_s, method or meta_method or "exact", "model.dt_ns")
+    if meta_dt:
+        return Step(meta_dt, method or meta_method or "exact", "graph metadata")
+    inferred = snntorch_step(graph)
+    if inferred is not None:
+        return Step(inferred, method or meta_method or "euler", "tau / r (snnTorch's export)")
+    if needs_step(graph):
+        lower(graph, 1e-3, "exact", label)  # a graph s2sim cannot run at all says so first
+        raise NirError(f"{label}: the graph does not say its time step (no 'dt' in its metadata, and tau / r "
+                       "differs between its neurons, as no snnTorch export does); set model.dt_ns (and "
+                       "model.discretisation), or model.exporter=norse for a Norse export")
+    return Step(tick_s, method or meta_method or "exact", "the tick")
+
+
+def lower(graph, dt_s: float, method: Discretisation = "exact", label: str = "graph",
+          exporter: str | None = None) -> LoweredGraph:
+    """Turn a ``nir.NIRGraph`` into populations and projections at the step ``dt_s`` (seconds);
+    ``exporter``: correct that exporter's conventions (module doc)."""
     if method not in ("exact", "euler"):
         raise NirError(f"{label}: discretisation {method!r}; expected 'exact' or 'euler'")
+    if exporter is not None and exporter not in EXPORTERS:
+        raise NirError(f"{label}: exporter {exporter!r}; expected one of {', '.join(EXPORTERS)} or none")
+    notes: list[str] = []
     nodes, edges = dict(graph.nodes), list(graph.edges)
     for name, node in nodes.items():
         kind = type(node).__name__
@@ -159,7 +262,7 @@ def lower(graph, dt_s: float, method: Discretisation = "exact", label: str = "gr
                 raise NirError(f"{label}: edge ({src!r}, {dst!r}) names no node {end!r}")
         preds[dst].append(src)
     kinds = {n: type(node).__name__ for n, node in nodes.items()}
-    pops = {n: _population(n, node, kinds[n], dt_s, method, label)
+    pops = {n: _population(n, node, kinds[n], dt_s, method, label, exporter, notes)
             for n, node in nodes.items() if kinds[n] == "Input" or kinds[n] in NEURON_TYPES}
 
     cache: dict[str, tuple[dict[str, sp.csr_matrix], np.ndarray]] = {}
@@ -206,21 +309,31 @@ def lower(graph, dt_s: float, method: Discretisation = "exact", label: str = "gr
                            f"got {preds[name] or 'none'}")
         outputs[name] = preds[name][0]
     order = _topological(pops, projections, label)
-    return LoweredGraph([pops[n] for n in order], projections, outputs)
+    return LoweredGraph([pops[n] for n in order], projections, outputs, notes)
 
 
 # ---- populations ---------------------------------------------------------------------------------
-def _population(name: str, node, kind: str, dt_s: float, method: str, label: str) -> Population:
+def _population(name: str, node, kind: str, dt_s: float, method: str, label: str, exporter: str | None = None,
+                notes: list[str] | None = None) -> Population:
     if kind == "Input":
         return Population(name, kind, _size(node.input_type.get("input"), name, label))
 
     def vec(attr: str, n: int | None = None) -> np.ndarray:
-        v = np.asarray(getattr(node, attr), np.float64).reshape(-1)
+        v = _finite(getattr(node, attr), name, kind, attr, label).reshape(-1)
         if n is not None and v.size == 1:
             v = np.full(n, v.item())
         if n is not None and v.size != n:
             raise NirError(f"{label}: node '{name}' ({kind}): {attr} has {v.size} values; expected {n}")
         return v
+
+    def time_constant(attr: str, n: int) -> np.ndarray:
+        tau = vec(attr, n)
+        _positive(tau, name, kind, attr, label)
+        if exporter == "norse":  # Norse wrote dt / tau_inv = dt * tau
+            tau = tau / dt_s
+        if method == "euler":
+            _euler_check(tau, dt_s, name, kind, attr, label, notes)
+        return tau
 
     if kind == "Threshold":
         thr = vec("threshold")
@@ -235,19 +348,44 @@ def _population(name: str, node, kind: str, dt_s: float, method: str, label: str
     if kind == "IF":
         a, g, c = np.ones(n), dt_s * r, np.zeros(n)
     else:
-        tau = vec("tau" if kind in ("LIF", "LI") else "tau_mem", n)
-        _positive(tau, name, kind, "tau" if kind in ("LIF", "LI") else "tau_mem", label)
+        tau = time_constant("tau" if kind in ("LIF", "LI") else "tau_mem", n)
         a, k = _decay(tau, dt_s, method)
         g, c = k * r, k * vec("v_leak", n)
     pop = Population(name, kind, n, a=_f32(a), g=_f32(g), c=_f32(c))
     if kind in ("CubaLIF", "CubaLI"):
-        tau_syn = vec("tau_syn", n)
-        _positive(tau_syn, name, kind, "tau_syn", label)
+        tau_syn = time_constant("tau_syn", n)
         a_syn, k_syn = _decay(tau_syn, dt_s, method)
-        pop.a_syn, pop.g_syn = _f32(a_syn), _f32(k_syn * vec("w_in", n))
+        w_in = vec("w_in", n)
+        pop.a_syn, pop.g_syn = _f32(a_syn), _f32(w_in if exporter == "norse" else k_syn * w_in)
     if kind in SPIKING:
         pop.v_threshold, pop.v_reset = _f32(vec("v_threshold", n)), _f32(vec("v_reset", n))
     return pop
+
+
+def _finite(value, name: str, kind: str, attr: str, label: str) -> np.ndarray:
+    """``value`` as float64, refused with the node and field named when any entry is NaN or infinite."""
+    try:
+        v = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise NirError(f"{label}: node '{name}' ({kind}): {attr} is not numeric") from None
+    if not np.isfinite(v).all():
+        bad = "NaN" if np.isnan(v).any() else "infinite"
+        raise NirError(f"{label}: node '{name}' ({kind}): {attr} holds {bad} values; expected finite numbers")
+    return v
+
+
+def _euler_check(tau: np.ndarray, dt_s: float, name: str, kind: str, attr: str, label: str,
+                 notes: list[str] | None) -> None:
+    """Forward Euler multiplies the state by ``1 - dt/tau`` per step: refused where that exceeds 1 in
+    magnitude (``dt > 2 tau``, the state grows without bound), noted where it is <= 0 (``dt >= tau``)."""
+    worst = float(dt_s / tau.min())
+    if worst > 2.0:
+        raise NirError(f"{label}: node '{name}' ({kind}): euler is unstable at dt = {dt_s:g} s with {attr} = "
+                       f"{tau.min():g} s (dt/tau = {worst:.3g} > 2); set model.discretisation=exact or a "
+                       "smaller model.dt_ns" + (" (model.exporter=norse for a Norse export)" if worst > 20 else ""))
+    if worst >= 1.0 and notes is not None:
+        notes.append(f"node '{name}' ({kind}): euler at dt/{attr} = {worst:.3g} >= 1 is inaccurate (the decay "
+                     "factor 1 - dt/tau is <= 0); model.discretisation=exact integrates it exactly")
 
 
 def _decay(tau: np.ndarray, dt_s: float, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -292,7 +430,7 @@ def _apply(node, kind: str, name: str, mats, bias, label: str):
     if kind == "Flatten":
         return mats, bias
     if kind == "Scale":
-        s = np.asarray(node.scale, np.float64).reshape(-1)
+        s = _finite(node.scale, name, kind, "scale", label).reshape(-1)
         if s.size not in (1, n_in):
             raise NirError(f"{label}: node '{name}' (Scale) has {s.size} factors for {n_in} inputs")
         s = np.broadcast_to(s, (n_in,))
@@ -301,12 +439,12 @@ def _apply(node, kind: str, name: str, mats, bias, label: str):
     if kind == "Conv2d":
         w, b = _conv2d_matrix(node, name, n_in, label)
     else:
-        w = np.asarray(node.weight, np.float64)
+        w = _finite(node.weight, name, kind, "weight", label)
         if w.ndim != 2 or w.shape[1] != n_in:
             raise NirError(f"{label}: node '{name}' ({kind}) weight has shape {w.shape}; expected "
                            f"(n_out, {n_in})")
         w = sp.csr_matrix(w)
-        b = np.asarray(node.bias, np.float64).reshape(-1) if kind == "Affine" else np.zeros(w.shape[0])
+        b = _finite(node.bias, name, kind, "bias", label).reshape(-1) if kind == "Affine" else np.zeros(w.shape[0])
         if b.size == 1:
             b = np.full(w.shape[0], b.item())
     return {p: sp.csr_matrix(w @ m) for p, m in mats.items()}, w @ bias + b
@@ -314,7 +452,8 @@ def _apply(node, kind: str, name: str, mats, bias, label: str):
 
 def _conv2d_matrix(node, name: str, n_in: int, label: str) -> tuple[sp.csr_matrix, np.ndarray]:
     """The 2-D convolution as a sparse (C_out*H_out*W_out) x (C_in*H*W) matrix, channel-major."""
-    w = np.asarray(node.weight, np.float64)
+    w = _finite(node.weight, name, "Conv2d", "weight", label)
+    _finite(node.bias, name, "Conv2d", "bias", label)
     c_out, c_in_g, kh, kw = w.shape
     h, wd = (int(x) for x in np.asarray(node.input_shape).reshape(-1)[-2:])
     groups = int(node.groups)

@@ -15,7 +15,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["OutputDirError", "RunDir", "safe_run_name", "default_run_dir", "RUN_OUTPUTS"]
+__all__ = ["OutputDirError", "RunDir", "safe_run_name", "default_run_dir", "RUN_OUTPUTS", "atomic_write_text"]
 
 #: Files (and folders) a run writes; any of the first three marks a folder as holding a run.
 RUN_OUTPUTS = ("summary.json", "checkpoint.npz", "timesteps.csv", "trace.pftrace", "trace.json",
@@ -25,6 +25,19 @@ _RUN_MARKERS = RUN_OUTPUTS[:3]
 
 class OutputDirError(Exception):
     """The run directory cannot be used (already holds a run, not writable, ...)."""
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``path`` via a temp file + rename: a crash or a full disk never leaves a half file that looks
+    complete, nor the temp file (the OSError is re-raised for the caller to report)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def safe_run_name(name: str) -> str:

@@ -32,7 +32,7 @@ from typing import Any, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from .nir_import import LoweredGraph, NirError, graph_settings, lower
+from .nir_import import LoweredGraph, NirError, lower, resolve_step
 from .nir_import import Population as Lowered
 from .nir_import import Projection as LoweredProjection
 
@@ -150,20 +150,25 @@ class Network:
         self.populations: list[Population] = []
         self.projections: list[Projection] = []
         self._nir = None  # (graph, discretisation, dt_s or None) when built by from_nir
+        self._nir_exporter: str | None = None  # exporter whose conventions from_nir corrects
 
     def add(self, *items: Population | Projection) -> None:
         for item in items:
             (self.populations if isinstance(item, Population) else self.projections).append(item)
 
     def population(self, name: str) -> Population:
-        return next(p for p in self.populations if p.name == name)
+        """The population called ``name``; an unknown name is a KeyError listing the known ones."""
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(f"no population {name!r}; the network has: {', '.join(p.name for p in self.populations)}")
 
     def lowered(self, dt_s: float) -> LoweredGraph:
         """The network as populations and synaptic matrices at tick ``dt_s`` (what the chip runs)."""
         if self._nir is not None:
             graph, method, nir_dt_s = self._nir
             try:
-                return lower(graph, nir_dt_s or dt_s, method, self.name)
+                return lower(graph, nir_dt_s or dt_s, method, self.name, self._nir_exporter)
             except NirError as err:
                 raise SnnError(str(err)) from None
         names = [p.name for p in self.populations]
@@ -191,23 +196,25 @@ class Network:
 
 
 def from_nir(graph, discretisation: str | None = None, name: str = "nir", input_spikes=None,
-             dt_s: float | None = None) -> Network:
+             dt_s: float | None = None, exporter: str | None = None) -> Network:
     """A ``Network`` running a ``nir.NIRGraph`` (or a path to a .nir file); its Input nodes become
     input populations fed from ``input_spikes`` (``{input node: [ticks, n]}`` or one array): a raster of
     0/1 makes a ``spike_list``, any other values a ``dense_input``. Its neuron nodes become populations
-    recording spikes and voltages. ``dt_s`` and ``discretisation``: the step and method the graph's
-    dynamics are discretised with (None: the graph's metadata, else the run's tick and ``exact``)."""
+    recording spikes and voltages. ``dt_s``, ``discretisation`` and ``exporter``: as ``model.dt_ns``,
+    ``model.discretisation`` and ``model.exporter`` of ``s2sim run`` (None: the graph's metadata, else
+    snnTorch's ``tau / r``; docs/nir.md); a graph of ``Threshold`` neurons alone runs at the tick."""
     from .nir_import import read_graph
     if not hasattr(graph, "nodes"):
         graph = read_graph(graph)
     try:
-        meta_dt_s, meta_method = graph_settings(graph, name)
+        step = resolve_step(graph, dt_s, discretisation, exporter, 0.0, name)
+        probe = lower(graph, step.dt_s or 1e-3, step.method, name, step.exporter)  # names and sizes
     except NirError as err:
         raise SnnError(str(err)) from None
-    dt_s, discretisation = dt_s or meta_dt_s, discretisation or meta_method or "exact"
-    probe = lower(graph, dt_s or 1e-3, discretisation, name)  # names and sizes (independent of the tick)
+    dt_s, discretisation = step.dt_s or None, step.method
     net = Network(name)
     net._nir = (graph, discretisation, dt_s)
+    net._nir_exporter = step.exporter
     for low in probe.populations:
         if low.kind == "Input":
             raster = input_spikes.get(low.name) if isinstance(input_spikes, dict) else input_spikes

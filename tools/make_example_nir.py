@@ -73,7 +73,9 @@ def nir_graph(w1, b1, w2, b2):
                "readout": nir.LI(tau=np.full(n_o, tau_li), r=np.full(n_o, tau_li / DT_S), v_leak=np.zeros(n_o)),
                "output": nir.Output(np.array([n_o]))},
         edges=[("input", "fc1"), ("fc1", "hidden"), ("hidden", "fc2"), ("fc2", "readout"),
-               ("readout", "output")])
+               ("readout", "output")],
+        # the step and method the graph was designed for: s2sim refuses to guess them (docs/nir.md)
+        metadata={"dt": DT_S, "discretisation": "exact"})
 
 
 def encode(x: np.ndarray, ticks: int) -> np.ndarray:

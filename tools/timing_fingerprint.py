@@ -71,6 +71,13 @@ SMALL_RUNS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
         "dataset.t_wait_steps=20", "dataset.recall_steps=10", "training.epochs=1"],
                          {"reference_training": True, "timing_samples": 1}),
     "nir": ("networks/nir/yinyang_if.nir", [], {}),
+    # contention: narrow links, short TX/DMA/task queues (link, injection-port, TX back-pressure rules)
+    "gsc_contention": ("networks/gsc.yaml", ["dataset.n_train=1", "dataset.n_valid=1", "dataset.n_test=1",
+                                             "arch.pe.dma_queue_size=1", "arch.pe.tx_queue_size=2",
+                                             "arch.noc.link_width_bits=16", "arch.pe.task_queue_size=2"], {}),
+    "lif_contention": ("networks/lif_bench.yaml", ["run.ticks=12", "network.layers=[64,96,48]",
+                                                   "mapping.neurons_per_pe=32", "network.input_rate_hz=400",
+                                                   "arch.pe.tx_queue_size=2", "arch.noc.link_width_bits=8"], {}),
 }
 
 

@@ -66,7 +66,9 @@ class EpropParams(BaseModel):
     memory_layout: Layout = "paper"
     exp_impl: Literal["software", "accelerator"] = "software"
 
-    # ---- derived float32 constants (computed in double, rounded once, like initialize_eprop_parameters) ----
+    # ---- derived float32 constants, formed as initialize_eprop_parameters forms them: α, ρ and κ are the
+    # double exp rounded once to float; 1−α, 1−ρ and (1−α)(1−ρ) are then float arithmetic on those floats
+    # (1−ρ is 1e-6 relatively smaller than the double-then-round value; the C trainer uses this one) ----
     @property
     def alpha(self) -> np.float32:
         """Membrane decay α = exp(−1/τ_m)."""
@@ -74,7 +76,7 @@ class EpropParams(BaseModel):
 
     @property
     def one_minus_alpha(self) -> np.float32:
-        return F32(1.0 - math.exp(-1.0 / self.tau_m))
+        return F32(1.0) - self.alpha
 
     @property
     def rho(self) -> np.float32:
@@ -83,12 +85,12 @@ class EpropParams(BaseModel):
 
     @property
     def one_minus_rho(self) -> np.float32:
-        return F32(1.0 - math.exp(-1.0 / self.tau_a))
+        return F32(1.0) - self.rho
 
     @property
     def one_alpha_x_one_rho(self) -> np.float32:
         """(1−α)(1−ρ), the ε^a input coefficient (``one_alpha_x_one_rho`` in C)."""
-        return F32((1.0 - math.exp(-1.0 / self.tau_m)) * (1.0 - math.exp(-1.0 / self.tau_a)))
+        return self.one_minus_alpha * self.one_minus_rho
 
     @property
     def kappa(self) -> np.float32:

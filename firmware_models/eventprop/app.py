@@ -6,6 +6,11 @@ Modes
   epoch is computed with the reference forward pass on the chip's weights (same float32 maths).
 * ``--fast`` (or ``training.engine: reference``): train with the vectorised reference, then simulate
   ``--timing-samples`` batches (default 1) on the chip with the trained weights for timing/energy.
+  Both engines run the one loop ``training.train`` (same batches, ``max_batches``, checkpoints).
+
+Scoring: ``test_accuracy`` counts a tie for the earliest output spike as wrong (``training.tie_rule:
+wrong``, strict) or gives it to the lowest class (``argmin``, the authors' rule); the summary always
+carries both, and the tie rate. ``dataset.split: authors`` scores the authors' test split.
 """
 from __future__ import annotations
 
@@ -37,6 +42,21 @@ class EventpropTraining(BaseModel):
     checkpoint_every: int = Field(20, ge=1, description="chip training: checkpoint every N batches "
                                   "(and at each epoch end and on Ctrl-C)")
     init_seed: int | None = None
+    tie_rule: Literal["wrong", "argmin"] = Field(
+        "wrong", description="how test_accuracy scores a sample whose earliest output spike is shared: "
+        "wrong (strict) or argmin (the lowest class wins, the authors' rule); the summary gives both")
+
+
+class EventpropDataset(BaseModel):
+    """``dataset`` section: which Yin-Yang splits train and score the network."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: Literal["kriener", "authors"] = Field(
+        "kriener", description="kriener: the data set's published splits, test = 1000 samples (seed 40), "
+        "unfiltered; authors: the authors' script's, test = 1000 samples (seed 43) filtered with the "
+        "ambiguous-sample rule, whole batches of 256 only (768), and the last partial training batch "
+        "dropped (drop_last)")
 
 
 def consts(p: EventpropParams) -> Consts:
@@ -198,13 +218,13 @@ class ChipNetwork:
         return out
 
 
-def _load(p: EventpropParams):
+def _load(p: EventpropParams, split: str):
     from . import reference as R
-    return R, R.load_data(p)
+    return R, R.load_data(p, split)
 
 
 #: sections of the network file this app reads (any other non-empty one is an error)
-SECTIONS = ("network", "mapping", "training")
+SECTIONS = ("network", "mapping", "training", "dataset")
 
 
 def run(ctx: RunContext) -> AppResult:
@@ -212,12 +232,13 @@ def run(ctx: RunContext) -> AppResult:
     p = ctx.section(EventpropParams, "network")
     mapping = ctx.section(EventpropMapping, "mapping")
     tr = ctx.section(EventpropTraining, "training")
+    ds = ctx.section(EventpropDataset, "dataset")
     opts = ctx.options or {}
     fast = bool(opts.get("fast")) or tr.engine == "reference"
     epochs = p.epochs if tr.epochs is None else tr.epochs
-    R, data = _load(p)
+    R, data = _load(p, ds.split)
     seed = ctx.seed if tr.init_seed is None else tr.init_seed
-    settings = run_settings(ctx, tr)
+    settings = run_settings(ctx, tr, ds)
     if opts.get("resume"):
         try:
             state = T.load_checkpoint(opts["resume"], p, settings)
@@ -240,46 +261,45 @@ def run(ctx: RunContext) -> AppResult:
     except ValueError as err:
         raise AppError(f"{ctx.loaded.file}: mapping: {err}") from None
     times, y = data["train"]
-    n_batches = -(-len(y) // p.batch)
-    if tr.max_batches:
-        n_batches = min(n_batches, tr.max_batches)
     out_dir = Path(ctx.out_dir) if ctx.out_dir is not None else None
     ctx.start_output()
-    if fast:
-        try:
-            state = T.train_reference(state, data, p, seed, epochs, out_dir)
-        except ValueError as err:
-            raise AppError(f"--fast: {err}") from None
-        weights = state.weights
+    engine = T.ReferenceEngine(p) if fast else T.ChipEngine(chip)
+    totals = None if fast else (lambda: ctx.run_totals(sim, chip.samples_run, chip.batches_run * chip.K, carried))
+    state = T.train(engine, state, data, p, seed, epochs, tr.max_batches, ctx.progress, out_dir,
+                    tr.checkpoint_every, totals, drop_last=ds.split == "authors", tie_rule=tr.tie_rule)
+    weights = state.weights
+    if fast:  # the chip model simulates a few batches with the trained weights, for timing and energy
         chip.set_weights(weights)
         n_timing = int(opts.get("timing_samples") or 1)
         order = np.random.RandomState(seed + 1).permutation(len(y))
         for k in range(n_timing):
             idx = order[k * p.batch:(k + 1) * p.batch]
             chip.run_batch(times[idx], y[idx])
-    else:
-        state = T.train_chip(chip, state, data, p, seed, epochs, n_batches, ctx.progress, out_dir,
-                             tr.checkpoint_every,
-                             totals=lambda: ctx.run_totals(sim, chip.samples_run, chip.batches_run * chip.K,
-                                                           carried))
-        weights = chip.weights
     if opts.get("save_weights"):
         T.export_weights(Path(opts["save_weights"]), weights)
     history = state.history
-    te, _ = R.evaluate(weights, *data["test"], p)
+    sc = R.score(weights, *data["test"], p)
+    te = sc.accuracy(tr.tie_rule)
     extra = profile(chip, p, ctx)
     extra["engine"] = "reference (--fast), chip timing only" if fast else "chip"
     extra["final_test_acc"] = te
     learning = {"history": history, "test_accuracy": te,
-                "best_test_accuracy": max([h["test_acc"] for h in history], default=te)}
+                "best_test_accuracy": max([h["test_acc"] for h in history], default=te),
+                "strict_test_accuracy": sc.strict, "argmin_test_accuracy": sc.argmin,
+                "test_tie_rate": sc.tie_rate, "tie_rule": tr.tie_rule,
+                "dataset": {"name": "yinyang", "split": ds.split, "test_samples": sc.samples}}
+    notes.append(f"test accuracy on {sc.samples} samples ({ds.split} split): {sc.strict:.2%} with ties "
+                 f"counted wrong, {sc.argmin:.2%} with ties to the lowest class (the authors' rule); "
+                 f"{sc.tie_rate:.2%} of samples tie; test_accuracy uses training.tie_rule={tr.tie_rule}")
     resumed = {"resumed_from": str(opts["resume"]), "carried": carried} if opts.get("resume") and not fast else {}
     return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.batches_run * chip.K,
                      ticks_per_sample=chip.K, learning=learning, extra=extra, notes=notes, **resumed)
 
 
-def run_settings(ctx: RunContext, tr: EventpropTraining) -> dict:
+def run_settings(ctx: RunContext, tr: EventpropTraining, ds: EventpropDataset) -> dict:
     """Settings outside ``network`` that change what training computes: a resume must use the same."""
-    return {"run.seed": ctx.seed, "training.init_seed": tr.init_seed, "training.max_batches": tr.max_batches}
+    return {"run.seed": ctx.seed, "training.init_seed": tr.init_seed, "training.max_batches": tr.max_batches,
+            "dataset.split": ds.split}
 
 
 def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
@@ -324,6 +344,7 @@ def validate(loaded) -> None:
     p = validate_section(EventpropParams, loaded.spec.network, file, "network")
     mapping = validate_section(EventpropMapping, loaded.spec.mapping, file, "mapping")
     validate_section(EventpropTraining, loaded.spec.training, file, "training")
+    validate_section(EventpropDataset, loaded.spec.dataset, file, "dataset")
     hw = HwParams.from_arch(loaded.arch)
     try:
         plan(p.layers, p.batch, mapping, hw.n_pes,

@@ -1,7 +1,8 @@
 """Hyper-parameters of the EventProp Yin-Yang model (spec eventprop_yinyang.md §1.3).
 
-Defaults are the off-chip ``main_wandb`` 2024-08 config with the on-chip loss
-constants, so an unmodified ``EventpropParams()`` is the run the chip mirrored.
+Defaults: data, network, init and loss of the authors' Yin-Yang ``main_wandb.py`` (2024-08), Adam
+lr 0.0019 of their later (2025-03, MNIST) config, Euler decay of the 2023-11 on-chip comparison
+notebook (``networks/yinyang.yaml``'s header says which setting follows which).
 Derived float32 constants (alpha, beta, ...) live here so the reference and the
 firmware read the very same numbers.
 """

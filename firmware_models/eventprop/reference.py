@@ -20,12 +20,12 @@ in the last step cannot reach the next layer inside the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 
 from firmware_models.eventprop.params import EventpropParams
-from s2sim.data.yinyang import exclude_ambiguous, latency_encode, to_raster, yinyang_splits
+from s2sim.data.yinyang import exclude_ambiguous, latency_encode, to_raster, yinyang, yinyang_splits
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)  # the off-chip code's guard; a no-op in float32 for |Vdot| >~ 1e-3
@@ -274,13 +274,34 @@ def output_error(spikes_out: np.ndarray, y: np.ndarray, p: EventpropParams,
     return grad_out, loss, first
 
 
-def accuracy(first: np.ndarray, y: np.ndarray) -> float:
-    """Fraction with argmin first-spike time == label; ties (incl. all silent) count wrong."""
+TieRule = Literal["wrong", "argmin"]
+
+
+def tied(first: np.ndarray) -> np.ndarray:
+    """Bool [B]: the earliest first-spike step is shared by two or more outputs (all silent included):
+    the samples whose class the output does not decide."""
+    earliest = first.min(axis=1, keepdims=True)
+    return (first == earliest).sum(axis=1) > 1
+
+
+def correct(first: np.ndarray, y: np.ndarray, tie_rule: TieRule = "wrong") -> np.ndarray:
+    """Bool [B] per sample. ``wrong``: the label neuron fires strictly first (a tie, all silent
+    included, counts wrong); ``argmin``: ``argmin`` of the first-spike steps is the label, so a tie
+    goes to the lowest class index (the authors' ``compute_accuracy`` with ``exclude_equal=False``)."""
+    if tie_rule == "argmin":
+        return first.argmin(axis=1) == y
+    if tie_rule != "wrong":
+        raise ValueError(f"tie_rule {tie_rule!r}; expected 'wrong' or 'argmin'")
     rows = np.arange(first.shape[0])
     t_lab = first[rows, y]
     others = first.copy()
     others[rows, y] = np.iinfo(np.int64).max
-    return float(np.mean(t_lab < others.min(axis=1)))
+    return t_lab < others.min(axis=1)
+
+
+def accuracy(first: np.ndarray, y: np.ndarray, tie_rule: TieRule = "wrong") -> float:
+    """Fraction of samples ``correct`` under ``tie_rule`` (default: ties count wrong)."""
+    return float(np.mean(correct(first, y, tie_rule)))
 
 
 # -------------------------------------------------------------------------- backward
@@ -474,7 +495,7 @@ class Adam:
     """torch.optim.Adam semantics in float32: L2 weight decay added to the gradient
     (not AdamW), bias-corrected update lr * m_hat / (sqrt(v_hat) + eps).
 
-    ``lr`` is a plain attribute so a scheduler (``train_epoch``) can change it.
+    ``lr`` is a plain attribute so a scheduler (``training.train``) can change it.
     """
 
     def __init__(self, weights: list[np.ndarray], lr: float, weight_decay: float = 0.0,
@@ -501,52 +522,72 @@ class Adam:
 
 
 # ---------------------------------------------------------------------- data / loops
-def load_data(p: EventpropParams) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Encoded Yin-Yang splits: {name: (spike steps [N, 5], labels)}; ambiguous train samples
-    dropped when ``p.exclude_ambiguous`` (validation/test are never filtered)."""
+DataSplit = Literal["kriener", "authors"]
+#: the authors' script scores its test loader in batches of 256 with ``drop_last=True``
+AUTHORS_TEST_BATCH = 256
+
+
+def load_data(p: EventpropParams, split: DataSplit = "kriener") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Encoded Yin-Yang splits: {name: (spike steps [N, 5], labels)}.
+
+    ``kriener``: the data set's published splits (train 5000/seed 42, valid 1000/41, test 1000/40);
+    ambiguous train samples dropped when ``p.exclude_ambiguous``, valid/test never filtered.
+    ``authors``: what the authors' training script (``main_wandb.py``, 2024-08) scores: the same train
+    split, and a test split of 1000 samples drawn with seed 43, filtered with the same ambiguous-sample
+    rule when ``p.exclude_ambiguous``, of which only whole batches of 256 are scored (``drop_last``:
+    768 samples). ``valid`` stays Kriener's (their script has none).
+    """
+    if split not in ("kriener", "authors"):
+        raise ValueError(f"dataset split {split!r}; expected 'kriener' or 'authors'")
+    raw = yinyang_splits()
+    if split == "authors":
+        raw["test"] = yinyang(1000, 43)
     out = {}
-    for name, (X, y) in yinyang_splits().items():
+    for name, (X, y) in raw.items():
         times = latency_encode(X, p.n_steps, p.t_min)
-        if name == "train" and p.exclude_ambiguous:
+        if p.exclude_ambiguous and (name == "train" or (split == "authors" and name == "test")):
             keep = exclude_ambiguous(times, y)
             times, y = times[keep], y[keep]
+        if split == "authors" and name == "test":
+            n = len(y) // AUTHORS_TEST_BATCH * AUTHORS_TEST_BATCH
+            times, y = times[:n], y[:n]
         out[name] = (times, y)
     return out
 
 
-def train_epoch(weights: list[np.ndarray], opt: Adam, times: np.ndarray, y: np.ndarray,
-                p: EventpropParams, rng: np.random.RandomState) -> tuple[float, float]:
-    """One shuffled epoch of minibatch Adam; returns (mean loss, train accuracy) seen while training.
+@dataclass
+class Scores:
+    """Test scores of one forward pass: accuracy under both tie rules, the tie rate, the mean loss."""
 
-    The batch gradient is the mean over the batch (torch's ``reduction='mean'``);
-    the last partial batch is kept (DataLoader default). Learning-rate decay is
-    torch StepLR stepped per batch with gamma^(1/n_batches), so lr = lr0 *
-    gamma^(batches_done / n_batches) and drops by exactly gamma per epoch.
-    """
-    n = len(y)
-    n_batches = -(-n // p.batch)
-    order = rng.permutation(n)
-    loss_sum, correct = 0.0, 0.0
-    for k in range(n_batches):
-        idx = order[k * p.batch:(k + 1) * p.batch]
-        s_in = to_raster(times[idx], p.n_steps).astype(F32)
-        loss, first, grads = loss_and_grads(weights, s_in, y[idx], p)
-        opt.step(weights, [g / F32(len(idx)) for g in grads])
-        opt.lr = p.lr * p.gamma_per_epoch ** (opt.t / n_batches)
+    strict: float  # ties (and all-silent samples) count wrong
+    argmin: float  # ties go to the lowest class index (the authors' rule)
+    tie_rate: float  # fraction of samples whose earliest output spike is shared
+    loss: float
+    samples: int
+
+    def accuracy(self, tie_rule: TieRule) -> float:
+        return self.argmin if tie_rule == "argmin" else self.strict
+
+
+def score(weights: list[np.ndarray], times: np.ndarray, y: np.ndarray, p: EventpropParams,
+          chunk: int = 1000) -> Scores:
+    """Forward pass only, in chunks to bound memory; both tie rules and the tie rate."""
+    loss_sum, strict, argmin, ties = 0.0, 0, 0, 0
+    for k in range(0, len(y), chunk):
+        s_in = to_raster(times[k:k + chunk], p.n_steps).astype(F32)
+        first = first_spike_steps(forward(weights, s_in, p)[-1].spikes)
+        labels = y[k:k + chunk]
+        loss, _ = ttfs_loss(first, labels, p)
         loss_sum += float(loss.sum())
-        correct += accuracy(first, y[idx]) * len(idx)
-    return loss_sum / n, correct / n
+        strict += int(correct(first, labels, "wrong").sum())
+        argmin += int(correct(first, labels, "argmin").sum())
+        ties += int(tied(first).sum())
+    n = max(len(y), 1)
+    return Scores(strict / n, argmin / n, ties / n, loss_sum / n, len(y))
 
 
 def evaluate(weights: list[np.ndarray], times: np.ndarray, y: np.ndarray, p: EventpropParams,
-             chunk: int = 1000) -> tuple[float, float]:
-    """(accuracy, mean loss) of a forward pass only, in chunks to bound memory."""
-    loss_sum, correct = 0.0, 0.0
-    for k in range(0, len(y), chunk):
-        s_in = to_raster(times[k:k + chunk], p.n_steps).astype(F32)
-        spikes = forward(weights, s_in, p)[-1].spikes
-        first = first_spike_steps(spikes)
-        loss, _ = ttfs_loss(first, y[k:k + chunk], p)
-        loss_sum += float(loss.sum())
-        correct += accuracy(first, y[k:k + chunk]) * len(first)
-    return correct / len(y), loss_sum / len(y)
+             chunk: int = 1000, tie_rule: TieRule = "wrong") -> tuple[float, float]:
+    """(accuracy under ``tie_rule``, mean loss) of a forward pass only."""
+    s = score(weights, times, y, p, chunk)
+    return s.accuracy(tie_rule), s.loss

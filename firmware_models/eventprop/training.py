@@ -5,8 +5,9 @@ the epoch in progress, the batches of it already done, that epoch's sample order
 state and the partial epoch's loss/accuracy sums. The chip engine writes one every
 ``checkpoint_every`` batches, at each epoch end and on Ctrl-C (the last finished batch), so an
 interrupt loses at most the batch in flight; a resumed run ends with weights bit-identical to an
-uninterrupted one (the numerics of a batch depend only on weights, Adam state and inputs). The
-reference engine (``--fast``) checkpoints at epoch ends.
+uninterrupted one (the numerics of a batch depend only on weights, Adam state and inputs). Both
+engines run the one loop ``train``, so ``--fast`` honours ``training.max_batches``, checkpoints and
+resumes like the chip engine; only the engine computing a batch differs.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from s2sim.data.cache import atomic_save_npz, read_headed_npz
+from s2sim.data.yinyang import to_raster
 
 from . import reference as R
 from .params import EventpropParams
@@ -117,27 +119,95 @@ def fresh_state(p: EventpropParams, weights: list[np.ndarray]) -> TrainState:
                       v=[np.zeros_like(w) for w in weights])
 
 
-def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,
-               n_batches: int, progress: Callable[[str, int], Callable[[int], None]],
-               out_dir: Path | None, checkpoint_every: int,
-               totals: Callable[[], dict] | None = None) -> TrainState:
-    """Train on the chip model from state ``s`` (fresh or restored) until ``epochs`` are done.
+class ReferenceEngine:
+    """The vectorised float32 reference (``--fast``): one batch = forward, loss, adjoint, Adam step."""
 
-    ``chip`` is a ``ChipNetwork`` built with ``s.weights``; its root PE gets ``s``'s Adam state.
+    label = "reference"
+
+    def __init__(self, p: EventpropParams) -> None:
+        self.p = p
+        self.opt: R.Adam | None = None
+        self.weights: list[np.ndarray] = []
+        self.batches_per_epoch = 1
+
+    def load(self, s: TrainState, batches_per_epoch: int) -> None:
+        self.weights = [w.copy() for w in s.weights]
+        self.opt = R.Adam(self.weights, self.p.lr, self.p.weight_decay)
+        self.opt.m, self.opt.v, self.opt.t = [m.copy() for m in s.m], [v.copy() for v in s.v], s.t
+        self.batches_per_epoch = batches_per_epoch
+        self.opt.lr = _lr(self.p, s.t, batches_per_epoch)
+
+    def run_batch(self, times: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Train on one batch (mean gradient, torch's ``reduction='mean'``); (loss [n], first [n, N])."""
+        s_in = to_raster(times, self.p.n_steps).astype(F32)
+        loss, first, grads = R.loss_and_grads(self.weights, s_in, y, self.p)
+        self.opt.step(self.weights, [g / F32(len(y)) for g in grads])
+        self.opt.lr = _lr(self.p, self.opt.t, self.batches_per_epoch)
+        return loss, first
+
+    def state(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], int]:
+        o = self.opt
+        return ([w.copy() for w in self.weights], [m.copy() for m in o.m], [v.copy() for v in o.v], o.t)
+
+
+class ChipEngine:
+    """The chip model: a batch runs on the per-core firmware; the root PE holds Adam and the weights."""
+
+    label = "chip"
+
+    def __init__(self, chip) -> None:
+        self.chip = chip
+
+    def load(self, s: TrainState, batches_per_epoch: int) -> None:
+        root = self.chip.root
+        root.m, root.v, root.t = [m.copy() for m in s.m], [v.copy() for v in s.v], s.t
+        root.n_batches = batches_per_epoch
+        root.lr = _lr(self.chip.p, s.t, batches_per_epoch)
+
+    def run_batch(self, times: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.chip.run_batch(times, y)
+
+    def state(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], int]:
+        root = self.chip.root
+        return [w.copy() for w in root.W], [m.copy() for m in root.m], [v.copy() for v in root.v], root.t
+
+
+def _lr(p: EventpropParams, steps: int, batches_per_epoch: int) -> float:
+    """torch StepLR stepped per batch with gamma^(1/batches per epoch): lr drops by gamma per epoch."""
+    return p.lr * p.gamma_per_epoch ** (steps / batches_per_epoch)
+
+
+def batches_per_epoch(n_samples: int, batch: int, drop_last: bool) -> int:
+    """Batches in one pass over the training set: the last partial batch kept (DataLoader default) or
+    dropped (``drop_last=True``, what the authors' script does)."""
+    return n_samples // batch if drop_last else -(-n_samples // batch)
+
+
+def train(engine, s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,
+          max_batches: int | None = None, progress: Callable[[str, int], Callable[[int], None]] | None = None,
+          out_dir: Path | None = None, checkpoint_every: int = 20, totals: Callable[[], dict] | None = None,
+          drop_last: bool = False, tie_rule: R.TieRule = "wrong") -> TrainState:
+    """The one EventProp training loop, for both engines, from state ``s`` (fresh or restored) until
+    ``epochs`` are done; the engine is the only difference between a chip and a ``--fast`` run.
+
+    Each epoch shuffles with ``RandomState(seed)`` (continued across epochs), trains on its first
+    ``max_batches`` batches (all when None; the learning-rate schedule counts the whole epoch either
+    way), scores the test split and appends one history row. A checkpoint is written every
+    ``checkpoint_every`` batches, at each epoch end and on Ctrl-C (the last finished batch).
     ``totals()`` gives the run totals so far; each checkpoint carries the ones of its batch boundary.
     """
     totals = totals if out_dir is not None else None
     times, y = data["train"]
-    root = chip.root
-    root.m, root.v, root.t = [m.copy() for m in s.m], [v.copy() for v in s.v], s.t
-    root.n_batches = -(-len(y) // p.batch)
-    root.lr = p.lr * p.gamma_per_epoch ** (s.t / root.n_batches)
+    per_epoch = batches_per_epoch(len(y), p.batch, drop_last)
+    n_batches = per_epoch if max_batches is None else min(per_epoch, max_batches)
+    engine.load(s, per_epoch)
     rng = np.random.RandomState(seed)
     if s.rng_state is not None:
         rng.set_state(s.rng_state)
-    advance = progress("eventprop batches", max(0, epochs - s.epoch) * n_batches)
+    progress = progress or (lambda label, total: (lambda n: None))
+    advance = progress(f"eventprop batches ({engine.label})", max(0, epochs - s.epoch) * n_batches)
     advance(s.position)
-    good = _snapshot(chip, s, totals)
+    good = _snapshot(engine, s, totals)
     try:
         for epoch in range(s.epoch, epochs):
             if s.order is None:
@@ -146,59 +216,60 @@ def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, e
             since = 0
             for k in range(s.position, n_batches):
                 idx = s.order[k * p.batch:(k + 1) * p.batch]
-                loss, first = chip.run_batch(times[idx], y[idx])
+                loss, first = engine.run_batch(times[idx], y[idx])
                 s.loss_sum += float(loss.sum())
-                s.correct += R.accuracy(first, y[idx]) * len(idx)
+                s.correct += R.accuracy(first, y[idx], tie_rule) * len(idx)
                 s.seen += len(idx)
                 s.epoch, s.position = epoch, k + 1
-                good = _snapshot(chip, s, totals)
+                good = _snapshot(engine, s, totals)
                 since += 1
                 if out_dir is not None and since >= checkpoint_every and k + 1 < n_batches:
-                    save_checkpoint(out_dir, good, p, "chip")
+                    save_checkpoint(out_dir, good, p, engine.label)
                     since = 0
                 advance(1)
-            te, _ = R.evaluate(chip.weights, *data["test"], p)
-            s.history.append({"epoch": epoch + 1, "train_loss": s.loss_sum / max(s.seen, 1),
-                              "train_acc": s.correct / max(s.seen, 1), "test_acc": te})
+            s.history.append(history_row(epoch + 1, s, good.weights, data["test"], p, tie_rule))
             s.epoch, s.position, s.order, s.loss_sum, s.correct, s.seen = epoch + 1, 0, None, 0.0, 0.0, 0
-            good = _snapshot(chip, s, totals)
+            good = _snapshot(engine, s, totals)
             if out_dir is not None:
-                save_checkpoint(out_dir, good, p, "chip")
+                save_checkpoint(out_dir, good, p, engine.label)
     except KeyboardInterrupt:
         if out_dir is not None:
-            save_checkpoint(out_dir, good, p, "chip")
+            save_checkpoint(out_dir, good, p, engine.label)
         raise
     return good
 
 
-def _snapshot(chip, s: TrainState, totals: Callable[[], dict] | None = None) -> TrainState:
-    """A copy of ``s`` with the chip's current weights, Adam state and run totals (at batch boundaries)."""
-    root = chip.root
-    return TrainState(weights=[w.copy() for w in root.W], m=[m.copy() for m in root.m],
-                      v=[v.copy() for v in root.v], t=root.t, epoch=s.epoch, position=s.position,
+def history_row(epoch: int, s: TrainState, weights: list[np.ndarray], test: tuple, p: EventpropParams,
+                tie_rule: R.TieRule) -> dict:
+    """One epoch's line: training loss/accuracy seen while training, test accuracy under the run's
+    tie rule and under both rules, the test tie rate."""
+    sc = R.score(weights, *test, p)
+    return {"epoch": epoch, "train_loss": s.loss_sum / max(s.seen, 1), "train_acc": s.correct / max(s.seen, 1),
+            "test_acc": sc.accuracy(tie_rule), "test_acc_strict": sc.strict, "test_acc_argmin": sc.argmin,
+            "test_tie_rate": sc.tie_rate}
+
+
+def _snapshot(engine, s: TrainState, totals: Callable[[], dict] | None = None) -> TrainState:
+    """A copy of ``s`` with the engine's current weights, Adam state and run totals (at batch boundaries)."""
+    weights, m, v, t = engine.state()
+    return TrainState(weights=weights, m=m, v=v, t=t, epoch=s.epoch, position=s.position,
                       order=s.order, rng_state=s.rng_state, loss_sum=s.loss_sum, correct=s.correct,
                       seen=s.seen, history=[dict(h) for h in s.history],
                       run_totals=totals() if totals is not None else s.run_totals, run_settings=s.run_settings)
 
 
+def train_chip(chip, s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,
+               n_batches: int | None, progress: Callable[[str, int], Callable[[int], None]] | None = None,
+               out_dir: Path | None = None, checkpoint_every: int = 20,
+               totals: Callable[[], dict] | None = None, **kw) -> TrainState:
+    """``train`` on the chip model (a ``ChipNetwork`` built with ``s.weights``), ``n_batches`` per epoch."""
+    return train(ChipEngine(chip), s, data, p, seed, epochs, n_batches, progress, out_dir, checkpoint_every,
+                 totals, **kw)
+
+
 def train_reference(s: TrainState, data: dict, p: EventpropParams, seed: int, epochs: int,
-                    out_dir: Path | None) -> TrainState:
-    """Train with the vectorised reference (``--fast``) from an epoch boundary; checkpoint per epoch."""
-    if s.position:
-        raise ValueError("the checkpoint is in the middle of an epoch of chip training; resume it "
-                         "without --fast")
-    times, y = data["train"]
-    opt = R.Adam(s.weights, p.lr, p.weight_decay)
-    opt.m, opt.v, opt.t = s.m, s.v, s.t
-    opt.lr = p.lr * p.gamma_per_epoch ** (s.t / -(-len(y) // p.batch))
-    rng = np.random.RandomState(seed)
-    if s.rng_state is not None:
-        rng.set_state(s.rng_state)
-    for epoch in range(s.epoch, epochs):
-        loss, acc = R.train_epoch(s.weights, opt, times, y, p, rng)
-        te, _ = R.evaluate(s.weights, *data["test"], p)
-        s.history.append({"epoch": epoch + 1, "train_loss": loss, "train_acc": acc, "test_acc": te})
-        s.t, s.epoch, s.rng_state = opt.t, epoch + 1, rng.get_state()
-        if out_dir is not None:
-            save_checkpoint(out_dir, s, p, "reference")
-    return s
+                    n_batches: int | None = None, progress: Callable[[str, int], Callable[[int], None]] | None = None,
+                    out_dir: Path | None = None, checkpoint_every: int = 20, **kw) -> TrainState:
+    """``train`` with the vectorised reference (``--fast``), ``n_batches`` per epoch."""
+    return train(ReferenceEngine(p), s, data, p, seed, epochs, n_batches, progress, out_dir, checkpoint_every,
+                 **kw)

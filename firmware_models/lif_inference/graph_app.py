@@ -2,7 +2,7 @@
 
 Network file sections it reads::
 
-    model:   {nir: path.nir, input: spikes.npz, discretisation: exact, dt_ns: null}  # paths: relative to the file
+    model:   {nir: path.nir, input: spikes.npz, discretisation: null, dt_ns: null, exporter: null}  # paths: relative to the file
     mapping: {max_atoms_per_core: null, first_pe: 0}
 
 ``input.npz`` holds ``input``, ``[ticks, n_in]``, for a graph with one Input node, or one array per
@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
-from s2sim.nir_import import LoweredGraph, NirError, graph_settings, lower, read_graph
+from s2sim.nir_import import LoweredGraph, NirError, lower, read_graph, resolve_step
 from s2sim.runtime.cost import CostModel
 
 from .app import run_ticks_with_progress
@@ -34,6 +34,10 @@ from .graph_firmware import DenseSource, NeuronCore, RasterSource, slice_sram_by
 from .network import KEY_MASK, KEY_SHIFT, Slice, SynapticRows
 from .params import LifFirmwareParams
 
+
+#: the app sections it reads (s2sim.apps.check_app refuses the others, so a ``--set network.*``,
+#: ``training.*``, ``dataset.*`` or ``firmware.params.*`` on a NIR graph is an error, not a silent no-op)
+SECTIONS = ("mapping",)
 
 MAX_ATOMS_PER_CORE = 4096  # a packet key keeps 16 bits for the neuron; SRAM binds long before
 
@@ -46,7 +50,11 @@ class NirModel(BaseModel):
         None, description="exact: exponential decay per tick; euler: forward Euler (snnTorch's); "
         "None = the graph's metadata, else exact")
     dt_ns: float | None = Field(None, gt=0, description="integration step of the graph's dynamics; None = "
-                                "the graph's metadata 'dt', else run.tick_ns (snnTorch exports assume 1e-4 s)")
+                                "the graph's metadata 'dt', else tau / r of its neurons (snnTorch's export), "
+                                "else an error (docs/nir.md)")
+    exporter: Literal["norse"] | None = Field(
+        None, description="norse: undo Norse's export conventions (tau written as dt*tau, synaptic input "
+        "unscaled); None = the graph's metadata says, else NIR's equations as written")
 
 
 class NirMapping(BaseModel):
@@ -258,6 +266,11 @@ def load_inputs(path: Path, graph: LoweredGraph, label: str) -> dict[str, np.nda
         if not np.isfinite(r).all():
             raise AppError(f"{label}: model.input: '{key}' holds NaN or infinite values; expected a spike "
                            "raster (0/1) or finite dense values")
+        if r.shape[0] == 0:
+            raise AppError(f"{label}: model.input: '{key}' holds 0 ticks; expected [ticks >= 1, {pop.n}]")
+        if not np.issubdtype(r.dtype, np.floating) and not np.isin(r, (0, 1)).all():
+            raise AppError(f"{label}: model.input: '{key}' is an integer array with values other than 0 and 1 "
+                           f"(min {r.min()}, max {r.max()}); a spike raster holds 0 and 1, dense input is float")
         out[pop.name] = r.astype(bool) if np.isin(r, (0, 1)).all() else r.astype(np.float32)
     return out
 
@@ -278,10 +291,12 @@ def prepare(ctx: RunContext) -> tuple[MappedGraph, dict[str, np.ndarray], NirMod
     nir_path = _resolve(ctx, model.nir)
     try:
         nir_graph = read_graph(nir_path)
-        meta_dt_s, meta_method = graph_settings(nir_graph, str(nir_path))
-        model.dt_ns = model.dt_ns or (meta_dt_s * 1e9 if meta_dt_s else ctx.spec.run.tick_ns)
-        model.discretisation = model.discretisation or meta_method or "exact"
-        graph = lower(nir_graph, model.dt_ns * 1e-9, model.discretisation, str(nir_path))
+        step = resolve_step(nir_graph, model.dt_ns * 1e-9 if model.dt_ns else None, model.discretisation,
+                            model.exporter, ctx.spec.run.tick_ns * 1e-9, str(nir_path))
+        model.dt_ns, model.discretisation, model.exporter = step.dt_s * 1e9, step.method, step.exporter
+        graph = lower(nir_graph, step.dt_s, step.method, str(nir_path), step.exporter)
+        graph.notes.insert(0, f"NIR step dt = {step.dt_s:g} s ({step.source}), {step.method}"
+                           + (f", {step.exporter} export corrected" if step.exporter else ""))
     except NirError as err:
         raise AppError(str(err)) from None
     input_path = _resolve(ctx, model.input) if model.input else nir_path.with_suffix(".npz")
@@ -299,7 +314,8 @@ def run(ctx: RunContext) -> AppResult:
     ctx.start_output()
     result = simulate(ctx, mapped, inputs, ctx.spec.run.ticks or max(len(r) for r in inputs.values()))
     result.extra = {"nir": str(_resolve(ctx, model.nir)), "discretisation": model.discretisation,
-                    "dt_ns": model.dt_ns} | result.extra
+                    "dt_ns": model.dt_ns, "exporter": model.exporter} | result.extra
+    result.notes = list(result.notes or []) + mapped.graph.notes
     return result
 
 
@@ -341,7 +357,7 @@ def validate(loaded) -> list[str]:
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
                      progress=lambda label, total: (lambda n: None))
     mapped, _, _ = prepare(ctx)
-    lines = []
+    lines = [f"  {note}" for note in mapped.graph.notes]  # the step used and where it came from
     for pop in mapped.graph.populations:
         info = population_summary(mapped, pop.name)
         lines.append(f"  {pop.name} ({pop.kind}, {pop.n} neurons): {info['pes']} PE(s) of up to "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from .errors import ConfigError, format_key
 
@@ -28,9 +28,19 @@ MAX_FILE_BYTES = 1 << 20
 #: seeds feed numpy's generators, which take unsigned 32-bit seeds
 SEED_MAX = 2**32 - 1
 
-Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
-Count = Annotated[int, Field(ge=1)]
-NonNegCount = Annotated[int, Field(ge=0)]
+
+
+def _not_a_bool(value: Any) -> Any:
+    """``epochs: true`` is not 1 epoch: a boolean where a count belongs is a mistake, not a number."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a count")
+    return value
+
+
+_NoBool = BeforeValidator(_not_a_bool)
+Seed = Annotated[int, _NoBool, Field(ge=0, le=SEED_MAX)]
+Count = Annotated[int, _NoBool, Field(ge=1)]
+NonNegCount = Annotated[int, _NoBool, Field(ge=0)]
 PosFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]

@@ -29,13 +29,31 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-# YAML 1.1 reads ``1e-3`` as a string; researchers write learning rates that way, so accept the
-# YAML 1.2 float forms (exponent without a dot or sign) as floats too.
-_UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+# Scalars follow YAML 1.2 (core schema, decimal integers only), not PyYAML's YAML 1.1: there ``yes``,
+# ``on`` and ``n`` are booleans (``training.epochs: yes`` ran 1 epoch), ``0x10``/``010``/``1:30`` are
+# 16/8/90 and ``1_000`` is 1000, while ``1e-3`` is a string. Here only ``true``/``false`` are booleans
+# and only plain decimal numbers are numbers; anything else stays a string, which a typed field refuses
+# naming its key (``expected an integer``) instead of silently reading it as something else.
+_YAML12_SCALARS = {
+    "tag:yaml.org,2002:bool": (re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
+    "tag:yaml.org,2002:int": (re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789")),
+    "tag:yaml.org,2002:float": (re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+.0123456789")),
+}
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _YAML12_SCALARS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _tag, (_regexp, _first) in _YAML12_SCALARS.items():
+    _UniqueKeyLoader.add_implicit_resolver(_tag, _regexp, _first)
+
+
+def _construct_decimal_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
+    """A YAML 1.2 integer: ``010`` is ten (YAML 1.1 read it as octal eight)."""
+    return int(loader.construct_scalar(node), 10)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_decimal_int)
 
 
 def parse_yaml_text(text: str, file: str) -> Any:

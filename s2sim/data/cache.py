@@ -59,7 +59,8 @@ def read_headed_npz(path: Path, fmt: str, version: int, what: str) -> tuple[dict
     """The arrays and JSON header (``header_json``) of an npz written with format ``fmt`` version ``version``.
 
     Checkpoints of every app share this layout; a damaged file or one of another format or version is a
-    one-line ``ValueError`` naming the file and ``what`` it should have been.
+    one-line ``ValueError`` naming the file and ``what`` it should have been, and so is a float array
+    holding NaN or Inf (a diverged or tampered run: resuming from it would train on nonsense and exit 0).
     """
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -70,6 +71,12 @@ def read_headed_npz(path: Path, fmt: str, version: int, what: str) -> tuple[dict
     if not isinstance(header, dict) or header.get("format") != fmt or header.get("version") != version:
         got = header if not isinstance(header, dict) else (header.get("format"), header.get("version"))
         raise ValueError(f"{path}: not a {what} of format {fmt!r} version {version} (found {got!r})")
+    for key, arr in arrays.items():
+        if arr.dtype.kind in "fc":
+            bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            if bad:
+                raise ValueError(f"{path}: {what} array {key!r} holds {bad} non-finite value(s) (NaN/Inf): "
+                                 "the run it was saved from diverged or the file was altered; not resuming from it")
     return arrays, header
 
 
@@ -100,6 +107,8 @@ def read_dataset(path: Path) -> Dataset:
     except Exception as exc:  # KeyError, ValueError, TypeError, BadZipFile, EOFError, ... on a damaged file
         raise DatasetError(f"{path}: not a readable s2sim dataset cache ({type(exc).__name__}: {exc})"
                            .splitlines()[0]) from None
+    from .limits import check_class_count
+    check_class_count(str(path), ds.n_classes)
     for name, split in splits.items():
         if len(split) and (split.y.min() < 0 or split.y.max() >= ds.n_classes):
             raise DatasetError(f"{path}: {name} labels outside 0..{ds.n_classes - 1}")

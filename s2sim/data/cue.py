@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .dataset import Dataset, Split
+from .limits import check_sample_count
 
 N_SYMBOLS = 4  # left, right, recall, noise
 CLASS_NAMES = ["left", "right"]
@@ -91,6 +92,8 @@ def load_cue(cfg: CueConfig, seed: int) -> Dataset:
     """Train and test splits of the task (each generated once, from its own seeded stream)."""
     splits = {}
     for split, n in (("train", cfg.n_train), ("test", cfg.n_test)):
+        # uint8 spikes as drawn, then the float32 copy every split holds
+        check_sample_count(f"dataset.n_{split}", n, cfg.n_steps * cfg.n_channels * 5)
         X, y = cue_trials(cfg, n, np.random.RandomState(split_seed(seed, split)))
         splits[split] = Split(X, y)
     return Dataset(name="cue", n_classes=2, class_names=list(CLASS_NAMES), splits=splits, synthetic=False,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import SPLIT_NAMES, Dataset, DatasetConfig, DatasetError, Split, apply_subsets, split_rng
+from .limits import check_class_count
 
 _SPLIT_ALIASES = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "test": "test"}
 NO_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -135,6 +136,7 @@ def load_npz(cfg: DatasetConfig, seed: int) -> Dataset:
         raise DatasetError(f"{path}: the training split is empty")
     y_max = max(int(s.y.max()) for s in splits.values() if len(s))
     n_classes = len(names) if names else y_max + 1
+    check_class_count(str(path), y_max + 1)
     if y_max >= n_classes:
         raise DatasetError(f"{path}: label {y_max} >= len(class_names) = {n_classes}")
     ds = Dataset(name=path.stem, n_classes=n_classes, class_names=names or [str(c) for c in range(n_classes)],

@@ -17,6 +17,7 @@ import numpy as np
 
 from .dataset import Dataset, DatasetConfig, Split, split_rng
 from .features import N_FRAMES, N_MELS, delta, rescale_by_std
+from .limits import check_sample_count
 
 N_CLASSES = 12
 DEFAULT_SIZES = {"train": 600, "valid": 120, "test": 240}
@@ -27,6 +28,9 @@ _FORMANT_GAP_BANDS = 6.0  # distance between the two parallel tracks
 _SWEEP_FRAMES = 50
 _WIDTH_BANDS = 1.3
 _NOISE_POWER = 0.25
+#: peak working set of generating one sample: float64 [40, 100] power plus ~5 temporaries of that size
+#: and its float32 features (tracemalloc peak of make_split(2000): 214 kB per sample)
+PEAK_BYTES_PER_SAMPLE = 215_000
 
 
 def synth_power(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -72,6 +76,8 @@ def load_synthetic(cfg: DatasetConfig | None, seed: int) -> Dataset:
     """The embedded dataset; ``n_train/n_valid/n_test`` override DEFAULT_SIZES."""
     wanted = {"train": cfg.n_train, "valid": cfg.n_valid, "test": cfg.n_test} if cfg else {}
     sizes = {s: (wanted.get(s) if wanted.get(s) is not None else d) for s, d in DEFAULT_SIZES.items()}
+    for split, n in sizes.items():
+        check_sample_count(f"dataset.n_{split}", n, PEAK_BYTES_PER_SAMPLE)
     splits = {s: make_split(n, seed, s) for s, n in sizes.items()}
     return Dataset(name="synthetic", n_classes=N_CLASSES, class_names=CLASS_NAMES, splits=splits,
                    synthetic=True, source="embedded generator s2sim/data/synthetic.py")

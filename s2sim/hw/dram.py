@@ -1,7 +1,9 @@
 """Off-chip LPDDR4: named buffers (what the host loaded) and channels shared by reservation.
 
 Transfers on one channel are serialised by a "free-at" time, so two DMAs to the same channel share
-its bandwidth; which channel a transfer uses follows its address (interleaved in fixed blocks).
+its bandwidth; which channel a byte uses follows its address (interleaved in fixed blocks). A transfer
+that crosses block boundaries is split at them: each block-sized piece queues on its own channel, the
+pieces on different channels move in parallel, and the transfer is done when its last piece is.
 """
 from __future__ import annotations
 
@@ -50,9 +52,18 @@ class Dram:
         return (address // self.p.dram_interleave_bytes) % self.p.dram_channels
 
     def reserve(self, address: int, nbytes: int, start_ns: float) -> float:
-        """Occupy the channel of ``address`` for ``nbytes``; return when the data has moved."""
-        ch = self.channel_of(address)
-        begin = max(start_ns + self.p.dram_latency_ns, self.channel_free_ns[ch])
-        done = begin + nbytes / self.p.dram_channel_bytes_per_ns
-        self.channel_free_ns[ch] = done
-        return done
+        """Occupy the channels of ``nbytes`` from ``address`` (piece by interleave block, in address order);
+        return when the last piece has moved."""
+        block, free = self.p.dram_interleave_bytes, self.channel_free_ns
+        ready_ns, bytes_per_ns = start_ns + self.p.dram_latency_ns, self.p.dram_channel_bytes_per_ns
+        end, done = address + nbytes, ready_ns
+        while True:
+            piece_end = min(end, (address // block + 1) * block)
+            ch = self.channel_of(address)
+            begin = ready_ns if ready_ns > free[ch] else free[ch]
+            free[ch] = finish = begin + (piece_end - address) / bytes_per_ns
+            if finish > done:
+                done = finish
+            address = piece_end
+            if address >= end:
+                return done

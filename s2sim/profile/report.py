@@ -17,6 +17,8 @@ import html
 from pathlib import Path
 from typing import Any
 
+from ..outdir import atomic_write_text
+
 from .tables import (CATEGORY_LABELS, RunData, categories_of, energy_overview, energy_rows, fmt_si,
                      latency_overview, latency_rows, load_run, memory_overview, memory_rows, phase_rows,
                      region_rows, simulator_rows, warning_rows)
@@ -43,9 +45,7 @@ def write_report(run_dir: Path | str, plots: bool = True) -> Path:
         from .plots import all_plots
         images = all_plots(run, run.path / "plots")
     out = run.path / "report.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(render_html(run, images), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write_text(out, render_html(run, images))
     return out
 
 
@@ -241,7 +241,8 @@ def auto_report(out_dir: Path | str) -> tuple[Path | None, str]:
     """What ``s2sim run`` calls at the end: (report path or None, one line for the user).
 
     Writes the report when matplotlib is importable and the run is small enough to take < ~2 s;
-    otherwise says how to build it.
+    otherwise says how to build it. A report that cannot be written (disk full, folder made read-only)
+    leaves no partial file and is said in that line: the run itself is complete.
     """
     out_dir = Path(out_dir)
     if not matplotlib_available():
@@ -252,5 +253,9 @@ def auto_report(out_dir: Path | str) -> tuple[Path | None, str]:
             rows = sum(1 for _ in fh) - 1
         if rows > AUTO_REPORT_MAX_ROWS:
             return None, f"report: large run ({rows:,} timestep rows); build it with s2sim report {out_dir}"
-    path = write_report(out_dir)
+    try:
+        path = write_report(out_dir)
+    except OSError as err:
+        return None, (f"report not written: {err.filename or out_dir}: {err.strerror or type(err).__name__}; "
+                      f"the run in {out_dir} is complete (rebuild it with: s2sim report {out_dir})")
     return path, f"report: {path}"

@@ -6,13 +6,14 @@ wall clock except ``wall_time_s``.
 from __future__ import annotations
 
 import json
-import os
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import __version__
+from ..outdir import atomic_write_text
 from ..energy import energy_breakdown_j, provenance_shares, unused_components
 from ..sim import Simulation
 from .csv_text import write_numeric_csv
@@ -241,12 +242,26 @@ def write_timesteps_csv(sim: Simulation, path: Path) -> None:
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:
-    """Write via a temp file + rename so a crash never leaves a half summary looking complete."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True, default=_json_default)
-        fh.write("\n")
-    os.replace(tmp, path)
+    """Write strict JSON via a temp file + rename so a crash never leaves a half summary looking complete.
+
+    NaN and Inf (a diverged loss, an empty average) are written as ``null``: bare ``NaN`` is not JSON and
+    breaks every reader but Python's.
+    """
+    text = json.dumps(finite_or_null(obj), indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+
+
+def finite_or_null(obj: Any) -> Any:
+    """``obj`` with every non-finite float (Python or numpy) replaced by None, containers copied."""
+    if isinstance(obj, dict):
+        return {k: finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_null(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return finite_or_null(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
 
 
 def _json_default(o: Any):

@@ -112,6 +112,28 @@ def test_both_dram_channels_serve_in_parallel_with_latency(hw):
         assert dma_done(fws[late]) == [4640.0]
 
 
+def test_a_transfer_crossing_interleave_blocks_uses_both_channels_at_once(make_sim):
+    # 8192 B from the start of "x": the first 4096 B block is on channel 0, the second on channel 1.
+    # Both halves move in parallel at 1 B/ns from the request at 140 ns (one channel alone: 8332 ns).
+    fws = {0: reader("x", 2048, 0)}
+    run(make_sim(), fws, [0], buffers=[("x", 2048)])
+    assert dma_done(fws[0]) == [140.0 + 4096.0]
+
+
+def test_a_transfer_crossing_a_block_waits_for_the_busier_channel(make_sim):
+    # Both request at 140 ns; same-instant requests go in PE order. PE 0 reads 2000 B from the start
+    # of "x" (channel 0 busy 140..2140 ns). PE 1 reads 4096 B from byte 2048: 2048 B on channel 0 (queued
+    # behind PE 0 until 2140 -> 4188 ns) and 2048 B on channel 1 (140 -> 2188 ns). PE 1's transfer is
+    # done when its last piece is: 4188 ns.
+    dst = np.zeros(1024, np.float32)
+    offset_reader = Scripted(start=lambda c: c.set_timer(100_000.0),
+                             timer=lambda c, t: c.dma_read(1, "x", 512, 1024, dst) if t == 0 else None)
+    fws = {0: reader("x", 500, 0), 1: offset_reader}
+    run(make_sim(), fws, [1, 0], buffers=[("x", 2048)])
+    assert dma_done(fws[0]) == [2140.0]
+    assert dma_done(fws[1]) == [2140.0 + 2048.0]
+
+
 @pytest.mark.parametrize("fidelity", ["burst", "packet"])
 def test_sends_separated_by_work_are_not_one_burst(make_sim, fidelity):
     # PE 0 sends at 0, works 1 us, sends again at 1 us on the same tree; PE 1 sends at 1 us too.

@@ -1,6 +1,7 @@
 """A user runs a NIR file with `s2sim run MODEL.nir` (or a network YAML naming it) and gets the usual
 summary; a graph s2sim cannot run is a one-line error with exit status 2, never a silent drop."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from click.testing import CliRunner
 nir = pytest.importorskip("nir")
 
 from s2sim.cli import main  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "networks" / "nir" / "yinyang_if.nir"
 
 
 def lif(n):
@@ -139,3 +142,12 @@ def test_graph_metadata_sets_the_step_and_method_unless_the_run_does(tmp_path):
                      progress=lambda label, total: (lambda n=1: None))
     _, _, model = graph_app.prepare(ctx)  # what the run would use: the settings win over the metadata
     assert (model.dt_ns, model.discretisation) == (20000.0, "exact")
+
+
+@pytest.mark.parametrize("override, section", [("network.n_rec=5", "network"), ("training.epochs=3", "training"),
+                                               ("dataset.n_train=4", "dataset"),
+                                               ("firmware.params.group_numerics=false", "firmware.params")])
+def test_a_section_a_nir_graph_does_not_read_is_refused_not_silently_ignored(override, section):
+    res = CliRunner().invoke(main, ["validate", str(EXAMPLE), "--set", override])
+    assert res.exit_code == 2, res.output
+    assert f"{section}: 'nir' does not use this section" in res.output and "Traceback" not in res.output

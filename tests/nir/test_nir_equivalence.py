@@ -56,7 +56,8 @@ def assert_same_as_reference(tmp_path, graph, n_in, *sets, method="exact", rate=
     """``raster``: the input (default: random spikes at ``rate``); dense values are sent as payloads."""
     rng = np.random.default_rng(seed)
     raster = rng.random((TICKS, n_in)) < rate if raster is None else raster
-    result = run_on_chip(tmp_path, graph, raster, *sets, f"model.discretisation={method}")
+    result = run_on_chip(tmp_path, graph, raster, *sets, f"model.discretisation={method}",
+                         f"model.dt_ns={DT_S * 1e9:g}")
     want = reference(graph, {"in": raster}, DT_S, method)
     for pop, (spikes, v) in want.items():
         if spikes is None:  # non-spiking: the recorded voltage is the output

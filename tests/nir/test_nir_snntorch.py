@@ -3,8 +3,8 @@ runs it, tick for tick, once the chip's pipeline is accounted for.
 
 snnTorch's ``Leaky`` is discrete: ``mem = beta * mem + input``, spike if ``mem > threshold``, reset to
 zero before the next step (``reset_mechanism="zero"``). Its exporter writes ``tau = dt / (1 - beta)``,
-``r = tau / dt`` with ``dt = 1e-4`` s, so s2sim's ``euler`` step at ``dt_ns = 100000`` gives back
-``a = beta`` and ``g = 1``. On the chip a layer sees its input one tick later than in snnTorch (one tick
+``r = tau / dt`` with ``dt = 1e-4`` s (s2sim reads that step back from ``tau / r``), so s2sim's
+``euler`` step at ``dt_ns = 100000`` gives back ``a = beta`` and ``g = 1``. On the chip a layer sees its input one tick later than in snnTorch (one tick
 per projection), so layer ``k`` (1-based) fires at tick ``t + k`` what snnTorch's fires at step ``t``.
 
 Needs the ``snntorch`` extra (CPU torch, snntorch, nirtorch); CI does not install it.
@@ -75,12 +75,11 @@ def test_a_fresh_snntorch_export_runs_at_its_own_dt_and_matches_snntorch(tmp_pat
     steps = 25
     x = (rng.integers(0, 9, (steps, 5)) / 8).astype(np.float32)  # a current that changes every step
     graph = make.export(net)
-    graph.metadata = {}  # as export_to_nir leaves it: the run says dt and method itself
+    graph.metadata = {}  # as export_to_nir leaves it: s2sim infers dt from tau / r and uses euler
     nir.write(tmp_path / "fresh.nir", graph)
     torch_spikes = [s.numpy()[:, 0].astype(bool) for s in run_per_step(net, x)]
     padded = np.concatenate([x, np.zeros((2, 5), np.float32)])
-    chip = run_on_chip(tmp_path, tmp_path / "fresh.nir", padded, "model.discretisation=euler",
-                       "model.dt_ns=100000", "run.tick_ns=1000000")
+    chip = run_on_chip(tmp_path, tmp_path / "fresh.nir", padded)  # no settings
     assert_chip_matches_snntorch(chip, torch_spikes, leaky_layers(graph), steps)
 
 

@@ -76,7 +76,8 @@ def test_from_nir_runs_the_graph_as_s2sim_run_does(tmp_path):
                                 "out": nir.Output(np.array([10]))},
                          edges=[("in", "fc"), ("fc", "lif"), ("lif", "out")])
     raster = rng.random((30, 6)) < 0.3
-    net = snn.from_nir(graph, input_spikes=raster)
+    # the graph carries no step and tau / r (2 ms) is not the intended one: the caller says it
+    net = snn.from_nir(graph, input_spikes=raster, dt_s=5e-4, discretisation="exact")
     hardware.Chip().run(net, 30, sys_tick_in_s=5e-4, out_dir=tmp_path)
     want, _ = reference(graph, {"in": raster}, 5e-4, "exact")["lif"]
     got = np.zeros_like(want)
@@ -126,3 +127,13 @@ def test_the_snntorch_example_runs_through_the_api_with_the_full_profile(tmp_pat
         got[t, i] = True
     assert got.any()
     np.testing.assert_array_equal(got, cli[f"spikes_{output}"])
+
+
+def test_asking_a_network_for_a_population_it_does_not_have_names_the_ones_it_has():
+    stim = snn.Population(2, "spike_list", {0: [0]}, name="stim")
+    lif = snn.Population(1, "lif", {"threshold": 0.5}, name="lif1")
+    net = snn.Network("api")
+    net.add(stim, lif, snn.Projection(stim, lif, np.ones((2, 1), np.float32)))
+    assert net.population("lif1") is lif
+    with pytest.raises(KeyError, match="no population 'lif2'; the network has: stim, lif1"):
+        net.population("lif2")

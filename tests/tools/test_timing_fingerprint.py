@@ -9,6 +9,7 @@ counters (timer overruns, late packets, queue-full events, callbacks, ...), busy
 level, phase totals and DMA transfers; dropped packets and deliveries; the energy breakdown; and,
 recorded, every packet's send/arrival time, every DMA's completion and every callback's interval.
 """
+import json
 import sys
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def assert_golden(name, traced):
     recorded_on, digests = golden
     if tf.digest(traced) == digests["trace_digest"]:
         return
-    where = first_difference(tf.golden_results(name), traced, "golden")
+    as_stored = json.loads(json.dumps(traced))  # tuples as lists, as the golden file holds them
+    where = first_difference(tf.golden_results(name), as_stored, "golden")
     note = "" if recorded_on == tf.platform_id() else (
         f" (golden recorded on {recorded_on!r}, this is {tf.platform_id()!r}: float32 BLAS may round"
         " differently; record this platform's goldens if the code is unchanged)")

@@ -278,6 +278,19 @@ def test_params_are_strict_and_float32():
     assert EpropParams(neuron="lif").beta_eff == 0
 
 
+def test_derived_constants_are_float_arithmetic_on_the_rounded_decays_as_in_the_c_trainer():
+    # initialize_eprop_parameters: float alpha = exp(-dt/tau_m); then 1 - alpha etc. in float.
+    p = EpropParams()
+    one = np.float32(1.0)
+    alpha, rho = np.float32(0.8187307530779818), np.float32(0.9933555062550344)  # exp(-1/5), exp(-1/150)
+    assert (p.alpha, p.rho) == (alpha, rho)
+    assert p.one_minus_alpha == one - alpha and p.one_minus_rho == one - rho
+    assert p.one_alpha_x_one_rho == (one - alpha) * (one - rho)
+    # not the double-then-round values, which differ in the last bits
+    assert p.one_minus_rho != np.float32(1.0 - 0.9933555062550344)
+    assert all(type(c) is np.float32 for c in (p.one_minus_alpha, p.one_minus_rho, p.one_alpha_x_one_rho))
+
+
 def two_class_data(p: EpropParams, n: int, seed: int):
     """Class 0 drives the first half of the inputs early, class 1 the second half late."""
     rng = np.random.default_rng(seed)

@@ -9,6 +9,7 @@ import pydantic
 import pytest
 
 from firmware_models.eventprop import reference as R
+from firmware_models.eventprop import training as T
 from firmware_models.eventprop.params import EventpropParams
 from s2sim.data.yinyang import latency_encode, yinyang
 
@@ -81,13 +82,15 @@ def test_learning_smoke_300_samples():
     X, y = yinyang(300, 42)
     times = latency_encode(X, p.n_steps, p.t_min)
     w = R.init_weights(p, 2)
-    opt = R.Adam(w, p.lr, p.weight_decay)
     acc0, loss0 = R.evaluate(w, times, y, p)
-    rng = np.random.RandomState(2)
-    hist = [R.train_epoch(w, opt, times, y, p, rng) for _ in range(3)]
+    state = T.train_reference(T.fresh_state(p, w), {"train": (times, y), "test": (times, y)}, p, seed=2,
+                              epochs=3)
+    hist, w = state.history, state.weights
     acc, loss = R.evaluate(w, times, y, p)
-    assert hist[-1][0] < hist[0][0]
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
     assert loss < 0.6 * loss0
     assert acc > 0.4 > acc0
-    assert opt.lr == pytest.approx(0.03 * 0.95 ** 3)
+    engine = T.ReferenceEngine(p)
+    engine.load(state, T.batches_per_epoch(len(y), p.batch, drop_last=False))
+    assert engine.opt.lr == pytest.approx(0.03 * 0.95 ** 3)
     assert all(x.dtype == np.float32 for x in w)

@@ -1,0 +1,137 @@
+"""Small timing stories the suite lacked (issue 20): each fails on a one-line mutant of the rule it tells.
+
+Times use the round numbers of the ``hw`` fixture (10 ns per core cycle; NoC: 10 ns injection, ejection
+and serialisation, 50 ns per hop; DMA issue 40 ns + setup 100 ns; 2 DRAM channels of 1 B/ns, no
+latency). PEs 0-3 share QPE 0's router; PEs 4-7 are on QPE 1, one hop east.
+"""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from scripted_firmware import Scripted
+from s2sim.energy import energy_breakdown_j
+from s2sim.sim import Simulation
+
+TICK_NS = 1000.0
+
+
+def timer_only(timer, tick_ns=TICK_NS, **callbacks):
+    return Scripted(start=lambda c: c.set_timer(tick_ns), timer=timer, **callbacks)
+
+
+def test_of_two_tasks_waiting_at_once_the_lower_priority_number_runs_first(make_sim):
+    # The tick's callback queues a priority-3 task, then a priority-1 task; both wait for it to end.
+    order = []
+
+    def timer(core, tick):
+        if tick == 0:
+            core.charge_cycles("work", 10)
+            core.schedule(lambda c, a: order.append(("prio3", c.now)), None, 3)
+            core.schedule(lambda c, a: order.append(("prio1", c.now)) or c.charge_cycles("task", 5), None, 1)
+
+    sim = make_sim()
+    sim.load(0, timer_only(timer))
+    sim.run_ticks(1)
+    assert order == [("prio1", 100.0), ("prio3", 150.0)]
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_a_handler_booked_just_before_a_tick_steals_its_whole_overlap_from_that_tick_s_callback(make_sim, kernel):
+    # Tick 0 works 1 cycle, then reads 800 B: request at 10 + 40 + 100 = 150 ns, done at 950 ns.
+    # The DMA-done handler (100 cycles) runs 950..1950 ns. Tick 1 fires at 1000 ns: its 50-cycle
+    # callback (500 ns) is pre-empted from 1000 to 1950 and ends at 2450 ns: time_done 1450 ns.
+    sim = make_sim(kernel=kernel)
+    sim.store_dram("x", np.zeros(200, np.float32))
+    dst = np.zeros(200, np.float32)
+
+    def timer(core, tick):
+        if tick == 0:
+            core.charge_cycles("work", 1)
+            core.dma_read(1, "x", 0, 200, dst)
+        else:
+            core.charge_cycles("work", 50)
+
+    fw = timer_only(timer, dma=lambda c, tag: c.charge_cycles("handler", 100))
+    sim.load(0, fw)
+    sim.run_ticks(3)  # tick 2 (2000 ns) fires while tick 1's callback runs: it waits until 2450 ns
+    assert [t for what, _, t in fw.log if what == "dma"] == [950.0]
+    assert sim.chip.stats.time_done_ns[1][0] == 1450.0
+    assert [t for what, tick, t in fw.log if what == "timer"] == [0.0, 1000.0, 2450.0]
+
+
+def sender(key, work_cycles, n_packets=1):
+    def timer(core, tick):
+        if tick == 0:
+            core.charge_cycles("work", work_cycles)
+            for i in range(n_packets):
+                core.send_mc(key + i)
+    return timer_only(timer, tick_ns=100_000.0)
+
+
+def arrivals(fw):
+    return [t for what, _key, t in fw.log if what == "packet"]
+
+
+def test_a_burst_of_three_holds_the_shared_link_for_three_packets(make_sim):
+    # PE 1 sends 3 packets to PE 4 at 0 ns: the link east of QPE 0 is busy 10..40 ns. PE 0's packet to
+    # PE 5 (sent at 10 ns, at the router at 20 ns) waits for it: link 40..50, QPE 1 at 90 ns, ejected
+    # 90..100, received at 110 ns. (Were the burst to hold the link for one packet: 90 ns.)
+    for fidelity in ("burst", "packet"):
+        sim = make_sim(fidelity)
+        sim.chip.noc.add_multicast(key=0x100, mask=0xFFFFFF00, src_pe=1, dest_pes=[4])
+        sim.chip.noc.add_multicast(key=0x200, mask=0xFFFFFF00, src_pe=0, dest_pes=[5])
+        fws = {0: sender(0x200, 1), 1: sender(0x100, 0, n_packets=3), 4: Scripted(), 5: Scripted()}
+        for pe, fw in fws.items():
+            sim.load(pe, fw)
+        sim.run_ticks(1)
+        assert arrivals(fws[4]) == [80.0, 90.0, 100.0], fidelity
+        assert arrivals(fws[5]) == [110.0], fidelity
+
+
+def test_the_injection_port_is_booked_from_when_it_is_free_not_from_the_send_time(make_sim):
+    # PE 0 sends 3 packets to PE 4 at 0 ns (its injection port is busy 0..30 ns), works 1 cycle and sends
+    # one packet to PE 2 on its own router at 10 ns: it leaves at 30 ns, reaches the router at 40 ns and
+    # PE 2 at 60 ns (injected at its send time it would arrive at 40 ns).
+    def timer(core, tick):
+        if tick == 0:
+            for i in range(3):
+                core.send_mc(0x100 + i)
+            core.charge_cycles("work", 1)
+            core.send_mc(0x200)
+
+    for fidelity in ("burst", "packet"):
+        sim = make_sim(fidelity)
+        sim.chip.noc.add_multicast(key=0x100, mask=0xFFFFFF00, src_pe=0, dest_pes=[4])
+        sim.chip.noc.add_multicast(key=0x200, mask=0xFFFFFF00, src_pe=0, dest_pes=[2])
+        fws = {0: timer_only(timer, tick_ns=100_000.0), 2: Scripted(), 4: Scripted()}
+        for pe, fw in fws.items():
+            sim.load(pe, fw)
+        sim.run_ticks(1)
+        assert arrivals(fws[2]) == [60.0], fidelity
+
+
+def test_a_dma_queue_of_two_takes_two_requests_behind_the_one_in_flight_and_refuses_the_next(hw):
+    # spin1_api: a software queue of DMA_QUEUE_SIZE requests in front of the DMA controller.
+    sim = Simulation(replace(hw, dma_queue_size=2))
+    sim.store_dram("x", np.zeros(4, np.float32))
+    dst = np.zeros(4, np.float32)
+    accepted = []
+    fw = timer_only(lambda c, t: accepted.extend(c.dma_read(i, "x", 0, 4, dst) for i in range(4)) if t == 0
+                    else None)
+    sim.load(0, fw)
+    sim.run_ticks(1)
+    assert accepted == [True, True, True, False]
+    assert sim.chip.dmas[0].queue_full == 1 and sim.chip.dmas[0].transfers == 3
+    assert len([1 for what, *_ in fw.log if what == "dma"]) == 3
+
+
+def test_dram_energy_counts_written_bytes_as_well_as_read_ones(make_sim):
+    sim = make_sim()
+    sim.store_dram("x", np.zeros(256, np.float32))
+    src = np.ones(256, np.float32)
+    sim.load(0, timer_only(lambda c, t: c.dma_write(1, src, "x", 0, 256) if t == 0 else None))
+    sim.run_ticks(1)
+    assert (sim.chip.dram.bytes_read, sim.chip.dram.bytes_written) == (0, 1024)
+    per_byte_j = sim.hw.dram_energy_per_byte_pj * 1e-12
+    assert energy_breakdown_j(sim.chip, sim.env.now)["dram"] == 1024 * per_byte_j > 0
