@@ -3,7 +3,7 @@
     python benchmarks/bench_board.py [--ticks 50] [--only board|bench18k]
 
 Each workload runs in its own process so its peak RSS is its own:
-* ``board``    networks/lif_board.yaml: 152 PEs, 38,000 neurons, ~0.62 M synapses (sparse draw).
+* ``board``    networks/lif_chip.yaml: 152 PEs, 38,000 neurons, ~0.62 M synapses (sparse draw).
 * ``bench18k`` lif_bench scaled to 18,432 neurons on 144 PEs with ~0.62 M synapses (dense draw:
   the same weights the benchmark's recipe gives), the network the speed issue measured.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 WORKLOADS = {
-    "board": ("lif_board.yaml", []),
+    "board": ("lif_chip.yaml", []),
     "bench18k": ("lif_bench.yaml", ["network.layers=[4608,4608,4608,4608]", "mapping.neurons_per_pe=128",
                                     "network.p_connect=0.00983"]),
 }

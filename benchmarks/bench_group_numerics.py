@@ -64,7 +64,7 @@ def eventprop_reference_s_per_batch(batches: int) -> float:
 
 def lif_s(grouped: bool, ticks: int, sets: list[str]) -> float:
     switch = [f"firmware.params.group_numerics={grouped}"] if SWITCH else []
-    _, sim, _, _ = load_and_place(REPO / "networks" / "lif_bench.yaml", ["run.noc_fidelity=burst"] + switch + sets,
+    _, sim, _, _ = load_and_place(REPO / "networks" / "lif_bench.yaml", ["run.simulator.noc_fidelity=burst"] + switch + sets,
                                   record=False)
     t0 = time.perf_counter()
     sim.run_ticks(ticks)

@@ -34,7 +34,7 @@ SHAPES = {
 
 def measure(n_pes: int, fidelity: str, ticks: int) -> dict:
     layers, npp, p_connect = SHAPES[n_pes]
-    sets = [f"run.noc_fidelity={fidelity}", f"network.layers={layers}", f"mapping.neurons_per_pe={npp}",
+    sets = [f"run.simulator.noc_fidelity={fidelity}", f"network.layers={layers}", f"mapping.neurons_per_pe={npp}",
             f"network.p_connect={p_connect}"]
     loaded = load_network(REPO / "networks" / "lif_bench.yaml", sets)
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,

@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'':34s} {'wall s':>8} {'x floor':>8} {'CPU s':>8} {'x floor':>8}   wall of each run")
     walls, cpus = times.wall, times.cpu
     floor_wall, floor_cpu = statistics.median(walls["numpy"]), statistics.median(cpus["numpy"])
-    for key, label in (("s2sim", f"s2sim chip engine ({ctx.spec.run.noc_fidelity})"),
+    for key, label in (("s2sim", f"s2sim chip engine ({ctx.spec.run.simulator.noc_fidelity})"),
                        ("sanafe", "SANA-FE detailed, 1 thread"),
                        ("sanafe_untraced", "  same, spikes not recorded"), ("numpy", "numpy loop (floor)")):
         wall, cpu = statistics.median(walls[key]), statistics.median(cpus[key])

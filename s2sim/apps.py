@@ -31,13 +31,15 @@ class RunContext:
     hw: HwParams
     out_dir: Path | None
     progress: Callable[[str, int], Callable[[int], None]]  # (label, total) -> advance(n)
-    options: dict[str, Any] = field(default_factory=dict)  # CLI switches (fast, timing_samples, ...)
+    options: dict[str, Any] = field(default_factory=dict)  # run switches (reference_training, timing_samples, ...)
     recorder: Any = None
     # Apps call this once their inputs (config, data, --resume checkpoint) have been checked and new
     # results are about to be made: the CLI then removes an older summary.json from the run folder,
     # so a failed check loses nothing and an interrupted run leaves nothing looking complete.
     start_output: Callable[[], None] = lambda: None
     started_s: float = field(default_factory=time.perf_counter)  # wall clock at the run's start
+    # the run's simulator switches (``s2sim.run`` resolves them once); None: the config's, with the environment
+    simulator: Any = None
 
     def run_totals(self, sim: Simulation, samples: int, timesteps: int, carried: dict | None = None) -> dict:
         """What a checkpoint carries so a resumed run's summary covers the whole run.
@@ -58,8 +60,12 @@ class RunContext:
 
     def simulation(self) -> Simulation:
         run = self.loaded.spec.run
-        sim = Simulation(self.hw, noc_fidelity=run.noc_fidelity, perf_level=run.performance_level,
-                         recorder=self.recorder, record_timesteps=run.record_timesteps)
+        if self.simulator is None:
+            from .config.simulator import simulator_settings
+            self.simulator = simulator_settings(run.simulator)
+        sim = Simulation(self.hw, noc_fidelity=self.simulator.noc_fidelity, perf_level=run.performance_level,
+                         recorder=self.recorder, record_timesteps=run.record_timesteps,
+                         kernel=self.simulator.kernel)
         if run.dvfs == "load":
             from .hw.dvfs import LoadPolicy
             sim.chip.dvfs_policy = LoadPolicy(self.hw, run.tick_ns)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -23,12 +21,8 @@ err_console = Console(stderr=True)
 
 
 def _user_errors():
-    from .apps import AppError
-    from .config import ConfigError
-    from .data import DatasetError
-    from .hw.sram import SramOverflowError
-    from .outdir import OutputDirError
-    return (ConfigError, AppError, SramOverflowError, DatasetError, OutputDirError)
+    from .run import USER_ERRORS
+    return USER_ERRORS
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -89,96 +83,41 @@ def main() -> None:
 @click.option("--trace-pes", default=None, metavar="LIST", help="Only trace these PEs, e.g. 0-3,7.")
 @click.option("--trace-window", default=None, metavar="START:END", help="Only trace this time window (ms).")
 @click.option("--trace-format", type=click.Choice(["perfetto", "json"]), default="perfetto", show_default=True)
-@click.option("--fast", is_flag=True, help="Train with the vectorised reference; simulate timing on a few samples.")
+@click.option("--reference-training", "--fast", "reference_training", is_flag=True,
+              help="Train with the vectorised reference; simulate timing on a few samples "
+                   "(--fast is the older name of this switch).")
 @click.option("--timing-samples", type=click.IntRange(min=1), default=None, help="Samples simulated on the chip model.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Continue from a run directory's checkpoint.")
 @click.option("--save-weights", type=click.Path(dir_okay=False, path_type=Path), help="Export trained weights (.npz).")
 @click.option("--quiet", is_flag=True, help="No progress bars or tables.")
 @click.option("--force", is_flag=True, help="Reuse an --out folder that already holds a run (its old outputs are removed).")
-def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, fast, timing_samples,
+def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, reference_training, timing_samples,
         resume, save_weights, quiet, force) -> None:
     """Simulate NETWORK.yaml and write summary.json + timesteps.csv to a run directory."""
-    from .apps import RunContext, check_app, load_app
     from .config import load_network
-    from .hw.params import HwParams
-    from .outdir import RunDir, default_run_dir
-    from .profile.run_totals import merge_carried
-    from .profile.summary import build_summary, write_json_atomic, write_timesteps_csv
-    from .progress import progress_factory
+    from .run import RunInterrupted, RunOptions, run_network
 
-    from .hw.chip import kernel_from_env
-    from .runtime.shared import grouping_enabled
-    try:
-        kernel_from_env()
-        grouping_enabled()
-    except ValueError as err:
-        fail(str(err))
-    run_dir, out_dir = None, None
+    out_dir = out
     try:
         loaded = load_network(network, sets)
-        spec = loaded.spec
-        app = load_app(spec.firmware.package)
-        check_app(app, loaded)  # everything `validate` rejects is refused before any output exists
-        out_dir = out or (Path(spec.run.out) if spec.run.out else default_run_dir(spec.name))
-        if resume is not None and out is None:
-            out_dir = resume
-        resuming = resume is not None and Path(resume).resolve() == Path(out_dir).resolve()
-        if save_weights is not None:
-            RunDir.writable_file(save_weights, "--save-weights")
-        run_dir = RunDir(out_dir, "--out" if out or resume is None else "--resume")
-        run_dir.claim(force=force, resuming=resuming)
-
-        def start_output() -> None:  # a rerun into the same folder is incomplete until done
-            (out_dir / "summary.json").unlink(missing_ok=True)
-        recorder = None
-        if trace or spec.run.trace:
-            try:
-                from .profile.trace import TraceRecorder
-            except ImportError as err:  # an explicit error, never a silently missing feature
-                fail(f"--trace needs the trace writer's dependencies ({err}); pip install 's2sim[report]'")
-            try:
-                recorder = TraceRecorder.from_options(trace_pes, trace_window, trace_format)
-            except ValueError as err:
-                fail(f"--trace options: {err}")
-        hw = HwParams.from_arch(loaded.arch)
-        t0 = time.perf_counter()
-        with progress_factory(spec.run.progress and not quiet) as make_progress:
-            ctx = RunContext(loaded=loaded, hw=hw, out_dir=out_dir, progress=make_progress, recorder=recorder,
-                             options={"fast": fast, "timing_samples": timing_samples, "resume": resume,
-                                      "save_weights": save_weights, "console": None if quiet else err_console},
-                             start_output=start_output)
-            result = app.run(ctx)
-            start_output()  # for apps that never call it
-        wall = time.perf_counter() - t0
-        summary = build_summary(
-            result.sim, network=spec.name, arch_name=loaded.arch.name, config=loaded.resolved(),
-            seed=spec.run.seed, samples=result.samples, timesteps=result.timesteps, tick_ns=spec.run.tick_ns,
-            wall_time_s=wall, arch=loaded.arch, learning=result.learning, extra=result.extra, notes=result.notes)
-        merge_carried(summary, result.carried, result.resumed_from)
-        apply_simulator_section(summary)
-        if result.skipped_files:
-            summary["skipped_files"] = [{"file": f, "reason": r} for f, r in result.skipped_files]
-        if spec.expect:
-            summary["expect"] = check_expectations(spec.expect, summary)
-        write_timesteps_csv(result.sim, out_dir / "timesteps.csv")
-        if recorder is not None:
-            recorder.write(out_dir, summary=summary)
-        write_json_atomic(summary, out_dir / "summary.json")
-    except KeyboardInterrupt:
-        if run_dir is not None:
-            run_dir.release_if_empty()
-        if out_dir is not None and (out_dir / "checkpoint.npz").exists():
-            fail(f"interrupted; completed work is kept in {out_dir / 'checkpoint.npz'} "
-                 f"(rerun with --resume {out_dir})", 130)
+        options = RunOptions(out_dir=out, reference_training=reference_training, timing_samples=timing_samples,
+                             resume=resume, save_weights=save_weights, force=force, trace=trace,
+                             trace_pes=trace_pes, trace_window=trace_window, trace_format=trace_format,
+                             progress=not quiet, console=None if quiet else err_console)
+        outcome = run_network(loaded, options)
+    except RunInterrupted as stop:
+        if stop.checkpoint is not None:
+            fail(f"interrupted; completed work is kept in {stop.checkpoint} "
+                 f"(rerun with --resume {stop.out_dir})", 130)
         fail("interrupted; nothing was kept (this run writes no checkpoint)", 130)
+    except KeyboardInterrupt:  # before the run started
+        fail("interrupted; nothing was kept", 130)
     except _user_errors() as err:
-        if run_dir is not None:
-            run_dir.release_if_empty()
         fail(str(err))
     except OSError as err:  # disk full, folder removed or made read-only during the run
-        if run_dir is not None:
-            run_dir.release_if_empty()
-        fail(f"{err.filename or out_dir}: cannot write run output ({err.strerror or type(err).__name__})")
+        fail(f"{err.filename or out_dir or 'the run folder'}: cannot write run output "
+             f"({err.strerror or type(err).__name__})")
+    summary, out_dir, result = outcome.summary, outcome.out_dir, outcome.app
     from .profile.report import auto_report
     try:
         _, report_msg = auto_report(out_dir)
@@ -197,31 +136,6 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
             say("note", f"{len(result.skipped_files)} input files skipped (listed in summary.json "
                         f"skipped_files): {shown}{more}")
         print_summary(summary, out_dir)
-
-
-def apply_simulator_section(summary: dict) -> None:
-    """Move simulator bookkeeping out of the app section into ``summary["simulator"]`` (never a chip warning)."""
-    from .profile.tables import SIMULATOR_COUNTERS
-    app = summary.get("app") or {}
-    part = {name: app.pop(name) for name, _ in SIMULATOR_COUNTERS if name in app}
-    if part:
-        summary["simulator"] = {**part, "meaning": {name: text for name, text in SIMULATOR_COUNTERS if name in part}}
-
-
-def check_expectations(expect: dict, summary: dict) -> dict:
-    """Compare ``expect: {memory_total_bytes: ..., ...}`` with what the run measured."""
-    measured = {"memory_total_bytes": summary["memory"]["total_bytes"],
-                "max_pe_bytes": summary["memory"]["max_pe_bytes"],
-                "pes_used": summary["pes_used"],
-                "timestep_max_ns": summary["latency"]["timestep_ns"]["max"]}
-    learning_state = (summary.get("app") or {}).get("learning_state_bytes")
-    if learning_state is not None:
-        measured["learning_state_bytes"] = learning_state
-    out = {}
-    for key, want in expect.items():
-        got = measured.get(key)
-        out[key] = {"expected": want, "measured": got, "ok": got is not None and got == want}
-    return out
 
 
 def print_summary(s: dict, out_dir: Path) -> None:

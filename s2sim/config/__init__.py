@@ -9,9 +9,10 @@ from .arch_loader import load_arch
 from .arch_model import (Accelerators, ArchConfig, ChipArch, CoreCycles, DmaArch, DramArch,
                          EnergyArch, Kernels, NocArch, PEArch, PerformanceLevel)
 from .errors import ConfigError
-from .network import (FirmwareSection, LoadedNetwork, NetworkFile, RunConfig, load_network,
-                      validate_section)
+from .network import (FirmwareSection, LoadedNetwork, NetworkFile, RunConfig, SimulatorConfig,
+                      load_network, validate_section)
 from .overrides import parse_set
+from .simulator import SimulatorSettings, simulator_settings
 from .sourced import Sourced
 
 __all__ = [
@@ -19,6 +20,6 @@ __all__ = [
     "ArchConfig", "ChipArch", "PEArch", "PerformanceLevel", "CoreCycles", "Kernels",
     "Accelerators", "NocArch", "DmaArch", "DramArch", "EnergyArch",
     "load_arch", "list_arches", "parse_set",
-    "RunConfig", "FirmwareSection", "NetworkFile", "LoadedNetwork", "load_network",
+    "RunConfig", "SimulatorConfig", "SimulatorSettings", "simulator_settings", "FirmwareSection", "NetworkFile", "LoadedNetwork", "load_network",
     "validate_section",
 ]

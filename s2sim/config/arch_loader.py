@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -39,13 +41,27 @@ def load_arch_layers(name_or_path: str | Path, layers: Sequence[OverrideLayer]) 
         raise ConfigError(str(name_or_path), None, "file not found",
                           "a packaged arch (" + ", ".join(list_arches()) + ") or a YAML file path")
     raw = read_yaml_mapping(path, label=_label(path))
-    check_values(raw, _label(path))
-    arch = _validate(raw, _label(path), "", from_override=False)
+    arch = _validated_base(path, raw)
     for overrides, origin, file, prefix in layers:
         raw = apply_arch_overrides(raw, overrides, origin, file, prefix)
         arch = _validate(raw, file, prefix, from_override=True)
     arch._path = path
     return arch
+
+
+def _validated_base(path: Path, raw: dict[str, Any]) -> ArchConfig:
+    """The arch file validated once per content (a study loads it for every point); a private copy."""
+    key = (str(path.resolve()), json.dumps(raw, sort_keys=True, default=str))
+    base = _BASES.get(key)
+    if base is None:
+        check_values(raw, _label(path))
+        base = _validate(raw, _label(path), "", from_override=False)
+        _BASES.clear()  # one arch at a time is the common case; never grows
+        _BASES[key] = base
+    return base.model_copy(deep=True)
+
+
+_BASES: dict[tuple[str, str], ArchConfig] = {}
 
 
 def _validate(raw: dict[str, Any], file: str, prefix: str, from_override: bool) -> ArchConfig:

@@ -1,12 +1,16 @@
 """Typed architecture description (the gem5-style parameter registry).
 
 Each field is declared once with its unit (in the name), range and a one-line doc; the YAML under
-``s2sim/arch/`` supplies values with provenance. The hardware model reads only these objects.
+``s2sim/arch/`` supplies values with provenance. The hardware model receives a flat, plain-number view
+generated from this registry (``hw_leaves``, ``level_leaves`` -> ``s2sim.hw.params.HwParams``): a
+section's ``HW_PREFIX`` (or a field's ``hw=`` name) says what a leaf is called there, so a new
+parameter is declared here only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import typing
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
 
@@ -14,21 +18,28 @@ from .errors import ConfigError
 from .sourced import STRICT, NonNegFloat, NonNegInt, PosFloat, PosInt, Sourced
 
 __all__ = [
+    "hw_leaves", "level_leaves", "HwLeaf",
     "ArchConfig", "ChipArch", "PEArch", "PerformanceLevel", "CoreCycles", "Kernels",
     "Accelerators", "DvfsPolicyArch", "NocArch", "DmaArch", "DramArch", "EnergyArch",
 ]
 
 
-def _doc(text: str) -> Any:
-    return Field(description=text)
+def _doc(text: str, hw: str | None = None) -> Any:
+    """A registry field: its one-line doc and, when it differs from prefix + name, its flat hw name."""
+    return Field(description=text, json_schema_extra={"hw": hw} if hw else None)
 
 
 class _Section(BaseModel):
     model_config = STRICT
 
+    #: prefix of this section's leaves in the hardware model's flat view; None: not passed one by one
+    HW_PREFIX: ClassVar[str | None] = None
+
 
 class ChipArch(_Section):
     """Chip-level layout: QPE mesh, router, baseline power."""
+
+    HW_PREFIX = ""
 
     mesh_width: Sourced[PosInt] = _doc("QPE grid columns (x extent of the QPE mesh)")
     mesh_height: Sourced[PosInt] = _doc("QPE grid rows (y extent of the QPE mesh)")
@@ -65,6 +76,8 @@ class ChipArch(_Section):
 
 class PEArch(_Section):
     """One processing element: SRAM budget, software queues and interrupt/comms overheads."""
+
+    HW_PREFIX = ""
 
     sram_bytes: Sourced[PosInt] = _doc("local SRAM per PE (code + data)")
     code_reserve_bytes: Sourced[NonNegInt] = _doc("SRAM reserved for code (ITCM), not allocatable")
@@ -152,6 +165,8 @@ class Kernels(_Section):
 class Accelerators(_Section):
     """Per-PE accelerators: exp/log unit, MAC array, RNG."""
 
+    HW_PREFIX = ""
+
     exp_latency_cycles: Sourced[NonNegFloat] = _doc("exp/log accelerator latency per result")
     exp_energy_pj: Sourced[NonNegFloat] = _doc("energy per exp/log result")
     mac_array_macs_per_cycle: Sourced[PosInt] = _doc("8-bit MACs per cycle of the MAC array")
@@ -162,6 +177,8 @@ class Accelerators(_Section):
 
 class DvfsPolicyArch(_Section):
     """The per-tick load policy of ``run.dvfs: load`` (s2sim/hw/dvfs.py)."""
+
+    HW_PREFIX = "dvfs_"
 
     margin: Sourced[PosFloat] = _doc("safety factor on the predicted busy cycles of a tick (>= 1)")
     deadline_fraction: Sourced[PosFloat] = _doc("fraction of the tick the predicted work must finish in (0, 1]")
@@ -185,17 +202,22 @@ class DvfsPolicyArch(_Section):
 class NocArch(_Section):
     """On-chip network: clock, per-hop latency, widths and energy."""
 
-    clock_mhz: Sourced[PosFloat] = _doc("NoC clock")
+    HW_PREFIX = ""
+
+    clock_mhz: Sourced[PosFloat] = _doc("NoC clock", hw="noc_clock_mhz")
     hop_latency_cycles: Sourced[NonNegFloat] = _doc("router+link latency per hop, NoC cycles")
     link_width_bits: Sourced[PosInt] = _doc("flit / link width")
     packet_bits: Sourced[PosInt] = _doc("bits of one multicast packet with 32-bit payload")
     injection_cycles: Sourced[NonNegFloat] = _doc("NoC cycles from comms unit to first router")
     ejection_cycles: Sourced[NonNegFloat] = _doc("NoC cycles from last router into the PE")
-    energy_per_hop_pj: Sourced[NonNegFloat] = _doc("energy per packet per hop (router + link)")
+    energy_per_hop_pj: Sourced[NonNegFloat] = _doc("energy per packet per hop (router + link)",
+                                                   hw="noc_energy_per_hop_pj")
 
 
 class DmaArch(_Section):
     """Per-PE DMA engine."""
+
+    HW_PREFIX = "dma_"
 
     issue_cycles: Sourced[NonNegFloat] = _doc("core cycles the firmware spends queueing one DMA request")
     setup_cycles: Sourced[NonNegFloat] = _doc("PE cycles from request to first byte moved")
@@ -205,6 +227,8 @@ class DmaArch(_Section):
 
 class DramArch(_Section):
     """Off-chip LPDDR4 DRAM."""
+
+    HW_PREFIX = "dram_"
 
     channels: Sourced[PosInt] = _doc("independent LPDDR4 interfaces")
     total_bandwidth_gb_s: Sourced[PosFloat] = _doc("sustained bandwidth over all channels, GB/s")
@@ -302,3 +326,48 @@ def _collect(node: Any, prefix: str, out: dict[str, Sourced]) -> None:
         for i, item in enumerate(node):
             label = getattr(item, "name", None) or str(i)
             _collect(item, f"{prefix}.{label}", out)
+
+
+# ---- the hardware model's flat view, generated from the registry ----------------------------------
+class HwLeaf(typing.NamedTuple):
+    """One number the hardware model receives: its flat name, arch path and plain Python type."""
+
+    name: str
+    path: str
+    type: Any
+
+
+def hw_leaves() -> list[HwLeaf]:
+    """Every sourced leaf the hardware model receives by name, in registry order.
+
+    Top-level leaves (``pl_switch_ns``) keep their name; a section's leaves get its ``HW_PREFIX``
+    (or the field's own ``hw=`` name). Tables (core cycles, kernels), the performance levels and
+    sections without a prefix (energy conventions) are not in this list.
+    """
+    out: list[HwLeaf] = []
+    for key, field in ArchConfig.model_fields.items():
+        annotation = field.annotation
+        if _sourced_type(annotation) is not None:
+            out.append(HwLeaf(key, key, _sourced_type(annotation)))
+        elif isinstance(annotation, type) and issubclass(annotation, _Section) and annotation.HW_PREFIX is not None:
+            for name, leaf in annotation.model_fields.items():
+                flat = (leaf.json_schema_extra or {}).get("hw") or annotation.HW_PREFIX + name
+                out.append(HwLeaf(flat, f"{key}.{name}", _sourced_type(leaf.annotation)))
+    return out
+
+
+def level_leaves() -> list[HwLeaf]:
+    """The numbers of one performance level (``performance_levels.<name>.<leaf>``), in registry order."""
+    return [HwLeaf(name, name, _sourced_type(f.annotation)) for name, f in PerformanceLevel.model_fields.items()
+            if _sourced_type(f.annotation) is not None]
+
+
+def _sourced_type(annotation: Any) -> Any:
+    """``int`` for ``Sourced[PosInt]``, ``tuple`` for a list value; None when not a ``Sourced`` leaf."""
+    meta = getattr(annotation, "__pydantic_generic_metadata__", None)
+    if not meta or meta.get("origin") is not Sourced:
+        return None
+    inner = meta["args"][0]
+    if typing.get_origin(inner) is typing.Annotated:
+        inner = typing.get_args(inner)[0]
+    return tuple if typing.get_origin(inner) is list else inner

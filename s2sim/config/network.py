@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Sequence, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..arch import list_arches
 from .arch_loader import OverrideLayer, load_arch_layers
@@ -21,11 +21,30 @@ from .overrides import nest, parse_set
 from .ranges import PosFinite, Seed, check_values
 from .yamlio import read_yaml_mapping
 
-__all__ = ["RunConfig", "FirmwareSection", "NetworkFile", "LoadedNetwork", "load_network",
+__all__ = ["RunConfig", "SimulatorConfig", "FirmwareSection", "NetworkFile", "LoadedNetwork", "load_network",
            "validate_section"]
 
 M = TypeVar("M", bound=BaseModel)
 _STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class SimulatorConfig(BaseModel):
+    """How the simulator computes a run; none of these switches changes a result.
+
+    ``kernel`` and ``group_numerics`` can be overridden per process by ``$S2SIM_KERNEL`` and
+    ``$S2SIM_GROUP_NUMERICS`` (read once, by ``s2sim.run.simulator_settings``).
+    """
+
+    model_config = _STRICT
+
+    kernel: Literal["fast", "exact"] = Field(
+        default="fast", description="fast: grouped hot paths; exact: every callback through the per-PE "
+        "dispatcher (bit-identical timing, slower)")
+    group_numerics: bool = Field(
+        default=True, description="PEs running the same program share one numpy call per tick "
+        "(identical results); false: each PE computes alone")
+    noc_fidelity: Literal["burst", "packet"] = Field(
+        default="burst", description="burst: one event per back-to-back transfer; packet: per packet")
 
 
 class RunConfig(BaseModel):
@@ -36,8 +55,8 @@ class RunConfig(BaseModel):
     seed: Seed = Field(default=0, description="seed for every random stream of the run (0 .. 2**32-1)")
     tick_ns: PosFinite = Field(default=1_000_000.0, description="timer tick period (1 ms default)")
     ticks: int | None = Field(default=None, ge=1, description="ticks to simulate; None = app decides")
-    noc_fidelity: Literal["burst", "packet"] = Field(
-        default="burst", description="burst: one event per back-to-back transfer; packet: per packet")
+    simulator: SimulatorConfig = Field(default_factory=SimulatorConfig,
+                                       description="simulator switches (kernel, group numerics, NoC fidelity)")
     performance_level: str | None = Field(default=None, description="DVFS level; None = arch default")
     out: str | None = Field(default=None, description="output directory; None = traces/<name>-<time>")
     trace: bool = Field(default=False, description="write a Perfetto trace")
@@ -47,6 +66,22 @@ class RunConfig(BaseModel):
         "distribution; later ones only update the maximum (bounds memory on long training runs)")
     dvfs: Literal["fixed", "load"] = Field(
         default="fixed", description="fixed: stay at performance_level; load: pick a level per tick from pending load")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_noc_fidelity_key(cls, data: Any) -> Any:
+        """``run.noc_fidelity`` (before ``run.simulator`` existed) still works: it moves into the section."""
+        if isinstance(data, dict) and "noc_fidelity" in data:
+            data = dict(data)
+            simulator = data.get("simulator")
+            simulator = dict(simulator) if isinstance(simulator, dict) else {} if simulator is None else simulator
+            if isinstance(simulator, dict):
+                if "noc_fidelity" in simulator:
+                    raise ValueError("run.noc_fidelity and run.simulator.noc_fidelity are both given; "
+                                     "keep run.simulator.noc_fidelity")
+                simulator["noc_fidelity"] = data.pop("noc_fidelity")
+                data["simulator"] = simulator
+        return data
 
 
 class FirmwareSection(BaseModel):

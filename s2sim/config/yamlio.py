@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,10 @@ def read_yaml_mapping(path: str | Path, label: str | None = None) -> dict[str, A
         blob = p.read_bytes()
     except OSError as err:
         raise ConfigError(label, None, f"cannot read ({err.strerror or type(err).__name__})") from None
+    key = (str(p.resolve()), blob)
+    cached = _PARSED.get(key)
+    if cached is not None:  # a study validates thousands of points against the same two files
+        return copy.deepcopy(cached)
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -92,4 +97,12 @@ def read_yaml_mapping(path: str | Path, label: str | None = None) -> dict[str, A
         raise ConfigError(label, None, "file is empty", "a mapping of keys")
     if not isinstance(data, dict):
         raise ConfigError(label, None, f"top level is a {type(data).__name__}", "a mapping of keys")
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[key] = copy.deepcopy(data)
     return data
+
+
+#: Parsed files by (path, content): the content is the key, so an edited file is parsed again.
+_PARSED: dict[tuple[str, bytes], dict[str, Any]] = {}
+_PARSED_MAX = 32

@@ -1,10 +1,11 @@
 """Flat, plain-number view of an architecture, the only thing the hardware model reads.
 
 The typed, sourced architecture (``s2sim.config.ArchConfig``, loaded from ``s2sim/arch/*.yaml``) is
-the one source of hardware numbers: every field here is required and filled from it by
-``HwParams.from_arch``; there are no numeric defaults to drift from the YAML. Tests that need round
-numbers for a hand computation start from the arch file and override what they rely on
-(``HwParams.from_arch("spinnaker2", dram_latency_ns=0.0)``).
+the one source of hardware numbers, and its registry (``s2sim/config/arch_model.py``) the one place a
+parameter is declared: ``HwParams`` and ``PerfLevel`` are generated from it (``hw_leaves``,
+``level_leaves``), every field required and filled by ``HwParams.from_arch``; there are no numeric
+defaults to drift from the YAML. Tests that need round numbers for a hand computation start from the
+arch file and override what they rely on (``HwParams.from_arch("spinnaker2", dram_latency_ns=0.0)``).
 
 Reads of overridden parameters are recorded, so a run can report an override (``--set arch.…``,
 ``arch_overrides:``) that no model ever read (``unread_overrides``): such an override changed
@@ -13,117 +14,40 @@ nothing, and the user should know.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
+from ..config.arch_model import hw_leaves, level_leaves
+
 #: HwParams field -> dotted path of its leaf in the arch config (what ``--set arch.<path>`` names).
-ARCH_PATHS: dict[str, str] = {
-    "mesh_width": "chip.mesh_width", "mesh_height": "chip.mesh_height", "qpe_count": "chip.qpe_count",
-    "pes_per_qpe": "chip.pes_per_qpe", "router_entries": "chip.router_entries",
-    "baseline_power_mw": "chip.baseline_power_mw", "missing_routers": "chip.missing_routers",
-    "sram_bytes": "pe.sram_bytes", "code_reserve_bytes": "pe.code_reserve_bytes",
-    "stack_reserve_bytes": "pe.stack_reserve_bytes", "task_queue_size": "pe.task_queue_size",
-    "task_queue_count": "pe.task_queue_count", "tx_queue_size": "pe.tx_queue_size",
-    "dma_queue_size": "pe.dma_queue_size", "irq_entry_cycles": "pe.irq_entry_cycles",
-    "irq_exit_cycles": "pe.irq_exit_cycles", "send_packet_cycles": "pe.send_packet_cycles",
-    "pl_switch_ns": "pl_switch_ns",
-    "dvfs_margin": "dvfs_policy.margin", "dvfs_deadline_fraction": "dvfs_policy.deadline_fraction",
-    "dvfs_history_ticks": "dvfs_policy.history_ticks",
-    "exp_latency_cycles": "accelerators.exp_latency_cycles", "exp_energy_pj": "accelerators.exp_energy_pj",
-    "mac_array_macs_per_cycle": "accelerators.mac_array_macs_per_cycle",
-    "mac_array_setup_cycles": "accelerators.mac_array_setup_cycles",
-    "mac_energy_pj": "accelerators.mac_energy_pj", "rng_cycles": "accelerators.rng_cycles",
-    "noc_clock_mhz": "noc.clock_mhz", "hop_latency_cycles": "noc.hop_latency_cycles",
-    "link_width_bits": "noc.link_width_bits", "packet_bits": "noc.packet_bits",
-    "injection_cycles": "noc.injection_cycles", "ejection_cycles": "noc.ejection_cycles",
-    "noc_energy_per_hop_pj": "noc.energy_per_hop_pj",
-    "dma_issue_cycles": "dma.issue_cycles", "dma_setup_cycles": "dma.setup_cycles",
-    "dma_sram_bytes_per_cycle": "dma.sram_bytes_per_cycle", "dma_energy_per_byte_pj": "dma.energy_per_byte_pj",
-    "dram_channels": "dram.channels", "dram_total_bandwidth_gb_s": "dram.total_bandwidth_gb_s",
-    "dram_latency_ns": "dram.latency_ns", "dram_energy_per_byte_pj": "dram.energy_per_byte_pj",
-    "dram_interleave_bytes": "dram.interleave_bytes",
-}
-_LEVEL_PATHS = {"clock_mhz": "clock_mhz", "voltage_v": "voltage_v",
-                "active_energy_per_cycle_pj": "active_energy_per_cycle_pj", "static_power_mw": "static_power_mw"}
+ARCH_PATHS: dict[str, str] = {leaf.name: leaf.path for leaf in hw_leaves()}
+_LEVEL_PATHS = {leaf.name: leaf.path for leaf in level_leaves()}
 _OVERRIDE_SOURCE = "override ("  # how the config loader marks an overridden leaf's source
 
 
-@dataclass(frozen=True)
-class PerfLevel:
+class _PerfLevelMethods:
     """One DVFS performance level: clock, supply voltage and the power figures that go with it.
 
     Energy model (docs/simulation-model.md, Energy): a PE at this level draws ``static_power_mw``
     the whole time it is powered, busy or asleep, plus ``active_energy_per_cycle_pj`` per busy cycle.
+    Fields: ``name`` and every number of ``config.arch_model.PerformanceLevel``.
     """
-
-    name: str
-    clock_mhz: float
-    voltage_v: float
-    active_energy_per_cycle_pj: float
-    static_power_mw: float
 
     @property
     def ns_per_cycle(self) -> float:
         return 1e3 / self.clock_mhz
 
 
-@dataclass(frozen=True)
-class HwParams:
-    """Every number the SimPy hardware model uses (units in the names); all from the arch file."""
+PerfLevel = dataclasses.make_dataclass(
+    "PerfLevel", [("name", str)] + [(leaf.name, leaf.type) for leaf in level_leaves()],
+    bases=(_PerfLevelMethods,), frozen=True, namespace={"__doc__": _PerfLevelMethods.__doc__, "__module__": __name__})
 
-    # chip
-    mesh_width: int
-    mesh_height: int
-    qpe_count: int
-    pes_per_qpe: int
-    router_entries: int
-    baseline_power_mw: float
-    missing_routers: tuple[tuple[int, int], ...]
-    # PE
-    sram_bytes: int
-    code_reserve_bytes: int
-    stack_reserve_bytes: int
-    task_queue_size: int
-    task_queue_count: int
-    tx_queue_size: int
-    dma_queue_size: int
-    irq_entry_cycles: int
-    irq_exit_cycles: int
-    send_packet_cycles: int
-    perf_levels: tuple[PerfLevel, ...]
-    default_perf_level: str
-    pl_switch_ns: float
-    core_cycles: Mapping[str, float]
-    kernel_cycles: Mapping[str, float]
-    # DVFS load policy (hw/dvfs.py)
-    dvfs_margin: float
-    dvfs_deadline_fraction: float
-    dvfs_history_ticks: int
-    # accelerators
-    exp_latency_cycles: float
-    exp_energy_pj: float
-    mac_array_macs_per_cycle: float
-    mac_array_setup_cycles: float
-    mac_energy_pj: float
-    rng_cycles: float
-    # NoC
-    noc_clock_mhz: float
-    hop_latency_cycles: float
-    link_width_bits: int
-    packet_bits: int
-    injection_cycles: float
-    ejection_cycles: float
-    noc_energy_per_hop_pj: float
-    # DMA / DRAM
-    dma_issue_cycles: float
-    dma_setup_cycles: float
-    dma_sram_bytes_per_cycle: float
-    dma_energy_per_byte_pj: float
-    dram_channels: int
-    dram_total_bandwidth_gb_s: float
-    dram_latency_ns: float
-    dram_energy_per_byte_pj: float
-    dram_interleave_bytes: int
+
+class _HwParamsMethods:
+    """Every number the SimPy hardware model uses (units in the names); all from the arch file.
+
+    Fields: one per registry leaf (``ARCH_PATHS``), plus ``perf_levels``, ``default_perf_level`` and
+    the cycle tables ``core_cycles`` / ``kernel_cycles``.
+    """
 
     @property
     def n_pes(self) -> int:
@@ -157,7 +81,7 @@ class HwParams:
 
     # ---- construction from the arch file ---------------------------------------------------------
     @classmethod
-    def from_arch(cls, arch: Any, **overrides: Any) -> "HwParams":
+    def from_arch(cls, arch: Any, **overrides: Any):
         """Build from a typed ``ArchConfig`` or a packaged arch name; ``overrides`` replace fields.
 
         Overrides given in the arch config itself (their source starts with ``override (``) are
@@ -189,6 +113,14 @@ class HwParams:
         """Overridden arch paths (``accelerators.exp_latency_cycles``) no model has read so far."""
         watch: _ReadLog | None = self.__dict__.get("_read_log")
         return watch.unread() if watch is not None else []
+
+
+HwParams = dataclasses.make_dataclass(
+    "HwParams",
+    [(leaf.name, leaf.type) for leaf in hw_leaves()]
+    + [("perf_levels", tuple), ("default_perf_level", str), ("core_cycles", Mapping[str, float]),
+       ("kernel_cycles", Mapping[str, float])],
+    bases=(_HwParamsMethods,), frozen=True, namespace={"__doc__": _HwParamsMethods.__doc__, "__module__": __name__})
 
 
 # ---- read tracking of overridden parameters ------------------------------------------------------
@@ -243,7 +175,7 @@ def _retype(obj: Any, cls: type) -> Any:
     return copy
 
 
-def _watch_reads(hw: HwParams, watched: list[str]) -> HwParams:
+def _watch_reads(hw, watched: list[str]):
     """Wrap ``hw`` so reads of the ``watched`` arch paths are logged (see ``HwParams.unread_overrides``)."""
     log = _ReadLog(watched)
     wanted = set(watched)

@@ -35,7 +35,7 @@ def report(run_dir: Path, no_plots: bool) -> None:
     from .report import matplotlib_available, write_report
     from ..sweep.report import is_sweep_dir, write_study_outputs
     if is_sweep_dir(run_dir):  # a sweep directory: results tables, plots and study.html
-        console.print(f"report: {write_study_outputs(run_dir, plots=not no_plots)['html']}")
+        console.print(Text(f"report: {write_study_outputs(run_dir, plots=not no_plots)['html']}"), soft_wrap=True)
         return
     try:
         path = write_report(run_dir, plots=not no_plots)

@@ -12,18 +12,21 @@ COLORS = {"weights": "#4C72B0", "optimizer": "#DD8452", "eligibility": "#55A868"
 CONF_COLORS = {"measured": "#2E7D32", "derived": "#F9A825", "estimate": "#C62828", "?": "#777777"}
 
 
-def _plt():
+def pyplot():
     import matplotlib
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     _plt().close(fig)
     return path
+
+
+_plt, _save = pyplot, save_figure  # the names this module's plots use
 
 
 def _pe_ticks(ax, pes: list) -> None:

@@ -79,11 +79,11 @@ td.l,th.l{text-align:left} .ok{color:#2E7D32;font-weight:600} .warn{color:#C6282
 """
 
 
-def _e(x: Any) -> str:
+def escape(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _table(headers: list[str], rows: list[list[Any]], left: int = 1, text_last: bool = False) -> str:
+def html_table(headers: list[str], rows: list[list[Any]], left: int = 1, text_last: bool = False) -> str:
     n = len(headers)
 
     def cls(i: int) -> str:
@@ -94,11 +94,14 @@ def _table(headers: list[str], rows: list[list[Any]], left: int = 1, text_last: 
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _img(path: Path | None, alt: str) -> str:
+def inline_image(path: Path | None, alt: str) -> str:
     if path is None or not Path(path).exists():
         return ""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+_e, _table, _img = escape, html_table, inline_image  # short names used in this module
 
 
 def _card(value: str, label: str) -> str:

@@ -1,6 +1,6 @@
-"""What-if studies: a study file -> content-addressed points -> ``s2sim run`` each (serially or as
-Dask tasks) -> results table, plots and ``study.html``. A sweep adds scheduling, never a second
-simulator: every point is the ``s2sim run`` command itself.
+"""What-if studies: a study file -> content-addressed points -> one run each (serially or as Dask
+tasks) -> results table, plots and ``study.html``. A sweep adds scheduling, never a second
+simulator: every point goes through ``s2sim.run.run_network``, the entry ``s2sim run`` uses.
 """
 from .api import run_study
 from .execute import Progress, run_points

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .point import is_complete, point_dir, run_point_task
+from .point import is_complete, point_dir, run_point_task, write_status
 from .study import Point, Study
 
 __all__ = ["Progress", "pending_points", "run_points", "SCHEDULER_ENV"]
@@ -43,8 +43,11 @@ def pending_points(study: Study, out_dir: Path) -> list[Point]:
 
 
 def run_points(study: Study, out_dir: Path, workers: int | None = None, scheduler: str | None = None,
-               report: Reporter | None = None) -> Progress:
-    """Run every incomplete point; ``scheduler`` (or ``$S2SIM_DASK_SCHEDULER``) = an existing cluster."""
+               report: Reporter | None = None, point_reports: bool = True) -> Progress:
+    """Run every incomplete point; ``scheduler`` (or ``$S2SIM_DASK_SCHEDULER``) = an existing cluster.
+
+    ``point_reports=False`` skips each point's report.html (often slower than a small point's run).
+    """
     report = report or (lambda progress, message: None)
     todo = pending_points(study, out_dir)
     progress = Progress(total=len(study.points), skipped=len(study.points) - len(todo))
@@ -55,9 +58,9 @@ def run_points(study: Study, out_dir: Path, workers: int | None = None, schedule
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     # one point left (e.g. a failed one retried): starting a local cluster would cost more than it saves
     if scheduler is None and ((workers or default_workers()) == 1 or len(todo) == 1):
-        _run_serial(study, out_dir, todo, progress, report)
+        _run_serial(study, out_dir, todo, progress, report, point_reports)
     else:
-        _run_dask(study, out_dir, todo, progress, report, workers, scheduler, origin)
+        _run_dask(study, out_dir, todo, progress, report, workers, scheduler, origin, point_reports)
     return progress
 
 
@@ -74,17 +77,19 @@ def _finish(progress: Progress, point: Point, status: dict, report: Reporter) ->
         report(progress, f"point {point.id} ({point.label()}) failed: {status['error']}")
 
 
-def _run_serial(study: Study, out_dir: Path, todo: list[Point], progress: Progress, report: Reporter) -> None:
-    for point in todo:
+def _run_serial(study: Study, out_dir: Path, todo: list[Point], progress: Progress, report: Reporter,
+                point_reports: bool = True) -> None:
+    for point in todo:  # Ctrl-C inside a point stops the whole loop (run_point lets it through)
         progress.running = 1
         report(progress, None)
-        status = run_point_task(str(study.network), point.sets, str(point_dir(out_dir, point.id)))
+        status = run_point_task(str(study.network), point.sets, str(point_dir(out_dir, point.id)), point_reports)
         progress.running = 0
         _finish(progress, point, status, report)
 
 
 def _run_dask(study: Study, out_dir: Path, todo: list[Point], progress: Progress, report: Reporter,
-              workers: int | None, scheduler: str | None, origin: str = "--scheduler") -> None:
+              workers: int | None, scheduler: str | None, origin: str = "--scheduler",
+              point_reports: bool = True) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -101,13 +106,16 @@ def _run_dask(study: Study, out_dir: Path, todo: list[Point], progress: Progress
     else:
         try:
             client = Client(scheduler, timeout="30s")
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError, TypeError) as err:
             from ..apps import AppError
-            raise AppError(f"{origin} {scheduler}: cannot connect to the Dask scheduler ({err})") from None
+            reason = str(err).replace("\n", " ") or type(err).__name__
+            raise AppError(f"{origin} {scheduler}: cannot connect to the Dask scheduler ({reason}); "
+                           "expected an address like tcp://host:8786") from None
     try:
         slots = max(1, sum(client.nthreads().values()))
+        # a retry after a killed worker continues the point from its checkpoint (point.run_point)
         futures = {client.submit(run_point_task, str(study.network), p.sets, str(point_dir(out_dir, p.id)),
-                                 key=f"s2sim-point-{p.id}", pure=False, retries=1): p for p in todo}
+                                 point_reports, key=f"s2sim-point-{p.id}", pure=False, retries=1): p for p in todo}
         in_flight = len(futures)
         progress.running = min(in_flight, slots)
         report(progress, None)
@@ -117,6 +125,10 @@ def _run_dask(study: Study, out_dir: Path, todo: list[Point], progress: Progress
                 status = future.result()
             except Exception as exc:  # noqa: BLE001 - e.g. the worker died twice: a failed row
                 status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}".replace("\n", " ")}
+                directory = point_dir(out_dir, point.id)
+                if not is_complete(directory):  # the task never wrote one: status.json must agree
+                    directory.mkdir(parents=True, exist_ok=True)
+                    write_status(directory, status)
             in_flight -= 1
             progress.running = min(in_flight, slots)
             _finish(progress, point, status, report)

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..profile.plots import _plt, _save
-from ..profile.report import CSS, _e, _img, _table, matplotlib_available
+from ..profile.plots import pyplot as _plt, save_figure as _save
+from ..profile.report import CSS, escape as _e, html_table as _table, inline_image as _img, matplotlib_available
 from ..profile.tables import fmt_si
 from .results import STUDY_JSON, collect_rows, write_tables
 from .study import PARETO_X, PARETO_Y, PlotSpec, Study

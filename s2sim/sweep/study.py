@@ -11,7 +11,8 @@ A study file is YAML with a top-level ``study:`` name::
     plots: [{x: mapping.pes, y: latency.timestep_ns.max, colour: run.dvfs}]
 
 A point is exactly the ``--set`` list one ``s2sim run`` would get. Its id is a hash of the resolved
-config and the s2sim version, so an identical point is found again on a re-run and skipped.
+config (with no path of this machine in it: see ``portable_config``) and the s2sim version, so an
+identical point is found again on a re-run, from any checkout, and skipped.
 """
 from __future__ import annotations
 
@@ -147,6 +148,7 @@ def load_study(source: str | Path | Mapping[str, Any], base_dir: str | Path | No
     base_sets = [set_expr(k, v) for k, v in spec.set.items()]
     axis_names = list(spec.product) + list(spec.zip)
     points = [_point(network, base_sets, axes, label) for axes in _combinations(spec)]
+    _check_distinct(points, label)
     metrics = list(DEFAULT_METRICS) + [m for m in spec.metrics if m not in DEFAULT_METRICS]
     _check_plot_columns(spec, axis_names, metrics, label)
     return Study(name=spec.study, description=spec.description, network=network, axis_names=axis_names,
@@ -154,6 +156,21 @@ def load_study(source: str | Path | Mapping[str, Any], base_dir: str | Path | No
 
 
 def _check_axes(spec: StudyFile, label: str) -> None:
+    for kind, axes in (("product", spec.product), ("zip", spec.zip)):
+        for path, values in axes.items():
+            seen = [json.dumps(v, sort_keys=True) for v in values]
+            dupes = sorted({t for t in seen if seen.count(t) > 1})
+            if dupes and kind == "product":
+                raise ConfigError(label, f"product.{path}", f"repeats the value(s) {', '.join(dupes)}",
+                                  "each value once (a repeated value is the same point)")
+    if spec.zip:
+        rows = [json.dumps([v[i] for v in spec.zip.values()], sort_keys=True)
+                for i in range(min(len(v) for v in spec.zip.values()))]
+        dupes = sorted({r for r in rows if rows.count(r) > 1})
+        if dupes and len({len(v) for v in spec.zip.values()}) == 1:
+            names = ", ".join(spec.zip)
+            raise ConfigError(label, "zip", f"repeats the pair(s) ({names}) = {'; '.join(dupes)}",
+                              "each combination once (a repeated one is the same point)")
     both = set(spec.product) & set(spec.zip)
     if both:
         raise ConfigError(label, "zip", f"axis '{sorted(both)[0]}' is also a product axis", "each path once")
@@ -179,9 +196,22 @@ def _point(network: Path, base_sets: list[str], axes: dict[str, Any], label: str
         loaded = load_network(network, sets)
         _validate_app_sections(loaded)
     except ConfigError as err:
-        shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in axes.items()) or "base point"
-        raise ConfigError(label, f"point {shown}", str(err)) from None
-    return Point(id=point_id(loaded.resolved()), axes=axes, sets=sets)
+        raise ConfigError(label, f"point {_shown(axes)}", str(err)) from None
+    return Point(id=point_id(portable_config(loaded)), axes=axes, sets=sets)
+
+
+def _shown(axes: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in axes.items()) or "base point"
+
+
+def _check_distinct(points: list[Point], label: str) -> None:
+    """Two axis combinations that resolve to the same config (``1`` and ``1.0``) are one point."""
+    first: dict[str, Point] = {}
+    for point in points:
+        other = first.setdefault(point.id, point)
+        if other is not point:
+            raise ConfigError(label, "axes", f"points {_shown(other.axes)} and {_shown(point.axes)} resolve "
+                              "to the same config", "axis values that change what runs")
 
 
 def _validate_app_sections(loaded) -> None:
@@ -199,13 +229,34 @@ def _validate_app_sections(loaded) -> None:
             pass  # valid config that will not fit/run: the point runs and records this error
 
 
-def point_id(resolved: dict[str, Any]) -> str:
-    """Content address: the resolved config + the s2sim version.
+def portable_config(loaded) -> dict[str, Any]:
+    """The resolved config without anything that depends on where the checkout is.
 
     Where the network file lives and how the overrides were spelled do not change what runs, so
-    ``file`` and ``sets`` are left out (the resolved values already carry every override).
+    ``file`` and ``sets`` are left out (the resolved values already carry every override); the arch
+    file's absolute path is left out too (every value it gave is in ``arch.config``), and an imported
+    model file is named by its content (sha256), not by where it is.
     """
+    resolved = loaded.resolved()
     content = {k: v for k, v in resolved.items() if k not in ("file", "sets")}
+    content["arch"] = {k: v for k, v in content["arch"].items() if k != "path"}
+    model = dict(content.get("model") or {})
+    if isinstance(model.get("nir"), str):
+        model["nir_sha256"] = _file_sha256(Path(loaded.file).parent / model["nir"])
+        content["model"] = model
+    return content
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None  # a missing file fails when the point runs, with its own message
+
+
+def point_id(content: dict[str, Any]) -> str:
+    """Content address: the portable resolved config (``portable_config``) + the s2sim version."""
+    content = {k: v for k, v in content.items() if k not in ("file", "sets")}
     text = json.dumps({"config": content, "s2sim_version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -72,7 +72,7 @@ def test_an_unwritable_out_is_one_line_and_a_failed_run_leaves_no_empty_folder(t
 
 # ---- errors are plain text ----------------------------------------------------------------------
 def test_markup_in_a_user_value_survives_in_the_error(tmp_path):
-    line = error_line(cli("validate", LIF, "--set", "run.noc_fidelity='[red]x[/red]'"))
+    line = error_line(cli("validate", LIF, "--set", "run.simulator.noc_fidelity='[red]x[/red]'"))
     assert "[red]x[/red]" in line
 
 

@@ -108,3 +108,22 @@ def test_qpes_must_fit_the_mesh():
 def test_arch_config_can_be_built_from_dict():
     raw = yaml.safe_load(arch_path("spinnaker2").read_text())
     assert ArchConfig.model_validate(raw).n_pes == 152
+
+
+def test_the_hardware_models_parameters_are_generated_from_the_registry():
+    """Declared once: every sourced leaf of the arch reaches HwParams (or a level, or a cycle table),
+    under the flat name the registry gives it; nothing is declared a second time in s2sim/hw."""
+    import dataclasses
+
+    from s2sim.config.arch_model import hw_leaves, level_leaves
+    from s2sim.hw.params import ARCH_PATHS, HwParams, PerfLevel
+    leaves = hw_leaves()
+    assert [f.name for f in dataclasses.fields(HwParams)] == [leaf.name for leaf in leaves] + [
+        "perf_levels", "default_perf_level", "core_cycles", "kernel_cycles"]
+    assert [f.name for f in dataclasses.fields(PerfLevel)] == ["name"] + [leaf.name for leaf in level_leaves()]
+    assert ARCH_PATHS["noc_clock_mhz"] == "noc.clock_mhz" and ARCH_PATHS["dvfs_margin"] == "dvfs_policy.margin"
+    arch = load_arch("spinnaker2")
+    levels = {f"performance_levels.{pl.name}.{leaf.name}" for pl in arch.performance_levels for leaf in level_leaves()}
+    for path in arch.provenance():
+        assert (path in ARCH_PATHS.values() or path in levels or path.split(".")[0] in ("core_cycles", "kernels")
+                or path.startswith("energy.")), f"{path} never reaches the hardware model"

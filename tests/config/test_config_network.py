@@ -30,7 +30,9 @@ def test_defaults_and_values(net):
     loaded = load_network(net)
     assert loaded.spec.run.seed == 1
     assert loaded.spec.run.tick_ns == 1_000_000
-    assert loaded.spec.run.noc_fidelity == "burst"
+    assert loaded.spec.run.simulator.noc_fidelity == "burst"
+    assert loaded.spec.run.simulator.kernel == "fast"
+    assert loaded.spec.run.simulator.group_numerics is True
     assert loaded.arch.n_pes == 152
     assert loaded.file == net
 
@@ -105,9 +107,18 @@ def test_top_level_errors(tmp_path):
     f.write_text(NET.replace("  package: firmware_models.lif_inference\n", "  params: {}\n"))
     with pytest.raises(ConfigError, match=r"n\.yaml: firmware\.package: missing; expected a non-empty string"):
         load_network(f)
-    f.write_text(NET + "  noc_fidelity: cycle\n")
-    with pytest.raises(ConfigError, match=r"run\.noc_fidelity: got 'cycle'; expected one of 'burst', 'packet'"):
+    f.write_text(NET + "  simulator: {noc_fidelity: cycle}\n")
+    with pytest.raises(ConfigError, match=r"run\.simulator\.noc_fidelity: got 'cycle'; expected one of 'burst', 'packet'"):
         load_network(f)
+    f.write_text(NET + "  simulator: {kernel: turbo}\n")
+    with pytest.raises(ConfigError, match=r"run\.simulator\.kernel: got 'turbo'; expected one of 'fast', 'exact'"):
+        load_network(f)
+
+
+def test_the_older_run_noc_fidelity_key_still_sets_the_simulator_section(net):
+    loaded = load_network(net, ["run.noc_fidelity=packet"])
+    assert loaded.spec.run.simulator.noc_fidelity == "packet"
+    assert "noc_fidelity" not in loaded.resolved()["run"], "one spelling in the resolved config"
 
 
 def test_unknown_performance_level(net):

@@ -4,7 +4,8 @@ import json
 import numpy as np
 from profile_runs import ROOT, run_cli, small_run
 
-from s2sim.cli import apply_simulator_section
+from s2sim.config.simulator import SimulatorSettings
+from s2sim.run import simulator_section
 from s2sim.profile.plots import outlier_steps, recording_cap_note
 from s2sim.profile.tables import chip_warnings, simulator_rows, warning_rows
 
@@ -16,8 +17,11 @@ def _summary_with(app: dict, diagnostics: dict | None = None) -> dict:
 
 
 def test_late_packet_recomputes_is_simulator_bookkeeping_not_a_chip_warning():
-    s = _summary_with({"late_packet_recomputes": 7, "late_learning": 0})
-    apply_simulator_section(s)
+    app, simulator = simulator_section({"late_packet_recomputes": 7, "late_learning": 0},
+                                       SimulatorSettings(kernel="exact"))
+    s = _summary_with(app)
+    s["simulator"] = simulator
+    assert s["simulator"]["kernel"] == "exact", "the section says which kernel ran"
     assert "late_packet_recomputes" not in s["app"]
     assert s["simulator"]["late_packet_recomputes"] == 7
     assert chip_warnings(s) == {}

@@ -1,0 +1,68 @@
+"""The simulator switches of a run: the ``run.simulator`` section, then the environment, read once.
+
+``run.simulator`` in a network file (or ``--set run.simulator.kernel=exact``) says how the simulator
+computes; ``$S2SIM_KERNEL`` and ``$S2SIM_GROUP_NUMERICS`` override it for a whole process (a test
+matrix, a benchmark). This module is the only place that reads those variables; ``s2sim.run`` resolves
+the switches once per run and hands the result to the hardware model and the firmware.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+__all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_ENV", "GROUP_ENV", "KERNELS"]
+
+KERNEL_ENV = "S2SIM_KERNEL"
+GROUP_ENV = "S2SIM_GROUP_NUMERICS"
+KERNELS = ("fast", "exact")
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    """The resolved switches and where each came from (``run.simulator`` or the variable's name)."""
+
+    kernel: str = "fast"
+    group_numerics: bool = True
+    noc_fidelity: str = "burst"
+    origin: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["origin"] = dict(self.origin)
+        return out
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``{"kernel": ..., "group_numerics": ...}`` for the variables that are set (and valid).
+
+    A value that is neither empty nor valid is a ConfigError naming the variable.
+    """
+    environ = os.environ if environ is None else environ
+    out: dict[str, Any] = {}
+    kernel = (environ.get(KERNEL_ENV) or "").strip()
+    if kernel:
+        if kernel not in KERNELS:
+            raise ConfigError(f"{KERNEL_ENV}={kernel!r}", None, "unknown kernel", "one of " + ", ".join(KERNELS))
+        out["kernel"] = kernel
+    group = (environ.get(GROUP_ENV) or "").strip()
+    if group:
+        if group not in ("0", "1"):
+            raise ConfigError(f"{GROUP_ENV}={group!r}", None, "unknown value",
+                              "0 (per-PE numerics) or 1 (group numerics)")
+        out["group_numerics"] = group == "1"
+    return out
+
+
+def simulator_settings(section: Any = None, environ: Mapping[str, str] | None = None) -> SimulatorSettings:
+    """``section`` (a ``SimulatorConfig``; None = defaults) with the environment's overrides applied."""
+    from .network import SimulatorConfig
+    section = section if section is not None else SimulatorConfig()
+    values = section.model_dump()
+    origin = {name: "run.simulator" for name in values}
+    for name, value in env_overrides(environ).items():
+        values[name] = value
+        origin[name] = f"${KERNEL_ENV if name == 'kernel' else GROUP_ENV}"
+    return SimulatorSettings(origin=tuple(sorted(origin.items())), **values)
