@@ -13,11 +13,15 @@ body runs at its callback's start, but sends at start + cycles so far.
 """
 from __future__ import annotations
 
-import os
 from typing import Protocol
 
 import simpy
 
+# Simulation kernels (KERNELS, declared with the other simulator switches): ``fast`` lets a firmware that
+# declares ``on_packet_burst_group`` handle a burst's numerics for all its destination PEs at once
+# (without a trace recorder), ``exact`` runs every handler per PE (the reference the fast one is tested
+# against, bit for bit; docs/simulation-model.md "Fast path"). Everything else is the same code in both.
+from ..config.simulator import KERNELS
 from .dma import DmaEngine
 from .dram import Dram
 from .events import (BOOKING_PRIORITY, BurstBooking, CallbackEnd, Delivery, DispatchIfIdle, DmaDone,  # noqa: F401
@@ -28,19 +32,13 @@ from .pe import PE
 from .tickstats import TickStats
 
 
-#: Simulation kernels: ``fast`` lets a firmware that declares ``on_packet_burst_group`` handle a
-#: burst's numerics for all its destination PEs at once (without a trace recorder), ``exact`` runs
-#: every handler per PE (the reference the fast one is tested against, bit for bit;
-#: docs/simulation-model.md "Fast path"). Everything else is the same code in both.
-KERNELS = ("fast", "exact")
 
 
 def kernel_from_env() -> str:
-    """The kernel ``$S2SIM_KERNEL`` asks for (default ``fast``)."""
-    kernel = os.environ.get("S2SIM_KERNEL", "fast") or "fast"
-    if kernel not in KERNELS:
-        raise ValueError(f"S2SIM_KERNEL={kernel!r}: expected one of {', '.join(KERNELS)}")
-    return kernel
+    """The kernel ``$S2SIM_KERNEL`` asks for (default ``fast``), read where every switch is read
+    (``s2sim.config.simulator``): for a ``Simulation`` built without a run entry (tests, the Python API)."""
+    from ..config.simulator import env_overrides
+    return env_overrides().get("kernel", "fast")
 
 
 class Recorder(Protocol):
