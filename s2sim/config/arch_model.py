@@ -6,7 +6,7 @@ Each field is declared once with its unit (in the name), range and a one-line do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
 
@@ -211,6 +211,8 @@ class DramArch(_Section):
     latency_ns: Sourced[NonNegFloat] = _doc("access latency of a DMA block transfer")
     energy_per_byte_pj: Sourced[NonNegFloat] = _doc("energy per byte read or written (device + PHY)")
     interleave_bytes: Sourced[PosInt] = _doc("address interleave granule across channels")
+    background_power_mw: Sourced[NonNegFloat] = _doc(
+        "DRAM devices' standby + refresh power, drawn for the whole run (all channels)")
 
 
 class EnergyArch(_Section):
@@ -233,6 +235,10 @@ class ArchConfig(_Section):
     dvfs_policy: DvfsPolicyArch
     core_cycles: CoreCycles
     kernels: Kernels
+    kernels_low: Kernels = Field(description="kernel cycles, low end of the Cortex-M4 timing-rule bracket")
+    kernels_high: Kernels = Field(description="kernel cycles, high end of the Cortex-M4 timing-rule bracket")
+    cycle_model: Literal["nominal", "low", "high"] = Field(
+        default="nominal", description="which kernel cycle table a run charges: nominal (llvm-mca), low or high")
     accelerators: Accelerators
     noc: NocArch
     dma: DmaArch
@@ -278,9 +284,14 @@ class ArchConfig(_Section):
         raise ConfigError(f"arch {self.name}", "performance_level", f"got {name!r}",
                           "one of: " + ", ".join(pl.name for pl in self.performance_levels))
 
+    def kernel_table(self, cycle_model: str | None = None) -> Kernels:
+        """The kernel cycle table of ``cycle_model`` (default: the arch's ``cycle_model``)."""
+        model = cycle_model or self.cycle_model
+        return {"nominal": self.kernels, "low": self.kernels_low, "high": self.kernels_high}[model]
+
     def kernel_cycles(self, name: str) -> float:
-        """Calibrated cycles per iteration of kernel ``name``."""
-        leaf = getattr(self.kernels, name, None) if name in Kernels.model_fields else None
+        """Calibrated cycles per iteration of kernel ``name`` under the arch's ``cycle_model``."""
+        leaf = getattr(self.kernel_table(), name, None) if name in Kernels.model_fields else None
         if leaf is None:
             raise KeyError(f"unknown kernel {name!r}; known: {', '.join(Kernels.model_fields)}")
         return float(leaf.value)

@@ -41,7 +41,7 @@ ARCH_PATHS: dict[str, str] = {
     "dma_sram_bytes_per_cycle": "dma.sram_bytes_per_cycle", "dma_energy_per_byte_pj": "dma.energy_per_byte_pj",
     "dram_channels": "dram.channels", "dram_total_bandwidth_gb_s": "dram.total_bandwidth_gb_s",
     "dram_latency_ns": "dram.latency_ns", "dram_energy_per_byte_pj": "dram.energy_per_byte_pj",
-    "dram_interleave_bytes": "dram.interleave_bytes",
+    "dram_interleave_bytes": "dram.interleave_bytes", "dram_background_power_mw": "dram.background_power_mw",
 }
 _LEVEL_PATHS = {"clock_mhz": "clock_mhz", "voltage_v": "voltage_v",
                 "active_energy_per_cycle_pj": "active_energy_per_cycle_pj", "static_power_mw": "static_power_mw"}
@@ -94,7 +94,9 @@ class HwParams:
     default_perf_level: str
     pl_switch_ns: float
     core_cycles: Mapping[str, float]
-    kernel_cycles: Mapping[str, float]
+    kernel_cycles: Mapping[str, float]  # the table of ``cycle_model`` (what runs charge)
+    cycle_model: str  # nominal | low | high (arch.cycle_model)
+    kernel_cycles_bracket: Mapping[str, tuple[float, float, float]]  # name -> (nominal, low, high)
     # DVFS load policy (hw/dvfs.py)
     dvfs_margin: float
     dvfs_deadline_fraction: float
@@ -124,6 +126,7 @@ class HwParams:
     dram_latency_ns: float
     dram_energy_per_byte_pj: float
     dram_interleave_bytes: int
+    dram_background_power_mw: float
 
     @property
     def n_pes(self) -> int:
@@ -175,7 +178,10 @@ class HwParams:
             perf_levels=levels,
             default_perf_level=arch.default_performance_level,
             core_cycles={name: val.value for name, val in arch.core_cycles},
-            kernel_cycles={name: val.value for name, val in arch.kernels})
+            kernel_cycles={name: val.value for name, val in arch.kernel_table()},
+            cycle_model=arch.cycle_model,
+            kernel_cycles_bracket={name: (val.value, getattr(arch.kernels_low, name).value,
+                                          getattr(arch.kernels_high, name).value) for name, val in arch.kernels})
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise TypeError(f"HwParams has no field(s) {', '.join(unknown)}")
@@ -255,7 +261,8 @@ def _watch_reads(hw: HwParams, watched: list[str]) -> HwParams:
                      if f"performance_levels.{lv.name}.{p}" in wanted}
         levels.append(_retype(lv, _logged_class(PerfLevel, lv_fields, log)) if lv_fields else lv)
     tables = {}
-    for field, prefix in (("core_cycles", "core_cycles"), ("kernel_cycles", "kernels")):
+    kernels = "kernels" if hw.cycle_model == "nominal" else f"kernels_{hw.cycle_model}"
+    for field, prefix in (("core_cycles", "core_cycles"), ("kernel_cycles", kernels)):
         if any(p.startswith(prefix + ".") for p in wanted):
             tables[field] = _WatchedMapping(getattr(hw, field), prefix, log)
     watched_hw = _retype(hw, _logged_class(HwParams, fields, log))
