@@ -236,6 +236,9 @@ def print_summary(s: dict, out_dir: Path) -> None:
     ts = lat["timestep_ns"]
     t.add_row("timestep latency (critical PE)", f"median {ts['median'] / 1e3:.1f} µs, max {ts['max'] / 1e3:.1f} µs "
               f"(tick {lat['tick_ns'] / 1e3:.0f} µs, {'real time' if ts['max'] <= lat['tick_ns'] else 'NOT real time'})")
+    if lat.get("bracket"):
+        from .profile.bracket import band_text
+        t.add_row("cycle bracket (low-high)", band_text(lat))
     phases = sorted(lat["per_phase_ns"].items(), key=lambda kv: -kv[1])[:5]
     t.add_row("largest phases / step", ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in phases))
     t.add_row("energy", f"{en['total_j'] * 1e3:.3f} mJ total, {en['per_sample_j'] * 1e3:.3f} mJ per sample")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable
 
+from .kernel_cycles import KernelCycles
 from .params import HwParams
 from .sram import Sram
 
@@ -65,6 +66,8 @@ class PE:
         self.pending_bursts: dict[Any, list] = {}  # route -> burst of the send loop under way
         self.closed_bursts: list[tuple[Any, list]] = []  # earlier send loops of the running body
         self.last_send_ns = -1.0
+        #: phase -> cycles the run would have charged more under the nominal/low/high kernel table
+        self.bracket_delta: dict[str, list[float]] = {}
         # counters
         self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
                       packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
@@ -88,16 +91,31 @@ class PE:
         """Simulated time at this point of the running callback body."""
         return self.ctx_start + self.ctx_cycles * self.ns_per_cycle
 
+    def _book_bracket(self, phase: str, cycles: KernelCycles) -> float:
+        """Book what ``cycles`` would have been under each kernel table; return the charged float."""
+        charged = float(cycles)
+        d = self.bracket_delta.get(phase)
+        if d is None:
+            d = self.bracket_delta[phase] = [0.0, 0.0, 0.0]
+        d[0] += cycles.nominal - charged
+        d[1] += cycles.low - charged
+        d[2] += cycles.high - charged
+        return charged
+
     def add_cycles(self, phase: str, cycles: float) -> None:
+        if type(cycles) is KernelCycles:
+            cycles = self._book_bracket(phase, cycles)
         self.ctx_cycles += cycles
         phases = self.ctx_phases
         phases[phase] = phases.get(phase, 0.0) + cycles
 
     def add_phase_cycles(self, costs: tuple[tuple[str, float], ...], total: float) -> None:
         """Charge several phases at once (``total`` = their sum): a hot path's fixed step cost."""
-        self.ctx_cycles += total
+        self.ctx_cycles += float(total)
         phases = self.ctx_phases
         for phase, cycles in costs:
+            if type(cycles) is KernelCycles:
+                cycles = self._book_bracket(phase, cycles)
             phases[phase] = phases.get(phase, 0.0) + cycles
 
     def _open_context(self, kind: str, start_ns: float) -> dict:
@@ -316,6 +334,8 @@ class PE:
         charges once + ``finish_burst``, without the per-callback context: only for a chip without a
         trace recorder (phases go straight into the timestep being accumulated).
         """
+        if type(cycles) is KernelCycles:
+            cycles = self._book_bracket(phase, cycles)
         c = self.c
         c["packets_received"] += n
         tick, level = self.tick, self.level
