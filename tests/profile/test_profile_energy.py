@@ -82,6 +82,7 @@ def test_one_pe_energy_under_dvfs_matches_a_hand_computation():
         "noc": 4 * PACKETS * 1 * hw.noc_energy_per_hop_pj * 1e-12,
         "dma": dma_bytes * hw.dma_energy_per_byte_pj * 1e-12,
         "dram": dma_bytes * hw.dram_energy_per_byte_pj * 1e-12,
+        "dram_background": hw.dram_background_power_mw * end_ns * 1e-12,  # standby + refresh, all run long
     }
 
     en = energy_section(sim, end_ns, samples=1, arch=None)
