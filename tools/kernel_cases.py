@@ -45,9 +45,9 @@ def _d(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def dense_mac(n, rng):
-    w, u = _a(rng, OUTER, n), _a(rng, n)
-    return Case([_i(OUTER), _i(n), _arr(w), _arr(u), _arr(np.zeros(OUTER, F32))], {2: _d(w) @ _d(u)})
+def dense_mac(n, rng):  # W [pre][post]: n presynaptic rows of OUTER post neurons
+    w, u = _a(rng, n, OUTER), _a(rng, n)
+    return Case([_i(OUTER), _i(n), _arr(w), _arr(u), _arr(np.zeros(OUTER, F32))], {2: _d(u) @ _d(w)})
 
 
 def event_add_dense(n, rng):
@@ -118,23 +118,35 @@ def eprop_eligibility_pre_post(n, rng):
     return Case(args, {5: a, 6: b, 7: _d(E) + b})
 
 
-def eprop_eligibility_paper(n, rng):
-    d, c, p, q = _coeffs(rng, OUTER)
-    u, ev, ea, eb, E = _a(rng, n), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n)
+def eprop_eligibility_paper(n, rng):  # [pre][post]: OUTER presynaptic rows of n post neurons
+    d, c, p, q = _coeffs(rng, n)
+    u, ev, ea, eb, E = _a(rng, OUTER), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n)
     alpha, kappa = 0.9, 0.8
-    v = alpha * _d(ev) + _d(u)[None, :]
-    a, b = _elig_core(*(_d(x)[:, None] for x in (d, c, p, q)), v, _d(ea), _d(eb), kappa)
+    v = alpha * _d(ev) + _d(u)[:, None]
+    a, b = _elig_core(*(_d(x)[None, :] for x in (d, c, p, q)), v, _d(ea), _d(eb), kappa)
     args = [_i(OUTER), _i(n), *map(_arr, (d, c, p, q, u, ev, ea, eb, E)), _f(alpha), _f(kappa)]
     return Case(args, {5: v, 6: a, 7: b, 8: _d(E) + b})
 
 
-def eprop_eligibility_closed_form(n, rng):
-    d, c, p, q = _coeffs(rng, OUTER)
-    ev, ea, E = _a(rng, n), _a(rng, OUTER, n), _a(rng, OUTER, n)
-    dd, cc, pp, qq = (_d(x)[:, None] for x in (d, c, p, q))
-    a = dd * _d(ea) + cc * _d(ev)[None, :]
+def eprop_eligibility_closed_form(n, rng):  # [pre][post]
+    d, c, p, q = _coeffs(rng, n)
+    ev, ea, E = _a(rng, OUTER), _a(rng, OUTER, n), _a(rng, OUTER, n)
+    dd, cc, pp, qq = (_d(x)[None, :] for x in (d, c, p, q))
+    a = dd * _d(ea) + cc * _d(ev)[:, None]
     args = [_i(OUTER), _i(n), *map(_arr, (d, c, p, q, ev, ea, E))]
-    return Case(args, {5: a, 6: _d(E) + pp * _d(ev)[None, :] - qq * a})
+    return Case(args, {5: a, 6: _d(E) + pp * _d(ev)[:, None] - qq * a})
+
+
+def eprop_autapse_zero(n, rng):  # own neurons 0..n-1 sit in presynaptic rows 1..n (one input row first)
+    row0 = 1
+    ev, ea, E = _a(rng, n + row0, n), _a(rng, n + row0, n), _a(rng, n + row0, n)
+    eb = _a(rng, n + row0, n)
+    rows, cols = np.arange(n) + row0, np.arange(n)
+    want = {k: _d(x).copy() for k, x in zip((2, 3, 4, 5), (ev, ea, eb, E))}
+    want[5][rows, cols] -= _d(eb)[rows, cols]
+    for k in (2, 3, 4):
+        want[k][rows, cols] = 0.0
+    return Case([_i(n), _i(row0), *map(_arr, (ev, ea, eb, E))], {k - 2: v for k, v in want.items()})
 
 
 def eprop_eps_v(n, rng):
@@ -155,10 +167,10 @@ def eprop_learning_signal(n, rng):
                 {2: (_d(err) @ _d(w)) * inv_t})
 
 
-def adam_update(n, rng):
-    sig, w, m, v, E = _a(rng, OUTER), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n)
+def adam_update(n, rng):  # [pre][post]: OUTER presynaptic rows of n post neurons
+    sig, w, m, v, E = _a(rng, n), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n), _a(rng, OUTER, n)
     two_l2, b1, b2, lr, eps = 1e-4, 0.9, 0.999, 1e-3, 1e-8
-    g = _d(sig)[:, None] * _d(E) + two_l2 * _d(w)
+    g = _d(sig)[None, :] * _d(E) + two_l2 * _d(w)
     mi = b1 * _d(m) + (1 - b1) * g
     vi = b2 * _d(v) + (1 - b2) * g * g
     args = [_i(OUTER), _i(n), *map(_arr, (sig, w, m, v, E)), *map(_f, (two_l2, b1, 1 - b1, b2, 1 - b2, lr, eps))]
