@@ -49,19 +49,15 @@ def latency_bracket(sim, tick_ns: float, rows: slice, done: np.ndarray, ns_per_c
         for k, end in enumerate(ENDS):
             r = np.array([ratios[pe].get(phase, (1.0, 1.0, 1.0))[k] for pe in pes])
             extra[end] += ns * (r - 1.0)
-    busy_ratio = {}  # whole-run busy-cycle ratio per PE: scales the timesteps past run.record_timesteps
-    for pe in pes:
-        totals = stats.phase_totals(pe)
-        charged = sum(totals.values())
-        busy_ratio[pe] = [(charged + sum(d[k] for d in sim.chip.pes[pe].bracket_delta.values())) / charged
-                          if charged else 1.0 for k in range(3)]
     out: dict[str, Any] = {"cycle_model": sim.hw.cycle_model, "timestep_ns": {}, "realtime": {}}
     for k, end in enumerate(ENDS):
         at_end = done + extra[end]
         per_step = at_end.max(axis=1) if at_end.size else np.zeros(0)
         st = stats_of(per_step)
-        if pes:
-            beyond = max(float(stats.beyond_max_done_ns[pe]) * busy_ratio[pe][k] for pe in pes)
+        if pes:  # timesteps past run.record_timesteps kept only their per-PE maximum: add the largest
+            # extra any recorded timestep of that PE had at this end (a step like its worst recorded one)
+            worst_extra = extra[end].max(axis=0) if extra[end].size else np.zeros(len(pes))
+            beyond = max(float(stats.beyond_max_done_ns[pe]) + float(worst_extra[i]) for i, pe in enumerate(pes))
             st["max"] = max(st["max"], beyond)
         out["timestep_ns"][end] = st
         out["realtime"][end] = bool(st["max"] <= tick_ns)
