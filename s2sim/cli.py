@@ -320,7 +320,9 @@ def arch_show(name: str, as_json: bool) -> None:
         t.add_row(Text(key), Text(str(s.value)), s.confidence, Text(s.source))
     wide = Console(width=max(console.width, widest + 60)) if not console.is_terminal else console
     wide.print(t)
-    console.print(Text(f"default performance level: {a.default_performance_level}; {a.n_pes} PEs"))
+    console.print(Text(f"default performance level: {a.default_performance_level}; {a.n_pes} PEs; "
+                       f"cycle model: {a.cycle_model} (kernels{'' if a.cycle_model == 'nominal' else '_' + a.cycle_model}; "
+                       "nominal | low | high, docs/fidelity.md)"))
 
 
 # ---- data --------------------------------------------------------------------------------------
