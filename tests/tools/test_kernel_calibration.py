@@ -86,7 +86,8 @@ def test_a_loop_is_found_with_its_spike_branch_and_the_empty_loop_exit_is_not_co
     assert [lines[i].text for i in sorted(exits) if lines[i].text] == ["movs r0, #0", "bx lr"]
 
 
-@pytest.mark.skipif(not ck.toolchain_present(), reason="needs arm-none-eabi-gcc and llvm-mca (README: optional)")
+@pytest.mark.skipif(not ck.toolchain_present(),
+                    reason="needs arm-none-eabi-gcc, llvm-mca and the unicorn package (README: optional)")
 def test_recalibrating_reproduces_the_committed_json():
     fresh = ck.calibrate()
     for algo, doc in fresh.items():
