@@ -22,7 +22,7 @@ class Simulation:
         self.hw = hw
         self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder,
                          record_timesteps=record_timesteps, kernel=kernel)
-        self.cost = CostModel(hw.core_cycles, hw.kernel_cycles)
+        self.cost = CostModel(hw.core_cycles, hw.kernel_cycles, hw.kernel_cycles_bracket)
         self.cores: dict[int, Core] = {}
 
     @property

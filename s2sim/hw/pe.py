@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from . import accelerators
 from .context import ExecutionContext
+from .kernel_cycles import KernelCycles
 from .dispatcher import DMA, PACKET, TASK, TIMER, USER, Dispatcher, Task
 from .params import HwParams
 from .preemption import Preemption
@@ -297,6 +298,8 @@ class PE:
         """A burst whose handler numerics ran for a group of PEs (``on_packet_burst_group``): this PE's
         handler body only charged ``cycles`` to ``phase`` (no trace recorder: straight into the row).
         The same as ``begin_burst`` + that charge + ``finish_burst``, without opening a context."""
+        if type(cycles) is KernelCycles:
+            cycles = self.ctx.book_bracket(phase, cycles)
         c = self.c
         c["packets_received"] += n
         c["callbacks"] += 1
