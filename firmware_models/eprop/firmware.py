@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware, SharedState
+from s2sim.runtime import Core, CostTable, Firmware, SharedState, expf_line, kernel_line, op_line
 
 F32 = np.float32
 SPIKE_KEY = 0x0E000000
@@ -53,6 +53,41 @@ NOT_KEPT = {
     "diag_rows": "group index helper: autapse rows",
     "raster": "host-side recording (record_raster)",
 }
+
+
+def step_cost_table(p, recurrent: str, train: bool) -> CostTable:
+    """Cycles of one time step (S3–S19) by phase, per neuron of the PE's slice.
+
+    The neuron, ψ and eligibility lines are compiled kernels (firmware_models/eprop/kernels,
+    tools/calibrate_kernels.py); the op-count sums they replaced undercounted the neuron (32 vs 35
+    cycles) and ψ loops (23 vs 45). The exp accelerator's exps are charged by ``_step`` (they count
+    ``exp_ops``).
+    """
+    n_in, n_rec, n_out = p.n_in, p.n_rec, p.n_out
+    pre = n_in + n_rec  # presynaptic inputs of a neuron
+    lines = [op_line("input_dma", int_alu=6, store=2),
+             kernel_line("forward", "dense_mac", "neurons", pre if recurrent == "dense" else n_in),
+             kernel_line("neuron", "eprop_neuron_update", "neurons"), op_line("neuron", int_alu=14, branch=1)]
+    if train:
+        accel = p.exp_impl == "accelerator"
+        if not accel:
+            lines.append(expf_line("surrogate", "neurons", 3))
+        lines.append(kernel_line("surrogate", "eprop_surrogate_accel" if accel else "eprop_surrogate_expf", "neurons"))
+        kernel = {"paper": "eprop_eligibility_paper",  # ε^v per synapse: one more load, FMA, store
+                  "lean": "eprop_eligibility_post_pre",
+                  "closed_form": "eprop_eligibility_closed_form"}[p.memory_layout]
+        lines.append(kernel_line("eligibility", kernel, "neurons", pre))
+        if p.memory_layout != "paper":  # ε^v per presynaptic neuron
+            lines.append(op_line("eligibility", fmac=pre, load=pre, store=pre, loop=pre))
+    lines += [kernel_line("readout", "eprop_readout", "neurons", n_out),
+              # per output: the compiled outer loop (acc init, y += acc, pointers, branch): 14 cycles
+              op_line("readout", load=2 * n_out, fadd=n_out, store=n_out, int_alu=5 * n_out, loop=n_out),
+              op_line("comms", "neurons", int_alu=2, loop=1)]
+    return CostTable(*lines)
+
+
+#: Receiving a burst of spikes: file each in the input buffer.
+SPIKE_RX_COSTS = CostTable(op_line("comms", "spikes", int_alu=3, store=1))
 
 
 class EpropGroup:
@@ -455,8 +490,7 @@ class EpropCore(Firmware):
         self.tick_ns, self.phase_ns = tick_ns, phase_ns
         self.recurrent = recurrent
         self.tps = group.T + 1
-        self._costs: dict[bool, tuple] = {}  # (per-phase cycles, total) by training on/off
-        self._rx_costs: dict[int, float] = {}
+        self.costs: dict = {}  # cost tables priced for this core (on_start)
         # Input frames arrive by DMA in chunks of ``chunk_frames`` into a two-slot ring (one DMA
         # setup per chunk instead of per frame); each frame is staged into the tick's input buffer
         # one tick ahead, so every PE's x_t is in place when its tick starts.
@@ -501,6 +535,9 @@ class EpropCore(Firmware):
         return r
 
     def on_start(self, core: Core) -> None:
+        p = self.g.p
+        self.costs = {"spike_rx": SPIKE_RX_COSTS.priced(core),  # "step" by training on/off
+                      "step": {train: step_cost_table(p, self.recurrent, train).priced(core) for train in (True, False)}}
         for name, category, arrays in self.sram_regions():
             core.sram.reserve(name, sum(a.nbytes for a in arrays), category)
         core.set_timer(self.tick_ns, self.phase_ns)
@@ -567,43 +604,6 @@ class EpropCore(Firmware):
         else:
             self._end_of_sample(core, tick, s)
 
-    def _step_costs(self, core: Core) -> tuple[tuple[tuple[str, float], ...], float]:
-        """Cycles per phase of one time step on this PE (fixed for a given slice: computed once)."""
-        g, n = self.g, self.n
-        cached = self._costs.get(g.train)
-        if cached is not None:
-            return cached
-        n_in, n_rec, n_out = g.n_in, g.N, g.n_out
-        costs: dict[str, float] = {}
-
-        def add(phase: str, cycles: float) -> None:
-            costs[phase] = costs.get(phase, 0.0) + cycles
-
-        add("input_dma", core.cost(int_alu=6, store=2))
-        add("forward", core.kernel_cost("dense_mac", (n_in + n_rec) * n if self.recurrent == "dense" else n_in * n))
-        # compiled kernels (firmware_models/eprop/kernels, tools/calibrate_kernels.py); the op-count
-        # sums they replace undercounted the neuron (32 vs 35 cycles) and ψ loops (23 vs 45)
-        add("neuron", core.kernel_cost("eprop_neuron_update", n) + core.cost(int_alu=14, branch=1))  # + call
-        if g.train:
-            accel = g.p.exp_impl == "accelerator"
-            if not accel:  # the accelerator's exps are charged per step by ``_step`` (they count exp_ops)
-                add("surrogate", core.exp_cost(3 * n))
-            add("surrogate", core.kernel_cost("eprop_surrogate_accel" if accel else "eprop_surrogate_expf", n))
-            syn = (n_in + n_rec) * n
-            kernel = {"paper": "eprop_eligibility_paper",  # ε^v per synapse: one more load, FMA, store
-                      "lean": "eprop_eligibility_post_pre",
-                      "closed_form": "eprop_eligibility_closed_form"}[g.layout]
-            add("eligibility", core.kernel_cost(kernel, syn))
-            if g.layout != "paper":  # ε^v per presynaptic neuron
-                m = n_in + n_rec
-                add("eligibility", core.cost(fmac=m, load=m, store=m, loop=m))
-        add("readout", core.kernel_cost("eprop_readout", n * n_out))
-        # per output: the compiled outer loop (acc init, y += acc, pointers, branch): 14 cycles
-        add("readout", core.cost(load=2 * n_out, fadd=n_out, store=n_out, int_alu=5 * n_out, loop=n_out))
-        add("comms", core.cost(int_alu=2 * n, loop=n))
-        self._costs[g.train] = (tuple(costs.items()), sum(costs.values()))
-        return self._costs[g.train]
-
     def _step(self, core: Core, tick: int) -> None:
         g, k, n = self.g, self.k, self.n
         s, t = divmod(tick, self.tps)
@@ -619,7 +619,7 @@ class EpropCore(Firmware):
             self._x_dma(core, gid + 1)
         if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
             self.stage_pending = tick + 1
-        core.charge_phases(*(self._costs.get(g.train) or self._step_costs(core)))
+        self.costs["step"][g.train].charge_phases(neurons=n)
         if g.train and g.p.exp_impl == "accelerator":  # ψ's 3 Gaussians per neuron on the exp accelerator
             core.exp("surrogate", 3 * n, accelerator=True)
         if g.record_raster:
@@ -641,7 +641,7 @@ class EpropCore(Firmware):
         g, n = self.g, len(keys)
         off = SPIKE_KEY - g.n_in
         idx = [key - off for key in keys]  # a burst holds a few spikes: scalar writes beat fancy indexing
-        cycles = self._spike_rx_cycles(cores[0], n)
+        cycles = self._spike_rx_cycles(n)
         for fw, core in zip(firmwares, cores):
             fw._spikes_in(fw.cur_step, idx)
             core.charge_cycles("comms", cycles)
@@ -664,7 +664,7 @@ class EpropCore(Firmware):
                 buf[k, slot, i] = 1.0
             if tick == computed:
                 dirty[k] = True
-        return "comms", self._spike_rx_cycles(cores[0], len(keys))
+        return "comms", self._spike_rx_cycles(len(keys))
 
     def _spikes_in(self, tick: int, idx: list[int]) -> None:
         """z_{t} of the neurons ``idx`` (arrived during ``tick``) into the input buffer of tick + 1."""
@@ -674,18 +674,15 @@ class EpropCore(Firmware):
             buf[k, slot, i] = 1.0
         g.input_changed(k, tick + 1)
 
-    def _spike_rx_cycles(self, core: Core, n: int) -> float:
-        cached = self._rx_costs.get(n)
-        if cached is None:
-            cached = self._rx_costs[n] = core.cost(int_alu=3 * n, store=n)
-        return cached
+    def _spike_rx_cycles(self, n: int) -> float:
+        return self.costs["spike_rx"].total(spikes=n)
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         g, n = self.g, len(keys)
         typ = keys[0] & TYPE_MASK
         if typ == SPIKE_KEY:
             self._spikes_in(self.cur_step, [key - (SPIKE_KEY - g.n_in) for key in keys])
-            core.charge_cycles("comms", self._spike_rx_cycles(core, n))
+            core.charge_cycles("comms", self._spike_rx_cycles(n))
             if self.recurrent == "event":
                 core.kernel("forward", "event_add_dense", n * self.n)
         elif typ == REDUCE_KEY:

@@ -1,13 +1,19 @@
-"""Cost model: declared operation counts -> Cortex-M4F cycles.
+"""Cost model: declared operation counts -> Cortex-M4F cycles, and cost tables declared once.
 
 Firmware does its numerics in numpy and declares what a real core would have executed, e.g.
 ``core.charge("eligibility", fmac=3*n, fmul=2*n, load=4*n, store=3*n, loop=n)``. Cycles are the
 dot product of those counts with the architecture's per-op table, or a calibrated per-kernel
 figure (``core.kernel("eligibility", "eprop_eligibility_post_pre", n)``) where one exists.
+
+A callback whose cost has a fixed shape declares it once as a ``CostTable``: lines of (phase, what
+the line scales with, operations or calibrated kernel per unit). The table is data: a callback
+charges from it (``table.charge(core, spikes=n)``), and a compiled kernel that only counts can read
+the same lines (``table.lines``) instead of re-deriving the firmware's arithmetic.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
 
 
 class CostModel:
@@ -32,3 +38,108 @@ class CostModel:
             known = ", ".join(sorted(self.kernel_cycles)) or "(none)"
             raise KeyError(f"unknown kernel '{name}'; the architecture calibrates: {known}")
         return per * iterations
+
+
+class Pricer(Protocol):
+    """What a table is priced with: the firmware's ``Core`` (its ``cost``/``kernel_cost``/``exp_cost``)."""
+
+    def cost(self, **ops: float) -> float: ...
+
+    def kernel_cost(self, name: str, iterations: float) -> float: ...
+
+    def exp_cost(self, n: int, accelerator: bool = False) -> float: ...
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a cost table: ``phase`` takes, per unit of ``per`` (a named count; ``None``: once
+    per call), the operations ``ops``, or ``iterations`` of the calibrated kernel ``kernel``, or
+    ``iterations`` software exponentials (``kernel="expf"``)."""
+    phase: str
+    per: str | None = None
+    ops: Mapping[str, float] = field(default_factory=dict)
+    kernel: str | None = None
+    iterations: float = 1
+
+    def cycles(self, price: Pricer, counts: Mapping[str, float]) -> float:
+        """Cycles of this line for ``counts`` (the same arithmetic as charging it by hand)."""
+        units = 1 if self.per is None else counts[self.per]
+        if self.kernel == "expf":
+            return price.exp_cost(self.iterations * units)
+        if self.kernel is not None:
+            return price.kernel_cost(self.kernel, self.iterations * units)
+        return price.cost(**{op: k * units for op, k in self.ops.items()})
+
+
+def op_line(phase: str, per: str | None = None, **per_unit: float) -> Line:
+    """A line of operation counts, e.g. ``op_line("comms", per="spikes", int_alu=3, store=1)``."""
+    return Line(phase, per, per_unit)
+
+
+def kernel_line(phase: str, name: str, per: str | None = None, iterations: float = 1) -> Line:
+    """A line of a calibrated kernel, e.g. ``kernel_line("neuron", "lif_neuron_update", per="neurons")``."""
+    return Line(phase, per, kernel=name, iterations=iterations)
+
+
+def expf_line(phase: str, per: str | None = None, iterations: float = 1) -> Line:
+    """A line of software ``expf`` calls (the exp accelerator counts its operations: charge it by hand)."""
+    return Line(phase, per, kernel="expf", iterations=iterations)
+
+
+class CostTable:
+    """The cycles of one kind of callback, declared once as data (``lines``; the named counts they
+    scale with in ``counts``). ``priced(core)`` binds it to a core's cost model for charging."""
+
+    def __init__(self, *lines: Line):
+        self.lines = lines
+        self.counts = tuple(dict.fromkeys(line.per for line in lines if line.per is not None))
+
+    def priced(self, core) -> "PricedTable":
+        return PricedTable(self, core)
+
+
+class PricedTable:
+    """A cost table priced with one core's cost model, cached per combination of counts.
+
+    ``charge`` charges line by line, exactly as the same ``core.charge``/``core.kernel`` calls in a
+    row would; ``phases`` merges the lines per phase into a fixed cost for ``core.charge_phases``
+    (a hot path's whole step in one call). Counts are passed by keyword, always in the same order.
+    """
+
+    def __init__(self, table: CostTable, core):
+        self.table, self.core = table, core
+        self._by_line: dict[tuple, tuple[tuple[str, float], ...]] = {}
+        self._phases: dict[tuple, tuple[tuple[tuple[str, float], ...], float]] = {}
+
+    def cycles_by_line(self, **counts: float) -> tuple[tuple[str, float], ...]:
+        """(phase, cycles) of every line, in declaration order."""
+        key = tuple(counts.values())
+        got = self._by_line.get(key)
+        if got is None:
+            core = self.core
+            got = self._by_line[key] = tuple((line.phase, line.cycles(core, counts)) for line in self.table.lines)
+        return got
+
+    def phases(self, **counts: float) -> tuple[tuple[tuple[str, float], ...], float]:
+        """(phase, cycles) summed per phase in order of first appearance, and their total."""
+        key = tuple(counts.values())
+        got = self._phases.get(key)
+        if got is None:
+            merged: dict[str, float] = {}
+            for phase, cycles in self.cycles_by_line(**counts):
+                merged[phase] = merged.get(phase, 0.0) + cycles
+            got = self._phases[key] = (tuple(merged.items()), sum(merged.values()))
+        return got
+
+    def charge(self, **counts: float) -> None:
+        """Charge every line (one ``charge_cycles`` per line, in declaration order)."""
+        charge = self.core.charge_cycles
+        for phase, cycles in self.cycles_by_line(**counts):
+            charge(phase, cycles)
+
+    def charge_phases(self, **counts: float) -> None:
+        """Charge the lines merged per phase in one call (identical to ``charge`` for integer cycles)."""
+        self.core.charge_phases(*self.phases(**counts))
+
+    def total(self, **counts: float) -> float:
+        return self.phases(**counts)[1]
