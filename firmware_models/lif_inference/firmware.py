@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware
+from s2sim.runtime import Core, CostTable, Firmware, kernel_line, op_line
 
 KEY_SHIFT = 16
 #: Largest per-PE dense decode of the synaptic rows kept host-side for speed (bytes).
@@ -26,6 +26,13 @@ DENSE_DECODE_MAX_BYTES = 256 * 1024
 
 
 F32 = np.float32
+
+#: Receiving packets: each adds its row (the compiled event_add per synapse) in a call of 7 cycles.
+SYNAPSE_COSTS = CostTable(kernel_line("synapses", "event_add", "synapses"),
+                          op_line("synapses", "rows", int_alu=3, load=1, branch=1))
+#: The timer tick: the compiled lif_neuron_update; a spike adds the subtract and the fired-list store.
+NEURON_COSTS = CostTable(kernel_line("neuron", "lif_neuron_update", "neurons"),
+                         op_line("neuron", "spikes", fadd=1, store=1))
 
 
 def lif_update(v: np.ndarray, buf: np.ndarray, alpha: np.float32, thr: np.float32, reset: str) -> np.ndarray:
@@ -154,6 +161,7 @@ class LifCore(Firmware):
         self.spikes: list[np.ndarray] = []
 
     def on_start(self, core: Core) -> None:
+        self.synapse_costs, self.neuron_costs = SYNAPSE_COSTS.priced(core), NEURON_COSTS.priced(core)
         rows = self.host_rows
         self.syn_weight = core.sram.adopt("syn_weights", rows.weight.astype(np.float32), "weights")
         self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
@@ -198,8 +206,7 @@ class LifCore(Firmware):
             self.group.before_write(self.member, core.tick + 1)
         i = self._pre_index(key)
         self._add_row(self.inp[(core.tick + 1) & 1], i)
-        core.kernel("synapses", "event_add", self.row_len[i])
-        core.charge("synapses", int_alu=3, load=1, branch=1)  # the call: setup, row lookup, return (7)
+        self.synapse_costs.charge(synapses=self.row_len[i], rows=1)
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         # All packets of a burst come from one source PE (one multicast tree).
@@ -222,8 +229,7 @@ class LifCore(Firmware):
                 for j in range(a, a + m):
                     buf[post[j]] += weight[j]
                 synapses += m
-        core.kernel("synapses", "event_add", synapses)
-        core.charge("synapses", int_alu=3 * len(keys), load=len(keys), branch=len(keys))  # one call per row
+        self.synapse_costs.charge(synapses=synapses, rows=len(keys))
 
     def on_timer(self, core: Core, tick: int) -> None:
         n = self.n
@@ -231,10 +237,7 @@ class LifCore(Firmware):
             fired = np.flatnonzero(lif_update(self.v, self.inp[tick & 1], self.alpha, self.thr, self.reset))
         else:
             fired = self.group.run_tick(self.member, tick)
-        # compiled lif_neuron_update (firmware_models/lif_inference/kernels); a spike adds the
-        # subtract and the fired-list store
-        core.kernel("neuron", "lif_neuron_update", n)
-        core.charge("neuron", fadd=len(fired), store=len(fired))
+        self.neuron_costs.charge(neurons=n, spikes=len(fired))
         if self.send and len(fired):  # the output layer has no downstream PEs: its spikes are only recorded
             base = core.pe_id << KEY_SHIFT
             core.send_mc_many([base | i for i in fired.tolist()])
