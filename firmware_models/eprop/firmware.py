@@ -49,6 +49,7 @@ NOT_KEPT = {
     "dirty": "group bookkeeping: member input changed after the group computed its tick",
     "learn_req": "group bookkeeping: member's learning deferred",
     "awaiting_learn": "group bookkeeping: member still waits for its error vector",
+    "member_tick": "group bookkeeping: per-PE mode's last tick of each member (the core counts its own steps)",
     "starts": "group index helper for reduceat", "owner": "group index helper: member of each neuron",
     "diag_rows": "group index helper: autapse rows",
     "raster": "host-side recording (record_raster)",
@@ -93,8 +94,9 @@ SPIKE_RX_COSTS = CostTable(op_line("comms", "spikes", int_alu=3, store=1))
 class EpropGroup:
     """Network-wide float32 state of the members; member k owns columns ``bounds[k]``."""
 
-    def __init__(self, params, bounds: list[tuple[int, int]], n_steps: int | None = None):
+    def __init__(self, params, bounds: list[tuple[int, int]], n_steps: int | None = None, grouped: bool = True):
         p = self.p = params
+        self.grouped = grouped  # False: every member computes its own tick alone, when its PE runs it
         self.G = G = len(bounds)
         self.bounds = bounds
         self.cols = [slice(a, b) for a, b in bounds]
@@ -154,6 +156,9 @@ class EpropGroup:
         self.late_packet_recomputes = 0
         self.late_learning = 0
         self.cur_tick = -1  # global tick of the last group tick computation (set by the cores)
+        # per-PE mode: each member's last computed tick, and its eligibility update still to apply (tick, t)
+        self.member_tick = np.full(G, -1, np.int64)
+        self.member_elig_t: list[int | None] = [None] * G
         self._fired: list[list[int]] | None = None  # spike keys per member of the computed tick
         # host-visible
         self.record_raster = False
@@ -255,6 +260,55 @@ class EpropGroup:
         self.pending_elig = self.train
         self._t_of_pending = t
 
+    # ---- per-PE mode: member k alone, the same arithmetic on its columns ----------------------------------------
+    def last_tick(self, k: int) -> int:
+        """The last tick computed for member k (by the group, or by member k alone)."""
+        return self.cur_tick if self.grouped else int(self.member_tick[k])
+
+    def member_tick_compute(self, k: int, tick: int, t: int, par: int) -> None:
+        """Tick t < T of member k alone, from its own input buffer (what ``tick_compute`` does for it)."""
+        c = self.cols[k]
+        if self.learn_req[k]:
+            self._learn_member(k)
+            self.learn_req[k] = False
+        if t == 0:
+            for arr in (self.vm, self.b, self.zbar, self.zp, self.gz):
+                arr[c] = 0.0
+            self.out[k] = 0.0
+            self.member_elig_t[k] = None
+            if not self.awaiting_learn[k]:
+                self._reset_elig(c, k)
+        else:
+            self.apply_member_elig(k)
+        u = self.ubuf[k, par][None].copy()
+        self.U_used[k] = u[0]
+        self.dirty[k] = False
+        self._forward(c, u)
+        self.out[k] += (self.zbar[c, None] * self.Wout[c]).sum(axis=0)
+        self.member_elig_t[k] = t if self.train else None
+        self.member_tick[k] = tick
+
+    def apply_member_elig(self, k: int) -> None:
+        """S12–S17 of member k's last computed tick, if still to apply (``apply_elig`` on its columns)."""
+        t = self.member_elig_t[k]
+        if t is None:
+            return
+        self.member_elig_t[k] = None
+        c = self.cols[k]
+        psi, cd, cc, cp, cq = self.psi[c], self.cd[c], self.cc[c], self.cp[c], self.cq[c]
+        psi[...] = self._surrogate(self.vs[c])
+        np.multiply(psi, self.omr_beta[c], out=cd)
+        np.subtract(self.rho, cd, out=cd)
+        np.multiply(psi, self.oaor, out=cc)
+        np.multiply(psi, self.oma, out=cp)
+        np.multiply(psi, self.beta[c], out=cq)
+        if self.cf_w is not None:
+            cp *= self.cf_w[t]
+            cq *= self.cf_w[t]
+        self._elig_step(c, self.U_used[k], self.ev[:, c] if self.layout == "paper" else self.ev[k])
+        if self.exact:
+            self.pd[c], self.pc[c] = cd, cc
+
     def recompute(self, k: int, par: int) -> None:
         """Member k's inputs changed after the group computed its tick: redo its slice alone."""
         c = self.cols[k]
@@ -273,11 +327,13 @@ class EpropGroup:
     def input_changed(self, k: int, tick: int) -> None:
         """Member k's input buffer of ``tick`` was written: if the group already computed that tick
         from it (a late packet or DMA), member k must be recomputed before its result is used."""
-        if tick == self.cur_tick:
+        if tick == (self.cur_tick if self.grouped else self.member_tick[k]):
             self.dirty[k] = True
 
     def spike_keys(self, k: int) -> list[int]:
         """Multicast keys of member k's neurons that fired in the computed tick (one key per neuron)."""
+        if not self.grouped:
+            return (np.flatnonzero(self.zp[self.cols[k]]) + (self.bounds[k][0] + SPIKE_KEY)).tolist()
         if self._fired is None:
             fired = np.flatnonzero(self.zp)
             self._fired = per_member = [[] for _ in range(self.G)]
@@ -291,10 +347,12 @@ class EpropGroup:
         b *= self.rho  # S3
         np.multiply(zp, self.omr, out=tn)
         b += tn
+        # S4 at full width (the reference's shapes, so bitwise equal to it), also for one member's columns:
+        # BLAS rounds a column slice's product differently, and a member must get what it computes alone
         if c == slice(None):
-            np.matmul(u, self.W, out=self.cur)  # S4 (same shapes as the reference: bitwise equal)
+            np.matmul(u, self.W, out=self.cur)
         else:
-            self.cur[:, c] = u @ self.W[:, c]
+            self.cur[:, c] = (u @ self.W)[:, c]
         cur = self.cur[0, c]
         np.multiply(b, self.beta[c], out=a)  # S5
         a += self.v_th
@@ -450,7 +508,7 @@ class EpropGroup:
         """R4–R8 on columns c: L = W_out·err/T, grad = L·E + 2λW, readout grad, Adam."""
         Tn, one = F32(self.T), F32(1.0)
         err2 = err[None, :]
-        ls = (err2 @ self.Wout[c].T) / Tn  # R4
+        ls = (err2 @ self.Wout.T)[:, c] / Tn  # R4 (at full width, as in _forward)
         self.ls[c] = ls[0]
         g = self.e[:, c]  # reuse the instantaneous-e scratch as the gradient
         np.multiply(self.E[:, c], ls, out=g)  # R5
@@ -608,11 +666,14 @@ class EpropCore(Firmware):
         g, k, n = self.g, self.k, self.n
         s, t = divmod(tick, self.tps)
         par = tick & 1
-        if g.cur_tick != tick:  # the first member to reach this tick computes it for the group
-            g.tick_compute(t, par)
-            g.cur_tick = tick
-        if g.dirty[k]:
-            g.recompute(k, par)
+        if not g.grouped:
+            g.member_tick_compute(k, tick, t, par)
+        else:
+            if g.cur_tick != tick:  # the first member to reach this tick computes it for the group
+                g.tick_compute(t, par)
+                g.cur_tick = tick
+            if g.dirty[k]:
+                g.recompute(k, par)
         g.ubuf[k, par, g.n_in:] = 0.0  # spikes consumed
         gid, f = self._chunk_of(tick)
         if f == 0 and (gid + 1) % self.n_chunks:  # entering a chunk: prefetch the next one
@@ -705,6 +766,8 @@ class EpropCore(Firmware):
     def _end_of_sample(self, core: Core, tick: int, s: int) -> None:
         g, k = self.g, self.k
         self.ended_sample = s
+        if not g.grouped:
+            g.apply_member_elig(k)
         g.shared.once("end", tick, lambda: g.end_compute(s))
         g.ubuf[k, tick & 1, g.n_in:] = 0.0  # z_{T−1} is not an input of any step
         if g.train:
@@ -757,7 +820,7 @@ class EpropCore(Firmware):
 
     def _learn(self, core: Core, s: int) -> None:
         g, n = self.g, self.n
-        started = g.cur_tick > s * self.tps + g.T
+        started = g.last_tick(self.k) > s * self.tps + g.T
         g.request_learn(self.k, self.err.copy(), started)
         no, syn = g.n_out, (g.n_in + g.N) * n
         core.kernel("learning_signal", "eprop_learning_signal", n * no)
