@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime import Core, CostTable, Firmware, kernel_line, op_line
+from s2sim.runtime import Core, CostTable, Firmware, TickGroup, kernel_line, op_line
 
 KEY_SHIFT = 16
 #: Largest per-PE dense decode of the synaptic rows kept host-side for speed (bytes).
@@ -51,8 +51,8 @@ def lif_update(v: np.ndarray, buf: np.ndarray, alpha: np.float32, thr: np.float3
 
 class LifGroup:
     """Membranes and input buffers of one layer's PEs whose timers fire together, stacked
-    ``[member, neuron]`` (rows padded to the largest slice with neurons that never fire), updated
-    once per tick for all of them.
+    ``[member, neuron]`` (rows padded to the largest slice with neurons that never fire): the
+    ``GroupKernel`` of a ``TickGroup`` that runs ``lif_update`` once per tick for all of them.
 
     The first member to run tick t updates every member that ran t - 1 and whose timer is at t - 1
     (about to fire at this same instant) or at t. Their input buffers for t normally receive
@@ -70,35 +70,37 @@ class LifGroup:
         self._v_before = np.zeros((G, n), F32)  # for undoing an early update
         self._inp_before = np.zeros((G, n), F32)
         self._cores: list = [None] * G
-        self.pending: list[int | None] = [None] * G  # per member: tick updated early, not yet run by its PE
         self._fired: list = [None] * G
-        self._ran = [-1] * G  # last tick each member's PE ran
-        self.updates, self.redone = 0, 0  # group updates; early updates undone (for tests and tuning)
+        self.ticks = TickGroup(G, self, ready=self._timer_due)
+        self.pending = self.ticks.pending  # per member: tick updated early, not yet run by its PE
+
+    @property
+    def updates(self) -> int:
+        return self.ticks.updates
+
+    @property
+    def redone(self) -> int:
+        return self.ticks.redone
 
     def join(self, member: int, core: Core) -> None:
         self._cores[member] = core
 
+    def _timer_due(self, member: int, tick: int) -> bool:
+        """Member's timer is at ``tick`` - 1 (about to fire at this instant) or at ``tick``."""
+        return tick - 1 <= self._cores[member].tick <= tick
+
     def run_tick(self, member: int, tick: int) -> np.ndarray:
         """Member's spikes (local indices) of ``tick``, updating it (and every member ready) if needed."""
-        if self.pending[member] != tick:
-            if self.pending[member] is not None:
-                self._undo(member)
-            before = tick - 1
-            ready = [j for j, core in enumerate(self._cores) if j == member or (
-                self.pending[j] is None and self._ran[j] == before and before <= core.tick <= tick)]
-            self._update(ready, tick)
-        self.pending[member] = None
-        self._ran[member] = tick
+        self.ticks.run_tick(member, tick)
         return self._fired[member]
 
     def before_write(self, member: int, buffer_tick: int) -> None:
         """A packet handler is about to add to member's input buffer of ``buffer_tick`` (handlers
         call it only while ``pending[member]`` is set: the common case costs one list lookup)."""
-        pending = self.pending[member]
-        if pending is not None and (pending ^ buffer_tick) & 1 == 0:
-            self._undo(member)
+        self.ticks.input_changed(member, buffer_tick)
 
-    def _update(self, members: list[int], tick: int) -> None:
+    # ---- GroupKernel --------------------------------------------------------------------------------
+    def compute(self, members: list[int], tick: int) -> None:
         buffers = self.inp[tick & 1]
         if len(members) == len(self.sizes):  # the whole group: in place
             np.copyto(self._v_before, self.v)
@@ -112,19 +114,14 @@ class LifGroup:
             fired = lif_update(v, buf, self.alpha, self.thr, self.reset)
             self.v[rows] = v
             buffers[rows] = 0
-        self.updates += 1
         who, idx = np.nonzero(fired)
         bounds = np.searchsorted(who, np.arange(len(members) + 1)).tolist()
         for r, j in enumerate(members):
             self._fired[j] = idx[bounds[r]:bounds[r + 1]]
-            self.pending[j] = tick
 
-    def _undo(self, member: int) -> None:
-        tick = self.pending[member]
+    def restore(self, member: int, tick: int) -> None:
         self.v[member] = self._v_before[member]
         self.inp[tick & 1, member] = self._inp_before[member]  # nothing was added since: see before_write
-        self.pending[member] = None
-        self.redone += 1
 
 
 class PoissonSource(Firmware):

@@ -1,14 +1,22 @@
-"""State of several PEs that run the same program, stacked so one numpy call serves them all.
+"""Group numerics: several PEs that run the same program compute a tick in one numpy call.
 
 Real firmware keeps each PE's arrays in that PE's SRAM. A Python model that loops over PEs pays
-numpy's per-call overhead once per PE per tick; stacking the arrays on a leading PE axis lets the
-numerics of one tick run for all members at once. Each member still owns (and is charged SRAM for)
-its own slice, and each member's timing is still its own: only the arithmetic is shared.
+numpy's per-call overhead once per PE per tick; stacking the members' arrays lets the numerics of
+one tick run for all of them at once. Each member still owns (and is charged SRAM for) its own
+slice, and each member's timing is still its own: only the arithmetic is shared.
+
+The contract (``TickGroup``): the program's tick is a per-PE pure function of the member's own
+state and input buffer; the group runs that function once over the stacked state of every member
+that is ready, early, and keeps what it overwrote. If a member's input for that tick changes
+before its PE runs the tick (a late packet or DMA), the early result is undone and the PE redoes
+the tick alone when it runs. So every member gets exactly what it computes alone, and turning the
+group off (``S2SIM_GROUP_NUMERICS=0``: every PE runs the function on its own rows) changes nothing
+a user can observe; tests/firmware_models/test_group_numerics.py checks that, bit for bit.
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -28,7 +36,69 @@ def grouping_enabled(requested: bool | None = None) -> bool:
     return value == "1"
 
 
+class GroupKernel(Protocol):
+    """What a program gives its ``TickGroup``: one tick of its numerics over some members' rows."""
+
+    def compute(self, members: Sequence[int], tick: int) -> None:
+        """Run ``tick`` for ``members`` (ascending; all of them: in place, the fast path), each from its
+        own state and input buffer, exactly as each would alone; keep what ``restore`` puts back."""
+
+    def restore(self, member: int, tick: int) -> None:
+        """Put ``member``'s state and input buffer back as they were before ``compute`` ran ``tick``."""
+
+
+class TickGroup:
+    """Who of a group's members has which tick computed early, and when that must be undone.
+
+    ``ready(member, tick)``: may the group compute ``tick`` for this other member now (default: yes;
+    LIF asks whether the member's timer is about to fire it). ``grouped=False``: every member
+    computes alone, when its PE runs the tick.
+    """
+
+    def __init__(self, n_members: int, kernel: GroupKernel, grouped: bool = True,
+                 ready: Callable[[int, int], bool] | None = None):
+        self.n_members, self.kernel, self.grouped = n_members, kernel, grouped
+        self.ready = ready
+        self.all_members = list(range(n_members))
+        #: per member: the tick the group computed early, not yet run by its PE (None: nothing early)
+        self.pending: list[int | None] = [None] * n_members
+        self.ran = [-1] * n_members  # last tick each member's PE ran
+        self.updates, self.redone = 0, 0  # group computations; early results undone (tests, tuning)
+
+    def run_tick(self, member: int, tick: int) -> None:
+        """Member's PE runs ``tick``: make sure its result is computed (with every member ready, if
+        nothing was computed early for it)."""
+        if self.pending[member] != tick:
+            if self.pending[member] is not None:  # an early result of another tick: the PE ran ahead
+                self.undo(member)
+            members = [member]
+            if self.grouped:
+                ready, before = self.ready, tick - 1
+                members = [j for j in self.all_members if j == member or (
+                    self.pending[j] is None and self.ran[j] == before and (ready is None or ready(j, tick)))]
+            self.kernel.compute(members, tick)
+            self.updates += 1
+            for j in members:
+                self.pending[j] = tick
+        self.pending[member] = None
+        self.ran[member] = tick
+
+    def input_changed(self, member: int, buffer_tick: int) -> None:
+        """Member's input buffer of ``buffer_tick`` is about to change (call only while
+        ``pending[member]`` is set: the common case costs one list lookup)."""
+        pending = self.pending[member]
+        if pending is not None and (pending ^ buffer_tick) & 1 == 0:  # the same buffer (tick parity)
+            self.undo(member)
+
+    def undo(self, member: int) -> None:
+        self.kernel.restore(member, self.pending[member])
+        self.pending[member] = None
+        self.redone += 1
+
+
 class SharedState:
+    """Named arrays stacked on a leading member axis, and a once-per-stamp memo for the group."""
+
     def __init__(self, n_members: int):
         self.n_members = n_members
         self.arrays: dict[str, np.ndarray] = {}
