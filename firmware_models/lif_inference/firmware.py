@@ -86,8 +86,9 @@ class LifGroup:
         self._cores[member] = core
 
     def _timer_due(self, member: int, tick: int) -> bool:
-        """Member's timer is at ``tick`` - 1 (about to fire at this instant) or at ``tick``."""
-        return tick - 1 <= self._cores[member].tick <= tick
+        """Member's PE ran ``tick`` - 1 and its timer is at ``tick`` - 1 (about to fire at this
+        instant) or at ``tick``."""
+        return self.ticks.ran[member] == tick - 1 and tick - 1 <= self._cores[member].tick <= tick
 
     def run_tick(self, member: int, tick: int) -> np.ndarray:
         """Member's spikes (local indices) of ``tick``, updating it (and every member ready) if needed."""

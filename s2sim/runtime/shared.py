@@ -50,9 +50,9 @@ class GroupKernel(Protocol):
 class TickGroup:
     """Who of a group's members has which tick computed early, and when that must be undone.
 
-    ``ready(member, tick)``: may the group compute ``tick`` for this other member now (default: yes;
-    LIF asks whether the member's timer is about to fire it). ``grouped=False``: every member
-    computes alone, when its PE runs the tick.
+    ``ready(member, tick)``: may the group compute ``tick`` early for this other member, which has
+    nothing early pending (default ``in_step``: its PE ran ``tick - 1``; LIF also asks whether its
+    timer is about to fire). ``grouped=False``: every member computes alone, when its PE runs the tick.
     """
 
     def __init__(self, n_members: int, kernel: GroupKernel, grouped: bool = True,
@@ -73,14 +73,23 @@ class TickGroup:
                 self.undo(member)
             members = [member]
             if self.grouped:
-                ready, before = self.ready, tick - 1
-                members = [j for j in self.all_members if j == member or (
-                    self.pending[j] is None and self.ran[j] == before and (ready is None or ready(j, tick)))]
+                ready, pending = self.ready or self.in_step, self.pending
+                members = [j for j in self.all_members if j == member or (pending[j] is None and ready(j, tick))]
             self.kernel.compute(members, tick)
             self.updates += 1
             for j in members:
                 self.pending[j] = tick
         self.pending[member] = None
+        self.ran[member] = tick
+
+    def in_step(self, member: int, tick: int) -> bool:
+        """The default readiness: the member's PE ran the tick before ``tick``."""
+        return self.ran[member] == tick - 1
+
+    def passed(self, member: int, tick: int) -> None:
+        """Member's PE ran ``tick`` with no numerics of this group (e.g. an end-of-sample tick)."""
+        if self.pending[member] is not None:
+            self.undo(member)
         self.ran[member] = tick
 
     def input_changed(self, member: int, buffer_tick: int) -> None:
