@@ -10,16 +10,21 @@ eligibility and Adam state). A sample is T time-step ticks plus one learning tic
   each PE on the full err: learning signal L_j, gradients, Adam, reset.
 
 Numerics are float32 in the reference's operation order. For speed the PEs of one network share an
-``EpropGroup`` holding the network-wide arrays (each PE's state is its column block, charged to its own
-SRAM): the first member whose tick callback runs computes the tick for all members from each member's own
-input buffer; a member whose buffer changed afterwards (late packet / late DMA) is recomputed alone and
-counted in ``late_packet_recomputes``. Eligibility updates and Adam are applied lazily (before their results are
-next read), which does not change any result. Timing is each PE's own: every callback charges its own cycles.
+``EpropGroup`` (the ``GroupKernel`` of a runtime ``TickGroup``) holding the network-wide arrays; each PE's state is
+its column block, charged to its own SRAM. ``EpropGroup.compute`` is one tick of any set of members, in the spec's
+order; the first member whose tick callback runs computes it for every member not yet computed, from each member's
+own input buffer; a member whose buffer changes afterwards (late packet / late DMA) is put back and redone alone when
+its PE runs the tick (counted in ``late_packet_recomputes``). ``S2SIM_GROUP_NUMERICS=0`` (or
+``firmware.params.group_numerics: false``) makes every member compute alone when its PE runs the tick, with
+identical results (tests/firmware_models/test_group_numerics.py; one known exception under overruns, see
+``EpropGroup._not_computed``). Eligibility updates and Adam are applied lazily (before their results are next
+read), which does not change any result. Timing is each PE's own: every callback charges its own cycles, from cost
+tables declared once (``step_cost_table``, ``SPIKE_RX_COSTS``).
 
-Each core's SRAM regions are the arrays it really keeps: ``EpropGroup.member_regions`` names the member's slice of
-every kept group array, ``EpropCore.sram_regions`` adds the core's own buffers, and ``on_start`` charges them
-through the allocator; ``NOT_KEPT`` lists (with the reason) the group arrays that are numpy scratch or speed-trick
-bookkeeping rather than state a core keeps.
+Each core's SRAM regions are the arrays it really keeps, from one table: ``EpropGroup.member_regions`` names the
+member's slice of every kept group array, ``EpropCore.sram_regions`` adds the core's own buffers, and ``on_start``
+charges them through the allocator; ``NOT_KEPT`` lists (with the reason) the group arrays that are numpy scratch or
+speed-trick bookkeeping rather than state a core keeps.
 
 Imports only ``s2sim.runtime`` and numpy; the host passes the parameters object.
 """
