@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware
+from s2sim.runtime import Core, Firmware, TickGroup
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)
@@ -51,8 +51,9 @@ class HistoryOverflow(RuntimeError):
 
 
 class GroupLag(RuntimeError):
-    """A layer PE ran a tick after its group had computed a later one (its tick overran): the
-    stacked numerics cannot give that PE what it would compute alone."""
+    """A copy's layer PE fell out of step with its group (its tick overran, or an input reached a tick
+    the group had computed early): the stacked numerics, which run every copy at once, cannot give
+    that PE what it would compute alone."""
 
 
 @dataclass
@@ -148,8 +149,13 @@ def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> li
 
 
 class LayerGroup:
-    """Stacked state of one layer slice over its members, the C copies (one numpy call per tick for
-    all); with group numerics off (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one."""
+    """Stacked state of one layer slice over its members, the C copies: the ``GroupKernel`` of a
+    runtime ``TickGroup`` (one numpy call per tick for all copies); with group numerics off
+    (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one.
+
+    Unlike LIF's and e-prop's, this kernel computes only the whole group: a tick asked for some copies
+    (one fell behind) or an early result to undo (an input came late) raises ``GroupLag``.
+    """
 
     def __init__(self, layer: int, start: int, stop: int, n_in: int, n_copies: int, c: Consts,
                  hist_per_neuron: int, send_errors: bool, is_output: bool, first_copy: int = 0):
@@ -184,12 +190,14 @@ class LayerGroup:
         self.hicount = np.zeros(C, np.int64)
         self.max_hist = 0
         self.max_in_hist = 0
-        self._stamp = -1
         self.out: dict = {}
+        self.ticks = TickGroup(C, self, ready=self._any_copy)
 
     # -- packets (called per PE by handlers) --
     def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
         """Input spikes of ``step`` into next tick's buffer and the input history."""
+        if self.ticks.pending[copy] is not None:
+            self.ticks.input_changed(copy, tick + 1)
         self.sin[(tick + 1) & 1, copy, idx] = 1.0
         k, m = self.hicount[copy], len(idx)
         if k + m > self.Hin:
@@ -201,25 +209,39 @@ class LayerGroup:
         self.max_in_hist = max(self.max_in_hist, int(k + m))
 
     def record_error(self, copy: int, tick: int, local: np.ndarray, values: np.ndarray) -> None:
+        if self.ticks.pending[copy] is not None:
+            self.ticks.input_changed(copy, tick + 1)
         np.add.at(self.err[(tick + 1) & 1, copy], local, values)
 
     # -- per tick, once for all copies --
-    def step(self, tick: int, phi: int) -> dict:
-        if self._stamp == tick:
-            return self.out
-        if tick < self._stamp:
-            raise GroupLag(f"layer {self.layer} neurons {self.start}..{self.stop - 1}: a copy's PE ran tick "
-                           f"{tick} after the others reached tick {self._stamp} (its tick overran); group "
-                           "numerics need the copies in step: run with S2SIM_GROUP_NUMERICS=0")
-        self._stamp = tick
-        T = self.c.n_steps
+    def step(self, copy: int, tick: int) -> dict:
+        """What copy's PE needs of ``tick`` (computed for every copy by the first to run it)."""
+        self.ticks.run_tick(copy, tick)
+        return self.out
+
+    @staticmethod
+    def _any_copy(copy: int, tick: int) -> bool:
+        return True  # every copy with nothing early pending; a copy still pending another tick: GroupLag
+
+    def compute(self, members: list[int], tick: int) -> None:
+        if len(members) != self.C:
+            behind = sorted(set(range(self.C)) - set(members))
+            self._lag(f"copy {self.first_copy + behind[0]}'s PE has not run tick "
+                      f"{self.ticks.pending[behind[0]]} when another copy runs tick {tick} (its tick overran)")
+        T, phi = self.c.n_steps, tick % self.c.ticks_per_batch
         if phi < T:
             self.out = self._forward(tick, phi)
         elif T < phi < 2 * T:
             self.out = self._backward(tick, 2 * T - 1 - phi)
         else:
             self.out = {}
-        return self.out
+
+    def restore(self, member: int, tick: int) -> None:
+        self._lag(f"an input of copy {self.first_copy + member} reached tick {tick} after the group computed it")
+
+    def _lag(self, what: str) -> None:
+        raise GroupLag(f"layer {self.layer} neurons {self.start}..{self.stop - 1}: {what}; group numerics "
+                       "need the copies in step: run with S2SIM_GROUP_NUMERICS=0")
 
     def reset(self, tick: int) -> None:
         """Start of a batch: clear state, histories and the accumulator (its DMA write is long done);
@@ -512,7 +534,7 @@ class LayerCore(Firmware):
         if phi == 0:
             core.charge("forward", store=6 * n + n * n_in, loop=n)
         if phi < T:
-            out = g.step(tick, phi)
+            out = g.step(self.m, tick)
             if phi == 0:
                 return
             fired = out["fired_by"][self.m]
@@ -524,7 +546,7 @@ class LayerCore(Firmware):
                 core.send_mc_many([base | j for j in fired])
                 self.cnt.spike_packets += len(fired)
         elif T < phi < 2 * T:
-            out = g.step(tick, phi)
+            out = g.step(self.m, tick)
             ii = out["in_by"][self.m]
             n_own = out["n_own_by"][self.m]
             # compiled kernels (firmware_models/eventprop/kernels); per presynaptic spike one call of
