@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware, TickGroup
+from s2sim.runtime import Core, CostTable, Firmware, TickGroup, kernel_line, op_line
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)
@@ -54,6 +54,31 @@ class GroupLag(RuntimeError):
     """A copy's layer PE fell out of step with its group (its tick overran, or an input reached a tick
     the group had computed early): the stacked numerics, which run every copy at once, cannot give
     that PE what it would compute alone."""
+
+
+def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
+    """Cycles of a layer PE of ``n`` neurons: compiled kernels (firmware_models/eventprop/kernels) plus
+    their call overheads, by what they scale with."""
+    backward = [kernel_line("backward", "eventprop_adjoint_step", iterations=n),
+                op_line("backward", int_alu=18, branch=1),  # the call
+                op_line("backward", "own_spikes", fdiv=1, fadd=3, load=4, loop=1)]  # the jumps
+    if output_shaping:  # label neuron: compare, table load, fmac
+        backward.append(op_line("backward", load=2, fcmp=1, fmul=1, fadd=1))
+    # per presynaptic spike one call of each column kernel (strided: 8 cycles per neuron) plus its call overhead
+    backward += [kernel_line("backward", "eventprop_grad_accumulate", "input_spikes", n),  # acc[:, i] += lambda_I
+                 op_line("backward", "input_spikes", int_alu=9, loop=1)]
+    errors = [kernel_line("backward", "eventprop_error_out", "input_spikes", n),
+              op_line("backward", "input_spikes", int_alu=8, loop=1)]
+    return {
+        # compiled eventprop_receive_spike per spike: record (step, index), then the column add
+        "receive_spikes": CostTable(kernel_line("forward", "eventprop_receive_spike", "spikes", n),
+                                    op_line("forward", "spikes", load=2, store=3, int_alu=10, branch=1)),
+        # compiled eventprop_forward_step and its call; a spike adds its 12-byte record
+        "forward_step": CostTable(kernel_line("forward", "eventprop_forward_step", iterations=n),
+                                  op_line("forward", "spikes", store=4, int_alu=1), op_line("forward", int_alu=13, branch=1)),
+        "backward_step": CostTable(*backward),
+        "error_events": CostTable(*errors),
+    }
 
 
 @dataclass
@@ -493,6 +518,8 @@ class LayerCore(Firmware):
         own = ERR_FLAG | (core.pe_id << SPIKE_SHIFT)
         self.err_keys = [[own | (sl << SLICE_SHIFT) | (i - start) for start, stop, sl in self.err_route
                           if start <= i < stop] for i in range(n_in)]
+        self.costs = {name: table.priced(core) for name, table in
+                      layer_cost_tables(n, g.is_output and bool(g.c.shape_weight)).items()}
         core.set_timer(self.tick_ns)
 
     # forward spikes and backward errors arrive here
@@ -507,10 +534,7 @@ class LayerCore(Firmware):
             pre_base = self.pre_base
             idx = sorted(pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in spikes)
             g.record_input(self.m, core.tick, phi, np.array(idx, np.int64))
-            # compiled eventprop_receive_spike per spike: record (step, index), then the column add
-            m = len(spikes)
-            core.kernel("forward", "eventprop_receive_spike", g.n * m)
-            core.charge("forward", load=2 * m, store=3 * m, int_alu=10 * m, branch=m)
+            self.costs["receive_spikes"].charge(spikes=len(spikes))
         if len(spikes) < len(keys):
             errors = [(k, p) for k, p in zip(keys, payloads) if k & ERR_FLAG]
             ek = np.array([k for k, _ in errors], np.int64)
@@ -538,9 +562,7 @@ class LayerCore(Firmware):
             if phi == 0:
                 return
             fired = out["fired_by"][self.m]
-            # compiled eventprop_forward_step; a spike adds its 12-byte record
-            core.kernel("forward", "eventprop_forward_step", n)
-            core.charge("forward", store=4 * len(fired), int_alu=len(fired) + 13, branch=1)  # + the call
+            self.costs["forward_step"].charge(spikes=len(fired))
             if fired:
                 base = core.pe_id << SPIKE_SHIFT
                 core.send_mc_many([base | j for j in fired])
@@ -549,19 +571,10 @@ class LayerCore(Firmware):
             out = g.step(self.m, tick)
             ii = out["in_by"][self.m]
             n_own = out["n_own_by"][self.m]
-            # compiled kernels (firmware_models/eventprop/kernels); per presynaptic spike one call of
-            # each column kernel (strided: 8 cycles per neuron) plus its ~12-cycle call overhead
-            core.kernel("backward", "eventprop_adjoint_step", n)
-            core.charge("backward", int_alu=18, branch=1)  # the call
-            core.charge("backward", fdiv=n_own, fadd=3 * n_own, load=4 * n_own, loop=n_own)
-            if g.is_output and c.shape_weight:  # label neuron: compare, table load, fmac
-                core.charge("backward", load=2, fcmp=1, fmul=1, fadd=1)
-            core.kernel("backward", "eventprop_grad_accumulate", n * len(ii))  # acc[:, i] += lambda_I
-            core.charge("backward", int_alu=9 * len(ii), loop=len(ii))
+            self.costs["backward_step"].charge(own_spikes=n_own, input_spikes=len(ii))
             if out["errs"] is not None and len(ii):
                 vals = out["errs_by"][self.m]
-                core.kernel("backward", "eventprop_error_out", n * len(ii))
-                core.charge("backward", int_alu=8 * len(ii), loop=len(ii))
+                self.costs["error_events"].charge(input_spikes=len(ii))
                 err_keys = self.err_keys
                 for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
                     for key in err_keys[i]:
