@@ -88,7 +88,6 @@ NOT_KEPT = {
     "err": "copy of each core's err_buffer for the lazy learning update",
     "learn_owed": "group bookkeeping: member's learning deferred",
     "awaiting_learn": "group bookkeeping: member still waits for its error vector",
-    "computed_tick": "group bookkeeping: the last tick computed for each member (the core counts its own steps)",
     "starts": "group index helper for reduceat", "owner": "group index helper: member of each neuron",
     "autapse_rows": "group index helper: autapse rows",
     "raster": "host-side recording (record_raster)",
@@ -165,7 +164,7 @@ class EpropGroup:
         self.inputs_used = z(G, P)
         self.inputs_equal = True  # every member's inputs_used is the same (the last tick ran for all at once)
         self.elig_owed: list[int | None] = [None] * G  # per member: t of the eligibility update still to apply
-        self.computed_tick = np.full(G, -1, np.int64)
+        self.computed_tick = [-1] * G  # per member: the last tick computed for it
         # learning
         self.train = True
         self.err = z(G, p.n_out)
@@ -583,7 +582,7 @@ class EpropCore(Firmware):
         self.tick_ns, self.phase_ns = tick_ns, phase_ns
         self.recurrent = recurrent
         self.tps = group.T + 1
-        self.costs: dict = {}  # cost tables priced for this core (on_start)
+        self._rx_cycles: dict[int, float] = {}  # receiving n spikes, by n (from SPIKE_RX_COSTS)
         # Input frames arrive by DMA in chunks of ``chunk_frames`` into a two-slot ring (one DMA
         # setup per chunk instead of per frame); each frame is staged into the tick's input buffer
         # one tick ahead, so every PE's x_t is in place when its tick starts.
@@ -629,8 +628,10 @@ class EpropCore(Firmware):
 
     def on_start(self, core: Core) -> None:
         p = self.g.p
-        self.costs = {"spike_rx": SPIKE_RX_COSTS.priced(core),  # "step" by training on/off
-                      "step": {train: step_cost_table(p, self.recurrent, train).priced(core) for train in (True, False)}}
+        self.spike_rx_costs = SPIKE_RX_COSTS.priced(core)
+        #: one step's (phase, cycles) and total, by training on/off: fixed for this slice
+        self.step_phases = {train: step_cost_table(p, self.recurrent, train).priced(core).phases(neurons=self.n)
+                            for train in (True, False)}
         for name, category, arrays in self.sram_regions():
             core.sram.reserve(name, sum(a.nbytes for a in arrays), category)
         core.set_timer(self.tick_ns, self.phase_ns)
@@ -708,7 +709,7 @@ class EpropCore(Firmware):
             self._x_dma(core, gid + 1)
         if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
             self.stage_pending = tick + 1
-        self.costs["step"][g.train].charge_phases(neurons=n)
+        core.charge_phases(*self.step_phases[g.train])
         if g.train and g.p.exp_impl == "accelerator":  # ψ's 3 Gaussians per neuron on the exp accelerator
             core.exp("surrogate", 3 * n, accelerator=True)
         if g.record_raster:
@@ -764,7 +765,10 @@ class EpropCore(Firmware):
         g.input_changed(k, tick + 1)
 
     def _spike_rx_cycles(self, n: int) -> float:
-        return self.costs["spike_rx"].total(spikes=n)
+        cycles = self._rx_cycles.get(n)
+        if cycles is None:
+            cycles = self._rx_cycles[n] = self.spike_rx_costs.total(spikes=n)
+        return cycles
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         g, n = self.g, len(keys)
