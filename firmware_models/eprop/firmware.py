@@ -280,9 +280,12 @@ class EpropGroup:
             self._eligibility_owed(members)  # S12–S17 of tick t − 1
         self._save(members)
         self._neuron_update(members, par)  # S3–S11, S19 and this member's partial readout Σ y
-        for k in members:
-            self.elig_owed[k] = t if self.train else None
-            self.computed_tick[k] = tick
+        owed = t if self.train else None
+        if self._whole(members):
+            self.elig_owed, self.computed_tick = [owed] * self.G, [tick] * self.G
+        else:
+            for k in members:
+                self.elig_owed[k], self.computed_tick[k] = owed, tick
         self._fired = None
 
     def restore(self, member: int, tick: int) -> None:
@@ -363,7 +366,7 @@ class EpropGroup:
 
     def spike_keys(self, k: int) -> list[int]:
         """Multicast keys of member k's neurons that fired in its computed tick (one key per neuron)."""
-        if not self.grouped:
+        if not self.ticks.grouped:
             return (np.flatnonzero(self.z[self.cols[k]]) + (self.bounds[k][0] + SPIKE_KEY)).tolist()
         if self._fired is None:
             fired = np.flatnonzero(self.z)
@@ -374,17 +377,17 @@ class EpropGroup:
 
     # ---- eligibility (S12–S17 of a computed tick) ----------------------------------------------------------------
     def _eligibility_owed(self, members: list[int]) -> None:
-        owed = [k for k in members if self.elig_owed[k] is not None]
-        if not owed:
-            return
-        t = self.elig_owed[owed[0]]
-        if self._whole(owed) and self.inputs_equal and all(self.elig_owed[k] == t for k in owed):
+        elig_owed = self.elig_owed
+        t = elig_owed[0]
+        if (t is not None and self.inputs_equal and self._whole(members)
+                and elig_owed.count(t) == self.G):  # every member owes the same tick's update: one call
             self._eligibility(slice(None), None, t)
-        else:
-            for k in owed:
-                self._eligibility(self.cols[k], k, self.elig_owed[k])
-        for k in owed:
-            self.elig_owed[k] = None
+            self.elig_owed = [None] * self.G
+            return
+        for k in members:
+            if elig_owed[k] is not None:
+                self._eligibility(self.cols[k], k, elig_owed[k])
+                elig_owed[k] = None
 
     def finish_sample(self, k: int, s: int) -> None:
         """Member k ended sample s: apply the eligibility it owes (with every member whose PE is past its last
