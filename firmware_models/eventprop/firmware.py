@@ -17,7 +17,7 @@ per batch, phi = tick mod K):
                mean over the batch, Adam, DMA-writes the new W.
 * phi 2T+2     layer PEs DMA-read the new W (weight distribution).
 
-Numerics run once per tick for all copies of a layer (stacked arrays, like ``SharedState``); each
+Numerics run once per tick for all copies of a layer (stacked arrays, ``LayerGroup`` on a ``TickGroup``); each
 PE still charges its own cycles, SRAM and packets. Summation orders are fixed (presynaptic index
 ascending, postsynaptic index ascending, copies in order) so the result is bit-identical to the
 reference for one PE per layer. Firmware imports only numpy and ``s2sim.runtime``.

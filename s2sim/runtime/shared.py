@@ -16,9 +16,7 @@ a user can observe; tests/firmware_models/test_group_numerics.py checks that, bi
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Protocol, Sequence
-
-import numpy as np
+from typing import Callable, Protocol, Sequence
 
 #: Set to ``0`` to make every PE compute its own numerics (no stacking): the reference mode the
 #: bit-identity tests compare group numerics with, and a way to rule the speed trick out.
@@ -103,36 +101,3 @@ class TickGroup:
         self.kernel.restore(member, self.pending[member])
         self.pending[member] = None
         self.redone += 1
-
-
-class SharedState:
-    """Named arrays stacked on a leading member axis, and a once-per-stamp memo for the group."""
-
-    def __init__(self, n_members: int):
-        self.n_members = n_members
-        self.arrays: dict[str, np.ndarray] = {}
-        self._memo: dict[str, tuple[Any, Any]] = {}
-
-    def stack(self, name: str, per_member_shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-        """The stacked array ``[n_members, *shape]`` (created zeroed on first use)."""
-        arr = self.arrays.get(name)
-        if arr is None:
-            arr = self.arrays[name] = np.zeros((self.n_members, *per_member_shape), dtype=dtype)
-        return arr
-
-    def claim(self, core, index: int, name: str, per_member_shape: tuple[int, ...],
-              dtype=np.float32, category: str = "state", charge_bytes: int | None = None) -> np.ndarray:
-        """Member ``index``'s slice of ``name``, charged to its SRAM (``charge_bytes`` when padded)."""
-        view = self.stack(name, per_member_shape, dtype)[index]
-        nbytes = view.nbytes if charge_bytes is None else int(charge_bytes)
-        core.sram.reserve(name, nbytes, category)
-        return view
-
-    def once(self, key: str, stamp: Any, compute: Callable[[], Any]) -> Any:
-        """Run ``compute`` once per ``stamp`` (e.g. a tick) for the whole group; cache the result."""
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        value = compute()
-        self._memo[key] = (stamp, value)
-        return value
