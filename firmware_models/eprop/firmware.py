@@ -702,6 +702,9 @@ class EpropCore(Firmware):
             self._end_of_sample(core, tick, s)
 
     def _step(self, core: Core, tick: int) -> None:
+        """One time step of this PE, in the spec's order: the numerics of its neurons (``EpropGroup.compute``:
+        learning it still owes, reset or the last step's eligibility, neuron update, readout partial), its spike
+        buffer consumed, the next input staged, the step's phases charged, its spikes sent."""
         g, k, n = self.g, self.k, self.n
         s, t = divmod(tick, self.tps)
         par = tick & 1

@@ -75,7 +75,8 @@ def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
                                     op_line("forward", "spikes", load=2, store=3, int_alu=10, branch=1)),
         # compiled eventprop_forward_step and its call; a spike adds its 12-byte record
         "forward_step": CostTable(kernel_line("forward", "eventprop_forward_step", iterations=n),
-                                  op_line("forward", "spikes", store=4, int_alu=1), op_line("forward", int_alu=13, branch=1)),
+                                  op_line("forward", "spikes", store=4, int_alu=1),
+                                  op_line("forward", int_alu=13, branch=1)),
         "backward_step": CostTable(*backward),
         "error_events": CostTable(*errors),
     }
