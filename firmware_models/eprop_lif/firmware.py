@@ -95,7 +95,7 @@ class CueEpropCore(Firmware):
         self.scored = 0  # root: window steps scored in this trial
         self.loss_sum = 0.0
         self._w64: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._costs: dict = {}  # step cost table priced for this core, by (training, learning window)
+        self._costs: dict = {}  # one step's (phase, cycles) and total on this core, by (training, learning window)
 
     # ---- start -----------------------------------------------------------------------------------------
     def on_start(self, core: Core) -> None:
@@ -242,10 +242,10 @@ class CueEpropCore(Firmware):
         eps[n_in:] += z_in
         z_in[...] = 0
         key = (self.train, window)
-        step_costs = self._costs.get(key)
-        if step_costs is None:
-            step_costs = self._costs[key] = step_cost_table(p, self.n, *key).priced(core)
-        step_costs.charge_phases()
+        step_phases = self._costs.get(key)
+        if step_phases is None:
+            step_phases = self._costs[key] = step_cost_table(p, self.n, *key).priced(core).phases()
+        core.charge_phases(*step_phases)
 
     def _send_partial(self, core: Core) -> None:
         if self.root:

@@ -99,30 +99,43 @@ class CostTable:
 
 
 class PricedTable:
-    """A cost table priced with one core's cost model, cached per combination of counts.
+    """A cost table priced with one core's cost model.
 
-    ``charge`` charges line by line, exactly as the same ``core.charge``/``core.kernel`` calls in a
-    row would; ``phases`` merges the lines per phase into a fixed cost for ``core.charge_phases``
-    (a hot path's whole step in one call). Counts are passed by keyword, always in the same order.
+    Each line is resolved once into (cycles per operation, operations per unit) pairs, so charging it
+    for a count is the same arithmetic as ``core.charge``/``core.kernel`` with the counts written out
+    (a sum over the operations, in declaration order, of cycles x (per-unit count x units)): the same
+    cycles bit for bit. ``charge`` charges line by line, as those calls in a row would; ``phases``
+    merges the lines per phase for ``core.charge_phases`` (a hot path's fixed step in one call).
     """
 
     def __init__(self, table: CostTable, core):
         self.table, self.core = table, core
-        self._by_line: dict[tuple, tuple[tuple[str, float], ...]] = {}
+        self._lines: list[tuple[str, str | None, tuple[tuple[float, float], ...]]] = []
+        for line in table.lines:
+            if line.kernel == "expf":
+                terms = ((core.exp_cost(1), line.iterations),)
+            elif line.kernel is not None:
+                terms = ((core.kernel_cost(line.kernel, 1), line.iterations),)
+            else:
+                terms = tuple((core.cost(**{op: 1}), k) for op, k in line.ops.items())
+            self._lines.append((line.phase, line.per, terms))
         self._phases: dict[tuple, tuple[tuple[tuple[str, float], ...], float]] = {}
 
-    def cycles_by_line(self, **counts: float) -> tuple[tuple[str, float], ...]:
+    def cycles_by_line(self, **counts: float) -> list[tuple[str, float]]:
         """(phase, cycles) of every line, in declaration order."""
-        key = tuple(counts.values())
-        got = self._by_line.get(key)
-        if got is None:
-            core = self.core
-            got = self._by_line[key] = tuple((line.phase, line.cycles(core, counts)) for line in self.table.lines)
-        return got
+        out = []
+        for phase, per, terms in self._lines:
+            units = 1 if per is None else counts[per]
+            cycles = 0.0
+            for per_op, k in terms:
+                cycles += per_op * (k * units)
+            out.append((phase, cycles))
+        return out
 
     def phases(self, **counts: float) -> tuple[tuple[tuple[str, float], ...], float]:
-        """(phase, cycles) summed per phase in order of first appearance, and their total."""
-        key = tuple(counts.values())
+        """(phase, cycles) summed per phase in order of first appearance, and their total (cached per counts:
+        meant for fixed costs)."""
+        key = tuple(counts.items())
         got = self._phases.get(key)
         if got is None:
             merged: dict[str, float] = {}
@@ -134,12 +147,16 @@ class PricedTable:
     def charge(self, **counts: float) -> None:
         """Charge every line (one ``charge_cycles`` per line, in declaration order)."""
         charge = self.core.charge_cycles
-        for phase, cycles in self.cycles_by_line(**counts):
+        for phase, per, terms in self._lines:
+            units = 1 if per is None else counts[per]
+            cycles = 0.0
+            for per_op, k in terms:
+                cycles += per_op * (k * units)
             charge(phase, cycles)
 
-    def charge_phases(self, **counts: float) -> None:
-        """Charge the lines merged per phase in one call (identical to ``charge`` for integer cycles)."""
-        self.core.charge_phases(*self.phases(**counts))
-
     def total(self, **counts: float) -> float:
-        return self.phases(**counts)[1]
+        """All lines' cycles for ``counts``, summed per phase first (as ``phases``), uncached."""
+        merged: dict[str, float] = {}
+        for phase, cycles in self.cycles_by_line(**counts):
+            merged[phase] = merged.get(phase, 0.0) + cycles
+        return sum(merged.values())
