@@ -86,7 +86,6 @@ NOT_KEPT = {
     "z_bool": "bool copy of the spikes for numpy (z is the kept copy)",
     "inputs_used": "the input buffer the lazy eligibility update reads (C updates eligibility in the same tick)",
     "err": "copy of each core's err_buffer for the lazy learning update",
-    "learn_owed": "group bookkeeping: member's learning deferred",
     "awaiting_learn": "group bookkeeping: member still waits for its error vector",
     "starts": "group index helper for reduceat", "owner": "group index helper: member of each neuron",
     "autapse_rows": "group index helper: autapse rows",
@@ -168,7 +167,7 @@ class EpropGroup:
         # learning
         self.train = True
         self.err = z(G, p.n_out)
-        self.learn_owed = np.zeros(G, bool)
+        self.learn_owed = [False] * G  # per member: its error vector arrived, its learning is not applied yet
         self.awaiting_learn = np.zeros(G, bool)
         self.late_learning = 0
         self._fired: list[list[int]] | None = None  # spike keys per member of the last computation
@@ -281,7 +280,7 @@ class EpropGroup:
         self._save(members)
         self._neuron_update(members, par)  # S3–S11, S19 and this member's partial readout Σ y
         owed = t if self.train else None
-        if self._whole(members):
+        if len(members) == self.G:
             self.elig_owed, self.computed_tick = [owed] * self.G, [tick] * self.G
         else:
             for k in members:
@@ -304,11 +303,8 @@ class EpropGroup:
         if self.ticks.pending[k] is not None:
             self.ticks.input_changed(k, tick)
 
-    def _whole(self, members: list[int]) -> bool:
-        return len(members) == self.G
-
     def _save(self, members: list[int]) -> None:
-        if self._whole(members):
+        if len(members) == self.G:
             for name in FORWARD_STATE:
                 np.copyto(self.saved[name], getattr(self, name))
             np.copyto(self.saved["y_partial"], self.y_partial)
@@ -321,7 +317,7 @@ class EpropGroup:
 
     def _neuron_update(self, members: list[int], par: int) -> None:
         U = self.inputs[:, par]
-        if self._whole(members) and bool((U == U[0]).all()):  # every member has the same inputs: one call
+        if len(members) == self.G and bool((U == U[0]).all()):  # every member has the same inputs: one call
             self.inputs_used[...] = U
             self.inputs_equal = True
             self._forward(slice(None), U[0:1])
@@ -379,7 +375,7 @@ class EpropGroup:
     def _eligibility_owed(self, members: list[int]) -> None:
         elig_owed = self.elig_owed
         t = elig_owed[0]
-        if (t is not None and self.inputs_equal and self._whole(members)
+        if (t is not None and self.inputs_equal and len(members) == self.G
                 and elig_owed.count(t) == self.G):  # every member owes the same tick's update: one call
             self._eligibility(slice(None), None, t)
             self.elig_owed = [None] * self.G
@@ -466,7 +462,7 @@ class EpropGroup:
     # ---- sample boundary -------------------------------------------------------------------------------------
     def _start_sample(self, members: list[int]) -> None:
         """§2.1 per-sample reset (a member still waiting for its learning keeps its traces)."""
-        if self._whole(members):
+        if len(members) == self.G:
             for name in FORWARD_STATE:
                 getattr(self, name)[...] = 0.0
             self.y_partial[...] = 0.0
@@ -478,7 +474,7 @@ class EpropGroup:
         for k in members:
             self.elig_owed[k] = None
         fresh = [k for k in members if not self.awaiting_learn[k]]
-        if self._whole(fresh):
+        if len(fresh) == self.G:
             self._reset_elig(slice(None), None)
         else:
             for k in fresh:
@@ -513,12 +509,14 @@ class EpropGroup:
                 self.ticks.undo(k)
 
     def _learn_owed(self, members: list[int]) -> None:
+        if True not in self.learn_owed:
+            return
         ks = [k for k in members if self.learn_owed[k]]
         if ks:
             self._learn_members(ks)
 
     def flush_learning(self) -> None:
-        ks = np.flatnonzero(self.learn_owed).tolist()
+        ks = [k for k, owed in enumerate(self.learn_owed) if owed]
         if ks:
             self._learn_members(ks)
 
@@ -533,7 +531,8 @@ class EpropGroup:
         else:
             for k in ks:
                 self._learn_member(k)
-        self.learn_owed[ks] = False
+        for k in ks:
+            self.learn_owed[k] = False
 
     def _learn_member(self, k: int) -> None:
         self._learn(self.cols[k], self.err[k], k)
