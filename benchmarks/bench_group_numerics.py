@@ -1,6 +1,7 @@
 """Group numerics on and off, side by side in one run: EventProp yinyang on the chip engine (per
-batch of 22, with the float32 reference's time per batch for the ratio), lif_bench (12 PEs, 200
-ticks, burst) and the 152-PE lif shape of bench_kernel.py (20 ticks, burst).
+batch of 22, with the float32 reference's time per batch for the ratio), gsc e-prop training on the
+chip engine (12 PEs, per sample), lif_bench (12 PEs, 200 ticks, burst) and the 152-PE lif shape of
+bench_kernel.py (20 ticks, burst).
 
 Modes are interleaved rep by rep and reported as median and min wall time, so a busy machine
 hurts both alike; the two modes give bit-identical results (tests/firmware_models/test_group_numerics.py).
@@ -20,6 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from firmware_models.eprop import reference as eprop_reference
+from firmware_models.eprop.app import ChipNetwork as EpropNetwork
+from firmware_models.eprop.mapping import EpropMapping
+from firmware_models.eprop.params import EpropParams
 from firmware_models.eventprop import reference as R
 from firmware_models.eventprop.app import ChipNetwork
 from firmware_models.eventprop.mapping import EventpropMapping
@@ -33,6 +38,7 @@ from s2sim.sim import Simulation
 REPO = Path(__file__).resolve().parents[1]
 #: code from before group numerics has no switch: then both columns measure that code
 SWITCH = "grouped" in inspect.signature(ChipNetwork).parameters
+EPROP_SWITCH = "grouped" in inspect.signature(EpropNetwork).parameters
 LIF_152 = ["network.layers=[1024,3072,3072,2560]", "mapping.neurons_per_pe=64", "network.p_connect=0.03"]
 
 
@@ -47,6 +53,21 @@ def eventprop_s_per_batch(grouped: bool, batches: int) -> float:
     for k in range(1, batches + 1):
         chip.run_batch(times[k * 22:(k + 1) * 22], y[k * 22:(k + 1) * 22])
     return (time.perf_counter() - t0) / batches
+
+
+def gsc_s_per_sample(grouped: bool, samples: int) -> float:
+    """gsc (80-120-12, T = 100) e-prop training on 12 PEs, random input: wall s per sample."""
+    p = EpropParams()
+    rng = np.random.default_rng(0)
+    w0 = eprop_reference.init_weights(p, rng)
+    X = (rng.standard_normal((samples + 1, p.n_steps, p.n_in)) * 4).astype(np.float32)
+    Y = rng.integers(0, p.n_out, samples + 1)
+    chip = EpropNetwork(Simulation(HwParams.from_arch(load_arch("spinnaker2"))), p, EpropMapping(pes=12), w0,
+                        **({"grouped": grouped} if EPROP_SWITCH else {}))
+    chip.run_samples(X[:1], Y[:1], train=True)  # warm-up
+    t0 = time.perf_counter()
+    chip.run_samples(X[1:], Y[1:], train=True)
+    return (time.perf_counter() - t0) / samples
 
 
 def eventprop_reference_s_per_batch(batches: int) -> float:
@@ -78,6 +99,7 @@ def main() -> None:
     args = ap.parse_args()
     workloads = {
         "eventprop yinyang, s per batch of 22": lambda g: eventprop_s_per_batch(g, args.batches),
+        "gsc e-prop 12 PEs, s per sample": lambda g: gsc_s_per_sample(g, 4),
         "lif_bench 12 PEs, 200 ticks burst, s": lambda g: lif_s(g, 200, []),
         "lif 152 PEs, 20 ticks burst, s": lambda g: lif_s(g, 20, LIF_152),
     }

@@ -150,8 +150,8 @@ def yinyang_rows() -> list[Row]:
     chip = ChipNetwork(Simulation(hw), p, EventpropMapping(), weights)
     outs: dict[tuple, dict] = {}
     for g in chip.groups.values():  # keep what each layer's step handed its cores (the same counts)
-        def step(tick, phi, _g=g, _step=g.step):
-            outs[(id(_g), tick)] = out = _step(tick, phi)
+        def step(copy, tick, _g=g, _step=g.step):
+            outs[(id(_g), tick)] = out = _step(copy, tick)
             return out
         g.step = step
     chip.run_batch(times, np.array([0, 1]))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
 from s2sim.host_timer import run_until_programs_finish
+from s2sim.runtime.shared import grouping_enabled
 
 from . import training as tr
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
@@ -37,16 +38,20 @@ class EpropFirmwareParams(BaseModel):
 
     recurrent: Literal["dense", "event"] = Field(
         "dense", description="dense recurrent MAC every step (the C code) or event-driven adds per received spike")
+    group_numerics: bool | None = Field(
+        None, description="One numpy call per tick for all PEs (a simulator speed trick; results are identical). "
+        "Default: on unless the environment sets S2SIM_GROUP_NUMERICS=0")
 
 
 class ChipNetwork:
     """The e-prop network placed on a simulation: one EpropCore per PE, routes, DRAM buffers."""
 
     def __init__(self, sim, params: EpropParams, mapping: EpropMapping, weights: dict,
-                 tick_ns: float = 1_000_000.0, recurrent: str = "dense"):
+                 tick_ns: float = 1_000_000.0, recurrent: str = "dense", grouped: bool | None = None):
+        """``grouped``: share the numerics over the PEs (None: unless S2SIM_GROUP_NUMERICS=0)."""
         self.sim, self.p = sim, params
         self.slices = plan(params, mapping, sim.hw)
-        self.group = EpropGroup(params, [(s.start, s.stop) for s in self.slices])
+        self.group = EpropGroup(params, [(s.start, s.stop) for s in self.slices], grouped=grouping_enabled(grouped))
         self.group.set_weights(weights)
         self.tps = params.n_steps + 1
         pes = [s.pe for s in self.slices]
@@ -212,7 +217,7 @@ def run(ctx: RunContext) -> AppResult:
     ctx.start_output()
     if fast:
         res = tr.train(start, tr.ReferenceEngine(p), ctx.progress)
-        chip = ChipNetwork(sim, p, mapping, res.weights, ctx.spec.run.tick_ns, fwp.recurrent)
+        chip = ChipNetwork(sim, p, mapping, res.weights, ctx.spec.run.tick_ns, fwp.recurrent, fwp.group_numerics)
         chip.set_adam(res.adam)
         train = data.splits["train"]
         n_t = int(opts.get("timing_samples") or tcfg.timing_samples)
@@ -224,7 +229,7 @@ def run(ctx: RunContext) -> AppResult:
             adv(1)
         engine = "reference (fast); chip timing on %d samples" % n_t
     else:
-        chip = ChipNetwork(sim, p, mapping, start.weights, ctx.spec.run.tick_ns, fwp.recurrent)
+        chip = ChipNetwork(sim, p, mapping, start.weights, ctx.spec.run.tick_ns, fwp.recurrent, fwp.group_numerics)
 
         def totals() -> dict:  # what a checkpoint carries so a resumed run's summary covers the whole run
             return ctx.run_totals(sim, chip.samples_run, chip.samples_run * chip.tps, carried)

@@ -10,16 +10,21 @@ eligibility and Adam state). A sample is T time-step ticks plus one learning tic
   each PE on the full err: learning signal L_j, gradients, Adam, reset.
 
 Numerics are float32 in the reference's operation order. For speed the PEs of one network share an
-``EpropGroup`` holding the network-wide arrays (each PE's state is its column block, charged to its own
-SRAM): the first member whose tick callback runs computes the tick for all members from each member's own
-input buffer; a member whose buffer changed afterwards (late packet / late DMA) is recomputed alone and
-counted in ``late_packet_recomputes``. Eligibility updates and Adam are applied lazily (before their results are
-next read), which does not change any result. Timing is each PE's own: every callback charges its own cycles.
+``EpropGroup`` (the ``GroupKernel`` of a runtime ``TickGroup``) holding the network-wide arrays; each PE's state is
+its column block, charged to its own SRAM. ``EpropGroup.compute`` is one tick of any set of members, in the spec's
+order; the first member whose tick callback runs computes it for every member not yet computed, from each member's
+own input buffer; a member whose buffer changes afterwards (late packet / late DMA) is put back and redone alone when
+its PE runs the tick (counted in ``late_packet_recomputes``). ``S2SIM_GROUP_NUMERICS=0`` (or
+``firmware.params.group_numerics: false``) makes every member compute alone when its PE runs the tick, with
+identical results (tests/firmware_models/test_group_numerics.py; one known exception under overruns, see
+``EpropGroup._not_computed``). Eligibility updates and Adam are applied lazily (before their results are next
+read), which does not change any result. Timing is each PE's own: every callback charges its own cycles, from cost
+tables declared once (``step_cost_table``, ``SPIKE_RX_COSTS``).
 
-Each core's SRAM regions are the arrays it really keeps: ``EpropGroup.member_regions`` names the member's slice of
-every kept group array, ``EpropCore.sram_regions`` adds the core's own buffers, and ``on_start`` charges them
-through the allocator; ``NOT_KEPT`` lists (with the reason) the group arrays that are numpy scratch or speed-trick
-bookkeeping rather than state a core keeps.
+Each core's SRAM regions are the arrays it really keeps, from one table: ``EpropGroup.member_regions`` names the
+member's slice of every kept group array, ``EpropCore.sram_regions`` adds the core's own buffers, and ``on_start``
+charges them through the allocator; ``NOT_KEPT`` lists (with the reason) the group arrays that are numpy scratch or
+speed-trick bookkeeping rather than state a core keeps.
 
 Imports only ``s2sim.runtime`` and numpy; the host passes the parameters object.
 """
@@ -29,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware, SharedState
+from s2sim.runtime import Core, CostTable, Firmware, TickGroup, expf_line, kernel_line, op_line
 
 F32 = np.float32
 SPIKE_KEY = 0x0E000000
@@ -38,27 +43,74 @@ ERR_KEY = 0x0E200000
 TYPE_MASK = 0xFFF00000
 TAG_X, TAG_LABEL = 1, 2
 
+def step_cost_table(p, recurrent: str, train: bool) -> CostTable:
+    """Cycles of one time step (S3–S19) by phase, per neuron of the PE's slice.
+
+    The neuron, ψ and eligibility lines are compiled kernels (firmware_models/eprop/kernels,
+    tools/calibrate_kernels.py); the op-count sums they replaced undercounted the neuron (32 vs 35
+    cycles) and ψ loops (23 vs 45). The exp accelerator's exps are charged by ``_step`` (they count
+    ``exp_ops``).
+    """
+    n_in, n_rec, n_out = p.n_in, p.n_rec, p.n_out
+    pre = n_in + n_rec  # presynaptic inputs of a neuron
+    lines = [op_line("input_dma", int_alu=6, store=2),
+             kernel_line("forward", "dense_mac", "neurons", pre if recurrent == "dense" else n_in),
+             kernel_line("neuron", "eprop_neuron_update", "neurons"), op_line("neuron", int_alu=14, branch=1)]
+    if train:
+        accel = p.exp_impl == "accelerator"
+        if not accel:
+            lines.append(expf_line("surrogate", "neurons", 3))
+        lines.append(kernel_line("surrogate", "eprop_surrogate_accel" if accel else "eprop_surrogate_expf", "neurons"))
+        kernel = {"paper": "eprop_eligibility_paper",  # ε^v per synapse: one more load, FMA, store
+                  "lean": "eprop_eligibility_pre_post",  # all in the firmware's [pre][post] layout
+                  "closed_form": "eprop_eligibility_closed_form"}[p.memory_layout]
+        # [pre][post]: the kernel's inner loop runs per synapse, its outer loop per presynaptic row
+        lines += [kernel_line("eligibility", kernel, "neurons", pre), kernel_line("eligibility", kernel + "_row", None, pre)]
+        if n_rec:  # S16: the slice's autapse diagonal reset after the kernel (self.e/ea/ev[rows, js] = 0)
+            lines.append(kernel_line("eligibility", "eprop_autapse_zero", "neurons"))
+        if p.memory_layout != "paper":  # ε^v per presynaptic neuron
+            lines.append(op_line("eligibility", fmac=pre, load=pre, store=pre, loop=pre))
+    lines += [kernel_line("readout", "eprop_readout", "neurons", n_out),
+              # per output: the compiled outer loop (acc init, y += acc, pointers, branch): 14 cycles
+              op_line("readout", load=2 * n_out, fadd=n_out, store=n_out, int_alu=5 * n_out, loop=n_out),
+              op_line("comms", "neurons", int_alu=2, loop=1)]
+    return CostTable(*lines)
+
+
+#: Receiving a burst of spikes: file each in the input buffer.
+SPIKE_RX_COSTS = CostTable(op_line("comms", "spikes", int_alu=3, store=1))
+
+
 #: Arrays of ``EpropGroup`` that no core keeps in SRAM, and why (every other array is some member's region).
 NOT_KEPT = {
-    "e": "instantaneous eligibility / gradient scratch: a register in the fused C loop",
-    "tmp": "numpy scratch of one vectorised statement (a register in C)",
-    "tn": "numpy scratch of one vectorised statement (a register in C)",
-    "zb": "bool copy of the spikes for numpy (z is the kept copy)",
-    "U_used": "the input buffer the lazy eligibility update reads (C updates eligibility in the same tick)",
+    "elig": "instantaneous eligibility / gradient scratch: a register in the fused C loop",
+    "scratch": "numpy scratch of one vectorised statement (a register in C)",
+    "scratch_n": "numpy scratch of one vectorised statement (a register in C)",
+    "z_bool": "bool copy of the spikes for numpy (z is the kept copy)",
+    "inputs_used": "the input buffer the lazy eligibility update reads (C updates eligibility in the same tick)",
     "err": "copy of each core's err_buffer for the lazy learning update",
-    "dirty": "group bookkeeping: member input changed after the group computed its tick",
-    "learn_req": "group bookkeeping: member's learning deferred",
     "awaiting_learn": "group bookkeeping: member still waits for its error vector",
     "starts": "group index helper for reduceat", "owner": "group index helper: member of each neuron",
-    "diag_rows": "group index helper: autapse rows",
+    "autapse_rows": "group index helper: autapse rows",
     "raster": "host-side recording (record_raster)",
 }
+#: Neuron state a tick overwrites: what an early computation saves and ``restore`` puts back.
+FORWARD_STATE = ("v", "b", "zbar", "z", "zbar_sum")
 
 
 class EpropGroup:
-    """Network-wide float32 state of the members; member k owns columns ``bounds[k]``."""
+    """Network-wide float32 state of the members; member k owns columns ``bounds[k]``.
 
-    def __init__(self, params, bounds: list[tuple[int, int]], n_steps: int | None = None):
+    The ``GroupKernel`` of a ``TickGroup``: ``compute`` runs one tick (§2, S3–S19) for some members, each
+    on its own columns from its own input buffer, all at once where their inputs agree; the result is
+    bit for bit what each member computes alone (``grouped=False``: every member does, when its PE
+    runs the tick). Products with W are taken at full width and sliced, as BLAS rounds a column
+    slice's product differently. The eligibility update (S12–S17) of a tick is applied lazily, at
+    the member's next tick or end of sample (before anything reads it), and learning (R4–R8) when
+    the member's next tick starts: neither changes a result.
+    """
+
+    def __init__(self, params, bounds: list[tuple[int, int]], n_steps: int | None = None, grouped: bool = True):
         p = self.p = params
         self.G = G = len(bounds)
         self.bounds = bounds
@@ -66,90 +118,112 @@ class EpropGroup:
         self.starts = np.array([a for a, _ in bounds])
         self.owner = np.repeat(np.arange(G), [b - a for a, b in bounds])  # member of each neuron
         self.T = p.n_steps
+        self.tps = p.n_steps + 1  # ticks per sample: T steps and the end-of-sample tick
         self.n_in, self.N, self.n_out = p.n_in, p.n_rec, p.n_out
         P, N = p.n_in + p.n_rec, p.n_rec
         self.P = P
-        self.shared = SharedState(G)
         # constants (float32, as the reference)
-        self.alpha, self.oma, self.rho, self.omr = p.alpha, p.one_minus_alpha, p.rho, p.one_minus_rho
-        self.oaor, self.kappa, self.v_th = p.one_alpha_x_one_rho, p.kappa, F32(p.v_th)
+        self.alpha, self.one_minus_alpha, self.rho, self.one_minus_rho = (p.alpha, p.one_minus_alpha, p.rho,
+                                                                          p.one_minus_rho)
+        self.one_alpha_x_one_rho, self.kappa, self.v_th = p.one_alpha_x_one_rho, p.kappa, F32(p.v_th)
         self.beta = p.beta_vec
-        self.omr_beta = (p.one_minus_rho * self.beta).astype(F32)
-        self.sur = (p.surrogate_a0, p.surrogate_a1, p.surrogate_k0, p.surrogate_k1, F32(p.sigma))
+        self.one_minus_rho_beta = (p.one_minus_rho * self.beta).astype(F32)
+        self.surrogate_consts = (p.surrogate_a0, p.surrogate_a1, p.surrogate_k0, p.surrogate_k1, F32(p.sigma))
         self.two_l2 = p.two_l2
         self.layout, self.exact = p.memory_layout, p.eps_a == "exact"
-        self.cf_w = p.closed_form_weights() if self.layout == "closed_form" else None
-        self.b1, self.b2 = F32(p.adam_beta1), F32(p.adam_beta2)
-        self.omb1, self.omb2 = p.adam_one_minus_beta1, p.adam_one_minus_beta2
-        self.eps = F32(p.adam_eps)
+        self.closed_form_w = p.closed_form_weights() if self.layout == "closed_form" else None
+        self.adam_beta1, self.adam_beta2 = F32(p.adam_beta1), F32(p.adam_beta2)
+        self.one_minus_beta1, self.one_minus_beta2 = p.adam_one_minus_beta1, p.adam_one_minus_beta2
+        self.adam_eps = F32(p.adam_eps)
         # weights and optimiser ([W_in; W_rec] stacked like the reference)
         z = lambda *s: np.zeros(s, F32)  # noqa: E731
-        self.W, self.Wout = z(P, N), z(N, p.n_out)
-        self.m, self.v, self.mo, self.vo = z(P, N), z(P, N), z(N, p.n_out), z(N, p.n_out)
-        self.b1p, self.b2p = np.full(G, self.b1, F32), np.full(G, self.b2, F32)
-        self.steps = np.zeros(G, np.int32)  # Adam updates applied (stored: β1^t goes subnormal after ~966)
+        self.W, self.W_out = z(P, N), z(N, p.n_out)
+        self.adam_m, self.adam_v, self.adam_m_out, self.adam_v_out = z(P, N), z(P, N), z(N, p.n_out), z(N, p.n_out)
+        self.beta1_power, self.beta2_power = np.full(G, self.adam_beta1, F32), np.full(G, self.adam_beta2, F32)
+        self.adam_steps = np.zeros(G, np.int32)  # updates applied (stored: β1^t goes subnormal after ~966)
         self.lr = F32(p.lr_init)
-        # eligibility
-        self.ev = z(P, N) if self.layout == "paper" else z(G, P, 1)
-        self.ea, self.E, self.e, self.tmp = z(P, N), z(P, N), z(P, N), z(P, N)
-        self.ebar = z(P, N) if self.layout != "closed_form" else None
-        self.cd, self.cc, self.cp, self.cq = z(N), z(N), z(N), z(N)
-        self.psi, self.ls = z(N), z(N)  # ψ of the last tick, learning signal L of the last update
+        # eligibility: ε^v (per synapse, or per presynaptic neuron and member), ε^a, filtered ē, Σ ē
+        self.eps_v = z(P, N) if self.layout == "paper" else z(G, P, 1)
+        self.eps_a, self.elig_acc, self.elig, self.scratch = z(P, N), z(P, N), z(P, N), z(P, N)
+        self.elig_filtered = z(P, N) if self.layout != "closed_form" else None
+        # ψ-dependent coefficients: ε^a ← decay·ε^a + gain·ε^v; e = v_gain·ε^v − a_gain·ε^a
+        self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain = z(N), z(N), z(N), z(N)
+        self.psi, self.learning_signal = z(N), z(N)  # ψ of the last tick, L of the last update
         n_lag = N if self.exact else 0  # ψ_{t−1} coefficients, kept only for eps_a='exact'
-        self.pd, self.pc = np.full(n_lag, self.rho, F32), z(n_lag)
-        self.gout = z(N, p.n_out)
-        self.diag_rows = p.n_in + np.arange(N)
-        # neuron state
-        self.vm, self.b, self.a, self.cur, self.tn = z(N), z(N), z(N), z(1, N), z(N)
-        self.zbar, self.zp, self.gz, self.vs = z(N), z(N), z(N), z(N)
-        self.zb = np.zeros(N, bool)
-        self.out = z(G, p.n_out)
-        self.saved: dict[str, np.ndarray] = {}
+        self.eps_a_decay_prev, self.eps_a_gain_prev = np.full(n_lag, self.rho, F32), z(n_lag)
+        self.grad_out = z(N, p.n_out)
+        self.autapse_rows = p.n_in + np.arange(N)
+        # neuron state: membrane v, adaptation b, threshold A = v_th + βb, input current, v − A, spikes z,
+        # filtered spikes z̄ and their sum over the sample (the readout gradient)
+        self.v, self.b, self.thr_a, self.i_in, self.scratch_n = z(N), z(N), z(N), z(1, N), z(N)
+        self.zbar, self.z, self.zbar_sum, self.v_minus_thr = z(N), z(N), z(N), z(N)
+        self.z_bool = np.zeros(N, bool)
+        self.y_partial = z(G, p.n_out)  # Σ_t y_t of each member's neurons
+        self.saved = {name: z(N) for name in FORWARD_STATE}
+        self.saved["y_partial"] = z(G, p.n_out)
         # per-member input buffers [G, parity, x ‖ z_{t−1}]
-        self.ubuf = z(G, 2, P)
-        self.U_used = z(G, P)
-        self.all_eq = True
-        self.pending_elig = False
-        self.dirty = np.zeros(G, bool)
+        self.inputs = z(G, 2, P)
+        self.inputs_used = z(G, P)
+        self.inputs_equal = True  # every member's inputs_used is the same (the last tick ran for all at once)
+        self.elig_owed: list[int | None] = [None] * G  # per member: t of the eligibility update still to apply
+        self.computed_tick = [-1] * G  # per member: the last tick computed for it
         # learning
         self.train = True
         self.err = z(G, p.n_out)
-        self.learn_req = np.zeros(G, bool)
+        self.learn_owed = [False] * G  # per member: its error vector arrived, its learning is not applied yet
         self.awaiting_learn = np.zeros(G, bool)
-        self.late_packet_recomputes = 0
         self.late_learning = 0
-        self.cur_tick = -1  # global tick of the last group tick computation (set by the cores)
-        self._fired: list[list[int]] | None = None  # spike keys per member of the computed tick
+        self._fired: list[list[int]] | None = None  # spike keys per member of the last computation
+        self.ticks = TickGroup(G, self, grouped, ready=self._not_computed)
         # host-visible
         self.record_raster = False
         self.rasters: dict[int, np.ndarray] = {}
         self.raster = np.zeros((self.T, N), np.uint8)
+        self._raster_sample = -1
+
+    def _not_computed(self, member: int, tick: int) -> bool:
+        """Which members the group computes early: every one it has not computed ``tick`` for, even one whose PE
+        has not run its previous tick yet. That is how e-prop's group has always stepped, and the golden timings
+        record it; but it is not what such a member computes alone (``TickGroup.in_step`` is): under overruns,
+        a member still before its end-of-sample tick gets the next sample's first tick computed, and its
+        end-of-sample tick then reads that tick's readout partial instead of its sample's. See the README."""
+        return self.computed_tick[member] < tick
+
+    @property
+    def grouped(self) -> bool:
+        return self.ticks.grouped
+
+    @property
+    def late_packet_recomputes(self) -> int:
+        """Early results undone because a member's input changed (simulator bookkeeping)."""
+        return self.ticks.redone
 
     # ---- host helpers ----------------------------------------------------------------------------------------
     def set_weights(self, w: dict) -> None:
         self.W[:self.n_in] = w["w_in"]
         self.W[self.n_in:] = w["w_rec"]
         if self.p.autapse == "mask":
-            self.W[self.diag_rows, np.arange(self.N)] = 0.0
-        self.Wout[...] = w["w_out"]
+            self.W[self.autapse_rows, np.arange(self.N)] = 0.0
+        self.W_out[...] = w["w_out"]
 
     def weights(self) -> dict:
         self.flush_learning()
-        return {"w_in": self.W[:self.n_in].copy(), "w_rec": self.W[self.n_in:].copy(), "w_out": self.Wout.copy()}
+        return {"w_in": self.W[:self.n_in].copy(), "w_rec": self.W[self.n_in:].copy(), "w_out": self.W_out.copy()}
 
     def set_adam(self, m: dict, v: dict, b1p, b2p, steps: int) -> None:
-        for arr, d in ((self.m, m), (self.v, v)):
+        for arr, d in ((self.adam_m, m), (self.adam_v, v)):
             arr[:self.n_in], arr[self.n_in:] = d["w_in"], d["w_rec"]
-        self.mo[...], self.vo[...] = m["w_out"], v["w_out"]
-        self.b1p[:], self.b2p[:] = F32(b1p), F32(b2p)
-        self.steps[:] = steps
+        self.adam_m_out[...], self.adam_v_out[...] = m["w_out"], v["w_out"]
+        self.beta1_power[:], self.beta2_power[:] = F32(b1p), F32(b2p)
+        self.adam_steps[:] = steps
 
     def adam_state(self) -> tuple[dict, dict, np.float32, np.float32, int]:
         """(m, v, β1^t, β2^t, steps) once every member's learning is applied (members then agree)."""
         self.flush_learning()
-        m = {"w_in": self.m[:self.n_in].copy(), "w_rec": self.m[self.n_in:].copy(), "w_out": self.mo.copy()}
-        v = {"w_in": self.v[:self.n_in].copy(), "w_rec": self.v[self.n_in:].copy(), "w_out": self.vo.copy()}
-        return m, v, F32(self.b1p[0]), F32(self.b2p[0]), int(self.steps[0])
+        n_in, m, v = self.n_in, self.adam_m, self.adam_v
+        m = {"w_in": m[:n_in].copy(), "w_rec": m[n_in:].copy(), "w_out": self.adam_m_out.copy()}
+        v = {"w_in": v[:n_in].copy(), "w_rec": v[n_in:].copy(), "w_out": self.adam_v_out.copy()}
+        return m, v, F32(self.beta1_power[0]), F32(self.beta2_power[0]), int(self.adam_steps[0])
 
     # ---- SRAM: what member k keeps -----------------------------------------------------------------------------
     def member_regions(self, k: int) -> list[tuple[str, str, tuple]]:
@@ -159,287 +233,345 @@ class EpropGroup:
         speed trick). Scalars count 4 B each (float32 / int32).
         """
         c, n_in, kk = self.cols[k], self.n_in, slice(k, k + 1)
-        W, m, v, ev, ea, E = self.W, self.m, self.v, self.ev, self.ea, self.E
+        W, m, v, ev, ea, E = self.W, self.adam_m, self.adam_v, self.eps_v, self.eps_a, self.elig_acc
         r = [("w_in", "weights", (W[:n_in, c],)), ("w_rec", "weights", (W[n_in:, c],)),
-             ("w_out", "weights", (self.Wout[c],)),
+             ("w_out", "weights", (self.W_out[c],)),
              ("adam_m_in", "optimizer", (m[:n_in, c],)), ("adam_v_in", "optimizer", (v[:n_in, c],)),
              ("adam_m_rec", "optimizer", (m[n_in:, c],)), ("adam_v_rec", "optimizer", (v[n_in:, c],)),
-             ("adam_m_out", "optimizer", (self.mo[c],)), ("adam_v_out", "optimizer", (self.vo[c],)),
-             ("adam_scalars", "optimizer", (self.b1p[kk], self.b2p[kk], self.steps[kk], self.lr, self.b1, self.b2,
-                                            self.omb1, self.omb2, self.eps))]
+             ("adam_m_out", "optimizer", (self.adam_m_out[c],)), ("adam_v_out", "optimizer", (self.adam_v_out[c],)),
+             ("adam_scalars", "optimizer", (self.beta1_power[kk], self.beta2_power[kk], self.adam_steps[kk], self.lr,
+                                            self.adam_beta1, self.adam_beta2, self.one_minus_beta1,
+                                            self.one_minus_beta2, self.adam_eps))]
         if self.layout == "paper":
             r += [("eps_v_in", "eligibility", (ev[:n_in, c],)), ("eps_v_rec", "eligibility", (ev[n_in:, c],))]
         else:  # ε^v per presynaptic neuron (§3.2 lean)
             r += [("eps_v_in_vec", "eligibility", (ev[k, :n_in],)), ("eps_v_rec_vec", "eligibility", (ev[k, n_in:],))]
         r += [("eps_a_in", "eligibility", (ea[:n_in, c],)), ("eps_a_rec", "eligibility", (ea[n_in:, c],))]
-        if self.ebar is not None:
-            r += [("ebar_in", "eligibility", (self.ebar[:n_in, c],)),
-                  ("ebar_rec", "eligibility", (self.ebar[n_in:, c],))]
+        if self.elig_filtered is not None:
+            r += [("ebar_in", "eligibility", (self.elig_filtered[:n_in, c],)),
+                  ("ebar_rec", "eligibility", (self.elig_filtered[n_in:, c],))]
         else:
-            r += [("closed_form_w", "eligibility", (self.cf_w,))]  # every member keeps the T weights
+            r += [("closed_form_w", "eligibility", (self.closed_form_w,))]  # every member keeps the T weights
         r += [("E_in", "eligibility", (E[:n_in, c],)), ("E_rec", "eligibility", (E[n_in:, c],)),
-              ("grad_out", "eligibility", (self.gout[c],))]
-        for name, arr in (("v", self.vm), ("b", self.b), ("thr_a", self.a), ("i_syn", self.cur[0]),
-                          ("v_s", self.vs), ("z", self.zp), ("zbar", self.zbar), ("zbar_sum", self.gz),
-                          ("psi", self.psi), ("beta", self.beta), ("coef_d", self.cd), ("coef_c", self.cc),
-                          ("coef_p", self.cp), ("coef_q", self.cq), ("coef_rho_beta", self.omr_beta),
-                          ("learning_signal", self.ls)):
+              ("grad_out", "eligibility", (self.grad_out[c],))]
+        for name, arr in (("v", self.v), ("b", self.b), ("thr_a", self.thr_a), ("i_syn", self.i_in[0]),
+                          ("v_s", self.v_minus_thr), ("z", self.z), ("zbar", self.zbar), ("zbar_sum", self.zbar_sum),
+                          ("psi", self.psi), ("beta", self.beta), ("coef_d", self.eps_a_decay),
+                          ("coef_c", self.eps_a_gain), ("coef_p", self.elig_v_gain), ("coef_q", self.elig_a_gain),
+                          ("coef_rho_beta", self.one_minus_rho_beta), ("learning_signal", self.learning_signal)):
             r.append((f"n_{name}", "neuron_state", (arr[c],)))
         if self.exact:  # ψ_{t−1} coefficients of the TU Graz lag
-            r += [("n_coef_d_prev", "neuron_state", (self.pd[c],)), ("n_coef_c_prev", "neuron_state", (self.pc[c],))]
-        r.append(("neuron_scalars", "neuron_state", (self.alpha, self.oma, self.rho, self.omr, self.oaor, self.kappa,
-                                                     self.v_th, F32(self.T), *self.sur, self.two_l2)))
-        r += [("x_buffers", "buffers", (self.ubuf[k, :, :n_in],)),  # x_t of this tick and the next
-              ("spike_buffers", "buffers", (self.ubuf[k, :, n_in:],)),  # received z_{t−1}, double-buffered
-              ("y_partial", "buffers", (self.out[k],))]  # Σ_t y_t of this member's neurons
+            r += [("n_coef_d_prev", "neuron_state", (self.eps_a_decay_prev[c],)),
+                  ("n_coef_c_prev", "neuron_state", (self.eps_a_gain_prev[c],))]
+        r.append(("neuron_scalars", "neuron_state", (self.alpha, self.one_minus_alpha, self.rho, self.one_minus_rho,
+                                                     self.one_alpha_x_one_rho, self.kappa, self.v_th, F32(self.T),
+                                                     *self.surrogate_consts, self.two_l2)))
+        r += [("x_buffers", "buffers", (self.inputs[k, :, :n_in],)),  # x_t of this tick and the next
+              ("spike_buffers", "buffers", (self.inputs[k, :, n_in:],)),  # received z_{t−1}, double-buffered
+              ("y_partial", "buffers", (self.y_partial[k],))]  # Σ_t y_t of this member's neurons
         return r
 
-    # ---- per tick --------------------------------------------------------------------------------------------
-    def tick_compute(self, t: int, par: int) -> None:
-        """Tick t < T for every member, from each member's own input buffer."""
-        self.flush_learning()
+    # ---- one tick (GroupKernel) ----------------------------------------------------------------------------------
+    def compute(self, members: list[int], tick: int) -> None:
+        """Tick t < T of ``members``, each from its own input buffer, in the spec's order."""
+        t, par = tick % self.tps, tick & 1
+        self._learn_owed(members)  # R4–R8 of the last sample, if its error vector has arrived
         if t == 0:
-            self._reset()
-        elif self.pending_elig:
-            self.apply_elig()
-        for name in ("vm", "b", "zbar", "zp", "gz"):
-            self.saved[name] = getattr(self, name).copy()
-        self.saved["out"] = self.out.copy()
-        U = self.ubuf[:, par]
-        self.U_used[...] = U
-        self.all_eq = bool((U == U[0]).all())
-        self.dirty[:] = False
-        self._fired = None
-        if self.all_eq:
-            self._forward(slice(None), U[0:1])
-            self.out += np.add.reduceat(self.zbar[:, None] * self.Wout, self.starts, axis=0)
+            self._start_sample(members)  # §2.1 reset
         else:
-            for k, c in enumerate(self.cols):
-                self._forward(c, U[k:k + 1])
-                self.out[k] += (self.zbar[c, None] * self.Wout[c]).sum(axis=0)
-        self.pending_elig = self.train
-        self._t_of_pending = t
-
-    def recompute(self, k: int, par: int) -> None:
-        """Member k's inputs changed after the group computed its tick: redo its slice alone."""
-        c = self.cols[k]
-        for name in ("vm", "b", "zbar", "zp", "gz"):
-            getattr(self, name)[c] = self.saved[name][c]
-        self.out[k] = self.saved["out"][k]
-        u = self.ubuf[k, par][None].copy()
-        self.U_used[k] = u[0]
-        self.all_eq = False
-        self._forward(c, u)
-        self.out[k] += (self.zbar[c, None] * self.Wout[c]).sum(axis=0)
-        self.dirty[k] = False
+            self._eligibility_owed(members)  # S12–S17 of tick t − 1
+        self._save(members)
+        self._neuron_update(members, par)  # S3–S11, S19 and this member's partial readout Σ y
+        owed = t if self.train else None
+        if len(members) == self.G:
+            self.elig_owed, self.computed_tick = [owed] * self.G, [tick] * self.G
+        else:
+            for k in members:
+                self.elig_owed[k], self.computed_tick[k] = owed, tick
         self._fired = None
-        self.late_packet_recomputes += 1
+
+    def restore(self, member: int, tick: int) -> None:
+        """Put member's neuron state back as before its early computation of ``tick``."""
+        c = self.cols[member]
+        for name in FORWARD_STATE:
+            getattr(self, name)[c] = self.saved[name][c]
+        self.y_partial[member] = self.saved["y_partial"][member]
+        self.elig_owed[member] = None  # the last tick's update was applied before the save
+        self.inputs_equal = False
+        self.computed_tick[member] = tick - 1
+        self._fired = None
 
     def input_changed(self, k: int, tick: int) -> None:
-        """Member k's input buffer of ``tick`` was written: if the group already computed that tick
-        from it (a late packet or DMA), member k must be recomputed before its result is used."""
-        if tick == self.cur_tick:
-            self.dirty[k] = True
+        """Member k's input buffer of ``tick`` was written: an early result that used it is undone."""
+        if self.ticks.pending[k] is not None:
+            self.ticks.input_changed(k, tick)
+
+    def _save(self, members: list[int]) -> None:
+        if len(members) == self.G:
+            for name in FORWARD_STATE:
+                np.copyto(self.saved[name], getattr(self, name))
+            np.copyto(self.saved["y_partial"], self.y_partial)
+            return
+        for k in members:
+            c = self.cols[k]
+            for name in FORWARD_STATE:
+                self.saved[name][c] = getattr(self, name)[c]
+            self.saved["y_partial"][k] = self.y_partial[k]
+
+    def _neuron_update(self, members: list[int], par: int) -> None:
+        U = self.inputs[:, par]
+        if len(members) == self.G and bool((U == U[0]).all()):  # every member has the same inputs: one call
+            self.inputs_used[...] = U
+            self.inputs_equal = True
+            self._forward(slice(None), U[0:1])
+            self.y_partial += np.add.reduceat(self.zbar[:, None] * self.W_out, self.starts, axis=0)
+            return
+        self.inputs_equal = False
+        for k in members:
+            c = self.cols[k]
+            u = U[k:k + 1].copy()
+            self.inputs_used[k] = u[0]
+            self._forward(c, u)
+            self.y_partial[k] += (self.zbar[c, None] * self.W_out[c]).sum(axis=0)
+
+    def _forward(self, c: slice, u: np.ndarray) -> None:
+        """S3–S11/S19 on columns ``c`` with u = [x_t, z_{t−1}] ([1, P]), in the reference's op order."""
+        b, z, thr, v, tmp = self.b[c], self.z[c], self.thr_a[c], self.v[c], self.scratch_n[c]
+        b *= self.rho  # S3 adaptation
+        np.multiply(z, self.one_minus_rho, out=tmp)
+        b += tmp
+        # S4 at full width (the reference's shapes, so bitwise equal to it), also for one member's columns
+        if c == slice(None):
+            np.matmul(u, self.W, out=self.i_in)
+        else:
+            self.i_in[:, c] = (u @ self.W)[:, c]
+        i_in = self.i_in[0, c]
+        np.multiply(b, self.beta[c], out=thr)  # S5 threshold
+        thr += self.v_th
+        v *= self.alpha  # S6 membrane
+        np.multiply(i_in, self.one_minus_alpha, out=tmp)
+        v += tmp
+        np.multiply(z, thr, out=tmp)
+        v -= tmp
+        v_minus_thr = self.v_minus_thr[c]
+        np.subtract(v, thr, out=v_minus_thr)  # S7
+        fired = self.z_bool[c]
+        np.greater(v_minus_thr, 0.0, out=fired)  # S8 spikes
+        z[...] = fired
+        zbar = self.zbar[c]
+        zbar *= self.kappa  # S10 filtered spikes
+        zbar += z
+        self.zbar_sum[c] += zbar  # S19
 
     def spike_keys(self, k: int) -> list[int]:
-        """Multicast keys of member k's neurons that fired in the computed tick (one key per neuron)."""
+        """Multicast keys of member k's neurons that fired in its computed tick (one key per neuron)."""
+        if not self.ticks.grouped:
+            return (np.flatnonzero(self.z[self.cols[k]]) + (self.bounds[k][0] + SPIKE_KEY)).tolist()
         if self._fired is None:
-            fired = np.flatnonzero(self.zp)
+            fired = np.flatnonzero(self.z)
             self._fired = per_member = [[] for _ in range(self.G)]
             for owner, key in zip(self.owner[fired].tolist(), (fired + SPIKE_KEY).tolist()):
                 per_member[owner].append(key)
         return self._fired[k]
 
-    def _forward(self, c: slice, u: np.ndarray) -> None:
-        """S3–S11/S19 on columns ``c`` with u = [x_t, z_{t−1}] ([1, P]), in the reference's op order."""
-        b, zp, a, v, tn = self.b[c], self.zp[c], self.a[c], self.vm[c], self.tn[c]
-        b *= self.rho  # S3
-        np.multiply(zp, self.omr, out=tn)
-        b += tn
-        if c == slice(None):
-            np.matmul(u, self.W, out=self.cur)  # S4 (same shapes as the reference: bitwise equal)
+    # ---- eligibility (S12–S17 of a computed tick) ----------------------------------------------------------------
+    def _eligibility_owed(self, members: list[int]) -> None:
+        elig_owed = self.elig_owed
+        t = elig_owed[0]
+        if (t is not None and self.inputs_equal and len(members) == self.G
+                and elig_owed.count(t) == self.G):  # every member owes the same tick's update: one call
+            self._eligibility(slice(None), None, t)
+            self.elig_owed = [None] * self.G
+            return
+        for k in members:
+            if elig_owed[k] is not None:
+                self._eligibility(self.cols[k], k, elig_owed[k])
+                elig_owed[k] = None
+
+    def finish_sample(self, k: int, s: int) -> None:
+        """Member k ended sample s: apply the eligibility it owes (with every member whose PE is past its last
+        tick, when grouped), and record the sample's raster once."""
+        if self.grouped:
+            pending = self.ticks.pending
+            self._eligibility_owed([j for j in range(self.G) if pending[j] is None])
         else:
-            self.cur[:, c] = u @ self.W[:, c]
-        cur = self.cur[0, c]
-        np.multiply(b, self.beta[c], out=a)  # S5
-        a += self.v_th
-        v *= self.alpha  # S6
-        np.multiply(cur, self.oma, out=tn)
-        v += tn
-        np.multiply(zp, a, out=tn)
-        v -= tn
-        vs = self.vs[c]
-        np.subtract(v, a, out=vs)  # S7
-        zb = self.zb[c]
-        np.greater(vs, 0.0, out=zb)  # S8
-        zp[...] = zb
-        zbar = self.zbar[c]
-        zbar *= self.kappa  # S10
-        zbar += zp
-        self.gz[c] += zbar  # S19
+            self._eligibility_owed([k])
+        if self.record_raster and self._raster_sample != s:
+            self._raster_sample = s
+            self.rasters[s] = self.raster.copy()
 
     def _surrogate(self, x: np.ndarray) -> np.ndarray:
-        a0, a1, k0, k1, s = self.sur
+        a0, a1, k0, k1, s = self.surrogate_consts
         centre = np.exp(-k0 * (x * x))
         dm = x - s
         dp = x + s
         sides = np.exp(-k1 * (dm * dm)) + np.exp(-k1 * (dp * dp))
         return (a0 * centre - a1 * sides).astype(F32, copy=False)
 
-    def apply_elig(self) -> None:
-        """S12–S17 of the last computed tick (deferred until its result is needed)."""
-        self.pending_elig = False
-        t = self._t_of_pending
-        psi = self.psi
-        psi[...] = self._surrogate(self.vs)
-        np.multiply(psi, self.omr_beta, out=self.cd)
-        np.subtract(self.rho, self.cd, out=self.cd)
-        np.multiply(psi, self.oaor, out=self.cc)
-        np.multiply(psi, self.oma, out=self.cp)
-        np.multiply(psi, self.beta, out=self.cq)
-        if self.cf_w is not None:
-            self.cp *= self.cf_w[t]
-            self.cq *= self.cf_w[t]
+    def _eligibility(self, c: slice, k: int | None, t: int) -> None:
+        """S12–S17 of tick t on columns ``c`` (member ``k``; None: every member, whose inputs agree)."""
+        psi = self.psi[c]
+        psi[...] = self._surrogate(self.v_minus_thr[c])  # S12 ψ
+        decay, gain, v_gain, a_gain = self.eps_a_decay[c], self.eps_a_gain[c], self.elig_v_gain[c], self.elig_a_gain[c]
+        np.multiply(psi, self.one_minus_rho_beta[c], out=decay)
+        np.subtract(self.rho, decay, out=decay)
+        np.multiply(psi, self.one_alpha_x_one_rho, out=gain)
+        np.multiply(psi, self.one_minus_alpha, out=v_gain)
+        np.multiply(psi, self.beta[c], out=a_gain)
+        if self.closed_form_w is not None:
+            v_gain *= self.closed_form_w[t]
+            a_gain *= self.closed_form_w[t]
         paper = self.layout == "paper"
-        if self.all_eq:
+        if k is None:
             if paper:
-                self._elig_step(slice(None), self.U_used[0], self.ev)
+                self._elig_step(c, self.inputs_used[0], self.eps_v)
             else:
-                self._elig_step(slice(None), self.U_used[0], self.ev[0])
-                self.ev[1:] = self.ev[0]
+                self._elig_step(c, self.inputs_used[0], self.eps_v[0])
+                self.eps_v[1:] = self.eps_v[0]
         else:
-            for k, c in enumerate(self.cols):
-                self._elig_step(c, self.U_used[k], self.ev[:, c] if paper else self.ev[k])
+            self._elig_step(c, self.inputs_used[k], self.eps_v[:, c] if paper else self.eps_v[k])
         if self.exact:
-            self.pd[...], self.pc[...] = self.cd, self.cc
+            self.eps_a_decay_prev[c], self.eps_a_gain_prev[c] = decay, gain
 
-    _t_of_pending = 0
-
-    def _elig_step(self, c: slice, u: np.ndarray, ev: np.ndarray) -> None:
-        ea, tmp, e = self.ea[:, c], self.tmp[:, c], self.e[:, c]
+    def _elig_step(self, c: slice, u: np.ndarray, eps_v: np.ndarray) -> None:
+        ea, tmp, e = self.eps_a[:, c], self.scratch[:, c], self.elig[:, c]
         if self.exact:
-            ea *= self.pd[c]
-            np.multiply(ev, self.pc[c], out=tmp)
+            ea *= self.eps_a_decay_prev[c]
+            np.multiply(eps_v, self.eps_a_gain_prev[c], out=tmp)
             ea += tmp
-        ev *= self.alpha  # S13 ε^v ← αε^v + u
-        ev += u[:, None]
-        if not self.exact:
-            ea *= self.cd[c]
-            np.multiply(ev, self.cc[c], out=tmp)
+        eps_v *= self.alpha  # S13 ε^v ← αε^v + u
+        eps_v += u[:, None]
+        if not self.exact:  # S14 ε^a
+            ea *= self.eps_a_decay[c]
+            np.multiply(eps_v, self.eps_a_gain[c], out=tmp)
             ea += tmp
-        np.multiply(ev, self.cp[c], out=e)
-        np.multiply(ea, self.cq[c], out=tmp)
+        np.multiply(eps_v, self.elig_v_gain[c], out=e)  # S15 e = ψ(ε^v − βε^a) (scaled)
+        np.multiply(ea, self.elig_a_gain[c], out=tmp)
         e -= tmp
         js = np.arange(self.N)[c]
-        rows = self.diag_rows[c]
-        self.e[rows, js] = 0.0  # S16: no eligibility for autapses
-        self.ea[rows, js] = 0.0
+        rows = self.autapse_rows[c]
+        self.elig[rows, js] = 0.0  # S16: no eligibility for autapses
+        self.eps_a[rows, js] = 0.0
         if self.layout == "paper":
-            self.ev[rows, js] = 0.0
-        if self.ebar is None:
-            self.E[:, c] += e
+            self.eps_v[rows, js] = 0.0
+        if self.elig_filtered is None:  # S17 Σ ē
+            self.elig_acc[:, c] += e
         else:
-            eb = self.ebar[:, c]
+            eb = self.elig_filtered[:, c]
             eb *= self.kappa
             eb += e
-            self.E[:, c] += eb
+            self.elig_acc[:, c] += eb
 
-    def end_compute(self, s: int) -> None:
-        if self.pending_elig:
-            self.apply_elig()
-        if self.record_raster:
-            self.rasters[s] = self.raster.copy()
-
-    def _reset(self) -> None:
-        """§2.1 per-sample reset (members still waiting for their learning keep their traces)."""
-        for arr in (self.vm, self.b, self.zbar, self.zp, self.gz):
-            arr[...] = 0.0
-        self.out[...] = 0.0
-        self.pending_elig = False
-        keep = np.flatnonzero(self.awaiting_learn)
-        if len(keep) == 0:
+    # ---- sample boundary -------------------------------------------------------------------------------------
+    def _start_sample(self, members: list[int]) -> None:
+        """§2.1 per-sample reset (a member still waiting for its learning keeps its traces)."""
+        if len(members) == self.G:
+            for name in FORWARD_STATE:
+                getattr(self, name)[...] = 0.0
+            self.y_partial[...] = 0.0
+        else:
+            for k in members:
+                for name in FORWARD_STATE:
+                    getattr(self, name)[self.cols[k]] = 0.0
+                self.y_partial[k] = 0.0
+        for k in members:
+            self.elig_owed[k] = None
+        fresh = [k for k in members if not self.awaiting_learn[k]]
+        if len(fresh) == self.G:
             self._reset_elig(slice(None), None)
         else:
-            for k, c in enumerate(self.cols):
-                if not self.awaiting_learn[k]:
-                    self._reset_elig(c, k)
+            for k in fresh:
+                self._reset_elig(self.cols[k], k)
 
     def _reset_elig(self, c: slice, k: int | None) -> None:
-        self.ea[:, c] = 0.0
-        self.E[:, c] = 0.0
-        if self.ebar is not None:
-            self.ebar[:, c] = 0.0
+        self.eps_a[:, c] = 0.0
+        self.elig_acc[:, c] = 0.0
+        if self.elig_filtered is not None:
+            self.elig_filtered[:, c] = 0.0
         if self.layout == "paper":
-            self.ev[:, c] = 0.0
+            self.eps_v[:, c] = 0.0
         elif k is None:
-            self.ev[...] = 0.0
+            self.eps_v[...] = 0.0
         else:
-            self.ev[k] = 0.0
-        self.pd[c], self.pc[c] = self.rho, 0.0
+            self.eps_v[k] = 0.0
+        self.eps_a_decay_prev[c], self.eps_a_gain_prev[c] = self.rho, 0.0
 
     # ---- learning --------------------------------------------------------------------------------------------
     def request_learn(self, k: int, err: np.ndarray, sample_started: bool) -> None:
-        """Member k has the full error vector; its update is applied before its weights are read again."""
+        """Member k has the full error vector; its update is applied before its weights are read again. If its
+        next sample already started, now (late), and a tick of it computed early is redone alone."""
         self.err[k] = err
-        self.learn_req[k] = True
+        self.learn_owed[k] = True
         self.awaiting_learn[k] = False
-        if sample_started:  # the next sample already started on the group: learning ran late on this PE
+        if sample_started:
             self.late_learning += 1
             self._learn_member(k)
-            self.learn_req[k] = False
+            self.learn_owed[k] = False
             self._reset_elig(self.cols[k], k)
-            self.dirty[k] = True
+            if self.ticks.pending[k] is not None:
+                self.ticks.undo(k)
+
+    def _learn_owed(self, members: list[int]) -> None:
+        if True not in self.learn_owed:
+            return
+        ks = [k for k in members if self.learn_owed[k]]
+        if ks:
+            self._learn_members(ks)
 
     def flush_learning(self) -> None:
-        ks = np.flatnonzero(self.learn_req)
-        if len(ks) == 0:
-            return
-        if (len(ks) == self.G and (self.err == self.err[0]).all() and (self.b1p == self.b1p[0]).all()
-                and (self.b2p == self.b2p[0]).all()):
+        ks = [k for k, owed in enumerate(self.learn_owed) if owed]
+        if ks:
+            self._learn_members(ks)
+
+    def _learn_members(self, ks: list[int]) -> None:
+        b1p, b2p = self.beta1_power, self.beta2_power
+        if (len(ks) == self.G and (self.err == self.err[0]).all() and (b1p == b1p[0]).all()
+                and (b2p == b2p[0]).all()):
             self._learn(slice(None), self.err[0], 0)
-            self.b1p[:] = F32(self.b1p[0] * self.b1)
-            self.b2p[:] = F32(self.b2p[0] * self.b2)
-            self.steps += 1
+            b1p[:] = F32(b1p[0] * self.adam_beta1)
+            b2p[:] = F32(b2p[0] * self.adam_beta2)
+            self.adam_steps += 1
         else:
             for k in ks:
                 self._learn_member(k)
-        self.learn_req[:] = False
+        for k in ks:
+            self.learn_owed[k] = False
 
     def _learn_member(self, k: int) -> None:
         self._learn(self.cols[k], self.err[k], k)
-        self.b1p[k] = F32(self.b1p[k] * self.b1)
-        self.b2p[k] = F32(self.b2p[k] * self.b2)
-        self.steps[k] += 1
+        self.beta1_power[k] = F32(self.beta1_power[k] * self.adam_beta1)
+        self.beta2_power[k] = F32(self.beta2_power[k] * self.adam_beta2)
+        self.adam_steps[k] += 1
 
     def _learn(self, c: slice, err: np.ndarray, k: int) -> None:
         """R4–R8 on columns c: L = W_out·err/T, grad = L·E + 2λW, readout grad, Adam."""
         Tn, one = F32(self.T), F32(1.0)
         err2 = err[None, :]
-        ls = (err2 @ self.Wout[c].T) / Tn  # R4
-        self.ls[c] = ls[0]
-        g = self.e[:, c]  # reuse the instantaneous-e scratch as the gradient
-        np.multiply(self.E[:, c], ls, out=g)  # R5
+        ls = (err2 @ self.W_out.T)[:, c] / Tn  # R4 (at full width, as in _forward)
+        self.learning_signal[c] = ls[0]
+        g = self.elig[:, c]  # reuse the instantaneous-e scratch as the gradient
+        np.multiply(self.elig_acc[:, c], ls, out=g)  # R5
         g += self.two_l2 * self.W[:, c]  # R7
-        go = self.gout[c]
-        go[...] = (self.gz[c, None] * err2) / Tn + self.two_l2 * self.Wout[c]  # R6 + R7
-        lr_t = F32(self.lr) * np.sqrt(one - self.b2p[k]) / (one - self.b1p[k])
-        for w, m, v, gg, tmp in ((self.W[:, c], self.m[:, c], self.v[:, c], g, self.tmp[:, c]),
-                                 (self.Wout[c], self.mo[c], self.vo[c], go, np.empty_like(go))):
-            m *= self.b1
-            np.multiply(gg, self.omb1, out=tmp)
+        go = self.grad_out[c]
+        go[...] = (self.zbar_sum[c, None] * err2) / Tn + self.two_l2 * self.W_out[c]  # R6 + R7
+        lr_t = F32(self.lr) * np.sqrt(one - self.beta2_power[k]) / (one - self.beta1_power[k])
+        for w, m, v, gg, tmp in ((self.W[:, c], self.adam_m[:, c], self.adam_v[:, c], g, self.scratch[:, c]),
+                                 (self.W_out[c], self.adam_m_out[c], self.adam_v_out[c], go, np.empty_like(go))):
+            m *= self.adam_beta1
+            np.multiply(gg, self.one_minus_beta1, out=tmp)
             m += tmp
-            v *= self.b2
-            np.multiply(gg, self.omb2, out=tmp)
+            v *= self.adam_beta2
+            np.multiply(gg, self.one_minus_beta2, out=tmp)
             tmp *= gg
             v += tmp
             np.sqrt(v, out=tmp)
-            tmp += self.eps
+            tmp += self.adam_eps
             np.divide(m, tmp, out=tmp)
             tmp *= lr_t
             w -= tmp
         if self.p.autapse == "mask":
             js = np.arange(self.N)[c]
-            self.W[self.diag_rows[c], js] = 0.0
+            self.W[self.autapse_rows[c], js] = 0.0
 
 
 class EpropCore(Firmware):
@@ -455,8 +587,7 @@ class EpropCore(Firmware):
         self.tick_ns, self.phase_ns = tick_ns, phase_ns
         self.recurrent = recurrent
         self.tps = group.T + 1
-        self._costs: dict[bool, tuple] = {}  # (per-phase cycles, total) by training on/off
-        self._rx_costs: dict[int, float] = {}
+        self._rx_cycles: dict[int, float] = {}  # receiving n spikes, by n (from SPIKE_RX_COSTS)
         # Input frames arrive by DMA in chunks of ``chunk_frames`` into a two-slot ring (one DMA
         # setup per chunk instead of per frame); each frame is staged into the tick's input buffer
         # one tick ahead, so every PE's x_t is in place when its tick starts.
@@ -501,6 +632,11 @@ class EpropCore(Firmware):
         return r
 
     def on_start(self, core: Core) -> None:
+        p = self.g.p
+        self.spike_rx_costs = SPIKE_RX_COSTS.priced(core)
+        #: one step's (phase, cycles) and total, by training on/off: fixed for this slice
+        self.step_phases = {train: step_cost_table(p, self.recurrent, train).priced(core).phases(neurons=self.n)
+                            for train in (True, False)}
         for name, category, arrays in self.sram_regions():
             core.sram.reserve(name, sum(a.nbytes for a in arrays), category)
         core.set_timer(self.tick_ns, self.phase_ns)
@@ -527,7 +663,7 @@ class EpropCore(Firmware):
         gid, f = self._chunk_of(tick)
         if self.slot_chunk[gid & 1] != gid:
             return False
-        self.g.ubuf[self.k, tick & 1, :self.g.n_in] = self.xring[gid & 1, f]
+        self.g.inputs[self.k, tick & 1, :self.g.n_in] = self.xring[gid & 1, f]
         self.g.input_changed(self.k, tick)
         self.staged_tick = tick
         return True
@@ -567,66 +703,25 @@ class EpropCore(Firmware):
         else:
             self._end_of_sample(core, tick, s)
 
-    def _step_costs(self, core: Core) -> tuple[tuple[tuple[str, float], ...], float]:
-        """Cycles per phase of one time step on this PE (fixed for a given slice: computed once)."""
-        g, n = self.g, self.n
-        cached = self._costs.get(g.train)
-        if cached is not None:
-            return cached
-        n_in, n_rec, n_out = g.n_in, g.N, g.n_out
-        costs: dict[str, float] = {}
-
-        def add(phase: str, cycles: float) -> None:
-            costs[phase] = costs.get(phase, 0.0) + cycles
-
-        add("input_dma", core.cost(int_alu=6, store=2))
-        add("forward", core.kernel_cost("dense_mac", (n_in + n_rec) * n if self.recurrent == "dense" else n_in * n))
-        # compiled kernels (firmware_models/eprop/kernels, tools/calibrate_kernels.py); the op-count
-        # sums they replace undercounted the neuron (32 vs 35 cycles) and ψ loops (23 vs 45)
-        add("neuron", core.kernel_cost("eprop_neuron_update", n) + core.cost(int_alu=14, branch=1))  # + call
-        if g.train:
-            accel = g.p.exp_impl == "accelerator"
-            if not accel:  # the accelerator's exps are charged per step by ``_step`` (they count exp_ops)
-                add("surrogate", core.exp_cost(3 * n))
-            add("surrogate", core.kernel_cost("eprop_surrogate_accel" if accel else "eprop_surrogate_expf", n))
-            syn = (n_in + n_rec) * n
-            kernel = {"paper": "eprop_eligibility_paper",  # ε^v per synapse: one more load, FMA, store
-                      "lean": "eprop_eligibility_pre_post",  # all in the firmware's [pre][post] layout
-                      "closed_form": "eprop_eligibility_closed_form"}[g.layout]
-            m = n_in + n_rec
-            # [pre][post]: the kernel's inner loop runs per synapse, its outer loop per presynaptic row
-            add("eligibility", core.kernel_cost(kernel, syn) + core.kernel_cost(kernel + "_row", m))
-            if n_rec:  # S16: the slice's autapse diagonal reset after the kernel (self.e/ea/ev[rows, js] = 0)
-                add("eligibility", core.kernel_cost("eprop_autapse_zero", n))
-            if g.layout != "paper":  # ε^v per presynaptic neuron
-                add("eligibility", core.cost(fmac=m, load=m, store=m, loop=m))
-        add("readout", core.kernel_cost("eprop_readout", n * n_out))
-        # per output: the compiled outer loop (acc init, y += acc, pointers, branch): 14 cycles
-        add("readout", core.cost(load=2 * n_out, fadd=n_out, store=n_out, int_alu=5 * n_out, loop=n_out))
-        add("comms", core.cost(int_alu=2 * n, loop=n))
-        self._costs[g.train] = (tuple(costs.items()), sum(costs.values()))
-        return self._costs[g.train]
-
     def _step(self, core: Core, tick: int) -> None:
+        """One time step of this PE, in the spec's order: the numerics of its neurons (``EpropGroup.compute``:
+        learning it still owes, reset or the last step's eligibility, neuron update, readout partial), its spike
+        buffer consumed, the next input staged, the step's phases charged, its spikes sent."""
         g, k, n = self.g, self.k, self.n
         s, t = divmod(tick, self.tps)
         par = tick & 1
-        if g.cur_tick != tick:  # the first member to reach this tick computes it for the group
-            g.tick_compute(t, par)
-            g.cur_tick = tick
-        if g.dirty[k]:
-            g.recompute(k, par)
-        g.ubuf[k, par, g.n_in:] = 0.0  # spikes consumed
+        g.ticks.run_tick(k, tick)  # S3–S19 for this PE's neurons (computed early with the group, or now alone)
+        g.inputs[k, par, g.n_in:] = 0.0  # spikes consumed
         gid, f = self._chunk_of(tick)
         if f == 0 and (gid + 1) % self.n_chunks:  # entering a chunk: prefetch the next one
             self._x_dma(core, gid + 1)
         if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
             self.stage_pending = tick + 1
-        core.charge_phases(*(self._costs.get(g.train) or self._step_costs(core)))
+        core.charge_phases(*self.step_phases[g.train])
         if g.train and g.p.exp_impl == "accelerator":  # ψ's 3 Gaussians per neuron on the exp accelerator
             core.exp("surrogate", 3 * n, accelerator=True)
         if g.record_raster:
-            g.raster[t, self.cols] = g.zp[self.cols]
+            g.raster[t, self.cols] = g.z[self.cols]
         keys = g.spike_keys(k)
         if keys:
             core.send_mc_many(keys)
@@ -644,7 +739,7 @@ class EpropCore(Firmware):
         g, n = self.g, len(keys)
         off = SPIKE_KEY - g.n_in
         idx = [key - off for key in keys]  # a burst holds a few spikes: scalar writes beat fancy indexing
-        cycles = self._spike_rx_cycles(cores[0], n)
+        cycles = self._spike_rx_cycles(n)
         for fw, core in zip(firmwares, cores):
             fw._spikes_in(fw.cur_step, idx)
             core.charge_cycles("comms", cycles)
@@ -660,36 +755,36 @@ class EpropCore(Firmware):
         g = self.g
         off = SPIKE_KEY - g.n_in
         idx = [key - off for key in keys]
-        buf, computed, dirty = g.ubuf, g.cur_tick, g.dirty
+        buf, pending = g.inputs, g.ticks.pending
         for fw in firmwares:  # _spikes_in + input_changed of each member, inlined
             k, tick = fw.k, fw.cur_step + 1
             slot = tick & 1
             for i in idx:
                 buf[k, slot, i] = 1.0
-            if tick == computed:
-                dirty[k] = True
-        return "comms", self._spike_rx_cycles(cores[0], len(keys))
+            if pending[k] is not None:
+                g.ticks.input_changed(k, tick)
+        return "comms", self._spike_rx_cycles(len(keys))
 
     def _spikes_in(self, tick: int, idx: list[int]) -> None:
         """z_{t} of the neurons ``idx`` (arrived during ``tick``) into the input buffer of tick + 1."""
         g, k, slot = self.g, self.k, (tick + 1) & 1
-        buf = g.ubuf
+        buf = g.inputs
         for i in idx:
             buf[k, slot, i] = 1.0
         g.input_changed(k, tick + 1)
 
-    def _spike_rx_cycles(self, core: Core, n: int) -> float:
-        cached = self._rx_costs.get(n)
-        if cached is None:
-            cached = self._rx_costs[n] = core.cost(int_alu=3 * n, store=n)
-        return cached
+    def _spike_rx_cycles(self, n: int) -> float:
+        cycles = self._rx_cycles.get(n)
+        if cycles is None:
+            cycles = self._rx_cycles[n] = self.spike_rx_costs.total(spikes=n)
+        return cycles
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         g, n = self.g, len(keys)
         typ = keys[0] & TYPE_MASK
         if typ == SPIKE_KEY:
             self._spikes_in(self.cur_step, [key - (SPIKE_KEY - g.n_in) for key in keys])
-            core.charge_cycles("comms", self._spike_rx_cycles(core, n))
+            core.charge_cycles("comms", self._spike_rx_cycles(n))
             if self.recurrent == "event":
                 core.kernel("forward", "event_add_dense", n * self.n)
         elif typ == REDUCE_KEY:
@@ -712,13 +807,13 @@ class EpropCore(Firmware):
     def _end_of_sample(self, core: Core, tick: int, s: int) -> None:
         g, k = self.g, self.k
         self.ended_sample = s
-        g.shared.once("end", tick, lambda: g.end_compute(s))
-        g.ubuf[k, tick & 1, g.n_in:] = 0.0  # z_{T−1} is not an input of any step
+        g.finish_sample(k, s)
+        g.inputs[k, tick & 1, g.n_in:] = 0.0  # z_{T−1} is not an input of any step
         if g.train:
             g.awaiting_learn[k] = True
         self._x_dma(core, self._chunk_of(tick + 1)[0])  # prefetch the next sample's first chunk
         self.stage_pending = tick + 1
-        part = g.out[k]
+        part = g.y_partial[k]
         core.charge("reduce", load=g.n_out, loop=g.n_out)
         if self.root:
             self.red[0] = part
@@ -764,7 +859,7 @@ class EpropCore(Firmware):
 
     def _learn(self, core: Core, s: int) -> None:
         g, n = self.g, self.n
-        started = g.cur_tick > s * self.tps + g.T
+        started = g.computed_tick[self.k] > s * self.tps + g.T
         g.request_learn(self.k, self.err.copy(), started)
         no, syn = g.n_out, (g.n_in + g.N) * n
         core.kernel("learning_signal", "eprop_learning_signal", n * no)
@@ -772,5 +867,5 @@ class EpropCore(Firmware):
         core.kernel("adam", "adam_update", syn + n * no)
         core.kernel("adam", "adam_update_row", g.n_in + g.N + n)  # outer loop: rows of W and of W_out
         # reset for the next sample: ε^a, ē (and per-synapse ε^v) zeroed; E zeroed by the fused Adam loop
-        n_zero = syn * (1 + (g.ebar is not None) + (g.layout == "paper"))
+        n_zero = syn * (1 + (g.elig_filtered is not None) + (g.layout == "paper"))
         core.charge("adam", store=n_zero + 8 * n, loop=n_zero // 4)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware
+from s2sim.runtime import Core, CostTable, Firmware, op_line
 
 F32 = np.float32
 SPIKE_KEY = 0x0C000000
@@ -44,6 +44,23 @@ PART_KEY = 0x0C100000  # | member << 8 | output
 ERR_KEY = 0x0C200000  # | output
 TYPE_MASK = 0xFFF00000
 TAG_X, TAG_LABEL = 1, 2
+
+
+def step_cost_table(p, n: int, train: bool, window: bool) -> CostTable:
+    """Cycles of one step on a PE of ``n`` neurons, by phase (the event-driven parts are charged by hand)."""
+    n_in, n_rec, O, syn = p.n_in, p.n_rec, p.n_out, p.n_pre * n
+    lines = [op_line("input_dma", load=n_in, int_alu=4),
+             op_line("eligibility", fmul=p.n_pre, fadd=p.n_pre, load=2 * p.n_pre, store=p.n_pre, loop=p.n_pre),
+             op_line("neuron", fmul=2 * n, fadd=2 * n, fcmp=n, load=3 * n, store=3 * n, loop=n),
+             op_line("readout", fmul=O + n, fadd=O + n, load=n, store=n),
+             op_line("comms", int_alu=2 * n, store=n_rec // 4, loop=n)]
+    if train:
+        lines += [op_line("surrogate", fadd=2 * n, fdiv=n, fmul=n, fcmp=n, load=n, store=n, loop=n),
+                  op_line("eligibility", fmul=syn, fmac=syn, load=2 * syn, store=syn, loop=syn)]
+    if window:
+        lines += [op_line("learning_signal", fmac=n * O, load=2 * n * O, store=n, loop=n),
+                  op_line("gradient", fmac=syn + n * O, load=2 * syn + 2 * n * O, store=syn + n * O, loop=syn)]
+    return CostTable(*lines)
 
 
 class CueEpropCore(Firmware):
@@ -78,7 +95,7 @@ class CueEpropCore(Firmware):
         self.scored = 0  # root: window steps scored in this trial
         self.loss_sum = 0.0
         self._w64: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._costs: dict[tuple[bool, bool], tuple] = {}
+        self._costs: dict = {}  # one step's (phase, cycles) and total on this core, by (training, learning window)
 
     # ---- start -----------------------------------------------------------------------------------------
     def on_start(self, core: Core) -> None:
@@ -224,7 +241,11 @@ class CueEpropCore(Firmware):
         eps[n_in:] *= self.alpha  # ε_rec[t+1] from z[t]
         eps[n_in:] += z_in
         z_in[...] = 0
-        core.charge_phases(*self._step_costs(core, window))
+        key = (self.train, window)
+        step_phases = self._costs.get(key)
+        if step_phases is None:
+            step_phases = self._costs[key] = step_cost_table(p, self.n, *key).priced(core).phases()
+        core.charge_phases(*step_phases)
 
     def _send_partial(self, core: Core) -> None:
         if self.root:
@@ -236,32 +257,6 @@ class CueEpropCore(Firmware):
             base = PART_KEY | (self.k << 8)
             for o in range(self.p.n_out):
                 core.send_mc(base | o, F32(self.vo_part[o]))
-
-    def _step_costs(self, core: Core, window: bool) -> tuple[tuple[tuple[str, float], ...], float]:
-        """Cycles per phase of one step on this PE (event-driven parts are charged separately)."""
-        key = (self.train, window)
-        if key in self._costs:
-            return self._costs[key]
-        p, n = self.p, self.n
-        n_in, n_rec, O, syn = p.n_in, p.n_rec, p.n_out, p.n_pre * n
-        costs: dict[str, float] = {}
-
-        def add(phase: str, cycles: float) -> None:
-            costs[phase] = costs.get(phase, 0.0) + cycles
-
-        add("input_dma", core.cost(load=n_in, int_alu=4))
-        add("eligibility", core.cost(fmul=p.n_pre, fadd=p.n_pre, load=2 * p.n_pre, store=p.n_pre, loop=p.n_pre))
-        add("neuron", core.cost(fmul=2 * n, fadd=2 * n, fcmp=n, load=3 * n, store=3 * n, loop=n))
-        add("readout", core.cost(fmul=O + n, fadd=O + n, load=n, store=n))
-        add("comms", core.cost(int_alu=2 * n, store=n_rec // 4, loop=n))
-        if self.train:
-            add("surrogate", core.cost(fadd=2 * n, fdiv=n, fmul=n, fcmp=n, load=n, store=n, loop=n))
-            add("eligibility", core.cost(fmul=syn, fmac=syn, load=2 * syn, store=syn, loop=syn))
-        if window:
-            add("learning_signal", core.cost(fmac=n * O, load=2 * n * O, store=n, loop=n))
-            add("gradient", core.cost(fmac=syn + n * O, load=2 * syn + 2 * n * O, store=syn + n * O, loop=syn))
-        self._costs[key] = (tuple(costs.items()), sum(costs.values()))
-        return self._costs[key]
 
     # ---- packets ---------------------------------------------------------------------------------------
     def on_packet(self, core: Core, key: int, payload: Any) -> None:

@@ -17,7 +17,7 @@ per batch, phi = tick mod K):
                mean over the batch, Adam, DMA-writes the new W.
 * phi 2T+2     layer PEs DMA-read the new W (weight distribution).
 
-Numerics run once per tick for all copies of a layer (stacked arrays, like ``SharedState``); each
+Numerics run once per tick for all copies of a layer (stacked arrays, ``LayerGroup`` on a ``TickGroup``); each
 PE still charges its own cycles, SRAM and packets. Summation orders are fixed (presynaptic index
 ascending, postsynaptic index ascending, copies in order) so the result is bit-identical to the
 reference for one PE per layer. Firmware imports only numpy and ``s2sim.runtime``.
@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware
+from s2sim.runtime import Core, CostTable, Firmware, TickGroup, kernel_line, op_line
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)
@@ -51,8 +51,35 @@ class HistoryOverflow(RuntimeError):
 
 
 class GroupLag(RuntimeError):
-    """A layer PE ran a tick after its group had computed a later one (its tick overran): the
-    stacked numerics cannot give that PE what it would compute alone."""
+    """A copy's layer PE fell out of step with its group (its tick overran, or an input reached a tick
+    the group had computed early): the stacked numerics, which run every copy at once, cannot give
+    that PE what it would compute alone."""
+
+
+def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
+    """Cycles of a layer PE of ``n`` neurons: compiled kernels (firmware_models/eventprop/kernels) plus
+    their call overheads, by what they scale with."""
+    backward = [kernel_line("backward", "eventprop_adjoint_step", iterations=n),
+                op_line("backward", int_alu=18, branch=1),  # the call
+                op_line("backward", "own_spikes", fdiv=1, fadd=3, load=4, loop=1)]  # the jumps
+    if output_shaping:  # label neuron: compare, table load, fmac
+        backward.append(op_line("backward", load=2, fcmp=1, fmul=1, fadd=1))
+    # per presynaptic spike one call of each column kernel (strided: 8 cycles per neuron) plus its call overhead
+    backward += [kernel_line("backward", "eventprop_grad_accumulate", "input_spikes", n),  # acc[:, i] += lambda_I
+                 op_line("backward", "input_spikes", int_alu=9, loop=1)]
+    errors = [kernel_line("backward", "eventprop_error_out", "input_spikes", n),
+              op_line("backward", "input_spikes", int_alu=8, loop=1)]
+    return {
+        # compiled eventprop_receive_spike per spike: record (step, index), then the column add
+        "receive_spikes": CostTable(kernel_line("forward", "eventprop_receive_spike", "spikes", n),
+                                    op_line("forward", "spikes", load=2, store=3, int_alu=10, branch=1)),
+        # compiled eventprop_forward_step and its call; a spike adds its 12-byte record
+        "forward_step": CostTable(kernel_line("forward", "eventprop_forward_step", iterations=n),
+                                  op_line("forward", "spikes", store=4, int_alu=1),
+                                  op_line("forward", int_alu=13, branch=1)),
+        "backward_step": CostTable(*backward),
+        "error_events": CostTable(*errors),
+    }
 
 
 @dataclass
@@ -148,8 +175,13 @@ def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> li
 
 
 class LayerGroup:
-    """Stacked state of one layer slice over its members, the C copies (one numpy call per tick for
-    all); with group numerics off (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one."""
+    """Stacked state of one layer slice over its members, the C copies: the ``GroupKernel`` of a
+    runtime ``TickGroup`` (one numpy call per tick for all copies); with group numerics off
+    (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one.
+
+    Unlike LIF's and e-prop's, this kernel computes only the whole group: a tick asked for some copies
+    (one fell behind) or an early result to undo (an input came late) raises ``GroupLag``.
+    """
 
     def __init__(self, layer: int, start: int, stop: int, n_in: int, n_copies: int, c: Consts,
                  hist_per_neuron: int, send_errors: bool, is_output: bool, first_copy: int = 0):
@@ -184,12 +216,14 @@ class LayerGroup:
         self.hicount = np.zeros(C, np.int64)
         self.max_hist = 0
         self.max_in_hist = 0
-        self._stamp = -1
         self.out: dict = {}
+        self.ticks = TickGroup(C, self, ready=self._any_copy)
 
     # -- packets (called per PE by handlers) --
     def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
         """Input spikes of ``step`` into next tick's buffer and the input history."""
+        if self.ticks.pending[copy] is not None:
+            self.ticks.input_changed(copy, tick + 1)
         self.sin[(tick + 1) & 1, copy, idx] = 1.0
         k, m = self.hicount[copy], len(idx)
         if k + m > self.Hin:
@@ -201,25 +235,39 @@ class LayerGroup:
         self.max_in_hist = max(self.max_in_hist, int(k + m))
 
     def record_error(self, copy: int, tick: int, local: np.ndarray, values: np.ndarray) -> None:
+        if self.ticks.pending[copy] is not None:
+            self.ticks.input_changed(copy, tick + 1)
         np.add.at(self.err[(tick + 1) & 1, copy], local, values)
 
     # -- per tick, once for all copies --
-    def step(self, tick: int, phi: int) -> dict:
-        if self._stamp == tick:
-            return self.out
-        if tick < self._stamp:
-            raise GroupLag(f"layer {self.layer} neurons {self.start}..{self.stop - 1}: a copy's PE ran tick "
-                           f"{tick} after the others reached tick {self._stamp} (its tick overran); group "
-                           "numerics need the copies in step: run with S2SIM_GROUP_NUMERICS=0")
-        self._stamp = tick
-        T = self.c.n_steps
+    def step(self, copy: int, tick: int) -> dict:
+        """What copy's PE needs of ``tick`` (computed for every copy by the first to run it)."""
+        self.ticks.run_tick(copy, tick)
+        return self.out
+
+    @staticmethod
+    def _any_copy(copy: int, tick: int) -> bool:
+        return True  # every copy with nothing early pending; a copy still pending another tick: GroupLag
+
+    def compute(self, members: list[int], tick: int) -> None:
+        if len(members) != self.C:
+            behind = sorted(set(range(self.C)) - set(members))
+            self._lag(f"copy {self.first_copy + behind[0]}'s PE has not run tick "
+                      f"{self.ticks.pending[behind[0]]} when another copy runs tick {tick} (its tick overran)")
+        T, phi = self.c.n_steps, tick % self.c.ticks_per_batch
         if phi < T:
             self.out = self._forward(tick, phi)
         elif T < phi < 2 * T:
             self.out = self._backward(tick, 2 * T - 1 - phi)
         else:
             self.out = {}
-        return self.out
+
+    def restore(self, member: int, tick: int) -> None:
+        self._lag(f"an input of copy {self.first_copy + member} reached tick {tick} after the group computed it")
+
+    def _lag(self, what: str) -> None:
+        raise GroupLag(f"layer {self.layer} neurons {self.start}..{self.stop - 1}: {what}; group numerics "
+                       "need the copies in step: run with S2SIM_GROUP_NUMERICS=0")
 
     def reset(self, tick: int) -> None:
         """Start of a batch: clear state, histories and the accumulator (its DMA write is long done);
@@ -471,6 +519,8 @@ class LayerCore(Firmware):
         own = ERR_FLAG | (core.pe_id << SPIKE_SHIFT)
         self.err_keys = [[own | (sl << SLICE_SHIFT) | (i - start) for start, stop, sl in self.err_route
                           if start <= i < stop] for i in range(n_in)]
+        self.costs = {name: table.priced(core) for name, table in
+                      layer_cost_tables(n, g.is_output and bool(g.c.shape_weight)).items()}
         core.set_timer(self.tick_ns)
 
     # forward spikes and backward errors arrive here
@@ -485,10 +535,7 @@ class LayerCore(Firmware):
             pre_base = self.pre_base
             idx = sorted(pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in spikes)
             g.record_input(self.m, core.tick, phi, np.array(idx, np.int64))
-            # compiled eventprop_receive_spike per spike: record (step, index), then the column add
-            m = len(spikes)
-            core.kernel("forward", "eventprop_receive_spike", g.n * m)
-            core.charge("forward", load=2 * m, store=3 * m, int_alu=10 * m, branch=m)
+            self.costs["receive_spikes"].charge(spikes=len(spikes))
         if len(spikes) < len(keys):
             errors = [(k, p) for k, p in zip(keys, payloads) if k & ERR_FLAG]
             ek = np.array([k for k, _ in errors], np.int64)
@@ -512,34 +559,23 @@ class LayerCore(Firmware):
         if phi == 0:
             core.charge("forward", store=6 * n + n * n_in, loop=n)
         if phi < T:
-            out = g.step(tick, phi)
+            out = g.step(self.m, tick)
             if phi == 0:
                 return
             fired = out["fired_by"][self.m]
-            # compiled eventprop_forward_step; a spike adds its 12-byte record
-            core.kernel("forward", "eventprop_forward_step", n)
-            core.charge("forward", store=4 * len(fired), int_alu=len(fired) + 13, branch=1)  # + the call
+            self.costs["forward_step"].charge(spikes=len(fired))
             if fired:
                 base = core.pe_id << SPIKE_SHIFT
                 core.send_mc_many([base | j for j in fired])
                 self.cnt.spike_packets += len(fired)
         elif T < phi < 2 * T:
-            out = g.step(tick, phi)
+            out = g.step(self.m, tick)
             ii = out["in_by"][self.m]
             n_own = out["n_own_by"][self.m]
-            # compiled kernels (firmware_models/eventprop/kernels); per presynaptic spike one call of
-            # each column kernel (strided: 8 cycles per neuron) plus its ~12-cycle call overhead
-            core.kernel("backward", "eventprop_adjoint_step", n)
-            core.charge("backward", int_alu=18, branch=1)  # the call
-            core.charge("backward", fdiv=n_own, fadd=3 * n_own, load=4 * n_own, loop=n_own)
-            if g.is_output and c.shape_weight:  # label neuron: compare, table load, fmac
-                core.charge("backward", load=2, fcmp=1, fmul=1, fadd=1)
-            core.kernel("backward", "eventprop_grad_accumulate", n * len(ii))  # acc[:, i] += lambda_I
-            core.charge("backward", int_alu=9 * len(ii), loop=len(ii))
+            self.costs["backward_step"].charge(own_spikes=n_own, input_spikes=len(ii))
             if out["errs"] is not None and len(ii):
                 vals = out["errs_by"][self.m]
-                core.kernel("backward", "eventprop_error_out", n * len(ii))
-                core.charge("backward", int_alu=8 * len(ii), loop=len(ii))
+                self.costs["error_events"].charge(input_spikes=len(ii))
                 err_keys = self.err_keys
                 for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
                     for key in err_keys[i]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware
+from s2sim.runtime import Core, CostTable, Firmware, TickGroup, kernel_line, op_line
 
 KEY_SHIFT = 16
 #: Largest per-PE dense decode of the synaptic rows kept host-side for speed (bytes).
@@ -26,6 +26,13 @@ DENSE_DECODE_MAX_BYTES = 256 * 1024
 
 
 F32 = np.float32
+
+#: Receiving packets: each adds its row (the compiled event_add per synapse) in a call of 7 cycles.
+SYNAPSE_COSTS = CostTable(kernel_line("synapses", "event_add", "synapses"),
+                          op_line("synapses", "rows", int_alu=3, load=1, branch=1))
+#: The timer tick: the compiled lif_neuron_update; a spike adds the subtract and the fired-list store.
+NEURON_COSTS = CostTable(kernel_line("neuron", "lif_neuron_update", "neurons"),
+                         op_line("neuron", "spikes", fadd=1, store=1))
 
 
 def lif_update(v: np.ndarray, buf: np.ndarray, alpha: np.float32, thr: np.float32, reset: str) -> np.ndarray:
@@ -44,8 +51,8 @@ def lif_update(v: np.ndarray, buf: np.ndarray, alpha: np.float32, thr: np.float3
 
 class LifGroup:
     """Membranes and input buffers of one layer's PEs whose timers fire together, stacked
-    ``[member, neuron]`` (rows padded to the largest slice with neurons that never fire), updated
-    once per tick for all of them.
+    ``[member, neuron]`` (rows padded to the largest slice with neurons that never fire): the
+    ``GroupKernel`` of a ``TickGroup`` that runs ``lif_update`` once per tick for all of them.
 
     The first member to run tick t updates every member that ran t - 1 and whose timer is at t - 1
     (about to fire at this same instant) or at t. Their input buffers for t normally receive
@@ -63,35 +70,38 @@ class LifGroup:
         self._v_before = np.zeros((G, n), F32)  # for undoing an early update
         self._inp_before = np.zeros((G, n), F32)
         self._cores: list = [None] * G
-        self.pending: list[int | None] = [None] * G  # per member: tick updated early, not yet run by its PE
         self._fired: list = [None] * G
-        self._ran = [-1] * G  # last tick each member's PE ran
-        self.updates, self.redone = 0, 0  # group updates; early updates undone (for tests and tuning)
+        self.ticks = TickGroup(G, self, ready=self._timer_due)
+        self.pending = self.ticks.pending  # per member: tick updated early, not yet run by its PE
+
+    @property
+    def updates(self) -> int:
+        return self.ticks.updates
+
+    @property
+    def redone(self) -> int:
+        return self.ticks.redone
 
     def join(self, member: int, core: Core) -> None:
         self._cores[member] = core
 
+    def _timer_due(self, member: int, tick: int) -> bool:
+        """Member's PE ran ``tick`` - 1 and its timer is at ``tick`` - 1 (about to fire at this
+        instant) or at ``tick``."""
+        return self.ticks.ran[member] == tick - 1 and tick - 1 <= self._cores[member].tick <= tick
+
     def run_tick(self, member: int, tick: int) -> np.ndarray:
         """Member's spikes (local indices) of ``tick``, updating it (and every member ready) if needed."""
-        if self.pending[member] != tick:
-            if self.pending[member] is not None:
-                self._undo(member)
-            before = tick - 1
-            ready = [j for j, core in enumerate(self._cores) if j == member or (
-                self.pending[j] is None and self._ran[j] == before and before <= core.tick <= tick)]
-            self._update(ready, tick)
-        self.pending[member] = None
-        self._ran[member] = tick
+        self.ticks.run_tick(member, tick)
         return self._fired[member]
 
     def before_write(self, member: int, buffer_tick: int) -> None:
         """A packet handler is about to add to member's input buffer of ``buffer_tick`` (handlers
         call it only while ``pending[member]`` is set: the common case costs one list lookup)."""
-        pending = self.pending[member]
-        if pending is not None and (pending ^ buffer_tick) & 1 == 0:
-            self._undo(member)
+        self.ticks.input_changed(member, buffer_tick)
 
-    def _update(self, members: list[int], tick: int) -> None:
+    # ---- GroupKernel --------------------------------------------------------------------------------
+    def compute(self, members: list[int], tick: int) -> None:
         buffers = self.inp[tick & 1]
         if len(members) == len(self.sizes):  # the whole group: in place
             np.copyto(self._v_before, self.v)
@@ -105,19 +115,14 @@ class LifGroup:
             fired = lif_update(v, buf, self.alpha, self.thr, self.reset)
             self.v[rows] = v
             buffers[rows] = 0
-        self.updates += 1
         who, idx = np.nonzero(fired)
         bounds = np.searchsorted(who, np.arange(len(members) + 1)).tolist()
         for r, j in enumerate(members):
             self._fired[j] = idx[bounds[r]:bounds[r + 1]]
-            self.pending[j] = tick
 
-    def _undo(self, member: int) -> None:
-        tick = self.pending[member]
+    def restore(self, member: int, tick: int) -> None:
         self.v[member] = self._v_before[member]
         self.inp[tick & 1, member] = self._inp_before[member]  # nothing was added since: see before_write
-        self.pending[member] = None
-        self.redone += 1
 
 
 class PoissonSource(Firmware):
@@ -154,6 +159,7 @@ class LifCore(Firmware):
         self.spikes: list[np.ndarray] = []
 
     def on_start(self, core: Core) -> None:
+        self.synapse_costs, self.neuron_costs = SYNAPSE_COSTS.priced(core), NEURON_COSTS.priced(core)
         rows = self.host_rows
         self.syn_weight = core.sram.adopt("syn_weights", rows.weight.astype(np.float32), "weights")
         self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
@@ -198,8 +204,7 @@ class LifCore(Firmware):
             self.group.before_write(self.member, core.tick + 1)
         i = self._pre_index(key)
         self._add_row(self.inp[(core.tick + 1) & 1], i)
-        core.kernel("synapses", "event_add", self.row_len[i])
-        core.charge("synapses", int_alu=3, load=1, branch=1)  # the call: setup, row lookup, return (7)
+        self.synapse_costs.charge(synapses=self.row_len[i], rows=1)
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         # All packets of a burst come from one source PE (one multicast tree).
@@ -222,8 +227,7 @@ class LifCore(Firmware):
                 for j in range(a, a + m):
                     buf[post[j]] += weight[j]
                 synapses += m
-        core.kernel("synapses", "event_add", synapses)
-        core.charge("synapses", int_alu=3 * len(keys), load=len(keys), branch=len(keys))  # one call per row
+        self.synapse_costs.charge(synapses=synapses, rows=len(keys))
 
     def on_timer(self, core: Core, tick: int) -> None:
         n = self.n
@@ -231,10 +235,7 @@ class LifCore(Firmware):
             fired = np.flatnonzero(lif_update(self.v, self.inp[tick & 1], self.alpha, self.thr, self.reset))
         else:
             fired = self.group.run_tick(self.member, tick)
-        # compiled lif_neuron_update (firmware_models/lif_inference/kernels); a spike adds the
-        # subtract and the fired-list store
-        core.kernel("neuron", "lif_neuron_update", n)
-        core.charge("neuron", fadd=len(fired), store=len(fired))
+        self.neuron_costs.charge(neurons=n, spikes=len(fired))
         if self.send and len(fired):  # the output layer has no downstream PEs: its spikes are only recorded
             base = core.pe_id << KEY_SHIFT
             core.send_mc_many([base | i for i in fired.tolist()])

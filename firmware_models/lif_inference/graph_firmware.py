@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime import Core, Firmware
+from s2sim.runtime import Core, CostTable, Firmware, kernel_line, op_line
 
 from .firmware import KEY_SHIFT, LifCore
 
@@ -26,6 +26,18 @@ ROW_CALL_OPS = {"int_alu": 3, "load": 1, "branch": 1}  # per received packet, as
 NEURON_OPS = {"fadd": 2, "fmac": 1, "load": 3}  # per neuron and tick on top of lif_neuron_update
 SYNAPSE_STATE_OPS = {"fmac": 1, "fmul": 1, "load": 3, "store": 1}  # per neuron with a synaptic current
 RESET_OPS = {"load": 1, "store": 1}  # per neuron that fires
+#: A dense value's row: LifCore's row add plus a multiply per synapse.
+PAYLOAD_SYNAPSE_COSTS = CostTable(kernel_line("synapses", "event_add", "synapses"),
+                                  op_line("synapses", "synapses", fmul=1),
+                                  op_line("synapses", "rows", **ROW_CALL_OPS))
+
+
+def neuron_tick_costs(has_syn: bool) -> CostTable:
+    """A ``NeuronCore`` tick: the synaptic current (CUBA), lif_neuron_update with bias, leak and
+    per-neuron gain, and the reset of each neuron that fires."""
+    lines = [op_line("neuron", "neurons", **SYNAPSE_STATE_OPS)] if has_syn else []
+    return CostTable(*lines, kernel_line("neuron", "lif_neuron_update", "neurons"),
+                     op_line("neuron", "neurons", **NEURON_OPS), op_line("neuron", "spikes", **RESET_OPS))
 
 
 class RasterSource(Firmware):
@@ -106,6 +118,8 @@ class NeuronCore(LifCore):
     def on_start(self, core: Core) -> None:
         super().on_start(core)
         c = self.coeffs
+        self.tick_costs = neuron_tick_costs(c["a_syn"] is not None).priced(core)
+        self.payload_synapse_costs = PAYLOAD_SYNAPSE_COSTS.priced(core)
         names = ["a", "g", "c", "bias"] + (["v_threshold", "v_reset"] if self.spiking else [])
         if c["a_syn"] is not None:
             names += ["a_syn", "g_syn"]
@@ -133,8 +147,7 @@ class NeuronCore(LifCore):
                 for j in range(a, a + row_len[i]):
                     buf[self.post_list[j]] += x * self.weight_list[j]
             synapses += row_len[i]
-        core.kernel("synapses", "event_add", synapses)
-        core.charge("synapses", fmul=synapses, **{op: k * len(keys) for op, k in ROW_CALL_OPS.items()})
+        self.payload_synapse_costs.charge(synapses=synapses, rows=len(keys))
 
     def on_timer(self, core: Core, tick: int) -> None:
         n, buf, v, p = self.n, self.inp[tick & 1], self.v, self.p
@@ -143,20 +156,18 @@ class NeuronCore(LifCore):
             self.i_syn *= p["a_syn"]
             self.i_syn += p["g_syn"] * buf
             drive = self.i_syn
-            core.charge("neuron", **{op: k * n for op, k in SYNAPSE_STATE_OPS.items()})
         else:
             drive = buf
         v *= p["a"]
         v += p["c"] + p["g"] * drive
         buf[:] = 0
-        core.kernel("neuron", "lif_neuron_update", n)
-        core.charge("neuron", **{op: k * n for op, k in NEURON_OPS.items()})  # bias, leak, per-neuron gain
         if not self.spiking:
+            self.tick_costs.charge(neurons=n, spikes=0)
             self.voltages.append(v.copy())
             return
         fired = np.flatnonzero(v > p["v_threshold"])
         v[fired] = p["v_reset"][fired]
-        core.charge("neuron", **{op: k * len(fired) for op, k in RESET_OPS.items()})
+        self.tick_costs.charge(neurons=n, spikes=len(fired))
         if self.send and len(fired):
             base = core.pe_id << KEY_SHIFT
             core.send_mc_many([base | i for i in fired.tolist()])

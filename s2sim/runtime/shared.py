@@ -1,16 +1,22 @@
-"""State of several PEs that run the same program, stacked so one numpy call serves them all.
+"""Group numerics: several PEs that run the same program compute a tick in one numpy call.
 
 Real firmware keeps each PE's arrays in that PE's SRAM. A Python model that loops over PEs pays
-numpy's per-call overhead once per PE per tick; stacking the arrays on a leading PE axis lets the
-numerics of one tick run for all members at once. Each member still owns (and is charged SRAM for)
-its own slice, and each member's timing is still its own: only the arithmetic is shared.
+numpy's per-call overhead once per PE per tick; stacking the members' arrays lets the numerics of
+one tick run for all of them at once. Each member still owns (and is charged SRAM for) its own
+slice, and each member's timing is still its own: only the arithmetic is shared.
+
+The contract (``TickGroup``): the program's tick is a per-PE pure function of the member's own
+state and input buffer; the group runs that function once over the stacked state of every member
+that is ready, early, and keeps what it overwrote. If a member's input for that tick changes
+before its PE runs the tick (a late packet or DMA), the early result is undone and the PE redoes
+the tick alone when it runs. So every member gets exactly what it computes alone, and turning the
+group off (``S2SIM_GROUP_NUMERICS=0``: every PE runs the function on its own rows) changes nothing
+a user can observe; tests/firmware_models/test_group_numerics.py checks that, bit for bit.
 """
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Any, Callable
-
-import numpy as np
+from typing import Callable, Protocol, Sequence
 
 #: Set to ``0`` to make every PE compute its own numerics (no stacking): the reference mode the
 #: bit-identity tests compare group numerics with, and a way to rule the speed trick out.
@@ -34,32 +40,70 @@ def grouping_enabled(requested: bool | None = None) -> bool:
         raise ValueError(str(err)) from None
 
 
-class SharedState:
-    def __init__(self, n_members: int):
-        self.n_members = n_members
-        self.arrays: dict[str, np.ndarray] = {}
-        self._memo: dict[str, tuple[Any, Any]] = {}
+class GroupKernel(Protocol):
+    """What a program gives its ``TickGroup``: one tick of its numerics over some members' rows."""
 
-    def stack(self, name: str, per_member_shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-        """The stacked array ``[n_members, *shape]`` (created zeroed on first use)."""
-        arr = self.arrays.get(name)
-        if arr is None:
-            arr = self.arrays[name] = np.zeros((self.n_members, *per_member_shape), dtype=dtype)
-        return arr
+    def compute(self, members: Sequence[int], tick: int) -> None:
+        """Run ``tick`` for ``members`` (ascending; all of them: in place, the fast path), each from its
+        own state and input buffer, exactly as each would alone; keep what ``restore`` puts back."""
 
-    def claim(self, core, index: int, name: str, per_member_shape: tuple[int, ...],
-              dtype=np.float32, category: str = "state", charge_bytes: int | None = None) -> np.ndarray:
-        """Member ``index``'s slice of ``name``, charged to its SRAM (``charge_bytes`` when padded)."""
-        view = self.stack(name, per_member_shape, dtype)[index]
-        nbytes = view.nbytes if charge_bytes is None else int(charge_bytes)
-        core.sram.reserve(name, nbytes, category)
-        return view
+    def restore(self, member: int, tick: int) -> None:
+        """Put ``member``'s state and input buffer back as they were before ``compute`` ran ``tick``."""
 
-    def once(self, key: str, stamp: Any, compute: Callable[[], Any]) -> Any:
-        """Run ``compute`` once per ``stamp`` (e.g. a tick) for the whole group; cache the result."""
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        value = compute()
-        self._memo[key] = (stamp, value)
-        return value
+
+class TickGroup:
+    """Who of a group's members has which tick computed early, and when that must be undone.
+
+    ``ready(member, tick)``: may the group compute ``tick`` early for this other member, which has
+    nothing early pending (default ``in_step``: its PE ran ``tick - 1``; LIF also asks whether its
+    timer is about to fire). ``grouped=False``: every member computes alone, when its PE runs the tick.
+    """
+
+    def __init__(self, n_members: int, kernel: GroupKernel, grouped: bool = True,
+                 ready: Callable[[int, int], bool] | None = None):
+        self.n_members, self.kernel, self.grouped = n_members, kernel, grouped
+        self.ready = ready
+        self.all_members = list(range(n_members))
+        #: per member: the tick the group computed early, not yet run by its PE (None: nothing early)
+        self.pending: list[int | None] = [None] * n_members
+        self.ran = [-1] * n_members  # last tick each member's PE ran
+        self.updates, self.redone = 0, 0  # group computations; early results undone (tests, tuning)
+
+    def run_tick(self, member: int, tick: int) -> None:
+        """Member's PE runs ``tick``: make sure its result is computed (with every member ready, if
+        nothing was computed early for it)."""
+        if self.pending[member] != tick:
+            if self.pending[member] is not None:  # an early result of another tick: the PE ran ahead
+                self.undo(member)
+            members = [member]
+            if self.grouped:
+                ready, pending = self.ready or self.in_step, self.pending
+                members = [j for j in self.all_members if j == member or (pending[j] is None and ready(j, tick))]
+            self.kernel.compute(members, tick)
+            self.updates += 1
+            for j in members:
+                self.pending[j] = tick
+        self.pending[member] = None
+        self.ran[member] = tick
+
+    def in_step(self, member: int, tick: int) -> bool:
+        """The default readiness: the member's PE ran the tick before ``tick``."""
+        return self.ran[member] == tick - 1
+
+    def passed(self, member: int, tick: int) -> None:
+        """Member's PE ran ``tick`` with no numerics of this group (e.g. an end-of-sample tick)."""
+        if self.pending[member] is not None:
+            self.undo(member)
+        self.ran[member] = tick
+
+    def input_changed(self, member: int, buffer_tick: int) -> None:
+        """Member's input buffer of ``buffer_tick`` is about to change (call only while
+        ``pending[member]`` is set: the common case costs one list lookup)."""
+        pending = self.pending[member]
+        if pending is not None and (pending ^ buffer_tick) & 1 == 0:  # the same buffer (tick parity)
+            self.undo(member)
+
+    def undo(self, member: int) -> None:
+        self.kernel.restore(member, self.pending[member])
+        self.pending[member] = None
+        self.redone += 1
