@@ -16,8 +16,8 @@ order; the first member whose tick callback runs computes it for every member no
 own input buffer; a member whose buffer changes afterwards (late packet / late DMA) is put back and redone alone when
 its PE runs the tick (counted in ``late_packet_recomputes``). ``S2SIM_GROUP_NUMERICS=0`` (or
 ``firmware.params.group_numerics: false``) makes every member compute alone when its PE runs the tick, with
-identical results (tests/firmware_models/test_group_numerics.py; one known exception under overruns, see
-``EpropGroup._not_computed``). Eligibility updates and Adam are applied lazily (before their results are next
+identical results (tests/firmware_models/test_group_numerics.py, including a tick shorter than a step).
+Eligibility updates and Adam are applied lazily (before their results are next
 read), which does not change any result. Timing is each PE's own: every callback charges its own cycles, from cost
 tables declared once (``step_cost_table``, ``SPIKE_RX_COSTS``).
 
@@ -174,20 +174,19 @@ class EpropGroup:
         self.awaiting_learn = np.zeros(G, bool)
         self.late_learning = 0
         self._fired: list[list[int]] | None = None  # spike keys per member of the last computation
-        self.ticks = TickGroup(G, self, grouped, ready=self._not_computed)
+        self.ticks = TickGroup(G, self, grouped, ready=self._ready)
         # host-visible
         self.record_raster = False
         self.rasters: dict[int, np.ndarray] = {}
         self.raster = np.zeros((self.T, N), np.uint8)
         self._raster_sample = -1
 
-    def _not_computed(self, member: int, tick: int) -> bool:
-        """Which members the group computes early: every one it has not computed ``tick`` for, even one whose PE
-        has not run its previous tick yet. That is how e-prop's group has always stepped, and the golden timings
-        record it; but it is not what such a member computes alone (``TickGroup.in_step`` is): under overruns,
-        a member still before its end-of-sample tick gets the next sample's first tick computed, and its
-        end-of-sample tick then reads that tick's readout partial instead of its sample's. See the README."""
-        return self.computed_tick[member] < tick
+    def _ready(self, member: int, tick: int) -> bool:
+        """Which other members the group computes early: those whose PE ran the tick before (``in_step``) and
+        that do not await their learning. The error vector of a member still awaiting it may arrive after its
+        next sample started (``request_learn``, late); alone, its PE would have applied fewer of that sample's
+        eligibility updates by then, so computing it early would change what the late learning resets."""
+        return self.ticks.in_step(member, tick) and not self.awaiting_learn[member]
 
     @property
     def grouped(self) -> bool:
@@ -808,6 +807,7 @@ class EpropCore(Firmware):
         g, k = self.g, self.k
         self.ended_sample = s
         g.finish_sample(k, s)
+        g.ticks.passed(k, tick)  # a tick without group numerics: the group may compute this member's next one
         g.inputs[k, tick & 1, g.n_in:] = 0.0  # z_{T−1} is not an input of any step
         if g.train:
             g.awaiting_learn[k] = True
