@@ -48,10 +48,10 @@ def timing_of(sim) -> dict:
     out = {f"stats.{k}": np.asarray(v).copy() for k, v in chip.stats.view().items()}
     out.update({f"phase.{k}": v.copy() for k, v in chip.stats.phase_cycles.items()})
     for pe in chip.used_pes():
-        out[f"pe{pe.id}.counters"] = dict(pe.c)
-        out[f"pe{pe.id}.cycles_by_level"] = dict(pe.cycles_by_level)
+        out[f"pe{pe.id}.counters"] = chip.counters.of(pe.id)
+        out[f"pe{pe.id}.cycles_by_level"] = dict(chip.counters.cycles_by_level[pe.id])
         out[f"pe{pe.id}.sram"] = pe.sram.used_bytes
-    out["deliveries"] = chip.deliveries
+    out["machine"] = chip.counters.machine()
     out["now_ns"] = sim.env.now
     return out
 

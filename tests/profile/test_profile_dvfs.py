@@ -91,7 +91,7 @@ def test_policy_on_the_chip_follows_the_load(cycles, level):
     sim.run_ticks(10)
     assert pol.choices[level] >= 9  # all but the first tick (no history: fastest)
     pe = sim.chip.pes[0]
-    assert pe.c["timer_overruns"] == 0
+    assert sim.machine.counters.timer_overruns[pe.id] == 0
     assert sim.chip.stats.time_done_ns[:10, 0].max() <= 0.8 * 1_000_000.0
 
 

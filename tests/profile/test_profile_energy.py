@@ -94,7 +94,7 @@ def test_one_pe_energy_under_dvfs_matches_a_hand_computation():
     assert en["per_phase_j"]["light"] == pytest.approx(2 * LIGHT_CYCLES * low.active_energy_per_cycle_pj * 1e-12)
     assert en["pe_time_by_level_s"] == pytest.approx({"pl_high": 2 * TICK_NS * 1e-9,
                                                       "pl_low": (end_ns - 2 * TICK_NS) * 1e-9})
-    assert sim.chip.noc.packet_hops == 4 * PACKETS  # the one-hop route the hand computation assumed
+    assert sim.machine.counters.packet_hops == 4 * PACKETS  # the one-hop route the hand computation assumed
 
 
 def test_phase_time_per_timestep_uses_the_level_of_that_timestep():

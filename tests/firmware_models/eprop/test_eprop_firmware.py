@@ -58,7 +58,7 @@ def test_full_size_80_120_12_sample_matches_reference_and_is_real_time():
         np.testing.assert_allclose(v, wr[k], atol=1e-6)
     st = chip.sim.chip.stats
     assert st.time_done_ns[:st.n_rows].max() < 1e6  # every tick's work ends inside the 1 ms tick
-    sent = sum(chip.sim.chip.pes[pe].c["packets_sent"] for pe in range(12))
+    sent = chip.sim.machine.counters.total("packets_sent", range(12))
     assert sent >= int(r.z.sum()) + 11 * 12 + 12  # spikes + reduce + err packets
 
 

@@ -36,7 +36,7 @@ def _train(pes, tick_ns):
 
 
 def _overruns(chip):
-    return {s.pe: chip.sim.chip.pes[s.pe].c["timer_overruns"] for s in chip.slices}
+    return {s.pe: chip.sim.machine.counters.timer_overruns[s.pe] for s in chip.slices}
 
 
 def test_too_short_tick_finishes_every_trial_and_reports_overruns_and_late_steps_per_pe():

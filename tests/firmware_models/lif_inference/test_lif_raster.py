@@ -58,7 +58,7 @@ def test_burst_fidelity_uses_fewer_events_for_the_same_packets(tmp_path):
     counts = {}
     for fidelity in ("burst", "packet"):
         sim, _, _ = simulate(make_ctx(tmp_path, fidelity), 30)
-        counts[fidelity] = (sim.chip.deliveries, sim.env.events_scheduled)
+        counts[fidelity] = (sim.machine.counters.deliveries, sim.env.events_scheduled)
     assert counts["burst"][0] == counts["packet"][0]
     assert counts["burst"][1] < counts["packet"][1]
 
