@@ -115,7 +115,7 @@ class Chip:
         self.dram = Dram(p)
         self.stats = TickStats(p.n_pes, max_rows=record_timesteps)
         self.pes = [PE(self.env, i, p, self) for i in range(p.n_pes)]
-        self.dmas = [DmaEngine(self.env, pe, self.dram, p.dma_queue_size) for pe in self.pes]  # count in pe.counters
+        self.dmas = [DmaEngine(self.env, pe, self.dram, p.dma_queue_size) for pe in self.pes]
         self.timer_groups: dict[tuple[float, float], TimerGroup] = {}
         self._group_of: dict[int, TimerGroup] = {}
         self.tick_limit = 0

@@ -92,7 +92,7 @@ def _direction(a: tuple[int, int], b: tuple[int, int]) -> str:
 class NoC:
     """Routing tables, route compilation and link reservations for one chip."""
 
-    def __init__(self, p: HwParams, counters: Counters | None = None):
+    def __init__(self, p: HwParams, counters: Counters):
         self.p = p
         self.mesh = Mesh(p)
         self.tables: dict[tuple[int, int], list[RouteEntry]] = {}
@@ -106,8 +106,7 @@ class NoC:
         self.ser_ns = p.packet_serialization_ns
         self.inject_ns = p.injection_cycles * p.noc_ns_per_cycle
         self.eject_ns = p.ejection_cycles * p.noc_ns_per_cycle
-        # packets routed, hops and drops are counted in the machine's record
-        self.counters = counters if counters is not None else Counters(p.n_pes)
+        self.counters = counters  # the machine's record: packets routed, hops, drops
 
     # ---- routing tables -------------------------------------------------------------------
     def add_entry(self, router: tuple[int, int], key: int, mask: int, links=(), pes=()) -> None:

@@ -50,11 +50,11 @@ class _TwoLevels:
 
 def _run_worker(hw: HwParams) -> Simulation:
     sim = Simulation(hw)
-    sim.chip.dvfs_policy = _TwoLevels()
+    sim.machine.dvfs_policy = _TwoLevels()
     sim.store_dram("block", np.arange(DMA_FLOATS, dtype=np.float32))
     # PE 0 sits in QPE 0 at mesh slot (0, 0); PE 4 in QPE 1 at (1, 0): one link away. PE 4 runs no
     # firmware (powered off, its copies are dropped), so the chip's energy is PE 0's plus the NoC's.
-    sim.chip.noc.add_multicast(KEY, 0xFFFFFFFF, 0, [4])
+    sim.machine.routing.add_multicast(KEY, 0xFFFFFFFF, 0, [4])
     sim.load(0, _Worker())
     sim.run_ticks(4)
     return sim

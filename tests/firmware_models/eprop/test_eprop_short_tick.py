@@ -37,7 +37,7 @@ def _train(tick_ns):
 def test_too_short_tick_finishes_every_sample_and_reports_overruns_per_pe():
     chip, recs, w0 = _train(tick_ns=20_000.0)
     assert [r[0] for r in recs] == list(range(N_SAMPLES))  # every sample reduced once, in order
-    step_work_ns = chip.sim.chip.stats.time_done_ns.max()
+    step_work_ns = chip.sim.machine.stats.time_done_ns.max()
     assert step_work_ns > 20_000.0  # the tick really is too short for the work
     per_pe = diagnostics_section(chip.sim)["per_pe"]
     pes = [s.pe for s in chip.slices]
