@@ -62,7 +62,8 @@ def energy_breakdown_j(machine: Machine, end_ns: float) -> dict[str, float]:
 
 
 def active_pj(p, cycles_by_level: dict[str, float]) -> float:
-    """One PE's active (dynamic) energy (its ``Counters.cycles_by_level`` entry): busy cycles x the energy per cycle of their level."""
+    """One PE's active (dynamic) energy from its ``Counters.cycles_by_level`` entry: busy cycles x the
+    energy per cycle of their level."""
     return sum(cyc * p.perf_level(name).active_energy_per_cycle_pj for name, cyc in cycles_by_level.items())
 
 

@@ -375,13 +375,6 @@ class PE:
         return {name: cyc * p.perf_level(name).ns_per_cycle for name, cyc in self.cycles_by_level.items()}
 
     @property
-    def active_pj(self) -> float:
-        """Active (dynamic) core energy: busy cycles x the energy per cycle of their level."""
-        p = self.p
-        return sum(cyc * p.perf_level(name).active_energy_per_cycle_pj
-                   for name, cyc in self.cycles_by_level.items())
-
-    @property
     def phase_cycles_total(self) -> dict[str, float]:
         """Cycles per phase over the whole run, up to the last merged timestep (``chip.flush_stats``)."""
         return self.chip.stats.phase_totals(self.id)

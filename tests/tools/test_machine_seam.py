@@ -41,8 +41,8 @@ def test_firmware_imports_only_the_runtime_of_s2sim():
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
-            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names
-                          if n.split(".")[0] == "s2sim" and not (n == "s2sim.runtime" or n.startswith("s2sim.runtime."))]
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] == "s2sim"
+                          and not (n == "s2sim.runtime" or n.startswith("s2sim.runtime."))]
     assert offenders == []
 
 
