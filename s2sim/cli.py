@@ -150,6 +150,9 @@ def print_summary(s: dict, out_dir: Path) -> None:
     ts = lat["timestep_ns"]
     t.add_row("timestep latency (critical PE)", f"median {ts['median'] / 1e3:.1f} µs, max {ts['max'] / 1e3:.1f} µs "
               f"(tick {lat['tick_ns'] / 1e3:.0f} µs, {'real time' if ts['max'] <= lat['tick_ns'] else 'NOT real time'})")
+    if lat.get("bracket"):
+        from .profile.bracket import band_text
+        t.add_row("cycle bracket (low-high)", band_text(lat))
     phases = sorted(lat["per_phase_ns"].items(), key=lambda kv: -kv[1])[:5]
     t.add_row("largest phases / step", ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in phases))
     t.add_row("energy", f"{en['total_j'] * 1e3:.3f} mJ total, {en['per_sample_j'] * 1e3:.3f} mJ per sample")
@@ -231,7 +234,9 @@ def arch_show(name: str, as_json: bool) -> None:
         t.add_row(Text(key), Text(str(s.value)), s.confidence, Text(s.source))
     wide = Console(width=max(console.width, widest + 60)) if not console.is_terminal else console
     wide.print(t)
-    console.print(Text(f"default performance level: {a.default_performance_level}; {a.n_pes} PEs"))
+    console.print(Text(f"default performance level: {a.default_performance_level}; {a.n_pes} PEs; "
+                       f"cycle model: {a.cycle_model} (kernels{'' if a.cycle_model == 'nominal' else '_' + a.cycle_model}; "
+                       "nominal | low | high, docs/fidelity.md)"))
 
 
 # ---- data --------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ the total comes from measured, derived or estimated numbers.
 Core model (docs/simulation-model.md, Energy): a used PE draws its level's static power for all the
 time it spends at that level, busy or asleep (``core_static``), plus the level's dynamic energy per
 busy cycle (``core_active``). Busy power = static + pJ/cycle x clock, which is exactly how the two
-numbers were split from the chip's measured sleep and CoreMark power.
+numbers were split from the chip's measured sleep and CoreMark power. The off-chip LPDDR4 adds
+energy per byte moved (``dram``) and its standby + refresh power for the whole run
+(``dram_background``).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ COMPONENT_SOURCES: dict[str, list[str]] = {
     "noc": ["noc.energy_per_hop_pj"],
     "dma": ["dma.energy_per_byte_pj"],
     "dram": ["dram.energy_per_byte_pj"],
+    "dram_background": ["dram.background_power_mw"],
     "exp_accelerator": ["accelerators.exp_energy_pj"],
     "mac_array": ["accelerators.mac_energy_pj"],
 }
@@ -52,6 +55,8 @@ def energy_breakdown_j(machine: Machine, end_ns: float) -> dict[str, float]:
         "noc": counters.packet_hops * p.noc_energy_per_hop_pj * 1e-12,
         "dma": dma_bytes * p.dma_energy_per_byte_pj * 1e-12,
         "dram": (counters.dram_bytes_read + counters.dram_bytes_written) * p.dram_energy_per_byte_pj * 1e-12,
+        # the DRAM devices' standby + refresh power, paid for the whole run whether or not it is accessed
+        "dram_background": p.dram_background_power_mw * 1e-3 * end_ns * 1e-9,
     }
     unused = unused_components(machine)  # their energy parameters are not read: an override of them changed nothing
     if "exp_accelerator" not in unused:

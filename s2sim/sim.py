@@ -26,7 +26,7 @@ class Simulation:
         self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder,
                          record_timesteps=record_timesteps, kernel=kernel)
         self.machine: Machine = self.chip
-        self.cost = CostModel(hw.core_cycles, hw.kernel_cycles)
+        self.cost = CostModel(hw.core_cycles, hw.kernel_cycles, hw.kernel_cycles_bracket)
         self.cores: dict[int, Core] = {}
 
     @property

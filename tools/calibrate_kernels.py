@@ -6,8 +6,14 @@ Cortex-M4 pipeline model on each loop body (cycles per iteration, steady state) 
 outside the loops (per-call overhead). Code bytes per kernel come from ``arm-none-eabi-size`` on
 the object (one section per function) and stack bytes from ``-fstack-usage``.
 
+Then runs every kernel on Unicorn's Cortex-M4 emulator (``kernel_trace.py``) for two bounds of its
+table loop, checks its outputs against numpy (``kernel_cases.py``) and costs the executed
+instructions with ARM's Cortex-M4 timing rules at a low and a high setting: the cycle bracket
+around llvm-mca's nominal figure (``cycles_per_iteration_low``/``_high`` per loop).
+
 Writes ``firmware_models/<algo>/kernels/calibration.json`` (one per algorithm, next to the C it
-describes) and rewrites only the ``kernels:`` block of ``s2sim/arch/spinnaker2.yaml`` in place.
+describes) and rewrites only the ``kernels:``, ``kernels_low:`` and ``kernels_high:`` blocks of
+``s2sim/arch/spinnaker2.yaml`` in place.
 ``--check`` instead verifies that the YAML block is what the committed JSON says (no toolchain
 needed: this is what CI runs when the compilers are absent).
 
@@ -15,6 +21,8 @@ llvm-mca counts a taken branch as one issue cycle; the Cortex-M4 refills its pip
 branch (1 + P cycles, P >= 1), so each iteration adds P for the loop's backward branch and for every
 taken forward branch on its path. ``bl`` to ``expf``/``logf``/the exp accelerator is costed from the
 arch table (``core_cycles.expf`` / ``logf``, ``accelerators.exp_latency_cycles``), not by llvm-mca.
+
+Needs arm-none-eabi-gcc/binutils, llvm-mca and the ``unicorn`` package (``pip install .[calibrate]``).
 
 Usage:  python tools/calibrate_kernels.py [--check]
 """
@@ -31,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel_trace as kt  # noqa: E402
 ARCH_YAML = REPO / "s2sim" / "arch" / "spinnaker2.yaml"
 GCC, MCA, SIZE = "arm-none-eabi-gcc", "llvm-mca", "arm-none-eabi-size"
 CFLAGS = ["-O2", "-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-mthumb"]
@@ -39,6 +49,9 @@ MCA_FLAGS = ["-mtriple=thumbv7em-none-eabihf", "-mcpu=cortex-m4"]
 MCA_ITERATIONS = 200
 BRANCH_REFILL_CYCLES = 1  # P in 1 + P (TI SWCU192 Table 3-25, P = 1-3); llvm-mca counts the 1
 CALLS = {"expf": "expf", "logf": "logf", "s2_exp_accel": "exp_accel"}  # callee -> cost name
+TRACE_BOUNDS = (8, 16)  # table-loop bounds of the two emulator runs (the slope cancels fixed costs)
+TRACE_SEED = 23
+NUMERICS_TOLERANCE = 1e-5  # |emulator - numpy| / (1 + |numpy|): float32 and FMA rounding, not a bug
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,7 @@ class KernelSpec:
 
 KERNELS = (
     KernelSpec("dense_mac", "eprop", "dense_mac", ("post", "pre"), "pre",
-               "dense float forward MAC, per synapse"),
+               "dense float forward MAC, W [pre][post], per synapse"),
     KernelSpec("event_add_dense", "eprop", "event_add_dense", ("post",), "post",
                "event-driven dense row add, per spike x post neuron"),
     KernelSpec("eprop_neuron_update", "eprop", "eprop_neuron_update", ("neuron",), "neuron",
@@ -68,19 +81,29 @@ KERNELS = (
     KernelSpec("eprop_eligibility_post_pre", "eprop", "eprop_eligibility_post_pre", ("post", "pre"), "pre",
                "e-prop eligibility, layout lean [post][pre], per synapse"),
     KernelSpec("eprop_eligibility_pre_post", "eprop", "eprop_eligibility_pre_post", ("pre", "post"), "post",
-               "e-prop eligibility, the repo's [pre][post] layout, per synapse"),
-    KernelSpec("eprop_eligibility_paper", "eprop", "eprop_eligibility_paper", ("post", "pre"), "pre",
-               "e-prop eligibility, layout paper (per-synapse eps^v), per synapse"),
-    KernelSpec("eprop_eligibility_closed_form", "eprop", "eprop_eligibility_closed_form", ("post", "pre"), "pre",
-               "e-prop eligibility, closed-form E, per synapse"),
+               "e-prop eligibility, layout lean, [pre][post], per synapse"),
+    KernelSpec("eprop_eligibility_pre_post_row", "eprop", "eprop_eligibility_pre_post", ("pre", "post"), "pre",
+               "e-prop eligibility, layout lean, [pre][post], outer loop per presynaptic row"),
+    KernelSpec("eprop_eligibility_paper", "eprop", "eprop_eligibility_paper", ("pre", "post"), "post",
+               "e-prop eligibility, layout paper (per-synapse eps^v), [pre][post], per synapse"),
+    KernelSpec("eprop_eligibility_paper_row", "eprop", "eprop_eligibility_paper", ("pre", "post"), "pre",
+               "e-prop eligibility, layout paper, outer loop per presynaptic row"),
+    KernelSpec("eprop_autapse_zero", "eprop", "eprop_autapse_zero", ("neuron",), "neuron",
+               "e-prop autapse diagonal reset after the eligibility kernel (S16), per own neuron"),
+    KernelSpec("eprop_eligibility_closed_form", "eprop", "eprop_eligibility_closed_form", ("pre", "post"), "post",
+               "e-prop eligibility, closed-form E, [pre][post], per synapse"),
+    KernelSpec("eprop_eligibility_closed_form_row", "eprop", "eprop_eligibility_closed_form", ("pre", "post"),
+               "pre", "e-prop eligibility, closed-form E, outer loop per presynaptic row"),
     KernelSpec("eprop_eps_v", "eprop", "eprop_eps_v", ("pre",), "pre",
                "e-prop eps^v per presynaptic neuron, per input"),
     KernelSpec("eprop_readout", "eprop", "eprop_readout", ("out", "neuron"), "neuron",
                "readout partial sum, per neuron x output"),
     KernelSpec("eprop_learning_signal", "eprop", "eprop_learning_signal", ("neuron", "out"), "out",
                "learning signal W_out err / T, per neuron x output"),
-    KernelSpec("adam_update", "eprop", "adam_update", ("post", "pre"), "pre",
-               "fused gradient + L2 + Adam, per weight"),
+    KernelSpec("adam_update", "eprop", "adam_update", ("pre", "post"), "post",
+               "fused gradient + L2 + Adam, [pre][post], per weight"),
+    KernelSpec("adam_update_row", "eprop", "adam_update", ("pre", "post"), "pre",
+               "fused gradient + L2 + Adam, outer loop per weight row"),
     KernelSpec("eventprop_receive_spike", "eventprop", "eventprop_receive_spike", ("post",), "post",
                "EventProp input spike: record + weight column into the input, per spike x post neuron"),
     KernelSpec("eventprop_error_in", "eventprop", "eventprop_error_in", ("packet",), "packet",
@@ -329,7 +352,7 @@ def stack_usage(su: Path) -> dict[str, int]:
     return out
 
 
-NM = "arm-none-eabi-nm"
+NM, OBJCOPY, OBJDUMP = "arm-none-eabi-nm", "arm-none-eabi-objcopy", "arm-none-eabi-objdump"
 ACCEL_STUB = "float s2_exp_accel(float x) { return x; }\n"  # stands in for the accelerator's driver call
 
 
@@ -354,6 +377,7 @@ def link_image(objects: list[Path], tmp: Path) -> dict:
         parts = ln.split()
         if len(parts) == 4 and parts[2] in "Tt" and parts[3] not in kernels and parts[3] != "s2_exp_accel":
             library[parts[3]] = int(parts[1], 16)
+    subprocess.run([OBJCOPY, "-O", "binary", str(elf), str(tmp / "image.bin")], check=True)
     image = {k: sec.get(f".{k}", 0) for k in ("text", "rodata", "data", "bss")}
     return {"text_bytes": image["text"], "rodata_bytes": image["rodata"], "data_bytes": image["data"],
             "bss_bytes": image["bss"], "code_bytes": image["text"] + image["rodata"] + image["data"],
@@ -362,9 +386,48 @@ def link_image(objects: list[Path], tmp: Path) -> dict:
                    "-Wl,--gc-sections kernels + accel stub -lm; arm-none-eabi-size -A"}
 
 
+def trace_kernel(spec: KernelSpec, emu: "kt.Emulator", bound: int) -> tuple[dict, float]:
+    """One emulator call with table-loop bound ``bound``: per setting, the cycles of each loop's own
+    instructions, its iterations and the cycles outside loops; and the numerics error against numpy."""
+    import numpy as np
+    import kernel_cases as kc
+
+    case = kc.CASES[spec.function](bound, np.random.default_rng(TRACE_SEED))
+    run = emu.call(spec.function, case.args, CALLS)
+    err = kc.max_error(case, run.arrays, run.r0, run.s0)
+    loops = kt.function_loops(emu, spec.function)
+    if len(loops) != len(spec.loops):
+        raise ValueError(f"{spec.function}: {len(loops)} loops in the linked image, expected {spec.loops}")
+    out = {}
+    for setting in kt.SETTINGS:
+        own, iters, outside = kt.loop_cycles(run.trace, kt.rule_cycles(run.trace, setting), loops)
+        out[setting] = (own, iters, outside)
+    return out, err
+
+
+def add_bracket(spec: KernelSpec, entry: dict, emu: "kt.Emulator") -> None:
+    """Low and high cycles per iteration of every loop (slope between two bounds of the table
+    loop; a loop whose count does not change is averaged) and per call outside the loops."""
+    small, err_small = trace_kernel(spec, emu, TRACE_BOUNDS[0])
+    large, err_large = trace_kernel(spec, emu, TRACE_BOUNDS[1])
+    err = max(err_small, err_large)
+    if err > NUMERICS_TOLERANCE:
+        raise ValueError(f"{spec.function}: emulator outputs differ from numpy by {err:.2e} "
+                         f"(> {NUMERICS_TOLERANCE:g}): the C kernel and its reference disagree")
+    for setting in kt.SETTINGS:
+        (own1, it1, _), (own2, it2, outside) = small[setting], large[setting]
+        for k, name in enumerate(spec.loops):
+            per = (own2[k] - own1[k]) / (it2[k] - it1[k]) if it2[k] != it1[k] else own2[k] / max(it2[k], 1)
+            entry["loops"][name][f"cycles_per_iteration_{setting}"] = round(per, 3)
+        entry[f"call_overhead_cycles_{setting}"] = round(outside, 3)
+    entry["emulator_max_error"] = float(f"{err:.3g}")
+
+
 def calibrate() -> dict[str, dict]:
     """Compile and analyse every kernel; one calibration document per algorithm."""
-    versions = {"compiler": tool_version(GCC), "llvm_mca": tool_version(MCA), "size": tool_version(SIZE)}
+    import unicorn
+    versions = {"compiler": tool_version(GCC), "llvm_mca": tool_version(MCA), "size": tool_version(SIZE),
+                "unicorn": f"unicorn {unicorn.__version__} (Cortex-M4, Thumb-2, FPU)"}
     docs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for algo in sorted({k.algo for k in KERNELS}):
@@ -387,13 +450,19 @@ def calibrate() -> dict[str, dict]:
             missing = [k.name for k in KERNELS if k.algo == algo and k.name not in kernels]
             if missing:
                 raise ValueError(f"kernels not found in firmware_models/{algo}/kernels/*.c: {missing}")
+            image = link_image(objects, Path(tmp))
+            emu = kt.Emulator(Path(tmp) / "image.elf", Path(tmp) / "image.bin")
+            for spec in (k for k in KERNELS if k.algo == algo):
+                add_bracket(spec, kernels[spec.name], emu)
             docs[algo] = {
                 "tools": versions, "cflags": " ".join(CFLAGS), "mca_flags": " ".join(MCA_FLAGS),
                 "branch_refill_cycles": BRANCH_REFILL_CYCLES,
                 "kernels": kernels,
                 "code_bytes_total": sum(code_bytes.values()),
                 "stack_bytes_max": max(stack_bytes.values()),
-                "image": link_image(objects, Path(tmp)),
+                "image": image,
+                "timing_rules": {"source": kt.TRM, "settings": kt.SETTINGS,
+                                 "trace_bounds": list(TRACE_BOUNDS), "emulator": versions["unicorn"]},
             }
     return docs
 
@@ -411,51 +480,88 @@ def load_calibration() -> dict[str, dict]:
     return {a: json.loads(json_path(a).read_text()) for a in algos}
 
 
-def table_value(entry: dict) -> float:
-    """The arch table's per-iteration figure: the table loop's common-path cycles."""
-    return entry["loops"][entry["table_loop"]]["cycles_per_iteration"]
+SETTINGS = ("nominal", "low", "high")  # the YAML block of each: kernels, kernels_low, kernels_high
 
 
-def kernels_block(docs: dict[str, dict]) -> str:
-    """The ``kernels:`` YAML block (text, so the rest of the file keeps its order and comments)."""
-    lines = ["kernels:",
+def block_name(setting: str) -> str:
+    return "kernels" if setting == "nominal" else f"kernels_{setting}"
+
+
+def table_value(entry: dict, setting: str = "nominal") -> float:
+    """The arch table's per-iteration figure: the table loop's common-path cycles (nominal:
+    llvm-mca; low/high: the Cortex-M4 timing rules on the emulator's trace)."""
+    suffix = "" if setting == "nominal" else f"_{setting}"
+    return entry["loops"][entry["table_loop"]][f"cycles_per_iteration{suffix}"]
+
+
+def kernels_block(docs: dict[str, dict], setting: str = "nominal") -> str:
+    """One generated YAML block (text, so the rest of the file keeps its order and comments)."""
+    lines = [f"{block_name(setting)}:",
              "  # generated by tools/calibrate_kernels.py from firmware_models/*/kernels/calibration.json;",
              "  # do not edit by hand: edit the C kernel and rerun the tool"]
+    if setting != "nominal":
+        lines.append(f"  # arch.cycle_model={setting}: the {setting} end of the cycle bracket (docs/fidelity.md)")
     for spec in KERNELS:
         doc = docs[spec.algo]
         e = doc["kernels"][spec.name]
         t = doc["tools"]
-        src = (f"derived: {e['file']}:{e['function']} ({spec.table_loop} loop), {t['compiler']} "
-               f"{doc['cflags']}; {t['llvm_mca'].replace('Debian ', '')} {doc['mca_flags']}, "
-               f"+{doc['branch_refill_cycles']} taken-branch refill [D]")
+        if setting == "nominal":
+            src = (f"derived: {e['file']}:{e['function']} ({spec.table_loop} loop), {t['compiler']} "
+                   f"{doc['cflags']}; {t['llvm_mca'].replace('Debian ', '')} {doc['mca_flags']}, "
+                   f"+{doc['branch_refill_cycles']} taken-branch refill [D]")
+            note = spec.doc + "; static pipeline model, not measured on silicon"
+        else:
+            src = (f"derived: {e['file']}:{e['function']} ({spec.table_loop} loop) traced on {t['unicorn']}, "
+                   f"{setting} timing rules of {doc['timing_rules']['source']} (tools/kernel_trace.py) [D]")
+            note = spec.doc + f"; {setting} end of the timing-rule bracket, not measured on silicon"
         lines += [f"  {spec.name}:",
-                  f"    value: {table_value(e):g}",
+                  f"    value: {table_value(e, setting):g}",
                   f"    source: {json.dumps(src)}",
                   "    confidence: derived",
-                  f"    note: {json.dumps(spec.doc + '; static pipeline model, not measured on silicon')}"]
+                  f"    note: {json.dumps(note)}"]
     return "\n".join(lines) + "\n"
 
 
-_BLOCK = re.compile(r"^kernels:\n(?:(?:[ \t].*|)\n)*?(?=^\S)", re.M)
+def _block_re(name: str) -> re.Pattern:
+    return re.compile(rf"^{name}:\n(?:(?:[ \t].*|)\n)*?(?=^\S)", re.M)
 
 
-def current_block(text: str) -> str:
-    m = _BLOCK.search(text)
+def current_block(text: str, setting: str = "nominal") -> str:
+    m = _block_re(block_name(setting)).search(text)
     if not m:
-        raise ValueError(f"{ARCH_YAML}: no top-level 'kernels:' block")
+        raise ValueError(f"{ARCH_YAML}: no top-level '{block_name(setting)}:' block")
     return m.group(0).rstrip("\n") + "\n"
 
 
-def rewrite_yaml(block: str) -> None:
+def rewrite_yaml(blocks: dict[str, str]) -> None:
+    """Replace each generated block in place; a missing one goes right after the block before it."""
     text = ARCH_YAML.read_text()
-    m = _BLOCK.search(text)
-    if not m:
-        raise ValueError(f"{ARCH_YAML}: no top-level 'kernels:' block")
-    ARCH_YAML.write_text(text[:m.start()] + block + "\n" + text[m.end():])
+    for k, setting in enumerate(SETTINGS):
+        m = _block_re(block_name(setting)).search(text)
+        if m is None and k > 0:
+            prev = _block_re(block_name(SETTINGS[k - 1])).search(text)
+            text = text[:prev.end()] + blocks[setting] + "\n" + text[prev.end():]
+        elif m is None:
+            raise ValueError(f"{ARCH_YAML}: no top-level 'kernels:' block")
+        else:
+            text = text[:m.start()] + blocks[setting] + "\n" + text[m.end():]
+    ARCH_YAML.write_text(text)
+
+
+def all_blocks(docs: dict[str, dict]) -> dict[str, str]:
+    return {setting: kernels_block(docs, setting) for setting in SETTINGS}
 
 
 def toolchain_present() -> bool:
-    return all(shutil.which(t) for t in (GCC, MCA, SIZE, NM))
+    return all(shutil.which(t) for t in (GCC, MCA, SIZE, NM, OBJCOPY, OBJDUMP)) and emulator_present()
+
+
+def emulator_present() -> bool:
+    try:
+        import unicorn  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -464,25 +570,28 @@ def main(argv: list[str] | None = None) -> int:
                     help="verify the YAML kernels block matches the committed calibration JSON")
     args = ap.parse_args(argv)
     if args.check:
-        want, have = kernels_block(load_calibration()), current_block(ARCH_YAML.read_text())
-        if want != have:
-            print(f"{ARCH_YAML.relative_to(REPO)}: kernels block differs from calibration.json; "
-                  "rerun python tools/calibrate_kernels.py", file=sys.stderr)
-            return 1
-        print("kernels block matches calibration.json")
+        docs, text = load_calibration(), ARCH_YAML.read_text()
+        for setting in SETTINGS:
+            if kernels_block(docs, setting) != current_block(text, setting):
+                print(f"{ARCH_YAML.relative_to(REPO)}: {block_name(setting)} block differs from "
+                      "calibration.json; rerun python tools/calibrate_kernels.py", file=sys.stderr)
+                return 1
+        print("kernels, kernels_low and kernels_high blocks match calibration.json")
         return 0
     if not toolchain_present():
-        print(f"calibrate_kernels: needs {GCC}, {MCA}, {SIZE} and {NM} on PATH "
-              "(Debian: apt-get install gcc-arm-none-eabi llvm)", file=sys.stderr)
+        print(f"calibrate_kernels: needs {GCC}, {MCA}, {SIZE}, {NM}, {OBJDUMP} on PATH "
+              "(Debian: apt-get install gcc-arm-none-eabi llvm) and the unicorn package "
+              "(pip install unicorn)", file=sys.stderr)
         return 2
     docs = calibrate()
     for algo, doc in docs.items():
         json_path(algo).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    rewrite_yaml(kernels_block(docs))
+    rewrite_yaml(all_blocks(docs))
+    print(f"{'kernel':32s} {'nominal':>7s} {'low':>6s} {'high':>6s} per       emulator err")
     for spec in KERNELS:
         e = docs[spec.algo]["kernels"][spec.name]
-        print(f"{spec.name:32s} {table_value(e):7.2f} cycles/{spec.table_loop:8s} "
-              f"overhead {e['call_overhead_cycles']:6.1f}  code {e['code_bytes']:4d} B")
+        print(f"{spec.name:32s} {table_value(e):7.2f} {table_value(e, 'low'):6.2f} {table_value(e, 'high'):6.2f} "
+              f"{spec.table_loop:8s}  {e['emulator_max_error']:.1e}")
     for algo, doc in docs.items():
         im = doc["image"]
         print(f"{algo}: linked kernels + libm {im['code_bytes']} B code "

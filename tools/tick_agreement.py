@@ -115,9 +115,9 @@ def gsc_rows(layout: str = "paper", exp_impl: str = "software", tick: int = 2) -
     for s in chip.slices:
         n = s.stop - s.start
         eligibility = {"paper": cost("eprop_eligibility_paper", post=n, pre=m),
-                       "lean": cost("eprop_eligibility_post_pre", post=n, pre=m) + cost("eprop_eps_v", pre=m),
+                       "lean": cost("eprop_eligibility_pre_post", post=n, pre=m) + cost("eprop_eps_v", pre=m),
                        "closed_form": cost("eprop_eligibility_closed_form", post=n, pre=m)
-                       + cost("eprop_eps_v", pre=m)}[layout]
+                       + cost("eprop_eps_v", pre=m)}[layout] + cost("eprop_autapse_zero", neuron=n)
         compiled = {"forward": cost("dense_mac", post=n, pre=m),
                     "neuron": cost("eprop_neuron_update", neuron=n),
                     "surrogate": cost(surrogate, neuron=n),

@@ -591,11 +591,14 @@ class EpropCore(Firmware):
             add("surrogate", core.kernel_cost("eprop_surrogate_accel" if accel else "eprop_surrogate_expf", n))
             syn = (n_in + n_rec) * n
             kernel = {"paper": "eprop_eligibility_paper",  # ε^v per synapse: one more load, FMA, store
-                      "lean": "eprop_eligibility_post_pre",
+                      "lean": "eprop_eligibility_pre_post",  # all in the firmware's [pre][post] layout
                       "closed_form": "eprop_eligibility_closed_form"}[g.layout]
-            add("eligibility", core.kernel_cost(kernel, syn))
+            m = n_in + n_rec
+            # [pre][post]: the kernel's inner loop runs per synapse, its outer loop per presynaptic row
+            add("eligibility", core.kernel_cost(kernel, syn) + core.kernel_cost(kernel + "_row", m))
+            if n_rec:  # S16: the slice's autapse diagonal reset after the kernel (self.e/ea/ev[rows, js] = 0)
+                add("eligibility", core.kernel_cost("eprop_autapse_zero", n))
             if g.layout != "paper":  # ε^v per presynaptic neuron
-                m = n_in + n_rec
                 add("eligibility", core.cost(fmac=m, load=m, store=m, loop=m))
         add("readout", core.kernel_cost("eprop_readout", n * n_out))
         # per output: the compiled outer loop (acc init, y += acc, pointers, branch): 14 cycles
@@ -767,6 +770,7 @@ class EpropCore(Firmware):
         core.kernel("learning_signal", "eprop_learning_signal", n * no)
         core.charge("learning_signal", fmul=n, store=n, loop=n)
         core.kernel("adam", "adam_update", syn + n * no)
+        core.kernel("adam", "adam_update_row", g.n_in + g.N + n)  # outer loop: rows of W and of W_out
         # reset for the next sample: ε^a, ē (and per-synapse ε^v) zeroed; E zeroed by the fused Adam loop
         n_zero = syn * (1 + (g.ebar is not None) + (g.layout == "paper"))
         core.charge("adam", store=n_zero + 8 * n, loop=n_zero // 4)

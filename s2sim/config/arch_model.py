@@ -10,7 +10,7 @@ parameter is declared here only.
 from __future__ import annotations
 
 import typing
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
 
@@ -148,6 +148,11 @@ class Kernels(_Section):
     eprop_surrogate_expf: Sourced[NonNegFloat] = _doc("e-prop surrogate + coefficients (expf extra), per neuron")
     eprop_surrogate_accel: Sourced[NonNegFloat] = _doc("e-prop surrogate + coefficients (exp accel extra), per neuron")
     eprop_eligibility_paper: Sourced[NonNegFloat] = _doc("e-prop eligibility, per-synapse eps^v, per synapse")
+    eprop_autapse_zero: Sourced[NonNegFloat] = _doc("e-prop autapse diagonal reset (S16), per own neuron")
+    eprop_eligibility_paper_row: Sourced[NonNegFloat] = _doc("e-prop eligibility (paper), per presynaptic row")
+    eprop_eligibility_pre_post_row: Sourced[NonNegFloat] = _doc("e-prop eligibility (lean), per presynaptic row")
+    eprop_eligibility_closed_form_row: Sourced[NonNegFloat] = _doc("e-prop eligibility (closed form), per row")
+    adam_update_row: Sourced[NonNegFloat] = _doc("fused gradient + Adam, per weight row")
     eprop_eps_v: Sourced[NonNegFloat] = _doc("e-prop eps^v per presynaptic neuron, per input")
     eprop_readout: Sourced[NonNegFloat] = _doc("e-prop readout partial sum, per neuron x output")
     eprop_learning_signal: Sourced[NonNegFloat] = _doc("e-prop learning signal, per neuron x output")
@@ -235,6 +240,8 @@ class DramArch(_Section):
     latency_ns: Sourced[NonNegFloat] = _doc("access latency of a DMA block transfer")
     energy_per_byte_pj: Sourced[NonNegFloat] = _doc("energy per byte read or written (device + PHY)")
     interleave_bytes: Sourced[PosInt] = _doc("address interleave granule across channels")
+    background_power_mw: Sourced[NonNegFloat] = _doc(
+        "DRAM devices' standby + refresh power, drawn for the whole run (all channels)")
 
 
 class EnergyArch(_Section):
@@ -257,6 +264,10 @@ class ArchConfig(_Section):
     dvfs_policy: DvfsPolicyArch
     core_cycles: CoreCycles
     kernels: Kernels
+    kernels_low: Kernels = Field(description="kernel cycles, low end of the Cortex-M4 timing-rule bracket")
+    kernels_high: Kernels = Field(description="kernel cycles, high end of the Cortex-M4 timing-rule bracket")
+    cycle_model: Literal["nominal", "low", "high"] = Field(
+        default="nominal", description="which kernel cycle table a run charges: nominal (llvm-mca), low or high")
     accelerators: Accelerators
     noc: NocArch
     dma: DmaArch
@@ -302,9 +313,14 @@ class ArchConfig(_Section):
         raise ConfigError(f"arch {self.name}", "performance_level", f"got {name!r}",
                           "one of: " + ", ".join(pl.name for pl in self.performance_levels))
 
+    def kernel_table(self, cycle_model: str | None = None) -> Kernels:
+        """The kernel cycle table of ``cycle_model`` (default: the arch's ``cycle_model``)."""
+        model = cycle_model or self.cycle_model
+        return {"nominal": self.kernels, "low": self.kernels_low, "high": self.kernels_high}[model]
+
     def kernel_cycles(self, name: str) -> float:
-        """Calibrated cycles per iteration of kernel ``name``."""
-        leaf = getattr(self.kernels, name, None) if name in Kernels.model_fields else None
+        """Calibrated cycles per iteration of kernel ``name`` under the arch's ``cycle_model``."""
+        leaf = getattr(self.kernel_table(), name, None) if name in Kernels.model_fields else None
         if leaf is None:
             raise KeyError(f"unknown kernel {name!r}; known: {', '.join(Kernels.model_fields)}")
         return float(leaf.value)

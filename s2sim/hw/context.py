@@ -5,6 +5,8 @@ A body runs at its callback's start in simulated time; each cost it declares mov
 """
 from __future__ import annotations
 
+from .kernel_cycles import KernelCycles
+
 
 class ExecutionContext:
     """Start time, cycles so far and cycles per phase of the body that is running.
@@ -13,7 +15,7 @@ class ExecutionContext:
     a body changes the rate at which its later cycles advance ``now_ns``.
     """
 
-    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle")
+    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle", "bracket_delta")
 
     def __init__(self, ns_per_cycle: float):
         self.start_ns = 0.0
@@ -22,6 +24,8 @@ class ExecutionContext:
         self.kind = ""
         self.merged = False  # the body's phases go straight into the timestep row
         self.ns_per_cycle = ns_per_cycle
+        #: phase -> [nominal, low, high] cycles the run would have charged more under each kernel table
+        self.bracket_delta: dict[str, list[float]] = {}
 
     def open(self, kind: str, start_ns: float, phases: dict, merged: bool) -> None:
         """Start charging a body that begins at ``start_ns``; its phase cycles go into ``phases``."""
@@ -33,13 +37,29 @@ class ExecutionContext:
         return self.start_ns + self.cycles * self.ns_per_cycle
 
     def add_cycles(self, phase: str, cycles: float) -> None:
+        if type(cycles) is KernelCycles:
+            cycles = self.book_bracket(phase, cycles)
         self.cycles += cycles
         phases = self.phases
         phases[phase] = phases.get(phase, 0.0) + cycles
 
     def add_phase_cycles(self, costs: tuple[tuple[str, float], ...], total: float) -> None:
         """Charge several phases at once (``total`` = their sum): a hot path's fixed step cost."""
-        self.cycles += total
+        self.cycles += float(total)
         phases = self.phases
         for phase, cycles in costs:
+            if type(cycles) is KernelCycles:
+                cycles = self.book_bracket(phase, cycles)
             phases[phase] = phases.get(phase, 0.0) + cycles
+
+    def book_bracket(self, phase: str, cycles: KernelCycles) -> float:
+        """Book what ``cycles`` would have been under each kernel table; return the charged float
+        (timing uses it alone: the bracket is a report, ``arch.cycle_model`` picks what runs)."""
+        charged = float(cycles)
+        d = self.bracket_delta.get(phase)
+        if d is None:
+            d = self.bracket_delta[phase] = [0.0, 0.0, 0.0]
+        d[0] += cycles.nominal - charged
+        d[1] += cycles.low - charged
+        d[2] += cycles.high - charged
+        return charged

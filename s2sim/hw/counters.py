@@ -44,10 +44,12 @@ MACHINE_COUNTERS: tuple[str, ...] = (
 
 
 class Counters:
-    """Every count of one run of one machine; ``cycles_by_level[pe]`` holds a PE's busy cycles per
-    performance level (a callback counts at the level it started at)."""
+    """Every count of one run of one machine. Besides the named counts, per PE: ``cycles_by_level[pe]``
+    its busy cycles per performance level (a callback counts at the level it started at), and
+    ``bracket_delta[pe]`` per phase the [nominal, low, high] cycles more it would have charged under
+    each kernel cycle table (``ExecutionContext.book_bracket``; the latency bracket reads it)."""
 
-    __slots__ = ("n_pes", "cycles_by_level") + PE_COUNTERS + DMA_COUNTERS + MACHINE_COUNTERS
+    __slots__ = ("n_pes", "cycles_by_level", "bracket_delta") + PE_COUNTERS + DMA_COUNTERS + MACHINE_COUNTERS
 
     def __init__(self, n_pes: int):
         self.n_pes = n_pes
@@ -56,6 +58,7 @@ class Counters:
         for name in MACHINE_COUNTERS:
             setattr(self, name, 0)
         self.cycles_by_level: list[dict[str, float]] = [{} for _ in range(n_pes)]
+        self.bracket_delta: list[dict[str, list[float]]] = [{} for _ in range(n_pes)]
 
     # ---- reading ---------------------------------------------------------------------------------
     def array(self, name: str) -> np.ndarray:
@@ -87,12 +90,15 @@ class Counters:
 
     # ---- one PE's share, as a value (``PeTimingState``) ----------------------------------------------
     def snapshot_pe(self, pe: int) -> tuple:
-        return tuple(getattr(self, name)[pe] for name in PE_COUNTERS), dict(self.cycles_by_level[pe])
+        return (tuple(getattr(self, name)[pe] for name in PE_COUNTERS), dict(self.cycles_by_level[pe]),
+                {phase: list(d) for phase, d in self.bracket_delta[pe].items()})
 
     def restore_pe(self, pe: int, snap: tuple) -> None:
-        values, by_level = snap
+        values, by_level, bracket = snap
         for name, value in zip(PE_COUNTERS, values):
             getattr(self, name)[pe] = value
-        mine = self.cycles_by_level[pe]  # in place: the PE books into this very dict
-        mine.clear()
-        mine.update(by_level)
+        # in place: the PE and its execution context book into these very dicts
+        self.cycles_by_level[pe].clear()
+        self.cycles_by_level[pe].update(by_level)
+        self.bracket_delta[pe].clear()
+        self.bracket_delta[pe].update({phase: list(d) for phase, d in bracket.items()})

@@ -46,7 +46,8 @@ class _HwParamsMethods:
     """Every number the SimPy hardware model uses (units in the names); all from the arch file.
 
     Fields: one per registry leaf (``ARCH_PATHS``), plus ``perf_levels``, ``default_perf_level`` and
-    the cycle tables ``core_cycles`` / ``kernel_cycles``.
+    the cycle tables ``core_cycles`` / ``kernel_cycles`` (the table of ``cycle_model``, nominal, low or high)
+    and ``kernel_cycles_bracket`` (every end per kernel, for the latency band).
     """
 
     @property
@@ -99,7 +100,10 @@ class _HwParamsMethods:
             perf_levels=levels,
             default_perf_level=arch.default_performance_level,
             core_cycles={name: val.value for name, val in arch.core_cycles},
-            kernel_cycles={name: val.value for name, val in arch.kernels})
+            kernel_cycles={name: val.value for name, val in arch.kernel_table()},
+            cycle_model=arch.cycle_model,
+            kernel_cycles_bracket={name: (val.value, getattr(arch.kernels_low, name).value,
+                                          getattr(arch.kernels_high, name).value) for name, val in arch.kernels})
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise TypeError(f"HwParams has no field(s) {', '.join(unknown)}")
@@ -119,7 +123,9 @@ HwParams = dataclasses.make_dataclass(
     "HwParams",
     [(leaf.name, leaf.type) for leaf in hw_leaves()]
     + [("perf_levels", tuple), ("default_perf_level", str), ("core_cycles", Mapping[str, float]),
-       ("kernel_cycles", Mapping[str, float])],
+       # the kernel table of ``cycle_model`` (what runs charge), and every end per kernel for the bracket
+       ("kernel_cycles", Mapping[str, float]), ("cycle_model", str),
+       ("kernel_cycles_bracket", Mapping[str, tuple[float, float, float]])],
     bases=(_HwParamsMethods,), frozen=True, namespace={"__doc__": _HwParamsMethods.__doc__, "__module__": __name__})
 
 
@@ -187,7 +193,8 @@ def _watch_reads(hw, watched: list[str]):
                      if f"performance_levels.{lv.name}.{p}" in wanted}
         levels.append(_retype(lv, _logged_class(PerfLevel, lv_fields, log)) if lv_fields else lv)
     tables = {}
-    for field, prefix in (("core_cycles", "core_cycles"), ("kernel_cycles", "kernels")):
+    kernels = "kernels" if hw.cycle_model == "nominal" else f"kernels_{hw.cycle_model}"
+    for field, prefix in (("core_cycles", "core_cycles"), ("kernel_cycles", kernels)):
         if any(p.startswith(prefix + ".") for p in wanted):
             tables[field] = _WatchedMapping(getattr(hw, field), prefix, log)
     watched_hw = _retype(hw, _logged_class(HwParams, fields, log))

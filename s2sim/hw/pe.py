@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from . import accelerators
 from .context import ExecutionContext
+from .kernel_cycles import KernelCycles
 from .dispatcher import DMA, PACKET, TASK, TIMER, USER, Dispatcher, Task
 from .params import HwParams
 from .preemption import Preemption
@@ -63,6 +64,7 @@ class PE:
         self.hooks = PacketHooks()
         self.irq_cycles = p.irq_entry_cycles + p.irq_exit_cycles  # entry + exit of every handler
         self.ctx = ExecutionContext(self.ns_per_cycle)
+        self.ctx.bracket_delta = self.counters.bracket_delta[pe_id]  # books into the machine's record
         self.dispatcher = Dispatcher(self, p.task_queue_count, p.task_queue_size)
         self.preemption = Preemption(self.dispatcher)
         self.rows = RowAccumulator(pe_id, chip.stats, self.level)
@@ -295,6 +297,8 @@ class PE:
         """A burst whose handler numerics ran for a group of PEs (``on_packet_burst_group``): this PE's
         handler body only charged ``cycles`` to ``phase`` (no trace recorder: straight into the row).
         The same as ``begin_burst`` + that charge + ``finish_burst``, without opening a context."""
+        if type(cycles) is KernelCycles:
+            cycles = self.ctx.book_bracket(phase, cycles)
         c, i = self.counters, self.id
         c.packets_received[i] += n
         c.callbacks[i] += 1

@@ -33,4 +33,4 @@ class PeTimingState:
         pe.level = level
         pe.ns_per_cycle = pe.ctx.ns_per_cycle = level.ns_per_cycle
         pe.time_by_level = dict(time_by_level)
-        pe.counters.restore_pe(pe.id, counters)  # its counters and busy cycles by level
+        pe.counters.restore_pe(pe.id, counters)  # its counters, busy cycles by level, bracket cycles

@@ -164,6 +164,14 @@ def render_html(run: RunData, images: dict[str, Path]) -> str:
                  f"{fmt_si(ts['p99'], 'ns')}, max {fmt_si(ts['max'], 'ns')} at a tick of {fmt_si(lat['tick_ns'], 'ns')}: "
                  f"{'real time' if lat['real_time'] else '<b class=warn>NOT real time</b>'}, slack "
                  f"{fmt_si(lat['realtime_slack_ns'], 'ns')}. Critical PE: {lat['critical_pe']}.</p>")
+    band = s["latency"].get("bracket")
+    if band:
+        rows = [[end, fmt_si(band["timestep_ns"][end]["median"], "ns"), fmt_si(band["timestep_ns"][end]["max"], "ns"),
+                 "yes" if band["realtime"][end] else "<b class=warn>no</b>"] for end in ("nominal", "low", "high")]
+        parts.append(f"<p>Cycle bracket (docs/fidelity.md): kernels at llvm-mca's nominal figure and at the low and "
+                     f"high ends of ARM's Cortex-M4 timing rules on the traced compiled kernels; this run charged "
+                     f"<b>{_e(band['cycle_model'])}</b>. <b>{_e(band['verdict'])}</b>.</p>"
+                     + _table(["cycle model", "median timestep", "worst timestep", "real time"], rows))
     parts.append(_img(images.get("latency"), "time_done heatmap"))
     warn = warning_rows(s)
     rows = [[_e(w["warning"]), "-" if w["count"] is None else f"{w['count']:,}",

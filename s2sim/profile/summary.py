@@ -17,6 +17,7 @@ from .. import __version__
 from ..outdir import atomic_write_text
 from ..energy import active_pj, energy_breakdown_j, provenance_shares, unused_components
 from ..sim import Simulation
+from .bracket import latency_bracket
 from .csv_text import write_numeric_csv
 
 SUMMARY_SCHEMA = 1
@@ -89,6 +90,7 @@ def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) 
         "critical_pe": critical,
         "realtime_slack_ns": float(tick_ns - timestep["max"]),
         "overruns": sim.machine.counters.total("timer_overruns", pes),
+        "bracket": latency_bracket(sim, tick_ns, rows, done, ns_per_cycle, _stats),
     }
 
 

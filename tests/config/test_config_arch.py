@@ -119,11 +119,11 @@ def test_the_hardware_models_parameters_are_generated_from_the_registry():
     from s2sim.hw.params import ARCH_PATHS, HwParams, PerfLevel
     leaves = hw_leaves()
     assert [f.name for f in dataclasses.fields(HwParams)] == [leaf.name for leaf in leaves] + [
-        "perf_levels", "default_perf_level", "core_cycles", "kernel_cycles"]
+        "perf_levels", "default_perf_level", "core_cycles", "kernel_cycles", "cycle_model", "kernel_cycles_bracket"]
     assert [f.name for f in dataclasses.fields(PerfLevel)] == ["name"] + [leaf.name for leaf in level_leaves()]
     assert ARCH_PATHS["noc_clock_mhz"] == "noc.clock_mhz" and ARCH_PATHS["dvfs_margin"] == "dvfs_policy.margin"
     arch = load_arch("spinnaker2")
     levels = {f"performance_levels.{pl.name}.{leaf.name}" for pl in arch.performance_levels for leaf in level_leaves()}
     for path in arch.provenance():
-        assert (path in ARCH_PATHS.values() or path in levels or path.split(".")[0] in ("core_cycles", "kernels")
+        assert (path in ARCH_PATHS.values() or path in levels or path.split(".")[0] in ("core_cycles", "kernels", "kernels_low", "kernels_high")
                 or path.startswith("energy.")), f"{path} never reaches the hardware model"

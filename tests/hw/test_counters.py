@@ -62,14 +62,18 @@ def test_a_pe_snapshot_restores_its_counts_and_keeps_booking_into_the_record():
     c = Counters(4)
     c.callbacks[1], c.tx_queue_full[1] = 7, 2
     c.cycles_by_level[1]["pl"] = 10.0
-    mine = c.cycles_by_level[1]
+    c.bracket_delta[1]["work"] = [1.0, -2.0, 3.0]
+    mine, bracket = c.cycles_by_level[1], c.bracket_delta[1]
     snap = c.snapshot_pe(1)
     c.callbacks[1] += 5
     c.cycles_by_level[1]["pl"] += 99.0
+    c.bracket_delta[1]["work"][2] += 7.0
+    c.bracket_delta[1]["other"] = [0.0, 0.0, 1.0]
     c.callbacks[2] = 1  # another PE's counts are not part of PE 1's snapshot
     c.restore_pe(1, snap)
     assert c.of(1) == {**{name: 0 for name in PE_COUNTERS}, "callbacks": 7, "tx_queue_full": 2}
     assert c.cycles_by_level[1] == {"pl": 10.0} and c.cycles_by_level[1] is mine
+    assert c.bracket_delta[1] == {"work": [1.0, -2.0, 3.0]} and c.bracket_delta[1] is bracket
     assert c.callbacks[2] == 1
 
 

@@ -54,6 +54,7 @@ def test_energy_of_a_real_run_is_the_arch_numbers_times_its_counters(run):
         "noc": s["traffic"]["packet_hops"] * hw.noc_energy_per_hop_pj * 1e-12,
         "dma": s["traffic"]["dma_bytes"] * hw.dma_energy_per_byte_pj * 1e-12,
         "dram": 0.0,  # lif_bench keeps everything in SRAM
+        "dram_background": end_ns * hw.dram_background_power_mw * 1e-12,  # the devices idle but refresh
     }
     assert en["breakdown_j"] == pytest.approx(expected, rel=1e-9)
     assert en["not_used"] == {"exp_accelerator": OPTIONAL_COMPONENTS["exp_accelerator"],

@@ -82,6 +82,7 @@ def test_one_pe_energy_under_dvfs_matches_a_hand_computation():
         "noc": 4 * PACKETS * 1 * hw.noc_energy_per_hop_pj * 1e-12,
         "dma": dma_bytes * hw.dma_energy_per_byte_pj * 1e-12,
         "dram": dma_bytes * hw.dram_energy_per_byte_pj * 1e-12,
+        "dram_background": hw.dram_background_power_mw * end_ns * 1e-12,  # standby + refresh, all run long
     }
 
     en = energy_section(sim, end_ns, samples=1, arch=None)
@@ -183,3 +184,14 @@ def test_a_switch_made_by_the_firmware_bills_each_callback_at_the_level_it_start
     assert sum(en["per_phase_j"].values()) == pytest.approx(en["breakdown_j"]["core_active"])
     lat = latency_section(sim, TICK_NS)
     assert lat["per_phase_ns"]["work"] == pytest.approx(HEAVY_CYCLES * (3 * high.ns_per_cycle + low.ns_per_cycle) / 4)
+
+
+def test_dram_background_power_is_the_quoted_idd_figures_times_their_supplies():
+    """The arch's LPDDR4 standby + refresh power, recomputed from the IDD currents its source quotes
+    (mA at VDD1 1.8 V / VDD2 1.1 V / VDDQ 1.1 V): power-down standby plus refresh's share of time."""
+    power_down_mw = 1.2 * 1.8 + 3.0 * 1.1 + 0.75 * 1.1  # IDD2P on each rail
+    refresh_mw = ((2.5 - 1.2) * 1.8 + (30.0 - 3.0) * 1.1) * 280.0 / 3903.75  # IDD5AB above IDD2P, tRFCab / tREFI
+    hw = HwParams.from_arch("spinnaker2")
+    assert hw.dram_background_power_mw == pytest.approx(hw.dram_channels * (power_down_mw + refresh_mw), abs=0.05)
+    leaf = load_arch("spinnaker2").dram.background_power_mw
+    assert "IDD2P" in leaf.source and "IDD5AB" in leaf.source and leaf.confidence == "estimate"

@@ -3,25 +3,28 @@
  * These are not run by s2sim: tools/calibrate_kernels.py compiles them for the Cortex-M4F and runs
  * llvm-mca on each loop to derive the cycles the firmware charges (firmware_models/eprop/firmware.py).
  * One function per costed phase; every loop bound is a parameter so one kernel serves every slice.
- * Layouts: weights and per-synapse state are [post][pre] (the slice's n post neurons x m = n_in + n_rec
- * presynaptic inputs), so the inner loops run over the contiguous presynaptic index with the
- * per-post-neuron coefficients in registers (spec §4.3). Pointers are restrict: a port keeps each
- * array in its own SRAM region.
+ * Layouts: weights and per-synapse state are [pre][post] (m = n_in + n_rec presynaptic rows of the
+ * slice's n post neurons), the layout of the firmware (firmware.py: W is P x N) and of the authors'
+ * code. The kernels the firmware charges run their inner loop over the contiguous post index;
+ * eprop_eligibility_post_pre keeps the [post][pre] alternative (coefficients in registers, spec §4.3)
+ * for comparison. Pointers are restrict: a port keeps each array in its own SRAM region.
  */
 #include <math.h>
 
 /* Exp/log accelerator call, stubbed: a fixed-latency intrinsic (latency from the arch YAML). */
 extern float s2_exp_accel(float x);
 
-/* forward: I[j] = sum_i u[i] * W[j][i], u = (x_t, z_{t-1}) (S4, dense input + recurrent). */
+/* forward: I[j] = sum_i u[i] * W[i][j], u = (x_t, z_{t-1}) (S4, dense input + recurrent), W [pre][post]:
+ * a dot product down column j (stride n_post; the Cortex-M4 has no cache, so a stride costs only the
+ * pointer step). */
 void dense_mac(int n_post, int m_pre, const float *restrict w, const float *restrict u,
                float *restrict current)
 {
     for (int j = 0; j < n_post; j++) {
-        const float *row = w + j * m_pre;
+        const float *col = w + j;
         float acc = 0.0f;
         for (int i = 0; i < m_pre; i++)
-            acc += row[i] * u[i];
+            acc += col[i * n_post] * u[i];
         current[j] = acc;
     }
 }
@@ -134,43 +137,59 @@ void eprop_eligibility_pre_post(int m_pre, int n_post, const float *restrict d, 
     }
 }
 
-/* eligibility, layout `paper`: eps^v kept per synapse too (spec §2.2 S13 as the C code stores it). */
-void eprop_eligibility_paper(int n_post, int m_pre, const float *restrict d, const float *restrict c,
+/* eligibility, layout `paper`: eps^v kept per synapse too (spec §2.2 S13 as the C code stores it),
+ * [pre][post]: the inner loop over post neurons reloads d, c, p, q. */
+void eprop_eligibility_paper(int m_pre, int n_post, const float *restrict d, const float *restrict c,
                              const float *restrict p, const float *restrict q,
                              const float *restrict u, float *restrict eps_v, float *restrict eps_a,
                              float *restrict ebar, float *restrict e_acc, float alpha, float kappa)
 {
-    for (int j = 0; j < n_post; j++) {
-        float dj = d[j], cj = c[j], pj = p[j], qj = q[j];
-        float *ev = eps_v + j * m_pre, *ea = eps_a + j * m_pre;
-        float *eb = ebar + j * m_pre, *E = e_acc + j * m_pre;
-        for (int i = 0; i < m_pre; i++) {
-            float v = alpha * ev[i] + u[i];
-            float a = dj * ea[i] + cj * v;
-            float e = pj * v - qj * a;
-            float b = kappa * eb[i] + e;
-            ev[i] = v;
-            ea[i] = a;
-            eb[i] = b;
-            E[i] += b;
+    for (int i = 0; i < m_pre; i++) {
+        float ui = u[i];
+        float *ev = eps_v + i * n_post, *ea = eps_a + i * n_post;
+        float *eb = ebar + i * n_post, *E = e_acc + i * n_post;
+        for (int j = 0; j < n_post; j++) {
+            float v = alpha * ev[j] + ui;
+            float a = d[j] * ea[j] + c[j] * v;
+            float e = p[j] * v - q[j] * a;
+            float b = kappa * eb[j] + e;
+            ev[j] = v;
+            ea[j] = a;
+            eb[j] = b;
+            E[j] += b;
         }
     }
 }
 
-/* eligibility, layout `closed_form`: no ebar; E += w_t * e with w_t folded into p and q (per synapse). */
-void eprop_eligibility_closed_form(int n_post, int m_pre, const float *restrict d, const float *restrict c,
+/* S16, no eligibility for autapses: after the eligibility kernel, per own neuron j, the diagonal
+ * synapse (row diag_row0 + j of the [pre][post] state) is reset: eps^v and eps^a to 0, and its e taken
+ * back out of E (ebar on the diagonal is always 0, so the b the kernel added there was e). Per neuron. */
+void eprop_autapse_zero(int n_post, int diag_row0, float *restrict eps_v, float *restrict eps_a,
+                        float *restrict ebar, float *restrict e_acc)
+{
+    for (int j = 0; j < n_post; j++) {
+        int s = (diag_row0 + j) * n_post + j;
+        e_acc[s] -= ebar[s];
+        ebar[s] = 0.0f;
+        eps_a[s] = 0.0f;
+        eps_v[s] = 0.0f;
+    }
+}
+
+/* eligibility, layout `closed_form`: no ebar; E += w_t * e with w_t folded into p and q (per synapse),
+ * [pre][post]. */
+void eprop_eligibility_closed_form(int m_pre, int n_post, const float *restrict d, const float *restrict c,
                                    const float *restrict p, const float *restrict q,
                                    const float *restrict eps_v, float *restrict eps_a,
                                    float *restrict e_acc)
 {
-    for (int j = 0; j < n_post; j++) {
-        float dj = d[j], cj = c[j], pj = p[j], qj = q[j];
-        float *ea = eps_a + j * m_pre, *E = e_acc + j * m_pre;
-        for (int i = 0; i < m_pre; i++) {
-            float ev = eps_v[i];
-            float a = dj * ea[i] + cj * ev;
-            ea[i] = a;
-            E[i] += pj * ev - qj * a;
+    for (int i = 0; i < m_pre; i++) {
+        float ev = eps_v[i];
+        float *ea = eps_a + i * n_post, *E = e_acc + i * n_post;
+        for (int j = 0; j < n_post; j++) {
+            float a = d[j] * ea[j] + c[j] * ev;
+            ea[j] = a;
+            E[j] += p[j] * ev - q[j] * a;
         }
     }
 }
@@ -207,19 +226,19 @@ void eprop_learning_signal(int n, int n_out, const float *restrict w_out, const 
     }
 }
 
-/* fused gradient g = L_j E + 2 l2 w, Adam (spec §2.4) and E <- 0, per weight of row j. */
-void adam_update(int n_post, int m_pre, const float *restrict signal, float *restrict w,
+/* fused gradient g = L_j E + 2 l2 w, Adam (spec §2.4) and E <- 0, per weight; [pre][post]: the inner
+ * loop over post neurons reloads L_j. */
+void adam_update(int m_pre, int n_post, const float *restrict signal, float *restrict w,
                  float *restrict m, float *restrict v, float *restrict e_acc,
                  float two_l2, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
                  float lr_t, float eps)
 {
-    for (int j = 0; j < n_post; j++) {
-        float lj = signal[j];
-        int base = j * m_pre;
-        for (int i = 0; i < m_pre; i++) {
-            int s = base + i;
+    for (int i = 0; i < m_pre; i++) {
+        int base = i * n_post;
+        for (int j = 0; j < n_post; j++) {
+            int s = base + j;
             float wi = w[s];
-            float g = lj * e_acc[s] + two_l2 * wi;
+            float g = signal[j] * e_acc[s] + two_l2 * wi;
             float mi = beta1 * m[s] + one_minus_beta1 * g;
             float vi = beta2 * v[s] + one_minus_beta2 * g * g;
             m[s] = mi;
