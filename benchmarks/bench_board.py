@@ -38,8 +38,8 @@ def measure(name: str, ticks: int) -> dict:
     t2 = time.perf_counter()
     return {"workload": name, "pes": len(built.slices), "neurons": sum(net.layers),
             "synapses": built.n_synapses, "build_s": t1 - t0, "run_s": t2 - t1,
-            "steps_s": ticks / (t2 - t1), "deliveries": sim.chip.deliveries,
-            "us_per_delivery": 1e6 * (t2 - t1) / max(1, sim.chip.deliveries),
+            "steps_s": ticks / (t2 - t1), "deliveries": sim.machine.counters.deliveries,
+            "us_per_delivery": 1e6 * (t2 - t1) / max(1, sim.machine.counters.deliveries),
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

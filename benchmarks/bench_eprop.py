@@ -39,7 +39,7 @@ def main(n: int = 20) -> dict:
         t0 = time.perf_counter()
         R.train_online(w, R.Adam(w, p), X, Y, p, 0, engine=engine)
         ref[engine] = (time.perf_counter() - t0) / n
-    st = chip.sim.chip.stats
+    st = chip.sim.machine.stats
     out = {"wall_s_per_sample": wall, "rtf": sim_s / wall, "ref_stepwise_s": ref["stepwise"],
            "ref_factorized_s": ref["factorized"], "ratio_to_stepwise": wall / ref["stepwise"],
            "ratio_to_factorized": wall / ref["factorized"],

@@ -36,7 +36,7 @@ def chip_seconds_per_sample(kernel: str, p: EpropParams, w0: dict, X, Y) -> tupl
     chip.run_samples(X[:1], Y[:1], train=True, lr=0.01)  # warm-up (routes, caches)
     t0 = CLOCK()
     chip.run_samples(X, Y, train=True, lr=0.01)
-    st = chip.sim.chip.stats
+    st = chip.sim.machine.stats
     return (CLOCK() - t0) / len(X), st.time_done_ns[:st.n_rows].copy()
 
 

@@ -47,8 +47,8 @@ def measure(n_pes: int, fidelity: str, ticks: int) -> dict:
     sim.run_ticks(ticks)
     wall = time.perf_counter() - t0
     return {"pes": len(built.slices), "events_s": sim.env.events_scheduled / wall,
-            "deliveries_s": sim.chip.deliveries / wall, "timesteps_s": ticks / wall,
-            "deliveries": sim.chip.deliveries, "rtf": ticks * ctx.spec.run.tick_ns * 1e-9 / wall}
+            "deliveries_s": sim.machine.counters.deliveries / wall, "timesteps_s": ticks / wall,
+            "deliveries": sim.machine.counters.deliveries, "rtf": ticks * ctx.spec.run.tick_ns * 1e-9 / wall}
 
 
 def main() -> None:

@@ -78,7 +78,7 @@ def run_once(network: Path, sets: list[str], mode: str, out_dir: Path) -> float:
                          recorder=recorder, options={"fast": False, "timing_samples": None, "resume": None,
                                                      "save_weights": None, "console": None})
         result = app.run(ctx)
-        result.sim.chip.stats.time_done_ns  # counters are built lazily: include building them
+        result.sim.machine.stats.time_done_ns  # counters are built lazily: include building them
         if recorder is not None:
             recorder.write(out_dir)
         wall = time.perf_counter() - t0

@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     wall_ratio = statistics.median(walls["s2sim"]) / statistics.median(walls["sanafe"])
     cpu_ratio = statistics.median(cpus["s2sim"]) / statistics.median(cpus["sanafe"])
     print(f"  s2sim / SANA-FE: wall {wall_ratio:.2f}, CPU {cpu_ratio:.2f}  (target <= 1.0)")
-    stats = sim.chip.stats
+    stats = sim.machine.stats
     critical_ns = stats.time_done_ns[:stats.n_rows][:, sim.used_pes].max(axis=1)
     print(f"\nsimulated work per step: SANA-FE {sanafe_sim_s / args.ticks * 1e6:.1f} us on average (it starts the "
           f"next step when all cores are done); s2sim, the busiest PE's time from its timer tick: mean "

@@ -37,14 +37,14 @@ def gsc(n: int, kernel: str) -> float:
     hw = HwParams.from_arch(load_arch("spinnaker2"))
     chip = ChipNetwork(Simulation(hw, kernel=kernel), p, EpropMapping(pes=12), w0)
     chip.run_samples(X, Y, train=True, lr=0.01)
-    return float(chip.sim.chip.stats.time_done_ns.sum())
+    return float(chip.sim.machine.stats.time_done_ns.sum())
 
 
 def lif(n: int, kernel: str) -> float:
     os.environ["S2SIM_KERNEL"] = kernel  # the chip reads it when the network is placed
     _, sim, _, _ = load_and_place(REPO / "networks" / "lif_bench.yaml", ["run.noc_fidelity=burst"], record=False)
     sim.run_ticks(n)
-    return float(sim.chip.stats.time_done_ns.sum())
+    return float(sim.machine.stats.time_done_ns.sum())
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ class RunContext:
                          kernel=self.simulator.kernel)
         if run.dvfs == "load":
             from .hw.dvfs import LoadPolicy
-            sim.chip.dvfs_policy = LoadPolicy(self.hw, run.tick_ns)
+            sim.machine.dvfs_policy = LoadPolicy(self.hw, run.tick_ns)
         return sim
 
     def section(self, model, name: str):

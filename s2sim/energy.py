@@ -12,7 +12,7 @@ energy per byte moved (``dram``) and its standby + refresh power for the whole r
 """
 from __future__ import annotations
 
-from .hw.chip import Chip
+from .machine import Machine
 
 #: Which architecture parameters each energy component is computed from.
 COMPONENT_SOURCES: dict[str, list[str]] = {
@@ -35,41 +35,48 @@ OPTIONAL_COMPONENTS: dict[str, str] = {
 }
 
 
-def energy_breakdown_j(chip: Chip, end_ns: float) -> dict[str, float]:
+def energy_breakdown_j(machine: Machine, end_ns: float) -> dict[str, float]:
     """Joules per component for the used PEs over [0, end_ns]; unused PEs are powered off.
 
     ``exp_accelerator`` and ``mac_array`` appear only when some PE used them (``unused_components``).
     """
-    p = chip.p
-    used = chip.used_pes()
+    p, counters = machine.p, machine.counters
+    used = machine.used_pes()
+    ids = [pe.id for pe in used]
     static_j = 0.0
     for pe in used:
         for name, total_ns in pe.close_levels(end_ns).items():
             static_j += total_ns * 1e-9 * p.perf_level(name).static_power_mw * 1e-3
-    dma_bytes = sum(pe.c["dma_bytes"] for pe in used)
+    dma_bytes = counters.total("dma_bytes", ids)
     out = {
-        "core_active": sum(pe.active_pj for pe in used) * 1e-12,
+        "core_active": sum(active_pj(p, counters.cycles_by_level[i]) for i in ids) * 1e-12,
         "core_static": static_j,
         "chip_baseline": p.baseline_power_mw * 1e-3 * end_ns * 1e-9,
-        "noc": chip.noc.packet_hops * p.noc_energy_per_hop_pj * 1e-12,
+        "noc": counters.packet_hops * p.noc_energy_per_hop_pj * 1e-12,
         "dma": dma_bytes * p.dma_energy_per_byte_pj * 1e-12,
-        "dram": (chip.dram.bytes_read + chip.dram.bytes_written) * p.dram_energy_per_byte_pj * 1e-12,
+        "dram": (counters.dram_bytes_read + counters.dram_bytes_written) * p.dram_energy_per_byte_pj * 1e-12,
         # the DRAM devices' standby + refresh power, paid for the whole run whether or not it is accessed
         "dram_background": p.dram_background_power_mw * 1e-3 * end_ns * 1e-9,
     }
-    unused = unused_components(chip)  # their energy parameters are not read: an override of them changed nothing
+    unused = unused_components(machine)  # their energy parameters are not read: an override of them changed nothing
     if "exp_accelerator" not in unused:
-        out["exp_accelerator"] = sum(pe.c["exp_ops"] for pe in used) * p.exp_energy_pj * 1e-12
+        out["exp_accelerator"] = counters.total("exp_ops", ids) * p.exp_energy_pj * 1e-12
     if "mac_array" not in unused:
-        out["mac_array"] = sum(pe.c["mac_ops"] for pe in used) * p.mac_energy_pj * 1e-12
+        out["mac_array"] = counters.total("mac_ops", ids) * p.mac_energy_pj * 1e-12
     return out
 
 
-def unused_components(chip: Chip) -> dict[str, str]:
+def active_pj(p, cycles_by_level: dict[str, float]) -> float:
+    """One PE's active (dynamic) energy from its ``Counters.cycles_by_level`` entry: busy cycles x the
+    energy per cycle of their level."""
+    return sum(cyc * p.perf_level(name).active_energy_per_cycle_pj for name, cyc in cycles_by_level.items())
+
+
+def unused_components(machine: Machine) -> dict[str, str]:
     """Optional components no used PE touched, with the sentence the report shows instead of 0 J."""
-    used = chip.used_pes()
-    counts = {"exp_accelerator": sum(pe.c["exp_ops"] for pe in used),
-              "mac_array": sum(pe.c["mac_ops"] for pe in used)}
+    ids = [pe.id for pe in machine.used_pes()]
+    counts = {"exp_accelerator": machine.counters.total("exp_ops", ids),
+              "mac_array": machine.counters.total("mac_ops", ids)}
     return {name: why for name, why in OPTIONAL_COMPONENTS.items() if counts[name] == 0}
 
 

@@ -92,7 +92,7 @@ class Chip:
 
     @staticmethod
     def _fill(net: Network, result, timesteps: int) -> None:
-        stats, mapped = result.sim.chip.stats, result.mapped
+        stats, mapped = result.sim.machine.stats, result.mapped
         done, packets = stats.time_done_ns[:timesteps], stats.packets_in[:timesteps]
         for pop in net.populations:
             spikes = result.arrays.get(f"spikes_{pop.name}")

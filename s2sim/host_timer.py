@@ -18,8 +18,8 @@ def run_until_programs_finish(sim, pe_ids: list[int], progress: Callable[[], tup
     gives up (the caller checks its results and reports what is missing). Returns the extra ticks fired
     (0 when the work kept up with the ticks).
     """
-    pes = [sim.chip.pes[i] for i in pe_ids]
-    env = sim.chip.env
+    pes = [sim.machine.pes[i] for i in pe_ids]
+    env = sim.env
 
     def state() -> tuple[int, ...]:
         return (*progress(), sum(pe.tasks_outstanding for pe in pes))

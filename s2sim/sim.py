@@ -9,6 +9,7 @@ import numpy as np
 
 from .hw.chip import Chip, Recorder
 from .hw.params import HwParams
+from .machine import Machine
 from .runtime.api import Core, Firmware, packet_hooks
 from .runtime.cost import CostModel
 
@@ -20,20 +21,23 @@ class Simulation:
         """``kernel``: ``fast`` or ``exact`` (default: ``$S2SIM_KERNEL``, else ``fast``); both give
         bit-identical timing, ``exact`` skips the grouped hot paths (docs/simulation-model.md)."""
         self.hw = hw
+        # the one-chip hardware model; apps, hosts and the profiler use it as ``machine`` (its
+        # interface), only hardware tests reach into ``chip``
         self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder,
                          record_timesteps=record_timesteps, kernel=kernel)
+        self.machine: Machine = self.chip
         self.cost = CostModel(hw.core_cycles, hw.kernel_cycles, hw.kernel_cycles_bracket)
         self.cores: dict[int, Core] = {}
 
     @property
     def env(self):
-        return self.chip.env
+        return self.machine.env
 
     def load(self, pe_id: int, firmware: Firmware) -> Core:
         """Place ``firmware`` on PE ``pe_id``: reserve code and stack, then run its ``on_start``."""
         if not 0 <= pe_id < self.hw.n_pes:
             raise ValueError(f"PE {pe_id} does not exist; this chip has PEs 0..{self.hw.n_pes - 1}")
-        pe = self.chip.pes[pe_id]
+        pe = self.machine.pes[pe_id]
         if pe.firmware is not None:
             raise ValueError(f"PE {pe_id} already runs {type(pe.firmware).__name__}")
         pe.sram.reserve("code", self.hw.code_reserve_bytes, "code_stack")
@@ -45,7 +49,7 @@ class Simulation:
 
     def store_dram(self, name: str, array: np.ndarray) -> None:
         """Host writes ``array`` into DRAM under ``name`` (no simulated cost: done before the run)."""
-        self.chip.dram.store(name, array)
+        self.machine.store_dram(name, array)
 
     def run_ticks(self, n_ticks: int) -> None:
         self.chip.run_ticks(n_ticks)

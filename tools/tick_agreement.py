@@ -86,7 +86,7 @@ def _hw():
 
 
 def _phase(sim, row: int, pe: int, phase: str) -> float:
-    arr = sim.chip.stats.phase_cycles.get(phase)
+    arr = sim.machine.stats.phase_cycles.get(phase)
     return float(arr[row, pe]) if arr is not None else 0.0
 
 
@@ -155,7 +155,7 @@ def yinyang_rows() -> list[Row]:
             return out
         g.step = step
     chip.run_batch(times, np.array([0, 1]))
-    st, T = chip.sim.chip.stats, p.n_steps
+    st, T = chip.sim.machine.stats, p.n_steps
     rows = []
     for fw in (f for f in chip.layer_cores if f.copy == 0):
         pe, g, n = fw_pe(chip, fw), fw.g, fw.g.n
@@ -201,7 +201,7 @@ def lif_rows(tick: int = 15) -> list[Row]:
         if s.layer < 2 or not isinstance(fw, LifCore):
             continue  # layer 1's sources are Poisson generators that keep no spike record
         received = [(src, i) for src, base in fw.row_base.items() for i in fws[src].spikes[tick]]
-        if len(received) != int(sim.chip.stats.packets_in[tick, s.pe]):
+        if len(received) != int(sim.machine.stats.packets_in[tick, s.pe]):
             raise RuntimeError(f"PE {s.pe}: spikes sent to it in tick {tick} differ from the packets it got")
         synapses = sum(cost("event_add", synapse=int(fw.row_len[fw.row_base[src] + i])) for src, i in received)
         fired = len(fw.spikes[tick])

@@ -134,9 +134,9 @@ def timing_results(sim, recorder: TimingRecorder | None = None) -> dict[str, Any
     """Every timing result of a finished simulation as JSON-able values (floats exact: repr round trip)."""
     from s2sim.energy import energy_breakdown_j
 
-    chip = sim.chip
-    chip.flush_stats()
-    st = chip.stats
+    machine = sim.machine
+    machine.flush_stats()
+    st, c = machine.stats, machine.counters
     n = st.n_rows
     used = sim.used_pes
     cols = np.asarray(used, dtype=np.intp)
@@ -148,15 +148,14 @@ def timing_results(sim, recorder: TimingRecorder | None = None) -> dict[str, Any
         "level": _array(st.level_of[:n][:, cols]), "level_names": list(st.level_names),
         "phase_cycles": {ph: _array(arr[:n][:, cols]) for ph, arr in sorted(st.phase_cycles.items())},
         "beyond_max_done_ns": _array(st.beyond_max_done_ns[cols]),
-        "pe": {str(pe.id): {"counters": dict(sorted(pe.c.items())),
-                            "cycles_by_level": dict(sorted(pe.cycles_by_level.items())),
+        "pe": {str(pe.id): {"counters": dict(sorted(c.of(pe.id).items())),
+                            "cycles_by_level": dict(sorted(c.cycles_by_level[pe.id].items())),
                             "time_by_level": dict(sorted(pe.close_levels(end_ns).items())),
                             "phase_totals": dict(sorted(pe.phase_cycles_total.items())),
-                            "dma": [chip.dmas[pe.id].transfers, chip.dmas[pe.id].bytes_moved,
-                                    chip.dmas[pe.id].queue_full]}
-               for pe in chip.pes if pe.firmware is not None},
-        "dropped_packets": chip.noc.dropped, "deliveries": chip.deliveries,
-        "energy_j": dict(sorted(energy_breakdown_j(chip, end_ns).items())),
+                            "dma": [c.dma_transfers[pe.id], c.dma_bytes_moved[pe.id], c.dma_queue_full[pe.id]]}
+               for pe in machine.pes if pe.firmware is not None},
+        "dropped_packets": c.dropped_packets, "deliveries": c.deliveries,
+        "energy_j": dict(sorted(energy_breakdown_j(machine, end_ns).items())),
     }
     if recorder is not None:
         out["trace"] = {"packets": recorder.packets, "dmas": recorder.dmas, "callbacks": recorder.callbacks}

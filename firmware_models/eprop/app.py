@@ -56,7 +56,7 @@ class ChipNetwork:
         self.tps = params.n_steps + 1
         pes = [s.pe for s in self.slices]
         root = pes[0]
-        noc = sim.chip.noc
+        noc = sim.machine.routing
         for s in self.slices:
             for j in range(s.start, s.stop):  # one key per recurrent neuron, to every PE
                 noc.add_multicast(SPIKE_KEY | j, 0xFFFFFFFF, s.pe, pes)
@@ -251,7 +251,7 @@ def run(ctx: RunContext) -> AppResult:
         "epochs": len(history), "engine": engine, "history": history,
         "dataset": {"name": ds.name, "synthetic": ds.synthetic, "note": ds.note, "summary": ds.summary()},
     }
-    mem = memory_report(p, chip.slices, {s.pe: sim.chip.pes[s.pe].sram for s in chip.slices})
+    mem = memory_report(p, chip.slices, {s.pe: sim.machine.pes[s.pe].sram for s in chip.slices})
     g = chip.group
     extra = {
         "learning_state_bytes": mem["learning_state_bytes"],

@@ -45,7 +45,7 @@ class ChipNetwork:
         self.slices = plan(params, mapping, sim.hw)
         pes = [s.pe for s in self.slices]
         G, root = len(pes), pes[0]
-        noc = sim.chip.noc
+        noc = sim.machine.routing
         for s in self.slices:
             for j in range(s.start, s.stop):  # one key per recurrent neuron, to every PE
                 noc.add_multicast(SPIKE_KEY | j, 0xFFFFFFFF, s.pe, pes)
@@ -262,9 +262,9 @@ def run(ctx: RunContext) -> AppResult:
                 "loss_curve": [h["train_loss"] for h in history], "epochs": len(history), "engine": engine,
                 "history": history, "dataset": {"name": ds.name, "synthetic": False, "summary": ds.summary()}}
     mem = memory_report(params, chip.slices, ctx.hw)
-    stats = sim.chip.stats
+    stats = sim.machine.stats
     worst_ns = float(stats.time_done_ns[:stats.n_rows].max()) if stats.n_rows else 0.0
-    overruns = {str(s.pe): int(sim.chip.pes[s.pe].c["timer_overruns"]) for s in chip.slices}
+    overruns = {str(s.pe): int(sim.machine.counters.timer_overruns[s.pe]) for s in chip.slices}
     extra = {**mem, "slices": [{"pe": s.pe, "neurons": [s.start, s.stop]} for s in chip.slices],
              "chip_trials": chip.trials_run, "ticks_per_trial": chip.tps, "ticks_run": chip.ticks_run,
              "late_steps": chip.late_steps, "late_steps_per_pe": chip.late_steps_per_pe(),

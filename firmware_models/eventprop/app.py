@@ -109,7 +109,7 @@ class ChipNetwork:
             for k, (a, b) in enumerate(self.layer_slices[l]):
                 extra = (b - a) + p.layers[l] if p.silent_scope == "batch" and p.silent_acc[l] else 0
                 sim.store_dram(grad_bufs[l][k], np.zeros(B * ((b - a) * p.layers[l] + extra), F32))
-        noc = sim.chip.noc
+        noc = sim.machine.routing
         self.injectors, self.layer_cores, self.loss_cores = [], [], []
         self.root = RootCore(weights, self.layer_slices, B, c, tick_ns, grad_bufs, w_bufs)
         sim.load(self.plan.root, self.root)
@@ -213,7 +213,7 @@ class ChipNetwork:
         for name, pe in [("root", self.plan.root), ("injector", self.plan.copies[0].injector),
                          ("loss", self.plan.copies[0].loss)] + \
                 [(f"layer{s.layer}_slice{s.index}", s.pe) for s in self.plan.copies[0].slices]:
-            sr = self.sim.chip.pes[pe].sram
+            sr = self.sim.machine.pes[pe].sram
             out[name] = {"pe": pe, "used_bytes": sr.used_bytes, "by_category": sr.by_category()}
         return out
 
@@ -308,7 +308,7 @@ def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
     tick_ms = ctx.spec.run.tick_ns * 1e-6
     T = p.n_steps
     phase_cycles: dict[str, float] = {}
-    for pe in chip.sim.chip.used_pes():
+    for pe in chip.sim.machine.used_pes():
         for ph, cyc in pe.phase_cycles_total.items():
             phase_cycles[ph] = phase_cycles.get(ph, 0.0) + cyc
     n_hidden_dense = sum(p.layers[1:-1]) * T  # every presynaptic (non-input) neuron at every step

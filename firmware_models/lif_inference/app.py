@@ -44,7 +44,7 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     for s in built.slices:
         nxt = built.slices_of(s.layer + 1)
         if nxt:
-            sim.chip.noc.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, [t.pe for t in nxt])
+            sim.machine.routing.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, [t.pe for t in nxt])
     for pe, fw in firmwares.items():
         sim.load(pe, fw)
     return firmwares

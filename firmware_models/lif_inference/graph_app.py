@@ -206,7 +206,7 @@ def place(ctx: RunContext, sim, mapped: MappedGraph, inputs: dict[str, np.ndarra
             elif pop.kind == "Input":
                 dram_name = f"nir_input_{pop.name}_pe{s.pe}"
                 values = np.ascontiguousarray(inputs[pop.name][:, s.start:s.stop], np.float32)
-                sim.chip.dram.store(dram_name, values)
+                sim.store_dram(dram_name, values)
                 fw = DenseSource(values, dram_name, tick_ns, phase)
             else:
                 coeffs = {k: (None if getattr(pop, k) is None else getattr(pop, k)[s.start:s.stop])
@@ -218,7 +218,7 @@ def place(ctx: RunContext, sim, mapped: MappedGraph, inputs: dict[str, np.ndarra
         dests = sorted({t.pe for post in targets[pop.name] for t in mapped.slices[post]})
         if dests:
             for s in mapped.slices[pop.name]:
-                sim.chip.noc.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, dests)
+                sim.machine.routing.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, dests)
     for pe, fw in firmwares.items():
         sim.load(pe, fw)
     return firmwares

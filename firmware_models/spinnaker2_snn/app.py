@@ -161,7 +161,7 @@ def place(ctx: RunContext, sim, mapped: Mapped) -> dict[int, object]:
         dests = sorted({t.pe for p in mapped.projs if p.pre == pop.name for t in mapped.slices[p.post]})
         if dests:
             for s in mapped.slices[pop.name]:
-                sim.chip.noc.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, dests)
+                sim.machine.routing.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, dests)
     for pe, fw in firmwares.items():
         sim.load(pe, fw)
     return firmwares

@@ -23,6 +23,7 @@ import simpy
 # against, bit for bit; docs/simulation-model.md "Fast path"). Everything else is the same code in both.
 from ..config.simulator import KERNELS
 from .dma import DmaEngine
+from .counters import Counters
 from .dram import Dram
 from .events import (BOOKING_PRIORITY, BurstBooking, CallbackEnd, Delivery, DispatchIfIdle, DmaDone,  # noqa: F401
                      DramBooking, EventQueue, PacketBooking, TimerTick)
@@ -109,7 +110,8 @@ class Chip:
         p.perf_level(self.perf_level_name)  # validate early
         self.recorder = recorder
         self.dvfs_policy = None  # an object with choose(pe, tick) -> level name (see hw/dvfs.py)
-        self.noc = NoC(p)
+        self.counters = Counters(p.n_pes)
+        self.noc = NoC(p, self.counters)
         self.dram = Dram(p)
         self.stats = TickStats(p.n_pes, max_rows=record_timesteps)
         self.pes = [PE(self.env, i, p, self) for i in range(p.n_pes)]
@@ -117,7 +119,6 @@ class Chip:
         self.timer_groups: dict[tuple[float, float], TimerGroup] = {}
         self._group_of: dict[int, TimerGroup] = {}
         self.tick_limit = 0
-        self.deliveries = 0
         self.events = EventQueue(self.env, {
             TimerTick: self._timer_tick, CallbackEnd: self._callback_end, DispatchIfIdle: self._dispatch_if_idle,
             Delivery: self._deliver, DmaDone: self._dma_done,
@@ -181,7 +182,7 @@ class Chip:
     # ---- packets ------------------------------------------------------------------------------
     def send(self, pe: PE, route: Route, key: int, payload, send_ns: float) -> None:
         """Hand one packet from ``pe`` to the NoC at ``send_ns`` (within the running callback)."""
-        pe.c["packets_sent"] += 1
+        self.counters.packets_sent[pe.id] += 1
         pe.count_packets_out(1)
         if self.fidelity == "burst":
             pe.sends.add(route, key, payload, send_ns, pe.p.send_packet_cycles * pe.ns_per_cycle, self.noc.ser_ns)
@@ -191,7 +192,7 @@ class Chip:
     def _book_packet(self, ev: PacketBooking) -> None:
         """``packet`` fidelity: reserve the route for one packet; one delivery per destination."""
         for dest, arrive in self.noc.reserve(ev.route, ev.send_ns, 1):
-            self.deliveries += 1
+            self.counters.deliveries += 1
             if self.recorder is not None:
                 self.recorder.packet(ev.pe, dest, ev.key, ev.send_ns, arrive, 1)
             self._deliver_at(Delivery(ev.pe, ev.tick, [(dest, arrive)], [ev.key], [ev.payload], arrive))
@@ -225,7 +226,7 @@ class Chip:
                 group.append((dest, last))
             if rec is not None:
                 rec.packet(src, dest, keys[0], first_send, first, n)
-        self.deliveries += n * len(ev.route.deliveries)
+        self.counters.deliveries += n * len(ev.route.deliveries)
         for first, dests in by_time.items():
             self._deliver_at(Delivery(src, ev.tick, dests, keys, burst.payloads, first))
 
@@ -238,7 +239,7 @@ class Chip:
         pes, dests, keys = self.pes, d.dests, d.keys
         for dest, _ in dests:  # sent in one timestep, arriving in a later one of the receiver
             if pes[dest].tick > d.src_tick:
-                pes[dest].c["late_packets"] += len(keys)
+                self.counters.late_packets[dest] += len(keys)
         if self.fast and self.recorder is None and self._deliver_group(d):  # (a recorder needs every body)
             return
         if len(dests) > 1 and self._deliver_shared(d):
@@ -300,6 +301,15 @@ class Chip:
             pe.finish_burst(start, first_ns, last, n, pe.tick)
         return True
 
-    # ---- summaries ----------------------------------------------------------------------------
+    # ---- what hosts use (``s2sim.machine.Machine``) --------------------------------------------------
+    @property
+    def routing(self) -> NoC:
+        """The multicast routing tables (``add_multicast``)."""
+        return self.noc
+
+    def store_dram(self, name: str, array) -> None:
+        """Host writes ``array`` into DRAM under ``name`` (no simulated cost: done before the run)."""
+        self.dram.store(name, array)
+
     def used_pes(self) -> list[PE]:
         return [pe for pe in self.pes if pe.firmware is not None]

@@ -83,7 +83,7 @@ class Dispatcher:
         """A timer tick fired for a loaded PE: count an overrun, then run the timer callback at once
         (pre-emptive priority), start it (idle core) or queue it."""
         if self.tasks_outstanding:
-            self.pe.c["timer_overruns"] += 1
+            self.pe.counters.timer_overruns[self.pe.id] += 1
         prio = self.priorities[TIMER]
         if prio <= 0:
             self.pe.run_preemptive(TIMER, on_timer, (tick,), now_ns)
@@ -97,7 +97,7 @@ class Dispatcher:
         """Queue ``task`` (start it if the core is idle); False (counted) if its queue is full."""
         q = self.queues[min(task.prio, len(self.queues)) - 1]
         if len(q) >= self.queue_size:
-            self.pe.c["task_queue_full"] += 1
+            self.pe.counters.task_queue_full[self.pe.id] += 1
             return False
         q.append(task)
         self.tasks_outstanding += 1

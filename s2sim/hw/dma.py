@@ -53,9 +53,7 @@ class DmaEngine:
         self.queue: deque[DmaRequest] = deque()
         self.queue_size = queue_size
         self.busy = False
-        self.queue_full = 0
-        self.transfers = 0
-        self.bytes_moved = 0
+        self.counters = pe.counters  # transfers, bytes moved, refusals and DRAM bytes go to the machine's record
 
     def request(self, direction: str, tag: int, buffer: str, start: int, count: int,
                 sram_array: np.ndarray) -> DmaRequest:
@@ -64,16 +62,16 @@ class DmaEngine:
         buf = self.dram.buffers[buffer]
         nbytes = count * buf.array.itemsize
         if direction == "read":
-            self.dram.bytes_read += nbytes
+            self.counters.dram_bytes_read += nbytes
         else:
-            self.dram.bytes_written += nbytes
+            self.counters.dram_bytes_written += nbytes
         return DmaRequest(tag, nbytes, buf.address + start * buf.array.itemsize, buffer, start, count,
                           sram_array, direction == "read")
 
     def submit(self, req: DmaRequest, issue_ns: float) -> bool:
         """Queue a request issued at ``issue_ns`` (>= now); False (and counted) when the queue is full."""
         if len(self.queue) >= self.queue_size:
-            self.queue_full += 1
+            self.counters.dma_queue_full[self.pe.id] += 1
             return False
         self.queue.append(req)
         if not self.busy:
@@ -88,8 +86,9 @@ class DmaEngine:
         req = self.queue.popleft()
         p = self.pe.p
         setup_ns = p.dma_setup_cycles * self.pe.ns_per_cycle
-        self.transfers += 1
-        self.bytes_moved += req.nbytes
+        counters, pe_id = self.counters, self.pe.id
+        counters.dma_transfers[pe_id] += 1
+        counters.dma_bytes_moved[pe_id] += req.nbytes
         chip = self.pe.chip
         if req.address is None:
             done = start_ns + setup_ns + req.nbytes / p.dma_sram_bytes_per_cycle * self.pe.ns_per_cycle

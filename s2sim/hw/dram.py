@@ -32,9 +32,7 @@ class Dram:
         self.p = p
         self.buffers: dict[str, DramBuffer] = {}
         self._next_address = 0
-        self.channel_free_ns = [0.0] * p.dram_channels
-        self.bytes_read = 0
-        self.bytes_written = 0
+        self.channel_free_ns = [0.0] * p.dram_channels  # (bytes read and written: ``Counters``)
 
     def store(self, name: str, array: np.ndarray) -> DramBuffer:
         """Place (or replace) a host array in DRAM; buffers start on interleave boundaries."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .counters import Counters
 from .params import HwParams
 
 # Directions out of a router. LOCAL links are PE<->router; the rest connect mesh neighbours.
@@ -91,7 +92,7 @@ def _direction(a: tuple[int, int], b: tuple[int, int]) -> str:
 class NoC:
     """Routing tables, route compilation and link reservations for one chip."""
 
-    def __init__(self, p: HwParams):
+    def __init__(self, p: HwParams, counters: Counters):
         self.p = p
         self.mesh = Mesh(p)
         self.tables: dict[tuple[int, int], list[RouteEntry]] = {}
@@ -105,10 +106,7 @@ class NoC:
         self.ser_ns = p.packet_serialization_ns
         self.inject_ns = p.injection_cycles * p.noc_ns_per_cycle
         self.eject_ns = p.ejection_cycles * p.noc_ns_per_cycle
-        # counters
-        self.packets_routed = 0
-        self.packet_hops = 0
-        self.dropped = 0
+        self.counters = counters  # the machine's record: packets routed, hops, drops
 
     # ---- routing tables -------------------------------------------------------------------
     def add_entry(self, router: tuple[int, int], key: int, mask: int, links=(), pes=()) -> None:
@@ -229,8 +227,9 @@ class NoC:
                 t = f
             free[eject_key] = t + busy
             out.append((pe, t + eject + ser))
-        self.packets_routed += n_packets
-        self.packet_hops += n_packets * len(route.edges)
+        counters = self.counters
+        counters.packets_routed += n_packets
+        counters.packet_hops += n_packets * len(route.edges)
         if route.dropped:
-            self.dropped += n_packets
+            counters.dropped_packets += n_packets
         return out

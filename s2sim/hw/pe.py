@@ -55,6 +55,7 @@ class PacketHooks:
 class PE:
     def __init__(self, env, pe_id: int, p: HwParams, chip):
         self.env, self.id, self.p, self.chip = env, pe_id, p, chip
+        self.counters = chip.counters  # the machine's record: this PE writes its own entries
         self.sram = Sram(pe_id, p.sram_bytes)
         self.level = p.perf_level(chip.perf_level_name)
         self.ns_per_cycle = self.level.ns_per_cycle
@@ -63,20 +64,18 @@ class PE:
         self.hooks = PacketHooks()
         self.irq_cycles = p.irq_entry_cycles + p.irq_exit_cycles  # entry + exit of every handler
         self.ctx = ExecutionContext(self.ns_per_cycle)
+        self.ctx.bracket_delta = self.counters.bracket_delta[pe_id]  # books into the machine's record
         self.dispatcher = Dispatcher(self, p.task_queue_count, p.task_queue_size)
         self.preemption = Preemption(self.dispatcher)
         self.rows = RowAccumulator(pe_id, chip.stats, self.level)
-        self.tx = TxQueue(p.tx_queue_size, chip.noc.ser_ns)
+        self.tx = TxQueue(p.tx_queue_size, chip.noc.ser_ns, self.counters.tx_queue_full, pe_id)
         self.sends = SendLoops()
         # timer
         self.tick = -1
         self.tick_start_ns = 0.0
-        # counters
-        self.c = dict(timer_overruns=0, task_queue_full=0, tx_queue_full=0, packets_sent=0,
-                      packets_received=0, callbacks=0, exp_ops=0, mac_ops=0, dma_bytes=0, late_packets=0)
-        # busy cycles per performance level: a callback's cycles count at the level it started at
-        # (its duration was computed at that level's clock)
-        self.cycles_by_level: dict[str, float] = {}
+        # busy cycles per performance level (this PE's entry of ``counters.cycles_by_level``): a
+        # callback's cycles count at the level it started at (its duration was computed at that level's clock)
+        self.cycles_by_level: dict[str, float] = self.counters.cycles_by_level[pe_id]
         self.level_since_ns = 0.0
         self.time_by_level: dict[str, float] = {}
         # the packet path (chosen at load and when the packet priority changes)
@@ -117,7 +116,7 @@ class PE:
     # ---- running bodies and booking them -------------------------------------------------------
     def end_body(self) -> None:
         """A body returned: count the callback, hand its send loops to the NoC."""
-        self.c["callbacks"] += 1
+        self.counters.callbacks[self.id] += 1
         if self.sends.pending:
             self.chip.flush_bursts(self)
 
@@ -178,17 +177,17 @@ class PE:
         """Send one packet from the running body: its cost, TX back-pressure, then the NoC."""
         ctx = self.ctx
         ctx.add_cycles("comms", self.p.send_packet_cycles)
-        t = self.tx.admit(ctx, self.c)
+        t = self.tx.admit(ctx)
         self.chip.send(self, route, key, payload, t)
 
     def exp_accelerator(self, phase: str, n: int) -> None:
         """``n`` exponentials on the exp/log accelerator."""
-        self.c["exp_ops"] += n
+        self.counters.exp_ops[self.id] += n
         self.ctx.add_cycles(phase, accelerators.exp_cycles(self.p, n))
 
     def mac_array(self, phase: str, n_macs: int) -> None:
         """A MAC-array job of ``n_macs`` 8-bit MACs."""
-        self.c["mac_ops"] += n_macs
+        self.counters.mac_ops[self.id] += n_macs
         self.ctx.add_cycles(phase, accelerators.mac_array_cycles(self.p, n_macs))
 
     def dma(self, direction: str, tag: int, buffer: str, start: int, count: int, sram_array) -> bool:
@@ -197,7 +196,7 @@ class PE:
         request = engine.request(direction, tag, buffer, start, count, sram_array)
         self.ctx.add_cycles("dma_setup", self.p.dma_issue_cycles)  # register writes to queue it
         request.issue_ns = self.ctx.now_ns
-        self.c["dma_bytes"] += request.nbytes
+        self.counters.dma_bytes[self.id] += request.nbytes
         return engine.submit(request, request.issue_ns)
 
     def schedule(self, fn: Callable, arg: Any, priority: int) -> bool:
@@ -243,12 +242,12 @@ class PE:
     # ---- packets -----------------------------------------------------------------------------------
     def accept_packets(self, n: int) -> None:
         """Count ``n`` packets arriving at a loaded PE."""
-        self.c["packets_received"] += n
+        self.counters.packets_received[self.id] += n
         self.rows.count_in(self.tick, self.level, n)
 
     def _drop_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
         """No program is loaded here: the packets are dropped."""
-        self.chip.noc.dropped += len(keys)
+        self.counters.dropped_packets += len(keys)
 
     def _queue_packets(self, keys: list, payloads: list, first_ns: float, last_ns: float) -> None:
         """A firmware that made packet handling queueable: one task per packet."""
@@ -277,7 +276,7 @@ class PE:
     def begin_burst(self, first_ns: float, n: int) -> float:
         """``n`` packets arrive from ``first_ns``: count them and open the execution context of their
         handler body (which starts after the pre-emptive work already booked); returns its start."""
-        self.c["packets_received"] += n
+        self.counters.packets_received[self.id] += n
         phases = self.rows.open_burst(self.tick, self.level, n)
         start = self.preemption.start_at(first_ns)
         if self.chip.recorder is None:
@@ -300,9 +299,9 @@ class PE:
         The same as ``begin_burst`` + that charge + ``finish_burst``, without opening a context."""
         if type(cycles) is KernelCycles:
             cycles = self.ctx.book_bracket(phase, cycles)
-        c = self.c
-        c["packets_received"] += n
-        c["callbacks"] += 1
+        c, i = self.counters, self.id
+        c.packets_received[i] += n
+        c.callbacks[i] += 1
         phases = self.rows.open_burst(self.tick, self.level, n)
         phases[phase] = phases.get(phase, 0.0) + cycles
         self._book_burst_handlers(None, first_ns, last_ns, n, cycles, phases, self.tick, True)
@@ -378,13 +377,6 @@ class PE:
         """Busy time per performance level (cycles x that level's cycle time)."""
         p = self.p
         return {name: cyc * p.perf_level(name).ns_per_cycle for name, cyc in self.cycles_by_level.items()}
-
-    @property
-    def active_pj(self) -> float:
-        """Active (dynamic) core energy: busy cycles x the energy per cycle of their level."""
-        p = self.p
-        return sum(cyc * p.perf_level(name).active_energy_per_cycle_pj
-                   for name, cyc in self.cycles_by_level.items())
 
     @property
     def phase_cycles_total(self) -> dict[str, float]:

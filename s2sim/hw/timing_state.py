@@ -19,13 +19,12 @@ class PeTimingState:
         pe = self.pe
         return (pe.dispatcher.snapshot(), pe.preemption.snapshot(), pe.rows.snapshot(), pe.tx.snapshot(),
                 pe.sends.snapshot(), pe.tick, pe.tick_start_ns, pe.level, pe.level_since_ns,
-                dict(pe.time_by_level), dict(pe.cycles_by_level), dict(pe.c),
-                {phase: list(d) for phase, d in pe.ctx.bracket_delta.items()})
+                dict(pe.time_by_level), pe.counters.snapshot_pe(pe.id))
 
     def restore(self, snap: tuple) -> None:
         pe = self.pe
         (dispatcher, preemption, rows, tx, sends, pe.tick, pe.tick_start_ns, level, pe.level_since_ns,
-         time_by_level, cycles_by_level, counters, bracket_delta) = snap
+         time_by_level, counters) = snap
         pe.dispatcher.restore(dispatcher)
         pe.preemption.restore(preemption)
         pe.rows.restore(rows)
@@ -34,7 +33,4 @@ class PeTimingState:
         pe.level = level
         pe.ns_per_cycle = pe.ctx.ns_per_cycle = level.ns_per_cycle
         pe.time_by_level = dict(time_by_level)
-        pe.cycles_by_level = dict(cycles_by_level)
-        pe.c.clear()
-        pe.c.update(counters)
-        pe.ctx.bracket_delta = {phase: list(d) for phase, d in bracket_delta.items()}
+        pe.counters.restore_pe(pe.id, counters)  # its counters, busy cycles by level, bracket cycles

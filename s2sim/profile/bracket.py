@@ -2,7 +2,7 @@
 
 The firmware charges cycles per phase, and each kernel cost carries what it would be under the
 nominal (llvm-mca), low and high (Cortex-M4 timing rules) tables (``KernelCycles``; the PE books the
-difference per phase in ``bracket_delta``). So every PE and phase has a ratio end/charged, and a
+difference per phase in the machine's ``counters.bracket_delta``). So every PE and phase has a ratio end/charged, and a
 timestep's latency at an end is its time_done plus, for each phase, (ratio - 1) x that timestep's
 cycles in the phase at the timestep's clock: first order (extra cycles delay the end one for one,
 no slack absorbs them, no overrun reorders work). ``--set arch.cycle_model=low|high`` runs the whole
@@ -19,8 +19,8 @@ ENDS = ("nominal", "low", "high")
 
 def phase_ratios(sim, pe: int) -> dict[str, tuple[float, float, float]]:
     """phase -> (nominal, low, high) cycles / charged cycles over the whole run on PE ``pe``."""
-    totals = sim.chip.stats.phase_totals(pe)
-    delta = sim.chip.pes[pe].ctx.bracket_delta
+    totals = sim.machine.stats.phase_totals(pe)
+    delta = sim.machine.counters.bracket_delta[pe]
     out = {}
     for phase, charged in totals.items():
         d = delta.get(phase, (0.0, 0.0, 0.0))
@@ -40,7 +40,7 @@ def verdict(realtime: dict[str, bool]) -> str:
 def latency_bracket(sim, tick_ns: float, rows: slice, done: np.ndarray, ns_per_cycle: np.ndarray,
                     stats_of) -> dict[str, Any]:
     """Per-end timestep statistics, per-phase ratios of the critical PE and the real-time verdict."""
-    stats = sim.chip.stats
+    stats = sim.machine.stats
     pes = sim.used_pes
     ratios = {pe: phase_ratios(sim, pe) for pe in pes}
     extra = {end: np.zeros_like(done) for end in ENDS}

@@ -33,11 +33,11 @@ def totals_so_far(sim, samples: int, timesteps: int, wall_time_s: float = 0.0,
     from ..energy import energy_breakdown_j
     from .summary import diagnostics_section, traffic_section
     end_ns = sim.env.now
-    breakdown = {k: float(v) for k, v in energy_breakdown_j(sim.chip, end_ns).items()}
+    breakdown = {k: float(v) for k, v in energy_breakdown_j(sim.machine, end_ns).items()}
     traffic = traffic_section(sim)
     diagnostics = {k: int(v) for k, v in diagnostics_section(sim).items() if isinstance(v, (int, np.integer))}
     pes = sim.used_pes
-    stats = sim.chip.stats
+    stats = sim.machine.stats
     max_ns = 0.0
     if pes and stats.n_rows:
         max_ns = float(stats.time_done_ns[:stats.n_rows][:, pes].max())

@@ -1,6 +1,7 @@
 """Build ``summary.json`` (the contract other tools read, DESIGN §6) and ``timesteps.csv``.
 
-Everything here is computed from the chip's counters after a run; nothing is measured with the
+Everything here is computed after a run from the machine (``Simulation.machine``: its counters
+record and per-timestep stats, ``s2sim/machine.py``); nothing is measured with the
 wall clock except ``wall_time_s``.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from .. import __version__
 from ..outdir import atomic_write_text
-from ..energy import energy_breakdown_j, provenance_shares, unused_components
+from ..energy import active_pj, energy_breakdown_j, provenance_shares, unused_components
 from ..sim import Simulation
 from .bracket import latency_bracket
 from .csv_text import write_numeric_csv
@@ -25,7 +26,7 @@ SUMMARY_SCHEMA = 1
 def memory_section(sim: Simulation) -> dict[str, Any]:
     per_pe = []
     for pe_id in sim.used_pes:
-        sram = sim.chip.pes[pe_id].sram
+        sram = sim.machine.pes[pe_id].sram
         per_pe.append({
             "pe": pe_id, "used_bytes": sram.used_bytes, "capacity_bytes": sram.capacity_bytes,
             "regions": {r.name: r.nbytes for r in sram.regions.values()},
@@ -58,7 +59,7 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 
 def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) -> dict[str, Any]:
     """Per-timestep latency = the critical (slowest) PE's ``time_done`` in that timestep."""
-    stats = sim.chip.stats
+    stats = sim.machine.stats
     rows = rows or slice(0, stats.n_rows)
     pes = sim.used_pes
     done = stats.time_done_ns[rows][:, pes]
@@ -88,30 +89,30 @@ def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) 
         "per_phase_cycles": per_phase_cycles,
         "critical_pe": critical,
         "realtime_slack_ns": float(tick_ns - timestep["max"]),
-        "overruns": int(sum(sim.chip.pes[p].c["timer_overruns"] for p in pes)),
+        "overruns": sim.machine.counters.total("timer_overruns", pes),
         "bracket": latency_bracket(sim, tick_ns, rows, done, ns_per_cycle, _stats),
     }
 
 
 def _ns_per_cycle(sim: Simulation, rows: slice, pes: list[int]) -> np.ndarray:
     """[timestep, PE] cycle time of the level each PE ran each recorded timestep at (DVFS changes it)."""
-    stats = sim.chip.stats
+    stats = sim.machine.stats
     known = np.array([sim.hw.perf_level(name).ns_per_cycle if name else np.nan for name in stats.level_names]
                      + [np.nan])  # index -1: no record (no cycles either)
     npc = known[stats.level_of[rows][:, pes]]
-    fallback = np.array([sim.chip.pes[p].level.ns_per_cycle for p in pes])
+    fallback = np.array([sim.machine.pes[p].level.ns_per_cycle for p in pes])
     return np.where(np.isnan(npc), fallback, npc)
 
 
 def energy_section(sim: Simulation, end_ns: float, samples: int, arch) -> dict[str, Any]:
-    breakdown = energy_breakdown_j(sim.chip, end_ns)
+    breakdown = energy_breakdown_j(sim.machine, end_ns)
     total = sum(breakdown.values())
     provenance = {}
     shares = {}
     if arch is not None:
         prov = arch.provenance()
         confidence_of = {k: v.confidence for k, v in prov.items()}
-        levels = sorted({lvl for p in sim.used_pes for lvl in sim.chip.pes[p].close_levels(end_ns)})
+        levels = sorted({lvl for p in sim.used_pes for lvl in sim.machine.pes[p].close_levels(end_ns)})
         shares = provenance_shares(breakdown, confidence_of, levels)
         from ..energy import COMPONENT_SOURCES
         for comp, paths in COMPONENT_SOURCES.items():
@@ -122,7 +123,7 @@ def energy_section(sim: Simulation, end_ns: float, samples: int, arch) -> dict[s
                  "confidence": prov[path].confidence}
                 for tmpl in paths for lvl in levels for path in [tmpl.format(level=lvl)] if path in prov]
     out = {"total_j": total, "per_sample_j": total / max(1, samples), "breakdown_j": breakdown,
-           "not_used": unused_components(sim.chip), "confidence_shares": shares, "provenance": provenance}
+           "not_used": unused_components(sim.machine), "confidence_shares": shares, "provenance": provenance}
     out.update(energy_extras(sim, end_ns))
     return out
 
@@ -135,65 +136,70 @@ def energy_extras(sim: Simulation, end_ns: float) -> dict[str, Any]:
     """
     per_phase: dict[str, float] = {}
     level_s: dict[str, float] = {}
+    machine = sim.machine
     for pe_id in sim.used_pes:
-        pe = sim.chip.pes[pe_id]
-        for lvl, phases in sim.chip.stats.phase_totals_by_level(pe_id).items():
+        pe = machine.pes[pe_id]
+        for lvl, phases in machine.stats.phase_totals_by_level(pe_id).items():
             pj_per_cycle = sim.hw.perf_level(lvl).active_energy_per_cycle_pj
             for phase, cyc in phases.items():
                 per_phase[phase] = per_phase.get(phase, 0.0) + cyc * pj_per_cycle * 1e-12
         for lvl, ns in pe.close_levels(end_ns).items():
             level_s[lvl] = level_s.get(lvl, 0.0) + ns * 1e-9
     out: dict[str, Any] = {"per_phase_j": per_phase, "pe_time_by_level_s": level_s}
-    policy = sim.chip.dvfs_policy
+    policy = machine.dvfs_policy
     if policy is not None:
         out["dvfs"] = policy.describe() if hasattr(policy, "describe") else {"policy": type(policy).__name__}
     else:
-        out["dvfs"] = {"policy": "fixed", "level": sim.chip.perf_level_name}
+        out["dvfs"] = {"policy": "fixed", "level": machine.perf_level_name}
     return out
 
 
 def traffic_section(sim: Simulation) -> dict[str, Any]:
-    chip = sim.chip
-    return {"packets": int(sum(pe.c["packets_sent"] for pe in chip.pes)),
-            "deliveries": int(sum(pe.c["packets_received"] for pe in chip.pes)),
-            "packet_hops": int(chip.noc.packet_hops), "dropped": int(chip.noc.dropped),
-            "dma_bytes": int(sum(pe.c["dma_bytes"] for pe in chip.pes)),
+    c = sim.machine.counters
+    received = c.total("packets_received")
+    return {"packets": c.total("packets_sent"),
+            "deliveries": received,
+            "packet_hops": c.total("packet_hops"), "dropped": c.total("dropped_packets"),
+            "dma_bytes": c.total("dma_bytes"),
             # added (profiler): a send enters the NoC once (packets_routed == packets); a multicast
             # send to k PEs makes k copies; copies = deliveries + copies_undelivered
             # (undelivered: copies reaching a PE without firmware, or still in flight at the end)
-            "packets_routed": int(chip.noc.packets_routed),
-            "copies": int(chip.deliveries),
-            "copies_undelivered": int(chip.deliveries - sum(pe.c["packets_received"] for pe in chip.pes))}
+            "packets_routed": c.total("packets_routed"),
+            "copies": c.total("deliveries"),
+            "copies_undelivered": c.total("deliveries") - received}
 
 
 def pes_section(sim: Simulation, end_ns: float) -> list[dict[str, Any]]:
     """Added (profiler): per-PE activity counters (one entry per used PE)."""
     out = []
+    machine = sim.machine
+    c = machine.counters
     for pe_id in sim.used_pes:
-        pe = sim.chip.pes[pe_id]
-        out.append({"pe": pe_id, "callbacks": int(pe.c["callbacks"]), "active_cycles": float(pe.active_cycles),
-                    "active_j": pe.active_pj * 1e-12, "packets_sent": int(pe.c["packets_sent"]),
-                    "packets_received": int(pe.c["packets_received"]), "dma_bytes": int(pe.c["dma_bytes"]),
+        pe = machine.pes[pe_id]
+        out.append({"pe": pe_id, "callbacks": int(c.callbacks[pe_id]), "active_cycles": float(c.active_cycles(pe_id)),
+                    "active_j": active_pj(machine.p, c.cycles_by_level[pe_id]) * 1e-12,
+                    "packets_sent": int(c.packets_sent[pe_id]), "packets_received": int(c.packets_received[pe_id]),
+                    "dma_bytes": int(c.dma_bytes[pe_id]),
                     "phase_cycles": dict(pe.phase_cycles_total),
                     "time_by_level_ns": pe.close_levels(end_ns)})
     return out
 
 
 def diagnostics_section(sim: Simulation) -> dict[str, Any]:
-    pes = [sim.chip.pes[p] for p in sim.used_pes]
-    out = {name: int(sum(pe.c[name] for pe in pes))
-           for name in ("timer_overruns", "task_queue_full", "tx_queue_full")}
-    out["dma_queue_full"] = int(sum(sim.chip.dmas[p].queue_full for p in sim.used_pes))
-    # added (profiler): counters the hardware model may provide; reported when present
-    for name in ("late_packets",):
-        if any(name in pe.c for pe in pes):
-            out[name] = int(sum(pe.c.get(name, 0) for pe in pes))
-    out["dropped_packets"] = int(sim.chip.noc.dropped)
+    c, pes = sim.machine.counters, sim.used_pes
+    out = {name: c.total(name, pes) for name in _PER_PE_DIAGNOSTICS}
+    out["dma_queue_full"] = c.total("dma_queue_full", pes)
+    out["late_packets"] = c.total("late_packets", pes)  # added (profiler)
+    out["dropped_packets"] = c.total("dropped_packets")
     # overridden arch parameters no model read: the override changed nothing (shown as a warning)
     out["unused_overrides"] = sim.hw.unread_overrides()
-    out["per_pe"] = {str(pe.id): {k: pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full")}
-                     for pe in pes if any(pe.c[k] for k in ("timer_overruns", "task_queue_full", "tx_queue_full"))}
+    per_pe = {str(p): {k: getattr(c, k)[p] for k in _PER_PE_DIAGNOSTICS} for p in pes}
+    out["per_pe"] = {p: counts for p, counts in per_pe.items() if any(counts.values())}
     return out
+
+
+#: Counters the diagnostics report per PE (where any is non-zero).
+_PER_PE_DIAGNOSTICS = ("timer_overruns", "task_queue_full", "tx_queue_full")
 
 
 def build_summary(sim: Simulation, *, network: str, arch_name: str, config: dict, seed: int,
@@ -205,7 +211,7 @@ def build_summary(sim: Simulation, *, network: str, arch_name: str, config: dict
         "schema": SUMMARY_SCHEMA, "s2sim_version": __version__, "network": network, "arch": arch_name,
         "config": config, "seed": seed, "pes_used": len(sim.used_pes), "pe_ids": sim.used_pes,
         "samples": samples, "timesteps": timesteps, "sim_time_s": end_ns * 1e-9,
-        "wall_time_s": wall_time_s, "noc_fidelity": sim.chip.fidelity,
+        "wall_time_s": wall_time_s, "noc_fidelity": sim.machine.fidelity,
         "memory": memory_section(sim),
         "latency": latency_section(sim, tick_ns),
         "energy": energy_section(sim, end_ns, samples, arch),
@@ -228,7 +234,7 @@ def write_timesteps_csv(sim: Simulation, path: Path) -> None:
     as ``repr`` (exact round trip), a column whose values are all whole numbers (cycle counts,
     mostly) as integers, the same number and far cheaper to format.
     """
-    stats = sim.chip.stats
+    stats = sim.machine.stats
     phases = sorted(stats.phase_cycles)
     pes = np.asarray(sim.used_pes, dtype=np.intp)
     n = stats.n_rows

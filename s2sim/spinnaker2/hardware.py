@@ -99,7 +99,7 @@ class SpiNNaker2Chip(s2hardware.Chip):
     def _fill(net: Network, result, timesteps: int) -> None:
         """Every population's recordables: spikes {neuron: [ticks]}, v {neuron: [per tick]}, and per PE
         time_done (ns from the tick's start until the PE finished) and n_packets (received)."""
-        stats, slices = result.sim.chip.stats, result.mapped.slices
+        stats, slices = result.sim.machine.stats, result.mapped.slices
         done, packets = stats.time_done_ns[:timesteps], stats.packets_in[:timesteps]
         for pop in net.populations:
             spikes, v = result.arrays[f"spikes_{pop.name}"], result.arrays.get(f"v_{pop.name}")

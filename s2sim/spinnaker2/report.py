@@ -12,7 +12,7 @@ PES_LISTED = 20
 
 
 def profile_lines(summary: dict, result, per_pe: bool = False) -> list[str]:
-    stats, mapped = result.sim.chip.stats, result.mapped
+    stats, mapped = result.sim.machine.stats, result.mapped
     ticks = summary["timesteps"]
     done, packets = stats.time_done_ns[:ticks], stats.packets_in[:ticks]
     sram = {m["pe"]: m["used_bytes"] for m in summary["memory"]["per_pe"]}

@@ -30,14 +30,14 @@ def run(tmp_path, sets=(), environ=None, name="run"):
 def test_the_summary_says_which_kernel_numerics_and_fidelity_ran_and_what_chose_them(tmp_path):
     res = run(tmp_path, ["run.simulator.kernel=exact", "run.simulator.noc_fidelity=packet"])
     written = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert written["simulator"]["kernel"] == "exact" and res.app.sim.chip.kernel == "exact"
-    assert written["simulator"]["noc_fidelity"] == "packet" == res.app.sim.chip.fidelity
+    assert written["simulator"]["kernel"] == "exact" and res.app.sim.machine.kernel == "exact"
+    assert written["simulator"]["noc_fidelity"] == "packet" == res.app.sim.machine.fidelity
     assert written["simulator"]["origin"]["kernel"] == "run.simulator"
 
 
 def test_the_environment_overrides_the_section(tmp_path):
     res = run(tmp_path, ["run.simulator.kernel=exact"], environ={"S2SIM_KERNEL": "fast"})
-    assert res.summary["simulator"]["kernel"] == "fast" == res.app.sim.chip.kernel
+    assert res.summary["simulator"]["kernel"] == "fast" == res.app.sim.machine.kernel
     assert res.summary["simulator"]["origin"]["kernel"] == "$S2SIM_KERNEL"
     with pytest.raises(ConfigError, match="S2SIM_GROUP_NUMERICS='2': unknown value"):
         run(tmp_path, environ={"S2SIM_GROUP_NUMERICS": "2"}, name="bad")

@@ -48,14 +48,14 @@ class LogRecorder:
 
 def timing_of(sim) -> dict:
     """Everything timing-related a run leaves behind (per-tick statistics, counters, totals)."""
-    chip = sim.chip
-    out = {f"stats.{k}": np.asarray(v).copy() for k, v in chip.stats.view().items()}
-    out.update({f"phase.{k}": v.copy() for k, v in chip.stats.phase_cycles.items()})
-    for pe in chip.used_pes():
-        out[f"pe{pe.id}.counters"] = dict(pe.c)
-        out[f"pe{pe.id}.cycles_by_level"] = dict(pe.cycles_by_level)
+    machine = sim.machine
+    out = {f"stats.{k}": np.asarray(v).copy() for k, v in machine.stats.view().items()}
+    out.update({f"phase.{k}": v.copy() for k, v in machine.stats.phase_cycles.items()})
+    for pe in machine.used_pes():
+        out[f"pe{pe.id}.counters"] = machine.counters.of(pe.id)
+        out[f"pe{pe.id}.cycles_by_level"] = dict(machine.counters.cycles_by_level[pe.id])
         out[f"pe{pe.id}.sram"] = pe.sram.used_bytes
-    out["deliveries"] = chip.deliveries
+    out["machine"] = machine.counters.machine()
     out["now_ns"] = sim.env.now
     return out
 

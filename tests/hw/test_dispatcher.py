@@ -8,7 +8,7 @@ def overruns(make_sim, n_ticks, timer, tick_ns=1000.0, **callbacks):
     sim = make_sim()
     sim.load(0, Scripted(start=lambda c: c.set_timer(tick_ns), timer=timer, **callbacks))
     sim.run_ticks(n_ticks)
-    return sim.chip.pes[0].c["timer_overruns"]
+    return sim.machine.counters.timer_overruns[0]
 
 
 def test_every_tick_after_the_first_overruns_when_the_callback_outlasts_the_tick(make_sim):
@@ -48,7 +48,7 @@ def test_a_task_a_handler_schedules_is_part_of_the_tick_s_work(make_sim):
                          timer=lambda c, t: c.dma_read(1, "x", 0, 250, dst) if t == 0 else None,
                          dma=dma_done))
     sim.run_ticks(4)
-    assert sim.chip.pes[0].c["timer_overruns"] == 2
+    assert sim.machine.counters.timer_overruns[0] == 2
 
 
 def test_packet_handler_delays_running_callback_by_exactly_its_cycles(make_sim):
@@ -75,7 +75,7 @@ def test_task_queue_overflow_is_counted(make_sim, hw):
     sim = make_sim()
     sim.load(0, Scripted(start=lambda c: c.set_timer(1000.0), timer=flood))
     sim.run_ticks(1)
-    assert sim.chip.pes[0].c["task_queue_full"] == 5
+    assert sim.machine.counters.task_queue_full[0] == 5
 
 
 def test_core_sleeps_when_idle_so_busy_cycles_are_only_work(make_sim):

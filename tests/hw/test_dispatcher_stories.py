@@ -122,7 +122,7 @@ def test_a_dma_queue_of_two_takes_two_requests_behind_the_one_in_flight_and_refu
     sim.load(0, fw)
     sim.run_ticks(1)
     assert accepted == [True, True, True, False]
-    assert sim.chip.dmas[0].queue_full == 1 and sim.chip.dmas[0].transfers == 3
+    assert sim.machine.counters.dma_queue_full[0] == 1 and sim.machine.counters.dma_transfers[0] == 3
     assert len([1 for what, *_ in fw.log if what == "dma"]) == 3
 
 
@@ -132,6 +132,6 @@ def test_dram_energy_counts_written_bytes_as_well_as_read_ones(make_sim):
     src = np.ones(256, np.float32)
     sim.load(0, timer_only(lambda c, t: c.dma_write(1, src, "x", 0, 256) if t == 0 else None))
     sim.run_ticks(1)
-    assert (sim.chip.dram.bytes_read, sim.chip.dram.bytes_written) == (0, 1024)
+    assert (sim.machine.counters.dram_bytes_read, sim.machine.counters.dram_bytes_written) == (0, 1024)
     per_byte_j = sim.hw.dram_energy_per_byte_pj * 1e-12
-    assert energy_breakdown_j(sim.chip, sim.env.now)["dram"] == 1024 * per_byte_j > 0
+    assert energy_breakdown_j(sim.machine, sim.env.now)["dram"] == 1024 * per_byte_j > 0

@@ -45,7 +45,7 @@ def test_routing_table_miss_is_counted_as_dropped(make_sim):
     sim.load(0, fw), sim.load(4, rx)
     sim.run_ticks(1)
     assert len(arrivals(rx)) == 1
-    assert sim.chip.noc.dropped == 1
+    assert sim.machine.counters.dropped_packets == 1
 
 
 def test_multicast_reaches_every_destination_once(make_sim):

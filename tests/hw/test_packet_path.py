@@ -48,13 +48,13 @@ def test_the_hooks_a_firmware_declares_are_the_ones_it_overrides():
 def test_a_firmware_with_a_burst_hook_gets_one_body_per_burst(make_sim):
     pe, log = four_packets_to_pe_1(make_sim, BurstReceiver())
     assert [entry[:2] for entry in log if entry[0] in ("burst", "packet")] == [("burst", 4)]
-    assert pe.c["packets_received"] == 4 and pe.c["callbacks"] == 3  # on_start, tick 0, one burst body
+    assert pe.counters.packets_received[1] == 4 and pe.counters.callbacks[1] == 3  # on_start, tick 0, one burst body
 
 
 def test_without_a_burst_hook_each_packet_runs_its_own_handler(make_sim):
     pe, log = four_packets_to_pe_1(make_sim, Scripted(packet=lambda c, k, p: c.charge_cycles("rx", 20)))
     assert [entry[:2] for entry in log if entry[0] == "packet"] == [("packet", KEY + i) for i in range(4)]
-    assert pe.c["callbacks"] == 2 + 4  # on_start, tick 0, a handler per packet
+    assert pe.counters.callbacks[1] == 2 + 4  # on_start, tick 0, a handler per packet
 
 
 def test_a_queueable_packet_priority_set_in_on_start_queues_one_task_per_packet(make_sim):
@@ -71,4 +71,4 @@ def test_packets_to_a_pe_without_a_program_are_dropped(make_sim):
     sim.load(0, Scripted(start=lambda c: c.set_timer(100_000.0),
                          timer=lambda c, t: c.send_mc(KEY) if t == 0 else None))
     sim.run_ticks(1)
-    assert sim.chip.noc.dropped == 1 and sim.chip.pes[1].c["packets_received"] == 0
+    assert sim.machine.counters.dropped_packets == 1 and sim.machine.counters.packets_received[1] == 0

@@ -62,10 +62,10 @@ def speculate(sim):
         pe.rows.done_ns = 99_999.0
         pe.rows.phases["spec"] = 1e6
         pe.ctx.open("spec", now, {}, False)
-        pe.tx.admit(pe.ctx, pe.c)
+        pe.tx.admit(pe.ctx)
         pe.tx.free_ns += 5_000.0
         pe.sends.add(sim.chip.noc.p2p_route(pe.id, 1 - pe.id), 1, None, now, 1.0, 1.0)
-        pe.c["timer_overruns"] += 1
+        pe.counters.timer_overruns[pe.id] += 1
         pe.set_level("slow")
         pe.tick += 3
         pe.cycles_by_level["slow"] = 123.0
@@ -77,9 +77,10 @@ def outcome(sim):
     pes = sim.chip.pes[:2]
     return {"log": [fw.log for fw in (sim.chip.pes[0].firmware, sim.chip.pes[1].firmware)],
             "stats": {k: np.asarray(v).tolist() for k, v in view.items()},
-            "counters": [dict(pe.c) for pe in pes], "cycles": [dict(pe.cycles_by_level) for pe in pes],
+            "counters": [sim.chip.counters.of(pe.id) for pe in pes],
+            "cycles": [dict(sim.chip.counters.cycles_by_level[pe.id]) for pe in pes],
             "levels": [pe.close_levels(sim.env.now) for pe in pes], "now": sim.env.now,
-            "dropped": sim.chip.noc.dropped}
+            "dropped": sim.chip.counters.dropped_packets}
 
 
 def run(hw, detour: str):

@@ -169,5 +169,5 @@ def test_dense_input_drives_the_first_layer_as_a_current(tmp_path, method):
                                       raster=values)
     assert result.extra["inputs"] == {"in": "dense"} and result.extra["late_input_rows"] == 0
     lif_pe = result.mapped.slices["lif"][0].pe
-    packets = result.sim.chip.stats.packets_in[:TICKS, lif_pe]
+    packets = result.sim.machine.stats.packets_in[:TICKS, lif_pe]
     assert packets.sum() == np.count_nonzero(values)  # one packet per non-zero value, none for zeros

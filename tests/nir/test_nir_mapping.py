@@ -48,7 +48,7 @@ def test_a_large_fan_in_is_bound_by_sram_and_one_neuron_more_would_overflow(tmp_
     result, _ = run(model, "run.tick_ns=10000000")  # a long tick: cycles do not bind
     per_pe = result.extra["populations"]["lif"]
     assert per_pe["limit"] == "sram" and 1 < per_pe["neurons_per_pe"] < 60
-    fullest = max(result.sim.chip.pes[s.pe].sram.used_bytes for s in result.mapped.slices["lif"])
+    fullest = max(result.sim.machine.pes[s.pe].sram.used_bytes for s in result.mapped.slices["lif"])
     assert fullest <= result.sim.hw.sram_bytes
 
     k = per_pe["neurons_per_pe"]
@@ -68,7 +68,7 @@ def test_a_short_tick_is_bound_by_cycles_and_the_worst_tick_fits_it(tmp_path):
     assert result.extra["spikes_per_population"]["lif"] == 400 * 4
 
     budget = graph_app.PeBudget.of(ctx.hw, 100000, None)
-    busy = result.sim.chip.stats.busy_cycles[1:4]  # ticks 1..3: the input has arrived
+    busy = result.sim.machine.stats.busy_cycles[1:4]  # ticks 1..3: the input has arrived
     busiest = max(busy[:, s.pe].max() for s in result.mapped.slices["lif"])
     assert busiest <= budget.tick_cycles
     assert busiest > 0.8 * budget.tick_cycles * per_pe["neurons_per_pe"] / (per_pe["neurons_per_pe"] + 1)
@@ -90,4 +90,4 @@ def test_a_tick_too_short_for_one_neuron_maps_by_sram_and_the_run_shows_the_over
     result, _ = run(model, "run.tick_ns=2000", "run.performance_level=pl_low")
     lif = result.extra["populations"]["lif"]
     assert lif["neurons_per_pe"] == 10 and lif["limit"].startswith("sram (the worst-case tick overruns")
-    assert result.sim.chip.stats.busy_cycles[1:5].max() > 240
+    assert result.sim.machine.stats.busy_cycles[1:5].max() > 240

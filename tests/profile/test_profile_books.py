@@ -107,7 +107,7 @@ class _Sink(Firmware):
 
 def test_multicast_copies_and_drops_are_counted_precisely():
     sim = Simulation(HwParams.from_arch("spinnaker2"))
-    noc = sim.chip.noc
+    noc = sim.machine.routing
     noc.add_multicast(0x100, 0xFFFFFF00, 0, [4, 5, 9])  # 9 runs no firmware: its copy is undelivered
     sim.load(0, _Sender([0x100, 0x100, 0x200]))  # 0x200 has no route: a dropped send
     sim.load(4, _Sink())

@@ -85,14 +85,14 @@ def test_policy_on_the_chip_follows_the_load(cycles, level):
     from s2sim.sim import Simulation
     hw = HwParams.from_arch("spinnaker2")
     sim = Simulation(hw)
-    sim.chip.dvfs_policy = pol = LoadPolicy(hw, 1_000_000.0)
+    sim.machine.dvfs_policy = pol = LoadPolicy(hw, 1_000_000.0)
     fw = type("Busy", (_Busy, Firmware), {})(cycles)
     sim.load(0, fw)
     sim.run_ticks(10)
     assert pol.choices[level] >= 9  # all but the first tick (no history: fastest)
-    pe = sim.chip.pes[0]
-    assert pe.c["timer_overruns"] == 0
-    assert sim.chip.stats.time_done_ns[:10, 0].max() <= 0.8 * 1_000_000.0
+    pe = sim.machine.pes[0]
+    assert sim.machine.counters.timer_overruns[pe.id] == 0
+    assert sim.machine.stats.time_done_ns[:10, 0].max() <= 0.8 * 1_000_000.0
 
 
 def test_periodic_heavy_ticks_are_learnt():

@@ -50,11 +50,11 @@ class _TwoLevels:
 
 def _run_worker(hw: HwParams) -> Simulation:
     sim = Simulation(hw)
-    sim.chip.dvfs_policy = _TwoLevels()
+    sim.machine.dvfs_policy = _TwoLevels()
     sim.store_dram("block", np.arange(DMA_FLOATS, dtype=np.float32))
     # PE 0 sits in QPE 0 at mesh slot (0, 0); PE 4 in QPE 1 at (1, 0): one link away. PE 4 runs no
     # firmware (powered off, its copies are dropped), so the chip's energy is PE 0's plus the NoC's.
-    sim.chip.noc.add_multicast(KEY, 0xFFFFFFFF, 0, [4])
+    sim.machine.routing.add_multicast(KEY, 0xFFFFFFFF, 0, [4])
     sim.load(0, _Worker())
     sim.run_ticks(4)
     return sim
@@ -95,7 +95,7 @@ def test_one_pe_energy_under_dvfs_matches_a_hand_computation():
     assert en["per_phase_j"]["light"] == pytest.approx(2 * LIGHT_CYCLES * low.active_energy_per_cycle_pj * 1e-12)
     assert en["pe_time_by_level_s"] == pytest.approx({"pl_high": 2 * TICK_NS * 1e-9,
                                                       "pl_low": (end_ns - 2 * TICK_NS) * 1e-9})
-    assert sim.chip.noc.packet_hops == 4 * PACKETS  # the one-hop route the hand computation assumed
+    assert sim.machine.counters.packet_hops == 4 * PACKETS  # the one-hop route the hand computation assumed
 
 
 def test_phase_time_per_timestep_uses_the_level_of_that_timestep():

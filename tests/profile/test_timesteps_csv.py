@@ -60,14 +60,14 @@ def fake_run(rng: np.random.Generator, n_rows: int, n_pes: int, used: list[int])
         packets_in=rng.integers(0, 500, shape), packets_out=rng.integers(0, 500, shape),
         busy_cycles=rng.integers(0, 10**7, shape).astype(float),
         phase_cycles={"neuron": rng.integers(0, 10**6, shape).astype(float), "synapses": rng.random(shape) * 1e3})
-    return SimpleNamespace(chip=SimpleNamespace(stats=stats), used_pes=used)
+    return SimpleNamespace(machine=SimpleNamespace(stats=stats), used_pes=used)
 
 
 def test_every_value_reads_back_exactly(tmp_path):
     sim = fake_run(np.random.default_rng(11), n_rows=400, n_pes=16, used=[0, 3, 4, 15])
     write_timesteps_csv(sim, tmp_path / "timesteps.csv")
     back = read_timesteps(tmp_path / "timesteps.csv")
-    stats, pes = sim.chip.stats, sim.used_pes
+    stats, pes = sim.machine.stats, sim.used_pes
     expect = {"time_done_ns": stats.time_done_ns, "packets_in": stats.packets_in, "packets_out": stats.packets_out,
               "busy_cycles": stats.busy_cycles, "cycles_neuron": stats.phase_cycles["neuron"],
               "cycles_synapses": stats.phase_cycles["synapses"]}

@@ -56,9 +56,9 @@ def test_full_size_80_120_12_sample_matches_reference_and_is_real_time():
     R.Adam(wr, p).step(wr, r.grads(), 0.01)
     for k, v in chip.weights().items():
         np.testing.assert_allclose(v, wr[k], atol=1e-6)
-    st = chip.sim.chip.stats
+    st = chip.sim.machine.stats
     assert st.time_done_ns[:st.n_rows].max() < 1e6  # every tick's work ends inside the 1 ms tick
-    sent = sum(chip.sim.chip.pes[pe].c["packets_sent"] for pe in range(12))
+    sent = chip.sim.machine.counters.total("packets_sent", range(12))
     assert sent >= int(r.z.sum()) + 11 * 12 + 12  # spikes + reduce + err packets
 
 
@@ -71,5 +71,5 @@ def test_inference_mode_skips_learning():
         assert np.array_equal(v, w0[k])
     r = R.run_sample(w0, X, Y, p, train=False)
     assert [x[2] for x in recs] == list(r.pred)
-    phases = chip.sim.chip.pes[0].phase_cycles_total
+    phases = chip.sim.machine.pes[0].phase_cycles_total
     assert "eligibility" not in phases and "adam" not in phases

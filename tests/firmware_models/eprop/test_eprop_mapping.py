@@ -80,7 +80,7 @@ def test_each_core_sram_region_is_the_arrays_it_keeps(kw):
     chip = ChipNetwork(sim, p, EpropMapping(pes=9), R.init_weights(p, np.random.default_rng(0)))
     g, per_core = chip.group, {}
     for s, fw in zip(chip.slices, chip.cores):
-        sram = sim.chip.pes[s.pe].sram
+        sram = sim.machine.pes[s.pe].sram
         regions = fw.sram_regions()
         per_core[s.pe] = [a for _, _, arrays in regions for a in arrays]
         for name, _, arrays in regions:
@@ -90,11 +90,11 @@ def test_each_core_sram_region_is_the_arrays_it_keeps(kw):
                 assert _covered_bytes(arr, per_core[s.pe]) >= arr.nbytes, (s.pe, attr)
         allocated = {r.name: r.nbytes for r in sram.regions.values() if r.category != "code_stack"}
         assert allocated == {r.name: r.nbytes for r in pe_regions(p, s.n, root=s.index == 0, n_pes=9)}
-    root = sim.chip.pes[chip.slices[0].pe].sram.regions["reduce_buffer"]
+    root = sim.machine.pes[chip.slices[0].pe].sram.regions["reduce_buffer"]
     assert root.nbytes == 4 * 9 * p.n_out  # one partial readout sum per PE
     everything = [a for arrays in per_core.values() for a in arrays]
     for attr, arr in vars(g).items():  # the group's state is all charged to its members, but for named scratch
         if isinstance(arr, np.ndarray) and attr not in NOT_KEPT:
             assert _covered_bytes(arr, everything) >= arr.nbytes, attr
-    assert memory_report(p, chip.slices, {s.pe: sim.chip.pes[s.pe].sram for s in chip.slices}
+    assert memory_report(p, chip.slices, {s.pe: sim.machine.pes[s.pe].sram for s in chip.slices}
                          )["learning_state_bytes"] == p.memory_bytes()

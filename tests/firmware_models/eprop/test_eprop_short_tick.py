@@ -37,7 +37,7 @@ def _train(tick_ns):
 def test_too_short_tick_finishes_every_sample_and_reports_overruns_per_pe():
     chip, recs, w0 = _train(tick_ns=20_000.0)
     assert [r[0] for r in recs] == list(range(N_SAMPLES))  # every sample reduced once, in order
-    step_work_ns = chip.sim.chip.stats.time_done_ns.max()
+    step_work_ns = chip.sim.machine.stats.time_done_ns.max()
     assert step_work_ns > 20_000.0  # the tick really is too short for the work
     per_pe = diagnostics_section(chip.sim)["per_pe"]
     pes = [s.pe for s in chip.slices]
@@ -51,7 +51,7 @@ def test_too_short_tick_finishes_every_sample_and_reports_overruns_per_pe():
 
 def test_long_tick_has_no_overruns_and_two_too_short_ticks_learn_the_same_weights():
     long_chip, long_recs, _ = _train(tick_ns=1_000_000.0)
-    assert sum(long_chip.sim.chip.pes[s.pe].c["timer_overruns"] for s in long_chip.slices) == 0
+    assert long_chip.sim.machine.counters.total("timer_overruns", [s.pe for s in long_chip.slices]) == 0
     a, recs_a, _ = _train(tick_ns=20_000.0)
     b, recs_b, _ = _train(tick_ns=50_000.0)
     assert [r[1] for r in recs_a] == [r[1] for r in recs_b]

@@ -75,7 +75,7 @@ def one_sample(request):
                        R.init_weights(p, rng))
     chip.run_samples((rng.standard_normal((1, p.n_steps, p.n_in)) * 4).astype(np.float32), np.array([3]),
                      train=True, lr=0.01)
-    return p, chip, chip.sim.chip.stats.phase_cycles
+    return p, chip, chip.sim.machine.stats.phase_cycles
 
 
 def test_every_time_step_tick_costs_what_its_operations_cost(one_sample):

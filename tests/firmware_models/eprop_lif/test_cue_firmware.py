@@ -50,17 +50,17 @@ def test_inference_trials_leave_the_weights_alone_and_predict_like_the_reference
     for k, v in chip.weights().items():
         assert np.array_equal(v, w0[k])
     assert [r[2] for r in recs] == list(R.predict(R.forward(w0, X[:2], P), P))
-    phases = chip.sim.chip.pes[0].phase_cycles_total
+    phases = chip.sim.machine.pes[0].phase_cycles_total
     assert "eligibility" in phases and "gradient" not in phases and "adam" in phases  # ε_in always, no learning
 
 
 def test_each_pe_allocates_exactly_its_listed_arrays():
     chip, *_ = _setup()
     for s, fw in zip(chip.slices, chip.cores):
-        regions = chip.sim.chip.pes[s.pe].sram.regions
+        regions = chip.sim.machine.pes[s.pe].sram.regions
         for spec in pe_arrays(P, s.n, root=s.index == 0, pes=3):
             assert regions[spec.name].nbytes == spec.nbytes == getattr(fw, spec.name).nbytes
-    assert "vo_parts" in chip.sim.chip.pes[0].sram.regions and "vo_parts" not in chip.sim.chip.pes[1].sram.regions
+    assert "vo_parts" in chip.sim.machine.pes[0].sram.regions and "vo_parts" not in chip.sim.machine.pes[1].sram.regions
 
 
 def test_the_full_network_needs_four_pes_and_bptt_would_need_far_more():

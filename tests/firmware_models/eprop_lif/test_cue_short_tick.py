@@ -36,13 +36,13 @@ def _train(pes, tick_ns):
 
 
 def _overruns(chip):
-    return {s.pe: chip.sim.chip.pes[s.pe].c["timer_overruns"] for s in chip.slices}
+    return {s.pe: chip.sim.machine.counters.timer_overruns[s.pe] for s in chip.slices}
 
 
 def test_too_short_tick_finishes_every_trial_and_reports_overruns_and_late_steps_per_pe():
     chip, recs, w0 = _train(pes=3, tick_ns=SHORT_NS)
     assert [r[0] for r in recs] == [0, 1, 2, 3]  # every trial scored once, in order
-    assert chip.sim.chip.stats.time_done_ns.max() > SHORT_NS  # the tick really is too short for the work
+    assert chip.sim.machine.stats.time_done_ns.max() > SHORT_NS  # the tick really is too short for the work
     assert all(fw.step == 4 * chip.tps for fw in chip.cores)  # every PE ran every step of every trial
     assert chip.ticks_run > 4 * chip.tps  # ... with more ticks than steps (dropped ticks)
     per_pe = diagnostics_section(chip.sim)["per_pe"]

@@ -47,7 +47,7 @@ def test_burst_and_packet_fidelity_agree_on_timestep_latency(tmp_path):
     per_step = {}
     for fidelity in ("burst", "packet"):
         sim, _, _ = simulate(make_ctx(tmp_path, fidelity), 50)
-        done = sim.chip.stats.time_done_ns[:50][:, sim.used_pes]
+        done = sim.machine.stats.time_done_ns[:50][:, sim.used_pes]
         per_step[fidelity] = done.max(axis=1)
     assert per_step["burst"].mean() > 0
     rel = np.abs(per_step["burst"] - per_step["packet"]) / per_step["packet"]
@@ -58,7 +58,7 @@ def test_burst_fidelity_uses_fewer_events_for_the_same_packets(tmp_path):
     counts = {}
     for fidelity in ("burst", "packet"):
         sim, _, _ = simulate(make_ctx(tmp_path, fidelity), 30)
-        counts[fidelity] = (sim.chip.deliveries, sim.env.events_scheduled)
+        counts[fidelity] = (sim.machine.counters.deliveries, sim.env.events_scheduled)
     assert counts["burst"][0] == counts["packet"][0]
     assert counts["burst"][1] < counts["packet"][1]
 
@@ -98,7 +98,7 @@ def test_each_core_charges_exactly_its_compressed_rows(tmp_path):
         if s.layer == 0:
             continue
         rows = built.projections[s.layer - 1].columns(s.start, s.stop)
-        regions = sim.chip.pes[s.pe].sram.regions
+        regions = sim.machine.pes[s.pe].sram.regions
         assert regions["syn_weights"].nbytes == 4 * rows.nnz
         assert regions["syn_indices"].nbytes == 2 * rows.nnz
         assert regions["row_index"].nbytes == 4 * (rows.n_pre + 1)

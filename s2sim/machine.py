@@ -1,0 +1,74 @@
+"""The ``Machine`` interface: what hosts, apps and the profiler may use of the simulated hardware.
+
+Everything outside ``s2sim/hw`` reads the machine through this interface (``Simulation.machine``),
+never through the one-chip model's internals, so a board of several chips (or a compiled counted
+kernel) can stand behind it: PEs are numbered machine-wide, the counters are one record
+(``s2sim.hw.counters.Counters``) and the per-timestep stats one table (``s2sim.hw.tickstats.TickStats``).
+Today ``s2sim.hw.chip.Chip`` implements it.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .hw.counters import Counters
+    from .hw.params import HwParams, PerfLevel
+    from .hw.sram import Sram
+    from .hw.tickstats import TickStats
+
+
+class Routing(Protocol):
+    """The multicast routing tables: where a key sent by a PE goes."""
+
+    def add_multicast(self, key: int, mask: int, src_pe: int, dest_pes: Sequence[int]) -> None:
+        """Fill the tables so packets whose key matches ``key``/``mask`` from ``src_pe`` reach ``dest_pes``."""
+
+
+class MachinePE(Protocol):
+    """What a host may read of one PE (its counters are in ``Machine.counters``, by ``id``)."""
+
+    id: int
+    sram: "Sram"
+    level: "PerfLevel"  # the performance level it runs at now
+    firmware: Any  # the program loaded here, or None
+
+    def close_levels(self, end_ns: float) -> dict[str, float]:
+        """Time spent at each performance level up to ``end_ns``."""
+
+    @property
+    def tasks_outstanding(self) -> int:
+        """Queueable tasks queued or running."""
+
+    @property
+    def phase_cycles_total(self) -> dict[str, float]:
+        """Cycles per phase over the whole run."""
+
+
+@runtime_checkable
+class Machine(Protocol):
+    """One simulated machine: its PEs (ids machine-wide), routing, counters and per-timestep stats."""
+
+    p: "HwParams"  # the hardware parameters
+    pes: Sequence[MachinePE]  # indexed by PE id
+    counters: "Counters"  # every count of the run, one record (``s2sim.hw.counters``)
+    stats: "TickStats"  # per (timestep, PE) time done, busy cycles, packets, phases
+    env: Any  # the SimPy environment (``env.now``: simulated time in ns)
+    kernel: str  # the simulation kernel running it (``fast`` or ``exact``)
+    fidelity: str  # packet delivery fidelity (``burst`` or ``packet``)
+    perf_level_name: str  # the performance level PEs start at
+    dvfs_policy: Any  # None (fixed level) or an object with ``choose(pe, tick) -> level name``
+
+    @property
+    def routing(self) -> Routing:
+        """The multicast routing tables."""
+
+    def used_pes(self) -> list:
+        """The PEs that run a program (the others are powered off)."""
+
+    def flush_stats(self) -> None:
+        """Merge the timesteps PEs are still accumulating into ``stats`` (``run_ticks`` does it at its end)."""
+
+    def store_dram(self, name: str, array: "np.ndarray") -> None:
+        """Host writes ``array`` into DRAM under ``name`` (before the run: no simulated cost)."""
