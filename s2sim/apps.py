@@ -100,6 +100,27 @@ class AppError(Exception):
 APP_SECTIONS = ("network", "mapping", "dataset", "training", "firmware.params")
 
 
+#: run options only a training app has (a checkpoint to continue, weights to export); an app that
+#: takes them lists them in ``RUN_OPTIONS``, and ``check_run_options`` refuses them for any other
+TRAINING_OPTIONS = {"resume": "--resume", "save_weights": "--save-weights"}
+
+
+def check_run_options(app, package: str, **given: object) -> None:
+    """A training option (``resume``, ``save_weights``) given to an app without it is a one-line error,
+    not a run that exits 0 having saved or resumed nothing."""
+    takes = getattr(app, "RUN_OPTIONS", ())
+    for name, flag in TRAINING_OPTIONS.items():
+        if given.get(name) is not None and name not in takes:
+            which = [p for p in APPS if name in getattr(importlib.import_module(APPS[p]), "RUN_OPTIONS", ())]
+            raise AppError(f"{flag}: '{package}' does not train, so it has nothing to "
+                           f"{'resume' if name == 'resume' else 'save'} ({flag} applies to: {', '.join(which)})")
+
+
+def pes_used_line(used: int, available: int) -> str:
+    """The line ``s2sim validate`` prints for how much of the chip a network takes."""
+    return f"  uses {used} of {available} PEs"
+
+
 def check_app(app, loaded) -> list[str]:
     """Everything ``s2sim validate`` checks for an app: its sections (and no ignored ones), then its own checks.
 

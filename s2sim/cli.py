@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
+from . import __version__, outdir
 
 console = Console()
 err_console = Console(stderr=True)
@@ -78,7 +78,8 @@ def main() -> None:
 @main.command()
 @click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory (default traces/<name>-<time>).")
+@click.option("--out", type=click.Path(file_okay=False), callback=outdir.non_empty_path,
+              help="Run directory (default traces/<name>-<time>).")
 @click.option("--trace", is_flag=True, help="Write a Perfetto timeline (trace.pftrace).")
 @click.option("--trace-pes", default=None, metavar="LIST", help="Only trace these PEs, e.g. 0-3,7.")
 @click.option("--trace-window", default=None, metavar="START:END", help="Only trace this time window (ms).")
@@ -191,8 +192,7 @@ def validate(network: Path, sets) -> None:
         notes = check_app(load_app(loaded.spec.firmware.package), loaded)
     except _user_errors() as err:
         fail(str(err))
-    console.print(Text(f"{network}: ok ({loaded.spec.firmware.package} on {loaded.arch.name}, "
-                       f"{loaded.arch.n_pes} PEs)"))
+    console.print(Text(f"{network}: ok ({loaded.spec.firmware.package} on {loaded.arch.name})"))
     for line in notes:
         console.print(Text(line))
 

@@ -15,7 +15,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-__all__ = ["OutputDirError", "RunDir", "safe_run_name", "default_run_dir", "RUN_OUTPUTS", "atomic_write_text"]
+__all__ = ["OutputDirError", "RunDir", "safe_run_name", "default_run_dir", "RUN_OUTPUTS", "atomic_write_text", "non_empty_path"]
 
 #: Files (and folders) a run writes; any of the first three marks a folder as holding a run.
 RUN_OUTPUTS = ("summary.json", "checkpoint.npz", "timesteps.csv", "trace.pftrace", "trace.json",
@@ -38,6 +38,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def non_empty_path(ctx, param, value: str | None) -> Path | None:
+    """A click callback for a folder option (``--out``): the value as a Path; ``''`` (which Path reads as the current folder) is refused, since
+    ``--out ''`` is a slip, not a request to write a run into the current folder (``--out .`` is)."""
+    if value is None:
+        return None
+    if value == "":
+        import click
+        raise click.BadParameter("an empty path; name a folder (or leave the option out for the default)")
+    return Path(value)
 
 
 def safe_run_name(name: str) -> str:

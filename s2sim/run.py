@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .apps import AppError, AppResult, RunContext, check_app, load_app
+from .apps import AppError, AppResult, RunContext, check_app, check_run_options, load_app
 from .config import ConfigError, LoadedNetwork
 from .config.simulator import SimulatorSettings, simulator_settings
 from .data import DatasetError
@@ -79,6 +79,7 @@ def run_network(loaded: LoadedNetwork, options: RunOptions | None = None) -> Run
     settings = simulator_settings(spec.run.simulator, options.environ)
     app = load_app(spec.firmware.package)
     check_app(app, loaded)  # everything `validate` rejects is refused before any output exists
+    check_run_options(app, spec.firmware.package, resume=options.resume, save_weights=options.save_weights)
     out_dir = Path(options.out_dir or (spec.run.out if spec.run.out else default_run_dir(spec.name)))
     if options.resume is not None and options.out_dir is None:
         out_dir = Path(options.resume)

@@ -166,13 +166,18 @@ def _sections(ctx_or_loaded):
     return params, mapping, fwp, dcfg, tcfg
 
 
-def validate(loaded) -> None:
+#: the training options this app takes (s2sim.apps.check_run_options refuses them elsewhere)
+RUN_OPTIONS = ("resume", "save_weights")
+
+def validate(loaded) -> list[str]:
+    from s2sim.apps import pes_used_line
     from s2sim.hw.params import HwParams
     params, mapping, *_ = _sections(loaded)
+    hw = HwParams.from_arch(loaded.arch)
     if params.memory_layout == "bptt":  # memory-only BPTT sizing: bptt_memory.py
         from .bptt_memory import validate as validate_bptt
-        return validate_bptt(params, mapping, HwParams.from_arch(loaded.arch))
-    plan(params, mapping, HwParams.from_arch(loaded.arch))
+        return [pes_used_line(validate_bptt(params, mapping, hw), hw.n_pes)]
+    return [pes_used_line(len(plan(params, mapping, hw)), hw.n_pes)]
 
 
 def _load_data(ctx: RunContext, dcfg, params: EpropParams):

@@ -106,8 +106,9 @@ def _placement(params: EpropParams, mapping: EpropMapping, hw) -> EpropMapping:
     return mapping.model_copy(update={"pes": pes})
 
 
-def validate(params: EpropParams, mapping: EpropMapping, hw) -> None:
-    _placement(params, mapping, hw)
+def validate(params: EpropParams, mapping: EpropMapping, hw) -> int:
+    """The PEs BPTT's memory needs (a MappingError when it does not fit)."""
+    return _placement(params, mapping, hw).pes
 
 
 def run(ctx: RunContext, params: EpropParams, mapping: EpropMapping) -> AppResult:

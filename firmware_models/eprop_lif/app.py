@@ -164,10 +164,15 @@ def _sections(loaded):
     return params, mapping, dcfg, tcfg
 
 
-def validate(loaded) -> None:
+#: the training options this app takes (s2sim.apps.check_run_options refuses them elsewhere)
+RUN_OPTIONS = ("resume", "save_weights")
+
+def validate(loaded) -> list[str]:
+    from s2sim.apps import pes_used_line
     from s2sim.hw.params import HwParams
     params, mapping, *_ = _sections(loaded)
-    plan(params, mapping, HwParams.from_arch(loaded.arch))
+    hw = HwParams.from_arch(loaded.arch)
+    return [pes_used_line(len(plan(params, mapping, hw)), hw.n_pes)]
 
 
 class ChipEngine:

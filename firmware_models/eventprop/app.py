@@ -336,7 +336,10 @@ def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
     }
 
 
-def validate(loaded) -> None:
+#: the training options this app takes (s2sim.apps.check_run_options refuses them elsewhere)
+RUN_OPTIONS = ("resume", "save_weights")
+
+def validate(loaded) -> list[str]:
     """Check the app's sections (``s2sim validate``) without running anything."""
     from s2sim.config import validate_section
     from s2sim.hw.params import HwParams
@@ -347,7 +350,9 @@ def validate(loaded) -> None:
     validate_section(EventpropDataset, loaded.spec.dataset, file, "dataset")
     hw = HwParams.from_arch(loaded.arch)
     try:
-        plan(p.layers, p.batch, mapping, hw.n_pes,
-             hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes, p.n_steps)
+        placed = plan(p.layers, p.batch, mapping, hw.n_pes,
+                      hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes, p.n_steps)
     except ValueError as err:
         raise AppError(f"{file}: mapping: {err}") from None
+    from s2sim.apps import pes_used_line
+    return [pes_used_line(placed.n_pes, hw.n_pes)]

@@ -104,7 +104,7 @@ def run(ctx: RunContext) -> AppResult:
     return AppResult(sim=sim, samples=1, timesteps=n_ticks, ticks_per_sample=n_ticks, extra=extra)
 
 
-def validate(loaded) -> None:
+def validate(loaded) -> list[str]:
     """Check the app's own sections (``s2sim validate``) without running anything."""
     from s2sim.config import validate_section
     from s2sim.hw.params import HwParams
@@ -112,7 +112,10 @@ def validate(loaded) -> None:
     net = validate_section(LifNetwork, loaded.spec.network, file, "network")
     mapping = validate_section(LifMapping, loaded.spec.mapping, file, "mapping")
     validate_section(LifFirmwareParams, loaded.spec.firmware.params, file, "firmware.params")
+    n_pes = HwParams.from_arch(loaded.arch).n_pes
     try:
-        build(net, mapping, loaded.spec.run.seed, HwParams.from_arch(loaded.arch).n_pes, with_weights=False)
+        built = build(net, mapping, loaded.spec.run.seed, n_pes, with_weights=False)
     except ValueError as err:
         raise AppError(f"{file}: mapping: {err}") from None
+    from s2sim.apps import pes_used_line
+    return [pes_used_line(len(built.slices), n_pes)]

@@ -357,7 +357,10 @@ def validate(loaded) -> list[str]:
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
                      progress=lambda label, total: (lambda n: None))
     mapped, _, _ = prepare(ctx)
-    lines = [f"  {note}" for note in mapped.graph.notes]  # the step used and where it came from
+    from s2sim.apps import pes_used_line
+    used = sum(population_summary(mapped, pop.name)["pes"] for pop in mapped.graph.populations)
+    lines = [pes_used_line(used, ctx.hw.n_pes)]
+    lines += [f"  {note}" for note in mapped.graph.notes]  # the step used and where it came from
     for pop in mapped.graph.populations:
         info = population_summary(mapped, pop.name)
         lines.append(f"  {pop.name} ({pop.kind}, {pop.n} neurons): {info['pes']} PE(s) of up to "

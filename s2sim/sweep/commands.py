@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from ..outdir import non_empty_path
 from .execute import SCHEDULER_ENV, Progress
 
 console = Console()
@@ -79,7 +80,7 @@ class _ProgressBar:
 
 @click.command()
 @click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(file_okay=False), callback=non_empty_path,
               help="Sweep directory (default traces/study-<name>).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local Dask worker processes (default one per core); 1 = run in this process, no Dask.")
