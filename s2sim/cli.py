@@ -145,7 +145,13 @@ def print_summary(s: dict, out_dir: Path) -> None:
     t.add_column()
     lat, mem, en = s["latency"], s["memory"], s["energy"]
     t.add_row("PEs used", str(s["pes_used"]))
-    t.add_row("samples / timesteps", f"{s['samples']} / {s['timesteps']}")
+    engine = str((s.get("learning") or {}).get("engine") or (s.get("app") or {}).get("engine") or "chip")
+    if engine.startswith("reference"):  # trained off-chip: every chip figure below is of the timed part only
+        t.add_row("training engine", f"{engine}: latency, energy, traffic and sim time below cover only the "
+                                     "samples simulated on the chip")
+        t.add_row("simulated samples / timesteps", f"{s['samples']} / {s['timesteps']}")
+    else:
+        t.add_row("samples / timesteps", f"{s['samples']} / {s['timesteps']}")
     t.add_row("memory total / fullest PE", f"{mem['total_bytes']:,} B / {mem['max_pe_bytes']:,} B of "
               f"{mem['per_pe'][0]['capacity_bytes']:,} B" if mem["per_pe"] else "-")
     ts = lat["timestep_ns"]

@@ -64,6 +64,19 @@ def _bins(n_steps: int, max_cols: int = 1500) -> int:
     return max(1, -(-n_steps // max_cols))
 
 
+#: below this spread (max - min) / max a colour scale from min to max would paint noise as structure
+HEATMAP_MIN_SPREAD = 0.05
+
+
+def heatmap_scale(values: np.ndarray) -> tuple[dict, str]:
+    """imshow's vmin/vmax and a note for the colour bar: min to max when the values really differ, else
+    from 0, so PEs within a fraction of a percent of each other show as one colour (as they are)."""
+    lo, hi = float(np.ma.min(values)), float(np.ma.max(values))
+    if not np.isfinite(hi) or hi <= 0 or hi - lo >= HEATMAP_MIN_SPREAD * hi:
+        return {}, ""
+    return {"vmin": 0.0, "vmax": hi}, f" (scale from 0: all within {100 * (hi - lo) / hi:.2g} %)"
+
+
 def latency_heatmap(run: RunData, path: Path) -> Path:
     """PE x timestep heatmap of time_done (µs) with the critical path on top.
 
@@ -129,7 +142,10 @@ def latency_heatmap(run: RunData, path: Path) -> Path:
     extent = (-0.5, heat.shape[0] * k - 0.5, -0.5, len(pes) - 0.5)
     apart = outlier_steps(heat)
     main = np.ma.masked_array(heat.T / 1e3, mask=np.broadcast_to(apart[:, None], heat.shape).T)
-    im = ax1.imshow(main, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower", extent=extent)
+    scale, note = heatmap_scale(main)
+    label += note
+    im = ax1.imshow(main, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower", extent=extent,
+                    **scale)
     if apart.any():  # e.g. the learning tick: its own colour scale, so it does not wash out the others
         odd = np.ma.masked_array(heat.T / 1e3, mask=np.broadcast_to(~apart[:, None], heat.shape).T)
         im2 = ax1.imshow(odd, aspect="auto", interpolation="nearest", cmap="magma", origin="lower",

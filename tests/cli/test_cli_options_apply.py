@@ -61,3 +61,18 @@ def test_validate_names_the_pes_the_run_then_uses(tmp_path, network, sets):
     assert run.exit_code == 0, run.output
     used = json.loads((tmp_path / "run" / "summary.json").read_text())["pes_used"]
     assert said[0].strip() == f"uses {used} of 152 PEs"
+
+
+def test_a_reference_trained_run_says_its_chip_figures_cover_only_the_simulated_samples(tmp_path):
+    import sys
+    sys.path.insert(0, str(REPO / "tools"))
+    import timing_fingerprint as tf
+    path, sets, _ = tf.small_run("cue_accumulation")
+    args = [a for s in sets for a in ("--set", s)]
+    res = CliRunner().invoke(main, ["run", str(path), *args, "--reference-training", "--timing-samples", "1",
+                                    "--out", str(tmp_path / "run")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    # the table wraps long cells: read its words in order, without the box drawing
+    words = " ".join(res.output.replace("│", " ").split())
+    assert "training engine reference" in words and "simulated samples / timesteps 1 /" in words
+    assert "cover only the samples simulated on the chip" in words

@@ -52,3 +52,14 @@ def test_a_report_that_cannot_be_written_is_said_in_one_line_and_leaves_the_run_
     assert path is None
     assert line.startswith(f"report not written: {tmp_path / 'report.html'}: No space left on device")
     assert f"s2sim report {tmp_path}" in line
+
+
+def test_a_heatmap_of_nearly_equal_pes_is_scaled_from_zero_so_noise_is_not_painted_as_structure():
+    from s2sim.profile.plots import HEATMAP_MIN_SPREAD, heatmap_scale
+    flat = np.ma.masked_array([[900.0, 900.6], [900.3, 900.1]])  # 0.07 % apart, as gsc's PEs are
+    scale, note = heatmap_scale(flat)
+    assert scale == {"vmin": 0.0, "vmax": 900.6} and "all within 0.067 %" in note
+    spread = np.ma.masked_array([[500.0, 900.0]])  # really different: min to max, as matplotlib does
+    assert heatmap_scale(spread) == ({}, "")
+    edge = np.ma.masked_array([[100.0 * (1 - HEATMAP_MIN_SPREAD), 100.0]])
+    assert heatmap_scale(edge) == ({}, "")
