@@ -31,3 +31,13 @@ class Scripted(Firmware):
         self.log.append(("dma", tag, core._chip.env.now))
         if "dma" in self.cb:
             self.cb["dma"](core, tag)
+
+
+def sender(key: int, work_cycles: float, n_packets: int = 1) -> Scripted:
+    """Works ``work_cycles`` on tick 0 (of a 100 µs tick), then sends ``n_packets`` keys from ``key`` back to back."""
+    def timer(core, tick):
+        if tick == 0:
+            core.charge_cycles("work", work_cycles)
+            for i in range(n_packets):
+                core.send_mc(key + i)
+    return Scripted(start=lambda c: c.set_timer(100_000.0), timer=timer)

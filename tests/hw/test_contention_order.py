@@ -8,18 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scripted_firmware import Scripted
+from scripted_firmware import Scripted, sender
 from s2sim.sim import Simulation
-
-
-def sender(key, work_cycles, n_packets=1):
-    """Works ``work_cycles`` on tick 0, then sends ``n_packets`` back to back."""
-    def timer(core, tick):
-        if tick == 0:
-            core.charge_cycles("work", work_cycles)
-            for i in range(n_packets):
-                core.send_mc(key + i)
-    return Scripted(start=lambda c: c.set_timer(100_000.0), timer=timer)
 
 
 def reader(buffer, count, work_cycles):

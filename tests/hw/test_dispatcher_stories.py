@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scripted_firmware import Scripted
+from scripted_firmware import Scripted, sender
 from s2sim.energy import energy_breakdown_j
 from s2sim.sim import Simulation
 
@@ -58,15 +58,6 @@ def test_a_handler_booked_just_before_a_tick_steals_its_whole_overlap_from_that_
     assert [t for what, _, t in fw.log if what == "dma"] == [950.0]
     assert sim.chip.stats.time_done_ns[1][0] == 1450.0
     assert [t for what, tick, t in fw.log if what == "timer"] == [0.0, 1000.0, 2450.0]
-
-
-def sender(key, work_cycles, n_packets=1):
-    def timer(core, tick):
-        if tick == 0:
-            core.charge_cycles("work", work_cycles)
-            for i in range(n_packets):
-                core.send_mc(key + i)
-    return timer_only(timer, tick_ns=100_000.0)
 
 
 def arrivals(fw):
