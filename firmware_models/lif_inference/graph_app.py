@@ -214,14 +214,20 @@ def place(ctx: RunContext, sim, mapped: MappedGraph, inputs: dict[str, np.ndarra
                 fw = NeuronCore(s.n, rows.columns(s.start, s.stop), row_base, coeffs, pop.spiking,
                                 tick_ns, phase, send=bool(targets[pop.name]))
             firmwares[s.pe] = fw
-    for pop in graph.populations:
-        dests = sorted({t.pe for post in targets[pop.name] for t in mapped.slices[post]})
-        if dests:
-            for s in mapped.slices[pop.name]:
-                sim.machine.routing.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, dests)
+    dests = {pop.name: {t.pe for post in targets[pop.name] for t in mapped.slices[post]} for pop in graph.populations}
+    route_and_load(sim, mapped.slices, dests, firmwares)
+    return firmwares
+
+
+def route_and_load(sim, slices: dict[str, list[Slice]], dests: dict[str, set[int]], firmwares: dict) -> None:
+    """One multicast entry per slice of each population to the PEs of its targets (``dests``), then every
+    PE's program loaded: what a host does before the first tick (also for ``s2sim.spinnaker2``)."""
+    for name, pes in dests.items():
+        if pes:
+            for s in slices[name]:
+                sim.machine.routing.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, sorted(pes))
     for pe, fw in firmwares.items():
         sim.load(pe, fw)
-    return firmwares
 
 
 def spike_raster(mapped: MappedGraph, firmwares: dict, pop: str, n_ticks: int) -> np.ndarray:

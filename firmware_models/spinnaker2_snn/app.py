@@ -15,9 +15,9 @@ import numpy as np
 from s2sim.apps import AppResult, RunContext
 
 from ..lif_inference.app import run_ticks_with_progress
-from ..lif_inference.graph_app import PeBudget
+from ..lif_inference.graph_app import PeBudget, route_and_load
 from ..lif_inference.graph_firmware import RasterSource
-from ..lif_inference.network import KEY_MASK, KEY_SHIFT, Slice
+from ..lif_inference.network import Slice
 from .firmware import MODELS, S2NeuronCore, S2Rows, slice_sram_bytes, slice_worst_tick_cycles
 
 MAX_ATOMS_PER_CORE = 4096  # a packet key keeps 16 bits for the neuron; SRAM binds long before
@@ -157,13 +157,9 @@ def place(ctx: RunContext, sim, mapped: Mapped) -> dict[int, object]:
                 fw = S2NeuronCore(s.n, MODELS[pop.model], rows, row_base, params, pop.reset_by_subtraction,
                                   tick_ns, 0.0, send=pop.name in sends)
             firmwares[s.pe] = fw
-    for pop in mapped.pops:
-        dests = sorted({t.pe for p in mapped.projs if p.pre == pop.name for t in mapped.slices[p.post]})
-        if dests:
-            for s in mapped.slices[pop.name]:
-                sim.machine.routing.add_multicast(s.pe << KEY_SHIFT, KEY_MASK, s.pe, dests)
-    for pe, fw in firmwares.items():
-        sim.load(pe, fw)
+    dests = {pop.name: {t.pe for p in mapped.projs if p.pre == pop.name for t in mapped.slices[p.post]}
+             for pop in mapped.pops}
+    route_and_load(sim, mapped.slices, dests, firmwares)
     return firmwares
 
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 nir = pytest.importorskip("nir")
 
 from s2sim.cli import main  # noqa: E402
+from cli_checks import assert_one_line_error  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "networks" / "nir" / "yinyang_if.nir"
 
@@ -34,14 +35,6 @@ def small_net(**replace):
 
 def run(*args):
     return CliRunner().invoke(main, [*args, "--quiet"] if args[0] == "run" else list(args))
-
-
-def assert_one_line_error(res, *words):
-    assert res.exit_code == 2, res.output
-    lines = res.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.output
-    for w in words:
-        assert w in lines[0], (w, lines[0])
 
 
 def test_run_a_nir_file_gives_the_usual_summary_and_the_rasters(tmp_path):

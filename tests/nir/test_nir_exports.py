@@ -14,6 +14,7 @@ nir = pytest.importorskip("nir")
 from exports import (dyadic, norse_forward, norse_graph, snntorch_forward,  # noqa: E402
                      snntorch_graph)
 from s2sim.cli import main  # noqa: E402
+from cli_checks import assert_one_line_error  # noqa: E402
 
 TICKS = 40
 
@@ -29,14 +30,6 @@ def run_file(folder, graph, raster, *sets, name="model"):
         return res, None, None
     summary = json.loads((folder / f"{name}_run" / "summary.json").read_text())
     return res, summary, np.load(folder / f"{name}_run" / "nir_output.npz")
-
-
-def assert_one_line_error(res, *words):
-    assert res.exit_code == 2, res.output
-    lines = res.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), res.output
-    for w in words:
-        assert w in lines[0], (w, lines[0])
 
 
 def snntorch_net(seed: int, rleaky: bool = False):
