@@ -15,7 +15,7 @@ class ExecutionContext:
     a body changes the rate at which its later cycles advance ``now_ns``.
     """
 
-    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle", "bracket_delta")
+    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle", "bracket_delta", "_split")
 
     def __init__(self, ns_per_cycle: float):
         self.start_ns = 0.0
@@ -26,6 +26,9 @@ class ExecutionContext:
         self.ns_per_cycle = ns_per_cycle
         #: phase -> [nominal, low, high] cycles the run would have charged more under each kernel table
         self.bracket_delta: dict[str, list[float]] = {}
+        #: id(costs) -> (costs, its phases as plain floats, its bracket deltas): a fixed step cost charged
+        #: every tick is split once (the tuple is kept, so its id cannot be reused while cached)
+        self._split: dict[int, tuple] = {}
 
     def open(self, kind: str, start_ns: float, phases: dict, merged: bool) -> None:
         """Start charging a body that begins at ``start_ns``; its phase cycles go into ``phases``."""
@@ -46,11 +49,35 @@ class ExecutionContext:
     def add_phase_cycles(self, costs: tuple[tuple[str, float], ...], total: float) -> None:
         """Charge several phases at once (``total`` = their sum): a hot path's fixed step cost."""
         self.cycles += float(total)
+        split = self._split.get(id(costs))
+        if split is None or split[0] is not costs:
+            if len(self._split) >= 64:  # fixed costs are few; a caller passing fresh tuples must not grow it
+                self._split.clear()
+            split = self._split[id(costs)] = self._split_costs(costs)
         phases = self.phases
+        for phase, cycles in split[1]:
+            phases[phase] = phases.get(phase, 0.0) + cycles
+        if split[2]:
+            delta = self.bracket_delta
+            for phase, dn, dl, dh in split[2]:
+                d = delta.get(phase)
+                if d is None:
+                    d = delta[phase] = [0.0, 0.0, 0.0]
+                d[0] += dn
+                d[1] += dl
+                d[2] += dh
+
+    @staticmethod
+    def _split_costs(costs: tuple[tuple[str, float], ...]) -> tuple:
+        """``costs`` as (itself, (phase, charged float) pairs, (phase, Δnominal, Δlow, Δhigh) of its kernel parts)."""
+        plain, ends = [], []
         for phase, cycles in costs:
             if type(cycles) is KernelCycles:
-                cycles = self.book_bracket(phase, cycles)
-            phases[phase] = phases.get(phase, 0.0) + cycles
+                charged = float(cycles)
+                ends.append((phase, cycles.nominal - charged, cycles.low - charged, cycles.high - charged))
+                cycles = charged
+            plain.append((phase, cycles))
+        return costs, tuple(plain), tuple(ends)
 
     def book_bracket(self, phase: str, cycles: KernelCycles) -> float:
         """Book what ``cycles`` would have been under each kernel table; return the charged float
