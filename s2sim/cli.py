@@ -139,6 +139,12 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         print_summary(summary, out_dir)
 
 
+#: what an accuracy in the summary table is, where its name alone would mislead
+ACCURACY_NOTES = {"online_train_accuracy": " (last epoch, each sample scored before its own update, from "
+                                           "the weights training had then: not comparable to train_accuracy, "
+                                           "which re-scores the final weights)"}
+
+
 def print_summary(s: dict, out_dir: Path) -> None:
     t = Table(title=Text(f"s2sim run: {s['network']} on {s['arch']}"), show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -175,7 +181,8 @@ def print_summary(s: dict, out_dir: Path) -> None:
                   + ("" if r.get("covers_whole_run") else " (this part only)"))
     if "learning" in s:
         ln = s["learning"]
-        acc = ", ".join(f"{k} {v:.2%}" for k, v in ln.items() if k.endswith("accuracy") and isinstance(v, float))
+        acc = ", ".join(f"{k} {v:.2%}{ACCURACY_NOTES.get(k, '')}" for k, v in ln.items()
+                        if k.endswith("accuracy") and isinstance(v, float))
         t.add_row("accuracy", acc or "-")
     t.add_row("sim / wall time", f"{s['sim_time_s']:.3f} s simulated in {s['wall_time_s']:.2f} s")
     t.add_row("output", Text(str(out_dir)))

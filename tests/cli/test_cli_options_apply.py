@@ -76,3 +76,5 @@ def test_a_reference_trained_run_says_its_chip_figures_cover_only_the_simulated_
     words = " ".join(res.output.replace("│", " ").split())
     assert "training engine reference" in words and "simulated samples / timesteps 1 /" in words
     assert "cover only the samples simulated on the chip" in words
+    # the online accuracy (scored while training) is not mistaken for the final weights' train accuracy
+    assert "online_train_accuracy" in words and "each sample scored before its own update" in words
