@@ -128,7 +128,8 @@ class CueEpropCore(Firmware):
 
     # ---- input DMA -------------------------------------------------------------------------------------
     def _chunk_of(self, tick: int) -> tuple[int, int]:
-        return self.group.chunk_of(tick)
+        s, t = divmod(tick, self.tps)
+        return s * self.n_chunks + t // self.chunk, t % self.chunk
 
     def _fetch(self, core: Core, gid: int) -> None:
         """DMA chunk ``gid`` (frames of one trial) into ring slot gid & 1, unless loaded or in flight."""

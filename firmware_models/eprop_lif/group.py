@@ -6,9 +6,12 @@ its own slice as its SRAM arrays, so the firmware reads and writes the same memo
 ``GroupKernel`` of a runtime ``TickGroup`` whose ticks are the program's own steps (trial × (T+1) + t):
 ``compute`` runs one step (spec cue_accumulation.md §5.3: ε, h, ē, z̄, learning signal and gradients in the
 window, the forward step and the partial readout) for some members, each exactly as it computes alone. The
-elementwise updates run once over the stacked rows; the float64 synaptic sums stay one matrix-vector product
-per member, on that member's own float64 copy of its weights, because a BLAS call over a stacked operand
-may add in another order and round differently (and spikes must stay bit-identical to the reference).
+elementwise updates run once over the stacked rows. The float64 synaptic sums are one batched ``np.matmul``
+over the members' float64 weight copies ``[member, pre, neuron]``: numpy makes, for each member, the
+same-shaped BLAS call the member alone makes (in the per-PE mode the batch is that one member, on the same
+memory), so each member's sums are added in the same order and round the same. That they also equal the
+former one-product-per-PE code (contiguous per-PE copies) was checked bit for bit on OpenBLAS 0.3.30,
+padded slices included, and the cue timing golden pins it.
 
 A member is computed early, when another member's PE runs the step, if its PE ran the step before and the
 step's inputs are there (its input chunk is loaded, and in the learning window its error arrived). If
@@ -24,9 +27,12 @@ import numpy as np
 from s2sim.runtime import TickGroup
 
 F32 = np.float32
+#: float32 state a step overwrites, laid out side by side in one block per member so that saving it for an
+#: undo is one copy; the learning-window state last (saved only in the window).
+STEP_STATE = ("eps", "zbar", "h", "ebar", "v", "vo_part")
+WINDOW_STATE = ("learning_signal", "grad_out", "grad")
 #: The per-step state held stacked (every other region stays the PE's own allocation).
-STACKED = ("w", "w_out", "grad", "grad_out", "ebar", "eps", "zbar", "h", "v", "z", "learning_signal",
-           "vo_part", "x_ring", "spike_buffers", "err")
+STACKED = STEP_STATE + WINDOW_STATE + ("w", "w_out", "z", "x_ring", "spike_buffers", "err")
 
 
 class CueGroup:
@@ -42,20 +48,28 @@ class CueGroup:
         specs = [{a.name: a for a in member if a.name in STACKED} for member in arrays]
         self.sizes = [member["v"].shape[0] for member in specs]
         self.shapes = [{name: a.shape for name, a in member.items()} for member in specs]
+        stacked = {name: tuple(max(dims) for dims in zip(*(m[name] for m in self.shapes))) for name in STACKED}
         self.state: dict[str, np.ndarray] = {}
+        widths = [int(np.prod(stacked[name])) for name in STEP_STATE + WINDOW_STATE]
+        self._block = np.zeros((G, sum(widths)), F32)
+        offset = 0
+        for name, width in zip(STEP_STATE + WINDOW_STATE, widths):
+            self.state[name] = self._block[:, offset:offset + width].reshape((G, *stacked[name]))
+            offset += width
+        self._step_width, self._window_width = sum(widths[:len(STEP_STATE)]), offset
         for name in STACKED:
-            shape = tuple(max(dims) for dims in zip(*(m[name] for m in self.shapes)))
-            self.state[name] = np.zeros((G, *shape), specs[0][name].dtype)
-        for name, arr in self.state.items():
-            setattr(self, name, arr)
-        # what an early step overwrote, for undoing it (same layout), and what each member saved
-        self._before = {name: np.zeros_like(self.state[name]) for name in
-                        ("eps", "h", "ebar", "zbar", "learning_signal", "grad", "grad_out", "v", "z", "vo_part")}
-        self._before_spikes = np.zeros_like(self.spike_buffers[:, 0])
-        self._saved: list[tuple[str, ...]] = [()] * G
-        self._w64: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * G
-        self._cur = np.zeros((G, max(self.sizes)), F32)
-        self._readout = np.zeros((G, p.n_out), F32)
+            if name not in self.state:
+                self.state[name] = np.zeros((G, *stacked[name]), specs[0][name].dtype)
+            setattr(self, name, self.state[name])
+        # what an early step overwrote, for undoing it, and how much of the block each member saved
+        self._block_before = np.zeros_like(self._block)
+        self._z_before = np.zeros_like(self.z)
+        self._spikes_before = np.zeros_like(self.spike_buffers[:, 0])
+        self._saved_width = [0] * G
+        # float64 copies of the weights for the wide-accumulator sums, refreshed per member after a change
+        self.w64, self.w_out64 = np.zeros(self.w.shape), np.zeros(self.w_out.shape)
+        self._stale = set(range(G))
+        self._outer = np.zeros(self.ebar.shape, F32)  # ε ⊗ h and ē·L, rounded to float32 before they are added
         self.train = True
         #: per member, of the step last computed: input events (x and z spikes) and its neurons that fired
         self.events = [0] * G
@@ -81,16 +95,15 @@ class CueGroup:
         self._cores[member] = firmware
 
     def weights_changed(self, member: int) -> None:
-        """Member's W or W_out changed (load, Adam): its float64 copy is refreshed at the next step."""
-        self._w64[member] = None
+        """Member's W or W_out changed (load, Adam): its float64 copy is refreshed before its next step."""
+        self._stale.add(member)
 
-    def _wide(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """float64 copies of member ``k``'s weights for the wide-accumulator sums (one contiguous array each)."""
-        if self._w64[k] is None:
-            w = self.view(k, "w").astype(np.float64)
-            n_in = self.p.n_in
-            self._w64[k] = (w[:n_in], w[n_in:], self.view(k, "w_out").astype(np.float64))
-        return self._w64[k]
+    def _widen(self, members: list[int]) -> None:
+        for k in self._stale.intersection(members):
+            n = self.sizes[k]
+            self.w64[k, :, :n] = self.view(k, "w")
+            self.w_out64[k, :n] = self.view(k, "w_out")
+            self._stale.discard(k)
 
     def chunk_of(self, step: int) -> tuple[int, int]:
         """(global input chunk, frame in it) of a step."""
@@ -113,30 +126,32 @@ class CueGroup:
 
     # ---- GroupKernel --------------------------------------------------------------------------------
     def compute(self, members: list[int], step: int) -> None:
+        save = len(members) > 1  # a member computed alone is its own PE's step, run now: never undone
         if len(members) == self.G:
-            self._step(slice(None), members, step)
+            self._step(slice(None), members, step, save)
         else:
             for k in members:
-                self._step(slice(k, k + 1), [k], step)
+                self._step(slice(k, k + 1), [k], step, save)
 
     def restore(self, member: int, step: int) -> None:
-        for name in self._saved[member]:
-            self.state[name][member] = self._before[name][member]
-        self.spike_buffers[member, step & 1] = self._before_spikes[member]
+        width = self._saved_width[member]
+        self._block[member, :width] = self._block_before[member, :width]
+        self.z[member] = self._z_before[member]
+        self.spike_buffers[member, step & 1] = self._spikes_before[member]
 
-    def _step(self, rows: slice, members: list[int], step: int) -> None:
+    def _step(self, rows: slice, members: list[int], step: int, save: bool) -> None:
         """One step of §5.3 for the members in ``rows`` (the same step: the same t and window)."""
         p, n_in = self.p, self.p.n_in
         t = step % self.tps
         train, window, forward = self.train, self.train and t >= p.learn_start, t < self.T - 1
-        saved = ("eps", "zbar") + (("h", "ebar") if train else ()) \
-            + (("learning_signal", "grad", "grad_out") if window else ()) + (("v", "z", "vo_part") if forward else ())
-        for name in saved:
-            np.copyto(self._before[name][rows], self.state[name][rows])
         z_in = self.spike_buffers[rows, step & 1]
-        np.copyto(self._before_spikes[rows], z_in)
-        for k in members:
-            self._saved[k] = saved
+        if save:
+            width = self._window_width if window else self._step_width
+            np.copyto(self._block_before[rows, :width], self._block[rows, :width])
+            np.copyto(self._z_before[rows], self.z[rows])
+            np.copyto(self._spikes_before[rows], z_in)
+            for k in members:
+                self._saved_width[k] = width
         gid, f = self.chunk_of(step)
         x = self.x_ring[rows, gid & 1, f]
         eps, v, z, zbar = self.eps[rows], self.v[rows], self.z[rows], self.zbar[rows]
@@ -148,7 +163,8 @@ class CueGroup:
             h[...] = self.gamma * np.maximum(r, F32(0.0))
             ebar = self.ebar[rows]
             ebar *= self.kappa
-            ebar += np.multiply(eps[:, :, None], h[:, None, :])
+            outer = self._outer[rows]
+            ebar += np.multiply(eps[:, :, None], h[:, None, :], out=outer)
         zbar *= self.kappa
         zbar += z
         if window:
@@ -157,29 +173,27 @@ class CueGroup:
             for o in range(1, p.n_out):
                 L = L + err[:, o, None] * w_out[:, :, o]
             self.learning_signal[rows] = L
-            self.grad[rows] += ebar * L[:, None, :]
+            self.grad[rows] += np.multiply(ebar, L[:, None, :], out=outer)
             self.grad_out[rows] += zbar[:, :, None] * err[:, None, :]
         if forward:
-            cur = self._cur[rows]
-            for r, k in enumerate(members):  # one float64 product per member: rounded as it rounds alone
-                w_in64, w_rec64, _ = self._wide(k)
-                cur[r, :self.sizes[k]] = (x[r].astype(np.float64) @ w_in64
-                                          + z_in[r].astype(np.float64) @ w_rec64).astype(F32)
+            self._widen(members)
+            w64 = self.w64[rows]
+            cur = (np.matmul(x.astype(np.float64)[:, None, :], w64[:, :n_in])
+                   + np.matmul(z_in.astype(np.float64)[:, None, :], w64[:, n_in:]))[:, 0].astype(F32)
             v *= self.alpha
             v += cur
             v -= self.th * z
             zb = v > self.th
             z[...] = zb
-            readout = self._readout[rows]
-            for r, k in enumerate(members):
-                self.fired[k] = np.flatnonzero(zb[r, :self.sizes[k]])
-                readout[r] = (z[r, :self.sizes[k]].astype(np.float64) @ self._wide(k)[2]).astype(F32)
             vo = self.vo_part[rows]
             vo *= self.kappa
-            vo += readout
-            events = x.sum(axis=1, dtype=np.int64) + z_in.sum(axis=1, dtype=np.int64)
+            vo += np.matmul(z.astype(np.float64)[:, None, :], self.w_out64[rows])[:, 0].astype(F32)
+            who, idx = np.nonzero(zb)  # padding neurons never fire: their v stays 0
+            bounds = np.searchsorted(who, np.arange(len(members) + 1)).tolist()
+            events = (x.sum(axis=1, dtype=np.int64) + z_in.sum(axis=1, dtype=np.int64)).tolist()
             for r, k in enumerate(members):
-                self.events[k] = int(events[r])
+                self.fired[k] = idx[bounds[r]:bounds[r + 1]]
+                self.events[k] = events[r]
         eps[:, n_in:] *= self.alpha  # ε_rec[t+1] from z[t]
         eps[:, n_in:] += z_in
         z_in[...] = 0
