@@ -1,8 +1,8 @@
 """Per-core firmware of online e-prop on LIF neurons (cue accumulation, spec cue_accumulation.md §5.3).
 
 One ``CueEpropCore`` per PE owns recurrent neurons [start, stop): their W_in/W_rec columns, W_out rows,
-eligibility ē, batch gradient and Adam state, all allocated through ``core.sram.alloc`` (the list comes
-from the host, see mapping.pe_arrays). A trial is T step ticks plus one learning tick (1 ms timer):
+eligibility ē, batch gradient and Adam state, all charged to its SRAM (the list comes from the host, see
+mapping.pe_arrays; the per-step state is this PE's row of the ``CueGroup``'s stacked arrays). A trial is T step ticks plus one learning tick (1 ms timer):
 
 * step t: x[t] from the DMA'd input ring, z[t] of every neuron from the spike buffer (multicast packets
   of step t−1). ε_in ← αε_in + x[t]; h = γ·max(0, 1 − |v − ϑ|/ϑ); ē ← κē + ε ⊗ h; z̄ ← κz̄ + z[t].
@@ -27,6 +27,12 @@ root's error, which needs every PE's partial readout), before it nothing ties th
 drifted a step ahead or behind files other PEs' spikes one step off and the run learns something else. On
 one PE nothing crosses PEs unsynchronised and a too-short tick changes only the timing.
 Synaptic currents are summed in float64 and rounded once, like the reference, so spikes are bit-identical.
+
+Group numerics (a speed trick of the simulator, not of the chip; group.py): the step's arithmetic is the
+``CueGroup``'s, run through the runtime's ``TickGroup``: computed early together with the other PEs that are
+ready, or alone when this PE runs the step. This program keeps the rest: its step count, DMAs, packets,
+the root's reduce, Adam, and its own cycles. A spike, error or DMA that changes what an early step read
+undoes it (``input_changed``/``undo``), and the PE redoes the step alone.
 
 Imports only ``s2sim.runtime`` and numpy.
 """
