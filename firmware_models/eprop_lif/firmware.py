@@ -2,7 +2,8 @@
 
 One ``CueEpropCore`` per PE owns recurrent neurons [start, stop): their W_in/W_rec columns, W_out rows,
 eligibility ē, batch gradient and Adam state, all charged to its SRAM (the list comes from the host, see
-mapping.pe_arrays; the per-step state is this PE's row of the ``CueGroup``'s stacked arrays). A trial is T step ticks plus one learning tick (1 ms timer):
+mapping.pe_arrays; the per-step state is this PE's row of the ``CueGroup``'s stacked arrays). A trial is
+T step ticks plus one learning tick (1 ms timer):
 
 * step t: x[t] from the DMA'd input ring, z[t] of every neuron from the spike buffer (multicast packets
   of step t−1). ε_in ← αε_in + x[t]; h = γ·max(0, 1 − |v − ϑ|/ϑ); ē ← κē + ε ⊗ h; z̄ ← κz̄ + z[t].

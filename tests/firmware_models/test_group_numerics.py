@@ -15,7 +15,6 @@ from firmware_models.eprop import reference as eprop_reference
 from firmware_models.eprop.app import ChipNetwork as EpropNetwork
 from firmware_models.eprop.mapping import EpropMapping
 from firmware_models.eprop.params import EpropParams
-from firmware_models.eprop_lif import reference as cue_reference
 from firmware_models.eprop_lif.app import ChipNetwork as CueNetwork
 from firmware_models.eprop_lif.mapping import CueMapping
 from firmware_models.eprop_lif.params import CueEpropParams
