@@ -301,22 +301,43 @@ def test_cue_accumulation_with_overrunning_short_ticks_and_unequal_slices_is_bit
     assert_cue_runs_agree(grouped, alone)
 
 
-@pytest.mark.parametrize("switch", ["env", "firmware.params", "run.simulator"])
-def test_each_cue_switch_turns_group_numerics_off_with_the_same_fingerprint(monkeypatch, switch):
-    """The run entry (the timing fingerprint's small cue run) with grouping turned off each way: the
-    switch reaches the network's CueGroup and changes nothing in the fingerprint."""
-    import firmware_models.eprop_lif.app as cue_app
+def without_wall_times(tree):
+    """A summary without the host's wall-clock times (``wall_time_s``, a history's ``wall_s``)."""
+    if isinstance(tree, dict):
+        return {k: without_wall_times(v) for k, v in tree.items() if not k.startswith("wall")}
+    if isinstance(tree, list):
+        return [without_wall_times(v) for v in tree]
+    return tree
+
+
+def cue_entry_run(out_dir: Path, sets: list[str], environ: dict) -> dict:
+    """The timing fingerprint's small cue run through the run entry, writing its files to ``out_dir``;
+    returns what a user can observe: the per-timestep file, the summary and the traced timing."""
+    from s2sim.run import RunOptions, run_network
     from tools import timing_fingerprint as tf
+    path, small_sets, options = tf.small_run("cue_accumulation")
+    recorder = tf.TimingRecorder()
+    res = run_network(load_network(path, small_sets + sets),
+                      RunOptions(out_dir=out_dir, environ=environ, recorder=recorder, **options))
+    summary = without_wall_times({k: v for k, v in res.summary.items() if k not in ("simulator", "config", "host")})
+    return {"timesteps.csv": (out_dir / "timesteps.csv").read_text(), "summary": summary,
+            "timing": tf.timing_results(res.app.sim, recorder), "grouped": res.summary["simulator"]["group_numerics"]}
+
+
+@pytest.mark.parametrize("switch", ["env", "firmware.params", "run.simulator"])
+def test_each_cue_switch_turns_group_numerics_off_and_changes_no_output(tmp_path, monkeypatch, switch):
+    """The shipped run entry with grouping turned off each way: the switch reaches the network's CueGroup
+    and the per-timestep file, the summary and every traced packet, DMA and callback stay the same."""
+    import firmware_models.eprop_lif.app as cue_app
     made = []
     real = cue_app.CueGroup
     monkeypatch.setattr(cue_app, "CueGroup", lambda *a, **k: (group := real(*a, **k), made.append(group.grouped))[0])
-    path, sets, options = tf.small_run("cue_accumulation")
-    monkeypatch.setenv(GROUP_ENV, "1")
-    grouped = tf.fingerprint(path, sets, options)
+    grouped = cue_entry_run(tmp_path / "on", [], {GROUP_ENV: "1"})
     if switch == "env":
-        monkeypatch.setenv(GROUP_ENV, "0")
+        alone = cue_entry_run(tmp_path / "off", [], {GROUP_ENV: "0"})
     else:
-        monkeypatch.delenv(GROUP_ENV)
-        sets = sets + [f"{switch}.group_numerics=false"]
-    assert tf.fingerprint(path, sets, options) == grouped
+        alone = cue_entry_run(tmp_path / "off", [f"{switch}.group_numerics=false"], {})
     assert made == [True, False]
+    assert grouped["timesteps.csv"].count("\n") > 40  # a row per tick and PE: not an empty file
+    for key in ("timesteps.csv", "summary", "timing"):
+        assert alone[key] == grouped[key], key
