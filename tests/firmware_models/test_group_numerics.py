@@ -260,9 +260,11 @@ def cue_chip_run(grouped: bool, network: dict, dataset: dict, trials: int, pes: 
 
 
 def cue_shipped_run(grouped: bool) -> dict:
-    """Two trials of networks/cue_accumulation.yaml as shipped (4 PEs of 25 neurons, 2,250 steps, 1 ms tick)."""
+    """Two trials of networks/cue_accumulation.yaml as shipped (4 PEs of 25 neurons, 2,250 steps, 1 ms tick;
+    only the two trials generated)."""
     spec = load_network(REPO / "networks" / "cue_accumulation.yaml").raw
-    return cue_chip_run(grouped, spec["network"], spec["dataset"], 2, spec["mapping"]["pes"], 1_000_000.0)
+    dataset = {**spec["dataset"], "n_train": 2, "n_test": 0}
+    return cue_chip_run(grouped, spec["network"], dataset, 2, spec["mapping"]["pes"], 1_000_000.0)
 
 
 CUE_SMALL = {"n_steps": 120, "learn_steps": 30, "n_rec": 20, "batch": 2, "lr": 1e-2, "init_gains": [1.0, 0.5, 0.5]}
