@@ -27,8 +27,8 @@ import numpy as np
 from s2sim.runtime import TickGroup
 
 F32 = np.float32
-#: float32 state a step overwrites, laid out side by side in one block per member so that saving it for an
-#: undo is one copy; the learning-window state last (saved only in the window).
+#: float32 state a step overwrites, stacked arrays laid out one after another in one block so that saving
+#: the whole group's for an undo is one copy; the learning-window state last (saved only in the window).
 STEP_STATE = ("eps", "zbar", "h", "ebar", "v", "vo_part")
 WINDOW_STATE = ("learning_signal", "grad_out", "grad")
 #: The per-step state held stacked (every other region stays the PE's own allocation).
@@ -50,22 +50,24 @@ class CueGroup:
         self.shapes = [{name: a.shape for name, a in member.items()} for member in specs]
         stacked = {name: tuple(max(dims) for dims in zip(*(m[name] for m in self.shapes))) for name in STACKED}
         self.state: dict[str, np.ndarray] = {}
-        widths = [int(np.prod(stacked[name])) for name in STEP_STATE + WINDOW_STATE]
-        self._block = np.zeros((G, sum(widths)), F32)
+        # each stacked array contiguous (a view whose members interleave makes numpy copy in in-place ops)
+        widths = [G * int(np.prod(stacked[name])) for name in STEP_STATE + WINDOW_STATE]
+        self._block, self._block_before = np.zeros(sum(widths), F32), np.zeros(sum(widths), F32)
+        self._before: dict[str, np.ndarray] = {}
         offset = 0
         for name, width in zip(STEP_STATE + WINDOW_STATE, widths):
-            self.state[name] = self._block[:, offset:offset + width].reshape((G, *stacked[name]))
+            self.state[name] = self._block[offset:offset + width].reshape((G, *stacked[name]))
+            self._before[name] = self._block_before[offset:offset + width].reshape((G, *stacked[name]))
             offset += width
         self._step_width, self._window_width = sum(widths[:len(STEP_STATE)]), offset
         for name in STACKED:
             if name not in self.state:
                 self.state[name] = np.zeros((G, *stacked[name]), specs[0][name].dtype)
             setattr(self, name, self.state[name])
-        # what an early step overwrote, for undoing it, and how much of the block each member saved
-        self._block_before = np.zeros_like(self._block)
+        # what an early step overwrote, for undoing it, and which arrays each member saved
         self._z_before = np.zeros_like(self.z)
         self._spikes_before = np.zeros_like(self.spike_buffers[:, 0])
-        self._saved_width = [0] * G
+        self._saved: list[tuple[str, ...]] = [()] * G
         # float64 copies of the weights for the wide-accumulator sums, refreshed per member after a change
         self.w64, self.w_out64 = np.zeros(self.w.shape), np.zeros(self.w_out.shape)
         self._stale = set(range(G))
@@ -134,8 +136,8 @@ class CueGroup:
                 self._step(slice(k, k + 1), [k], step, save)
 
     def restore(self, member: int, step: int) -> None:
-        width = self._saved_width[member]
-        self._block[member, :width] = self._block_before[member, :width]
+        for name in self._saved[member]:
+            self.state[name][member] = self._before[name][member]
         self.z[member] = self._z_before[member]
         self.spike_buffers[member, step & 1] = self._spikes_before[member]
 
@@ -146,12 +148,17 @@ class CueGroup:
         train, window, forward = self.train, self.train and t >= p.learn_start, t < self.T - 1
         z_in = self.spike_buffers[rows, step & 1]
         if save:
-            width = self._window_width if window else self._step_width
-            np.copyto(self._block_before[rows, :width], self._block[rows, :width])
+            saved = STEP_STATE + WINDOW_STATE if window else STEP_STATE
+            if len(members) == self.G:  # the whole group: one copy
+                width = self._window_width if window else self._step_width
+                np.copyto(self._block_before[:width], self._block[:width])
+            else:
+                for name in saved:
+                    np.copyto(self._before[name][rows], self.state[name][rows])
             np.copyto(self._z_before[rows], self.z[rows])
             np.copyto(self._spikes_before[rows], z_in)
             for k in members:
-                self._saved_width[k] = width
+                self._saved[k] = saved
         gid, f = self.chunk_of(step)
         x = self.x_ring[rows, gid & 1, f]
         eps, v, z, zbar = self.eps[rows], self.v[rows], self.z[rows], self.zbar[rows]
@@ -173,8 +180,9 @@ class CueGroup:
             for o in range(1, p.n_out):
                 L = L + err[:, o, None] * w_out[:, :, o]
             self.learning_signal[rows] = L
-            self.grad[rows] += np.multiply(ebar, L[:, None, :], out=outer)
-            self.grad_out[rows] += zbar[:, :, None] * err[:, None, :]
+            grad, grad_out = self.grad[rows], self.grad_out[rows]  # views: in place, no copy back
+            grad += np.multiply(ebar, L[:, None, :], out=outer)
+            grad_out += zbar[:, :, None] * err[:, None, :]
         if forward:
             self._widen(members)
             w64 = self.w64[rows]
