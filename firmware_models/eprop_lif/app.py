@@ -15,15 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from s2sim.apps import AppError, AppResult, RunContext
 from s2sim.data.cue import CueConfig, load_cue
 from s2sim.host_timer import run_until_programs_finish
+from s2sim.runtime.shared import grouping_enabled
 
 from . import reference as R
 from .checkpoint import checkpoint_path, load_checkpoint
 from .firmware import ERR_KEY, PART_KEY, SPIKE_KEY, CueEpropCore
+from .group import CueGroup
 from .mapping import INPUT_CHUNK_FRAMES, CueMapping, memory_report, pe_arrays, plan
 from .params import CueEpropParams
 from .training import CueTrainingConfig, ReferenceEngine, fresh_state, train
@@ -32,15 +34,21 @@ F32 = np.float32
 
 
 class CueFirmwareParams(BaseModel):
-    """``firmware.params``: none yet (kept so a typo there is an error, not ignored)."""
+    """``firmware.params``: implementation choices that change speed, not results."""
 
     model_config = ConfigDict(extra="forbid")
+
+    group_numerics: bool | None = Field(
+        None, description="One set of numpy calls per step for all PEs (a simulator speed trick; results are "
+        "identical). Default: run.simulator.group_numerics, on unless S2SIM_GROUP_NUMERICS=0")
 
 
 class ChipNetwork:
     """The network placed on a simulation: one CueEpropCore per PE, multicast routes, DRAM trials."""
 
-    def __init__(self, sim, params: CueEpropParams, mapping: CueMapping, weights: dict, tick_ns: float = 1e6):
+    def __init__(self, sim, params: CueEpropParams, mapping: CueMapping, weights: dict, tick_ns: float = 1e6,
+                 grouped: bool | None = None):
+        """``grouped``: share the step's numerics over the PEs (None: the run's setting, see group.py)."""
         self.sim, self.p = sim, params
         self.slices = plan(params, mapping, sim.hw)
         pes = [s.pe for s in self.slices]
@@ -52,10 +60,12 @@ class ChipNetwork:
             if s.index:
                 noc.add_multicast(PART_KEY | (s.index << 8), 0xFFFFFF00, s.pe, [root])
         noc.add_multicast(ERR_KEY, 0xFFFFFF00, root, pes)
+        arrays = [pe_arrays(params, s.n, s.index == 0, G) for s in self.slices]
+        self.group = CueGroup(params, arrays, INPUT_CHUNK_FRAMES, grouping_enabled(grouped))
         self.cores: list[CueEpropCore] = []
-        for s in self.slices:
-            fw = CueEpropCore(params, s.index, G, s.start, s.stop, pe_arrays(params, s.n, s.index == 0, G),
-                              tick_ns, INPUT_CHUNK_FRAMES)
+        for s, pe_regions in zip(self.slices, arrays):
+            fw = CueEpropCore(params, s.index, G, s.start, s.stop, pe_regions, tick_ns, INPUT_CHUNK_FRAMES,
+                              self.group)
             sim.load(s.pe, fw)
             fw.load_weights(weights["w_in"], weights["w_rec"], weights["w_out"])
             self.cores.append(fw)
@@ -152,7 +162,7 @@ def _sections(loaded):
     spec, file = loaded.spec, str(loaded.file)
     params = validate_section(CueEpropParams, spec.network, file, "network")
     mapping = validate_section(CueMapping, spec.mapping, file, "mapping")
-    validate_section(CueFirmwareParams, spec.firmware.params, file, "firmware.params")
+    fwp = validate_section(CueFirmwareParams, spec.firmware.params, file, "firmware.params")
     dcfg = validate_section(CueConfig, spec.dataset, file, "dataset")
     tcfg = validate_section(CueTrainingConfig, spec.training, file, "training")
     if dcfg.n_channels != params.n_in or dcfg.n_steps != params.n_steps:
@@ -161,7 +171,7 @@ def _sections(loaded):
     if dcfg.recall_steps != params.learn_steps:
         raise AppError(f"{file}: network.learn_steps ({params.learn_steps}) must equal dataset.recall_steps "
                        f"({dcfg.recall_steps}): the output is scored while the recall cue is on")
-    return params, mapping, dcfg, tcfg
+    return params, mapping, dcfg, tcfg, fwp
 
 
 #: the training options this app takes (s2sim.apps.check_run_options refuses them elsewhere)
@@ -204,7 +214,7 @@ def run_settings(ctx: RunContext, params: CueEpropParams, dcfg: CueConfig, tcfg:
 
 
 def run(ctx: RunContext) -> AppResult:
-    params, mapping, dcfg, tcfg = _sections(ctx.loaded)
+    params, mapping, dcfg, tcfg, fwp = _sections(ctx.loaded)
     opts = ctx.options or {}
     sim = ctx.simulation()
     pes = len(plan(params, mapping, ctx.hw))  # fail before generating data when the mapping cannot fit
@@ -237,7 +247,7 @@ def run(ctx: RunContext) -> AppResult:
         ref = ReferenceEngine(params, start.weights, start.adam)
         state = train(params, tcfg, ds, ctx.seed, ref, start, ctx.progress, out_dir, settings)
         weights = state.weights
-        chip = ChipNetwork(sim, params, mapping, weights, tick_ns)
+        chip = ChipNetwork(sim, params, mapping, weights, tick_ns, fwp.group_numerics)
         chip.set_adam(state.adam)
         n_t = max(1, min(int(opts.get("timing_samples") or tcfg.timing_samples), len(train_split)))
         adv = ctx.progress("chip timing trials", n_t)
@@ -247,7 +257,7 @@ def run(ctx: RunContext) -> AppResult:
         engine = (f"reference (fast); chip timing on {n_t} trials (Adam after each, on a copy of the trained "
                   "weights and optimiser)")
     else:
-        chip = ChipNetwork(sim, params, mapping, start.weights, tick_ns)
+        chip = ChipNetwork(sim, params, mapping, start.weights, tick_ns, fwp.group_numerics)
         chip.set_adam(start.adam)
 
         def totals() -> dict:  # what a checkpoint carries so a resumed run's summary covers the whole run

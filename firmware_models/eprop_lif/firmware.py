@@ -1,8 +1,9 @@
 """Per-core firmware of online e-prop on LIF neurons (cue accumulation, spec cue_accumulation.md §5.3).
 
 One ``CueEpropCore`` per PE owns recurrent neurons [start, stop): their W_in/W_rec columns, W_out rows,
-eligibility ē, batch gradient and Adam state, all allocated through ``core.sram.alloc`` (the list comes
-from the host, see mapping.pe_arrays). A trial is T step ticks plus one learning tick (1 ms timer):
+eligibility ē, batch gradient and Adam state, all charged to its SRAM (the list comes from the host, see
+mapping.pe_arrays; the per-step state is this PE's row of the ``CueGroup``'s stacked arrays). A trial is
+T step ticks plus one learning tick (1 ms timer):
 
 * step t: x[t] from the DMA'd input ring, z[t] of every neuron from the spike buffer (multicast packets
   of step t−1). ε_in ← αε_in + x[t]; h = γ·max(0, 1 − |v − ϑ|/ϑ); ē ← κē + ε ⊗ h; z̄ ← κz̄ + z[t].
@@ -28,6 +29,12 @@ drifted a step ahead or behind files other PEs' spikes one step off and the run 
 one PE nothing crosses PEs unsynchronised and a too-short tick changes only the timing.
 Synaptic currents are summed in float64 and rounded once, like the reference, so spikes are bit-identical.
 
+Group numerics (a speed trick of the simulator, not of the chip; group.py): the step's arithmetic is the
+``CueGroup``'s, run through the runtime's ``TickGroup``: computed early together with the other PEs that are
+ready, or alone when this PE runs the step. This program keeps the rest: its step count, DMAs, packets,
+the root's reduce, Adam, and its own cycles. A spike, error or DMA that changes what an early step read
+undoes it (``input_changed``/``undo``), and the PE redoes the step alone.
+
 Imports only ``s2sim.runtime`` and numpy.
 """
 from __future__ import annotations
@@ -37,6 +44,8 @@ from typing import Any
 import numpy as np
 
 from s2sim.runtime import Core, CostTable, Firmware, op_line
+
+from .group import STACKED, CueGroup
 
 F32 = np.float32
 SPIKE_KEY = 0x0C000000
@@ -67,17 +76,18 @@ class CueEpropCore(Firmware):
     """The program of member ``index`` (neurons [start, stop)) of a ``members``-PE network."""
 
     def __init__(self, params, index: int, members: int, start: int, stop: int, arrays: list,
-                 tick_ns: float, chunk_frames: int):
+                 tick_ns: float, chunk_frames: int, group: CueGroup):
+        """``group``: the network's ``CueGroup``, whose row ``index`` holds this PE's per-step state."""
         p = self.p = params
         self.k, self.G, self.start, self.stop = index, members, start, stop
         self.n = stop - start
         self.root = index == 0
         self.arrays, self.tick_ns, self.chunk = arrays, tick_ns, chunk_frames
+        self.group, self.pending = group, group.pending  # the group's early steps, by member
         self.T, self.tps = p.n_steps, p.n_steps + 1
         self.n_chunks = -(-p.n_steps // chunk_frames)
         self.alpha, self.kappa, self.th = p.alpha, p.kappa, F32(p.v_th)
         self.gamma = F32(p.gamma)
-        self.train = True
         self.record_raster = False
         self.rasters: dict[int, np.ndarray] = {}
         self.records: list[tuple[int, float, int, int]] = []  # root: (trial, window loss, prediction, label)
@@ -94,12 +104,22 @@ class CueEpropCore(Firmware):
         self.label_trial = self.pending_label = -1
         self.scored = 0  # root: window steps scored in this trial
         self.loss_sum = 0.0
-        self._w64: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._costs: dict = {}  # one step's (phase, cycles) and total on this core, by (training, learning window)
 
     # ---- start -----------------------------------------------------------------------------------------
+    @property
+    def train(self) -> bool:
+        return self.group.train
+
+    @train.setter
+    def train(self, on: bool) -> None:  # the host sets it for every PE of the network alike
+        self.group.train = on
+
     def on_start(self, core: Core) -> None:
-        self.a = {a.name: core.sram.alloc(a.name, a.shape, a.dtype, a.category) for a in self.arrays}
+        g = self.group
+        self.a = {a.name: core.sram.adopt(a.name, g.view(self.k, a.name), a.category) if a.name in STACKED
+                  else core.sram.alloc(a.name, a.shape, a.dtype, a.category) for a in self.arrays}
+        g.join(self.k, self)
         for name, arr in self.a.items():
             setattr(self, name, arr)
         self.adam_scalars[:] = (0.0, 1.0, 1.0, self.p.lr)
@@ -111,14 +131,7 @@ class CueEpropCore(Firmware):
         c = slice(self.start, self.stop)
         self.w[:self.p.n_in], self.w[self.p.n_in:] = w_in[:, c], w_rec[:, c]
         self.w_out[...] = w_out[c]
-        self._w64 = None
-
-    def _wide(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """float64 views of the weights for the wide-accumulator sums (refreshed after every update)."""
-        if self._w64 is None:
-            w = self.w.astype(np.float64)
-            self._w64 = (w[:self.p.n_in], w[self.p.n_in:], self.w_out.astype(np.float64))
-        return self._w64
+        self.group.weights_changed(self.k)
 
     # ---- input DMA -------------------------------------------------------------------------------------
     def _chunk_of(self, tick: int) -> tuple[int, int]:
@@ -131,6 +144,9 @@ class CueEpropCore(Firmware):
         idx = s - self.dram_base
         if not 0 <= idx < self.dram_samples or self.chunk_dma >= 0 or self.slot_chunk[gid & 1] == gid:
             return
+        pending = self.pending[self.k]
+        if pending is not None and self._chunk_of(pending)[0] & 1 == gid & 1:
+            self.group.ticks.undo(self.k)  # the early step read this slot
         t0 = c * self.chunk
         frames = min(self.chunk, self.T - t0)
         n_in = self.p.n_in
@@ -175,6 +191,7 @@ class CueEpropCore(Firmware):
             self._step(core, step, s, t)
         else:
             self.step = step + 1
+            self.group.ticks.passed(self.k, step)
             self._end_of_trial(core, s)
 
     def _ready(self, core: Core, tick: int, t: int) -> bool:
@@ -190,57 +207,27 @@ class CueEpropCore(Firmware):
         return True
 
     def _step(self, core: Core, tick: int, s: int, t: int) -> None:
-        p, n_in = self.p, self.p.n_in
+        p = self.p
         gid, f = self._chunk_of(tick)
         if t == 0 and self.root:
             self.pending_label = s
             core.dma_read(TAG_LABEL, "cue_labels", s - self.dram_base, 1, self.label)
         if f == 0 and (gid + 1) % self.n_chunks:
             self._fetch(core, gid + 1)  # prefetch the next chunk of this trial
-        x = self.x_ring[gid & 1, f]
-        eps, z_in = self.eps, self.spike_buffers[tick & 1]
         window = self.train and t >= p.learn_start
-        eps[:n_in] *= self.alpha  # ε_in[t]
-        eps[:n_in] += x
-        if self.train:
-            r = F32(1.0) - np.abs(self.v - self.th) / self.th
-            self.h[...] = self.gamma * np.maximum(r, F32(0.0))
-            self.ebar *= self.kappa
-            self.ebar += np.multiply(eps[:, None], self.h[None, :])
-        self.zbar *= self.kappa
-        self.zbar += self.z
+        self.group.ticks.run_tick(self.k, tick)  # this PE's numerics (computed early with others, or now)
         if window:
-            err = self.err
-            L = err[0] * self.w_out[:, 0]
-            for k in range(1, p.n_out):
-                L = L + err[k] * self.w_out[:, k]
-            self.learning_signal[...] = L
-            self.grad += self.ebar * L[None, :]
-            self.grad_out += self.zbar[:, None] * err[None, :]
             self.err_count = 0
-        fired = 0
         if t < self.T - 1:
-            w_in64, w_rec64, w_out64 = self._wide()
-            cur = (x.astype(np.float64) @ w_in64 + z_in.astype(np.float64) @ w_rec64).astype(F32)
-            self.v *= self.alpha
-            self.v += cur
-            self.v -= self.th * self.z
-            zb = self.v > self.th
-            self.z[...] = zb
-            own = np.flatnonzero(zb)
+            own = self.group.fired[self.k]
             fired = len(own)
-            self.vo_part *= self.kappa
-            self.vo_part += (self.z.astype(np.float64) @ w_out64).astype(F32)
             if self.record_raster:
                 self.raster[t + 1] = self.z
-            core.kernel("forward", "event_add", (int(x.sum()) + int(z_in.sum())) * self.n)
+            core.kernel("forward", "event_add", self.group.events[self.k] * self.n)
             core.kernel("readout", "event_add", fired * p.n_out)
             core.send_mc_many((own + self.start + SPIKE_KEY).tolist())
             if t + 1 >= p.learn_start:
                 self._send_partial(core)
-        eps[n_in:] *= self.alpha  # ε_rec[t+1] from z[t]
-        eps[n_in:] += z_in
-        z_in[...] = 0
         key = (self.train, window)
         step_phases = self._costs.get(key)
         if step_phases is None:
@@ -262,6 +249,8 @@ class CueEpropCore(Firmware):
     def on_packet(self, core: Core, key: int, payload: Any) -> None:
         typ = key & TYPE_MASK
         if typ == SPIKE_KEY:
+            if self.pending[self.k] is not None:
+                self.group.ticks.input_changed(self.k, self.cur_step + 1)
             self.spike_buffers[(self.cur_step + 1) & 1, key - SPIKE_KEY] = 1  # z[t+1], used at the next step
             core.charge("comms", int_alu=3, store=1)
         elif typ == PART_KEY:
@@ -272,6 +261,8 @@ class CueEpropCore(Firmware):
                 if self.part_count == self.G:
                     self._reduce(core)
         elif typ == ERR_KEY:
+            if self.pending[self.k] is not None:
+                self.group.ticks.undo(self.k)  # the early step read the error it overwrites
             self.err[key & 0xFF] = payload
             self.err_count += 1
             core.charge("learning_signal", int_alu=3, store=1)
@@ -351,4 +342,4 @@ class CueEpropCore(Firmware):
             gg[...] = 0
         j = np.arange(self.n)
         self.w[n_in + self.start + j, j] = 0.0
-        self._w64 = None
+        self.group.weights_changed(self.k)

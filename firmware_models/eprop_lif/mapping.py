@@ -2,7 +2,8 @@
 
 PE k owns recurrent neurons [start, stop) with their whole fan-in (W_in, W_rec columns), their W_out rows,
 and all eligibility, gradient and Adam state of those synapses. ``pe_arrays`` is the single list of the
-arrays a core keeps: the firmware allocates exactly these through ``core.sram.alloc``, and the host uses
+arrays a core keeps: the firmware charges exactly these to its SRAM (``core.sram.alloc``, or ``adopt`` for
+its row of the group numerics' stacked per-step state, the same bytes), and the host uses
 the same list to check the fit before placing anything (naming the region that overflows and the
 smallest PE count that fits). ``bptt_arrays`` is what BPTT would keep instead, from the same accounting.
 """

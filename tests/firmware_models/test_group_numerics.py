@@ -1,5 +1,5 @@
-"""Group numerics are a speed trick only: e-prop, EventProp and LIF inference run their arithmetic once
-per tick for every PE that runs the same program (stacked arrays), and a switch
+"""Group numerics are a speed trick only: e-prop, EventProp, LIF inference and cue accumulation run their
+arithmetic once per tick for every PE that runs the same program (stacked arrays), and a switch
 (``S2SIM_GROUP_NUMERICS=0`` or the apps' ``grouped=False``) makes each PE compute alone. The two
 modes must agree on everything a user can observe: every callback's start, end, cycles and phases,
 every packet's send and arrival time, every DMA, the per-(timestep, PE) statistics, the counters,
@@ -15,6 +15,10 @@ from firmware_models.eprop import reference as eprop_reference
 from firmware_models.eprop.app import ChipNetwork as EpropNetwork
 from firmware_models.eprop.mapping import EpropMapping
 from firmware_models.eprop.params import EpropParams
+from firmware_models.eprop_lif.app import ChipNetwork as CueNetwork
+from firmware_models.eprop_lif.mapping import CueMapping
+from firmware_models.eprop_lif.params import CueEpropParams
+from firmware_models.eprop_lif.training import fresh_state as cue_fresh_state
 from firmware_models.eventprop import reference as R
 from firmware_models.eventprop.app import ChipNetwork
 from firmware_models.eventprop.mapping import EventpropMapping
@@ -22,6 +26,7 @@ from firmware_models.eventprop.params import EventpropParams
 from firmware_models.lif_inference.app import load_and_place
 from s2sim.apps import AppError
 from s2sim.config import load_arch, load_network
+from s2sim.data.cue import CueConfig, load_cue
 from s2sim.hw.params import HwParams
 from s2sim.runtime.shared import GROUP_ENV, grouping_enabled
 from s2sim.sim import Simulation
@@ -229,3 +234,112 @@ def test_gsc_with_a_tick_shorter_than_a_step_is_bit_identical_with_and_without_g
         monkeypatch.setenv(GROUP_ENV, grouped)
         runs[grouped] = tf.fingerprint(path, sets, options)
     assert runs["1"] == runs["0"]
+
+
+def cue_chip_run(grouped: bool, network: dict, dataset: dict, trials: int, pes: int | None,
+                 tick_ns: float, seed: int = 0) -> dict:
+    """``trials`` chip-engine training trials of a cue-accumulation network (Adam after each batch and
+    after the last trial), with every PE's raster recorded."""
+    p = CueEpropParams(**network)
+    ds = load_cue(CueConfig(**dataset), seed)
+    start = cue_fresh_state(p, seed)
+    rec = LogRecorder()
+    sim = Simulation(HW, recorder=rec)
+    chip = CueNetwork(sim, p, CueMapping(pes=pes), start.weights, tick_ns, grouped=grouped)
+    chip.set_adam(start.adam)
+    chip.record_rasters()
+    X, Y = ds.splits["train"].X[:trials], ds.splits["train"].y[:trials]
+    results = {"records": chip.run_trials(X, Y, train=True)}
+    results.update({f"w.{k}": w for k, w in chip.weights().items()})
+    results.update({f"w0.{k}": w for k, w in start.weights.items()})
+    adam = chip.adam_state()
+    results.update({f"m.{k}": a for k, a in adam.m.items()}, **{f"v.{k}": a for k, a in adam.v.items()})
+    results.update({f"raster{s}": chip.raster(s) for s in range(trials)})
+    results["late_steps"] = chip.late_steps_per_pe()
+    return {"log": rec.log, **timing_of(sim), **results, "redone": chip.group.redone, "slices": chip.slices}
+
+
+def cue_shipped_run(grouped: bool) -> dict:
+    """Two trials of networks/cue_accumulation.yaml as shipped (4 PEs of 25 neurons, 2,250 steps, 1 ms tick;
+    only the two trials generated)."""
+    spec = load_network(REPO / "networks" / "cue_accumulation.yaml").raw
+    dataset = {**spec["dataset"], "n_train": 2, "n_test": 0}
+    return cue_chip_run(grouped, spec["network"], dataset, 2, spec["mapping"]["pes"], 1_000_000.0)
+
+
+CUE_SMALL = {"n_steps": 120, "learn_steps": 30, "n_rec": 20, "batch": 2, "lr": 1e-2, "init_gains": [1.0, 0.5, 0.5]}
+CUE_SMALL_DATA = {"n_cues": 2, "t_wait_steps": 60, "recall_steps": 30, "n_train": 4, "n_test": 0}
+
+
+def cue_short_tick_run(grouped: bool) -> dict:
+    """Four trials of a small network on 3 PEs (7, 7 and 6 neurons) at a 20 us tick, far shorter than a step's
+    work: the PEs overrun and run steps back to back at their own pace, spikes arrive while others have run ahead."""
+    return cue_chip_run(grouped, CUE_SMALL, CUE_SMALL_DATA, 4, 3, 20_000.0, seed=3)
+
+
+def assert_cue_runs_agree(grouped: dict, alone: dict) -> None:
+    assert any(r.any() for k, r in grouped.items() if k.startswith("raster")), "vacuous: no neuron ever fired"
+    for name in ("w_in", "w_rec", "w_out"):
+        assert np.abs(grouped[f"w.{name}"] - grouped[f"w0.{name}"]).max() > 0, f"vacuous: {name} never moved"
+    assert len(grouped["log"]) == len(alone["log"])
+    assert grouped["log"] == alone["log"]
+    assert alone["redone"] == 0  # alone, no PE's step is ever computed before its PE runs it
+    skip = ("log", "redone", "slices")
+    assert_same({k: v for k, v in grouped.items() if k not in skip}, {k: v for k, v in alone.items() if k not in skip})
+
+
+def test_cue_accumulation_as_shipped_trains_bit_identically_with_and_without_group_numerics():
+    grouped, alone = cue_shipped_run(True), cue_shipped_run(False)
+    assert len(grouped["slices"]) == 4 and set(grouped["late_steps"].values()) == {0}
+    assert_cue_runs_agree(grouped, alone)
+
+
+def test_cue_accumulation_with_overrunning_short_ticks_and_unequal_slices_is_bit_identical_too():
+    grouped, alone = cue_short_tick_run(True), cue_short_tick_run(False)
+    assert [s.stop - s.start for s in grouped["slices"]] == [7, 7, 6]  # the group pads the last slice
+    assert sum(c["timer_overruns"] for k, c in grouped.items() if k.endswith(".counters")) > 0
+    assert sum(grouped["late_steps"].values()) > 0
+    assert grouped["redone"] > 0, "the group never undid an early step whose input changed afterwards"
+    assert_cue_runs_agree(grouped, alone)
+
+
+def without_wall_times(tree):
+    """A summary without the host's wall-clock times (``wall_time_s``, a history's ``wall_s``)."""
+    if isinstance(tree, dict):
+        return {k: without_wall_times(v) for k, v in tree.items() if not k.startswith("wall")}
+    if isinstance(tree, list):
+        return [without_wall_times(v) for v in tree]
+    return tree
+
+
+def cue_entry_run(out_dir: Path, sets: list[str], environ: dict) -> dict:
+    """The timing fingerprint's small cue run through the run entry, writing its files to ``out_dir``;
+    returns what a user can observe: the per-timestep file, the summary and the traced timing."""
+    from s2sim.run import RunOptions, run_network
+    from tools import timing_fingerprint as tf
+    path, small_sets, options = tf.small_run("cue_accumulation")
+    recorder = tf.TimingRecorder()
+    res = run_network(load_network(path, small_sets + sets),
+                      RunOptions(out_dir=out_dir, environ=environ, recorder=recorder, **options))
+    summary = without_wall_times({k: v for k, v in res.summary.items() if k not in ("simulator", "config", "host")})
+    return {"timesteps.csv": (out_dir / "timesteps.csv").read_text(), "summary": summary,
+            "timing": tf.timing_results(res.app.sim, recorder), "grouped": res.summary["simulator"]["group_numerics"]}
+
+
+@pytest.mark.parametrize("switch", ["env", "firmware.params", "run.simulator"])
+def test_each_cue_switch_turns_group_numerics_off_and_changes_no_output(tmp_path, monkeypatch, switch):
+    """The shipped run entry with grouping turned off each way: the switch reaches the network's CueGroup
+    and the per-timestep file, the summary and every traced packet, DMA and callback stay the same."""
+    import firmware_models.eprop_lif.app as cue_app
+    made = []
+    real = cue_app.CueGroup
+    monkeypatch.setattr(cue_app, "CueGroup", lambda *a, **k: (group := real(*a, **k), made.append(group.grouped))[0])
+    grouped = cue_entry_run(tmp_path / "on", [], {GROUP_ENV: "1"})
+    if switch == "env":
+        alone = cue_entry_run(tmp_path / "off", [], {GROUP_ENV: "0"})
+    else:
+        alone = cue_entry_run(tmp_path / "off", [f"{switch}.group_numerics=false"], {})
+    assert made == [True, False]
+    assert grouped["timesteps.csv"].count("\n") > 40  # a row per tick and PE: not an empty file
+    for key in ("timesteps.csv", "summary", "timing"):
+        assert alone[key] == grouped[key], key
