@@ -80,12 +80,15 @@ class DmaEngine:
             self._start_next(max(issue_ns, self.env.now))
         return True
 
-    def _start_next(self, start_ns: float) -> None:
+    def _start_next(self, free_ns: float) -> None:
+        """Start the oldest queued request once the engine is free at ``free_ns`` — but never before
+        that request was issued (a body issues it at its own ``now_ns``, which may be later)."""
         if not self.queue:
             self.busy = False
             return
         self.busy = True
         req = self.queue.popleft()
+        start_ns = free_ns if free_ns > req.issue_ns else req.issue_ns
         p = self.pe.p
         setup_ns = p.dma_setup_cycles * self.pe.ns_per_cycle
         self.transfers += 1

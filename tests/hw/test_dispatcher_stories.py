@@ -135,3 +135,24 @@ def test_dram_energy_counts_written_bytes_as_well_as_read_ones(make_sim):
     assert (sim.chip.dram.bytes_read, sim.chip.dram.bytes_written) == (0, 1024)
     per_byte_j = sim.hw.dram_energy_per_byte_pj * 1e-12
     assert energy_breakdown_j(sim.chip, sim.env.now)["dram"] == 1024 * per_byte_j > 0
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_a_dma_queued_behind_another_starts_no_earlier_than_its_own_issue(make_sim, kernel):
+    # Tick 0 reads 800 B (issued at 40 ns: request at 140 ns, done at 940 ns), works 1,000 cycles, then
+    # reads 8 B: issued at 40 + 10,000 + 40 = 10,080 ns, at DRAM at 10,180 ns, done at 10,188 ns.
+    # (Were the second to start when the first ends, it would land at 1,048 ns, before it was issued.)
+    sim = make_sim(kernel=kernel)
+    sim.store_dram("x", np.zeros(200, np.float32))
+    dst = np.zeros(200, np.float32)
+
+    def timer(core, tick):
+        if tick == 0:
+            core.dma_read(1, "x", 0, 200, dst)
+            core.charge_cycles("work", 1000)
+            core.dma_read(2, "x", 0, 2, dst)
+
+    fw = timer_only(timer, tick_ns=100_000.0)
+    sim.load(0, fw)
+    sim.run_ticks(1)
+    assert [(tag, t) for what, tag, t in fw.log if what == "dma"] == [(1, 940.0), (2, 10_188.0)]
