@@ -5,9 +5,10 @@
   ``spin1_schedule_callback`` returns FAILURE.
 * A callback's Python body runs when it *starts*; its end is its cycles at the PE's clock later,
   plus what pre-emptive work steals from it (``preemption.py``).
-* A timer tick that fires while the previous tick's work is still queued or running is a timer
-  overrun (``timer_tick``); that work is the tick's callback and every queueable task scheduled since
-  (by it, by a handler or by another task), i.e. any queueable task not yet finished.
+* A timer tick that fires while earlier work is still queued or running is a timer overrun
+  (``timer_tick``): any queueable task not yet finished (the tick's callback and every task
+  scheduled since, by it, by a handler or by another task) or a pre-emptive handler (packet,
+  DMA done, user event) still running — whatever the timer callback itself charges.
 * With nothing to do the core sleeps until the next event.
 """
 from __future__ import annotations
@@ -82,8 +83,11 @@ class Dispatcher:
     def timer_tick(self, on_timer: Callable, tick: int, now_ns: float) -> None:
         """A timer tick fired for a loaded PE: count an overrun, then run the timer callback at once
         (pre-emptive priority), start it (idle core) or queue it."""
-        if self.tasks_outstanding:
+        preemption = self.pe.preemption
+        if self.tasks_outstanding or preemption.running_at(now_ns):
             self.pe.c["timer_overruns"] += 1
+        if preemption.intervals:  # keep only the pre-emptive work that may still steal time
+            preemption.forget_before(now_ns)
         prio = self.priorities[TIMER]
         if prio <= 0:
             self.pe.run_preemptive(TIMER, on_timer, (tick,), now_ns)
