@@ -2,6 +2,9 @@
 
 A body runs at its callback's start in simulated time; each cost it declares moves its own clock
 (``now_ns``) forward. The dispatcher turns the total into the callback's duration afterwards.
+A body may run another inside it (a user event triggered from a callback runs its pre-emptive
+handler at once): ``PE.execute`` saves the outer body's context (``save``) and puts it back after
+(``restore``), so the inner body never wipes what the outer one charged.
 """
 from __future__ import annotations
 
@@ -30,6 +33,12 @@ class ExecutionContext:
     def open(self, kind: str, start_ns: float, phases: dict, merged: bool) -> None:
         """Start charging a body that begins at ``start_ns``; its phase cycles go into ``phases``."""
         self.start_ns, self.cycles, self.phases, self.kind, self.merged = start_ns, 0.0, phases, kind, merged
+
+    def save(self) -> tuple:
+        return self.start_ns, self.cycles, self.phases, self.kind, self.merged
+
+    def restore(self, saved: tuple) -> None:
+        self.start_ns, self.cycles, self.phases, self.kind, self.merged = saved
 
     @property
     def now_ns(self) -> float:

@@ -63,6 +63,7 @@ class PE:
         self.hooks = PacketHooks()
         self.irq_cycles = p.irq_entry_cycles + p.irq_exit_cycles  # entry + exit of every handler
         self.ctx = ExecutionContext(self.ns_per_cycle)
+        self.body_depth = 0  # bodies running in Python now (> 1: one runs inside another)
         self.dispatcher = Dispatcher(self, p.task_queue_count, p.task_queue_size)
         self.preemption = Preemption(self.dispatcher)
         self.rows = RowAccumulator(pe_id, chip.stats, self.level)
@@ -128,6 +129,8 @@ class PE:
         straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
         """
         rows, tick, level, ctx = self.rows, self.tick, self.level, self.ctx
+        outer = ctx.save() if self.body_depth else None  # a body running this one (a user event)
+        self.body_depth += 1
         if tick != rows.row or level is not rows.level:  # a new tick, or a level switch: a new row
             rows.switch(tick, level)
         if self.chip.recorder is None:
@@ -136,7 +139,11 @@ class PE:
             ctx.open(kind, start_ns, {}, False)
         fn(self.core, *args)
         self.end_body()
-        return ctx.cycles, ctx.phases
+        self.body_depth -= 1
+        cycles, phases = ctx.cycles, ctx.phases
+        if outer is not None:
+            ctx.restore(outer)
+        return cycles, phases
 
     def account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
                 kind: str, merged: bool, level=None) -> None:
@@ -222,9 +229,9 @@ class PE:
         start = self.preemption.start_at(arrival_ns)
         row = self.tick
         dispatcher = self.dispatcher
-        dispatcher.in_preempt = True
+        was_in_preempt, dispatcher.in_preempt = dispatcher.in_preempt, True
         cycles, phases = self.execute(kind, fn, args, start)
-        dispatcher.in_preempt = False
+        dispatcher.in_preempt = was_in_preempt
         overhead = self.irq_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead
         s, e = self.preemption.book(arrival_ns, cycles + overhead, self.ns_per_cycle)
@@ -285,12 +292,14 @@ class PE:
         else:
             self.ctx.open(PACKET, start, {}, False)
         self.dispatcher.in_preempt = True
+        self.body_depth += 1
         return start
 
     def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
         """The burst's handler body returned: book its ``n`` handlers."""
         self.dispatcher.in_preempt = False
         self.end_body()
+        self.body_depth -= 1
         ctx = self.ctx
         self._book_burst_handlers(start, first_ns, last_ns, n, ctx.cycles, ctx.phases, row, ctx.merged)
 

@@ -31,3 +31,8 @@ class Scripted(Firmware):
         self.log.append(("dma", tag, core._chip.env.now))
         if "dma" in self.cb:
             self.cb["dma"](core, tag)
+
+    def on_user(self, core, arg):
+        self.log.append(("user", arg, core.now))
+        if "user" in self.cb:
+            self.cb["user"](core, arg)

@@ -156,3 +156,26 @@ def test_a_dma_queued_behind_another_starts_no_earlier_than_its_own_issue(make_s
     sim.load(0, fw)
     sim.run_ticks(1)
     assert [(tag, t) for what, tag, t in fw.log if what == "dma"] == [(1, 940.0), (2, 10_188.0)]
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_a_user_event_triggered_inside_a_callback_keeps_that_callback_s_accounting(make_sim, kernel):
+    # The tick's callback works 10 cycles, triggers a user event at 100 ns, then works 1,000 cycles.
+    # The user handler (500 cycles) pre-empts it 100..5,100 ns, so the callback ends at
+    # 10,100 + 5,000 = 15,100 ns; the core was busy 10 + 1,000 + 500 = 1,510 cycles.
+    sim = make_sim(kernel=kernel)
+
+    def timer(core, tick):
+        core.charge_cycles("work", 10)
+        core.trigger_user_event(7)
+        core.charge_cycles("work", 1000)
+
+    fw = timer_only(timer, tick_ns=100_000.0, user=lambda c, arg: c.charge_cycles("user", 500))
+    sim.load(0, fw)
+    sim.run_ticks(1)
+    pe = sim.chip.pes[0]
+    assert [e for e in fw.log if e[0] == "user"] == [("user", 7, 100.0)]
+    assert sim.chip.stats.time_done_ns[0][0] == 15_100.0
+    assert pe.active_cycles == 1510
+    sim.chip.flush_stats()
+    assert pe.phase_cycles_total == {"work": 1010, "user": 500, "irq": 0}  # (no irq cost here)
