@@ -24,10 +24,12 @@ TIMER, PACKET, DMA, USER, TASK = "timer", "packet", "dma", "user", "task"
 class Task:
     """A callback to run: ``fn(core, *args)`` of event ``kind`` at priority ``prio``."""
 
-    __slots__ = ("kind", "fn", "args", "prio")
+    __slots__ = ("kind", "fn", "args", "prio", "cause")
 
-    def __init__(self, kind: str, fn: Callable, args: tuple, prio: int):
-        self.kind, self.fn, self.args, self.prio = kind, fn, args, prio
+    def __init__(self, kind: str, fn: Callable, args: tuple, prio: int, cause: int | None = None):
+        """``cause``: the tick whose work this is (its lag runs to this task's end); None: the tick
+        current when it starts."""
+        self.kind, self.fn, self.args, self.prio, self.cause = kind, fn, args, prio, cause
 
 
 class RunningCallback:
@@ -93,9 +95,9 @@ class Dispatcher:
             self.pe.run_preemptive(TIMER, on_timer, (tick,), now_ns)
         elif self.running is None and not any(self.queues):  # idle core: the tick runs at once
             self.tasks_outstanding += 1
-            self.start(Task(TIMER, on_timer, (tick,), prio), now_ns)
+            self.start(Task(TIMER, on_timer, (tick,), prio, tick), now_ns)
         else:
-            self.enqueue(Task(TIMER, on_timer, (tick,), prio))
+            self.enqueue(Task(TIMER, on_timer, (tick,), prio, tick))
 
     def enqueue(self, task: Task) -> bool:
         """Queue ``task`` (start it if the core is idle); False (counted) if its queue is full."""
@@ -127,7 +129,7 @@ class Dispatcher:
         if preemption.intervals:
             preemption.forget_before(t0)
         running = self.running = RunningCallback(task, t0, pe.tick, pe.level)
-        cycles, phases = pe.execute(task.kind, task.fn, task.args, t0)
+        cycles, phases = pe.execute(task.kind, task.fn, task.args, t0, task.cause)
         end = t0 + cycles * pe.ns_per_cycle
         if preemption.intervals:  # pre-emptive work already booked steals from this callback
             end = preemption.end_of_callback(t0, end)
@@ -141,7 +143,7 @@ class Dispatcher:
             self.pe.chip.events.call_at(running.end_ns, self.end_event)
             return
         self.pe.account(running.start_ns, running.end_ns, running.cycles, running.phases, running.row,
-                        running.task.kind, running.merged, running.level)
+                        running.task.kind, running.merged, running.level, running.task.cause)
         self.tasks_outstanding -= 1
         self.running = None
         self.dispatch()

@@ -35,6 +35,7 @@ class DmaRequest:
     sram_array: np.ndarray | None = None
     to_sram: bool = True
     issue_ns: float = 0.0
+    cause: int = -1  # the tick whose work issued it (its done handler is that tick's work too)
 
     def copy_data(self, dram: Dram) -> None:
         """Move the data, when the transfer lands."""
@@ -112,5 +113,5 @@ class DmaEngine:
         rec = pe.chip.recorder
         if rec is not None:
             rec.dma(pe.id, req.tag, req.issue_ns, self.env.now, req.nbytes)
-        pe.raise_event(DMA, pe.firmware.on_dma_done, (req.tag,))
+        pe.raise_event(DMA, pe.firmware.on_dma_done, (req.tag,), cause=req.cause)
         self._start_next(self.env.now)

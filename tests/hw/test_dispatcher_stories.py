@@ -179,3 +179,16 @@ def test_a_user_event_triggered_inside_a_callback_keeps_that_callback_s_accounti
     assert pe.active_cycles == 1510
     sim.chip.flush_stats()
     assert pe.phase_cycles_total == {"work": 1010, "user": 500, "irq": 0}  # (no irq cost here)
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_the_lag_of_an_overrunning_tick_runs_to_the_end_of_its_own_late_callback(make_sim, kernel):
+    # 150 cycles (1.5 us) of work per 1 us tick: tick k's callback runs 1.5k .. 1.5(k + 1) us, so its
+    # lag, from its start at k us, is 1.5 + 0.5k us and grows every tick (3.5 us at tick 4, not the
+    # bounded 2.5 us of a callback booked to the tick current when it starts). The run stops one tick
+    # after the last (8 us): ticks 0-4 finished, tick 5 was running, ticks 6 and 7 never ran.
+    sim = make_sim(kernel=kernel)
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.run_ticks(8)
+    lag = sim.chip.stats.time_done_ns[:5, 0]
+    assert lag.tolist() == [1500.0 + 500.0 * k for k in range(5)]
