@@ -134,6 +134,7 @@ class Dispatcher:
         if preemption.intervals:  # pre-emptive work already booked steals from this callback
             end = preemption.end_of_callback(t0, end)
         running.end_ns, running.cycles, running.phases, running.merged = end, cycles, phases, pe.ctx.merged
+        pe.count_busy(cycles, running.level)
         pe.chip.events.call_at(end, self.end_event)
 
     def callback_end(self, now_ns: float) -> None:
@@ -143,7 +144,7 @@ class Dispatcher:
             self.pe.chip.events.call_at(running.end_ns, self.end_event)
             return
         self.pe.account(running.start_ns, running.end_ns, running.cycles, running.phases, running.row,
-                        running.task.kind, running.merged, running.level, running.task.cause)
+                        running.task.kind, running.merged, running.level, running.task.cause, busy_counted=True)
         self.tasks_outstanding -= 1
         self.running = None
         self.dispatch()

@@ -150,17 +150,19 @@ class PE:
         return cycles, phases
 
     def account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
-                kind: str, merged: bool, level=None, cause: int | None = None) -> None:
+                kind: str, merged: bool, level=None, cause: int | None = None,
+                busy_counted: bool = False) -> None:
         """Book a finished callback: busy cycles at the level it ran at (default: the current one),
         its phases in the row it started in, and its end as the lag of the tick that caused it.
 
-        ``merged``: its phases already went into that row (``open_context``). ``cause``: the tick whose
+        ``merged``: its phases already went into that row (``open_context``); ``busy_counted``: its busy
+        cycles were counted when its body ran (``count_busy``). ``cause``: the tick whose
         work it was (default ``row``); a callback that ran late (``cause`` < ``row``) ends that tick's
         lag, not the lag of the tick current when it started (the lag rule, docs/simulation-model.md).
         """
         level = level or self.level
-        by_level = self.cycles_by_level
-        by_level[level.name] = by_level.get(level.name, 0.0) + cycles
+        if not busy_counted:
+            self.count_busy(cycles, level)
         late = cause is not None and 0 <= cause < row
         lag_row = cause if late else row
         done = end_ns - (self.tick_start_ns if lag_row == self.tick else self.chip.tick_time(self, lag_row))
@@ -182,6 +184,25 @@ class PE:
             rows.done_ns = done
         if self.chip.recorder is not None:
             self._record(kind, phases, start_ns, end_ns, cycles)
+
+    def count_busy(self, cycles: float, level) -> None:
+        """Busy cycles at ``level``. A queueable callback's count when its body runs (its phases are
+        charged then too), so work still running when a run stops is in both the phases and the
+        busy cycles: busy cycles = the sum of phase cycles, always."""
+        by_level = self.cycles_by_level
+        by_level[level.name] = by_level.get(level.name, 0.0) + cycles
+
+    def work_left(self, now_ns: float) -> dict[str, int]:
+        """Work queued or running at ``now_ns`` (when a run stops): timer ticks whose callback has not
+        finished (queued or running), queueable tasks of any kind, pre-emptive handlers still running,
+        DMA requests queued or in flight."""
+        dispatcher, running = self.dispatcher, self.dispatcher.running
+        timer_ticks = sum(task.kind == TIMER for q in dispatcher.queues for task in q)
+        timer_ticks += running is not None and running.task.kind == TIMER
+        engine = self.chip.dmas[self.id]
+        return {"timer_ticks": int(timer_ticks), "tasks": int(dispatcher.tasks_outstanding),
+                "handlers": int(self.preemption.free_ns > now_ns),
+                "dma_requests": len(engine.queue) + int(engine.busy)}
 
     def _record(self, kind, phases, start_ns, end_ns, cycles) -> None:
         rec = self.chip.recorder

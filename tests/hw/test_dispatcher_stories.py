@@ -192,3 +192,19 @@ def test_the_lag_of_an_overrunning_tick_runs_to_the_end_of_its_own_late_callback
     sim.run_ticks(8)
     lag = sim.chip.stats.time_done_ns[:5, 0]
     assert lag.tolist() == [1500.0 + 500.0 * k for k in range(5)]
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_work_still_queued_or_running_when_the_run_stops_is_counted_and_its_cycles_are_busy_cycles(
+        make_sim, kernel):
+    # The overrunning PE above: the run stops at 8 us with tick 5's callback running (7.5..9 us) and the
+    # callbacks of ticks 6 and 7 queued. They are counted, and tick 5's 150 charged cycles are busy
+    # cycles as well as phase cycles (busy = sum of phases, so phase energy never exceeds active energy).
+    from s2sim.profile.summary import diagnostics_section
+    sim = make_sim(kernel=kernel)
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.run_ticks(8)
+    pe = sim.chip.pes[0]
+    assert pe.work_left(sim.env.now) == {"timer_ticks": 3, "tasks": 3, "handlers": 0, "dma_requests": 0}
+    assert diagnostics_section(sim)["work_left_at_end"]["timer_ticks"] == 3
+    assert pe.active_cycles == sum(pe.phase_cycles_total.values()) == 6 * 150
