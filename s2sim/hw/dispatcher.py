@@ -104,6 +104,8 @@ class Dispatcher:
         q = self.queues[min(task.prio, len(self.queues)) - 1]
         if len(q) >= self.queue_size:
             self.pe.c["task_queue_full"] += 1
+            if task.kind == TIMER:  # the tick's work never runs: it has no lag of its own
+                self.pe.chip.stats.tick_not_run(task.cause, self.pe.id)
             return False
         q.append(task)
         self.tasks_outstanding += 1

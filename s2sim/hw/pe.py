@@ -204,6 +204,14 @@ class PE:
                 "handlers": int(self.preemption.free_ns > now_ns),
                 "dma_requests": len(engine.queue) + int(engine.busy)}
 
+    def ticks_not_finished(self) -> list[int]:
+        """Ticks whose timer callback is queued or running (when a run stops: they have no lag)."""
+        dispatcher, running = self.dispatcher, self.dispatcher.running
+        ticks = [task.cause for q in dispatcher.queues for task in q if task.kind == TIMER]
+        if running is not None and running.task.kind == TIMER:
+            ticks.append(running.task.cause)
+        return ticks
+
     def _record(self, kind, phases, start_ns, end_ns, cycles) -> None:
         rec = self.chip.recorder
         if rec is not None:

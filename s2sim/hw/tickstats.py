@@ -43,6 +43,7 @@ class TickStats:
         self._totals: dict[str, np.ndarray] = {}  # per phase: cycles of each PE over the whole run
         self._level_totals: dict[tuple[int, str], np.ndarray] = {}  # (level, phase): cycles of each PE
         self._pending: list[tuple] = []
+        self.not_run: set[tuple[int, int]] = set()  # (tick, PE) whose timer callback was dropped (full queue)
 
     # ---- recording (hot path) -------------------------------------------------------------------
     def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float] | None,
@@ -70,6 +71,10 @@ class TickStats:
         self._pending.append((row, pe, done_ns, None, 0, 0, _NO_LEVEL))
         if len(self._pending) >= 4096:
             self._materialize()
+
+    def tick_not_run(self, row: int, pe: int) -> None:
+        """Tick ``row``'s timer callback on ``pe`` was dropped: that tick has no lag (``latency_section``)."""
+        self.not_run.add((row, pe))
 
     def packet_in(self, row: int, pe: int, n: int = 1) -> None:
         self.add_row(row, pe, 0.0, None, n, 0)

@@ -208,3 +208,24 @@ def test_work_still_queued_or_running_when_the_run_stops_is_counted_and_its_cycl
     assert pe.work_left(sim.env.now) == {"timer_ticks": 3, "tasks": 3, "handlers": 0, "dma_requests": 0}
     assert diagnostics_section(sim)["work_left_at_end"]["timer_ticks"] == 3
     assert pe.active_cycles == sum(pe.phase_cycles_total.values()) == 6 * 150
+
+
+def test_a_tick_whose_callback_was_dropped_has_no_lag_and_the_latency_reports_the_ticks_that_ran(hw):
+    # 1.5 us of work per 1 us tick with a queue of one task: the work falls behind, later ticks find
+    # the queue full and are dropped (spin1_schedule_callback fails). Their time_done stays 0; the
+    # latency section leaves them out (counted as not run) instead of reporting a median of 0.
+    from s2sim.profile.summary import latency_section
+    sim = Simulation(replace(hw, task_queue_size=1))
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.run_ticks(20)
+    pe, stats = sim.chip.pes[0], sim.chip.stats
+    dropped = {row for row, p in stats.not_run if p == 0}
+    unfinished = set(pe.ticks_not_finished())
+    assert len(dropped) == pe.c["task_queue_full"] > 0
+    ran = [r for r in range(20) if r not in dropped | unfinished]
+    lags = stats.time_done_ns[ran, 0]
+    assert (lags > 0).all() and (stats.time_done_ns[sorted(dropped), 0] == 0).all()
+    lat = latency_section(sim, TICK_NS)
+    assert lat["timesteps_not_run"] == 20 - len(ran)
+    assert lat["timestep_ns"]["median"] == float(np.median(lags)) > TICK_NS
+    assert lat["timestep_ns"]["min"] == lags.min() and lat["timestep_ns"]["max"] == lags.max()
