@@ -118,6 +118,7 @@ class Chip:
         self._group_of: dict[int, TimerGroup] = {}
         self.tick_limit = 0
         self.deliveries = 0
+        self.copies_sent = 0  # a packet's copies: one per PE its route reaches, one if part is dropped
         self.events = EventQueue(self.env, {
             TimerTick: self._timer_tick, CallbackEnd: self._callback_end, DispatchIfIdle: self._dispatch_if_idle,
             Delivery: self._deliver, DmaDone: self._dma_done,
@@ -182,6 +183,7 @@ class Chip:
     def send(self, pe: PE, route: Route, key: int, payload, send_ns: float) -> None:
         """Hand one packet from ``pe`` to the NoC at ``send_ns`` (within the running callback)."""
         pe.c["packets_sent"] += 1
+        self.copies_sent += len(route.deliveries) + route.dropped
         pe.count_packets_out(1)
         if self.fidelity == "burst":
             pe.sends.add(route, key, payload, send_ns, pe.p.send_packet_cycles * pe.ns_per_cycle, self.noc.ser_ns)
@@ -228,6 +230,22 @@ class Chip:
         self.deliveries += n * len(ev.route.deliveries)
         for first, dests in by_time.items():
             self._deliver_at(Delivery(src, ev.tick, dests, keys, burst.payloads, first))
+
+    def copies_in_flight(self) -> int:
+        """Packet copies sent but not yet received or dropped (for the invariant sent = received +
+        dropped + in flight; ``s2sim.hw.checks``): bookings not yet made and deliveries not yet due."""
+        def copies(route) -> int:
+            return len(route.deliveries) + route.dropped
+        n = 0
+        for group in self.events.pending():
+            for record in group:
+                if isinstance(record, Delivery):
+                    n += len(record.keys) * len(record.dests)
+                elif isinstance(record, PacketBooking):
+                    n += copies(record.route)
+                elif isinstance(record, BurstBooking):
+                    n += len(record.burst.keys) * copies(record.route)
+        return n
 
     def _deliver_at(self, delivery: Delivery) -> None:
         now = self.env.now

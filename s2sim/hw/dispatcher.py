@@ -137,6 +137,11 @@ class Dispatcher:
             end = preemption.end_of_callback(t0, end)
         running.end_ns, running.cycles, running.phases, running.merged = end, cycles, phases, pe.ctx.merged
         pe.count_busy(cycles, running.level)
+        if not running.merged:  # (a trace recorder keeps its phases apart) they count now, as its busy cycles
+            rows = pe.rows
+            rows.phases_for(running.row, running.level)
+            rows.add_phases(phases)
+            running.merged = True
         pe.chip.events.call_at(end, self.end_event)
 
     def callback_end(self, now_ns: float) -> None:
