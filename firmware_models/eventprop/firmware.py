@@ -653,10 +653,12 @@ class LayerCore(Firmware):
                 vals = out["errs_by"][self.m]
                 self.costs["error_events"].charge(input_spikes=len(ii))
                 err_keys = self.err_keys
+                sent = 0
                 for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
                     for key in err_keys[i]:
                         core.send_mc(key, v)
-                self.cnt.error_packets += len(ii) * 1
+                    sent += len(err_keys[i])
+                self.cnt.error_packets += sent
         if not (phi < T or T < phi < 2 * T):
             g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
         if phi == 2 * T:  # reduce: gradient accumulator -> DRAM
