@@ -6,7 +6,7 @@ raises DMA_TRANSFER_DONE on the PE, like ``spin1_dma_transfer``. A DRAM request 
 when it reaches the controller (after setup) in simulated time, not when the issuing body runs.
 
 Where the rules live: queueing and the transfer time ``DmaEngine._start_next``; the DRAM channel
-``Dram.reserve``; the DRAM byte counts ``DmaEngine.request``.
+``Dram.reserve``; the DRAM byte counts ``DmaEngine.submit`` (accepted requests only).
 """
 from __future__ import annotations
 
@@ -61,21 +61,22 @@ class DmaEngine:
     def request(self, direction: str, tag: int, buffer: str, start: int, count: int,
                 sram_array: np.ndarray) -> DmaRequest:
         """A transfer of ``count`` elements of DRAM ``buffer`` from ``start`` (``direction`` "read":
-        into ``sram_array``, "write": out of it); DRAM counts the bytes read or written."""
+        into ``sram_array``, "write": out of it); DRAM counts its bytes once ``submit`` accepts it."""
         buf = self.dram.buffers[buffer]
         nbytes = count * buf.array.itemsize
-        if direction == "read":
-            self.dram.bytes_read += nbytes
-        else:
-            self.dram.bytes_written += nbytes
         return DmaRequest(tag, nbytes, buf.address + start * buf.array.itemsize, buffer, start, count,
                           sram_array, direction == "read")
 
     def submit(self, req: DmaRequest, issue_ns: float) -> bool:
         """Queue a request issued at ``issue_ns`` (>= now); False (and counted) when the queue is full."""
         if len(self.queue) >= self.queue_size:
-            self.queue_full += 1
+            self.queue_full += 1  # refused: no bytes move (the firmware may retry)
             return False
+        if req.buffer is not None:  # DRAM counts the bytes read or written
+            if req.to_sram:
+                self.dram.bytes_read += req.nbytes
+            else:
+                self.dram.bytes_written += req.nbytes
         self.queue.append(req)
         if not self.busy:
             self._start_next(max(issue_ns, self.env.now))

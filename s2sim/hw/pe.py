@@ -244,8 +244,10 @@ class PE:
         self.ctx.add_cycles("dma_setup", self.p.dma_issue_cycles)  # register writes to queue it
         request.issue_ns = self.ctx.now_ns
         request.cause = self.cause
-        self.c["dma_bytes"] += request.nbytes
-        return engine.submit(request, request.issue_ns)
+        accepted = engine.submit(request, request.issue_ns)
+        if accepted:  # a refused request (full queue) moves no bytes
+            self.c["dma_bytes"] += request.nbytes
+        return accepted
 
     def schedule(self, fn: Callable, arg: Any, priority: int) -> bool:
         """spin1_schedule_callback: queue ``fn(core, arg)``; False (counted) if the queue is full."""

@@ -123,6 +123,8 @@ def test_a_dma_queue_of_two_takes_two_requests_behind_the_one_in_flight_and_refu
     sim.run_ticks(1)
     assert accepted == [True, True, True, False]
     assert sim.chip.dmas[0].queue_full == 1 and sim.chip.dmas[0].transfers == 3
+    # the refused request moved no bytes: DRAM and the PE count the 3 transfers of 16 B only
+    assert sim.chip.dram.bytes_read == sim.chip.pes[0].c["dma_bytes"] == 3 * 16
     assert len([1 for what, *_ in fw.log if what == "dma"]) == 3
 
 
