@@ -14,11 +14,12 @@ from .kernel_cycles import KernelCycles
 class ExecutionContext:
     """Start time, cycles so far and cycles per phase of the body that is running.
 
-    ``ns_per_cycle`` follows the PE's performance level (``PE.set_level``), so a level switch inside
-    a body changes the rate at which its later cycles advance ``now_ns``.
+    ``ns_per_cycle`` follows the PE's performance level (``PE.set_level`` -> ``set_rate``), so a level
+    switch inside a body changes the rate at which its *later* cycles advance ``now_ns``; the time
+    its earlier cycles took stays (``offset_ns``), and ``elapsed_ns`` is the body's duration.
     """
 
-    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle", "bracket_delta")
+    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle", "bracket_delta", "offset_ns")
 
     def __init__(self, ns_per_cycle: float):
         self.start_ns = 0.0
@@ -27,23 +28,35 @@ class ExecutionContext:
         self.kind = ""
         self.merged = False  # the body's phases go straight into the timestep row
         self.ns_per_cycle = ns_per_cycle
+        self.offset_ns = 0.0  # what a rate change inside the body keeps of its earlier cycles' time
         #: phase -> [nominal, low, high] cycles the run would have charged more under each kernel table
         self.bracket_delta: dict[str, list[float]] = {}
 
     def open(self, kind: str, start_ns: float, phases: dict, merged: bool) -> None:
         """Start charging a body that begins at ``start_ns``; its phase cycles go into ``phases``."""
         self.start_ns, self.cycles, self.phases, self.kind, self.merged = start_ns, 0.0, phases, kind, merged
+        self.offset_ns = 0.0
 
     def save(self) -> tuple:
-        return self.start_ns, self.cycles, self.phases, self.kind, self.merged
+        return self.start_ns, self.cycles, self.phases, self.kind, self.merged, self.offset_ns
 
     def restore(self, saved: tuple) -> None:
-        self.start_ns, self.cycles, self.phases, self.kind, self.merged = saved
+        self.start_ns, self.cycles, self.phases, self.kind, self.merged, self.offset_ns = saved
+
+    def set_rate(self, ns_per_cycle: float) -> None:
+        """The clock changes now: the cycles charged so far keep the time they took."""
+        self.offset_ns += self.cycles * (self.ns_per_cycle - ns_per_cycle)
+        self.ns_per_cycle = ns_per_cycle
 
     @property
     def now_ns(self) -> float:
         """Simulated time at this point of the running body."""
-        return self.start_ns + self.cycles * self.ns_per_cycle
+        return self.start_ns + self.offset_ns + self.cycles * self.ns_per_cycle
+
+    @property
+    def elapsed_ns(self) -> float:
+        """How long the body has run so far (its cycles at the clock they ran at)."""
+        return self.offset_ns + self.cycles * self.ns_per_cycle
 
     def add_cycles(self, phase: str, cycles: float) -> None:
         if type(cycles) is KernelCycles:

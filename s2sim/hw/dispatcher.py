@@ -132,7 +132,7 @@ class Dispatcher:
             preemption.forget_before(t0)
         running = self.running = RunningCallback(task, t0, pe.tick, pe.level)
         cycles, phases = pe.execute(task.kind, task.fn, task.args, t0, task.cause)
-        end = t0 + cycles * pe.ns_per_cycle
+        end = t0 + pe.body_elapsed_ns  # its cycles at the clock each ran at (a DVFS switch inside)
         if preemption.intervals:  # pre-emptive work already booked steals from this callback
             end = preemption.end_of_callback(t0, end)
         running.end_ns, running.cycles, running.phases, running.merged = end, cycles, phases, pe.ctx.merged

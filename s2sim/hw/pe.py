@@ -64,6 +64,7 @@ class PE:
         self.irq_cycles = p.irq_entry_cycles + p.irq_exit_cycles  # entry + exit of every handler
         self.ctx = ExecutionContext(self.ns_per_cycle)
         self.body_depth = 0  # bodies running in Python now (> 1: one runs inside another)
+        self.body_elapsed_ns = 0.0  # the duration of the body that returned last (``execute``)
         self.cause = -1  # the tick whose work the running body is (what it schedules or issues inherits it)
         self.dispatcher = Dispatcher(self, p.task_queue_count, p.task_queue_size)
         self.preemption = Preemption(self.dispatcher)
@@ -144,6 +145,7 @@ class PE:
         self.end_body()
         self.body_depth -= 1
         cycles, phases = ctx.cycles, ctx.phases
+        self.body_elapsed_ns = ctx.elapsed_ns
         if outer is not None:
             ctx.restore(outer[0])
             self.cause = outer[1]
@@ -458,7 +460,8 @@ class PE:
         self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
         self.level_since_ns = now  # the next callback body opens a record at the new level
         self.level = level
-        self.ns_per_cycle = self.ctx.ns_per_cycle = level.ns_per_cycle
+        self.ns_per_cycle = level.ns_per_cycle
+        self.ctx.set_rate(level.ns_per_cycle)
 
     def close_levels(self, end_ns: float) -> dict[str, float]:
         """Time spent at each performance level up to ``end_ns``."""

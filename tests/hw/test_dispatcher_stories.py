@@ -231,3 +231,27 @@ def test_a_tick_whose_callback_was_dropped_has_no_lag_and_the_latency_reports_th
     assert lat["timesteps_not_run"] == 20 - len(ran)
     assert lat["timestep_ns"]["median"] == float(np.median(lags)) > TICK_NS
     assert lat["timestep_ns"]["min"] == lags.min() and lat["timestep_ns"]["max"] == lags.max()
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_a_dvfs_switch_inside_a_body_keeps_the_time_its_earlier_cycles_took(kernel):
+    # 100 cycles at 100 MHz (1,000 ns), a switch to 200 MHz (stall 100 ns, charged at the old clock),
+    # then 100 cycles at 200 MHz (500 ns): the callback ends at 1,600 ns, and the send after the
+    # switch happens at 1,600 ns. (Rescaling all 210 cycles by the new clock would give 1,050 ns.)
+    from s2sim.hw.params import HwParams, PerfLevel
+    hw = HwParams.from_arch(
+        "spinnaker2", perf_levels=(PerfLevel("slow", 100.0, 0.8, 10.0, 1.0), PerfLevel("fast", 200.0, 0.9, 20.0, 2.0)),
+        default_perf_level="slow", irq_entry_cycles=0, irq_exit_cycles=0, send_packet_cycles=0, pl_switch_ns=100.0)
+    sim = Simulation(hw, kernel=kernel)
+    times = []
+
+    def timer(core, tick):
+        core.charge_cycles("work", 100)
+        core.set_performance_level("fast")
+        core.charge_cycles("work", 100)
+        times.append(core.now)
+
+    sim.load(0, timer_only(timer, tick_ns=100_000.0))
+    sim.run_ticks(1)
+    assert times == [1600.0]
+    assert sim.chip.stats.time_done_ns[0][0] == 1600.0
