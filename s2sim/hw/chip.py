@@ -70,6 +70,7 @@ class TimerGroup:
         self.pes: list[PE] = []
         self.next_tick = 0
         self.armed = False
+        self.fired_late: dict[int, float] = {}  # tick -> when it fired, if later than its time (re-armed late)
 
     def time_of(self, tick: int) -> float:
         return self.phase_ns + tick * self.period_ns
@@ -86,6 +87,8 @@ class TimerGroup:
         tick = self.next_tick
         self.next_tick += 1
         now = self.chip.env.now
+        if now != self.time_of(tick):
+            self.fired_late[tick] = now
         for pe in self.pes:
             pe.timer_fire(tick, now)
         self.arm()
@@ -158,7 +161,10 @@ class Chip:
 
     def tick_time(self, pe: PE, tick: int) -> float:
         group = self._group_of.get(pe.id)
-        return group.time_of(tick) if group is not None else 0.0
+        if group is None:
+            return 0.0
+        late = group.fired_late
+        return late.get(tick, group.time_of(tick)) if late else group.time_of(tick)
 
     def run_ticks(self, n_ticks: int, drain_ns: float | None = None) -> None:
         """Fire ``n_ticks`` more timer ticks, then let the work they caused finish."""

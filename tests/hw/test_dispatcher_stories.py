@@ -255,3 +255,14 @@ def test_a_dvfs_switch_inside_a_body_keeps_the_time_its_earlier_cycles_took(kern
     sim.run_ticks(1)
     assert times == [1600.0]
     assert sim.chip.stats.time_done_ns[0][0] == 1600.0
+
+
+def test_a_late_callback_s_lag_runs_from_when_its_tick_fired_even_if_the_timer_was_re_armed_late(make_sim):
+    # The first run drains 2,500 ns past tick 0, so tick 1 (due at 1,000 ns) fires at 2,500 ns, as
+    # does tick 2 (due at 2,000 ns). Tick 1's 150 cycles run 2,500..4,000 ns, ending after tick 2
+    # fired: its lag is 1,500 ns from its own start, not 3,000 ns from when it was due.
+    sim = make_sim()
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.chip.run_ticks(1, drain_ns=2500.0)
+    sim.chip.run_ticks(2, drain_ns=10_000.0)
+    assert sim.chip.stats.time_done_ns[1][0] == 1500.0
