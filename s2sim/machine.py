@@ -45,6 +45,13 @@ class MachinePE(Protocol):
     def phase_cycles_total(self) -> dict[str, float]:
         """Cycles per phase over the whole run."""
 
+    def ticks_not_finished(self) -> list[int]:
+        """Ticks that fired but whose callback had not finished when the run stopped."""
+
+    def work_left(self, now_ns: float) -> dict[str, int]:
+        """Work queued or running at ``now_ns`` (timer ticks, tasks, handlers, DMA requests): at the end
+        of a run, what it stopped before finishing."""
+
 
 @runtime_checkable
 class Machine(Protocol):

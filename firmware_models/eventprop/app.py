@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.apps import AppError, AppResult, RunContext
 from s2sim.runtime.shared import grouping_enabled
 
-from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook, GroupLag,
+from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
                        HistoryOverflow, InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
 from .mapping import EventpropMapping, plan
 from .params import EventpropParams
@@ -200,8 +200,6 @@ class ChipNetwork:
             self.sim.run_ticks(self.K)
         except HistoryOverflow as err:
             raise AppError(f"spike history overflow: {err}") from None
-        except GroupLag as err:
-            raise AppError(str(err)) from None
         self.batches_run += 1
         self.samples_run += n
         rows = [self._member(self.loss_groups, k) for k in range(n)]

@@ -24,6 +24,7 @@ reference for one PE per layer. Firmware imports only numpy and ``s2sim.runtime`
 """
 from __future__ import annotations
 
+import copy as copy_module
 from dataclasses import dataclass
 from typing import Callable
 
@@ -48,12 +49,6 @@ DlDtHook = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]
 
 class HistoryOverflow(RuntimeError):
     """A PE's spike-history buffer is full (raise mapping.history_spikes_per_neuron)."""
-
-
-class GroupLag(RuntimeError):
-    """A copy's layer PE fell out of step with its group (its tick overran, or an input reached a tick
-    the group had computed early): the stacked numerics, which run every copy at once, cannot give
-    that PE what it would compute alone."""
 
 
 def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
@@ -174,13 +169,27 @@ def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> li
     return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def _spread_members(out: dict, rows: np.ndarray, n_members: int) -> dict:
+    """A result computed for copies ``rows`` only, its per-copy lists indexed by copy."""
+    spread = dict(out)
+    for key, empty in (("fired_by", []), ("in_by", []), ("errs_by", []), ("n_own_by", 0)):
+        if out.get(key) is not None:
+            full = [empty] * n_members
+            for i, k in enumerate(rows.tolist()):
+                full[k] = out[key][i]
+            spread[key] = full
+    return spread
+
+
 class LayerGroup:
     """Stacked state of one layer slice over its members, the C copies: the ``GroupKernel`` of a
     runtime ``TickGroup`` (one numpy call per tick for all copies); with group numerics off
     (``S2SIM_GROUP_NUMERICS=0``) each copy's PE has a group of one.
 
-    Unlike LIF's and e-prop's, this kernel computes only the whole group: a tick asked for some copies
-    (one fell behind) or an early result to undo (an input came late) raises ``GroupLag``.
+    Per-member fallback (issue 20): a tick asked for some copies only (another fell behind, an
+    overrun) runs the same arithmetic on those copies' rows (``_compute_members``), and an early
+    result whose input changed afterwards is undone from the rows saved before the computation
+    (``restore``); that copy then computes the tick alone when its PE runs it.
     """
 
     def __init__(self, layer: int, start: int, stop: int, n_in: int, n_copies: int, c: Consts,
@@ -217,7 +226,13 @@ class LayerGroup:
         self.max_hist = 0
         self.max_in_hist = 0
         self.out: dict = {}
-        self.ticks = TickGroup(C, self, ready=self._any_copy)
+        self._out_for: list[dict] = [{}] * C  # the result each copy takes its share from
+        self.indexed_for = np.full(C, -1, np.int64)  # per copy: the batch its histories were indexed for
+        self.indexed_h = np.zeros(C, np.int64)  # ... and their lengths then (``_history_by_step``)
+        self.indexed_hi = np.zeros(C, np.int64)
+        self._finished = np.full(C, -1, np.int64)  # the reduce tick each copy applied the silent rule at
+        self._before: dict[str, np.ndarray] = {}  # each copy's rows before its latest computation
+        self.ticks = TickGroup(C, self)  # ready: a copy whose PE ran the tick before (``passed`` too)
 
     # -- packets (called per PE by handlers) --
     def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
@@ -239,35 +254,82 @@ class LayerGroup:
             self.ticks.input_changed(copy, tick + 1)
         np.add.at(self.err[(tick + 1) & 1, copy], local, values)
 
-    # -- per tick, once for all copies --
+    # -- per tick, once for all copies in step --
     def step(self, copy: int, tick: int) -> dict:
-        """What copy's PE needs of ``tick`` (computed for every copy by the first to run it)."""
+        """What copy's PE needs of ``tick`` (computed by the first copy to run it, for every copy in
+        step; a copy that fell behind computes its own)."""
         self.ticks.run_tick(copy, tick)
-        return self.out
+        return self._out_for[copy]
 
-    @staticmethod
-    def _any_copy(copy: int, tick: int) -> bool:
-        return True  # every copy with nothing early pending; a copy still pending another tick: GroupLag
+    def passed(self, copy: int, tick: int) -> None:
+        """Copy's PE ran ``tick``, which has no step numerics (loss, reduce, weight ticks)."""
+        self.ticks.passed(copy, tick)
+
+    #: per-copy arrays a step changes (rows: copies), saved before each computation for ``restore``
+    #: (the histories only grow: their counts are enough; buffers are saved for the tick's parity)
+    #: (``hicount``: a step changes it only when it starts a batch, and input packets that land after
+    #: the step grow it: restored only for a batch's first tick, whose reset emptied it)
+    _SAVED = ("I", "V", "lV", "lI", "first", "gloss", "shape", "acc", "hcount", "indexed_for", "indexed_h",
+              "indexed_hi")
+    _MEMBER_ROWS = ("W", "I", "V", "lV", "lI", "gloss", "shape", "first", "acc", "hs_step", "hs_n", "hs_I",
+                    "hs_V", "hcount", "hi_step", "hi_idx", "hicount", "indexed_for", "indexed_h", "indexed_hi")
 
     def compute(self, members: list[int], tick: int) -> None:
-        if len(members) != self.C:
-            behind = sorted(set(range(self.C)) - set(members))
-            self._lag(f"copy {self.first_copy + behind[0]}'s PE has not run tick "
-                      f"{self.ticks.pending[behind[0]]} when another copy runs tick {tick} (its tick overran)")
+        rows = np.asarray(members)
+        full = len(members) == self.C
+        self._save(rows, tick, full)
         T, phi = self.c.n_steps, tick % self.c.ticks_per_batch
+        out = self._compute(tick, phi, T) if full else self._compute_members(rows, tick, phi, T)
+        for k in members:
+            self._out_for[k] = out
+        self.out = out
+
+    def _save(self, rows: np.ndarray, tick: int, full: bool) -> None:
+        before = self._before
+        current = [(name, getattr(self, name)) for name in self._SAVED]
+        current += [("sin", self.sin[tick & 1]), ("err", self.err[tick & 1]), ("hicount", self.hicount)]
+        for name, arr in current:
+            if name not in before:
+                before[name] = np.empty_like(arr)
+            if full:
+                np.copyto(before[name], arr)
+            else:
+                before[name][rows] = arr[rows]
+
+    def restore(self, copy: int, tick: int) -> None:
+        """Undo the early result of ``tick`` for ``copy`` (an input reached that tick's buffer after
+        the group computed it): its rows as they were before; it computes the tick alone later."""
+        before = self._before
+        for name in self._SAVED:
+            getattr(self, name)[copy] = before[name][copy]
+        self.sin[tick & 1, copy] = before["sin"][copy]
+        self.err[tick & 1, copy] = before["err"][copy]
+        if tick % self.c.ticks_per_batch == 0:
+            self.hicount[copy] = before["hicount"][copy]
+        self._indexed_batch = -1  # the history index is rebuilt (from each copy's frozen lengths)
+
+    def _compute(self, tick: int, phi: int, T: int) -> dict:
         if phi < T:
-            self.out = self._forward(tick, phi)
-        elif T < phi < 2 * T:
-            self.out = self._backward(tick, 2 * T - 1 - phi)
-        else:
-            self.out = {}
+            return self._forward(tick, phi)
+        if T < phi < 2 * T:
+            return self._backward(tick, 2 * T - 1 - phi)
+        return {}
 
-    def restore(self, member: int, tick: int) -> None:
-        self._lag(f"an input of copy {self.first_copy + member} reached tick {tick} after the group computed it")
-
-    def _lag(self, what: str) -> None:
-        raise GroupLag(f"layer {self.layer} neurons {self.start}..{self.stop - 1}: {what}; group numerics "
-                       "need the copies in step: run with S2SIM_GROUP_NUMERICS=0")
+    def _compute_members(self, rows: np.ndarray, tick: int, phi: int, T: int) -> dict:
+        """The tick for some copies only: their rows of the stacked arrays go through the same
+        arithmetic (a group of ``len(rows)``), then back into place."""
+        part = copy_module.copy(self)
+        part.C = len(rows)
+        part._indexed_batch = -1  # the history index is per set of copies
+        for name in self._MEMBER_ROWS:
+            setattr(part, name, getattr(self, name)[rows])
+        part.sin, part.err = self.sin[:, rows], self.err[:, rows]
+        out = part._compute(tick, phi, T)
+        for name in self._MEMBER_ROWS:
+            getattr(self, name)[rows] = getattr(part, name)
+        self.sin[:, rows], self.err[:, rows] = part.sin, part.err
+        self.max_hist, self.max_in_hist = max(self.max_hist, part.max_hist), max(self.max_in_hist, part.max_in_hist)
+        return _spread_members(out, rows, self.C)
 
     def reset(self, tick: int) -> None:
         """Start of a batch: clear state, histories and the accumulator (its DMA write is long done);
@@ -326,14 +388,19 @@ class LayerGroup:
             return
         self._indexed_batch = batch
         T = self.c.n_steps
+        # each copy's histories as they were at its own first adjoint tick of this batch (a copy that
+        # fell behind may already hold entries of the next batch, with small steps: not this batch's)
+        first = self.indexed_for != batch
+        self.indexed_for[first] = batch
+        self.indexed_h[first], self.indexed_hi[first] = self.hcount[first], self.hicount[first]
 
         def index(steps, count, capacity):
             rows, cols = np.nonzero(np.arange(capacity)[None, :] < count[:, None])
             s = steps[rows, cols]
             order = np.argsort(s, kind="stable")
             return rows[order], cols[order], np.searchsorted(s[order], np.arange(T + 2)).tolist()
-        self._own_by_step = index(self.hs_step, self.hcount, self.H)
-        self._in_by_step = index(self.hi_step, self.hicount, self.Hin)
+        self._own_by_step = index(self.hs_step, self.indexed_h, self.H)
+        self._in_by_step = index(self.hi_step, self.indexed_hi, self.Hin)
 
     def _backward(self, tick: int, t: int) -> dict:
         c = self.c
@@ -378,26 +445,33 @@ class LayerGroup:
                 "errs_by": None if errs is None else _split_by_member(ci, self.C, errs),
                 "n_own_by": np.bincount(cs, minlength=self.C).tolist()}
 
-    def finish(self, tick: int) -> np.ndarray:
-        """End of the backward pass (once per batch for all copies): the silent-neuron rule adds
-        silent_acc * (input spikes at steps <= T-2) to acc of each neuron with no spike; returns
-        the silent mask [C, n] (for the cycle count)."""
+    def finish(self, tick: int, copy: int) -> np.ndarray:
+        """End of the backward pass: the silent-neuron rule adds silent_acc * (input spikes at steps
+        <= T-2) to acc of each neuron with no spike; returns the silent mask [C, n] (for the cycle
+        count). Applied once for the copies in step (their PE ran the last adjoint tick) when the
+        first runs the reduce tick; a copy behind applies it alone when its PE gets there."""
         T = self.c.n_steps
         silent = np.ones((self.C, self.n), bool)
         valid = np.arange(self.H)[None, :] < self.hcount[:, None]
         cs, hs = np.nonzero(valid)
         silent[cs, self.hs_n[cs, hs]] = False
-        if self._reduced == tick or not self.silent_acc:
+        if self._finished[copy] == tick or not self.silent_acc:
             return silent
+        ran = self.ticks.ran
+        rows = np.flatnonzero([k == copy or (self._finished[k] != tick and ran[k] == tick - 1)
+                               for k in range(self.C)])
+        self._finished[rows] = tick
         self._reduced = tick
         count = np.zeros((self.C, self.n_in), F32)
         ci, hi = np.nonzero((np.arange(self.Hin)[None, :] < self.hicount[:, None])
                             & (self.hi_step <= T - 2))
         np.add.at(count, (ci, self.hi_idx[ci, hi]), F32(1.0))
         if self.c.silent_batch:  # the root decides: ship spike and input counts with acc
-            self.counts = np.concatenate([(~silent).astype(F32), count], axis=1)
+            if self.counts is None:
+                self.counts = np.zeros((self.C, self.n + self.n_in), F32)
+            self.counts[rows] = np.concatenate([(~silent).astype(F32), count], axis=1)[rows]
         else:
-            self.acc += self.silent_acc * (silent.astype(F32)[:, :, None] * count[:, None, :])
+            self.acc[rows] += self.silent_acc * (silent.astype(F32)[rows, :, None] * count[rows, None, :])
         return silent
 
     def grad_record(self, copy: int) -> np.ndarray:
@@ -418,17 +492,17 @@ class LossGroup:
         self.active = np.zeros(n_copies, bool)
         self.loss = np.zeros(n_copies, F32)
         self.grad = np.zeros((n_copies, n_out), F32)
-        self._stamp = -1
 
-    def compute(self, tick: int) -> None:
-        if self._stamp == tick:
-            return
-        self._stamp = tick
+    def compute(self, tick: int, copy: int) -> None:
+        """Copy's loss and dL/dt, from its first-spike times when its PE runs the loss tick (each copy
+        alone: one whose PE fell behind still sees every spike that reached it)."""
+        rows = slice(copy, copy + 1)
         if self.dldt_hook is None:
-            self.loss, self.grad = loss_grad(self.first, self.labels, self.c)
+            loss, grad = loss_grad(self.first[rows], self.labels[rows], self.c)
         else:
-            loss, grad = self.dldt_hook(self.first.copy(), self.labels.copy(), self.c.n_steps)
-            self.loss, self.grad = np.asarray(loss, F32), np.asarray(grad, F32)
+            loss, grad = self.dldt_hook(self.first[rows].copy(), self.labels[rows].copy(), self.c.n_steps)
+        self.loss[copy] = np.asarray(loss, F32).reshape(-1)[0]
+        self.grad[copy] = np.asarray(grad, F32).reshape(-1)
 
 
 # ------------------------------------------------------------------------------ programs
@@ -542,6 +616,8 @@ class LayerCore(Firmware):
             vals = np.array([p for _, p in errors], F32)
             local = ek & LOCAL_MASK
             if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
+                if g.ticks.pending[self.m] is not None:  # the first adjoint tick reads them
+                    g.ticks.input_changed(self.m, core.tick + 1)
                 shape = (ek & SHAPE_FLAG) != 0
                 g.gloss[self.m, local[~shape]] = vals[~shape]
                 g.shape[self.m, local[shape]] = vals[shape]
@@ -577,14 +653,18 @@ class LayerCore(Firmware):
                 vals = out["errs_by"][self.m]
                 self.costs["error_events"].charge(input_spikes=len(ii))
                 err_keys = self.err_keys
+                sent = 0
                 for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
                     for key in err_keys[i]:
                         core.send_mc(key, v)
-                self.cnt.error_packets += len(ii) * 1
-        elif phi == 2 * T:  # reduce: gradient accumulator -> DRAM
+                    sent += len(err_keys[i])
+                self.cnt.error_packets += sent
+        if not (phi < T or T < phi < 2 * T):
+            g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
+        if phi == 2 * T:  # reduce: gradient accumulator -> DRAM
             size = n * n_in
             if g.silent_acc:  # silent-neuron rule: count input spikes, add to silent rows
-                n_silent = int(g.finish(tick)[self.m].sum())
+                n_silent = int(g.finish(tick, self.m)[self.m].sum())
                 n_hin = int(g.hicount[self.m])
                 core.charge("backward", load=n_hin + n, int_alu=2 * n_hin, fadd=n_hin, loop=n + n_hin)
                 if not c.silent_batch:
@@ -638,7 +718,7 @@ class LossCore(Firmware):
             return
         if phi != T or not g.active[self.m]:
             return
-        g.compute(tick)
+        g.compute(tick, self.m)
         N = g.n
         core.charge("loss", expf=2 * N + 1, logf=1, fdiv=N + 1, fadd=3 * N, fmul=3 * N, loop=N)
         for j in np.flatnonzero(g.first[self.m] < T - 1):

@@ -71,6 +71,7 @@ class TimerGroup:
         self.pes: list[PE] = []
         self.next_tick = 0
         self.armed = False
+        self.fired_late: dict[int, float] = {}  # tick -> when it fired, if later than its time (re-armed late)
 
     def time_of(self, tick: int) -> float:
         return self.phase_ns + tick * self.period_ns
@@ -87,6 +88,8 @@ class TimerGroup:
         tick = self.next_tick
         self.next_tick += 1
         now = self.chip.env.now
+        if now != self.time_of(tick):
+            self.fired_late[tick] = now
         for pe in self.pes:
             pe.timer_fire(tick, now)
         self.arm()
@@ -158,7 +161,10 @@ class Chip:
 
     def tick_time(self, pe: PE, tick: int) -> float:
         group = self._group_of.get(pe.id)
-        return group.time_of(tick) if group is not None else 0.0
+        if group is None:
+            return 0.0
+        late = group.fired_late
+        return late.get(tick, group.time_of(tick)) if late else group.time_of(tick)
 
     def run_ticks(self, n_ticks: int, drain_ns: float | None = None) -> None:
         """Fire ``n_ticks`` more timer ticks, then let the work they caused finish."""
@@ -182,7 +188,9 @@ class Chip:
     # ---- packets ------------------------------------------------------------------------------
     def send(self, pe: PE, route: Route, key: int, payload, send_ns: float) -> None:
         """Hand one packet from ``pe`` to the NoC at ``send_ns`` (within the running callback)."""
-        self.counters.packets_sent[pe.id] += 1
+        counters = self.counters
+        counters.packets_sent[pe.id] += 1
+        counters.copies_sent += len(route.deliveries) + route.dropped  # one per PE reached, one if part drops
         pe.count_packets_out(1)
         if self.fidelity == "burst":
             pe.sends.add(route, key, payload, send_ns, pe.p.send_packet_cycles * pe.ns_per_cycle, self.noc.ser_ns)
@@ -229,6 +237,22 @@ class Chip:
         self.counters.deliveries += n * len(ev.route.deliveries)
         for first, dests in by_time.items():
             self._deliver_at(Delivery(src, ev.tick, dests, keys, burst.payloads, first))
+
+    def copies_in_flight(self) -> int:
+        """Packet copies sent but not yet received or dropped (for the invariant sent = received +
+        dropped + in flight; ``s2sim.hw.checks``): bookings not yet made and deliveries not yet due."""
+        def copies(route) -> int:
+            return len(route.deliveries) + route.dropped
+        n = 0
+        for group in self.events.pending():
+            for record in group:
+                if isinstance(record, Delivery):
+                    n += len(record.keys) * len(record.dests)
+                elif isinstance(record, PacketBooking):
+                    n += copies(record.route)
+                elif isinstance(record, BurstBooking):
+                    n += len(record.burst.keys) * copies(record.route)
+        return n
 
     def _deliver_at(self, delivery: Delivery) -> None:
         now = self.env.now

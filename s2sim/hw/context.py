@@ -2,6 +2,9 @@
 
 A body runs at its callback's start in simulated time; each cost it declares moves its own clock
 (``now_ns``) forward. The dispatcher turns the total into the callback's duration afterwards.
+A body may run another inside it (a user event triggered from a callback runs its pre-emptive
+handler at once): ``PE.execute`` saves the outer body's context (``save``) and puts it back after
+(``restore``), so the inner body never wipes what the outer one charged.
 """
 from __future__ import annotations
 
@@ -11,11 +14,13 @@ from .kernel_cycles import KernelCycles
 class ExecutionContext:
     """Start time, cycles so far and cycles per phase of the body that is running.
 
-    ``ns_per_cycle`` follows the PE's performance level (``PE.set_level``), so a level switch inside
-    a body changes the rate at which its later cycles advance ``now_ns``.
+    ``ns_per_cycle`` follows the PE's performance level (``PE.set_level`` -> ``set_rate``), so a level
+    switch inside a body changes the rate at which its *later* cycles advance ``now_ns``; the time
+    its earlier cycles took stays (``offset_ns``), and ``elapsed_ns`` is the body's duration.
     """
 
-    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle", "bracket_delta", "_split")
+    __slots__ = ("start_ns", "cycles", "phases", "kind", "merged", "ns_per_cycle", "bracket_delta", "offset_ns",
+                 "_split")
 
     def __init__(self, ns_per_cycle: float):
         self.start_ns = 0.0
@@ -24,6 +29,7 @@ class ExecutionContext:
         self.kind = ""
         self.merged = False  # the body's phases go straight into the timestep row
         self.ns_per_cycle = ns_per_cycle
+        self.offset_ns = 0.0  # what a rate change inside the body keeps of its earlier cycles' time
         #: phase -> [nominal, low, high] cycles the run would have charged more under each kernel table
         self.bracket_delta: dict[str, list[float]] = {}
         #: id(costs) -> (costs, its phases as plain floats, its bracket deltas): a fixed step cost charged
@@ -33,11 +39,28 @@ class ExecutionContext:
     def open(self, kind: str, start_ns: float, phases: dict, merged: bool) -> None:
         """Start charging a body that begins at ``start_ns``; its phase cycles go into ``phases``."""
         self.start_ns, self.cycles, self.phases, self.kind, self.merged = start_ns, 0.0, phases, kind, merged
+        self.offset_ns = 0.0
+
+    def save(self) -> tuple:
+        return self.start_ns, self.cycles, self.phases, self.kind, self.merged, self.offset_ns
+
+    def restore(self, saved: tuple) -> None:
+        self.start_ns, self.cycles, self.phases, self.kind, self.merged, self.offset_ns = saved
+
+    def set_rate(self, ns_per_cycle: float) -> None:
+        """The clock changes now: the cycles charged so far keep the time they took."""
+        self.offset_ns += self.cycles * (self.ns_per_cycle - ns_per_cycle)
+        self.ns_per_cycle = ns_per_cycle
 
     @property
     def now_ns(self) -> float:
         """Simulated time at this point of the running body."""
-        return self.start_ns + self.cycles * self.ns_per_cycle
+        return self.start_ns + self.offset_ns + self.cycles * self.ns_per_cycle
+
+    @property
+    def elapsed_ns(self) -> float:
+        """How long the body has run so far (its cycles at the clock they ran at)."""
+        return self.offset_ns + self.cycles * self.ns_per_cycle
 
     def add_cycles(self, phase: str, cycles: float) -> None:
         if type(cycles) is KernelCycles:

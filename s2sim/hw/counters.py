@@ -35,6 +35,7 @@ DMA_COUNTERS: tuple[str, ...] = (
 #: Machine-wide counts: the NoC, DRAM and the fabric that delivers packets.
 MACHINE_COUNTERS: tuple[str, ...] = (
     "dropped_packets",   # packets no route delivered, or that reached a PE without a program
+    "copies_sent",       # packet copies sent: one per PE a route reaches, one more if part of it drops
     "deliveries",        # packet copies handed to destination PEs (one per packet per destination)
     "packets_routed",    # packets that entered the NoC (once per send, however many destinations)
     "packet_hops",       # packets x router-to-router links they crossed

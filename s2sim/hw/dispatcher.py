@@ -5,9 +5,10 @@
   ``spin1_schedule_callback`` returns FAILURE.
 * A callback's Python body runs when it *starts*; its end is its cycles at the PE's clock later,
   plus what pre-emptive work steals from it (``preemption.py``).
-* A timer tick that fires while the previous tick's work is still queued or running is a timer
-  overrun (``timer_tick``); that work is the tick's callback and every queueable task scheduled since
-  (by it, by a handler or by another task), i.e. any queueable task not yet finished.
+* A timer tick that fires while earlier work is still queued or running is a timer overrun
+  (``timer_tick``): any queueable task not yet finished (the tick's callback and every task
+  scheduled since, by it, by a handler or by another task) or a pre-emptive handler (packet,
+  DMA done, user event) still running — whatever the timer callback itself charges.
 * With nothing to do the core sleeps until the next event.
 """
 from __future__ import annotations
@@ -23,10 +24,12 @@ TIMER, PACKET, DMA, USER, TASK = "timer", "packet", "dma", "user", "task"
 class Task:
     """A callback to run: ``fn(core, *args)`` of event ``kind`` at priority ``prio``."""
 
-    __slots__ = ("kind", "fn", "args", "prio")
+    __slots__ = ("kind", "fn", "args", "prio", "cause")
 
-    def __init__(self, kind: str, fn: Callable, args: tuple, prio: int):
-        self.kind, self.fn, self.args, self.prio = kind, fn, args, prio
+    def __init__(self, kind: str, fn: Callable, args: tuple, prio: int, cause: int | None = None):
+        """``cause``: the tick whose work this is (its lag runs to this task's end); None: the tick
+        current when it starts."""
+        self.kind, self.fn, self.args, self.prio, self.cause = kind, fn, args, prio, cause
 
 
 class RunningCallback:
@@ -82,22 +85,27 @@ class Dispatcher:
     def timer_tick(self, on_timer: Callable, tick: int, now_ns: float) -> None:
         """A timer tick fired for a loaded PE: count an overrun, then run the timer callback at once
         (pre-emptive priority), start it (idle core) or queue it."""
-        if self.tasks_outstanding:
+        preemption = self.pe.preemption
+        if self.tasks_outstanding or preemption.running_at(now_ns):
             self.pe.counters.timer_overruns[self.pe.id] += 1
+        if preemption.intervals:  # keep only the pre-emptive work that may still steal time
+            preemption.forget_before(now_ns)
         prio = self.priorities[TIMER]
         if prio <= 0:
             self.pe.run_preemptive(TIMER, on_timer, (tick,), now_ns)
         elif self.running is None and not any(self.queues):  # idle core: the tick runs at once
             self.tasks_outstanding += 1
-            self.start(Task(TIMER, on_timer, (tick,), prio), now_ns)
+            self.start(Task(TIMER, on_timer, (tick,), prio, tick), now_ns)
         else:
-            self.enqueue(Task(TIMER, on_timer, (tick,), prio))
+            self.enqueue(Task(TIMER, on_timer, (tick,), prio, tick))
 
     def enqueue(self, task: Task) -> bool:
         """Queue ``task`` (start it if the core is idle); False (counted) if its queue is full."""
         q = self.queues[min(task.prio, len(self.queues)) - 1]
         if len(q) >= self.queue_size:
             self.pe.counters.task_queue_full[self.pe.id] += 1
+            if task.kind == TIMER:  # the tick's work never runs: it has no lag of its own
+                self.pe.chip.stats.tick_not_run(task.cause, self.pe.id)
             return False
         q.append(task)
         self.tasks_outstanding += 1
@@ -123,11 +131,17 @@ class Dispatcher:
         if preemption.intervals:
             preemption.forget_before(t0)
         running = self.running = RunningCallback(task, t0, pe.tick, pe.level)
-        cycles, phases = pe.execute(task.kind, task.fn, task.args, t0)
-        end = t0 + cycles * pe.ns_per_cycle
+        cycles, phases = pe.execute(task.kind, task.fn, task.args, t0, task.cause)
+        end = t0 + pe.body_elapsed_ns  # its cycles at the clock each ran at (a DVFS switch inside)
         if preemption.intervals:  # pre-emptive work already booked steals from this callback
             end = preemption.end_of_callback(t0, end)
         running.end_ns, running.cycles, running.phases, running.merged = end, cycles, phases, pe.ctx.merged
+        pe.count_busy(cycles, running.level)
+        if not running.merged:  # (a trace recorder keeps its phases apart) they count now, as its busy cycles
+            rows = pe.rows
+            rows.phases_for(running.row, running.level)
+            rows.add_phases(phases)
+            running.merged = True
         pe.chip.events.call_at(end, self.end_event)
 
     def callback_end(self, now_ns: float) -> None:
@@ -137,7 +151,7 @@ class Dispatcher:
             self.pe.chip.events.call_at(running.end_ns, self.end_event)
             return
         self.pe.account(running.start_ns, running.end_ns, running.cycles, running.phases, running.row,
-                        running.task.kind, running.merged, running.level)
+                        running.task.kind, running.merged, running.level, running.task.cause, busy_counted=True)
         self.tasks_outstanding -= 1
         self.running = None
         self.dispatch()

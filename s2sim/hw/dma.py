@@ -6,7 +6,7 @@ raises DMA_TRANSFER_DONE on the PE, like ``spin1_dma_transfer``. A DRAM request 
 when it reaches the controller (after setup) in simulated time, not when the issuing body runs.
 
 Where the rules live: queueing and the transfer time ``DmaEngine._start_next``; the DRAM channel
-``Dram.reserve``; the DRAM byte counts ``DmaEngine.request``.
+``Dram.reserve``; the DRAM byte counts ``DmaEngine.submit`` (accepted requests only).
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class DmaRequest:
     sram_array: np.ndarray | None = None
     to_sram: bool = True
     issue_ns: float = 0.0
+    cause: int = -1  # the tick whose work issued it (its done handler is that tick's work too)
 
     def copy_data(self, dram: Dram) -> None:
         """Move the data, when the transfer lands."""
@@ -58,32 +59,36 @@ class DmaEngine:
     def request(self, direction: str, tag: int, buffer: str, start: int, count: int,
                 sram_array: np.ndarray) -> DmaRequest:
         """A transfer of ``count`` elements of DRAM ``buffer`` from ``start`` (``direction`` "read":
-        into ``sram_array``, "write": out of it); DRAM counts the bytes read or written."""
+        into ``sram_array``, "write": out of it); DRAM counts its bytes once ``submit`` accepts it."""
         buf = self.dram.buffers[buffer]
         nbytes = count * buf.array.itemsize
-        if direction == "read":
-            self.counters.dram_bytes_read += nbytes
-        else:
-            self.counters.dram_bytes_written += nbytes
         return DmaRequest(tag, nbytes, buf.address + start * buf.array.itemsize, buffer, start, count,
                           sram_array, direction == "read")
 
     def submit(self, req: DmaRequest, issue_ns: float) -> bool:
         """Queue a request issued at ``issue_ns`` (>= now); False (and counted) when the queue is full."""
         if len(self.queue) >= self.queue_size:
-            self.counters.dma_queue_full[self.pe.id] += 1
+            self.counters.dma_queue_full[self.pe.id] += 1  # refused: no bytes move (the firmware may retry)
             return False
+        if req.buffer is not None:  # DRAM counts the bytes read or written
+            if req.to_sram:
+                self.counters.dram_bytes_read += req.nbytes
+            else:
+                self.counters.dram_bytes_written += req.nbytes
         self.queue.append(req)
         if not self.busy:
             self._start_next(max(issue_ns, self.env.now))
         return True
 
-    def _start_next(self, start_ns: float) -> None:
+    def _start_next(self, free_ns: float) -> None:
+        """Start the oldest queued request once the engine is free at ``free_ns`` — but never before
+        that request was issued (a body issues it at its own ``now_ns``, which may be later)."""
         if not self.queue:
             self.busy = False
             return
         self.busy = True
         req = self.queue.popleft()
+        start_ns = free_ns if free_ns > req.issue_ns else req.issue_ns
         p = self.pe.p
         setup_ns = p.dma_setup_cycles * self.pe.ns_per_cycle
         counters, pe_id = self.counters, self.pe.id
@@ -108,5 +113,5 @@ class DmaEngine:
         rec = pe.chip.recorder
         if rec is not None:
             rec.dma(pe.id, req.tag, req.issue_ns, self.env.now, req.nbytes)
-        pe.raise_event(DMA, pe.firmware.on_dma_done, (req.tag,))
+        pe.raise_event(DMA, pe.firmware.on_dma_done, (req.tag,), cause=req.cause)
         self._start_next(self.env.now)

@@ -137,6 +137,10 @@ class EventQueue:
         else:
             group.append(record)
 
+    def pending(self) -> list[list]:
+        """The records still waiting, grouped by instant (for invariant checks, not the hot path)."""
+        return list(self._due.values()) + list(self._bookings.values())
+
     def _run_bookings(self, event) -> None:
         group = self._bookings.pop(event._value)
         if len(group) > 1:

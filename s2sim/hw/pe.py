@@ -65,6 +65,9 @@ class PE:
         self.irq_cycles = p.irq_entry_cycles + p.irq_exit_cycles  # entry + exit of every handler
         self.ctx = ExecutionContext(self.ns_per_cycle)
         self.ctx.bracket_delta = self.counters.bracket_delta[pe_id]  # books into the machine's record
+        self.body_depth = 0  # bodies running in Python now (> 1: one runs inside another)
+        self.body_elapsed_ns = 0.0  # the duration of the body that returned last (``execute``)
+        self.cause = -1  # the tick whose work the running body is (what it schedules or issues inherits it)
         self.dispatcher = Dispatcher(self, p.task_queue_count, p.task_queue_size)
         self.preemption = Preemption(self.dispatcher)
         self.rows = RowAccumulator(pe_id, chip.stats, self.level)
@@ -120,13 +123,17 @@ class PE:
         if self.sends.pending:
             self.chip.flush_bursts(self)
 
-    def execute(self, kind: str, fn: Callable, args: tuple, start_ns: float) -> tuple[float, dict]:
+    def execute(self, kind: str, fn: Callable, args: tuple, start_ns: float,
+                cause: int | None = None) -> tuple[float, dict]:
         """Run a callback body starting at ``start_ns``; returns its cycles and phase cycles.
 
         Without a trace recorder nobody needs one callback's phases on their own, so they are added
         straight into the timestep being accumulated (the callback's tick: a body runs at one instant).
         """
         rows, tick, level, ctx = self.rows, self.tick, self.level, self.ctx
+        outer = (ctx.save(), self.cause) if self.body_depth else None  # a body running this one
+        self.body_depth += 1
+        self.cause = tick if cause is None else cause
         if tick != rows.row or level is not rows.level:  # a new tick, or a level switch: a new row
             rows.switch(tick, level)
         if self.chip.recorder is None:
@@ -135,35 +142,76 @@ class PE:
             ctx.open(kind, start_ns, {}, False)
         fn(self.core, *args)
         self.end_body()
-        return ctx.cycles, ctx.phases
+        self.body_depth -= 1
+        cycles, phases = ctx.cycles, ctx.phases
+        self.body_elapsed_ns = ctx.elapsed_ns
+        if outer is not None:
+            ctx.restore(outer[0])
+            self.cause = outer[1]
+        return cycles, phases
 
     def account(self, start_ns: float, end_ns: float, cycles: float, phases: dict, row: int,
-                kind: str, merged: bool, level=None) -> None:
+                kind: str, merged: bool, level=None, cause: int | None = None,
+                busy_counted: bool = False) -> None:
         """Book a finished callback: busy cycles at the level it ran at (default: the current one),
-        and the end time in the row it started in.
+        its phases in the row it started in, and its end as the lag of the tick that caused it.
 
-        ``merged``: its phases already went into that row (``open_context``).
+        ``merged``: its phases already went into that row (``open_context``); ``busy_counted``: its busy
+        cycles were counted when its body ran (``count_busy``). ``cause``: the tick whose
+        work it was (default ``row``); a callback that ran late (``cause`` < ``row``) ends that tick's
+        lag, not the lag of the tick current when it started (the lag rule, docs/simulation-model.md).
         """
         level = level or self.level
-        by_level = self.cycles_by_level
-        by_level[level.name] = by_level.get(level.name, 0.0) + cycles
+        if not busy_counted:
+            self.count_busy(cycles, level)
+        late = cause is not None and 0 <= cause < row
+        lag_row = cause if late else row
+        done = end_ns - (self.tick_start_ns if lag_row == self.tick else self.chip.tick_time(self, lag_row))
+        stats = self.chip.stats
+        if late:
+            stats.lag(lag_row, self.id, done)
         rows = self.rows
         if row != rows.row or level is not rows.level:
             # a callback of an earlier timestep ended late, or the level changed while it ran: write it
             # directly (merged: its phases are already in the record it started in)
             if row < rows.row or (row == rows.row and level is not rows.level):
-                tick_start = self.chip.tick_time(self, row)
-                self.chip.stats.work(row, self.id, end_ns - tick_start, None if merged else phases, level.name)
+                stats.work(row, self.id, 0.0 if late else done, None if merged else phases, level.name)
                 self._record(kind, phases, start_ns, end_ns, cycles)
                 return
             rows.switch(row, level)
         if not merged:
             rows.add_phases(phases)
-        done = end_ns - (self.tick_start_ns if row == self.tick else self.chip.tick_time(self, row))
-        if done > rows.done_ns:
+        if not late and done > rows.done_ns:
             rows.done_ns = done
         if self.chip.recorder is not None:
             self._record(kind, phases, start_ns, end_ns, cycles)
+
+    def count_busy(self, cycles: float, level) -> None:
+        """Busy cycles at ``level``. A queueable callback's count when its body runs (its phases are
+        charged then too), so work still running when a run stops is in both the phases and the
+        busy cycles: busy cycles = the sum of phase cycles, always."""
+        by_level = self.cycles_by_level
+        by_level[level.name] = by_level.get(level.name, 0.0) + cycles
+
+    def work_left(self, now_ns: float) -> dict[str, int]:
+        """Work queued or running at ``now_ns`` (when a run stops): timer ticks whose callback has not
+        finished (queued or running), queueable tasks of any kind, pre-emptive handlers still running,
+        DMA requests queued or in flight."""
+        dispatcher, running = self.dispatcher, self.dispatcher.running
+        timer_ticks = sum(task.kind == TIMER for q in dispatcher.queues for task in q)
+        timer_ticks += running is not None and running.task.kind == TIMER
+        engine = self.chip.dmas[self.id]
+        return {"timer_ticks": int(timer_ticks), "tasks": int(dispatcher.tasks_outstanding),
+                "handlers": int(self.preemption.free_ns > now_ns),
+                "dma_requests": len(engine.queue) + int(engine.busy)}
+
+    def ticks_not_finished(self) -> list[int]:
+        """Ticks whose timer callback is queued or running (when a run stops: they have no lag)."""
+        dispatcher, running = self.dispatcher, self.dispatcher.running
+        ticks = [task.cause for q in dispatcher.queues for task in q if task.kind == TIMER]
+        if running is not None and running.task.kind == TIMER:
+            ticks.append(running.task.cause)
+        return ticks
 
     def _record(self, kind, phases, start_ns, end_ns, cycles) -> None:
         rec = self.chip.recorder
@@ -196,12 +244,15 @@ class PE:
         request = engine.request(direction, tag, buffer, start, count, sram_array)
         self.ctx.add_cycles("dma_setup", self.p.dma_issue_cycles)  # register writes to queue it
         request.issue_ns = self.ctx.now_ns
-        self.counters.dma_bytes[self.id] += request.nbytes
-        return engine.submit(request, request.issue_ns)
+        request.cause = self.cause
+        accepted = engine.submit(request, request.issue_ns)
+        if accepted:  # a refused request (full queue) moves no bytes
+            self.counters.dma_bytes[self.id] += request.nbytes
+        return accepted
 
     def schedule(self, fn: Callable, arg: Any, priority: int) -> bool:
         """spin1_schedule_callback: queue ``fn(core, arg)``; False (counted) if the queue is full."""
-        return self.dispatcher.enqueue(Task(TASK, fn, (arg,), max(1, int(priority))))
+        return self.dispatcher.enqueue(Task(TASK, fn, (arg,), max(1, int(priority)), self.cause))
 
     def switch_level_from_body(self, name: str) -> None:
         """The running body switches DVFS level: the switch stalls the core for the switch time."""
@@ -210,24 +261,30 @@ class PE:
             self.set_level(name)
 
     # ---- events ----------------------------------------------------------------------------------
-    def raise_event(self, kind: str, fn: Callable, args: tuple = (), at_ns: float | None = None) -> None:
+    def raise_event(self, kind: str, fn: Callable, args: tuple = (), at_ns: float | None = None,
+                    cause: int | None = None) -> None:
+        """An event for ``fn``: run it pre-emptively or queue it. ``cause``: the tick whose work raised
+        it (None: the running body's, or the current tick)."""
+        if cause is None:
+            cause = self.cause if self.body_depth else self.tick
         prio = self.dispatcher.priorities.get(kind, 1)
         if prio <= 0:
-            self.run_preemptive(kind, fn, args, self.env.now if at_ns is None else at_ns)
+            self.run_preemptive(kind, fn, args, self.env.now if at_ns is None else at_ns, cause)
         else:
-            self.dispatcher.enqueue(Task(kind, fn, args, prio))
+            self.dispatcher.enqueue(Task(kind, fn, args, prio, cause))
 
-    def run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float) -> None:
+    def run_preemptive(self, kind: str, fn: Callable, args: tuple, arrival_ns: float,
+                       cause: int | None = None) -> None:
         start = self.preemption.start_at(arrival_ns)
         row = self.tick
         dispatcher = self.dispatcher
-        dispatcher.in_preempt = True
-        cycles, phases = self.execute(kind, fn, args, start)
-        dispatcher.in_preempt = False
+        was_in_preempt, dispatcher.in_preempt = dispatcher.in_preempt, True
+        cycles, phases = self.execute(kind, fn, args, start, cause)
+        dispatcher.in_preempt = was_in_preempt
         overhead = self.irq_cycles
         phases["irq"] = phases.get("irq", 0.0) + overhead
         s, e = self.preemption.book(arrival_ns, cycles + overhead, self.ns_per_cycle)
-        self.account(s, e, cycles + overhead, phases, row, kind, self.ctx.merged)
+        self.account(s, e, cycles + overhead, phases, row, kind, self.ctx.merged, None, cause)
         self._dispatch_after_preempt(e)
 
     def _dispatch_after_preempt(self, end_ns: float) -> None:
@@ -284,12 +341,15 @@ class PE:
         else:
             self.ctx.open(PACKET, start, {}, False)
         self.dispatcher.in_preempt = True
+        self.body_depth += 1
+        self.cause = self.tick
         return start
 
     def finish_burst(self, start: float, first_ns: float, last_ns: float, n: int, row: int) -> None:
         """The burst's handler body returned: book its ``n`` handlers."""
         self.dispatcher.in_preempt = False
         self.end_body()
+        self.body_depth -= 1
         ctx = self.ctx
         self._book_burst_handlers(start, first_ns, last_ns, n, ctx.cycles, ctx.phases, row, ctx.merged)
 
@@ -392,7 +452,8 @@ class PE:
         self.time_by_level[self.level.name] = self.time_by_level.get(self.level.name, 0.0) + now - self.level_since_ns
         self.level_since_ns = now  # the next callback body opens a record at the new level
         self.level = level
-        self.ns_per_cycle = self.ctx.ns_per_cycle = level.ns_per_cycle
+        self.ns_per_cycle = level.ns_per_cycle
+        self.ctx.set_rate(level.ns_per_cycle)
 
     def close_levels(self, end_ns: float) -> dict[str, float]:
         """Time spent at each performance level up to ``end_ns``."""

@@ -64,6 +64,20 @@ class Preemption:
         self.free_ns = free
         return start, free
 
+    def running_at(self, t_ns: float) -> bool:
+        """Pre-emptive work that started before ``t_ns`` is still running at ``t_ns``.
+
+        (Intervals are booked in time order, each after the one before, so the scan stops at the
+        first that ended by ``t_ns``.)"""
+        if self.free_ns <= t_ns:
+            return False
+        for start, end in reversed(self.intervals):
+            if end <= t_ns:
+                return False
+            if start < t_ns:
+                return True
+        return False
+
     def forget_before(self, t_ns: float) -> None:
         """Drop the booked intervals once all of them ended by ``t_ns`` (a callback starts then)."""
         intervals = self.intervals

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+_NO_LEVEL = -2  # a record that leaves the row's level as it is (``TickStats.lag``)
 _BASE = ("time_done_ns", "busy_cycles", "packets_in", "packets_out")
 
 
@@ -42,6 +43,7 @@ class TickStats:
         self._totals: dict[str, np.ndarray] = {}  # per phase: cycles of each PE over the whole run
         self._level_totals: dict[tuple[int, str], np.ndarray] = {}  # (level, phase): cycles of each PE
         self._pending: list[tuple] = []
+        self.not_run: set[tuple[int, int]] = set()  # (tick, PE) whose timer callback was dropped (full queue)
 
     # ---- recording (hot path) -------------------------------------------------------------------
     def add_row(self, row: int, pe: int, done_ns: float, phases: dict[str, float] | None,
@@ -62,6 +64,17 @@ class TickStats:
     def work(self, row: int, pe: int, done_ns: float, phases: dict[str, float], level: str = "") -> None:
         """Record one callback of tick ``row`` on ``pe`` ending ``done_ns`` after the tick started."""
         self.add_row(row, pe, done_ns, phases, 0, 0, level)
+
+    def lag(self, row: int, pe: int, done_ns: float) -> None:
+        """Work tick ``row`` caused on ``pe`` ran late and ended ``done_ns`` after that tick started
+        (only the row's time done can grow; its phases, packets and level stay)."""
+        self._pending.append((row, pe, done_ns, None, 0, 0, _NO_LEVEL))
+        if len(self._pending) >= 4096:
+            self._materialize()
+
+    def tick_not_run(self, row: int, pe: int) -> None:
+        """Tick ``row``'s timer callback on ``pe`` was dropped: that tick has no lag (``latency_section``)."""
+        self.not_run.add((row, pe))
 
     def packet_in(self, row: int, pe: int, n: int = 1) -> None:
         self.add_row(row, pe, 0.0, None, n, 0)
@@ -118,7 +131,8 @@ class TickStats:
         flat[lin[order]] = np.maximum(flat[lin[order]], done[order])
         add(self._a["packets_in"], lin, pin)
         add(self._a["packets_out"], lin, pout)
-        self._a["level"].reshape(-1)[lin] = lids
+        has_level = lids != _NO_LEVEL
+        self._a["level"].reshape(-1)[lin[has_level]] = lids[has_level]
         busy = self._a["busy_cycles"]
         for (_, names), (idx, table) in groups.items():
             where = lin[idx]

@@ -32,6 +32,11 @@ class Scripted(Firmware):
         if "dma" in self.cb:
             self.cb["dma"](core, tag)
 
+    def on_user(self, core, arg):
+        self.log.append(("user", arg, core.now))
+        if "user" in self.cb:
+            self.cb["user"](core, arg)
+
 
 def sender(key: int, work_cycles: float, n_packets: int = 1) -> Scripted:
     """Works ``work_cycles`` on tick 0 (of a 100 µs tick), then sends ``n_packets`` keys from ``key`` back to back."""

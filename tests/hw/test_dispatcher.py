@@ -1,5 +1,6 @@
 """spin1_api dispatcher semantics: timer overruns, pre-emptive packet handlers, queue limits."""
 import numpy as np
+import pytest
 
 from scripted_firmware import Scripted
 
@@ -115,3 +116,26 @@ def test_task_scheduled_by_a_handler_on_an_idle_core_starts_when_the_handler_ret
     assert pe.phase_cycles_total == {"dma_setup": 4, "handler": 20, "irq": 0, "task": 300}
     assert pe.active_cycles == 324
     assert sim.chip.stats.time_done_ns[0, 0] == 1340.0 + 3000.0
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+@pytest.mark.parametrize("timer_body_cycles", [0, 1])
+def test_a_handler_still_running_when_ticks_fire_overruns_each_of_them_whatever_the_timer_body_costs(
+        make_sim, kernel, timer_body_cycles):
+    # Tick 0 reads 8 B (issued at 40 ns, at DRAM at 140 ns, done at 148 ns); the DMA-done handler works
+    # 1,000 cycles: 148..10,148 ns. Ticks 1..10 (1..10 us) fire while it runs: 10 overruns, whether the
+    # timer body is free (nothing of its own outstanding) or costs a cycle. Tick 11 (11 us) does not.
+    sim = make_sim(kernel=kernel)
+    sim.store_dram("x", np.zeros(2, np.float32))
+    dst = np.zeros(2, np.float32)
+
+    def timer(core, tick):
+        if tick == 0:
+            core.dma_read(1, "x", 0, 2, dst)
+        elif timer_body_cycles:
+            core.charge_cycles("work", timer_body_cycles)
+
+    sim.load(0, Scripted(start=lambda c: c.set_timer(1000.0), timer=timer,
+                         dma=lambda c, tag: c.charge_cycles("handler", 1000)))
+    sim.run_ticks(12)
+    assert sim.machine.counters.timer_overruns[0] == 10

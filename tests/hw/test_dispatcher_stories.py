@@ -114,6 +114,8 @@ def test_a_dma_queue_of_two_takes_two_requests_behind_the_one_in_flight_and_refu
     sim.run_ticks(1)
     assert accepted == [True, True, True, False]
     assert sim.machine.counters.dma_queue_full[0] == 1 and sim.machine.counters.dma_transfers[0] == 3
+    # the refused request moved no bytes: DRAM and the PE count the 3 transfers of 16 B only
+    assert sim.machine.counters.dram_bytes_read == sim.machine.counters.dma_bytes[0] == 3 * 16
     assert len([1 for what, *_ in fw.log if what == "dma"]) == 3
 
 
@@ -126,3 +128,132 @@ def test_dram_energy_counts_written_bytes_as_well_as_read_ones(make_sim):
     assert (sim.machine.counters.dram_bytes_read, sim.machine.counters.dram_bytes_written) == (0, 1024)
     per_byte_j = sim.hw.dram_energy_per_byte_pj * 1e-12
     assert energy_breakdown_j(sim.machine, sim.env.now)["dram"] == 1024 * per_byte_j > 0
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_a_dma_queued_behind_another_starts_no_earlier_than_its_own_issue(make_sim, kernel):
+    # Tick 0 reads 800 B (issued at 40 ns: request at 140 ns, done at 940 ns), works 1,000 cycles, then
+    # reads 8 B: issued at 40 + 10,000 + 40 = 10,080 ns, at DRAM at 10,180 ns, done at 10,188 ns.
+    # (Were the second to start when the first ends, it would land at 1,048 ns, before it was issued.)
+    sim = make_sim(kernel=kernel)
+    sim.store_dram("x", np.zeros(200, np.float32))
+    dst = np.zeros(200, np.float32)
+
+    def timer(core, tick):
+        if tick == 0:
+            core.dma_read(1, "x", 0, 200, dst)
+            core.charge_cycles("work", 1000)
+            core.dma_read(2, "x", 0, 2, dst)
+
+    fw = timer_only(timer, tick_ns=100_000.0)
+    sim.load(0, fw)
+    sim.run_ticks(1)
+    assert [(tag, t) for what, tag, t in fw.log if what == "dma"] == [(1, 940.0), (2, 10_188.0)]
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_a_user_event_triggered_inside_a_callback_keeps_that_callback_s_accounting(make_sim, kernel):
+    # The tick's callback works 10 cycles, triggers a user event at 100 ns, then works 1,000 cycles.
+    # The user handler (500 cycles) pre-empts it 100..5,100 ns, so the callback ends at
+    # 10,100 + 5,000 = 15,100 ns; the core was busy 10 + 1,000 + 500 = 1,510 cycles.
+    sim = make_sim(kernel=kernel)
+
+    def timer(core, tick):
+        core.charge_cycles("work", 10)
+        core.trigger_user_event(7)
+        core.charge_cycles("work", 1000)
+
+    fw = timer_only(timer, tick_ns=100_000.0, user=lambda c, arg: c.charge_cycles("user", 500))
+    sim.load(0, fw)
+    sim.run_ticks(1)
+    pe = sim.chip.pes[0]
+    assert [e for e in fw.log if e[0] == "user"] == [("user", 7, 100.0)]
+    assert sim.chip.stats.time_done_ns[0][0] == 15_100.0
+    assert pe.active_cycles == 1510
+    sim.chip.flush_stats()
+    assert pe.phase_cycles_total == {"work": 1010, "user": 500, "irq": 0}  # (no irq cost here)
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_the_lag_of_an_overrunning_tick_runs_to_the_end_of_its_own_late_callback(make_sim, kernel):
+    # 150 cycles (1.5 us) of work per 1 us tick: tick k's callback runs 1.5k .. 1.5(k + 1) us, so its
+    # lag, from its start at k us, is 1.5 + 0.5k us and grows every tick (3.5 us at tick 4, not the
+    # bounded 2.5 us of a callback booked to the tick current when it starts). The run stops one tick
+    # after the last (8 us): ticks 0-4 finished, tick 5 was running, ticks 6 and 7 never ran.
+    sim = make_sim(kernel=kernel)
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.run_ticks(8)
+    lag = sim.chip.stats.time_done_ns[:5, 0]
+    assert lag.tolist() == [1500.0 + 500.0 * k for k in range(5)]
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_work_still_queued_or_running_when_the_run_stops_is_counted_and_its_cycles_are_busy_cycles(
+        make_sim, kernel):
+    # The overrunning PE above: the run stops at 8 us with tick 5's callback running (7.5..9 us) and the
+    # callbacks of ticks 6 and 7 queued. They are counted, and tick 5's 150 charged cycles are busy
+    # cycles as well as phase cycles (busy = sum of phases, so phase energy never exceeds active energy).
+    from s2sim.profile.summary import diagnostics_section
+    sim = make_sim(kernel=kernel)
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.run_ticks(8)
+    pe = sim.chip.pes[0]
+    assert pe.work_left(sim.env.now) == {"timer_ticks": 3, "tasks": 3, "handlers": 0, "dma_requests": 0}
+    assert diagnostics_section(sim)["work_left_at_end"]["timer_ticks"] == 3
+    assert pe.active_cycles == sum(pe.phase_cycles_total.values()) == 6 * 150
+
+
+def test_a_tick_whose_callback_was_dropped_has_no_lag_and_the_latency_reports_the_ticks_that_ran(hw):
+    # 1.5 us of work per 1 us tick with a queue of one task: the work falls behind, later ticks find
+    # the queue full and are dropped (spin1_schedule_callback fails). Their time_done stays 0; the
+    # latency section leaves them out (counted as not run) instead of reporting a median of 0.
+    from s2sim.profile.summary import latency_section
+    sim = Simulation(replace(hw, task_queue_size=1))
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.run_ticks(20)
+    pe, stats = sim.chip.pes[0], sim.chip.stats
+    dropped = {row for row, p in stats.not_run if p == 0}
+    unfinished = set(pe.ticks_not_finished())
+    assert len(dropped) == sim.machine.counters.task_queue_full[0] > 0
+    ran = [r for r in range(20) if r not in dropped | unfinished]
+    lags = stats.time_done_ns[ran, 0]
+    assert (lags > 0).all() and (stats.time_done_ns[sorted(dropped), 0] == 0).all()
+    lat = latency_section(sim, TICK_NS)
+    assert lat["timesteps_not_run"] == 20 - len(ran)
+    assert lat["timestep_ns"]["median"] == float(np.median(lags)) > TICK_NS
+    assert lat["timestep_ns"]["min"] == lags.min() and lat["timestep_ns"]["max"] == lags.max()
+
+
+@pytest.mark.parametrize("kernel", ["exact", "fast"])
+def test_a_dvfs_switch_inside_a_body_keeps_the_time_its_earlier_cycles_took(kernel):
+    # 100 cycles at 100 MHz (1,000 ns), a switch to 200 MHz (stall 100 ns, charged at the old clock),
+    # then 100 cycles at 200 MHz (500 ns): the callback ends at 1,600 ns, and the send after the
+    # switch happens at 1,600 ns. (Rescaling all 210 cycles by the new clock would give 1,050 ns.)
+    from s2sim.hw.params import HwParams, PerfLevel
+    hw = HwParams.from_arch(
+        "spinnaker2", perf_levels=(PerfLevel("slow", 100.0, 0.8, 10.0, 1.0), PerfLevel("fast", 200.0, 0.9, 20.0, 2.0)),
+        default_perf_level="slow", irq_entry_cycles=0, irq_exit_cycles=0, send_packet_cycles=0, pl_switch_ns=100.0)
+    sim = Simulation(hw, kernel=kernel)
+    times = []
+
+    def timer(core, tick):
+        core.charge_cycles("work", 100)
+        core.set_performance_level("fast")
+        core.charge_cycles("work", 100)
+        times.append(core.now)
+
+    sim.load(0, timer_only(timer, tick_ns=100_000.0))
+    sim.run_ticks(1)
+    assert times == [1600.0]
+    assert sim.chip.stats.time_done_ns[0][0] == 1600.0
+
+
+def test_a_late_callback_s_lag_runs_from_when_its_tick_fired_even_if_the_timer_was_re_armed_late(make_sim):
+    # The first run drains 2,500 ns past tick 0, so tick 1 (due at 1,000 ns) fires at 2,500 ns, as
+    # does tick 2 (due at 2,000 ns). Tick 1's 150 cycles run 2,500..4,000 ns, ending after tick 2
+    # fired: its lag is 1,500 ns from its own start, not 3,000 ns from when it was due.
+    sim = make_sim()
+    sim.load(0, timer_only(lambda c, t: c.charge_cycles("work", 150)))
+    sim.chip.run_ticks(1, drain_ns=2500.0)
+    sim.chip.run_ticks(2, drain_ns=10_000.0)
+    assert sim.chip.stats.time_done_ns[1][0] == 1500.0

@@ -97,3 +97,16 @@ def test_study_page_renders_in_headless_chromium(serial_sweep, tmp_path):
     assert img.shape[0] == 1600 and not is_blank(shot)
     # the page's figures are inline: the screenshot has the plot colours, not only text on white
     assert (img[..., :3].std(axis=2) > 0.1).mean() > 0.001
+
+
+def test_resume_runs_a_failed_point_again_and_skips_the_complete_one(tmp_path):
+    # A point that does not fit fails (a row with its error, no complete summary); --resume retries it
+    # (its error may be transient) while the complete point is not run again.
+    study = tiny_study(product={"mapping.neurons_per_pe": [1, 64]}, zip={}, plots=[])
+    out = tmp_path / "s"
+    run_study(study, out=out, workers=1)
+    seen = []
+    frame = run_study(study, out=out, workers=1, resume=True, report=lambda p, msg: seen.append(
+        (p.skipped, p.done, p.failed)))
+    assert seen[-1] == (1, 0, 1)  # the complete point skipped, the failed one run (and failing) again
+    assert list(frame["status"]) == ["failed", "ok"]

@@ -64,3 +64,14 @@ def test_validate_accepts_a_study_and_rejects_a_bad_point_in_one_line(tmp_path):
 def test_pareto_front_keeps_the_non_dominated_points():
     pairs = [(1, 5), (2, 2), (3, 3), (5, 1), (None, 0), (2, 2)]
     assert pareto_mask(pairs) == [True, True, False, True, False, True]
+
+
+def test_a_point_id_changes_with_the_s2sim_version(monkeypatch):
+    # A new s2sim may time the same config differently: its results must not be taken for the old ones.
+    import s2sim.sweep.study as study_module
+    before = [p.id for p in load_study(tiny_study()).points]
+    monkeypatch.setattr(study_module, "__version__", study_module.__version__ + ".post1")
+    after = [p.id for p in load_study(tiny_study()).points]
+    assert len(set(after)) == len(after) and not set(before) & set(after)
+    monkeypatch.undo()
+    assert [p.id for p in load_study(tiny_study()).points] == before

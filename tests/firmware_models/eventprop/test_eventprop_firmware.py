@@ -105,3 +105,33 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
         validate(load_network(YAML, ["network.n_steps=2"]))
     with pytest.raises(ConfigError, match="decay"):
         validate(load_network(YAML, ["network.decay=linear"]))
+
+
+def test_error_packets_counts_the_error_keys_the_layer_pes_actually_sent(monkeypatch):
+    # A 5-9-6-2 net with two PEs per hidden layer: error events go back through two layers, each
+    # presynaptic neuron's event to the slice that owns it. Every send_mc of a key with ERR_FLAG from a
+    # layer PE is one error packet (the loss PE's dL/dt packets are counted apart, as loss_packets).
+    from firmware_models.eventprop.firmware import ERR_FLAG, LayerCore
+    from s2sim.runtime.api import Core
+    sent = []
+    layer_pes: set[int] = set()
+    real_send, real_start = Core.send_mc, LayerCore.on_start
+
+    def send_mc(core, key, payload=None):
+        if core.pe_id in layer_pes and key & ERR_FLAG:
+            sent.append(key)
+        return real_send(core, key, payload)
+
+    def on_start(self, core):
+        layer_pes.add(core.pe_id)
+        return real_start(self, core)
+
+    monkeypatch.setattr(Core, "send_mc", send_mc)
+    monkeypatch.setattr(LayerCore, "on_start", on_start)
+    rng = np.random.RandomState(2)
+    p = EventpropParams(layers=[5, 9, 6, 2], n_steps=16, t_min=1, decay="euler", loss="onchip", batch=3,
+                        mu_s=[6.0] * 3, sigma_s=[3.0] * 3, lr=0.01)
+    chip = ChipNetwork(Simulation(HW), p, EventpropMapping(pes_per_layer=[2, 2, 1]), R.init_weights(p, rng))
+    chip.run_batch(rng.randint(0, 12, (3, 5)), rng.randint(0, 2, 3))
+    assert len(sent) > 0, "vacuous: no error event was sent"
+    assert chip.cnt.error_packets == len(sent)

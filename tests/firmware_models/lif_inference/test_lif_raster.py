@@ -115,3 +115,43 @@ def test_sparse_draw_follows_the_connection_law_in_distinct_sorted_rows():
         targets = rows.post[rows.indptr[i]:rows.indptr[i + 1]]
         assert np.all(np.diff(targets) > 0)
     assert np.all(rows.weight != 0)
+
+
+def test_reset_subtract_spikes_exactly_like_the_reference_and_unlike_reset_zero(tmp_path):
+    # Every other LIF test resets to zero. Strong input (weights 0.3, 1 kHz) makes neurons cross the
+    # threshold by a margin, so subtracting it leaves a residue that changes later spikes.
+    sets = {"network.layers": "[96,128,64]", "mapping.neurons_per_pe": 40, "network.reset": "subtract",
+            "network.weight_mean": 0.3, "network.input_rate_hz": 1000}
+    ctx = make_ctx(tmp_path, **sets)
+    sim, built, fws = simulate(ctx, 40)
+    ref = reference.simulate(built, 40, ctx.spec.run.tick_ns)
+    zero_ctx = make_ctx(tmp_path, **{**sets, "network.reset": "zero"})
+    _, zero_built, _ = simulate(zero_ctx, 1)
+    ref_zero = reference.simulate(zero_built, 40, zero_ctx.spec.run.tick_ns)
+    for layer in range(1, len(built.net.layers)):
+        got = raster(built, fws, layer, 40)
+        assert got.sum() > 0, f"layer {layer} never spiked: the comparison would be vacuous"
+        assert np.array_equal(got, ref[layer]), f"layer {layer} raster differs"
+    assert any(not np.array_equal(ref[layer], ref_zero[layer]) for layer in range(1, len(ref))), \
+        "vacuous: subtract and zero reset gave the same spikes"
+
+
+@pytest.mark.parametrize("update", ["firmware", "reference"])
+def test_a_membrane_exactly_at_threshold_does_not_spike_and_one_ulp_above_does(update):
+    # v = 0 receives one input of weight w: v = w. Spike iff v > threshold (strictly), in the
+    # firmware's update and in the reference (one neuron, one input spike at tick 0, seen at tick 1).
+    from types import SimpleNamespace
+    from firmware_models.lif_inference.firmware import lif_update
+    w = np.float32(0.7)
+
+    def spikes(threshold):
+        if update == "firmware":
+            v, buf = np.zeros(1, np.float32), np.array([w], np.float32)
+            return bool(lif_update(v, buf, np.float32(0.5), np.float32(threshold), "zero")[0])
+        rows = SimpleNamespace(indptr=np.array([0, 1]), post=np.array([0]), weight=np.array([w], np.float32))
+        net = SimpleNamespace(layers=[1, 1], threshold=float(threshold), reset="zero", tau_mem_ms=20.0)
+        built = SimpleNamespace(net=net, projections=[rows])
+        return bool(reference.forward(built, np.array([[True], [False]]), 1_000_000.0)[1][1, 0])
+
+    assert not spikes(w)
+    assert spikes(np.nextafter(w, np.float32(0)))  # the weight one ulp above the threshold
