@@ -108,3 +108,17 @@ def test_point_reports_can_be_skipped(tmp_path):
     frame = run_study(tiny_study(**SMALL), out=tmp_path / "o", workers=1, point_reports=False, plots=False)
     assert (frame["status"] == "ok").all() and frame["report"].isna().all()
     assert not list((tmp_path / "o" / "points").glob("*/report.html"))
+
+
+def test_a_study_too_big_to_validate_is_refused_before_any_point_is_built(tmp_path):
+    """Fuzzing (issue 22): 3,000 seeds x 10 tick counts made `validate` resolve 30,000 configs (146 s)."""
+    from s2sim.sweep.study import MAX_STUDY_POINTS
+    study = write_study(tmp_path / "big.yaml", tiny_study(product={"run.seed": list(range(3000)), "run.ticks": list(range(1, 11))},
+                                             zip={}, plots=[]))
+    code, _, err = cli("validate", study)
+    line = one_error_line(err)
+    assert code == 2 and "makes 30000 points" in line and "run.seed has 3000" in line
+    assert f"at most {MAX_STUDY_POINTS}" in line
+    just_below = tiny_study(product={"run.seed": list(range(MAX_STUDY_POINTS // 2)), "run.ticks": [1, 2]}, zip={}, plots=[])
+    from s2sim.sweep.study import StudyFile, _check_point_count
+    _check_point_count(StudyFile(**just_below), "s.yaml")  # exactly the limit passes
