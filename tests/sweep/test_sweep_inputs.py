@@ -81,7 +81,19 @@ def test_a_scheduler_that_is_no_address_is_one_line(tmp_path):
     study = write_study(tmp_path / "t.yaml", tiny_study(**SMALL))
     code, _, err = cli("sweep", study, "--out", tmp_path / "o", "--scheduler", "not a url")
     line = one_error_line(err)
-    assert code == 2 and "--scheduler not a url: cannot connect to the Dask scheduler" in line
+    assert code == 2 and "--scheduler not a url: not a scheduler address" in line
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:99999", "tcp://:8786", "tcp://127.0.0.1:0"])
+def test_an_address_no_scheduler_can_have_is_refused_without_waiting_for_the_timeout(tmp_path, address):
+    """Fuzzing (issue 22): port 99999 waited out Dask's 30 s connection timeout before saying so."""
+    pytest.importorskip("distributed")
+    import time
+    study = write_study(tmp_path / "t.yaml", tiny_study(**SMALL))
+    t0 = time.perf_counter()
+    code, _, err = cli("sweep", study, "--out", tmp_path / "o", "--scheduler", address)
+    assert code == 2 and f"--scheduler {address}: not a scheduler address" in one_error_line(err)
+    assert time.perf_counter() - t0 < 20, "refused only after the connection timeout"
 
 
 def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
