@@ -107,3 +107,19 @@ def test_cli_resume_continues_a_run_and_refuses_a_changed_network(tmp_path):
     assert res.exit_code == 2
     assert "network.lr=0.0019, this run has 0.5" in res.output and "Traceback" not in res.output
     assert (tmp_path / "summary.json").exists()  # the refused run loses nothing of the last one
+
+
+@pytest.mark.parametrize("key, bad", [("m0", np.zeros(59, np.float32)), ("w1", np.zeros((12, 3), np.float32)),
+                                      ("v1", np.zeros((3, 12), np.int8)), ("order", np.zeros((2, 2), np.int64)),
+                                      ("rng_keys", np.zeros(623, np.uint32))])
+def test_a_checkpoint_array_of_the_wrong_shape_is_refused_naming_it(tmp_path, key, bad):
+    """Fuzzing (issue 22): an Adam moment of the wrong shape reached the chip and crashed in a broadcast."""
+    state = T.fresh_state(P, R.init_weights(P, 0))
+    state.rng_state = np.random.RandomState(0).get_state()
+    T.save_checkpoint(tmp_path, state, P, "chip")
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays[key] = bad
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    with pytest.raises(ValueError, match=rf"checkpoint.npz: (array '{key}' is|.*{key}\) is not usable)"):
+        T.load_checkpoint(tmp_path, P)
