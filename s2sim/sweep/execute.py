@@ -91,6 +91,7 @@ def _check_address(scheduler: str, origin: str) -> None:
     """Refuse an address that cannot name a scheduler (port 0 or above 65535, no host) at once, instead of
     after Dask's 30 s connection timeout."""
     from distributed.comm.addressing import parse_address, parse_host_port
+
     from ..apps import AppError
     try:
         protocol, location = parse_address(scheduler)
