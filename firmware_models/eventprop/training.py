@@ -77,6 +77,21 @@ def save_checkpoint(out_dir: str | Path, s: TrainState, p: EventpropParams, engi
 
 
 def load_checkpoint(d: str | Path, p: EventpropParams, run_settings: dict | None = None) -> TrainState:
+    """Read a checkpoint made with the same network and run settings (see ``_read_checkpoint``).
+
+    Whatever else is wrong inside the file (a header field of the wrong type, an array of strings) is
+    the same one-line ``ValueError`` naming the file, never a traceback.
+    """
+    path = checkpoint_path(d)
+    try:
+        return _read_checkpoint(d, p, run_settings)
+    except Exception as exc:
+        if isinstance(exc, ValueError) and str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: incompatible checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def _read_checkpoint(d: str | Path, p: EventpropParams, run_settings: dict | None = None) -> TrainState:
     """Read a checkpoint made with the same network and run settings; one-line ``ValueError`` naming what is wrong.
 
     ``run_settings`` (``{"run.seed": 42, "training.max_batches": None, ...}``) are compared with the

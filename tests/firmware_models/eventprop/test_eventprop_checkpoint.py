@@ -123,3 +123,18 @@ def test_a_checkpoint_array_of_the_wrong_shape_is_refused_naming_it(tmp_path, ke
     np.savez(tmp_path / "checkpoint.npz", **arrays)
     with pytest.raises(ValueError, match=rf"checkpoint.npz: (array '{key}' is|.*{key}\) is not usable)"):
         T.load_checkpoint(tmp_path, P)
+
+
+@pytest.mark.parametrize("field, value", [("epoch", "x"), ("t", None), ("history", 5), ("rng", [])])
+def test_a_header_field_of_the_wrong_type_is_refused_naming_the_file(tmp_path, field, value):
+    """Fuzzing (issue 22): fields the reader converted with int()/list() escaped as bare TypeError/ValueError."""
+    import json
+    T.save_checkpoint(tmp_path, T.fresh_state(P, R.init_weights(P, 0)), P, "chip")
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(str(arrays["header_json"]))
+    header[field] = value
+    arrays["header_json"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    with pytest.raises(ValueError, match=r"checkpoint.npz: incompatible checkpoint \("):
+        T.load_checkpoint(tmp_path, P)
