@@ -134,3 +134,13 @@ def test_a_study_too_big_to_validate_is_refused_before_any_point_is_built(tmp_pa
     just_below = tiny_study(product={"run.seed": list(range(MAX_STUDY_POINTS // 2)), "run.ticks": [1, 2]}, zip={}, plots=[])
     from s2sim.sweep.study import StudyFile, _check_point_count
     _check_point_count(StudyFile(**just_below), "s.yaml")  # exactly the limit passes
+
+
+@pytest.mark.parametrize("scheduler", ["\x1e", "a\u2028b", "x\x0bz"])
+def test_a_control_character_in_a_user_string_stays_on_the_one_error_line(tmp_path, scheduler):
+    """Fuzzing (issue 22): '\\x1e' (which str.splitlines breaks at) split the error over two lines."""
+    pytest.importorskip("distributed")
+    study = write_study(tmp_path / "t.yaml", tiny_study(**SMALL))
+    code, _, err = cli("sweep", study, "--out", tmp_path / "o", "--scheduler", scheduler)
+    assert code == 2 and "not a scheduler address" in one_error_line(err)
+    assert len(err.strip().splitlines()) == 1
