@@ -32,8 +32,15 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def one_line(message: str) -> str:
-    """A message that stays on one line even when a user value in it holds line breaks."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
+    """A message that stays on one line even when a user value in it holds line breaks: every character
+    ``str.splitlines`` breaks at (``\\x1e``, ``\\u2028``, ...) and every other control character is escaped."""
+    return "".join(_escaped(c) for c in message)
+
+
+def _escaped(c: str) -> str:
+    if c == "\t" or (c.isprintable() and len(f"x{c}x".splitlines()) == 1):
+        return c
+    return {"\n": "\\n", "\r": "\\r"}.get(c) or c.encode("unicode_escape").decode("ascii")
 
 
 def say(label: str, message: str) -> None:

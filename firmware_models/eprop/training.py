@@ -262,11 +262,11 @@ def load_checkpoint(d: str | Path) -> Checkpoint | None:
         for k in WEIGHT_KEYS:
             adam.m[k][...] = _same_shape(a, f"adam_m_{k}", weights[k].shape, path)
             adam.v[k][...] = _same_shape(a, f"adam_v_{k}", weights[k].shape, path)
-        adam.beta1_power = F32(a["adam_beta1_power"])
-        adam.beta2_power = F32(a["adam_beta2_power"])
-        adam.steps = int(a["adam_steps"])
-        position = int(a["position"])
-        return Checkpoint(weights=weights, adam=adam, epoch=int(a["epoch"]), history=list(header["history"]),
+        adam.beta1_power = F32(_scalar(a, "adam_beta1_power", path))
+        adam.beta2_power = F32(_scalar(a, "adam_beta2_power", path))
+        adam.steps = int(_scalar(a, "adam_steps", path))
+        position = int(_scalar(a, "position", path))
+        return Checkpoint(weights=weights, adam=adam, epoch=int(_scalar(a, "epoch", path)), history=list(header["history"]),
                           position=position, rng_state=header.get("rng_state"),
                           epoch_losses=np.asarray(a["epoch_losses"], F32), epoch_correct=np.asarray(a["epoch_correct"], bool),
                           epoch_wall=float(a["epoch_wall"]), meta=dict(header.get("meta") or {}), path=path)
@@ -274,6 +274,15 @@ def load_checkpoint(d: str | Path) -> Checkpoint | None:
         raise
     except Exception as exc:
         raise ValueError(f"{path}: incompatible checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def _scalar(a: dict, key: str, path: Path) -> np.ndarray:
+    """One number (a counter or an Adam power): an array of another shape would be broadcast into the chip."""
+    if key not in a:
+        raise ValueError(f"{path}: array '{key}' missing; expected one number")
+    if np.shape(a[key]) != ():
+        raise ValueError(f"{path}: array '{key}' has shape {np.shape(a[key])}, expected one number")
+    return a[key]
 
 
 def _same_shape(a: dict, key: str, shape: tuple, path: Path) -> np.ndarray:

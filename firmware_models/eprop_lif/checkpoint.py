@@ -79,6 +79,21 @@ def save_checkpoint(out_dir: str | Path, s: TrainState, settings: dict[str, Any]
 
 
 def load_checkpoint(d: str | Path, p: CueEpropParams, settings: dict[str, Any], n_batches: int) -> TrainState:
+    """The checkpoint in ``d``, made with these ``settings`` (see ``_read_checkpoint``).
+
+    Whatever else is wrong inside the file (a header field of the wrong type, an array of strings) is
+    the same one-line ``ValueError`` naming the file, never a traceback.
+    """
+    path = checkpoint_path(d)
+    try:
+        return _read_checkpoint(d, p, settings, n_batches)
+    except Exception as exc:
+        if isinstance(exc, ValueError) and str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: incompatible checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def _read_checkpoint(d: str | Path, p: CueEpropParams, settings: dict[str, Any], n_batches: int) -> TrainState:
     """The checkpoint in ``d``, made with these ``settings``; else a one-line ``ValueError`` naming the key."""
     path = checkpoint_path(d)
     if not path.exists():

@@ -77,6 +77,21 @@ def save_checkpoint(out_dir: str | Path, s: TrainState, p: EventpropParams, engi
 
 
 def load_checkpoint(d: str | Path, p: EventpropParams, run_settings: dict | None = None) -> TrainState:
+    """Read a checkpoint made with the same network and run settings (see ``_read_checkpoint``).
+
+    Whatever else is wrong inside the file (a header field of the wrong type, an array of strings) is
+    the same one-line ``ValueError`` naming the file, never a traceback.
+    """
+    path = checkpoint_path(d)
+    try:
+        return _read_checkpoint(d, p, run_settings)
+    except Exception as exc:
+        if isinstance(exc, ValueError) and str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: incompatible checkpoint ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+
+def _read_checkpoint(d: str | Path, p: EventpropParams, run_settings: dict | None = None) -> TrainState:
     """Read a checkpoint made with the same network and run settings; one-line ``ValueError`` naming what is wrong.
 
     ``run_settings`` (``{"run.seed": 42, "training.max_batches": None, ...}``) are compared with the
@@ -98,15 +113,35 @@ def load_checkpoint(d: str | Path, p: EventpropParams, run_settings: dict | None
             raise ValueError(f"{path}: made with {key}={saved_settings[key]!r}, this run has {value!r}; "
                              "resume with the same settings")
     n_w = len(p.layers) - 1
-    weights = [a[f"w{l}"] for l in range(n_w)]
+    shapes = [(p.layers[l + 1], p.layers[l]) for l in range(n_w)]
+    weights = [_layer_array(a, f"w{l}", shapes[l], path) for l in range(n_w)]
+    order = a.get("order")
+    if order is None or order.ndim != 1 or (order.size and order.dtype.kind not in "iu"):
+        raise ValueError(f"{path}: array 'order' is {None if order is None else (order.shape, str(order.dtype))}; "
+                         "expected a 1-D integer sample order")
     rng = h["rng"]
-    state = None if not rng[0] else (rng[0], a["rng_keys"], rng[1], rng[2], rng[3])
-    return TrainState(weights=weights, m=[a[f"m{l}"] for l in range(n_w)],
-                      v=[a[f"v{l}"] for l in range(n_w)], t=int(h["t"]), epoch=int(h["epoch"]),
-                      position=int(h["position"]), order=a["order"] if a["order"].size else None,
+    state = None if not rng[0] else (rng[0], a.get("rng_keys"), rng[1], rng[2], rng[3])
+    if state is not None:
+        try:  # numpy is the judge of a generator state (624 uint32 keys, position, ...)
+            np.random.RandomState().set_state(state)
+        except Exception as exc:
+            raise ValueError(f"{path}: the shuffling generator's state (rng, rng_keys) is not usable "
+                             f"({type(exc).__name__}: {exc})".splitlines()[0]) from None
+    return TrainState(weights=weights, m=[_layer_array(a, f"m{l}", shapes[l], path) for l in range(n_w)],
+                      v=[_layer_array(a, f"v{l}", shapes[l], path) for l in range(n_w)], t=int(h["t"]),
+                      epoch=int(h["epoch"]), position=int(h["position"]), order=order if order.size else None,
                       rng_state=state, loss_sum=float(h["loss_sum"]), correct=float(h["correct"]),
                       seen=int(h["seen"]), history=list(h["history"]), run_totals=h.get("run_totals"),
                       run_settings=dict(saved_settings))
+
+
+def _layer_array(a: dict, key: str, shape: tuple[int, int], path: Path) -> np.ndarray:
+    """A weight layer or its Adam moment, of the shape the network's layers give (else the chip would broadcast it)."""
+    if key not in a:
+        raise ValueError(f"{path}: array '{key}' missing; expected shape {shape}")
+    if a[key].shape != shape or a[key].dtype.kind != "f":
+        raise ValueError(f"{path}: array '{key}' is {a[key].shape} {a[key].dtype}; expected float {shape}")
+    return a[key]
 
 
 def export_weights(path: str | Path, weights: list[np.ndarray]) -> Path:

@@ -8,12 +8,11 @@ The CLI ``s2sim sweep`` and notebooks both use it::
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..apps import AppError
-from ..outdir import safe_run_name
+from ..outdir import atomic_write_text, safe_run_name
 from .execute import Reporter, run_points
 from .report import write_study_outputs
 from .results import STUDY_JSON, results_frame
@@ -44,9 +43,7 @@ def prepare_out_dir(study: Study, out: str | Path | None, resume: bool) -> Path:
         _check_same_study(held, study)
     try:
         (out_dir / "points").mkdir(parents=True, exist_ok=True)
-        tmp = out_dir / (STUDY_JSON + ".tmp")
-        tmp.write_text(json.dumps(study.to_json(), indent=2, default=str) + "\n")
-        os.replace(tmp, held)
+        atomic_write_text(held, json.dumps(study.to_json(), indent=2, default=str) + "\n")
     except OSError as err:
         raise AppError(f"{err.filename or out_dir}: cannot write the sweep folder "
                        f"({err.strerror or type(err).__name__})") from None

@@ -31,13 +31,15 @@ def echo(line: Text) -> None:
 
 def plain(text: str) -> Text:
     """A line printed verbatim: ``[/]`` in a study name is text, not a rich markup tag."""
-    return Text(text.replace("\r", "\\r").replace("\n", "\\n"))
+    from ..cli import one_line
+    return Text(one_line(text))
 
 
 def fail(message: str, code: int = 2) -> None:
     """One plain line (a path or value in the message is never read as markup), exit ``code``."""
+    from ..cli import one_line
     line = Text("error:", style="bold red")
-    line.append(f" {message}")
+    line.append(f" {one_line(message)}")
     err_console.print(line, highlight=False, soft_wrap=True)
     sys.exit(code)
 

@@ -10,8 +10,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..profile.plots import pyplot as _plt, save_figure as _save
-from ..profile.report import CSS, escape as _e, html_table as _table, inline_image as _img, matplotlib_available
+from ..outdir import atomic_write_text
+from ..profile.plots import pyplot as _plt
+from ..profile.plots import save_figure as _save
+from ..profile.report import CSS, matplotlib_available
+from ..profile.report import escape as _e
+from ..profile.report import html_table as _table
+from ..profile.report import inline_image as _img
 from ..profile.tables import fmt_si
 from .results import STUDY_JSON, collect_rows, write_tables
 from .study import PARETO_X, PARETO_Y, PlotSpec, Study
@@ -43,9 +48,7 @@ def write_study_outputs(out_dir: str | Path, plots: bool = True) -> dict[str, An
             name = _slug(f"{i}_{spec.y}_vs_{spec.x}")
             images[spec.title or f"{spec.y} vs {spec.x}"] = study_plot(rows, spec, plot_dir / f"{name}.png")
     html_path = out_dir / "study.html"
-    tmp = html_path.with_name(html_path.name + ".tmp")
-    tmp.write_text(render_html(study, rows, images), encoding="utf-8")
-    tmp.replace(html_path)
+    atomic_write_text(html_path, render_html(study, rows, images))
     return {"rows": rows, "tables": tables, "plots": list(images.values()), "html": html_path}
 
 

@@ -109,7 +109,12 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def _atomic(path: Path, write) -> Path:
+    """Write via a temp file + rename; a failed write (disk full) removes the temp file and re-raises."""
     tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

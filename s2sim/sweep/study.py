@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -37,6 +39,9 @@ PARETO_Y = "energy.per_sample_j"
 #: Metrics every results table carries (the Pareto front needs the first two).
 DEFAULT_METRICS = (PARETO_X, PARETO_Y, "latency.timestep_ns.median", "memory.max_pe_bytes",
                    "memory.total_bytes", "pes_used")
+#: Most points a study may have: every point is resolved and validated (~5 ms each, so 10,000 take about a
+#: minute), and a larger grid is almost always a typo (a value list meant as a range); split it instead.
+MAX_STUDY_POINTS = 10_000
 _STRICT = ConfigDict(extra="forbid")
 
 
@@ -156,17 +161,18 @@ def load_study(source: str | Path | Mapping[str, Any], base_dir: str | Path | No
 
 
 def _check_axes(spec: StudyFile, label: str) -> None:
+    _check_point_count(spec, label)
     for kind, axes in (("product", spec.product), ("zip", spec.zip)):
         for path, values in axes.items():
-            seen = [json.dumps(v, sort_keys=True) for v in values]
-            dupes = sorted({t for t in seen if seen.count(t) > 1})
+            counts = Counter(json.dumps(v, sort_keys=True) for v in values)
+            dupes = sorted(t for t, n in counts.items() if n > 1)
             if dupes and kind == "product":
                 raise ConfigError(label, f"product.{path}", f"repeats the value(s) {', '.join(dupes)}",
                                   "each value once (a repeated value is the same point)")
     if spec.zip:
-        rows = [json.dumps([v[i] for v in spec.zip.values()], sort_keys=True)
-                for i in range(min(len(v) for v in spec.zip.values()))]
-        dupes = sorted({r for r in rows if rows.count(r) > 1})
+        rows = Counter(json.dumps([v[i] for v in spec.zip.values()], sort_keys=True)
+                       for i in range(min(len(v) for v in spec.zip.values())))
+        dupes = sorted(r for r, n in rows.items() if n > 1)
         if dupes and len({len(v) for v in spec.zip.values()}) == 1:
             names = ", ".join(spec.zip)
             raise ConfigError(label, "zip", f"repeats the pair(s) ({names}) = {'; '.join(dupes)}",
@@ -181,6 +187,17 @@ def _check_axes(spec: StudyFile, label: str) -> None:
     for path in list(spec.product) + list(spec.zip) + list(spec.set):
         if path.split(".")[0] == "run" and path.split(".")[-1] == "out":
             raise ConfigError(label, path, "the sweep chooses each point's run directory", "no run.out axis")
+
+
+def _check_point_count(spec: StudyFile, label: str) -> None:
+    """Refuse a study of more than MAX_STUDY_POINTS points from its axis lengths, before building any point."""
+    n_zip = max((len(v) for v in spec.zip.values()), default=1)
+    n_points = math.prod(len(v) for v in spec.product.values()) * n_zip
+    if n_points > MAX_STUDY_POINTS:
+        sizes = ", ".join(f"{k} has {len(v)}" for k, v in {**spec.product, **spec.zip}.items())
+        raise ConfigError(label, "product" if spec.product else "zip",
+                          f"makes {n_points} points ({sizes})",
+                          f"at most {MAX_STUDY_POINTS} points per study (split it into several studies)")
 
 
 def _combinations(spec: StudyFile) -> list[dict[str, Any]]:

@@ -81,7 +81,19 @@ def test_a_scheduler_that_is_no_address_is_one_line(tmp_path):
     study = write_study(tmp_path / "t.yaml", tiny_study(**SMALL))
     code, _, err = cli("sweep", study, "--out", tmp_path / "o", "--scheduler", "not a url")
     line = one_error_line(err)
-    assert code == 2 and "--scheduler not a url: cannot connect to the Dask scheduler" in line
+    assert code == 2 and "--scheduler not a url: not a scheduler address" in line
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:99999", "tcp://:8786", "tcp://127.0.0.1:0"])
+def test_an_address_no_scheduler_can_have_is_refused_without_waiting_for_the_timeout(tmp_path, address):
+    """Fuzzing (issue 22): port 99999 waited out Dask's 30 s connection timeout before saying so."""
+    pytest.importorskip("distributed")
+    import time
+    study = write_study(tmp_path / "t.yaml", tiny_study(**SMALL))
+    t0 = time.perf_counter()
+    code, _, err = cli("sweep", study, "--out", tmp_path / "o", "--scheduler", address)
+    assert code == 2 and f"--scheduler {address}: not a scheduler address" in one_error_line(err)
+    assert time.perf_counter() - t0 < 20, "refused only after the connection timeout"
 
 
 def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
@@ -108,3 +120,27 @@ def test_point_reports_can_be_skipped(tmp_path):
     frame = run_study(tiny_study(**SMALL), out=tmp_path / "o", workers=1, point_reports=False, plots=False)
     assert (frame["status"] == "ok").all() and frame["report"].isna().all()
     assert not list((tmp_path / "o" / "points").glob("*/report.html"))
+
+
+def test_a_study_too_big_to_validate_is_refused_before_any_point_is_built(tmp_path):
+    """Fuzzing (issue 22): 3,000 seeds x 10 tick counts made `validate` resolve 30,000 configs (146 s)."""
+    from s2sim.sweep.study import MAX_STUDY_POINTS
+    study = write_study(tmp_path / "big.yaml", tiny_study(product={"run.seed": list(range(3000)), "run.ticks": list(range(1, 11))},
+                                             zip={}, plots=[]))
+    code, _, err = cli("validate", study)
+    line = one_error_line(err)
+    assert code == 2 and "makes 30000 points" in line and "run.seed has 3000" in line
+    assert f"at most {MAX_STUDY_POINTS}" in line
+    just_below = tiny_study(product={"run.seed": list(range(MAX_STUDY_POINTS // 2)), "run.ticks": [1, 2]}, zip={}, plots=[])
+    from s2sim.sweep.study import StudyFile, _check_point_count
+    _check_point_count(StudyFile(**just_below), "s.yaml")  # exactly the limit passes
+
+
+@pytest.mark.parametrize("scheduler", ["\x1e", "a\u2028b", "x\x0bz"])
+def test_a_control_character_in_a_user_string_stays_on_the_one_error_line(tmp_path, scheduler):
+    """Fuzzing (issue 22): '\\x1e' (which str.splitlines breaks at) split the error over two lines."""
+    pytest.importorskip("distributed")
+    study = write_study(tmp_path / "t.yaml", tiny_study(**SMALL))
+    code, _, err = cli("sweep", study, "--out", tmp_path / "o", "--scheduler", scheduler)
+    assert code == 2 and "not a scheduler address" in one_error_line(err)
+    assert len(err.strip().splitlines()) == 1

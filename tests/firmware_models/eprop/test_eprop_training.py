@@ -265,3 +265,17 @@ def test_init_weights_missing_or_unreadable_file(tmp_path):
 def test_dataset_network_mismatch_is_a_clear_error(tiny):
     with pytest.raises(ValueError, match="12 classes but the network has only n_out=10"):
         train_reference(EpropParams(n_rec=24, n_out=10), TrainingConfig(epochs=1), tiny, 0, None, None)
+
+
+@pytest.mark.parametrize("key", ["adam_beta1_power", "adam_beta2_power", "adam_steps", "position", "epoch"])
+def test_a_checkpoint_counter_that_is_not_one_number_is_refused_naming_it(tmp_path, key):
+    """Fuzzing (issue 22): an empty `adam_beta1_power` reached the chip and crashed with a broadcast traceback."""
+    p = EpropParams(**SMALL)
+    w = R.init_weights(p, np.random.default_rng(0))
+    save_checkpoint(tmp_path, w, R.Adam(w, p), 1, [])
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays[key] = np.zeros(0, arrays[key].dtype)
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    with pytest.raises(ValueError, match=rf"checkpoint.npz: array '{key}' has shape \(0,\), expected one number"):
+        load_checkpoint(tmp_path)

@@ -107,3 +107,34 @@ def test_cli_resume_continues_a_run_and_refuses_a_changed_network(tmp_path):
     assert res.exit_code == 2
     assert "network.lr=0.0019, this run has 0.5" in res.output and "Traceback" not in res.output
     assert (tmp_path / "summary.json").exists()  # the refused run loses nothing of the last one
+
+
+@pytest.mark.parametrize("key, bad", [("m0", np.zeros(59, np.float32)), ("w1", np.zeros((12, 3), np.float32)),
+                                      ("v1", np.zeros((3, 12), np.int8)), ("order", np.zeros((2, 2), np.int64)),
+                                      ("rng_keys", np.zeros(623, np.uint32))])
+def test_a_checkpoint_array_of_the_wrong_shape_is_refused_naming_it(tmp_path, key, bad):
+    """Fuzzing (issue 22): an Adam moment of the wrong shape reached the chip and crashed in a broadcast."""
+    state = T.fresh_state(P, R.init_weights(P, 0))
+    state.rng_state = np.random.RandomState(0).get_state()
+    T.save_checkpoint(tmp_path, state, P, "chip")
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays[key] = bad
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    with pytest.raises(ValueError, match=rf"checkpoint.npz: (array '{key}' is|.*{key}\) is not usable)"):
+        T.load_checkpoint(tmp_path, P)
+
+
+@pytest.mark.parametrize("field, value", [("epoch", "x"), ("t", None), ("history", 5), ("rng", [])])
+def test_a_header_field_of_the_wrong_type_is_refused_naming_the_file(tmp_path, field, value):
+    """Fuzzing (issue 22): fields the reader converted with int()/list() escaped as bare TypeError/ValueError."""
+    import json
+    T.save_checkpoint(tmp_path, T.fresh_state(P, R.init_weights(P, 0)), P, "chip")
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(str(arrays["header_json"]))
+    header[field] = value
+    arrays["header_json"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    with pytest.raises(ValueError, match=r"checkpoint.npz: incompatible checkpoint \("):
+        T.load_checkpoint(tmp_path, P)
