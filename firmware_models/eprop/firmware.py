@@ -331,7 +331,9 @@ class EpropGroup:
             u = U[k:k + 1].copy()
             self.inputs_used[k] = u[0]
             self._forward(c, u)
-            self.y_partial[k] += (self.zbar[c, None] * self.W_out[c]).sum(axis=0)
+            # the same sequential sum over the member's rows as the group's reduceat (numpy's sum(axis=0) may
+            # add them in another order and round the partial differently)
+            self.y_partial[k] += np.add.reduceat(self.zbar[c, None] * self.W_out[c], [0], axis=0)[0]
 
     def _forward(self, c: slice, u: np.ndarray) -> None:
         """S3–S11/S19 on columns ``c`` with u = [x_t, z_{t−1}] ([1, P]), in the reference's op order."""

@@ -346,3 +346,26 @@ def test_each_cue_switch_turns_group_numerics_off_and_changes_no_output(tmp_path
     assert grouped["timesteps.csv"].count("\n") > 40  # a row per tick and PE: not an empty file
     for key in ("timesteps.csv", "summary", "timing"):
         assert alone[key] == grouped[key], key
+
+
+FSDD = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "fsdd"
+
+
+def test_fsdd_training_is_bit_identical_with_and_without_group_numerics(tmp_path):
+    """FSDD's 10 outputs over 10-neuron slices: a member's readout partial summed alone (late packet, redo, or
+    per-PE mode) must add its rows in the group's order; numpy's sum(axis=0) rounded it differently."""
+    if not FSDD.is_dir():
+        pytest.skip(f"FSDD recordings not found at {FSDD}")
+    from s2sim.config import load_network
+    from s2sim.run import RunOptions, run_network
+    weights = {}
+    for grouped in (True, False):
+        loaded = load_network(REPO / "networks" / "fsdd.yaml", [
+            "training.epochs=1", f"dataset.path={FSDD}", "dataset.n_train=2", "dataset.n_valid=1",
+            "dataset.n_test=1", f"run.simulator.group_numerics={'true' if grouped else 'false'}"])
+        out = tmp_path / f"w_{grouped}.npz"
+        run_network(loaded, RunOptions(out_dir=tmp_path / f"run_{grouped}", save_weights=out))
+        with np.load(out) as z:
+            weights[grouped] = {k: z[k] for k in z.files}
+    for k in weights[True]:
+        np.testing.assert_array_equal(weights[True][k], weights[False][k], err_msg=k)
