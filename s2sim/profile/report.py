@@ -166,7 +166,8 @@ def render_html(run: RunData, images: dict[str, Path]) -> str:
                  f"{fmt_si(lat['realtime_slack_ns'], 'ns')}. Critical PE: {lat['critical_pe']}.</p>")
     band = s["latency"].get("bracket")
     if band:
-        rows = [[end, fmt_si(band["timestep_ns"][end]["median"], "ns"), fmt_si(band["timestep_ns"][end]["max"], "ns"),
+        rows = [[end, *((fmt_si(band["timestep_ns"][end]["median"], "ns"), fmt_si(band["timestep_ns"][end]["max"], "ns"))
+                        if band["timestep_ns"][end] else ("not estimated", "not estimated")),
                  "yes" if band["realtime"][end] else "<b class=warn>no</b>"] for end in ("nominal", "low", "high")]
         parts.append(f"<p>Cycle bracket (docs/fidelity.md): kernels at llvm-mca's nominal figure and at the low and "
                      f"high ends of ARM's Cortex-M4 timing rules on the traced compiled kernels; this run charged "

@@ -86,6 +86,7 @@ def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) 
     timestep = _stats(per_step[ran] if ran.any() else per_step)
     timestep["max"] = max(timestep["max"], float(per_step.max()) if per_step.size else 0.0,
                           float(slowest.max()) if pes else 0.0)
+    overruns = sim.machine.counters.total("timer_overruns", pes)
     return {
         "tick_ns": tick_ns,
         "timestep_ns": timestep,
@@ -96,8 +97,8 @@ def latency_section(sim: Simulation, tick_ns: float, rows: slice | None = None) 
         "per_phase_cycles": per_phase_cycles,
         "critical_pe": critical,
         "realtime_slack_ns": float(tick_ns - timestep["max"]),
-        "overruns": sim.machine.counters.total("timer_overruns", pes),
-        "bracket": latency_bracket(sim, tick_ns, rows, done, ns_per_cycle, _stats),
+        "overruns": overruns,
+        "bracket": latency_bracket(sim, tick_ns, rows, done, ns_per_cycle, _stats, overruns, timestep),
     }
 
 

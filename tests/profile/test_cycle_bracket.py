@@ -91,3 +91,25 @@ def test_timesteps_past_the_recording_still_count_at_each_end():
     assert lat["timesteps_recorded"] < lat["timesteps_total"]
     for end in ("nominal", "low", "high"):
         assert lat["bracket"]["timestep_ns"][end]["max"] == pytest.approx(full[end]["max"], rel=1e-9)
+
+
+def test_under_overruns_only_the_charged_end_is_given_and_no_end_is_real_time():
+    # A tick shorter than the work: every later tick waits for the ones before, so a slower end would
+    # compound the wait; a first-order band (time_done + extra cycles) would understate it.
+    hw = HwParams.from_arch("spinnaker2")
+    work_ns = (float(hw.kernel_cycles["event_add"]) * SYNAPSES + OTHER_CYCLES) * hw.perf_level().ns_per_cycle
+    sim = Simulation(hw)
+
+    class Tight(_Worker):
+        def on_start(self, core):
+            core.set_timer(work_ns / 2)
+
+    sim.load(0, Tight())
+    sim.run_ticks(6)
+    lat = latency_section(sim, work_ns / 2)
+    band = lat["bracket"]
+    assert lat["overruns"] > 0
+    assert band["timestep_ns"]["nominal"] == lat["timestep_ns"]
+    assert band["timestep_ns"]["low"] is None and band["timestep_ns"]["high"] is None
+    assert band["realtime"] == {"nominal": False, "low": False, "high": False}
+    assert "overruns: only the charged end is measured" in band["verdict"]
