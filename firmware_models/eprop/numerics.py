@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime import jit
+from s2sim.runtime.jit import jit
 
 F32 = np.float32
 

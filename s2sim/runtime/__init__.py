@@ -1,8 +1,8 @@
 """The firmware-facing API: the only part of s2sim that firmware models import."""
 from .api import Core, Firmware
 from .cost import CostModel, CostTable, expf_line, kernel_line, op_line
-from .jit import NUMBA_AVAILABLE, jit, jit_enabled
+from .jit import NUMBA_AVAILABLE, jit_enabled  # the decorator: s2sim.runtime.jit.jit
 from .shared import GroupKernel, TickGroup, grouping_enabled
 
 __all__ = ["Core", "Firmware", "CostModel", "CostTable", "expf_line", "kernel_line", "op_line",
-           "GroupKernel", "TickGroup", "grouping_enabled", "jit", "jit_enabled", "NUMBA_AVAILABLE"]
+           "GroupKernel", "TickGroup", "grouping_enabled", "jit_enabled", "NUMBA_AVAILABLE"]

@@ -66,8 +66,9 @@ def jit_enabled() -> bool:
     ``0``. Without numba, prints a one-line notice (once) that the numpy formulation runs instead."""
     global _noticed
     value = (os.environ.get(JIT_ENV) or "").strip()
-    if value not in ("", "0", "1"):
-        raise ValueError(f"{JIT_ENV}={value!r}: unknown value, expected 0 (numpy numerics) or 1 (compiled loops)")
+    if value not in ("", "0", "1"):  # a user's typo: one line from the CLI (a ConfigError), exit 2
+        from ..config.errors import ConfigError
+        raise ConfigError(f"{JIT_ENV}={value!r}", None, "unknown value", "0 (numpy numerics) or 1 (compiled loops)")
     if value == "0":
         return False
     if not NUMBA_AVAILABLE and not _noticed:
