@@ -91,6 +91,7 @@ NOT_KEPT = {
     "elig": "instantaneous eligibility / gradient scratch: a register in the fused C loop",
     "scratch": "numpy scratch of one vectorised statement (a register in C)",
     "scratch_n": "numpy scratch of one vectorised statement (a register in C)",
+    "exponents": "scratch of the compiled path: the arguments of ψ's three exps (registers in C)",
     "inputs_used": "the input buffer the lazy eligibility update reads (C updates eligibility in the same tick)",
     "err": "copy of each core's err_buffer for the lazy learning update",
     "awaiting_learn": "group bookkeeping: member still waits for its error vector",
@@ -98,8 +99,11 @@ NOT_KEPT = {
     "all_members": "group index helper: every member, for the readout",
     "autapse_rows": "group index helper: autapse rows",
     "raster": "host-side recording (record_raster)",
+    "saved_forward_state": "the forward state before an early computation (group bookkeeping to undo it)",
+    "saved_y_partial": "the readout partials before an early computation (group bookkeeping to undo it)",
 }
-#: Neuron state a tick overwrites: what an early computation saves and ``restore`` puts back.
+#: Neuron state a tick overwrites: what an early computation saves and ``restore`` puts back (the rows of
+#: ``EpropGroup.forward_state``).
 FORWARD_STATE = ("v", "b", "zbar", "z", "zbar_sum")
 
 
@@ -155,17 +159,19 @@ class EpropGroup:
         # ψ-dependent coefficients: ε^a ← decay·ε^a + gain·ε^v; e = v_gain·ε^v − a_gain·ε^a
         self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain = z(N), z(N), z(N), z(N)
         self.psi, self.learning_signal = z(N), z(N)  # ψ of the last tick, L of the last update
+        self.exponents = z(3, N)  # the exponents of ψ's three Gaussians (compiled path)
         n_lag = N if self.exact else 0  # ψ_{t−1} coefficients, kept only for eps_a='exact'
         self.eps_a_decay_prev, self.eps_a_gain_prev = np.full(n_lag, self.rho, F32), z(n_lag)
         self.grad_out = z(N, p.n_out)
         self.autapse_rows = p.n_in + np.arange(N)
         # neuron state: membrane v, adaptation b, threshold A = v_th + βb, input current, v − A, spikes z,
         # filtered spikes z̄ and their sum over the sample (the readout gradient)
-        self.v, self.b, self.thr_a, self.i_in, self.scratch_n = z(N), z(N), z(N), z(1, N), z(N)
-        self.zbar, self.z, self.zbar_sum, self.v_minus_thr = z(N), z(N), z(N), z(N)
+        # (the state a tick overwrites is one array, FORWARD_STATE its rows: saved, restored and reset at once)
+        self.forward_state = z(len(FORWARD_STATE), N)
+        self.v, self.b, self.zbar, self.z, self.zbar_sum = self.forward_state
+        self.thr_a, self.i_in, self.scratch_n, self.v_minus_thr = z(N), z(1, N), z(N), z(N)
         self.y_partial = z(G, p.n_out)  # Σ_t y_t of each member's neurons
-        self.saved = {name: z(N) for name in FORWARD_STATE}
-        self.saved["y_partial"] = z(G, p.n_out)
+        self.saved_forward_state, self.saved_y_partial = z(len(FORWARD_STATE), N), z(G, p.n_out)
         # per-member input buffers [G, parity, x ‖ z_{t−1}]
         self.inputs = z(G, 2, P)
         self.inputs_used = z(G, P)
@@ -300,9 +306,8 @@ class EpropGroup:
     def restore(self, member: int, tick: int) -> None:
         """Put member's neuron state back as before its early computation of ``tick``."""
         c = self.cols[member]
-        for name in FORWARD_STATE:
-            getattr(self, name)[c] = self.saved[name][c]
-        self.y_partial[member] = self.saved["y_partial"][member]
+        self.forward_state[:, c] = self.saved_forward_state[:, c]
+        self.y_partial[member] = self.saved_y_partial[member]
         self.elig_owed[member] = None  # the last tick's update was applied before the save
         self.inputs_equal = False
         self.computed_tick[member] = tick - 1
@@ -315,15 +320,13 @@ class EpropGroup:
 
     def _save(self, members: list[int]) -> None:
         if len(members) == self.G:
-            for name in FORWARD_STATE:
-                np.copyto(self.saved[name], getattr(self, name))
-            np.copyto(self.saved["y_partial"], self.y_partial)
+            np.copyto(self.saved_forward_state, self.forward_state)
+            np.copyto(self.saved_y_partial, self.y_partial)
             return
         for k in members:
             c = self.cols[k]
-            for name in FORWARD_STATE:
-                self.saved[name][c] = getattr(self, name)[c]
-            self.saved["y_partial"][k] = self.y_partial[k]
+            self.saved_forward_state[:, c] = self.forward_state[:, c]
+            self.saved_y_partial[k] = self.y_partial[k]
 
     def _neuron_update(self, members: list[int], par: int) -> None:
         U = self.inputs[:, par]
@@ -399,31 +402,19 @@ class EpropGroup:
             self._raster_sample = s
             self.rasters[s] = self.raster.copy()
 
-    def _surrogate(self, x: np.ndarray) -> np.ndarray:
-        a0, a1, k0, k1, s = self.surrogate_consts
-        centre = np.exp(-k0 * (x * x))
-        dm = x - s
-        dp = x + s
-        sides = np.exp(-k1 * (dm * dm)) + np.exp(-k1 * (dp * dp))
-        return (a0 * centre - a1 * sides).astype(F32, copy=False)
-
     def _eligibility(self, c: slice, k: int | None, t: int) -> None:
         """S12–S17 of tick t on columns ``c`` (member ``k``; None: every member, whose inputs agree)."""
-        psi = self.psi[c]
-        psi[...] = self._surrogate(self.v_minus_thr[c])  # S12 ψ
-        decay, gain, v_gain, a_gain = self.eps_a_decay[c], self.eps_a_gain[c], self.elig_v_gain[c], self.elig_a_gain[c]
-        np.multiply(psi, self.one_minus_rho_beta[c], out=decay)
-        np.subtract(self.rho, decay, out=decay)
-        np.multiply(psi, self.one_alpha_x_one_rho, out=gain)
-        np.multiply(psi, self.one_minus_alpha, out=v_gain)
-        np.multiply(psi, self.beta[c], out=a_gain)
-        if self.closed_form_w is not None:
-            v_gain *= self.closed_form_w[t]
-            a_gain *= self.closed_form_w[t]
+        c0, c1 = (0, self.N) if k is None else self.bounds[k]
+        psi_args = (self.v_minus_thr, self.psi, self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain,
+                    self.one_minus_rho_beta, self.beta, self.rho, self.one_alpha_x_one_rho, self.one_minus_alpha,
+                    self.surrogate_consts, None if self.closed_form_w is None else self.closed_form_w[t], c0, c1)
+        if self.compiled:  # S12 ψ and the coefficients of S13–S15
+            numerics.psi_coefficients(*psi_args, self.exponents)
+        else:
+            numerics.psi_coefficients_numpy(*psi_args)
         paper = self.layout == "paper"
         u = self.inputs_used[0 if k is None else k]
         eps_v = self.eps_v if paper else self.eps_v[0 if k is None else k]
-        c0, c1 = (0, self.N) if k is None else self.bounds[k]
         filtered = self.elig_filtered is not None
         args = (u, eps_v, paper, self.eps_a, self.elig_filtered if filtered else self.elig, filtered,
                 self.elig_acc, self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain,
@@ -436,19 +427,17 @@ class EpropGroup:
         if k is None and not paper:
             self.eps_v[1:] = self.eps_v[0]
         if self.exact:
-            self.eps_a_decay_prev[c], self.eps_a_gain_prev[c] = decay, gain
+            self.eps_a_decay_prev[c], self.eps_a_gain_prev[c] = self.eps_a_decay[c], self.eps_a_gain[c]
 
     # ---- sample boundary -------------------------------------------------------------------------------------
     def _start_sample(self, members: list[int]) -> None:
         """§2.1 per-sample reset (a member still waiting for its learning keeps its traces)."""
         if len(members) == self.G:
-            for name in FORWARD_STATE:
-                getattr(self, name)[...] = 0.0
+            self.forward_state[...] = 0.0
             self.y_partial[...] = 0.0
         else:
             for k in members:
-                for name in FORWARD_STATE:
-                    getattr(self, name)[self.cols[k]] = 0.0
+                self.forward_state[:, self.cols[k]] = 0.0
                 self.y_partial[k] = 0.0
         for k in members:
             self.elig_owed[k] = None

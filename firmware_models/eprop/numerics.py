@@ -23,6 +23,74 @@ from s2sim.runtime.jit import jit
 F32 = np.float32
 
 
+def psi_coefficients_numpy(v_minus_thr, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho,
+                           one_alpha_x_one_rho, one_minus_alpha, surrogate_consts, w_t, c0, c1) -> None:
+    """S12 ψ = a0·exp(−k0·x²) − a1·(exp(−k1·(x−σ)²) + exp(−k1·(x+σ)²)) of x = v − A on columns [c0, c1), and the
+    eligibility coefficients: ε^a ← decay·ε^a + gain·ε^v, e = v_gain·ε^v − a_gain·ε^a (times w_t if not None,
+    the closed-form layout's weight of this step)."""
+    c = slice(c0, c1)
+    a0, a1, k0, k1, s = surrogate_consts
+    x = v_minus_thr[c]
+    centre = np.exp(-k0 * (x * x))
+    dm = x - s
+    dp = x + s
+    sides = np.exp(-k1 * (dm * dm)) + np.exp(-k1 * (dp * dp))
+    psi[c] = a0 * centre - a1 * sides
+    psi = psi[c]
+    np.multiply(psi, one_minus_rho_beta[c], out=decay[c])
+    np.subtract(rho, decay[c], out=decay[c])
+    np.multiply(psi, one_alpha_x_one_rho, out=gain[c])
+    np.multiply(psi, one_minus_alpha, out=v_gain[c])
+    np.multiply(psi, beta[c], out=a_gain[c])
+    if w_t is not None:
+        v_gain[c] *= w_t
+        a_gain[c] *= w_t
+
+
+def psi_coefficients(v_minus_thr, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho,
+                     one_alpha_x_one_rho, one_minus_alpha, surrogate_consts, w_t, c0, c1, exponents) -> None:
+    """``psi_coefficients_numpy`` in five calls instead of seventeen: a loop for the three exponents, numpy's
+    exp on each (the same calls on the same lengths: exp is numpy's own SIMD code, which a compiled loop
+    would not reproduce bit for bit), a loop for ψ and the coefficients. ``exponents``: [3, N] float32 scratch."""
+    a0, a1, k0, k1, s = surrogate_consts
+    surrogate_exponents(v_minus_thr, exponents, k0, k1, s, c0, c1)
+    for row in exponents:
+        np.exp(row[c0:c1], out=row[c0:c1])
+    scaled = w_t is not None
+    coefficients(exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho, one_alpha_x_one_rho,
+                 one_minus_alpha, a0, a1, scaled, w_t if scaled else np.float32(1.0), c0, c1)
+
+
+@jit
+def surrogate_exponents(x, out, k0, k1, s, c0, c1):
+    """−k0·x², −k1·(x−σ)², −k1·(x+σ)² into the rows of ``out``."""
+    for j in range(c0, c1):
+        xj = x[j]
+        out[0, j] = -k0 * (xj * xj)
+        dm = xj - s
+        out[1, j] = -k1 * (dm * dm)
+        dp = xj + s
+        out[2, j] = -k1 * (dp * dp)
+
+
+@jit
+def coefficients(gauss, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho, one_alpha_x_one_rho,
+                 one_minus_alpha, a0, a1, scaled, w_t, c0, c1):
+    """ψ from the three Gaussians, then the eligibility coefficients, in ``psi_coefficients_numpy``'s order."""
+    for j in range(c0, c1):
+        p = a0 * gauss[0, j] - a1 * (gauss[1, j] + gauss[2, j])
+        psi[j] = p
+        decay[j] = rho - p * one_minus_rho_beta[j]
+        gain[j] = p * one_alpha_x_one_rho
+        vg = p * one_minus_alpha
+        ag = p * beta[j]
+        if scaled:
+            vg = vg * w_t
+            ag = ag * w_t
+        v_gain[j] = vg
+        a_gain[j] = ag
+
+
 def eligibility_numpy(u, eps_v, per_synapse, eps_a, ebar, filtered, elig_acc, decay, gain, v_gain, a_gain,
                       exact, decay_prev, gain_prev, alpha, kappa, c0, c1, n_in, scratch=None) -> None:
     """S13–S17 on columns [c0, c1): ε^v, ε^a, e = v_gain·ε^v − a_gain·ε^a, autapses zeroed, ē and Σ ē.

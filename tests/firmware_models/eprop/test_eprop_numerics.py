@@ -84,6 +84,27 @@ def test_the_eligibility_loop_as_plain_python_is_the_same_too():
     same_bits(compiled, python)
 
 
+@pytest.mark.parametrize("closed_form", [False, True])
+@pytest.mark.parametrize("columns", COLUMNS)
+def test_psi_and_the_coefficients_from_fewer_calls_are_the_numpy_statements_bit_for_bit(columns, closed_form):
+    c0, c1 = COLUMNS[columns]
+    p = EpropParams()
+    rng = np.random.default_rng(11)
+    v_minus_thr = (rng.standard_normal(N_REC) * 2).astype(F32)  # ψ's three Gaussians all matter within ±3
+    beta = (rng.random(N_REC) * 0.3).astype(F32)
+    consts = ((p.one_minus_rho * beta).astype(F32), beta, p.rho, p.one_alpha_x_one_rho, p.one_minus_alpha,
+              (p.surrogate_a0, p.surrogate_a1, p.surrogate_k0, p.surrogate_k1, F32(p.sigma)),
+              F32(0.37) if closed_form else None, c0, c1)
+    outputs = {"numpy": [np.full(N_REC, 9, F32) for _ in range(5)], "loops": [np.full(N_REC, 9, F32) for _ in range(5)]}
+    nm.psi_coefficients_numpy(v_minus_thr, *outputs["numpy"], *consts)
+    nm.psi_coefficients(v_minus_thr, *outputs["loops"], *consts, np.zeros((3, N_REC), F32))
+    names = ("psi", "decay", "gain", "v_gain", "a_gain")
+    same_bits(dict(zip(names, outputs["numpy"])), dict(zip(names, outputs["loops"])))
+    psi = outputs["loops"][0]
+    assert np.array_equal(psi[c0:c1], R.surrogate(v_minus_thr, p)[c0:c1])  # the reference's ψ, too
+    assert (psi[c0:c1] != 9).all() and (np.delete(psi, np.s_[c0:c1]) == 9).all()  # only the columns asked
+
+
 def neuron_state(rng) -> dict:
     return {"i_in": (rng.standard_normal(N_REC) * 3).astype(F32), "b": rng.random(N_REC).astype(F32),
             "z": (rng.random(N_REC) < 0.4).astype(F32), "thr": np.zeros(N_REC, F32),
