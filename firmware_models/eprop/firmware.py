@@ -405,9 +405,10 @@ class EpropGroup:
     def _eligibility(self, c: slice, k: int | None, t: int) -> None:
         """S12–S17 of tick t on columns ``c`` (member ``k``; None: every member, whose inputs agree)."""
         c0, c1 = (0, self.N) if k is None else self.bounds[k]
+        w_t = None if self.closed_form_w is None else self.closed_form_w[t]
         psi_args = (self.v_minus_thr, self.psi, self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain,
                     self.one_minus_rho_beta, self.beta, self.rho, self.one_alpha_x_one_rho, self.one_minus_alpha,
-                    self.surrogate_consts, None if self.closed_form_w is None else self.closed_form_w[t], c0, c1)
+                    self.surrogate_consts, w_t, c0, c1)
         if self.compiled:  # S12 ψ and the coefficients of S13–S15
             numerics.psi_coefficients(*psi_args, self.exponents)
         else:
@@ -418,8 +419,7 @@ class EpropGroup:
         filtered = self.elig_filtered is not None
         args = (u, eps_v, paper, self.eps_a, self.elig_filtered if filtered else self.elig, filtered,
                 self.elig_acc, self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain,
-                self.exact, self.eps_a_decay_prev,
-                self.eps_a_gain_prev, self.alpha, self.kappa, c0, c1, self.n_in)
+                self.exact, self.eps_a_decay_prev, self.eps_a_gain_prev, self.alpha, self.kappa, c0, c1, self.n_in)
         if self.compiled:
             numerics.eligibility(*args)
         else:

@@ -20,7 +20,8 @@ import functools
 import importlib.util
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["jit", "jit_enabled", "CompiledLoop", "NUMBA_AVAILABLE", "JIT_ENV"]
 

@@ -34,7 +34,8 @@ def test_the_trace_and_gradient_loop_is_the_numpy_statements_bit_for_bit(window)
         eps = (rng.random((members, pre)) * 3).astype(F32)
         h = (rng.random((members, neurons)) * 0.3).astype(F32)
         L = rng.standard_normal((members, neurons)).astype(F32)
-        nm.trace_and_gradient_numpy(eps, h, state["ebar"], kappa, window, L, state["grad"], np.empty_like(state["ebar"]))
+        scratch = np.empty_like(state["ebar"])
+        nm.trace_and_gradient_numpy(eps, h, state["ebar"], kappa, window, L, state["grad"], scratch)
         nm.trace_and_gradient(eps, h, loop_state["ebar"], kappa, window, L, loop_state["grad"])
         for name in state:
             assert np.array_equal(state[name].view(np.uint32), loop_state[name].view(np.uint32)), name
