@@ -54,7 +54,10 @@ class CompiledLoop:
         if not NUMBA_AVAILABLE:
             return self.py_func
         import numba
-        return numba.njit(cache=True, fastmath=False, error_model="numpy")(self.py_func)
+        try:
+            return numba.njit(cache=True, fastmath=False, error_model="numpy")(self.py_func)
+        except RuntimeError:  # no writable cache location (read-only install, no home): compile every run
+            return numba.njit(cache=False, fastmath=False, error_model="numpy")(self.py_func)
 
 
 def jit(fn: Callable) -> CompiledLoop:

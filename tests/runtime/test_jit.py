@@ -71,3 +71,18 @@ def test_the_environment_switches_the_compiled_loops_off_and_a_typo_is_one_line(
     monkeypatch.setenv("S2SIM_JIT", "yes")
     with pytest.raises(ConfigError, match=r"S2SIM_JIT='yes': unknown value; expected 0 .* or 1"):
         jit_enabled()
+
+
+def test_where_numba_cannot_cache_a_loop_is_compiled_for_the_run_alone(monkeypatch):
+    numba = pytest.importorskip("numba")
+    real_njit = numba.njit
+
+    def njit_without_cache_location(*args, cache=False, **kwargs):
+        if cache:  # what numba raises when no cache directory is writable
+            raise RuntimeError("cannot cache function 'running_sum': no locator available")
+        return real_njit(*args, cache=cache, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit_without_cache_location)
+    loop = CompiledLoop(running_sum.py_func)
+    assert F32(loop(np.ones(5, F32))) == 5.0
+    assert loop.compiled() is not running_sum.py_func  # compiled, not the Python function
