@@ -91,6 +91,8 @@ NOT_KEPT = {
     "elig": "instantaneous eligibility / gradient scratch: a register in the fused C loop",
     "scratch": "numpy scratch of one vectorised statement (a register in C)",
     "scratch_n": "numpy scratch of one vectorised statement (a register in C)",
+    "readout_acc": "R6 before its L2 term: a register in the fused C loop",
+    "ones_out": "the readout gradient's scale (1): lets one Adam loop serve W and W_out",
     "exponents": "scratch of the compiled path: the arguments of ψ's three exps (registers in C)",
     "inputs_used": "the input buffer the lazy eligibility update reads (C updates eligibility in the same tick)",
     "err": "copy of each core's err_buffer for the lazy learning update",
@@ -163,6 +165,7 @@ class EpropGroup:
         n_lag = N if self.exact else 0  # ψ_{t−1} coefficients, kept only for eps_a='exact'
         self.eps_a_decay_prev, self.eps_a_gain_prev = np.full(n_lag, self.rho, F32), z(n_lag)
         self.grad_out = z(N, p.n_out)
+        self.readout_acc, self.ones_out = z(N, p.n_out), np.ones(p.n_out, F32)  # R6's Σ z̄·err / T; its scale
         self.autapse_rows = p.n_in + np.arange(N)
         # neuron state: membrane v, adaptation b, threshold A = v_th + βb, input current, v − A, spikes z,
         # filtered spikes z̄ and their sum over the sample (the readout gradient)
@@ -514,26 +517,19 @@ class EpropGroup:
         err2 = err[None, :]
         ls = (err2 @ self.W_out.T)[:, c] / Tn  # R4 (at full width, as in _forward)
         self.learning_signal[c] = ls[0]
-        g = self.elig[:, c]  # reuse the instantaneous-e scratch as the gradient
-        np.multiply(self.elig_acc[:, c], ls, out=g)  # R5
-        g += self.two_l2 * self.W[:, c]  # R7
-        go = self.grad_out[c]
-        go[...] = (self.zbar_sum[c, None] * err2) / Tn + self.two_l2 * self.W_out[c]  # R6 + R7
+        c0, c1 = (0, self.N) if c == slice(None) else (c.start, c.stop)
+        self.readout_acc[c] = (self.zbar_sum[c, None] * err2) / Tn  # R6 before its L2 term
         lr_t = F32(self.lr) * np.sqrt(one - self.beta2_power[k]) / (one - self.beta1_power[k])
-        for w, m, v, gg, tmp in ((self.W[:, c], self.adam_m[:, c], self.adam_v[:, c], g, self.scratch[:, c]),
-                                 (self.W_out[c], self.adam_m_out[c], self.adam_v_out[c], go, np.empty_like(go))):
-            m *= self.adam_beta1
-            np.multiply(gg, self.one_minus_beta1, out=tmp)
-            m += tmp
-            v *= self.adam_beta2
-            np.multiply(gg, self.one_minus_beta2, out=tmp)
-            tmp *= gg
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += self.adam_eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr_t
-            w -= tmp
+        adam = (self.adam_beta1, self.one_minus_beta1, self.adam_beta2, self.one_minus_beta2, self.adam_eps, lr_t)
+        # R5 + R7 and Adam on W (the gradient in the instantaneous-e scratch), R6 + R7 and Adam on W_out
+        for w, m, v, acc, scale, grad, block in (
+                (self.W, self.adam_m, self.adam_v, self.elig_acc, self.learning_signal, self.elig, (0, self.P, c0, c1)),
+                (self.W_out, self.adam_m_out, self.adam_v_out, self.readout_acc, self.ones_out, self.grad_out,
+                 (c0, c1, 0, self.n_out))):
+            if self.compiled:
+                numerics.adam(w, m, v, acc, scale, self.two_l2, grad, *adam, *block)
+            else:
+                numerics.adam_numpy(w, m, v, acc, scale, self.two_l2, grad, *adam, *block)
         if self.p.autapse == "mask":
             js = np.arange(self.N)[c]
             self.W[self.autapse_rows[c], js] = 0.0

@@ -295,3 +295,44 @@ def readout(zbar, w_out, starts, y_partial, members):
                 for r in range(r0 + 1 + i, r1):
                     rest += zbar[r] * w_out[r, o]
             y_partial[k, o] += first + rest if m > 0 else first
+
+
+def adam_numpy(w, m, v, acc, scale, two_l2, grad, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, lr_t,
+               r0, r1, c0, c1, scratch=None) -> None:
+    """R5–R8 on the block [r0:r1, c0:c1]: grad = acc·scale[col] + 2λ·w (R5/R6 with R7), then one Adam step
+    m ← β1·m + (1−β1)·g, v ← β2·v + ((1−β2)·g)·g, w ← w − (m / (√v + ε))·lr_t. ``scratch``: like ``w``."""
+    b = (slice(r0, r1), slice(c0, c1))
+    w, m, v, g = w[b], m[b], v[b], grad[b]
+    tmp = (np.empty_like(w) if scratch is None else scratch[b])
+    np.multiply(acc[b], scale[c0:c1], out=g)
+    g += two_l2 * w
+    m *= beta1
+    np.multiply(g, one_minus_beta1, out=tmp)
+    m += tmp
+    v *= beta2
+    np.multiply(g, one_minus_beta2, out=tmp)
+    tmp *= g
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr_t
+    w -= tmp
+
+
+@jit
+def adam(w, m, v, acc, scale, two_l2, grad, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, lr_t,
+         r0, r1, c0, c1):
+    """``adam_numpy`` as one loop over the block, bit for bit (√ and ÷ are correctly rounded in both)."""
+    for i in range(r0, r1):
+        w_r, m_r, v_r, a_r, g_r = w[i], m[i], v[i], acc[i], grad[i]
+        for jj in range(c1 - c0):
+            j = np.uint64(c0 + jj)
+            wj = w_r[j]
+            g = a_r[j] * scale[j] + two_l2 * wj
+            g_r[j] = g
+            mj = m_r[j] * beta1 + g * one_minus_beta1
+            m_r[j] = mj
+            vj = v_r[j] * beta2 + (g * one_minus_beta2) * g
+            v_r[j] = vj
+            w_r[j] = wj - (mj / (np.sqrt(vj) + eps)) * lr_t

@@ -157,6 +157,29 @@ def test_the_readout_loop_adds_each_members_rows_as_numpys_reduceat_does(rows, n
         assert not np.array_equal(running, summed)
 
 
+@pytest.mark.parametrize("block", [(0, P, 0, N_REC), (0, P, 13, 27), (13, 27, 0, 3)])
+def test_the_adam_loop_is_the_numpy_statements_bit_for_bit(block):
+    """One Adam step on W's columns (the group, one member) and on a member's W_out rows."""
+    p = EpropParams()
+    rng = np.random.default_rng(12)
+    shape = (P, N_REC) if block[1] == P else (N_REC, 3)
+    state = {"w": rng.standard_normal(shape).astype(F32), "m": (rng.standard_normal(shape) * 1e-2).astype(F32),
+             "v": (rng.random(shape) * 1e-4).astype(F32), "grad": np.zeros(shape, F32)}
+    loop_state = {k: a.copy() for k, a in state.items()}
+    acc = rng.standard_normal(shape).astype(F32)
+    scale = rng.standard_normal(shape[1]).astype(F32)
+    lr_t = F32(0.01) * np.sqrt(F32(1) - F32(p.adam_beta2) ** 3) / (F32(1) - F32(p.adam_beta1) ** 3)
+    consts = (p.two_l2, F32(p.adam_beta1), p.adam_one_minus_beta1, F32(p.adam_beta2), p.adam_one_minus_beta2,
+              F32(p.adam_eps), F32(lr_t), *block)
+    before = state["w"].copy()
+    for fn, s in ((nm.adam_numpy, state), (nm.adam, loop_state)):
+        fn(s["w"], s["m"], s["v"], acc, scale, consts[0], s["grad"], *consts[1:])
+    same_bits(state, loop_state)
+    r0, r1, c0, c1 = block
+    moved = loop_state["w"] != before
+    assert moved[r0:r1, c0:c1].all() and moved.sum() == (r1 - r0) * (c1 - c0)  # the block, all of it, only it
+
+
 HW = HwParams.from_arch(load_arch("spinnaker2"))
 
 
