@@ -26,8 +26,8 @@ member's slice of every kept group array, ``EpropCore.sram_regions`` adds the co
 charges them through the allocator; ``NOT_KEPT`` lists (with the reason) the group arrays that are numpy scratch or
 speed-trick bookkeeping rather than state a core keeps.
 
-The hot numerics (neuron update, readout partials, eligibility) are in ``numerics``, each twice: numpy
-statements and a compiled loop, bit-identical; the group calls the loops when ``jit_enabled()``.
+The hot numerics (neuron update, readout partials, ψ, eligibility, gradients and Adam) are in ``numerics``, each
+twice: numpy statements and a compiled loop, bit-identical; the group calls the loops when ``jit_enabled()``.
 
 Imports only ``s2sim.runtime`` and numpy; the host passes the parameters object.
 """

@@ -1,4 +1,8 @@
-"""The hot e-prop numerics of one tick on columns [c0, c1), twice: numpy statements and one compiled loop.
+"""The hot e-prop numerics on columns [c0, c1), twice: numpy statements and one compiled loop.
+
+Per time step: the neuron update (S3, S5–S11, S19; the input current S4 stays a numpy matmul), the
+readout partials, ψ and the eligibility coefficients (S12), the eligibility update (S13–S17); per
+sample: the gradients and the Adam step (R5–R8).
 
 The numpy formulation (``*_numpy``) is the statement of the rule in the spec's order (§2.2): one
 vectorised statement per operation. The loop (same name without the suffix, compiled by
