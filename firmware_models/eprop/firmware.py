@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import Core, CostTable, Firmware, TickGroup, expf_line, kernel_line, op_line
+from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, expf_line, kernel_line, op_line
 
 F32 = np.float32
 SPIKE_KEY = 0x0E000000
@@ -636,6 +636,7 @@ class EpropCore(Firmware):
     def on_start(self, core: Core) -> None:
         p = self.g.p
         self.spike_rx_costs = SPIKE_RX_COSTS.priced(core)
+        self.adam_costs = ADAM_COSTS.priced(core)
         #: one step's (phase, cycles) and total, by training on/off: fixed for this slice
         self.step_phases = {train: step_cost_table(p, self.recurrent, train).priced(core).phases(neurons=self.n)
                             for train in (True, False)}
@@ -868,8 +869,7 @@ class EpropCore(Firmware):
         core.kernel("learning_signal", "eprop_learning_signal", n * no)  # W_out [neuron][out]: row j
         core.kernel("learning_signal", "eprop_learning_signal_row", n)  # its outer loop: scale by 1/T, store
         core.charge("learning_signal", int_alu=11, branch=1)  # the call: 13 cycles (calibration.json)
-        core.kernel("adam", "adam_update", syn + n * no)
-        core.kernel("adam", "adam_update_row", g.n_in + g.N + n)  # outer loop: rows of W and of W_out
+        self.adam_costs.charge(weights=syn + n * no, rows=g.n_in + g.N + n)  # rows of W and of W_out
         # reset for the next sample: ε^a, ē (and per-synapse ε^v) zeroed; E zeroed by the fused Adam loop
         n_zero = syn * (1 + (g.elig_filtered is not None) + (g.layout == "paper"))
         core.charge("adam", store=n_zero + 8 * n, loop=n_zero // 4)
