@@ -85,7 +85,7 @@ def main() -> None:
 @main.command()
 @click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False), callback=outdir.non_empty_path,
+@click.option("--out", type=click.Path(), callback=outdir.non_empty_path,  # a file there: RunDir.claim says so in one line
               help="Run directory (default traces/<name>-<time>).")
 @click.option("--trace", is_flag=True, help="Write a Perfetto timeline (trace.pftrace).")
 @click.option("--trace-pes", default=None, metavar="LIST", help="Only trace these PEs, e.g. 0-3,7.")

@@ -170,3 +170,11 @@ def test_an_unknown_simulation_kernel_in_the_environment_is_one_line(tmp_path):
     line = error_line(cli("run", LIF, "--out", tmp_path / "run", *TINY_LIF, env={"S2SIM_KERNEL": "turbo"}))
     assert "S2SIM_KERNEL='turbo'" in line and "fast, exact" in line
     assert not (tmp_path / "run").exists()
+
+
+def test_an_out_that_is_an_existing_file_is_one_line_naming_it_and_the_file_is_untouched(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    line = error_line(cli("run", LIF, *TINY_LIF, "--out", target))
+    assert f"--out {target}: is a file" in line and "expected a folder" in line
+    assert target.read_text() == "mine"
