@@ -178,3 +178,22 @@ def test_an_out_that_is_an_existing_file_is_one_line_naming_it_and_the_file_is_u
     line = error_line(cli("run", LIF, *TINY_LIF, "--out", target))
     assert f"--out {target}: is a file" in line and "expected a folder" in line
     assert target.read_text() == "mine"
+
+
+GSC = str(REPO / "networks" / "gsc.yaml")
+
+
+def test_a_bad_app_value_given_by_set_is_blamed_on_the_set_not_the_network_file(tmp_path):
+    for command in (["validate", GSC], ["run", GSC, "--quiet", "--out", tmp_path / "run"]):
+        line = error_line(cli(*command, "--set", "network.n_rec=-3"))
+        assert line.startswith("error: --set: network.n_rec: got -3") and "gsc.yaml" not in line, line
+    assert not (tmp_path / "run").exists()
+    line = error_line(cli("validate", LIF, "--set", "training.epochs=3"))  # a section the app does not use
+    assert line.startswith("error: --set: training:") and "does not use this section" in line
+
+
+def test_a_bad_app_value_in_the_file_is_still_blamed_on_the_file_beside_an_unrelated_set(tmp_path):
+    net = tmp_path / "net.yaml"
+    net.write_text(Path(GSC).read_text().replace("n_rec: 120", "n_rec: -3"))
+    line = error_line(cli("validate", net, "--set", "network.n_in=80"))
+    assert line.startswith(f"error: {net}: network.n_rec: got -3"), line
