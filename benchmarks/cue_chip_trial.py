@@ -1,18 +1,20 @@
 """CPU time of cue-accumulation chip-engine trials (networks/cue_accumulation.yaml as shipped: 4 PEs,
-2,250 steps + 1 learning tick per trial), with group numerics on and off.
+2,250 steps + 1 learning tick per trial), with group numerics on and off, and on with the numpy
+statements instead of the compiled loop (``numpy``: ``S2SIM_JIT=0``).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/cue_chip_trial.py [--trials 2] [--modes on off]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/cue_chip_trial.py [--trials 2] [--modes on off numpy]
 
 Builds the chip network from the shipped file's network section and seed-0 weights, trains ``--trials``
 trials (Adam after each batch) and prints the process CPU time per trial for each mode, plus a digest
 of the trained weights (the modes must print the same digest). CPU time, not wall time: the machine
-may be shared.
+may be shared. One unprinted trial first loads numba's cached loops (once per process, ~0.5 s).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import inspect
+import os
 import time
 from pathlib import Path
 
@@ -52,10 +54,12 @@ def run_trials(grouped: bool, trials: int) -> tuple[float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=2)
-    ap.add_argument("--modes", nargs="+", choices=["on", "off"], default=["on", "off"])
+    ap.add_argument("--modes", nargs="+", choices=["on", "off", "numpy"], default=["on", "off"])
     a = ap.parse_args()
+    run_trials(True, 1)  # warm-up: numba loads the compiled loops once per process
     for mode in a.modes:
-        cpu_s, digest = run_trials(mode == "on", a.trials)
+        os.environ["S2SIM_JIT"] = "0" if mode == "numpy" else "1"
+        cpu_s, digest = run_trials(mode != "off", a.trials)
         print(f"group numerics {mode:3s}: {cpu_s:6.2f} s CPU per trial ({a.trials} trials), weights {digest}",
               flush=True)
 

@@ -26,6 +26,9 @@ member's slice of every kept group array, ``EpropCore.sram_regions`` adds the co
 charges them through the allocator; ``NOT_KEPT`` lists (with the reason) the group arrays that are numpy scratch or
 speed-trick bookkeeping rather than state a core keeps.
 
+The hot numerics (neuron update, readout partials, ψ, eligibility, gradients and Adam) are in ``numerics``, each
+twice: numpy statements and a compiled loop, bit-identical; the group calls the loops when ``jit_enabled()``.
+
 Imports only ``s2sim.runtime`` and numpy; the host passes the parameters object.
 """
 from __future__ import annotations
@@ -34,7 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, expf_line, kernel_line, op_line
+from s2sim.runtime import (ADAM_COSTS, Core, CostTable, Firmware, TickGroup, expf_line, jit_enabled, kernel_line,
+                           op_line)
+
+from . import numerics
 
 F32 = np.float32
 SPIKE_KEY = 0x0E000000
@@ -87,15 +93,21 @@ NOT_KEPT = {
     "elig": "instantaneous eligibility / gradient scratch: a register in the fused C loop",
     "scratch": "numpy scratch of one vectorised statement (a register in C)",
     "scratch_n": "numpy scratch of one vectorised statement (a register in C)",
-    "z_bool": "bool copy of the spikes for numpy (z is the kept copy)",
+    "readout_acc": "R6 before its L2 term: a register in the fused C loop",
+    "ones_out": "the readout gradient's scale (1): lets one Adam loop serve W and W_out",
+    "exponents": "scratch of the compiled path: the arguments of ψ's three exps (registers in C)",
     "inputs_used": "the input buffer the lazy eligibility update reads (C updates eligibility in the same tick)",
     "err": "copy of each core's err_buffer for the lazy learning update",
     "awaiting_learn": "group bookkeeping: member still waits for its error vector",
     "starts": "group index helper for reduceat", "owner": "group index helper: member of each neuron",
+    "all_members": "group index helper: every member, for the readout",
     "autapse_rows": "group index helper: autapse rows",
     "raster": "host-side recording (record_raster)",
+    "saved_forward_state": "the forward state before an early computation (group bookkeeping to undo it)",
+    "saved_y_partial": "the readout partials before an early computation (group bookkeeping to undo it)",
 }
-#: Neuron state a tick overwrites: what an early computation saves and ``restore`` puts back.
+#: Neuron state a tick overwrites: what an early computation saves and ``restore`` puts back (the rows of
+#: ``EpropGroup.forward_state``).
 FORWARD_STATE = ("v", "b", "zbar", "z", "zbar_sum")
 
 
@@ -116,7 +128,8 @@ class EpropGroup:
         self.G = G = len(bounds)
         self.bounds = bounds
         self.cols = [slice(a, b) for a, b in bounds]
-        self.starts = np.array([a for a, _ in bounds])
+        self.starts = np.array([a for a, _ in bounds], np.int64)
+        self.all_members = np.arange(G)
         self.owner = np.repeat(np.arange(G), [b - a for a, b in bounds])  # member of each neuron
         self.T = p.n_steps
         self.tps = p.n_steps + 1  # ticks per sample: T steps and the end-of-sample tick
@@ -150,18 +163,20 @@ class EpropGroup:
         # ψ-dependent coefficients: ε^a ← decay·ε^a + gain·ε^v; e = v_gain·ε^v − a_gain·ε^a
         self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain = z(N), z(N), z(N), z(N)
         self.psi, self.learning_signal = z(N), z(N)  # ψ of the last tick, L of the last update
+        self.exponents = z(3, N)  # the exponents of ψ's three Gaussians (compiled path)
         n_lag = N if self.exact else 0  # ψ_{t−1} coefficients, kept only for eps_a='exact'
         self.eps_a_decay_prev, self.eps_a_gain_prev = np.full(n_lag, self.rho, F32), z(n_lag)
         self.grad_out = z(N, p.n_out)
+        self.readout_acc, self.ones_out = z(N, p.n_out), np.ones(p.n_out, F32)  # R6's Σ z̄·err / T; its scale
         self.autapse_rows = p.n_in + np.arange(N)
         # neuron state: membrane v, adaptation b, threshold A = v_th + βb, input current, v − A, spikes z,
         # filtered spikes z̄ and their sum over the sample (the readout gradient)
-        self.v, self.b, self.thr_a, self.i_in, self.scratch_n = z(N), z(N), z(N), z(1, N), z(N)
-        self.zbar, self.z, self.zbar_sum, self.v_minus_thr = z(N), z(N), z(N), z(N)
-        self.z_bool = np.zeros(N, bool)
+        # (the state a tick overwrites is one array, FORWARD_STATE its rows: saved, restored and reset at once)
+        self.forward_state = z(len(FORWARD_STATE), N)
+        self.v, self.b, self.zbar, self.z, self.zbar_sum = self.forward_state
+        self.thr_a, self.i_in, self.scratch_n, self.v_minus_thr = z(N), z(1, N), z(N), z(N)
         self.y_partial = z(G, p.n_out)  # Σ_t y_t of each member's neurons
-        self.saved = {name: z(N) for name in FORWARD_STATE}
-        self.saved["y_partial"] = z(G, p.n_out)
+        self.saved_forward_state, self.saved_y_partial = z(len(FORWARD_STATE), N), z(G, p.n_out)
         # per-member input buffers [G, parity, x ‖ z_{t−1}]
         self.inputs = z(G, 2, P)
         self.inputs_used = z(G, P)
@@ -176,6 +191,9 @@ class EpropGroup:
         self.late_learning = 0
         self._fired: list[list[int]] | None = None  # spike keys per member of the last computation
         self.ticks = TickGroup(G, self, grouped, ready=self._ready)
+        # the compiled loops (numerics.py) or the numpy statements, bit-identical
+        self.compiled = jit_enabled()
+        self.compiled_readout = self.compiled and max(b - a for a, b in bounds) <= 1 + numerics.READOUT_BLOCK_ROWS
         # host-visible
         self.record_raster = False
         self.rasters: dict[int, np.ndarray] = {}
@@ -293,9 +311,8 @@ class EpropGroup:
     def restore(self, member: int, tick: int) -> None:
         """Put member's neuron state back as before its early computation of ``tick``."""
         c = self.cols[member]
-        for name in FORWARD_STATE:
-            getattr(self, name)[c] = self.saved[name][c]
-        self.y_partial[member] = self.saved["y_partial"][member]
+        self.forward_state[:, c] = self.saved_forward_state[:, c]
+        self.y_partial[member] = self.saved_y_partial[member]
         self.elig_owed[member] = None  # the last tick's update was applied before the save
         self.inputs_equal = False
         self.computed_tick[member] = tick - 1
@@ -308,62 +325,50 @@ class EpropGroup:
 
     def _save(self, members: list[int]) -> None:
         if len(members) == self.G:
-            for name in FORWARD_STATE:
-                np.copyto(self.saved[name], getattr(self, name))
-            np.copyto(self.saved["y_partial"], self.y_partial)
+            np.copyto(self.saved_forward_state, self.forward_state)
+            np.copyto(self.saved_y_partial, self.y_partial)
             return
         for k in members:
             c = self.cols[k]
-            for name in FORWARD_STATE:
-                self.saved[name][c] = getattr(self, name)[c]
-            self.saved["y_partial"][k] = self.y_partial[k]
+            self.saved_forward_state[:, c] = self.forward_state[:, c]
+            self.saved_y_partial[k] = self.y_partial[k]
 
     def _neuron_update(self, members: list[int], par: int) -> None:
         U = self.inputs[:, par]
         if len(members) == self.G and bool((U == U[0]).all()):  # every member has the same inputs: one call
             self.inputs_used[...] = U
             self.inputs_equal = True
-            self._forward(slice(None), U[0:1])
-            self.y_partial += np.add.reduceat(self.zbar[:, None] * self.W_out, self.starts, axis=0)
+            self._forward(0, self.N, U[0:1])
+            self._readout(self.all_members)
             return
         self.inputs_equal = False
         for k in members:
-            c = self.cols[k]
             u = U[k:k + 1].copy()
             self.inputs_used[k] = u[0]
-            self._forward(c, u)
-            # the same sequential sum over the member's rows as the group's reduceat (numpy's sum(axis=0) may
-            # add them in another order and round the partial differently)
-            self.y_partial[k] += np.add.reduceat(self.zbar[c, None] * self.W_out[c], [0], axis=0)[0]
+            self._forward(*self.bounds[k], u)
+        self._readout(np.array(members))
 
-    def _forward(self, c: slice, u: np.ndarray) -> None:
-        """S3–S11/S19 on columns ``c`` with u = [x_t, z_{t−1}] ([1, P]), in the reference's op order."""
-        b, z, thr, v, tmp = self.b[c], self.z[c], self.thr_a[c], self.v[c], self.scratch_n[c]
-        b *= self.rho  # S3 adaptation
-        np.multiply(z, self.one_minus_rho, out=tmp)
-        b += tmp
+    def _forward(self, c0: int, c1: int, u: np.ndarray) -> None:
+        """S3–S11/S19 on columns [c0, c1) with u = [x_t, z_{t−1}] ([1, P]), in the reference's op order."""
         # S4 at full width (the reference's shapes, so bitwise equal to it), also for one member's columns
-        if c == slice(None):
+        if c1 - c0 == self.N:
             np.matmul(u, self.W, out=self.i_in)
         else:
-            self.i_in[:, c] = (u @ self.W)[:, c]
-        i_in = self.i_in[0, c]
-        np.multiply(b, self.beta[c], out=thr)  # S5 threshold
-        thr += self.v_th
-        v *= self.alpha  # S6 membrane
-        np.multiply(i_in, self.one_minus_alpha, out=tmp)
-        v += tmp
-        np.multiply(z, thr, out=tmp)
-        v -= tmp
-        v_minus_thr = self.v_minus_thr[c]
-        np.subtract(v, thr, out=v_minus_thr)  # S7
-        fired = self.z_bool[c]
-        np.greater(v_minus_thr, 0.0, out=fired)  # S8 spikes
-        z[...] = fired
-        zbar = self.zbar[c]
-        zbar *= self.kappa  # S10 filtered spikes
-        zbar += z
-        self.zbar_sum[c] += zbar  # S19
+            self.i_in[:, c0:c1] = (u @ self.W)[:, c0:c1]
+        args = (self.i_in[0], self.b, self.z, self.thr_a, self.v, self.v_minus_thr, self.zbar, self.zbar_sum,
+                self.beta, self.rho, self.one_minus_rho, self.v_th, self.alpha, self.one_minus_alpha, self.kappa,
+                c0, c1)
+        if self.compiled:
+            numerics.neuron_update(*args)
+        else:
+            numerics.neuron_update_numpy(*args, scratch=self.scratch_n)
+
+    def _readout(self, members: np.ndarray) -> None:
+        """Σ_t y_t: each member's partial over its own rows, summed in the group's order (``np.add.reduceat``)."""
+        if self.compiled_readout:
+            numerics.readout(self.zbar, self.W_out, self.starts, self.y_partial, members)
+        else:
+            numerics.readout_numpy(self.zbar, self.W_out, self.starts, self.y_partial, members)
 
     def spike_keys(self, k: int) -> list[int]:
         """Multicast keys of member k's neurons that fired in its computed tick (one key per neuron)."""
@@ -402,79 +407,42 @@ class EpropGroup:
             self._raster_sample = s
             self.rasters[s] = self.raster.copy()
 
-    def _surrogate(self, x: np.ndarray) -> np.ndarray:
-        a0, a1, k0, k1, s = self.surrogate_consts
-        centre = np.exp(-k0 * (x * x))
-        dm = x - s
-        dp = x + s
-        sides = np.exp(-k1 * (dm * dm)) + np.exp(-k1 * (dp * dp))
-        return (a0 * centre - a1 * sides).astype(F32, copy=False)
-
     def _eligibility(self, c: slice, k: int | None, t: int) -> None:
         """S12–S17 of tick t on columns ``c`` (member ``k``; None: every member, whose inputs agree)."""
-        psi = self.psi[c]
-        psi[...] = self._surrogate(self.v_minus_thr[c])  # S12 ψ
-        decay, gain, v_gain, a_gain = self.eps_a_decay[c], self.eps_a_gain[c], self.elig_v_gain[c], self.elig_a_gain[c]
-        np.multiply(psi, self.one_minus_rho_beta[c], out=decay)
-        np.subtract(self.rho, decay, out=decay)
-        np.multiply(psi, self.one_alpha_x_one_rho, out=gain)
-        np.multiply(psi, self.one_minus_alpha, out=v_gain)
-        np.multiply(psi, self.beta[c], out=a_gain)
-        if self.closed_form_w is not None:
-            v_gain *= self.closed_form_w[t]
-            a_gain *= self.closed_form_w[t]
+        c0, c1 = (0, self.N) if k is None else self.bounds[k]
+        w_t = None if self.closed_form_w is None else self.closed_form_w[t]
+        psi_args = (self.v_minus_thr, self.psi, self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain,
+                    self.one_minus_rho_beta, self.beta, self.rho, self.one_alpha_x_one_rho, self.one_minus_alpha,
+                    self.surrogate_consts, w_t, c0, c1)
+        if self.compiled:  # S12 ψ and the coefficients of S13–S15
+            numerics.psi_coefficients(*psi_args, self.exponents)
+        else:
+            numerics.psi_coefficients_numpy(*psi_args)
         paper = self.layout == "paper"
-        if k is None:
-            if paper:
-                self._elig_step(c, self.inputs_used[0], self.eps_v)
-            else:
-                self._elig_step(c, self.inputs_used[0], self.eps_v[0])
-                self.eps_v[1:] = self.eps_v[0]
+        u = self.inputs_used[0 if k is None else k]
+        eps_v = self.eps_v if paper else self.eps_v[0 if k is None else k]
+        filtered = self.elig_filtered is not None
+        args = (u, eps_v, paper, self.eps_a, self.elig_filtered if filtered else self.elig, filtered,
+                self.elig_acc, self.eps_a_decay, self.eps_a_gain, self.elig_v_gain, self.elig_a_gain,
+                self.exact, self.eps_a_decay_prev, self.eps_a_gain_prev, self.alpha, self.kappa, c0, c1, self.n_in)
+        if self.compiled:
+            numerics.eligibility(*args)
         else:
-            self._elig_step(c, self.inputs_used[k], self.eps_v[:, c] if paper else self.eps_v[k])
+            numerics.eligibility_numpy(*args, scratch=(self.elig, self.scratch))
+        if k is None and not paper:
+            self.eps_v[1:] = self.eps_v[0]
         if self.exact:
-            self.eps_a_decay_prev[c], self.eps_a_gain_prev[c] = decay, gain
-
-    def _elig_step(self, c: slice, u: np.ndarray, eps_v: np.ndarray) -> None:
-        ea, tmp, e = self.eps_a[:, c], self.scratch[:, c], self.elig[:, c]
-        if self.exact:
-            ea *= self.eps_a_decay_prev[c]
-            np.multiply(eps_v, self.eps_a_gain_prev[c], out=tmp)
-            ea += tmp
-        eps_v *= self.alpha  # S13 ε^v ← αε^v + u
-        eps_v += u[:, None]
-        if not self.exact:  # S14 ε^a
-            ea *= self.eps_a_decay[c]
-            np.multiply(eps_v, self.eps_a_gain[c], out=tmp)
-            ea += tmp
-        np.multiply(eps_v, self.elig_v_gain[c], out=e)  # S15 e = ψ(ε^v − βε^a) (scaled)
-        np.multiply(ea, self.elig_a_gain[c], out=tmp)
-        e -= tmp
-        js = np.arange(self.N)[c]
-        rows = self.autapse_rows[c]
-        self.elig[rows, js] = 0.0  # S16: no eligibility for autapses
-        self.eps_a[rows, js] = 0.0
-        if self.layout == "paper":
-            self.eps_v[rows, js] = 0.0
-        if self.elig_filtered is None:  # S17 Σ ē
-            self.elig_acc[:, c] += e
-        else:
-            eb = self.elig_filtered[:, c]
-            eb *= self.kappa
-            eb += e
-            self.elig_acc[:, c] += eb
+            self.eps_a_decay_prev[c], self.eps_a_gain_prev[c] = self.eps_a_decay[c], self.eps_a_gain[c]
 
     # ---- sample boundary -------------------------------------------------------------------------------------
     def _start_sample(self, members: list[int]) -> None:
         """§2.1 per-sample reset (a member still waiting for its learning keeps its traces)."""
         if len(members) == self.G:
-            for name in FORWARD_STATE:
-                getattr(self, name)[...] = 0.0
+            self.forward_state[...] = 0.0
             self.y_partial[...] = 0.0
         else:
             for k in members:
-                for name in FORWARD_STATE:
-                    getattr(self, name)[self.cols[k]] = 0.0
+                self.forward_state[:, self.cols[k]] = 0.0
                 self.y_partial[k] = 0.0
         for k in members:
             self.elig_owed[k] = None
@@ -551,26 +519,19 @@ class EpropGroup:
         err2 = err[None, :]
         ls = (err2 @ self.W_out.T)[:, c] / Tn  # R4 (at full width, as in _forward)
         self.learning_signal[c] = ls[0]
-        g = self.elig[:, c]  # reuse the instantaneous-e scratch as the gradient
-        np.multiply(self.elig_acc[:, c], ls, out=g)  # R5
-        g += self.two_l2 * self.W[:, c]  # R7
-        go = self.grad_out[c]
-        go[...] = (self.zbar_sum[c, None] * err2) / Tn + self.two_l2 * self.W_out[c]  # R6 + R7
+        c0, c1 = (0, self.N) if c == slice(None) else (c.start, c.stop)
+        self.readout_acc[c] = (self.zbar_sum[c, None] * err2) / Tn  # R6 before its L2 term
         lr_t = F32(self.lr) * np.sqrt(one - self.beta2_power[k]) / (one - self.beta1_power[k])
-        for w, m, v, gg, tmp in ((self.W[:, c], self.adam_m[:, c], self.adam_v[:, c], g, self.scratch[:, c]),
-                                 (self.W_out[c], self.adam_m_out[c], self.adam_v_out[c], go, np.empty_like(go))):
-            m *= self.adam_beta1
-            np.multiply(gg, self.one_minus_beta1, out=tmp)
-            m += tmp
-            v *= self.adam_beta2
-            np.multiply(gg, self.one_minus_beta2, out=tmp)
-            tmp *= gg
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += self.adam_eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr_t
-            w -= tmp
+        adam = (self.adam_beta1, self.one_minus_beta1, self.adam_beta2, self.one_minus_beta2, self.adam_eps, lr_t)
+        # R5 + R7 and Adam on W (the gradient in the instantaneous-e scratch), R6 + R7 and Adam on W_out
+        for w, m, v, acc, scale, grad, block in (
+                (self.W, self.adam_m, self.adam_v, self.elig_acc, self.learning_signal, self.elig, (0, self.P, c0, c1)),
+                (self.W_out, self.adam_m_out, self.adam_v_out, self.readout_acc, self.ones_out, self.grad_out,
+                 (c0, c1, 0, self.n_out))):
+            if self.compiled:
+                numerics.adam(w, m, v, acc, scale, self.two_l2, grad, *adam, *block)
+            else:
+                numerics.adam_numpy(w, m, v, acc, scale, self.two_l2, grad, *adam, *block)
         if self.p.autapse == "mask":
             js = np.arange(self.N)[c]
             self.W[self.autapse_rows[c], js] = 0.0

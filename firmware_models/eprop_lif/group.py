@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime import TickGroup
+from s2sim.runtime import TickGroup, jit_enabled
+
+from . import numerics
 
 F32 = np.float32
 #: float32 state a step overwrites, stacked arrays laid out one after another in one block so that saving
@@ -73,6 +75,7 @@ class CueGroup:
         self._stale = set(range(G))
         self._outer = np.zeros(self.ebar.shape, F32)  # ε ⊗ h and ē·L, rounded to float32 before they are added
         self.train = True
+        self.compiled = jit_enabled()  # ē and the gradient by numerics.py's compiled loop (bit-identical)
         #: per member, of the step last computed: input events (x and z spikes) and its neurons that fired
         self.events = [0] * G
         self.fired: list[np.ndarray] = [np.zeros(0, np.int64)] * G
@@ -168,20 +171,23 @@ class CueGroup:
             r = F32(1.0) - np.abs(v - self.th) / self.th
             h = self.h[rows]
             h[...] = self.gamma * np.maximum(r, F32(0.0))
-            ebar = self.ebar[rows]
-            ebar *= self.kappa
-            outer = self._outer[rows]
-            ebar += np.multiply(eps[:, :, None], h[:, None, :], out=outer)
         zbar *= self.kappa
         zbar += z
+        L = h if train else None  # the learning signal, in the window
         if window:
             err, w_out = self.err[rows], self.w_out[rows]
             L = err[:, 0, None] * w_out[:, :, 0]
             for o in range(1, p.n_out):
                 L = L + err[:, o, None] * w_out[:, :, o]
             self.learning_signal[rows] = L
-            grad, grad_out = self.grad[rows], self.grad_out[rows]  # views: in place, no copy back
-            grad += np.multiply(ebar, L[:, None, :], out=outer)
+        if train:  # ē ← κ·ē + ε ⊗ h, and in the window G += ē·L (views: in place, no copy back)
+            ebar, grad = self.ebar[rows], self.grad[rows]
+            if self.compiled:
+                numerics.trace_and_gradient(eps, h, ebar, self.kappa, window, L, grad)
+            else:
+                numerics.trace_and_gradient_numpy(eps, h, ebar, self.kappa, window, L, grad, self._outer[rows])
+        if window:
+            grad_out = self.grad_out[rows]
             grad_out += zbar[:, :, None] * err[:, None, :]
         if forward:
             self._widen(members)

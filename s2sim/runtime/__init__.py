@@ -1,8 +1,9 @@
 """The firmware-facing API: the only part of s2sim that firmware models import."""
 from .api import Core, Firmware
 from .cost import CostModel, CostTable, expf_line, kernel_line, op_line
+from .jit import NUMBA_AVAILABLE, jit_enabled  # the decorator: s2sim.runtime.jit.jit
 from .optimiser_costs import ADAM_COSTS
 from .shared import GroupKernel, TickGroup, grouping_enabled
 
 __all__ = ["Core", "Firmware", "CostModel", "CostTable", "expf_line", "kernel_line", "op_line",
-           "GroupKernel", "TickGroup", "grouping_enabled", "ADAM_COSTS"]
+           "GroupKernel", "TickGroup", "grouping_enabled", "ADAM_COSTS", "jit_enabled", "NUMBA_AVAILABLE"]
