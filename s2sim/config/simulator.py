@@ -17,7 +17,7 @@ __all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_E
 
 KERNEL_ENV = "S2SIM_KERNEL"
 GROUP_ENV = "S2SIM_GROUP_NUMERICS"
-KERNELS = ("fast", "exact")
+KERNELS = ("fast", "exact", "counted")
 
 
 @dataclass(frozen=True)

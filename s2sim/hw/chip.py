@@ -13,6 +13,7 @@ body runs at its callback's start, but sends at start + cycles so far.
 """
 from __future__ import annotations
 
+import sys
 from typing import Protocol
 
 import simpy
@@ -104,8 +105,16 @@ class Chip:
         kernel = kernel or kernel_from_env()
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+        self.counted = None  # the counted kernel's window engine (s2sim/counted), None: event-driven only
+        if kernel == "counted":
+            from ..counted import make_engine, numba_available
+            if numba_available():
+                self.counted = make_engine(self)
+            else:
+                print("s2sim: numba is not importable: the counted kernel runs as fast", file=sys.stderr)
+                kernel = "fast"
         self.kernel = kernel
-        self.fast = kernel == "fast"
+        self.fast = kernel in ("fast", "counted")  # counted falls back to the fast rules
         self.p = p
         self.env = env or CountingEnvironment()
         self.fidelity = noc_fidelity
@@ -168,6 +177,13 @@ class Chip:
 
     def run_ticks(self, n_ticks: int, drain_ns: float | None = None) -> None:
         """Fire ``n_ticks`` more timer ticks, then let the work they caused finish."""
+        if self.counted is not None:
+            self.counted.run_ticks(n_ticks, drain_ns)
+        else:
+            self.run_ticks_event_driven(n_ticks, drain_ns)
+
+    def run_ticks_event_driven(self, n_ticks: int, drain_ns: float | None = None) -> None:
+        """``run_ticks`` on the event-driven kernel (``fast`` or ``exact`` rules)."""
         self.tick_limit += n_ticks
         for group in self.timer_groups.values():
             group.arm()

@@ -1,0 +1,311 @@
+"""The window driver of the ``counted`` kernel: runs a chip's ticks in windows through the compiled
+loop, and hands every stretch the loop does not model to the event-driven kernel (``fast`` rules).
+
+Guard and fallback live here, in one place:
+
+* *static* (the whole run goes event-driven): a trace recorder, DVFS, packet-level NoC fidelity, a
+  firmware family the counted kernel does not cover yet, timers of different periods or phases;
+* *at a window's start*: work carried over from the ticks before (a callback, handler, booking or
+  delivery still pending: the chip is not quiescent) -> that window runs event-driven;
+* *inside a window*: the loop returns the first tick that leaves its model (``loop.REASONS``: an
+  overrun, a late packet, a full TX queue, a drop, ...). Nothing was written to the chip or the
+  firmware yet (the loop works on copies; the Poisson generators' states are put back), so the
+  ticks before it are rerun and committed, and the event-driven kernel runs from that tick to the
+  window's end.
+
+The summary's ``simulator`` section counts windows and ticks on each path (``summary``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from simpy.core import URGENT
+from simpy.events import Event
+
+from .lif import LifModel, NotModelled
+from .loop import OK, REASONS, run_window
+
+#: ticks per window (a fallback runs at most the rest of one window event-driven)
+WINDOW_TICKS = 64
+#: two times closer than this (ns, plus a few ulps of the time) count as the same instant
+EPS_NS = 1e-5
+
+
+class CountedEngine:
+    def __init__(self, chip):
+        self.chip = chip
+        self._model: LifModel | None = None
+        self._model_key: tuple | None = None
+        self._static: str | None = None
+        self.windows = {"counted": 0, "event_driven": 0}
+        self.ticks = {"counted": 0, "event_driven": 0}
+        self.fallbacks: dict[str, int] = {}  # reason -> windows that fell back for it
+
+    # ---- what the summary shows ------------------------------------------------------------------------
+    def summary(self) -> dict:
+        return {"counted_windows": dict(self.windows), "counted_ticks": dict(self.ticks),
+                "counted_fallbacks": dict(sorted(self.fallbacks.items()))}
+
+    def _fallback(self, reason: str) -> None:
+        self.fallbacks[reason] = self.fallbacks.get(reason, 0) + 1
+
+    # ---- static coverage -----------------------------------------------------------------------------
+    def _model_for_run(self) -> LifModel | None:
+        chip = self.chip
+        key = tuple((pe.id, id(pe.firmware)) for pe in chip.used_pes())
+        if key != self._model_key:
+            self._model_key, self._model, self._static = key, None, None
+            if chip.recorder is not None:
+                self._static = "trace recorder attached"
+            elif chip.fidelity != "burst":
+                self._static = "packet-level NoC fidelity"
+            else:
+                try:
+                    self._model = LifModel(chip)
+                except NotModelled as err:
+                    self._static = str(err)
+        if chip.dvfs_policy is not None:
+            return None if self._note_static("DVFS") else None
+        if self._model is None:
+            self._note_static(self._static)
+        return self._model
+
+    def _note_static(self, reason: str) -> bool:
+        self._fallback(f"not counted: {reason}")
+        return True
+
+    # ---- running ticks -----------------------------------------------------------------------------------
+    def run_ticks(self, n_ticks: int, drain_ns: float | None) -> None:
+        chip = self.chip
+        model = self._model_for_run() if n_ticks > 0 else None
+        timer = model.timer if model is not None else None
+        if timer is None or timer.next_tick != chip.tick_limit or timer.armed:
+            if model is not None:
+                self._fallback("not counted: timer state")
+            self.windows["event_driven"] += 1
+            self.ticks["event_driven"] += n_ticks
+            chip.run_ticks_event_driven(n_ticks, drain_ns)
+            return
+        env = chip.env
+        t_first = timer.next_tick
+        t_end = t_first + n_ticks
+        until = timer.time_of(t_end - 1) + (timer.period_ns if drain_ns is None else drain_ns)
+        u0 = env.now
+        if until <= u0:
+            chip.run_ticks_event_driven(n_ticks, drain_ns)
+            return
+        chip.tick_limit = t_first
+        stop = self._event_at(until, u0)  # what env.run(until) would schedule, from the call's start
+        until_at = u0 + (until - u0)
+        t = t_first
+        while t < t_end:
+            w_end = min(t + WINDOW_TICKS, t_end)
+            if self._quiescent(model, t, stop):
+                b, reason = self._counted(model, t, w_end, t_first, u0, until_at)
+                t = b
+                if b == w_end:
+                    continue
+                self._fallback(REASONS[reason])
+            else:
+                self._fallback("work carried over from the ticks before")
+            self._event_driven(timer, t, w_end, t_end, t_first, stop)
+            t = w_end
+        chip.tick_limit = t_end
+        if stop.callbacks is not None:  # not processed yet
+            env.run(until=stop)
+        chip.flush_stats()
+
+    def _event_at(self, t_ns: float, now: float) -> Event:
+        """An URGENT event at ``t_ns`` scheduled now (= ``now``), as ``simpy.Environment.run`` makes its
+        ``until``: the call ends at the instant the event-driven kernel would end it."""
+        env = self.chip.env
+        ev = Event(env)
+        ev._ok, ev._value = True, None
+        env.schedule(ev, URGENT, t_ns - now)
+        return ev
+
+    def _event_driven(self, timer, t: int, w_end: int, t_end: int, t_first: int, stop: Event) -> None:
+        """Ticks ``t`` .. ``w_end`` - 1 on the event-driven kernel."""
+        chip, env = self.chip, self.chip.env
+        self.windows["event_driven"] += 1
+        self.ticks["event_driven"] += w_end - t
+        chip.tick_limit = w_end
+        if t == t_first:
+            timer.arm()  # as run_ticks arms it, at the call's start
+        else:  # as the fire of tick t - 1 arms it
+            saved = env._now
+            env._now = chip.tick_time(timer.pes[0], t - 1)
+            timer.arm()
+            env._now = saved
+        if w_end == t_end:
+            env.run(until=stop)
+            return
+        pause = timer.time_of(w_end) - 10 * EPS_NS
+        if pause > env.now:
+            env.run(until=pause)
+
+    def _quiescent(self, model: LifModel, t: int, stop: Event) -> bool:
+        """Nothing pending before tick ``t``: no event but the call's stop, every PE idle."""
+        chip, env = self.chip, self.chip.env
+        for entry in env._queue:  # (a stop of an earlier env.run stays queued without callbacks: a no-op)
+            if entry[3] is not stop and entry[3].callbacks:
+                return False
+        if chip.events._due or chip.events._bookings:
+            return False
+        start = chip.tick_time(model.pes[0], t - 1) if t > 0 else 0.0
+        for pe in model.pes:
+            d = pe.dispatcher
+            if d.running is not None or d.tasks_outstanding or d.in_preempt or any(d.queues):
+                return False
+            if pe.sends.pending or pe.sends.closed or pe.tick != t - 1:
+                return False
+            engine = chip.dmas[pe.id]
+            if engine.busy or engine.queue:
+                return False
+            free = pe.preemption.free_ns  # (0.0: no handler ever ran)
+            if free > 0.0 and free >= model.timer.time_of(t) - EPS_NS:
+                return False
+        return start <= model.timer.time_of(t)
+
+    # ---- a counted stretch ---------------------------------------------------------------------------------
+    def _tick_starts(self, timer, t: int, n: int, t_first: int, u0: float, until_at: float):
+        """When ticks ``t`` .. ``t + n - 1`` fire (each armed at the previous fire, the call's first at
+        its start: ``TimerGroup.arm``, ``EventQueue.call_at``), and the instant each tick's work must
+        end before (the next fire, or the call's end)."""
+        now = u0 if t == t_first else self.chip.tick_time(timer.pes[0], t - 1)
+        starts = np.empty(n)
+        for k in range(n):
+            target = timer.time_of(t + k)
+            t_ns = target if target >= now else now
+            delay = t_ns - now
+            now = now + (delay if delay > 0.0 else 0.0)
+            starts[k] = now
+        bounds = np.empty(n)
+        bounds[:-1] = starts[1:]
+        nxt = timer.time_of(t + n)
+        last = starts[-1]
+        delay = (nxt if nxt >= last else last) - last
+        bounds[-1] = min(last + (delay if delay > 0.0 else 0.0), until_at)
+        return starts, bounds
+
+    def _counted(self, model: LifModel, t: int, w_end: int, t_first: int, u0: float, until_at: float):
+        """Run ticks ``t`` .. ``w_end`` - 1 in the loop; commit what it modelled. Returns (first tick not
+        committed, reason code)."""
+        starts, bounds = self._tick_starts(model.timer, t, w_end - t, t_first, u0, until_at)
+        rng = model.rng_states()
+        out = self._loop(model, t, w_end - t, starts, bounds)
+        done, reason = out["ticks"], out["reason"]
+        if reason != OK:
+            model.set_rng_states(rng)
+            if done == 0:
+                return t, reason
+            out = self._loop(model, t, done, starts[:done], bounds[:done])  # the same, stopping before it
+            assert out["reason"] == OK and out["ticks"] == done
+        self._commit(model, t, done, starts, out)
+        return t + done, reason
+
+    def _loop(self, model: LifModel, t: int, n: int, starts, bounds) -> dict:
+        chip = self.chip
+        U, P = len(model.pes), len(model.phases)
+        src_fired, src_ptr = model.draw_inputs(n)
+        v, inp = model.read_state()
+        free = chip.noc.link_free_ns
+        link_free = np.asarray([free.get(k, 0.0) for k in model.link_keys], float)
+        link_before = link_free.copy()
+        pre_free = np.asarray([pe.preemption.free_ns for pe in model.pes], float)
+        tx_free = np.asarray([pe.tx.free_ns for pe in model.pes], float)
+        last_send = np.asarray([pe.sends.last_send_ns for pe in model.pes], float)
+        done = np.zeros((n, U))
+        ph = np.zeros((n, U, P))
+        seen = np.zeros((n, U, P), bool)
+        pin = np.zeros((n, U), np.int64)
+        pout = np.zeros((n, U), np.int64)
+        fired = np.empty(n * (model.n_state + int(model.nneur[model.kind == 0].sum())), np.int64)
+        fired_ptr = np.zeros(n * U + 1, np.int64)
+        cnt = np.zeros((U, 3), np.int64)
+        busy = np.zeros(U)
+        brk = np.zeros((U, P, 3))
+        brk_seen = np.zeros((U, P), bool)
+        machine = np.zeros(4, np.int64)
+        c = model.costs
+        ticks, reason = run_window(
+            t, n, starts, bounds, EPS_NS,
+            model.kind, model.pe_id, model.npc, model.nneur, model.voff, model.sends, model.route_of,
+            v, inp, model.alpha, model.thr, model.reset_zero, src_fired, src_ptr,
+            model.r_inj, model.r_src_node, model.r_eptr, model.e_from, model.e_to, model.e_link,
+            model.r_jptr, model.j_unit, model.j_node, model.j_link, model.r_dropped, model.n_routes_deliv,
+            model.n_nodes, link_free, model.rowoff, model.row_ptr, model.post_all, model.weight_all, model.base,
+            c.ln_table, c.ln_phase, c.ln_count, c.ln_tptr, c.t_per, c.t_k, c.t_nom, c.t_low, c.t_high, c.t_kern,
+            model.send_cycles, model.irq_cycles, model.ser, model.inject_ns, model.eject_ns, model.hop_ns,
+            model.tx_size, model.phases.index("comms"), model.phases.index("irq"),
+            pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
+            machine)
+        return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "link_free": link_free,
+                "link_before": link_before, "pre_free": pre_free, "tx_free": tx_free, "last_send": last_send,
+                "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,
+                "fired": fired[:fired_ptr[-1]].copy() if n else fired[:0], "fired_ptr": fired_ptr, "cnt": cnt,
+                "busy": busy, "brk": brk, "brk_seen": brk_seen, "machine": machine}
+
+    def _commit(self, model: LifModel, t: int, n: int, starts, out: dict) -> None:
+        """Write ``n`` modelled ticks into the chip and the firmware, as the event-driven kernel leaves them."""
+        chip, c = self.chip, self.chip.counters
+        U, phases = len(model.pes), model.phases
+        self.windows["counted"] += 1
+        self.ticks["counted"] += n
+        model.write_state(out["v"], out["inp"])
+        fired, ptr = out["fired"], out["fired_ptr"]
+        for u, fw in enumerate(model.firmwares):
+            if model.kind[u] == 0 or fw.record:
+                fw.spikes.extend(fired[ptr[k * U + u]:ptr[k * U + u + 1]] for k in range(n))
+        for group in model.lif_groups:
+            ticks = group.ticks
+            ticks.updates += n
+            for m in range(ticks.n_members):
+                ticks.ran[m] = t + n - 1
+                ticks.pending[m] = None
+        stats = chip.stats
+        done, ph, seen, pin, pout = out["done"], out["ph"], out["seen"], out["pin"], out["pout"]
+        for u, pe in enumerate(model.pes):
+            pe.rows.flush()
+        for k in range(n):
+            for u, pe in enumerate(model.pes):
+                row_seen = seen[k, u]
+                row_ph = ph[k, u]
+                stats.add_row(t + k, pe.id, float(done[k, u]),
+                              {phases[p]: float(row_ph[p]) for p in range(len(phases)) if row_seen[p]},
+                              int(pin[k, u]), int(pout[k, u]), pe.level.name)
+        cnt, busy, brk, brk_seen = out["cnt"], out["busy"], out["brk"], out["brk_seen"]
+        for u, pe in enumerate(model.pes):
+            i = pe.id
+            c.callbacks[i] += int(cnt[u, 0])
+            c.packets_sent[i] += int(cnt[u, 1])
+            c.packets_received[i] += int(cnt[u, 2])
+            by_level = c.cycles_by_level[i]
+            by_level[pe.level.name] = by_level.get(pe.level.name, 0.0) + float(busy[u])
+            delta = c.bracket_delta[i]
+            for p in np.flatnonzero(brk_seen[u]):
+                d = delta.setdefault(phases[p], [0.0, 0.0, 0.0])
+                d[0] += float(brk[u, p, 0])
+                d[1] += float(brk[u, p, 1])
+                d[2] += float(brk[u, p, 2])
+            pe.tick = t + n - 1
+            pe.tick_start_ns = float(starts[n - 1])
+            pe.preemption.free_ns = float(out["pre_free"][u])
+            pe.preemption.intervals = []
+            pe.tx.free_ns = float(out["tx_free"][u])
+            pe.sends.last_send_ns = float(out["last_send"][u])
+            rows = pe.rows
+            rows.row, rows.phases, rows.done_ns, rows.packets_in, rows.packets_out = t + n - 1, {}, 0.0, 0, 0
+        m = out["machine"]
+        c.copies_sent += int(m[0])
+        c.deliveries += int(m[1])
+        c.packets_routed += int(m[2])
+        c.packet_hops += int(m[3])
+        free = chip.noc.link_free_ns
+        for key, before, after in zip(model.link_keys, out["link_before"].tolist(), out["link_free"].tolist()):
+            if after != before or key in free:
+                free[key] = after
+        timer = model.timer
+        timer.next_tick = t + n
+        for k in range(n):
+            if starts[k] != timer.time_of(t + k):
+                timer.fired_late[t + k] = float(starts[k])
