@@ -6,12 +6,12 @@ Guard and fallback live here, in one place:
 * *static* (the whole run goes event-driven): a trace recorder, DVFS, packet-level NoC fidelity, a
   firmware family the counted kernel does not cover yet, timers of different periods or phases;
 * *at a window's start*: work carried over from the ticks before (a callback, handler, booking or
-  delivery still pending: the chip is not quiescent) -> that window runs event-driven;
+  delivery still pending: the chip is not quiescent) -> that tick runs event-driven;
 * *inside a window*: the loop returns the first tick that leaves its model (``loop.REASONS``: an
   overrun, a late packet, a full TX queue, a drop, ...). Nothing was written to the chip or the
   firmware yet (the loop works on copies; the Poisson generators' states are put back), so the
-  ticks before it are rerun and committed, and the event-driven kernel runs from that tick to the
-  window's end.
+  ticks before it are rerun and committed, and the event-driven kernel runs that tick
+  (``EVENT_TICKS``); then counting resumes where the chip is quiescent again.
 
 The summary's ``simulator`` section counts windows and ticks on each path (``summary``).
 """
@@ -21,13 +21,17 @@ import numpy as np
 from simpy.core import URGENT
 from simpy.events import Event
 
+from ..hw.events import TimerTick
 from .lif import LifModel, NotModelled
 from .loop import OK, REASONS, run_window
 
-#: ticks per window (a fallback runs at most the rest of one window event-driven)
+#: ticks per counted window
 WINDOW_TICKS = 64
-#: two times closer than this (ns, plus a few ulps of the time) count as the same instant
-EPS_NS = 1e-5
+#: ticks run event-driven after a fallback before counting is tried again
+EVENT_TICKS = 1
+#: two times closer than this (ns, plus a few dozen ulps of the time: SimPy adds and subtracts
+#: ``now`` when it schedules, so it may order them either way) count as one instant
+EPS_NS = 1e-9
 
 
 class CountedEngine:
@@ -36,7 +40,9 @@ class CountedEngine:
         self._model: LifModel | None = None
         self._model_key: tuple | None = None
         self._static: str | None = None
-        self.windows = {"counted": 0, "event_driven": 0}
+        self.window_ticks = WINDOW_TICKS
+        #: counted windows, event-driven ones, and counted ones cut short by the guard
+        self.windows = {"counted": 0, "event_driven": 0, "cut_short": 0}
         self.ticks = {"counted": 0, "event_driven": 0}
         self.fallbacks: dict[str, int] = {}  # reason -> windows that fell back for it
 
@@ -63,15 +69,11 @@ class CountedEngine:
                     self._model = LifModel(chip)
                 except NotModelled as err:
                     self._static = str(err)
-        if chip.dvfs_policy is not None:
-            return None if self._note_static("DVFS") else None
-        if self._model is None:
-            self._note_static(self._static)
+        reason = "DVFS" if chip.dvfs_policy is not None else self._static
+        if reason is not None:
+            self._fallback(f"not counted: {reason}")
+            return None
         return self._model
-
-    def _note_static(self, reason: str) -> bool:
-        self._fallback(f"not counted: {reason}")
-        return True
 
     # ---- running ticks -----------------------------------------------------------------------------------
     def run_ticks(self, n_ticks: int, drain_ns: float | None) -> None:
@@ -93,23 +95,28 @@ class CountedEngine:
         if until <= u0:
             chip.run_ticks_event_driven(n_ticks, drain_ns)
             return
-        chip.tick_limit = t_first
+        chip.tick_limit = t_end  # as the event-driven run_ticks sets it: a fire arms the next tick
         stop = self._event_at(until, u0)  # what env.run(until) would schedule, from the call's start
         until_at = u0 + (until - u0)
         t = t_first
         while t < t_end:
-            w_end = min(t + WINDOW_TICKS, t_end)
+            w_end = min(t + self.window_ticks, t_end)
             if self._quiescent(model, t, stop):
+                self._disarm(timer)
                 b, reason = self._counted(model, t, w_end, t_first, u0, until_at)
+                if b > t:
+                    self._arm_after(timer, b, t_end)
+                    if b < w_end:
+                        self.windows["cut_short"] += 1
                 t = b
                 if b == w_end:
                     continue
                 self._fallback(REASONS[reason])
             else:
                 self._fallback("work carried over from the ticks before")
-            self._event_driven(timer, t, w_end, t_end, t_first, stop)
-            t = w_end
-        chip.tick_limit = t_end
+            e_end = min(t + EVENT_TICKS, t_end)
+            self._event_driven(timer, t, e_end, t_end, t_first, stop)
+            t = e_end
         if stop.callbacks is not None:  # not processed yet
             env.run(until=stop)
         chip.flush_stats()
@@ -124,18 +131,16 @@ class CountedEngine:
         return ev
 
     def _event_driven(self, timer, t: int, w_end: int, t_end: int, t_first: int, stop: Event) -> None:
-        """Ticks ``t`` .. ``w_end`` - 1 on the event-driven kernel."""
+        """Ticks ``t`` .. ``w_end`` - 1 on the event-driven kernel; it stops just before tick ``w_end``
+        fires (the next window may be counted), or at the call's end."""
         chip, env = self.chip, self.chip.env
         self.windows["event_driven"] += 1
         self.ticks["event_driven"] += w_end - t
-        chip.tick_limit = w_end
-        if t == t_first:
-            timer.arm()  # as run_ticks arms it, at the call's start
-        else:  # as the fire of tick t - 1 arms it
-            saved = env._now
-            env._now = chip.tick_time(timer.pes[0], t - 1)
-            timer.arm()
-            env._now = saved
+        if not timer.armed:  # (a counted window took it back, or this is the call's first tick)
+            if t == t_first:
+                timer.arm()  # as run_ticks arms it, at the call's start
+            else:
+                self._arm_after(timer, t, t_end)
         if w_end == t_end:
             env.run(until=stop)
             return
@@ -143,15 +148,53 @@ class CountedEngine:
         if pause > env.now:
             env.run(until=pause)
 
+    def _arm_after(self, timer, t: int, t_end: int) -> None:
+        """Counted ticks up to ``t`` - 1 were committed: arm tick ``t`` as the fire of ``t`` - 1 arms it
+        (``TimerGroup.fire``: at that instant, so the same float arithmetic gives its time)."""
+        if t >= t_end:
+            return
+        env = self.chip.env
+        saved = env._now
+        env._now = self.chip.tick_time(timer.pes[0], t - 1)
+        timer.arm()
+        env._now = saved
+
+    def _disarm(self, timer) -> None:
+        """Take back the armed next tick (``_quiescent`` found it the only thing pending): the counted
+        window fires its ticks itself."""
+        if not timer.armed:
+            return
+        events = self.chip.events
+        for t_ns, group in list(events._due.items()):
+            if len(group) == 1 and type(group[0]) is TimerTick:
+                del events._due[t_ns]
+                for entry in self.chip.env._queue:
+                    ev = entry[3]
+                    if ev.callbacks and getattr(ev, "_value", None) == t_ns and events._run_due in ev.callbacks:
+                        ev.callbacks.remove(events._run_due)
+                        break
+        timer.armed = False
+
     def _quiescent(self, model: LifModel, t: int, stop: Event) -> bool:
-        """Nothing pending before tick ``t``: no event but the call's stop, every PE idle."""
+        """Nothing pending before tick ``t``: no event but the call's stop and the armed tick ``t``,
+        every PE idle."""
         chip, env = self.chip, self.chip.env
-        for entry in env._queue:  # (a stop of an earlier env.run stays queued without callbacks: a no-op)
-            if entry[3] is not stop and entry[3].callbacks:
-                return False
-        if chip.events._due or chip.events._bookings:
+        due = chip.events._due
+        if chip.events._bookings or len(due) > 1:
             return False
-        start = chip.tick_time(model.pes[0], t - 1) if t > 0 else 0.0
+        armed_at = None
+        if due:
+            (armed_at, group), = due.items()
+            if not model.timer.armed or len(group) != 1 or type(group[0]) is not TimerTick \
+                    or model.timer.next_tick != t:
+                return False
+        for entry in env._queue:  # (a stop of an earlier env.run stays queued without callbacks: a no-op)
+            ev = entry[3]
+            if ev is stop or not ev.callbacks:
+                continue
+            if armed_at is not None and getattr(ev, "_value", None) == armed_at:
+                continue
+            return False
         for pe in model.pes:
             d = pe.dispatcher
             if d.running is not None or d.tasks_outstanding or d.in_preempt or any(d.queues):
@@ -164,7 +207,7 @@ class CountedEngine:
             free = pe.preemption.free_ns  # (0.0: no handler ever ran)
             if free > 0.0 and free >= model.timer.time_of(t) - EPS_NS:
                 return False
-        return start <= model.timer.time_of(t)
+        return True
 
     # ---- a counted stretch ---------------------------------------------------------------------------------
     def _tick_starts(self, timer, t: int, n: int, t_first: int, u0: float, until_at: float):

@@ -115,7 +115,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     for t in range(n_ticks):
         s = tick_start[t]
         bound = tick_bound[t]
-        eps = eps_abs + 4e-16 * abs(bound)
+        eps = eps_abs + 1e-14 * abs(bound)  # a few dozen ulps of the largest time of the tick
         par = (t0 + t) & 1  # the input buffer of this tick (its parity), as the firmware indexes it
         nxt = 1 - par
         # ---- 1. timer callbacks --------------------------------------------------------------------
@@ -266,7 +266,8 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 src = d_src[u, c]
                 first = d_first[u, c]
                 last = d_last[u, c]
-                if abs(first - end) <= eps:
+                gap = abs(first - end)
+                if gap <= eps and gap != 0.0:  # (at the same instant: no steal either way)
                     return t, R_TIE
                 running = first < end
                 k0 = fired_ptr[t * U + src]

@@ -351,5 +351,8 @@ class Chip:
         """Host writes ``array`` into DRAM under ``name`` (no simulated cost: done before the run)."""
         self.dram.store(name, array)
 
+    def kernel_report(self) -> dict:
+        return self.counted.summary() if self.counted is not None else {}
+
     def used_pes(self) -> list[PE]:
         return [pe for pe in self.pes if pe.firmware is not None]
