@@ -116,6 +116,13 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
         s = tick_start[t]
         bound = tick_bound[t]
         eps = eps_abs + 1e-14 * abs(bound)  # a few dozen ulps of the largest time of the tick
+        # SimPy schedules an event at now + (t - now), not at t. Every instant of this tick lies in
+        # [s, bound), every "now" it is scheduled from in [s, that instant]: if bound <= 2 s, each
+        # t - now is exact (Sterbenz) and each event's time is its record's value, so the kernel's
+        # order is the values' order and equal values give the same result in either order (a
+        # handler starting at the callback's end steals nothing). Else (the first tick) a delivery
+        # within a few ulps of the callback's end might be ordered either way: fall back.
+        exact_times = 2.0 * s >= bound
         par = (t0 + t) & 1  # the input buffer of this tick (its parity), as the firmware indexes it
         nxt = 1 - par
         # ---- 1. timer callbacks --------------------------------------------------------------------
@@ -267,7 +274,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 first = d_first[u, c]
                 last = d_last[u, c]
                 gap = abs(first - end)
-                if gap <= eps and gap != 0.0:  # (at the same instant: no steal either way)
+                if gap <= eps and gap != 0.0 and not exact_times:
                     return t, R_TIE
                 running = first < end
                 k0 = fired_ptr[t * U + src]
