@@ -3,11 +3,11 @@
 
     python benchmarks/compare_sanafe.py [NETWORK.yaml] [--ticks 200] [--repeat 3] [--set key=value ...]
 
-SANA-FE (https://github.com/SLAM-Lab/SANA-FE) is not a dependency of s2sim: run this script in a
-benchmark-only environment that has both, e.g.
+SANA-FE (https://github.com/SLAM-Lab/SANA-FE) is not a dependency of s2sim, only of its benchmarks
+(the ``bench`` extra: ``pip install -e .[bench]``), or in a benchmark-only environment, e.g.
 
     python3 -m venv ../venv-sanafe && ../venv-sanafe/bin/pip install sanafe -e .
-    OPENBLAS_NUM_THREADS=1 ../venv-sanafe/bin/python benchmarks/compare_sanafe.py
+    OPENBLAS_NUM_THREADS=1 ../venv-sanafe/bin/python benchmarks/compare_sanafe.py --kernel counted
 
 What is the same on both sides: the layers, the synapses and their weights (s2sim's build of the
 network file, ``lif_inference.app.load_and_place``), the Poisson input spike trains (drawn by
