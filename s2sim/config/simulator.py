@@ -24,7 +24,7 @@ KERNELS = ("fast", "exact", "counted")
 class SimulatorSettings:
     """The resolved switches and where each came from (``run.simulator`` or the variable's name)."""
 
-    kernel: str = "fast"
+    kernel: str = "counted"
     group_numerics: bool = True
     noc_fidelity: str = "burst"
     origin: tuple[tuple[str, str], ...] = ()

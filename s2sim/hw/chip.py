@@ -22,6 +22,8 @@ import simpy
 # declares ``on_packet_burst_group`` handle a burst's numerics for all its destination PEs at once
 # (without a trace recorder), ``exact`` runs every handler per PE (the reference the fast one is tested
 # against, bit for bit; docs/simulation-model.md "Fast path"). Everything else is the same code in both.
+# ``counted`` (the default) runs windows of ticks in a compiled loop where it models the run and the
+# fast rules elsewhere (``s2sim/counted``; docs/simulation-model.md "The counted kernel").
 from ..config.simulator import KERNELS
 from .dma import DmaEngine
 from .counters import Counters
@@ -37,10 +39,10 @@ from .tickstats import TickStats
 
 
 def kernel_from_env() -> str:
-    """The kernel ``$S2SIM_KERNEL`` asks for (default ``fast``), read where every switch is read
+    """The kernel ``$S2SIM_KERNEL`` asks for (default ``counted``), read where every switch is read
     (``s2sim.config.simulator``): for a ``Simulation`` built without a run entry (tests, the Python API)."""
     from ..config.simulator import env_overrides
-    return env_overrides().get("kernel", "fast")
+    return env_overrides().get("kernel", "counted")
 
 
 class Recorder(Protocol):
