@@ -58,7 +58,7 @@ class CountedEngine:
     def _model_for_run(self) -> LifModel | None:
         chip = self.chip
         key = tuple((pe.id, id(pe.firmware)) for pe in chip.used_pes())
-        if key != self._model_key:
+        if key != self._model_key or (self._model is not None and not self._model.still_valid()):
             self._model_key, self._model, self._static = key, None, None
             if chip.recorder is not None:
                 self._static = "trace recorder attached"

@@ -136,6 +136,7 @@ class LifModel:
         for name in ("comms", "irq"):
             if name not in self.phases:
                 self.phases.append(name)
+        self.priorities = [dict(pe.dispatcher.priorities) for pe in pes]
         p = chip.p
         self.send_cycles = float(p.send_packet_cycles)
         self.irq_cycles = float(p.irq_entry_cycles + p.irq_exit_cycles)
@@ -161,12 +162,14 @@ class LifModel:
 
         r_inj, r_src, r_eptr, e_from, e_to, e_link = [], [], [0], [], [], []
         r_jptr, j_unit, j_node, j_link, r_drop, r_ndel = [0], [], [], [], [], []
+        self.routes: list = []  # (PE, key, Route) as compiled: a routing change between calls rebuilds the model
         self.route_of = np.full(U, -1, np.int64)
         for u, (pe, fw) in enumerate(zip(self.pes, self.firmwares)):
             if not self.sends[u] or fw.n == 0:
                 continue
             base = pe.id << KEY_SHIFT
             route = noc.route(pe.id, base)
+            self.routes.append((pe.id, base, route))
             if noc.route(pe.id, base | (fw.n - 1)) is not route:
                 raise NotModelled(f"PE {pe.id}'s keys take more than one route")
             self.route_of[u] = len(r_inj)
@@ -216,6 +219,16 @@ class LifModel:
         self.row_ptr = np.concatenate(ptrs)
         self.post_all = np.concatenate(posts) if posts else np.zeros(0, np.int64)
         self.weight_all = np.concatenate(weights) if weights else np.zeros(0, np.float32)
+
+    def still_valid(self) -> bool:
+        """What the arrays were built from is unchanged: routes, callback priorities, timers."""
+        noc = self.chip.noc
+        if any(noc.route(pe, key) is not route for pe, key, route in self.routes):
+            return False
+        if any(pe.dispatcher.priorities != prios for pe, prios in zip(self.pes, self.priorities)):
+            return False
+        groups = [g for g in self.chip.timer_groups.values() if g.pes]
+        return len(groups) == 1 and groups[0] is self.timer and len(self.timer.pes) == len(self.pes)
 
     # ---- numerics state --------------------------------------------------------------------------------
     def read_state(self) -> tuple[np.ndarray, np.ndarray]:

@@ -104,6 +104,23 @@ def test_packets_to_a_pe_without_a_program_are_dropped_on_the_event_driven_kerne
     assert report["counted_ticks"]["counted"] > 0  # ticks where that PE sent nothing were still counted
 
 
+def test_a_routing_change_between_two_calls_is_seen_by_the_next_window():
+    def run_twice(kernel):
+        with tf.kernel_env(kernel):
+            ctx, sim, built, firmwares = load_and_place(LIF_BENCH, SMALL)
+            sim.run_ticks(10)
+            src = built.slices_of(1)[0].pe
+            idle = max(s.pe for s in built.slices) + 1
+            sim.machine.routing.add_multicast(src << 16, 0xFFFF0000, src, [idle])
+            sim.run_ticks(10)
+        return tf.timing_results(sim), [raster(built, firmwares, 1, 20)], sim
+
+    exact, counted = run_twice("exact"), run_twice("counted")
+    assert exact[0]["dropped_packets"] > 0
+    assert_same_run(exact, counted)
+    assert counted[2].machine.kernel_report()["counted_ticks"]["counted"] >= 10
+
+
 def test_a_family_the_counted_kernel_does_not_cover_runs_event_driven_and_says_why():
     path, sets, options = tf.small_run("nir")
     with tf.kernel_env("counted"):
