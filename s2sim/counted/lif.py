@@ -137,6 +137,7 @@ class LifModel:
             if name not in self.phases:
                 self.phases.append(name)
         self.priorities = [dict(pe.dispatcher.priorities) for pe in pes]
+        self.levels = [pe.level for pe in pes]
         p = chip.p
         self.send_cycles = float(p.send_packet_cycles)
         self.irq_cycles = float(p.irq_entry_cycles + p.irq_exit_cycles)
@@ -221,11 +222,14 @@ class LifModel:
         self.weight_all = np.concatenate(weights) if weights else np.zeros(0, np.float32)
 
     def still_valid(self) -> bool:
-        """What the arrays were built from is unchanged: routes, callback priorities, timers."""
+        """What the arrays were built from is unchanged: routes, callback priorities, performance
+        levels, timers (the synaptic rows of inference never change)."""
         noc = self.chip.noc
         if any(noc.route(pe, key) is not route for pe, key, route in self.routes):
             return False
         if any(pe.dispatcher.priorities != prios for pe, prios in zip(self.pes, self.priorities)):
+            return False
+        if any(pe.level is not level for pe, level in zip(self.pes, self.levels)):
             return False
         groups = [g for g in self.chip.timer_groups.values() if g.pes]
         return len(groups) == 1 and groups[0] is self.timer and len(self.timer.pes) == len(self.pes)
