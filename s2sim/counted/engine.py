@@ -249,8 +249,9 @@ class CountedEngine:
     def _loop(self, model: LifModel, t: int, n: int, starts, bounds) -> dict:
         chip = self.chip
         U, P = len(model.pes), len(model.phases)
-        src_fired, src_ptr = model.draw_inputs(n)
-        v, inp = model.read_state()
+        src_fired, src_ptr = model.draw_inputs(t, n)
+        v, inp, i_syn = model.read_state()
+        volt = np.zeros((n, model.n_state), np.float32)
         free = chip.noc.link_free_ns
         link_free = np.asarray([free.get(k, 0.0) for k in model.link_keys], float)
         link_before = link_free.copy()
@@ -273,7 +274,9 @@ class CountedEngine:
         ticks, reason = run_window(
             t, n, starts, bounds, EPS_NS,
             model.kind, model.pe_id, model.npc, model.nneur, model.voff, model.sends, model.route_of,
-            v, inp, model.alpha, model.thr, model.reset_zero, src_fired, src_ptr,
+            model.timer_table, model.syn_table,
+            v, inp, model.alpha, model.thr, model.reset_zero, model.coef, i_syn, model.has_syn, model.spiking, volt,
+            src_fired, src_ptr,
             model.r_inj, model.r_src_node, model.r_eptr, model.e_from, model.e_to, model.e_link,
             model.r_jptr, model.j_unit, model.j_node, model.j_link, model.r_dropped, model.n_routes_deliv,
             model.n_nodes, link_free, model.rowoff, model.row_ptr, model.post_all, model.weight_all, model.base,
@@ -282,7 +285,8 @@ class CountedEngine:
             model.tx_size, model.phases.index("comms"), model.phases.index("irq"),
             pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
             machine)
-        return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "link_free": link_free,
+        return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
+                "link_free": link_free,
                 "link_before": link_before, "pre_free": pre_free, "tx_free": tx_free, "last_send": last_send,
                 "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,
                 "fired": fired[:fired_ptr[-1]].copy() if n else fired[:0], "fired_ptr": fired_ptr, "cnt": cnt,
@@ -294,11 +298,15 @@ class CountedEngine:
         U, phases = len(model.pes), model.phases
         self.windows["counted"] += 1
         self.ticks["counted"] += n
-        model.write_state(out["v"], out["inp"])
-        fired, ptr = out["fired"], out["fired_ptr"]
+        model.write_state(out["v"], out["inp"], out["i_syn"])
+        fired, ptr, volt = out["fired"], out["fired_ptr"], out["volt"]
         for u, fw in enumerate(model.firmwares):
-            if model.kind[u] == 0 or fw.record:
+            kind = model.kind[u]
+            if kind == 0 or (kind == 1 and fw.record) or (kind == 2 and fw.spiking):
                 fw.spikes.extend(fired[ptr[k * U + u]:ptr[k * U + u + 1]] for k in range(n))
+            if kind == 2:  # a NeuronCore records its voltages every tick
+                o = model.voff[u]
+                fw.voltages.extend(volt[k, o:o + fw.n].copy() for k in range(n))
         for group in model.lif_groups:
             ticks = group.ticks
             ticks.updates += n

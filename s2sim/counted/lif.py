@@ -1,8 +1,9 @@
 """The LIF family as the counted kernel sees it: the loaded programs turned into flat arrays once.
 
-What it reads of the firmware (``firmware_models/lif_inference/firmware.py``): its priced cost tables
-(``neuron_costs``, ``synapse_costs``, ``input_costs``), its SRAM arrays (membranes, input buffers,
-compressed synaptic rows) and its parameters. The firmware itself is unchanged: the event-driven
+What it reads of the firmware (``firmware_models/lif_inference/firmware.py``: ``PoissonSource``,
+``LifCore``; ``graph_firmware.py``: ``RasterSource``, ``NeuronCore``): its priced cost tables
+(``neuron_costs`` / ``tick_costs``, ``synapse_costs``, ``input_costs``), its SRAM arrays (membranes,
+input buffers, synaptic currents, compressed synaptic rows) and its parameters. The firmware itself is unchanged: the event-driven
 kernels still run its callbacks.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
 from ..hw.kernel_cycles import KernelCycles
-from .loop import C_NEURONS, C_ROWS, C_SPIKES, C_SYNAPSES, T_INPUT, T_NEURON, T_SYNAPSE
+from .loop import C_NEURONS, C_ROWS, C_SPIKES, C_SYNAPSES, COEF_NAMES
 
 COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS}
 KEY_SHIFT = 16  # the LIF firmware's key layout: source PE << 16 | neuron
@@ -24,12 +25,14 @@ class NotModelled(Exception):
 
 
 def lif_classes():
-    """(LifCore, PoissonSource), or None where the LIF firmware package is not importable."""
+    """(LifCore, PoissonSource, NeuronCore, RasterSource), or None where the LIF firmware package
+    is not importable."""
     try:
         from firmware_models.lif_inference.firmware import LifCore, PoissonSource
+        from firmware_models.lif_inference.graph_firmware import NeuronCore, RasterSource
     except ImportError:
         return None
-    return LifCore, PoissonSource
+    return LifCore, PoissonSource, NeuronCore, RasterSource
 
 
 @dataclass
@@ -47,13 +50,13 @@ class CostLines:
     t_kern: np.ndarray
 
 
-def cost_lines(tables: dict[int, object], phases: list[str]) -> CostLines:
-    """Flatten priced tables (``PricedTable.resolved_lines``) keyed by the loop's table id; phase
-    names are added to ``phases`` as met."""
+def cost_lines(tables: list, phases: list[str]) -> CostLines:
+    """Flatten priced tables' lines (``PricedTable.resolved_lines``; the loop's table id is the index);
+    phase names are added to ``phases`` as met."""
     ln_table, ln_phase, ln_count, ln_tptr = [], [], [], [0]
     t_per, t_k, t_nom, t_low, t_high, t_kern = [], [], [], [], [], []
-    for table_id, priced in tables.items():
-        for phase, per, terms in priced.resolved_lines:
+    for table_id, lines in enumerate(tables):
+        for phase, per, terms in lines:
             if per is not None and per not in COUNT_IDS:
                 raise NotModelled(f"a cost line scales with {per!r}")
             if phase not in phases:
@@ -83,13 +86,13 @@ class LifModel:
         classes = lif_classes()
         if classes is None:
             raise NotModelled("the LIF firmware package is not importable")
-        lif_core, source = classes
+        lif_core, source, neuron_core, raster = classes
         self.chip = chip
         pes = chip.used_pes()
         if not pes:
             raise NotModelled("no program loaded")
         for pe in pes:
-            if type(pe.firmware) not in (lif_core, source):
+            if type(pe.firmware) not in classes:
                 raise NotModelled(f"PE {pe.id} runs {type(pe.firmware).__name__} (family not counted yet)")
             prios = pe.dispatcher.priorities
             if prios[TIMER] != 2 or prios[PACKET] != -1:
@@ -104,7 +107,8 @@ class LifModel:
         self.firmwares = [pe.firmware for pe in pes]
         self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
         U = len(pes)
-        self.kind = np.asarray([1 if type(fw) is lif_core else 0 for fw in self.firmwares], np.int64)
+        kinds = {source: 0, raster: 0, lif_core: 1, neuron_core: 2}
+        self.kind = np.asarray([kinds[type(fw)] for fw in self.firmwares], np.int64)
         self.pe_id = np.asarray([pe.id for pe in pes], np.int64)
         self.npc = np.asarray([pe.ns_per_cycle for pe in pes], float)
         self.nneur = np.asarray([fw.n for fw in self.firmwares], np.int64)
@@ -112,9 +116,19 @@ class LifModel:
         off = 0
         for u, fw in enumerate(self.firmwares):
             self.voff[u] = off
-            off += fw.n if self.kind[u] == 1 else 0
+            off += fw.n if self.kind[u] != 0 else 0
         self.n_state = off
-        self.sends = np.asarray([self.kind[u] == 0 or fw.send for u, fw in enumerate(self.firmwares)], bool)
+        self.has_syn = np.asarray([self.kind[u] == 2 and fw.has_syn for u, fw in enumerate(self.firmwares)], bool)
+        self.spiking = np.asarray([self.kind[u] != 2 or fw.spiking for u, fw in enumerate(self.firmwares)], bool)
+        self.sends = np.asarray([self.kind[u] == 0 or (fw.send and self.spiking[u])
+                                 for u, fw in enumerate(self.firmwares)], bool)
+        self.coef = np.zeros((len(COEF_NAMES), self.n_state), np.float32)
+        for u, fw in enumerate(self.firmwares):
+            if self.kind[u] == 2:
+                o = self.voff[u]
+                for row, name in enumerate(COEF_NAMES):
+                    if name in fw.p:
+                        self.coef[row, o:o + fw.n] = fw.p[name]
         lif = [fw for fw in self.firmwares if type(fw) is lif_core]
         self.alpha = np.asarray([np.float32(fw.alpha) if type(fw) is lif_core else 0 for fw in self.firmwares],
                                 np.float32)
@@ -124,15 +138,17 @@ class LifModel:
         self._routes(chip)
         self._rows()
         self.phases: list[str] = []
-        tables = {}
-        for u, fw in enumerate(self.firmwares):
-            mine = ({T_NEURON: fw.neuron_costs, T_SYNAPSE: fw.synapse_costs} if self.kind[u] == 1
-                    else {T_INPUT: fw.input_costs})
-            for tid, priced in mine.items():
-                first = tables.setdefault(tid, priced)
-                if first.resolved_lines != priced.resolved_lines:
-                    raise NotModelled("PEs priced the same table differently")
-        self.costs = cost_lines(dict(sorted(tables.items())), self.phases)
+        tables: dict[tuple, int] = {}  # a priced table's lines -> the loop's table id
+
+        def table_id(priced) -> int:
+            return tables.setdefault(priced.resolved_lines, len(tables))
+
+        timer_costs = {0: "input_costs", 1: "neuron_costs", 2: "tick_costs"}
+        self.timer_table = np.asarray([table_id(getattr(fw, timer_costs[self.kind[u]]))
+                                       for u, fw in enumerate(self.firmwares)], np.int64)
+        self.syn_table = np.asarray([table_id(fw.synapse_costs) if self.kind[u] else -1
+                                     for u, fw in enumerate(self.firmwares)], np.int64)
+        self.costs = cost_lines(list(tables), self.phases)
         for name in ("comms", "irq"):
             if name not in self.phases:
                 self.phases.append(name)
@@ -203,7 +219,7 @@ class LifModel:
         rowoff, ptrs, posts, weights = np.zeros(U, np.int64), [], [], []
         n_rows, n_syn = 0, 0
         for u, fw in enumerate(self.firmwares):
-            if self.kind[u] != 1:
+            if self.kind[u] == 0:
                 continue
             for src_pe, first in fw.row_base.items():
                 if src_pe in self.unit_of:
@@ -235,27 +251,33 @@ class LifModel:
         return len(groups) == 1 and groups[0] is self.timer and len(self.timer.pes) == len(self.pes)
 
     # ---- numerics state --------------------------------------------------------------------------------
-    def read_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of every LIF PE's membranes and both input buffers, flat."""
+    def read_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of every neuron PE's membranes, both input buffers and synaptic currents, flat."""
         v = np.zeros(self.n_state, np.float32)
         inp = np.zeros((2, self.n_state), np.float32)
+        i_syn = np.zeros(self.n_state, np.float32)
         for u, fw in enumerate(self.firmwares):
-            if self.kind[u] == 1:
+            if self.kind[u] != 0:
                 o = self.voff[u]
                 v[o:o + fw.n] = fw.v
                 inp[:, o:o + fw.n] = fw.inp
-        return v, inp
+                if self.has_syn[u]:
+                    i_syn[o:o + fw.n] = fw.i_syn
+        return v, inp, i_syn
 
-    def write_state(self, v: np.ndarray, inp: np.ndarray) -> None:
+    def write_state(self, v: np.ndarray, inp: np.ndarray, i_syn: np.ndarray) -> None:
         for u, fw in enumerate(self.firmwares):
-            if self.kind[u] == 1:
+            if self.kind[u] != 0:
                 o = self.voff[u]
                 fw.v[...] = v[o:o + fw.n]
                 fw.inp[...] = inp[:, o:o + fw.n]
+                if self.has_syn[u]:
+                    fw.i_syn[...] = i_syn[o:o + fw.n]
 
-    def draw_inputs(self, n_ticks: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each Poisson source's spikes for ``n_ticks`` ticks, drawn from its own generator as its
-        ``on_timer`` does (one ``random(n)`` per tick): flat indices and [tick * units + unit] offsets."""
+    def draw_inputs(self, t0: int, n_ticks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each source's spikes for ticks ``t0`` .. ``t0 + n_ticks`` - 1 as its ``on_timer`` draws them (a
+        Poisson source: one ``random(n)`` per tick from its own generator; a raster source: its row):
+        flat indices and [tick * units + unit] offsets."""
         U = len(self.pes)
         chunks, ptr = [], np.zeros(n_ticks * U + 1, np.int64)
         total = 0
@@ -263,14 +285,19 @@ class LifModel:
             for u, fw in enumerate(self.firmwares):
                 ptr[t * U + u] = total
                 if self.kind[u] == 0:
-                    fired = np.flatnonzero(fw.rng.random(fw.n) < fw.p)
+                    if hasattr(fw, "rng"):
+                        fired = np.flatnonzero(fw.rng.random(fw.n) < fw.p)
+                    else:
+                        tick = t0 + t
+                        fired = (np.flatnonzero(fw.raster[tick]) if tick < len(fw.raster)
+                                 else np.zeros(0, np.int64))
                     chunks.append(fired)
                     total += len(fired)
         ptr[n_ticks * U] = total
         return (np.concatenate(chunks) if chunks else np.zeros(0, np.int64)).astype(np.int64), ptr
 
     def rng_states(self) -> list:
-        return [fw.rng.bit_generator.state if self.kind[u] == 0 else None for u, fw in enumerate(self.firmwares)]
+        return [fw.rng.bit_generator.state if hasattr(fw, "rng") else None for fw in self.firmwares]
 
     def set_rng_states(self, states: list) -> None:
         for u, fw in enumerate(self.firmwares):

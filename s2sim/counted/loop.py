@@ -3,9 +3,10 @@
 One call runs a window of ticks over struct-of-arrays state. Each tick, in the order the
 event-driven kernel does it (docs/simulation-model.md, "Dispatcher", "NoC"):
 
-1. every PE's timer callback starts at the tick: a Poisson source charges its input line and sends
-   the spikes drawn for it (given); a LIF PE runs ``lif_update`` on its membranes and input buffer of
-   the tick's parity, charges its neuron lines, and sends one packet per spike (``PE.send``: the send
+1. every PE's timer callback starts at the tick: a spike source (Poisson, raster) charges its input
+   lines and sends the spikes drawn for it (given); a LIF PE runs ``lif_update`` on its membranes and
+   input buffer of the tick's parity (a NIR ``NeuronCore`` its per-neuron update, in its operation
+   order), charges its neuron lines, and sends one packet per spike (``PE.send``: the send
    cost, ``TxQueue.admit``, one send loop = one burst per route, ``SendLoops.add``);
 2. the bursts are booked on the NoC in (first send, PE) order (``EventQueue.book_at``) with the link,
    injection and ejection free-at rule of ``NoC.reserve``; the last arrival as ``Chip._book_burst``;
@@ -36,8 +37,9 @@ OK, R_TIMER, R_HANDLER, R_ARRIVAL, R_TX, R_GAP, R_DROP, R_DEST, R_TIE = range(le
 
 # count ids a cost line scales with (0: once per call)
 C_ONCE, C_NEURONS, C_SPIKES, C_SYNAPSES, C_ROWS = range(5)
-# which table a line belongs to
-T_NEURON, T_SYNAPSE, T_INPUT = range(3)
+# rows of a NeuronCore's per-neuron coefficients (``coef``)
+C_BIAS, C_A, C_C, C_G, C_A_SYN, C_G_SYN, C_VTH, C_VRESET = range(8)
+COEF_NAMES = ("bias", "a", "c", "g", "a_syn", "g_syn", "v_threshold", "v_reset")
 
 
 @njit(cache=True)
@@ -82,8 +84,8 @@ def _charge_table(table, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t
 
 @njit(cache=True)
 def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
-               kind, pe_id, npc, nneur, voff, sends, route_of,
-               v, inp, alpha, thr, reset_zero,
+               kind, pe_id, npc, nneur, voff, sends, route_of, timer_table, syn_table,
+               v, inp, alpha, thr, reset_zero, coef, i_syn, has_syn, spiking, volt_out,
                src_fired, src_ptr,
                r_inj, r_src_node, r_eptr, e_from, e_to, e_link, r_jptr, j_unit, j_node, j_link, r_dropped,
                n_routes_deliv, n_nodes, link_free,
@@ -130,16 +132,45 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
             row_ph = ph[t, u]
             row_seen = seen[t, u]
             fired_ptr[t * U + u] = nf
-            if kind[u] == 0:  # Poisson source: its spikes were drawn by the caller
+            if kind[u] == 0:  # a spike source (Poisson, raster): its spikes were drawn by the caller
                 a0 = src_ptr[t * U + u]
                 a1 = src_ptr[t * U + u + 1]
                 counts[C_NEURONS] = nneur[u]
-                cycles = _charge_table(T_INPUT, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                counts[C_SPIKES] = a1 - a0
+                cycles = _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
                                        t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
                 k = a1 - a0
                 for i in range(a0, a1):
                     fired_out[nf] = src_fired[i]
                     nf += 1
+            elif kind[u] == 2:  # a NIR graph's NeuronCore (graph_firmware.py), in its operation order
+                o = voff[u]
+                n = nneur[u]
+                k = 0
+                for i in range(n):
+                    b = inp[par, o + i] + coef[C_BIAS, o + i]
+                    if has_syn[u]:
+                        i_syn[o + i] = i_syn[o + i] * coef[C_A_SYN, o + i]
+                        i_syn[o + i] = i_syn[o + i] + coef[C_G_SYN, o + i] * b
+                        drive = i_syn[o + i]
+                    else:
+                        drive = b
+                    x = v[o + i] * coef[C_A, o + i]
+                    x = x + (coef[C_C, o + i] + coef[C_G, o + i] * drive)
+                    inp[par, o + i] = 0.0
+                    if spiking[u] and x > coef[C_VTH, o + i]:
+                        x = coef[C_VRESET, o + i]
+                        fired_out[nf] = i
+                        nf += 1
+                        k += 1
+                    v[o + i] = x
+                    volt_out[t, o + i] = x
+                counts[C_NEURONS] = n
+                counts[C_SPIKES] = k
+                cycles = _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                                       t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
+                if not sends[u] or not spiking[u]:
+                    k = 0
             else:  # LIF: lif_update of this tick's buffer
                 o = voff[u]
                 n = nneur[u]
@@ -161,7 +192,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     v[o + i] = x
                 counts[C_NEURONS] = n
                 counts[C_SPIKES] = k
-                cycles = _charge_table(T_NEURON, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                cycles = _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
                                        t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
                 if not sends[u]:
                     k = 0
@@ -247,7 +278,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if alt > last:
                     last = alt
                 dest = j_unit[ji]
-                if dest < 0 or kind[dest] != 1:
+                if dest < 0 or kind[dest] == 0:
                     return t, R_DEST
                 if not (first < bound - eps):
                     return t, R_ARRIVAL
@@ -294,7 +325,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 start = first if first > free_u else free_u
                 counts[C_SYNAPSES] = synapses
                 counts[C_ROWS] = n
-                cycles = _charge_table(T_SYNAPSE, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                cycles = _charge_table(syn_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
                                        t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
                 row_ph[irq_ph] += irq_cycles * n
                 row_seen[irq_ph] = True

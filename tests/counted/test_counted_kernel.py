@@ -121,13 +121,13 @@ def test_a_routing_change_between_two_calls_is_seen_by_the_next_window():
     assert counted[2].machine.kernel_report()["counted_ticks"]["counted"] >= 10
 
 
-def test_a_family_the_counted_kernel_does_not_cover_runs_event_driven_and_says_why():
-    path, sets, options = tf.small_run("nir")
+def test_a_program_the_counted_kernel_does_not_cover_runs_event_driven_and_says_why():
+    # the snnTorch export's dense input: a DenseSource DMAs each tick's row (DMA is not modelled)
     with tf.kernel_env("counted"):
-        result = tf.run_network(path, sets, options)
+        result = tf.run_network(ROOT / "networks" / "nir" / "yinyang_snntorch.nir", [], {})
     report = result.sim.machine.kernel_report()
     assert report["counted_ticks"]["counted"] == 0 and report["counted_ticks"]["event_driven"] > 0
-    assert any("family not counted yet" in reason for reason in report["counted_fallbacks"])
+    assert "not counted: PE 0 runs DenseSource (family not counted yet)" in report["counted_fallbacks"]
 
 
 def test_without_numba_the_counted_kernel_runs_as_fast_after_one_line_of_notice(monkeypatch, capsys):
@@ -150,3 +150,37 @@ def test_what_the_loop_does_not_model_sends_the_whole_run_event_driven(reason, s
     report = result.sim.machine.kernel_report()
     assert report["counted_ticks"]["counted"] == 0
     assert f"not counted: {reason}" in report["counted_fallbacks"]
+
+
+# ---- NIR graphs (graph_firmware.py: raster sources, per-neuron cores with CUBA and LI readouts) ---------
+def nir_graphs():
+    import nir
+    sys.path.insert(0, str(ROOT / "tests" / "nir"))
+    from test_nir_equivalence import chain, cuba_lif, dyadic, lif
+    rng = np.random.default_rng(3)
+    cuba_li = nir.CubaLI(tau_syn=np.full(3, 0.004), tau_mem=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3),
+                         w_in=np.full(3, 2.0))
+    return {"cuba_lif_into_cuba_li": chain(10, ("fc", nir.Linear(dyadic(rng, (16, 10)))), ("cuba", cuba_lif(16)),
+                                           ("fc2", nir.Linear(dyadic(rng, (3, 16)))), ("li", cuba_li)),
+            "lif_split_over_pes": chain(10, ("fc", nir.Linear(dyadic(rng, (40, 10)))), ("lif", lif(40)))}
+
+
+@pytest.mark.parametrize("name", ["cuba_lif_into_cuba_li", "lif_split_over_pes"])
+def test_nir_graphs_are_counted_with_the_exact_kernels_rasters_voltages_and_timing(tmp_path, name):
+    sys.path.insert(0, str(ROOT / "tests" / "nir"))
+    from test_nir_equivalence import run_on_chip
+    graph = nir_graphs()[name]
+    raster = np.random.default_rng(0).random((40, 10)) < 0.3
+    runs = {}
+    for kernel in ("exact", "counted"):
+        (tmp_path / kernel).mkdir()
+        with tf.kernel_env(kernel):
+            runs[kernel] = run_on_chip(tmp_path / kernel, graph, raster, "mapping.max_atoms_per_core=16",
+                                       "model.dt_ns=1000000", "model.discretisation=exact")
+    exact, counted = runs["exact"], runs["counted"]
+    assert first_difference(tf.timing_results(exact.sim), tf.timing_results(counted.sim)) is None
+    assert exact.arrays.keys() == counted.arrays.keys()
+    for key, value in exact.arrays.items():
+        np.testing.assert_array_equal(counted.arrays[key], value, err_msg=key)
+    assert any(np.abs(v).sum() > 0 for k, v in counted.arrays.items() if k.startswith("v_"))
+    assert counted.sim.machine.kernel_report()["counted_ticks"] == {"counted": 40, "event_driven": 0}
