@@ -7,15 +7,13 @@ family's loaded programs into arrays; ``loop.run_window`` is the compiled loop.
 """
 from __future__ import annotations
 
-__all__ = ["numba_available", "make_engine"]
+__all__ = ["make_engine", "numba_available"]
 
 
 def numba_available() -> bool:
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """numba is installed (found, not imported: a run that counts no window never pays its import)."""
+    from importlib.util import find_spec
+    return find_spec("numba") is not None
 
 
 def make_engine(chip):

@@ -17,13 +17,15 @@ The summary's ``simulator`` section counts windows and ticks on each path (``sum
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from simpy.core import URGENT
 from simpy.events import Event
 
 from ..hw.events import TimerTick
+from .codes import OK, REASONS
 from .lif import LifModel, NotModelled
-from .loop import OK, REASONS, run_window
 
 #: ticks per counted window
 WINDOW_TICKS = 64
@@ -67,8 +69,12 @@ class CountedEngine:
             else:
                 try:
                     self._model = LifModel(chip)
+                    from . import loop
                 except NotModelled as err:
                     self._static = str(err)
+                except ImportError as err:  # numba is installed but does not import
+                    self._model, self._static = None, f"numba does not import ({err})"
+                    print(f"s2sim: the counted kernel runs as fast: numba does not import ({err})", file=sys.stderr)
         reason = "DVFS" if chip.dvfs_policy is not None else self._static
         if reason is not None:
             self._fallback(f"not counted: {reason}")
@@ -133,7 +139,7 @@ class CountedEngine:
     def _event_driven(self, timer, t: int, w_end: int, t_end: int, t_first: int, stop: Event) -> None:
         """Ticks ``t`` .. ``w_end`` - 1 on the event-driven kernel; it stops just before tick ``w_end``
         fires (the next window may be counted), or at the call's end."""
-        chip, env = self.chip, self.chip.env
+        env = self.chip.env
         self.windows["event_driven"] += 1
         self.ticks["event_driven"] += w_end - t
         if not timer.armed:  # (a counted window took it back, or this is the call's first tick)
@@ -270,6 +276,7 @@ class CountedEngine:
         brk = np.zeros((U, P, 3))
         brk_seen = np.zeros((U, P), bool)
         machine = np.zeros(4, np.int64)
+        from .loop import run_window  # (numba: imported when a window is first counted)
         c = model.costs
         ticks, reason = run_window(
             t, n, starts, bounds, EPS_NS,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
 from ..hw.kernel_cycles import KernelCycles
-from .loop import C_NEURONS, C_ROWS, C_SPIKES, C_SYNAPSES, COEF_NAMES
+from .codes import C_NEURONS, C_ROWS, C_SPIKES, C_SYNAPSES, COEF_NAMES
 
 COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS}
 KEY_SHIFT = 16  # the LIF firmware's key layout: source PE << 16 | neuron
@@ -29,7 +29,10 @@ def lif_classes():
     is not importable."""
     try:
         from firmware_models.lif_inference.firmware import LifCore, PoissonSource
-        from firmware_models.lif_inference.graph_firmware import NeuronCore, RasterSource
+        from firmware_models.lif_inference.graph_firmware import (
+            NeuronCore,
+            RasterSource,
+        )
     except ImportError:
         return None
     return LifCore, PoissonSource, NeuronCore, RasterSource

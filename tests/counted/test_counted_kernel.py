@@ -19,7 +19,7 @@ import timing_fingerprint as tf  # noqa: E402
 from test_timing_fingerprint import first_difference  # noqa: E402
 
 from firmware_models.lif_inference.app import load_and_place, raster  # noqa: E402
-from s2sim.counted.loop import REASONS  # noqa: E402
+from s2sim.counted.codes import REASONS  # noqa: E402
 
 LIF_BENCH = ROOT / "networks" / "lif_bench.yaml"
 SMALL = ["network.layers=[64,96,48]", "mapping.neurons_per_pe=32"]
@@ -31,7 +31,7 @@ SOMETIMES_OVERRUNS = ["network.layers=[256,256,128]", "mapping.neurons_per_pe=12
 def run(kernel: str, sets: list[str], n_ticks: int, window_ticks: int | None = None, prepare=None):
     """Load the LIF bench with ``sets`` on ``kernel``, run ``n_ticks`` in one call; (timing, rasters, sim)."""
     with tf.kernel_env(kernel):
-        ctx, sim, built, firmwares = load_and_place(LIF_BENCH, sets)
+        _, sim, built, firmwares = load_and_place(LIF_BENCH, sets)
         if prepare is not None:
             prepare(sim, built)
         engine = sim.machine.counted if kernel == "counted" else None
@@ -107,7 +107,7 @@ def test_packets_to_a_pe_without_a_program_are_dropped_on_the_event_driven_kerne
 def test_a_routing_change_between_two_calls_is_seen_by_the_next_window():
     def run_twice(kernel):
         with tf.kernel_env(kernel):
-            ctx, sim, built, firmwares = load_and_place(LIF_BENCH, SMALL)
+            _, sim, built, firmwares = load_and_place(LIF_BENCH, SMALL)
             sim.run_ticks(10)
             src = built.slices_of(1)[0].pe
             idle = max(s.pe for s in built.slices) + 1
