@@ -127,11 +127,22 @@ def check_app(app, loaded) -> list[str]:
     ``s2sim run`` calls this before creating any output, so validate and run refuse the same configs.
     Returns the lines the app's own check has to say (e.g. how a NIR graph is mapped), if any.
     """
+    from .config import ConfigError
+    try:
+        return _check_app(app, loaded)
+    except ConfigError as err:  # a value a --set gave is blamed on the --set, not on the file
+        origin = loaded.origin_of(err)
+        if origin is err:
+            raise
+        raise origin from None
+
+
+def _check_app(app, loaded) -> list[str]:
+    from .config import ConfigError
     used = getattr(app, "SECTIONS", APP_SECTIONS)
     for name in APP_SECTIONS:
         data = loaded.spec.firmware.params if name == "firmware.params" else getattr(loaded.spec, name)
         if data and name not in used:
-            from .config import ConfigError
             raise ConfigError(str(loaded.file), name, f"'{loaded.spec.firmware.package}' does not use this section",
                               "only " + ", ".join(used) + " (remove it)")
     notes = app.validate(loaded) if hasattr(app, "validate") else None

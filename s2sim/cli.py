@@ -1,7 +1,8 @@
 """Command line: the only module that parses argv or prints for the user.
 
 User errors (bad YAML, unknown keys, missing files or data, a network that does not fit) print one
-line naming the file/key/PE and exit with status 2, without a traceback.
+line naming the file/key/PE and exit with status 2, without a traceback. A run that is complete but whose
+report could not be written (a full disk) says so in one line and exits with status 1.
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, outdir
+
+#: exit status of a complete run whose report.html could not be written (2 means nothing usable was made)
+REPORT_NOT_WRITTEN = 1
 
 console = Console()
 err_console = Console(stderr=True)
@@ -85,7 +89,7 @@ def main() -> None:
 @main.command()
 @click.argument("network", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False), callback=outdir.non_empty_path,
+@click.option("--out", type=click.Path(), callback=outdir.non_empty_path,  # a file there: RunDir.claim says so in one line
               help="Run directory (default traces/<name>-<time>).")
 @click.option("--trace", is_flag=True, help="Write a Perfetto timeline (trace.pftrace).")
 @click.option("--trace-pes", default=None, metavar="LIST", help="Only trace these PEs, e.g. 0-3,7.")
@@ -128,12 +132,12 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
     summary, out_dir, result = outcome.summary, outcome.out_dir, outcome.app
     from .profile.report import auto_report
     try:
-        _, report_msg = auto_report(out_dir)
+        report = auto_report(out_dir)
     except KeyboardInterrupt:  # the run itself is complete: summary.json is written
         fail(f"interrupted while writing the report; the run in {out_dir} is complete "
              f"(rebuild the report with: s2sim report {out_dir})", 130)
-    if not quiet:
-        err_console.print(Text(report_msg), highlight=False)
+    if not quiet and not report.failed:
+        err_console.print(Text(report.message), highlight=False)
         for note in result.notes:
             say("note", note)
         for path in summary["diagnostics"]["unused_overrides"]:
@@ -144,6 +148,8 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
             say("note", f"{len(result.skipped_files)} input files skipped (listed in summary.json "
                         f"skipped_files): {shown}{more}")
         print_summary(summary, out_dir)
+    if report.failed:  # said even under --quiet: the run is complete, its report is not there
+        fail(report.message, REPORT_NOT_WRITTEN)
 
 
 #: what an accuracy in the summary table is, where its name alone would mislead

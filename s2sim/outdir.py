@@ -76,7 +76,7 @@ class RunDir:
     def claim(self, force: bool = False, resuming: bool = False) -> Path:
         """Create (or reuse, under the rules above) the folder and check it is writable."""
         if self.path.exists() and not self.path.is_dir():
-            raise OutputDirError(f"{self.option} {self.path}: exists and is not a directory")
+            raise OutputDirError(f"{self.option} {self.path}: is a file; expected a folder for the run's outputs")
         found = self.holds_run() if self.path.is_dir() else []
         if found and not (force or resuming):
             raise OutputDirError(f"{self.option} {self.path}: already holds a run ({', '.join(found)}); "

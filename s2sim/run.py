@@ -72,6 +72,10 @@ class RunInterrupted(KeyboardInterrupt):
         self.checkpoint = checkpoint
 
 
+#: the files a run writes when it ends (summary.json last): removed together when one cannot be written
+FINAL_OUTPUTS = ("timesteps.csv", "trace.pftrace", "trace.json", "summary.json")
+
+
 def run_network(loaded: LoadedNetwork, options: RunOptions | None = None) -> RunResult:
     """Run ``loaded`` (from ``config.load_network``) into its run folder and return the result."""
     options = options or RunOptions()
@@ -144,10 +148,15 @@ def _run_in(loaded: LoadedNetwork, app, out_dir: Path, options: RunOptions, sett
         summary["skipped_files"] = [{"file": f, "reason": r} for f, r in result.skipped_files]
     if spec.expect:
         summary["expect"] = check_expectations(spec.expect, summary)
-    write_timesteps_csv(result.sim, out_dir / "timesteps.csv")
-    if recorder is not None and hasattr(recorder, "write"):
-        recorder.write(out_dir, summary=summary)
-    write_json_atomic(summary, out_dir / "summary.json")
+    try:
+        write_timesteps_csv(result.sim, out_dir / "timesteps.csv")
+        if recorder is not None and hasattr(recorder, "write"):
+            recorder.write(out_dir, summary=summary)
+        write_json_atomic(summary, out_dir / "summary.json")
+    except BaseException:  # a full disk half way: no cut timesteps.csv or trace is left to look like a run
+        for name in FINAL_OUTPUTS:
+            (out_dir / name).unlink(missing_ok=True)
+        raise
     return RunResult(summary, out_dir, result, settings, wall, list(result.notes))
 
 

@@ -97,15 +97,20 @@ KERNELS = (
     KernelSpec("eprop_eps_v", "eprop", "eprop_eps_v", ("pre",), "pre",
                "e-prop eps^v per presynaptic neuron, per input"),
     KernelSpec("eprop_readout", "eprop", "eprop_readout", ("out", "neuron"), "neuron",
-               "readout partial sum, per neuron x output"),
+               "readout partial sum, W_out [neuron][out] (strided column), per neuron x output"),
+    KernelSpec("eprop_readout_row", "eprop", "eprop_readout", ("out", "neuron"), "out",
+               "readout partial sum, outer loop per output (acc init, y += acc)"),
     KernelSpec("eprop_learning_signal", "eprop", "eprop_learning_signal", ("neuron", "out"), "out",
-               "learning signal W_out err / T, per neuron x output"),
+               "learning signal W_out err / T, W_out [neuron][out] (contiguous row), per neuron x output"),
+    KernelSpec("eprop_learning_signal_row", "eprop", "eprop_learning_signal", ("neuron", "out"), "neuron",
+               "learning signal, outer loop per neuron (scale by 1/T, store)"),
     KernelSpec("adam_update", "eprop", "adam_update", ("pre", "post"), "post",
                "fused gradient + L2 + Adam, [pre][post], per weight"),
     KernelSpec("adam_update_row", "eprop", "adam_update", ("pre", "post"), "pre",
                "fused gradient + L2 + Adam, outer loop per weight row"),
     KernelSpec("eventprop_receive_spike", "eventprop", "eventprop_receive_spike", ("post",), "post",
-               "EventProp input spike: record + weight column into the input, per spike x post neuron"),
+               "EventProp input spike: record + weight column (W [post][pre], strided) into the input, "
+               "per spike x post neuron"),
     KernelSpec("eventprop_error_in", "eventprop", "eventprop_error_in", ("packet",), "packet",
                "EventProp received error packet, per packet"),
     KernelSpec("eventprop_forward_step", "eventprop", "eventprop_forward_step", ("neuron",), "neuron",
@@ -446,7 +451,8 @@ def calibrate() -> dict[str, dict]:
                     entry["file"] = str(src.relative_to(REPO))
                     entry["code_bytes"], entry["stack_bytes"] = sizes[spec.function], stacks[spec.function]
                     kernels[spec.name] = entry
-                    code_bytes[spec.name], stack_bytes[spec.name] = entry["code_bytes"], entry["stack_bytes"]
+                    # by function: a kernel's outer-loop entry (``*_row``) is the same code
+                    code_bytes[spec.function], stack_bytes[spec.function] = entry["code_bytes"], entry["stack_bytes"]
             missing = [k.name for k in KERNELS if k.algo == algo and k.name not in kernels]
             if missing:
                 raise ValueError(f"kernels not found in firmware_models/{algo}/kernels/*.c: {missing}")

@@ -154,17 +154,17 @@ def eprop_eps_v(n, rng):
     return Case([_i(n), _arr(u), _arr(ev), _f(0.9)], {1: 0.9 * _d(ev) + _d(u)})
 
 
-def eprop_readout(n, rng):
-    w, zbar, y = _a(rng, OUTER, n), _a(rng, n), _a(rng, OUTER)
-    return Case([_i(OUTER), _i(n), _arr(w), _arr(zbar), _arr(y)], {2: _d(y) + _d(w) @ _d(zbar)})
+def eprop_readout(n, rng):  # W_out [neuron][out]: n neurons of OUTER outputs
+    w, zbar, y = _a(rng, n, OUTER), _a(rng, n), _a(rng, OUTER)
+    return Case([_i(OUTER), _i(n), _arr(w), _arr(zbar), _arr(y)], {2: _d(y) + _d(zbar) @ _d(w)})
 
 
-def eprop_learning_signal(n, rng):
+def eprop_learning_signal(n, rng):  # W_out [neuron][out]: OUTER neurons of n outputs
     n_out = n  # the table loop (outputs) is the inner one
-    w, err = _a(rng, n_out, OUTER), _a(rng, n_out)
+    w, err = _a(rng, OUTER, n_out), _a(rng, n_out)
     inv_t = 0.01
     return Case([_i(OUTER), _i(n_out), _arr(w), _arr(err), _arr(np.zeros(OUTER, F32)), _f(inv_t)],
-                {2: (_d(err) @ _d(w)) * inv_t})
+                {2: (_d(w) @ _d(err)) * inv_t})
 
 
 def adam_update(n, rng):  # [pre][post]: OUTER presynaptic rows of n post neurons
@@ -177,13 +177,14 @@ def adam_update(n, rng):  # [pre][post]: OUTER presynaptic rows of n post neuron
     return Case(args, {1: _d(w) - lr * mi / (np.sqrt(vi) + eps), 2: mi, 3: vi, 4: np.zeros_like(g)})
 
 
-def eventprop_receive_spike(n, rng):
-    w, inp = _a(rng, n), _a(rng, n)
+def eventprop_receive_spike(n, rng):  # W [post][pre]: the spike of input 2 adds column 2 (stride n_in)
+    n_in, index = 5, 2
+    w, inp = _a(rng, n, n_in), _a(rng, n)
     hist, nh = np.zeros(8, np.uint16), np.array([1], np.int32)
     want_hist = hist.copy()
-    want_hist[2:4] = (7, 5)
-    return Case([_i(n), _i(7), _i(5), _arr(w), _arr(inp), _arr(hist), _arr(nh)],
-                {1: _d(inp) + _d(w), 2: want_hist, 3: np.array([2])})
+    want_hist[2:4] = (7, index)
+    return Case([_i(n), _i(n_in), _i(7), _i(index), _arr(w), _arr(inp), _arr(hist), _arr(nh)],
+                {1: _d(inp) + _d(w)[:, index], 2: want_hist, 3: np.array([2])})
 
 
 def eventprop_error_in(n, rng):

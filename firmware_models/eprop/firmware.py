@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import Core, CostTable, Firmware, TickGroup, expf_line, kernel_line, op_line
+from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, expf_line, kernel_line, op_line
 
 F32 = np.float32
 SPIKE_KEY = 0x0E000000
@@ -70,9 +70,10 @@ def step_cost_table(p, recurrent: str, train: bool) -> CostTable:
             lines.append(kernel_line("eligibility", "eprop_autapse_zero", "neurons"))
         if p.memory_layout != "paper":  # ε^v per presynaptic neuron
             lines.append(op_line("eligibility", fmac=pre, load=pre, store=pre, loop=pre))
+    # W_out [neuron][out]: per output a strided column walk, then its outer loop (acc init, y += acc)
     lines += [kernel_line("readout", "eprop_readout", "neurons", n_out),
-              # per output: the compiled outer loop (acc init, y += acc, pointers, branch): 14 cycles
-              op_line("readout", load=2 * n_out, fadd=n_out, store=n_out, int_alu=5 * n_out, loop=n_out),
+              kernel_line("readout", "eprop_readout_row", None, n_out),
+              op_line("readout", int_alu=12, branch=1),  # the call: 14 cycles (calibration.json call overhead)
               op_line("comms", "neurons", int_alu=2, loop=1)]
     return CostTable(*lines)
 
@@ -635,6 +636,7 @@ class EpropCore(Firmware):
     def on_start(self, core: Core) -> None:
         p = self.g.p
         self.spike_rx_costs = SPIKE_RX_COSTS.priced(core)
+        self.adam_costs = ADAM_COSTS.priced(core)
         #: one step's (phase, cycles) and total, by training on/off: fixed for this slice
         self.step_phases = {train: step_cost_table(p, self.recurrent, train).priced(core).phases(neurons=self.n)
                             for train in (True, False)}
@@ -864,10 +866,10 @@ class EpropCore(Firmware):
         started = g.computed_tick[self.k] > s * self.tps + g.T
         g.request_learn(self.k, self.err.copy(), started)
         no, syn = g.n_out, (g.n_in + g.N) * n
-        core.kernel("learning_signal", "eprop_learning_signal", n * no)
-        core.charge("learning_signal", fmul=n, store=n, loop=n)
-        core.kernel("adam", "adam_update", syn + n * no)
-        core.kernel("adam", "adam_update_row", g.n_in + g.N + n)  # outer loop: rows of W and of W_out
+        core.kernel("learning_signal", "eprop_learning_signal", n * no)  # W_out [neuron][out]: row j
+        core.kernel("learning_signal", "eprop_learning_signal_row", n)  # its outer loop: scale by 1/T, store
+        core.charge("learning_signal", int_alu=11, branch=1)  # the call: 13 cycles (calibration.json)
+        self.adam_costs.charge(weights=syn + n * no, rows=g.n_in + g.N + n)  # rows of W and of W_out
         # reset for the next sample: ε^a, ē (and per-synapse ε^v) zeroed; E zeroed by the fused Adam loop
         n_zero = syn * (1 + (g.elig_filtered is not None) + (g.layout == "paper"))
         core.charge("adam", store=n_zero + 8 * n, loop=n_zero // 4)

@@ -12,6 +12,12 @@ Two engines compute the same eligibility sums E = Σ_t ē_t:
     presynaptic one, E = Σ_t ε^v_t[i]·M_t[j] is one matmul with M from a backward recursion over t. Same maths,
     different float32 rounding (≈1e-6 relative), ~5× faster.
 
+The readout ȳ = Σ_t Σ_j z̄_j W_out[j] is summed over t of the full-width product (one core) unless
+``readout_starts`` names the first neuron of each PE's slice: then each slice sums its own rows over t and the slices'
+partials are added in PE order, the chip's order (a PE keeps Σ_t of its partial and the root adds them), so the
+stepwise engine is bit-identical to the chip engine (float addition is not associative: the two orders differ by
+about an ulp of ȳ, which training amplifies; see docs/fidelity.md).
+
 Pre-synaptic inputs are concatenated, u_t = [x_t, z_{t−1}] (n_in + n_rec), so input and recurrent synapses are one
 [B, n_in + n_rec, n_rec] array; rows ``n_in:`` are the recurrent synapses.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -237,8 +243,12 @@ def _stacked_weights(w: Weights, p: EpropParams) -> np.ndarray:
     return np.ascontiguousarray(np.vstack([w["w_in"], wr]), dtype=F32)
 
 
-def _run(w: Weights, x: np.ndarray, p: EpropParams, train: bool, engine: Engine):
-    """Time loop. Returns (z, v, vs, out_sum, zbar_sum, U, elig) where U [B,T,P] holds u_t for the factorized engine."""
+def _run(w: Weights, x: np.ndarray, p: EpropParams, train: bool, engine: Engine,
+         readout_starts: Sequence[int] | None = None):
+    """Time loop. Returns (z, v, vs, out_sum, zbar_sum, U, elig) where U [B,T,P] holds u_t for the factorized engine.
+
+    ``readout_starts``: sum the readout per slice and then over slices, as the chip does (module docstring).
+    """
     k = _Consts.of(p)
     b_sz, n_t, n = x.shape[0], p.n_steps, p.n_rec
     if x.shape[1] != n_t or x.shape[2] != p.n_in:
@@ -254,6 +264,8 @@ def _run(w: Weights, x: np.ndarray, p: EpropParams, train: bool, engine: Engine)
     stepwise = train and engine == "stepwise"
     elig = _StepwiseEligibility(p, b_sz) if stepwise else None
     U = np.zeros((b_sz, n_t, p.n_in + n), F32) if (train and engine == "factorized") else None
+    starts = None if readout_starts is None else np.asarray(readout_starts, np.intp)
+    partial = None if starts is None else np.zeros((b_sz, len(starts), p.n_out), F32)  # each PE's Σ_t y_t
     for t in range(n_t):
         u[:, :p.n_in] = x[:, t]  # u_t = [x_t, z_{t−1}] (S2, S4)
         u[:, p.n_in:] = zp
@@ -274,8 +286,11 @@ def _run(w: Weights, x: np.ndarray, p: EpropParams, train: bool, engine: Engine)
         zp[...] = zb
         zbar *= k.kappa  # S10 z̄ = κz̄ + z
         zbar += zp
-        np.matmul(zbar, w_out, out=y)  # S11
-        out += y
+        if partial is None:
+            np.matmul(zbar, w_out, out=y)  # S11
+            out += y
+        else:  # each slice's rows added in order, as the PE does (np.add.reduceat, the chip's group call)
+            partial += np.add.reduceat(zbar[:, :, None] * w_out, starts, axis=1)
         gz += zbar  # S19 (one column; C repeats it 12×)
         zs[:, t] = zb
         v_all[:, t] = v
@@ -283,6 +298,9 @@ def _run(w: Weights, x: np.ndarray, p: EpropParams, train: bool, engine: Engine)
             elig.step(t, u, surrogate(vs, p))  # S12–S17
         elif U is not None:
             U[:, t] = u
+    if partial is not None:  # the root adds the PEs' partials in PE order
+        for g in range(len(starts)):
+            out += partial[:, g]
     return zs, v_all, vs_all, out, gz, U, elig
 
 
@@ -342,14 +360,16 @@ def _loss_terms(y_mean: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def run_sample(weights: Weights, x: np.ndarray, labels: int | np.ndarray, params: EpropParams,
-               train: bool = True, engine: Engine = "stepwise") -> SampleResult:
+               train: bool = True, engine: Engine = "stepwise",
+               readout_starts: Sequence[int] | None = None) -> SampleResult:
     """Run one sample [T, n_in] (or B independent samples [B, T, n_in]) from the reset state (§2.1).
 
     With ``train`` the per-sample e-prop gradients (R3–R7) are returned; weights are not modified.
+    ``readout_starts``: the first neuron of each PE's slice, to sum the readout in the chip's order.
     """
     p = params
     x, labels = _as_batch(x, labels)
-    z, v, vs, out, gz, U, elig = _run(weights, x, p, train, engine)
+    z, v, vs, out, gz, U, elig = _run(weights, x, p, train, engine, readout_starts)
     n_t = F32(p.n_steps)
     y_mean = out / n_t  # R1
     loss, soft = _loss_terms(y_mean, labels)
@@ -422,18 +442,20 @@ def lr_for_epoch(params: EpropParams, epoch: int) -> np.float32:
 
 
 def train_online(weights: Weights, adam: Adam, X: np.ndarray, Y: np.ndarray, params: EpropParams, epoch: int,
-                 engine: Engine = "factorized") -> tuple[np.ndarray, np.ndarray]:
+                 engine: Engine = "factorized",
+                 readout_starts: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One epoch of the C loop: for each sample in order, forward + e-prop gradient, then one Adam update.
 
     Defaults to the factorized engine (~3 ms vs ~10 ms per 80-120-12 sample; same maths, tested equal to the
-    stepwise layouts to ~1e-6 relative). Pass ``engine='stepwise'`` to run the firmware-order recursions.
+    stepwise layouts to ~1e-6 relative). Pass ``engine='stepwise'`` to run the firmware-order recursions, and
+    ``readout_starts`` (the PE slices' first neurons) to add the readout in the chip's order too.
     Returns (losses [N] cross-entropy before the update, correct [N] bool).
     """
     lr = lr_for_epoch(params, epoch)
     n = len(X)
     losses, correct = np.zeros(n, F32), np.zeros(n, bool)
     for s in range(n):
-        r = run_sample(weights, X[s], int(Y[s]), params, train=True, engine=engine)
+        r = run_sample(weights, X[s], int(Y[s]), params, train=True, engine=engine, readout_starts=readout_starts)
         adam.step(weights, r.grads(), lr)
         losses[s], correct[s] = r.loss[0], r.pred[0] == Y[s]
     return losses, correct

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, NamedTuple, Protocol
+from typing import Any, Callable, Iterator, Literal, NamedTuple, Protocol, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -348,12 +348,17 @@ class TrainingEngine(Protocol):
 
 
 class ReferenceEngine:
-    """The vectorised float32 reference (``factorized`` engine), one sample per call."""
+    """The vectorised float32 reference (``factorized`` engine by default), one sample per call.
+
+    ``engine="stepwise"`` with ``readout_starts`` (the first neuron of each PE's slice) computes in the chip
+    engine's operation order: the two train bit-identical weights (docs/fidelity.md, "Chip engine vs reference").
+    """
 
     label, chunk = "reference", 1
 
-    def __init__(self, params: EpropParams) -> None:
-        self.p = params
+    def __init__(self, params: EpropParams, engine: R.Engine = "factorized",
+                 readout_starts: Sequence[int] | None = None) -> None:
+        self.p, self.engine, self.readout_starts = params, engine, readout_starts
 
     def load(self, weights: dict[str, np.ndarray], adam: R.Adam) -> None:
         self.weights, self.adam = weights, adam
@@ -361,7 +366,8 @@ class ReferenceEngine:
     def train_samples(self, X: np.ndarray, y: np.ndarray, lr: np.float32) -> tuple[np.ndarray, np.ndarray]:
         losses, correct = np.zeros(len(X), F32), np.zeros(len(X), bool)
         for i in range(len(X)):
-            r = R.run_sample(self.weights, X[i], int(y[i]), self.p, train=True, engine="factorized")
+            r = R.run_sample(self.weights, X[i], int(y[i]), self.p, train=True, engine=self.engine,
+                             readout_starts=self.readout_starts)
             self.adam.step(self.weights, r.grads(), lr)
             losses[i], correct[i] = r.loss[0], r.pred[0] == y[i]
         return losses, correct

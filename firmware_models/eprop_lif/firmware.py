@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import Core, CostTable, Firmware, op_line
+from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, op_line
 
 from .group import STACKED, CueGroup
 
@@ -124,6 +124,7 @@ class CueEpropCore(Firmware):
             setattr(self, name, arr)
         self.adam_scalars[:] = (0.0, 1.0, 1.0, self.p.lr)
         self.raster = np.zeros((self.T, self.n), np.uint8)
+        self.adam_costs = ADAM_COSTS.priced(core)
         core.set_timer(self.tick_ns)
 
     def load_weights(self, w_in: np.ndarray, w_rec: np.ndarray, w_out: np.ndarray) -> None:
@@ -304,7 +305,8 @@ class CueEpropCore(Firmware):
         i = s - self.dram_base + 1
         if self.train and (i % p.batch == 0 or i == self.dram_samples):
             self._adam()
-            core.kernel("adam", "adam_update", syn + self.n * p.n_out)
+            # the e-prop firmware's Adam kernel: per weight and per row of W [pre][post] and W_out [neuron][out]
+            self.adam_costs.charge(weights=syn + self.n * p.n_out, rows=p.n_pre + self.n)
             core.charge("adam", store=syn + self.n * p.n_out, loop=syn // 4)  # G ← 0
         for arr in (self.ebar, self.eps, self.zbar, self.v, self.z, self.vo_part, self.h):
             arr[...] = 0

@@ -156,6 +156,8 @@ class Kernels(_Section):
     eprop_eps_v: Sourced[NonNegFloat] = _doc("e-prop eps^v per presynaptic neuron, per input")
     eprop_readout: Sourced[NonNegFloat] = _doc("e-prop readout partial sum, per neuron x output")
     eprop_learning_signal: Sourced[NonNegFloat] = _doc("e-prop learning signal, per neuron x output")
+    eprop_readout_row: Sourced[NonNegFloat] = _doc("e-prop readout partial sum, outer loop per output")
+    eprop_learning_signal_row: Sourced[NonNegFloat] = _doc("e-prop learning signal, outer loop per neuron")
     eventprop_receive_spike: Sourced[NonNegFloat] = _doc("EventProp input spike record + add, per spike x post")
     eventprop_error_in: Sourced[NonNegFloat] = _doc("EventProp received error packet, per packet")
     eventprop_forward_step: Sourced[NonNegFloat] = _doc("EventProp LIF forward step, per neuron")

@@ -130,6 +130,14 @@ class LoadedNetwork:
     spec: NetworkFile
     arch: ArchConfig
     sets: list[str] = field(default_factory=list)
+    set_roots: list[str] = field(default_factory=list)  # the dotted keys the --set expressions changed
+
+    def origin_of(self, err: ConfigError) -> ConfigError:
+        """``err`` blamed on ``--set`` when it names this file and a key a ``--set`` changed (an app validating its
+        own section sees only the merged values and names the file); otherwise ``err`` itself."""
+        if err.file != str(self.file) or not _set_by(err.key, self.set_roots):
+            return err
+        return ConfigError("--set", err.key, err.problem, err.expected)
 
     def resolved(self) -> dict[str, Any]:
         """JSON-serialisable resolved config (arch values with their sources) for summary.json."""
@@ -182,7 +190,7 @@ def load_network(path: str | Path, sets: Sequence[str] = ()) -> LoadedNetwork:
             blame = "--set" if "run.performance_level" in set_roots else label
             raise ConfigError(blame, "run.performance_level", f"got {spec.run.performance_level!r}",
                               "one of: " + ", ".join(names))
-    return LoadedNetwork(file=file, raw=raw, spec=spec, arch=arch, sets=list(sets))
+    return LoadedNetwork(file=file, raw=raw, spec=spec, arch=arch, sets=list(sets), set_roots=set_roots)
 
 
 def _nir_network(file: Path) -> dict[str, Any]:
@@ -198,10 +206,16 @@ def _validate_spec(raw: dict[str, Any], label: str, set_roots: list[str]) -> Net
         return NetworkFile.model_validate(raw)
     except ValidationError as exc:
         err = from_validation_error(NetworkFile, exc, label, "")
-        key = err.key or ""
-        if any(key == s or key.startswith(s + ".") or s.startswith(key + ".") for s in set_roots):
+        if _set_by(err.key, set_roots):
             raise ConfigError("--set", err.key, err.problem, err.expected) from None
         raise err from None
+
+
+def _set_by(key: str | None, set_roots: Sequence[str]) -> bool:
+    """Whether a problem at ``key`` lies in what a ``--set`` of one of ``set_roots`` changed (the key itself, a key
+    inside it, or the section holding it)."""
+    key = key or ""
+    return any(key == s or key.startswith(s + ".") or s.startswith(key + ".") for s in set_roots)
 
 
 def _resolve_arch(arch: str, network_file: Path, from_set: bool, label: str = "") -> str:

@@ -15,7 +15,8 @@ import base64
 import csv
 import html
 from pathlib import Path
-from typing import Any
+import shutil
+from typing import Any, NamedTuple
 
 from ..outdir import atomic_write_text
 
@@ -39,14 +40,35 @@ def write_report(run_dir: Path | str, plots: bool = True) -> Path:
     ``plots=False``) the HTML has the tables only.
     """
     run = load_run(run_dir)
-    write_csvs(run)
-    images: dict[str, Path] = {}
-    if plots and matplotlib_available():
-        from .plots import all_plots
-        images = all_plots(run, run.path / "plots")
-    out = run.path / "report.html"
-    atomic_write_text(out, render_html(run, images))
+    try:
+        write_csvs(run)
+        images: dict[str, Path] = {}
+        if plots and matplotlib_available():
+            from .plots import all_plots
+            images = all_plots(run, run.path / "plots")
+        out = run.path / "report.html"
+        atomic_write_text(out, render_html(run, images))
+    except BaseException:  # a full disk or Ctrl-C half way: no half report (a cut PNG or CSV) is left
+        remove_report(run.path)
+        raise
     return out
+
+
+#: what ``write_report`` writes into a run folder: all of it, or none of it
+REPORT_FILES = ("report.html", "memory_regions.csv", "latency_per_pe.csv", "plots")
+
+
+def remove_report(run_dir: Path) -> None:
+    """Remove the report's files (never the run's own summary.json / timesteps.csv / checkpoint)."""
+    for name in REPORT_FILES:
+        target = Path(run_dir) / name
+        try:
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        except OSError:
+            pass  # gone already, or the folder itself went away: nothing more to undo
 
 
 def write_csvs(run: RunData) -> None:
@@ -246,25 +268,35 @@ def render_html(run: RunData, images: dict[str, Path]) -> str:
 AUTO_REPORT_MAX_ROWS = 1_000_000
 
 
-def auto_report(out_dir: Path | str) -> tuple[Path | None, str]:
-    """What ``s2sim run`` calls at the end: (report path or None, one line for the user).
+class AutoReport(NamedTuple):
+    """What ``auto_report`` did: the report's path (None when not written), one line for the user, and whether
+    the report failed (a full disk, a folder made read-only: the caller must say so even when quiet)."""
+
+    path: Path | None
+    message: str
+    failed: bool = False
+
+
+def auto_report(out_dir: Path | str) -> AutoReport:
+    """What ``s2sim run`` calls at the end.
 
     Writes the report when matplotlib is importable and the run is small enough to take < ~2 s;
     otherwise says how to build it. A report that cannot be written (disk full, folder made read-only)
-    leaves no partial file and is said in that line: the run itself is complete.
+    leaves none of its files and is said in that line (``failed``): the run itself is complete.
     """
     out_dir = Path(out_dir)
     if not matplotlib_available():
-        return None, f"no report.html (matplotlib missing): pip install matplotlib, then s2sim report {out_dir}"
+        return AutoReport(None, f"no report.html (matplotlib missing): pip install matplotlib, then s2sim report "
+                                f"{out_dir}")
     csv_path = out_dir / "timesteps.csv"
     if csv_path.exists():
         with open(csv_path, "rb") as fh:
             rows = sum(1 for _ in fh) - 1
         if rows > AUTO_REPORT_MAX_ROWS:
-            return None, f"report: large run ({rows:,} timestep rows); build it with s2sim report {out_dir}"
+            return AutoReport(None, f"report: large run ({rows:,} timestep rows); build it with s2sim report {out_dir}")
     try:
         path = write_report(out_dir)
     except OSError as err:
-        return None, (f"report not written: {err.filename or out_dir}: {err.strerror or type(err).__name__}; "
-                      f"the run in {out_dir} is complete (rebuild it with: s2sim report {out_dir})")
-    return path, f"report: {path}"
+        return AutoReport(None, f"report not written: {err.filename or out_dir}: {err.strerror or type(err).__name__}; "
+                                f"the run in {out_dir} is complete (rebuild it with: s2sim report {out_dir})", True)
+    return AutoReport(path, f"report: {path}")

@@ -35,6 +35,8 @@ def prepare_out_dir(study: Study, out: str | Path | None, resume: bool) -> Path:
     either way: taking it over would orphan (or mix in) someone else's points.
     """
     out_dir = Path(out) if out is not None else default_sweep_dir(study)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AppError(f"{'--out ' if out is not None else ''}{out_dir}: is a file; expected a folder for the sweep")
     held = out_dir / STUDY_JSON
     if resume and not held.is_file():
         raise AppError(f"--resume {out_dir}: no {STUDY_JSON} there (not a sweep directory); "

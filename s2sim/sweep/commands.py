@@ -82,7 +82,7 @@ class _ProgressBar:
 
 @click.command()
 @click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False), callback=non_empty_path,
+@click.option("--out", type=click.Path(), callback=non_empty_path,  # a file there: prepare_out_dir says so in one line
               help="Sweep directory (default traces/study-<name>).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local Dask worker processes (default one per core); 1 = run in this process, no Dask.")

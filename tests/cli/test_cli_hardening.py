@@ -170,3 +170,65 @@ def test_an_unknown_simulation_kernel_in_the_environment_is_one_line(tmp_path):
     line = error_line(cli("run", LIF, "--out", tmp_path / "run", *TINY_LIF, env={"S2SIM_KERNEL": "turbo"}))
     assert "S2SIM_KERNEL='turbo'" in line and "fast, exact" in line
     assert not (tmp_path / "run").exists()
+
+
+def test_an_out_that_is_an_existing_file_is_one_line_naming_it_and_the_file_is_untouched(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    line = error_line(cli("run", LIF, *TINY_LIF, "--out", target))
+    assert f"--out {target}: is a file" in line and "expected a folder" in line
+    assert target.read_text() == "mine"
+
+
+GSC = str(REPO / "networks" / "gsc.yaml")
+
+
+def test_a_bad_app_value_given_by_set_is_blamed_on_the_set_not_the_network_file(tmp_path):
+    for command in (["validate", GSC], ["run", GSC, "--quiet", "--out", tmp_path / "run"]):
+        line = error_line(cli(*command, "--set", "network.n_rec=-3"))
+        assert line.startswith("error: --set: network.n_rec: got -3") and "gsc.yaml" not in line, line
+    assert not (tmp_path / "run").exists()
+    line = error_line(cli("validate", LIF, "--set", "training.epochs=3"))  # a section the app does not use
+    assert line.startswith("error: --set: training:") and "does not use this section" in line
+
+
+def test_a_bad_app_value_in_the_file_is_still_blamed_on_the_file_beside_an_unrelated_set(tmp_path):
+    net = tmp_path / "net.yaml"
+    net.write_text(Path(GSC).read_text().replace("n_rec: 120", "n_rec: -3"))
+    line = error_line(cli("validate", net, "--set", "network.n_in=80"))
+    assert line.startswith(f"error: {net}: network.n_rec: got -3"), line
+
+
+# ---- a full disk ----------------------------------------------------------------------------------
+def _disk_full(path):
+    import errno
+    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def test_a_report_lost_to_a_full_disk_is_said_under_quiet_and_leaves_none_of_its_files(tmp_path, monkeypatch):
+    """The run is complete (summary.json whole) but the disk fills while the report's plots are written: one
+    line, exit 1 (not 0: the user asked for a report; not 2: the run is usable), no cut PNG or CSV left."""
+    from s2sim.profile import plots
+
+    def one_plot_then_full(run, out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "memory.png").write_bytes(b"\x89PNG cut")
+        _disk_full(out_dir / "latency_heatmap.png")
+    monkeypatch.setattr(plots, "all_plots", one_plot_then_full)
+    out = tmp_path / "run"
+    res = cli("run", LIF, *TINY_LIF, "--out", out)
+    assert res.exit_code == 1, (res.exit_code, res.output)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: report not written: {out / 'plots'}"), res.stderr
+    assert "No space left on device" in lines[0] and f"s2sim report {out}" in lines[0]
+    assert json.loads((out / "summary.json").read_text())["timesteps"] == 5
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "timesteps.csv"]
+
+
+def test_a_summary_lost_to_a_full_disk_leaves_no_cut_outputs_and_no_folder(tmp_path, monkeypatch):
+    from s2sim.profile import summary
+    monkeypatch.setattr(summary, "write_json_atomic", lambda obj, path: _disk_full(path))
+    out = tmp_path / "new" / "run"
+    line = error_line(cli("run", LIF, *TINY_LIF, "--out", out))
+    assert f"{out / 'summary.json'}: cannot write run output (No space left on device)" in line
+    assert not (tmp_path / "new").exists(), "timesteps.csv without a summary would look like a run"

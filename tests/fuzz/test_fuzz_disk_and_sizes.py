@@ -1,7 +1,8 @@
 """A full disk and sizes too big to allocate.
 
 * Disk full: a run or a sweep whose output folder is a tiny tmpfs (mounted here: needs root and a working
-  ``mount``, else skipped with the reason) ends with exit 0 and complete files, or exit 2 and one line;
+  ``mount``, else skipped with the reason) ends with exit 0 and complete files, exit 1 and one line (the run is
+  complete, its report is not there), or exit 2 and one line;
   it never leaves a half-written summary.json / report.html / results.csv, nor a ``*.tmp`` file. The
   sizes step through the points where each file of a run is written.
 * Sizes: class counts, sample counts x sample size and study point counts are refused in one line
@@ -61,10 +62,16 @@ def _no_half_files(folder: Path) -> None:
 def test_a_run_on_a_full_disk_is_complete_or_one_line(tiny_disk, size_kb):
     disk = tiny_disk(size_kb)
     code, err, _ = invoke(["run", str(LIF), *TINY_RUN, "--out", str(disk / "run")], 120.0)
+    assert code in (0, 1, 2), err
     if code == 2:
         assert "No space left on device" in err and str(disk / "run") in err, err
         assert not (disk / "run" / "summary.json").exists(), "a refused run left a summary"
         assert not (disk / "run" / "report.html").exists()
+        assert not (disk / "run" / "timesteps.csv").exists(), "timesteps.csv without a summary looks like a run"
+    if code == 1:  # said even under --quiet
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: report not written"), err
+        json.loads((disk / "run" / "summary.json").read_text())
+        assert not {"report.html", "plots", "memory_regions.csv"} & {p.name for p in (disk / "run").iterdir()}
     if (disk / "run").exists():
         _no_half_files(disk / "run")
 

@@ -89,5 +89,6 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
 def test_auto_report_for_run_writes_the_report(run_dir):
     from s2sim.profile.report import auto_report
     (run_dir / "report.html").unlink(missing_ok=True)
-    path, message = auto_report(run_dir)
+    path, message, failed = auto_report(run_dir)
+    assert not failed
     assert path == run_dir / "report.html" and path.exists() and str(path) in message

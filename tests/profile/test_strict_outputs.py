@@ -48,8 +48,8 @@ def test_a_report_that_cannot_be_written_is_said_in_one_line_and_leaves_the_run_
 
     monkeypatch.setattr(report, "write_report", full)
     monkeypatch.setattr(report, "matplotlib_available", lambda: True)
-    path, line = report.auto_report(tmp_path)
-    assert path is None
+    path, line, failed = report.auto_report(tmp_path)
+    assert path is None and failed
     assert line.startswith(f"report not written: {tmp_path / 'report.html'}: No space left on device")
     assert f"s2sim report {tmp_path}" in line
 

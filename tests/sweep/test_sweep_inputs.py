@@ -104,6 +104,15 @@ def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
     assert code == 2 and str(tmp_path / "file") in line and "t.yaml" not in line
 
 
+def test_an_out_that_is_an_existing_file_is_one_line_naming_it(tmp_path):
+    (tmp_path / "file").write_text("mine")
+    study = write_study(tmp_path / "t.yaml", tiny_study(**SMALL))
+    code, _, err = cli("sweep", study, "--out", tmp_path / "file", "--workers", "1")
+    line = one_error_line(err)
+    assert code == 2 and f"--out {tmp_path / 'file'}: is a file; expected a folder" in line
+    assert (tmp_path / "file").read_text() == "mine"
+
+
 def test_a_big_sweep_needs_yes_before_it_starts(tmp_path, monkeypatch):
     import s2sim.sweep.commands as commands
     monkeypatch.setattr(commands, "CONFIRM_POINTS", 1)

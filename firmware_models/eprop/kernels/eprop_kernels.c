@@ -201,27 +201,31 @@ void eprop_eps_v(int m_pre, const float *restrict u, float *restrict eps_v, floa
         eps_v[i] = alpha * eps_v[i] + u[i];
 }
 
-/* readout partial: y[k] += sum_j zbar[j] * W_out[k][j] over the slice's neurons (S11). */
+/* readout partial: y[k] += sum_j zbar[j] * W_out[j][k] over the slice's neurons (S11). W_out is
+ * [neuron][out] as the firmware stores it (firmware.py: W_out is N x n_out): per output a dot product
+ * down column k (stride n_out), summed over j ascending and then added to y[k], as the firmware rounds. */
 void eprop_readout(int n_out, int n, const float *restrict w_out, const float *restrict zbar,
                    float *restrict y_sum)
 {
     for (int k = 0; k < n_out; k++) {
-        const float *row = w_out + k * n;
+        const float *col = w_out + k;
         float acc = 0.0f;
         for (int j = 0; j < n; j++)
-            acc += row[j] * zbar[j];
+            acc += col[j * n_out] * zbar[j];
         y_sum[k] += acc;
     }
 }
 
-/* learning signal L_j = (1/T) sum_k W_out[k][j] err_k (R4), per neuron. */
+/* learning signal L_j = (1/T) sum_k W_out[j][k] err_k (R4), per neuron; W_out [neuron][out]: the inner
+ * loop runs along neuron j's contiguous row. */
 void eprop_learning_signal(int n, int n_out, const float *restrict w_out, const float *restrict err,
                            float *restrict signal, float inv_t)
 {
     for (int j = 0; j < n; j++) {
+        const float *row = w_out + j * n_out;
         float acc = 0.0f;
         for (int k = 0; k < n_out; k++)
-            acc += w_out[k * n + j] * err[k];
+            acc += row[k] * err[k];
         signal[j] = acc * inv_t;
     }
 }

@@ -3,7 +3,9 @@
  *
  * Compiled for the Cortex-M4F and analysed by tools/calibrate_kernels.py to derive the cycles the
  * firmware (firmware_models/eventprop/firmware.py) charges; not run by s2sim. Loop bounds are
- * parameters so one kernel serves every layer slice. Weights are [post][pre] (n x n_in).
+ * parameters so one kernel serves every layer slice. Weights and the gradient accumulator are
+ * [post][pre] (n x n_in), as the firmware stores them (firmware.py: LayerGroup.W, .acc): a presynaptic
+ * spike walks a column (stride n_in).
  */
 #include <math.h>
 
@@ -18,17 +20,18 @@ struct input_record {
     unsigned short step, index;
 };
 
-/* forward, per received spike (packet handler): record it for the adjoint pass, then add its weight
- * column (stored as a row of W^T) into the next step's input (per post neuron). */
-void eventprop_receive_spike(int n, int step, int index, const float *restrict w_col,
+/* forward, per received spike (packet handler): record it for the adjoint pass, then add weight
+ * column `index` of W [post][pre] (stride n_in) into the next step's input (per post neuron). */
+void eventprop_receive_spike(int n, int n_in, int step, int index, const float *restrict w,
                              float *restrict input, struct input_record *restrict history,
                              int *restrict n_history)
 {
     struct input_record *r = &history[(*n_history)++];
     r->step = (unsigned short)step;
     r->index = (unsigned short)index;
+    const float *col = w + index;
     for (int j = 0; j < n; j++)
-        input[j] += w_col[j];
+        input[j] += col[j * n_in];
 }
 
 /* backward, per received error packet (handler): dL/ds of one own neuron for the current step. */

@@ -54,6 +54,23 @@ def test_inference_trials_leave_the_weights_alone_and_predict_like_the_reference
     assert "eligibility" in phases and "gradient" not in phases and "adam" in phases  # ε_in always, no learning
 
 
+def test_a_learning_tick_charges_adam_per_weight_and_per_weight_row_like_the_eprop_firmware():
+    """One batch of 2 trials on 2 PEs: each PE's adam phase is the compiled Adam kernel over its W [pre][post]
+    and W_out [neuron][out] (per weight and per row: the table both e-prop firmwares charge from), G zeroed,
+    and the trial-state reset after each of the 2 trials."""
+    chip, _, X, Y = _setup(pes=2)
+    chip.run_trials(X[:2], Y[:2], train=True)
+    op, kernel = HW.core_cycles, HW.kernel_cycles
+    for s, fw in zip(chip.slices, chip.cores):
+        n, syn = fw.n, P.n_pre * fw.n
+        weights, rows = syn + n * P.n_out, P.n_pre + n  # W is n_pre rows of n, W_out n rows of n_out
+        adam = kernel["adam_update"] * weights + kernel["adam_update_row"] * rows
+        zero_g = op["store"] * weights + op["loop"] * (syn // 4)
+        reset = op["store"] * (syn + P.n_pre + 5 * n) + op["loop"] * (syn // 4)
+        got = chip.sim.machine.pes[s.pe].phase_cycles_total["adam"]
+        assert got == pytest.approx(adam + zero_g + 2 * reset, rel=1e-12), s.pe
+
+
 def test_each_pe_allocates_exactly_its_listed_arrays():
     chip, *_ = _setup()
     for s, fw in zip(chip.slices, chip.cores):
