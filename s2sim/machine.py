@@ -62,7 +62,7 @@ class Machine(Protocol):
     counters: "Counters"  # every count of the run, one record (``s2sim.hw.counters``)
     stats: "TickStats"  # per (timestep, PE) time done, busy cycles, packets, phases
     env: Any  # the SimPy environment (``env.now``: simulated time in ns)
-    kernel: str  # the simulation kernel running it (``fast`` or ``exact``)
+    kernel: str  # the simulation kernel running it (``fast``, ``exact`` or ``counted``)
     fidelity: str  # packet delivery fidelity (``burst`` or ``packet``)
     perf_level_name: str  # the performance level PEs start at
     dvfs_policy: Any  # None (fixed level) or an object with ``choose(pe, tick) -> level name``
@@ -79,3 +79,7 @@ class Machine(Protocol):
 
     def store_dram(self, name: str, array: "np.ndarray") -> None:
         """Host writes ``array`` into DRAM under ``name`` (before the run: no simulated cost)."""
+
+    def kernel_report(self) -> dict:
+        """What the simulation kernel did, for the summary's ``simulator`` section (the counted kernel:
+        windows and ticks on each path, and why it fell back; {} for the event-driven kernels)."""

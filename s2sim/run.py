@@ -140,6 +140,9 @@ def _run_in(loaded: LoadedNetwork, app, out_dir: Path, options: RunOptions, sett
         seed=spec.run.seed, samples=result.samples, timesteps=result.timesteps, tick_ns=spec.run.tick_ns,
         wall_time_s=wall, arch=loaded.arch, learning=result.learning, extra=extra, notes=result.notes)
     merge_carried(summary, result.carried, result.resumed_from)
+    kernel_report = getattr(result.sim.machine, "kernel_report", None)  # (the counted kernel's windows)
+    if kernel_report is not None:
+        simulator.update(kernel_report())
     summary["simulator"] = simulator
     if result.skipped_files:
         summary["skipped_files"] = [{"file": f, "reason": r} for f, r in result.skipped_files]

@@ -18,8 +18,9 @@ class Simulation:
     def __init__(self, hw: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
                  recorder: Recorder | None = None, record_timesteps: int | None = None,
                  kernel: str | None = None):
-        """``kernel``: ``fast`` or ``exact`` (default: ``$S2SIM_KERNEL``, else ``fast``); both give
-        bit-identical timing, ``exact`` skips the grouped hot paths (docs/simulation-model.md)."""
+        """``kernel``: ``counted``, ``fast`` or ``exact`` (default: ``$S2SIM_KERNEL``, else ``counted``);
+        all give bit-identical timing: ``exact`` skips the grouped hot paths, ``counted`` runs windows
+        of ticks in a compiled loop where it models the run (docs/simulation-model.md)."""
         self.hw = hw
         # the one-chip hardware model; apps, hosts and the profiler use it as ``machine`` (its
         # interface), only hardware tests reach into ``chip``

@@ -168,7 +168,7 @@ def digest(results: dict[str, Any]) -> str:
 
 def fingerprint(network: str | Path, sets: list[str] = (), options: dict[str, Any] | None = None,
                 kernel: str | None = None, record: bool = False) -> dict[str, Any]:
-    """Run ``network`` with the given kernel (``fast``/``exact``; None: the default) and collect its timing."""
+    """Run ``network`` with the given kernel (``fast``/``exact``/``counted``; None: the default) and collect its timing."""
     recorder = TimingRecorder() if record else None
     with kernel_env(kernel):
         result = run_network(network, list(sets), options or {}, recorder)
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("network", nargs="?", help="a name from --list (small size) or a network file")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="KEY=VALUE override (repeatable)")
-    ap.add_argument("--kernel", choices=("fast", "exact"), help="simulation kernel (default: $S2SIM_KERNEL or fast)")
+    ap.add_argument("--kernel", choices=("fast", "exact", "counted"), help="simulation kernel (default: $S2SIM_KERNEL or fast)")
     ap.add_argument("--record", action="store_true", help="attach a trace recorder: adds packet/DMA/callback times")
     ap.add_argument("--json", type=Path, help="write the full timing results here")
     ap.add_argument("--list", action="store_true", help="list the small shipped runs")

@@ -33,6 +33,8 @@ SYNAPSE_COSTS = CostTable(kernel_line("synapses", "event_add", "synapses"),
 #: The timer tick: the compiled lif_neuron_update; a spike adds the subtract and the fired-list store.
 NEURON_COSTS = CostTable(kernel_line("neuron", "lif_neuron_update", "neurons"),
                          op_line("neuron", "spikes", fadd=1, store=1))
+#: A Poisson source's tick: a KISS PRNG draw and a compare per neuron.
+INPUT_COSTS = CostTable(op_line("input", "neurons", int_alu=4, int_mul=1, loop=1))
 
 
 def lif_update(v: np.ndarray, buf: np.ndarray, alpha: np.float32, thr: np.float32, reset: str) -> np.ndarray:
@@ -133,11 +135,12 @@ class PoissonSource(Firmware):
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("source_state", 64, "state")
+        self.input_costs = INPUT_COSTS.priced(core)
         core.set_timer(self.tick_ns, self.phase_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
         fired = np.flatnonzero(self.rng.random(self.n) < self.p)
-        core.charge("input", int_alu=4 * self.n, int_mul=self.n, loop=self.n)  # KISS PRNG + compare
+        self.input_costs.charge(neurons=self.n)
         if len(fired):
             base = core.pe_id << KEY_SHIFT
             core.send_mc_many([base | i for i in fired.tolist()])

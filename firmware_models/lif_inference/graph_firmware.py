@@ -32,6 +32,10 @@ PAYLOAD_SYNAPSE_COSTS = CostTable(kernel_line("synapses", "event_add", "synapses
                                   op_line("synapses", "rows", **ROW_CALL_OPS))
 
 
+#: A raster source's tick: the row pointer, then per spike index a load, its key and the loop.
+RASTER_COSTS = CostTable(op_line("input", None, load=1), op_line("input", "spikes", load=1, int_alu=1, loop=1))
+
+
 def neuron_tick_costs(has_syn: bool) -> CostTable:
     """A ``NeuronCore`` tick: the synaptic current (CUBA), lif_neuron_update with bias, leak and
     per-neuron gain, and the reset of each neuron that fires."""
@@ -50,12 +54,13 @@ class RasterSource(Firmware):
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("source_state", 64, "state")  # the current row pointer and tick count
+        self.input_costs = RASTER_COSTS.priced(core)
         core.set_timer(self.tick_ns, self.phase_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
         fired = np.flatnonzero(self.raster[tick]) if tick < len(self.raster) else np.zeros(0, np.int64)
         # the host streams the raster as per-tick lists of spiking indices: a load per spike
-        core.charge("input", load=len(fired) + 1, int_alu=len(fired), loop=len(fired))
+        self.input_costs.charge(spikes=len(fired))
         if len(fired):
             base = core.pe_id << KEY_SHIFT
             core.send_mc_many([base | i for i in fired.tolist()])

@@ -37,9 +37,10 @@ class SimulatorConfig(BaseModel):
 
     model_config = _STRICT
 
-    kernel: Literal["fast", "exact"] = Field(
-        default="fast", description="fast: grouped hot paths; exact: every callback through the per-PE "
-        "dispatcher (bit-identical timing, slower)")
+    kernel: Literal["fast", "exact", "counted"] = Field(
+        default="counted", description="fast: grouped hot paths; exact: every callback through the per-PE "
+        "dispatcher (bit-identical timing, slower); counted: windows of ticks in a compiled loop where it "
+        "models the run, else fast (bit-identical timing)")
     group_numerics: bool = Field(
         default=True, description="PEs running the same program share one numpy call per tick "
         "(identical results); false: each PE computes alone")

@@ -17,14 +17,14 @@ __all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_E
 
 KERNEL_ENV = "S2SIM_KERNEL"
 GROUP_ENV = "S2SIM_GROUP_NUMERICS"
-KERNELS = ("fast", "exact")
+KERNELS = ("fast", "exact", "counted")
 
 
 @dataclass(frozen=True)
 class SimulatorSettings:
     """The resolved switches and where each came from (``run.simulator`` or the variable's name)."""
 
-    kernel: str = "fast"
+    kernel: str = "counted"
     group_numerics: bool = True
     noc_fidelity: str = "burst"
     origin: tuple[tuple[str, str], ...] = ()

@@ -13,6 +13,7 @@ body runs at its callback's start, but sends at start + cycles so far.
 """
 from __future__ import annotations
 
+import sys
 from typing import Protocol
 
 import simpy
@@ -21,6 +22,8 @@ import simpy
 # declares ``on_packet_burst_group`` handle a burst's numerics for all its destination PEs at once
 # (without a trace recorder), ``exact`` runs every handler per PE (the reference the fast one is tested
 # against, bit for bit; docs/simulation-model.md "Fast path"). Everything else is the same code in both.
+# ``counted`` (the default) runs windows of ticks in a compiled loop where it models the run and the
+# fast rules elsewhere (``s2sim/counted``; docs/simulation-model.md "The counted kernel").
 from ..config.simulator import KERNELS
 from .dma import DmaEngine
 from .counters import Counters
@@ -36,10 +39,10 @@ from .tickstats import TickStats
 
 
 def kernel_from_env() -> str:
-    """The kernel ``$S2SIM_KERNEL`` asks for (default ``fast``), read where every switch is read
+    """The kernel ``$S2SIM_KERNEL`` asks for (default ``counted``), read where every switch is read
     (``s2sim.config.simulator``): for a ``Simulation`` built without a run entry (tests, the Python API)."""
     from ..config.simulator import env_overrides
-    return env_overrides().get("kernel", "fast")
+    return env_overrides().get("kernel", "counted")
 
 
 class Recorder(Protocol):
@@ -104,8 +107,16 @@ class Chip:
         kernel = kernel or kernel_from_env()
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+        self.counted = None  # the counted kernel's window engine (s2sim/counted), None: event-driven only
+        if kernel == "counted":
+            from ..counted import make_engine, numba_available
+            if numba_available():
+                self.counted = make_engine(self)
+            else:
+                print("s2sim: numba is not importable: the counted kernel runs as fast", file=sys.stderr)
+                kernel = "fast"
         self.kernel = kernel
-        self.fast = kernel == "fast"
+        self.fast = kernel in ("fast", "counted")  # counted falls back to the fast rules
         self.p = p
         self.env = env or CountingEnvironment()
         self.fidelity = noc_fidelity
@@ -168,6 +179,13 @@ class Chip:
 
     def run_ticks(self, n_ticks: int, drain_ns: float | None = None) -> None:
         """Fire ``n_ticks`` more timer ticks, then let the work they caused finish."""
+        if self.counted is not None:
+            self.counted.run_ticks(n_ticks, drain_ns)
+        else:
+            self.run_ticks_event_driven(n_ticks, drain_ns)
+
+    def run_ticks_event_driven(self, n_ticks: int, drain_ns: float | None = None) -> None:
+        """``run_ticks`` on the event-driven kernel (``fast`` or ``exact`` rules)."""
         self.tick_limit += n_ticks
         for group in self.timer_groups.values():
             group.arm()
@@ -334,6 +352,9 @@ class Chip:
     def store_dram(self, name: str, array) -> None:
         """Host writes ``array`` into DRAM under ``name`` (no simulated cost: done before the run)."""
         self.dram.store(name, array)
+
+    def kernel_report(self) -> dict:
+        return self.counted.summary() if self.counted is not None else {}
 
     def used_pes(self) -> list[PE]:
         return [pe for pe in self.pes if pe.firmware is not None]

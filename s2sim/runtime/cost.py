@@ -133,6 +133,13 @@ class PricedTable:
             self._lines.append((line.phase, line.per, terms))
         self._phases: dict[tuple, tuple[tuple[tuple[str, float], ...], float]] = {}
 
+    @property
+    def resolved_lines(self) -> tuple[tuple[str, str | None, tuple[tuple[float, float], ...]], ...]:
+        """Each line as (phase, count it scales with or None, ((cycles per operation, operations per
+        unit), ...)): what ``charge`` multiplies out, for a kernel that only counts (the cycles per
+        operation of a kernel line are ``KernelCycles``, carrying the bracket)."""
+        return tuple(self._lines)
+
     def cycles_by_line(self, **counts: float) -> list[tuple[str, float]]:
         """(phase, cycles) of every line, in declaration order."""
         out = []

@@ -31,7 +31,7 @@ def test_defaults_and_values(net):
     assert loaded.spec.run.seed == 1
     assert loaded.spec.run.tick_ns == 1_000_000
     assert loaded.spec.run.simulator.noc_fidelity == "burst"
-    assert loaded.spec.run.simulator.kernel == "fast"
+    assert loaded.spec.run.simulator.kernel == "counted"
     assert loaded.spec.run.simulator.group_numerics is True
     assert loaded.arch.n_pes == 152
     assert loaded.file == net

@@ -11,8 +11,9 @@ from s2sim.sim import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the one-chip model's internals may be used: the hardware itself, the firmware facade over it,
-#: and the host object that builds it.
-INSIDE = ("s2sim/hw/", "s2sim/runtime/", "s2sim/sim.py")
+#: the host object that builds it, and the counted kernel (a kernel of that model: it reads and
+#: commits the chip's timing state).
+INSIDE = ("s2sim/hw/", "s2sim/runtime/", "s2sim/sim.py", "s2sim/counted/")
 REACHING_IN = re.compile(r"\bsim\.chip\b|\.c\[\"|\bchip\.(noc|dram|dmas|deliveries)\b")
 
 

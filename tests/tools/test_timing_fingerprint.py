@@ -58,6 +58,26 @@ def test_fast_kernel_times_every_shipped_network_exactly_as_the_exact_kernel(nam
     assert tf.digest(exact) == tf.digest(fast_unrecorded)
 
 
+@pytest.mark.parametrize("name", list(tf.SMALL_RUNS))
+def test_counted_kernel_gives_every_shipped_network_the_golden_timing(name):
+    """Counted where it models the run (LIF), event-driven where it does not (other families, DVFS,
+    packet NoC, overruns, a full TX queue): either way the golden digest, bit for bit."""
+    path, sets, options = tf.small_run(name)
+    if name == "fsdd" and not (path.parent.parent.parent / "shared" / "datasets" / "fsdd").exists():
+        pytest.skip("FSDD recordings not found at ../shared/datasets/fsdd")
+    counted = tf.fingerprint(path, sets, options, kernel="counted", record=False)
+    _, digests = tf.golden_for(name)
+    if tf.digest(counted) != digests["digest"]:
+        golden = tf.golden_results(name)
+        golden.pop("trace")
+        raise AssertionError(f"{name}: counted kernel differs: {first_difference(golden, json.loads(json.dumps(counted)))}")
+
+
+def test_counted_kernel_with_a_trace_recorder_runs_event_driven_and_traces_the_golden_times():
+    path, sets, options = tf.small_run("lif_bench")
+    assert_golden("lif_bench", tf.fingerprint(path, sets, options, kernel="counted", record=True))
+
+
 def assert_golden(name, traced):
     """``traced`` (a recorded run's results) equals the committed golden, or the first difference is named."""
     golden = tf.golden_for(name)

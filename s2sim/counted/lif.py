@@ -1,0 +1,308 @@
+"""The LIF family as the counted kernel sees it: the loaded programs turned into flat arrays once.
+
+What it reads of the firmware (``firmware_models/lif_inference/firmware.py``: ``PoissonSource``,
+``LifCore``; ``graph_firmware.py``: ``RasterSource``, ``NeuronCore``): its priced cost tables
+(``neuron_costs`` / ``tick_costs``, ``synapse_costs``, ``input_costs``), its SRAM arrays (membranes,
+input buffers, synaptic currents, compressed synaptic rows) and its parameters. The firmware itself is unchanged: the event-driven
+kernels still run its callbacks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..hw.dispatcher import PACKET, TIMER
+from ..hw.kernel_cycles import KernelCycles
+from .codes import C_NEURONS, C_ROWS, C_SPIKES, C_SYNAPSES, COEF_NAMES
+
+COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS}
+KEY_SHIFT = 16  # the LIF firmware's key layout: source PE << 16 | neuron
+
+
+class NotModelled(Exception):
+    """The loaded programs are not (all) a family the counted kernel models; the message says why."""
+
+
+def lif_classes():
+    """(LifCore, PoissonSource, NeuronCore, RasterSource), or None where the LIF firmware package
+    is not importable."""
+    try:
+        from firmware_models.lif_inference.firmware import LifCore, PoissonSource
+        from firmware_models.lif_inference.graph_firmware import (
+            NeuronCore,
+            RasterSource,
+        )
+    except ImportError:
+        return None
+    return LifCore, PoissonSource, NeuronCore, RasterSource
+
+
+@dataclass
+class CostLines:
+    """Every line of the LIF tables as arrays (the loop's ``ln_*`` and ``t_*`` arguments)."""
+    ln_table: np.ndarray
+    ln_phase: np.ndarray
+    ln_count: np.ndarray
+    ln_tptr: np.ndarray
+    t_per: np.ndarray
+    t_k: np.ndarray
+    t_nom: np.ndarray
+    t_low: np.ndarray
+    t_high: np.ndarray
+    t_kern: np.ndarray
+
+
+def cost_lines(tables: list, phases: list[str]) -> CostLines:
+    """Flatten priced tables' lines (``PricedTable.resolved_lines``; the loop's table id is the index);
+    phase names are added to ``phases`` as met."""
+    ln_table, ln_phase, ln_count, ln_tptr = [], [], [], [0]
+    t_per, t_k, t_nom, t_low, t_high, t_kern = [], [], [], [], [], []
+    for table_id, lines in enumerate(tables):
+        for phase, per, terms in lines:
+            if per is not None and per not in COUNT_IDS:
+                raise NotModelled(f"a cost line scales with {per!r}")
+            if phase not in phases:
+                phases.append(phase)
+            ln_table.append(table_id)
+            ln_phase.append(phases.index(phase))
+            ln_count.append(0 if per is None else COUNT_IDS[per])
+            for per_op, k in terms:
+                kern = type(per_op) is KernelCycles
+                t_per.append(float(per_op))
+                t_k.append(float(k))
+                t_nom.append(per_op.nominal if kern else float(per_op))
+                t_low.append(per_op.low if kern else float(per_op))
+                t_high.append(per_op.high if kern else float(per_op))
+                t_kern.append(kern)
+            ln_tptr.append(len(t_per))
+    f = np.asarray
+    return CostLines(f(ln_table, np.int64), f(ln_phase, np.int64), f(ln_count, np.int64), f(ln_tptr, np.int64),
+                     f(t_per, float), f(t_k, float), f(t_nom, float), f(t_low, float), f(t_high, float),
+                     f(t_kern, bool))
+
+
+class LifModel:
+    """The loaded LIF programs of one chip as flat arrays; raises ``NotModelled`` if they are not."""
+
+    def __init__(self, chip):
+        classes = lif_classes()
+        if classes is None:
+            raise NotModelled("the LIF firmware package is not importable")
+        lif_core, source, neuron_core, raster = classes
+        self.chip = chip
+        pes = chip.used_pes()
+        if not pes:
+            raise NotModelled("no program loaded")
+        for pe in pes:
+            if type(pe.firmware) not in classes:
+                raise NotModelled(f"PE {pe.id} runs {type(pe.firmware).__name__} (family not counted yet)")
+            prios = pe.dispatcher.priorities
+            if prios[TIMER] != 2 or prios[PACKET] != -1:
+                raise NotModelled(f"PE {pe.id} changed its callback priorities")
+        groups = {id(g): g for g in chip.timer_groups.values() if g.pes}
+        if len(groups) != 1:
+            raise NotModelled("PEs with different timer periods or phases")
+        self.timer = next(iter(groups.values()))
+        if sorted(pe.id for pe in self.timer.pes) != sorted(pe.id for pe in pes):
+            raise NotModelled("a loaded PE without a timer")
+        self.pes = pes
+        self.firmwares = [pe.firmware for pe in pes]
+        self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
+        U = len(pes)
+        kinds = {source: 0, raster: 0, lif_core: 1, neuron_core: 2}
+        self.kind = np.asarray([kinds[type(fw)] for fw in self.firmwares], np.int64)
+        self.pe_id = np.asarray([pe.id for pe in pes], np.int64)
+        self.npc = np.asarray([pe.ns_per_cycle for pe in pes], float)
+        self.nneur = np.asarray([fw.n for fw in self.firmwares], np.int64)
+        self.voff = np.zeros(U, np.int64)
+        off = 0
+        for u, fw in enumerate(self.firmwares):
+            self.voff[u] = off
+            off += fw.n if self.kind[u] != 0 else 0
+        self.n_state = off
+        self.has_syn = np.asarray([self.kind[u] == 2 and fw.has_syn for u, fw in enumerate(self.firmwares)], bool)
+        self.spiking = np.asarray([self.kind[u] != 2 or fw.spiking for u, fw in enumerate(self.firmwares)], bool)
+        self.sends = np.asarray([self.kind[u] == 0 or (fw.send and self.spiking[u])
+                                 for u, fw in enumerate(self.firmwares)], bool)
+        self.coef = np.zeros((len(COEF_NAMES), self.n_state), np.float32)
+        for u, fw in enumerate(self.firmwares):
+            if self.kind[u] == 2:
+                o = self.voff[u]
+                for row, name in enumerate(COEF_NAMES):
+                    if name in fw.p:
+                        self.coef[row, o:o + fw.n] = fw.p[name]
+        lif = [fw for fw in self.firmwares if type(fw) is lif_core]
+        self.alpha = np.asarray([np.float32(fw.alpha) if type(fw) is lif_core else 0 for fw in self.firmwares],
+                                np.float32)
+        self.thr = np.asarray([fw.thr if type(fw) is lif_core else 0 for fw in self.firmwares], np.float32)
+        self.reset_zero = np.asarray([type(fw) is lif_core and fw.reset == "zero" for fw in self.firmwares], bool)
+        self.lif_groups = list({id(fw.group): fw.group for fw in lif if fw.group is not None}.values())
+        self._routes(chip)
+        self._rows()
+        self.phases: list[str] = []
+        tables: dict[tuple, int] = {}  # a priced table's lines -> the loop's table id
+
+        def table_id(priced) -> int:
+            return tables.setdefault(priced.resolved_lines, len(tables))
+
+        timer_costs = {0: "input_costs", 1: "neuron_costs", 2: "tick_costs"}
+        self.timer_table = np.asarray([table_id(getattr(fw, timer_costs[self.kind[u]]))
+                                       for u, fw in enumerate(self.firmwares)], np.int64)
+        self.syn_table = np.asarray([table_id(fw.synapse_costs) if self.kind[u] else -1
+                                     for u, fw in enumerate(self.firmwares)], np.int64)
+        self.costs = cost_lines(list(tables), self.phases)
+        for name in ("comms", "irq"):
+            if name not in self.phases:
+                self.phases.append(name)
+        self.priorities = [dict(pe.dispatcher.priorities) for pe in pes]
+        self.levels = [pe.level for pe in pes]
+        p = chip.p
+        self.send_cycles = float(p.send_packet_cycles)
+        self.irq_cycles = float(p.irq_entry_cycles + p.irq_exit_cycles)
+        noc = chip.noc
+        self.ser, self.inject_ns, self.eject_ns, self.hop_ns = noc.ser_ns, noc.inject_ns, noc.eject_ns, noc.hop_ns
+        self.tx_size = float(p.tx_queue_size)
+
+    # ---- the NoC: routes as int arrays ---------------------------------------------------------------
+    def _routes(self, chip) -> None:
+        noc, U = chip.noc, len(self.pes)
+        nodes: dict = {}
+        self.link_keys: list = []
+        link_ids: dict = {}
+
+        def node(xy) -> int:
+            return nodes.setdefault(xy, len(nodes))
+
+        def link(key) -> int:
+            if key not in link_ids:
+                link_ids[key] = len(self.link_keys)
+                self.link_keys.append(key)
+            return link_ids[key]
+
+        r_inj, r_src, r_eptr, e_from, e_to, e_link = [], [], [0], [], [], []
+        r_jptr, j_unit, j_node, j_link, r_drop, r_ndel = [0], [], [], [], [], []
+        self.routes: list = []  # (PE, key, Route) as compiled: a routing change between calls rebuilds the model
+        self.route_of = np.full(U, -1, np.int64)
+        for u, (pe, fw) in enumerate(zip(self.pes, self.firmwares)):
+            if not self.sends[u] or fw.n == 0:
+                continue
+            base = pe.id << KEY_SHIFT
+            route = noc.route(pe.id, base)
+            self.routes.append((pe.id, base, route))
+            if noc.route(pe.id, base | (fw.n - 1)) is not route:
+                raise NotModelled(f"PE {pe.id}'s keys take more than one route")
+            self.route_of[u] = len(r_inj)
+            r_inj.append(link(route.inject_key))
+            r_src.append(node(noc.mesh.router_of(pe.id)))
+            for a, b in route.edges:
+                e_from.append(node(a))
+                e_to.append(node(b))
+                e_link.append(link((a, b)))
+            r_eptr.append(len(e_from))
+            for dest, router, eject_key in route.ejects:
+                j_unit.append(self.unit_of.get(dest, -1))
+                j_node.append(node(router))
+                j_link.append(link(eject_key))
+            r_jptr.append(len(j_unit))
+            r_drop.append(route.dropped)
+            r_ndel.append(len(route.deliveries) + int(route.dropped))
+        a = np.asarray
+        self.r_inj, self.r_src_node, self.r_eptr = a(r_inj, np.int64), a(r_src, np.int64), a(r_eptr, np.int64)
+        self.e_from, self.e_to, self.e_link = a(e_from, np.int64), a(e_to, np.int64), a(e_link, np.int64)
+        self.r_jptr, self.j_unit = a(r_jptr, np.int64), a(j_unit, np.int64)
+        self.j_node, self.j_link = a(j_node, np.int64), a(j_link, np.int64)
+        self.r_dropped, self.n_routes_deliv = a(r_drop, bool), a(r_ndel, np.int64)
+        self.n_nodes = max(1, len(nodes))
+
+    # ---- synaptic rows ---------------------------------------------------------------------------------
+    def _rows(self) -> None:
+        U = len(self.pes)
+        self.base = np.full((U, U), -1, np.int64)
+        rowoff, ptrs, posts, weights = np.zeros(U, np.int64), [], [], []
+        n_rows, n_syn = 0, 0
+        for u, fw in enumerate(self.firmwares):
+            if self.kind[u] == 0:
+                continue
+            for src_pe, first in fw.row_base.items():
+                if src_pe in self.unit_of:
+                    self.base[u, self.unit_of[src_pe]] = first
+            indptr = np.asarray(fw.row_index, np.int64)
+            rowoff[u] = n_rows
+            ptrs.append(indptr[:-1] + n_syn)
+            posts.append(np.asarray(fw.syn_post, np.int64))
+            weights.append(np.asarray(fw.syn_weight, np.float32))
+            n_rows += len(indptr) - 1
+            n_syn += int(indptr[-1])
+        ptrs.append(np.asarray([n_syn], np.int64))
+        self.rowoff = rowoff
+        self.row_ptr = np.concatenate(ptrs)
+        self.post_all = np.concatenate(posts) if posts else np.zeros(0, np.int64)
+        self.weight_all = np.concatenate(weights) if weights else np.zeros(0, np.float32)
+
+    def still_valid(self) -> bool:
+        """What the arrays were built from is unchanged: routes, callback priorities, performance
+        levels, timers (the synaptic rows of inference never change)."""
+        noc = self.chip.noc
+        if any(noc.route(pe, key) is not route for pe, key, route in self.routes):
+            return False
+        if any(pe.dispatcher.priorities != prios for pe, prios in zip(self.pes, self.priorities)):
+            return False
+        if any(pe.level is not level for pe, level in zip(self.pes, self.levels)):
+            return False
+        groups = [g for g in self.chip.timer_groups.values() if g.pes]
+        return len(groups) == 1 and groups[0] is self.timer and len(self.timer.pes) == len(self.pes)
+
+    # ---- numerics state --------------------------------------------------------------------------------
+    def read_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of every neuron PE's membranes, both input buffers and synaptic currents, flat."""
+        v = np.zeros(self.n_state, np.float32)
+        inp = np.zeros((2, self.n_state), np.float32)
+        i_syn = np.zeros(self.n_state, np.float32)
+        for u, fw in enumerate(self.firmwares):
+            if self.kind[u] != 0:
+                o = self.voff[u]
+                v[o:o + fw.n] = fw.v
+                inp[:, o:o + fw.n] = fw.inp
+                if self.has_syn[u]:
+                    i_syn[o:o + fw.n] = fw.i_syn
+        return v, inp, i_syn
+
+    def write_state(self, v: np.ndarray, inp: np.ndarray, i_syn: np.ndarray) -> None:
+        for u, fw in enumerate(self.firmwares):
+            if self.kind[u] != 0:
+                o = self.voff[u]
+                fw.v[...] = v[o:o + fw.n]
+                fw.inp[...] = inp[:, o:o + fw.n]
+                if self.has_syn[u]:
+                    fw.i_syn[...] = i_syn[o:o + fw.n]
+
+    def draw_inputs(self, t0: int, n_ticks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each source's spikes for ticks ``t0`` .. ``t0 + n_ticks`` - 1 as its ``on_timer`` draws them (a
+        Poisson source: one ``random(n)`` per tick from its own generator; a raster source: its row):
+        flat indices and [tick * units + unit] offsets."""
+        U = len(self.pes)
+        chunks, ptr = [], np.zeros(n_ticks * U + 1, np.int64)
+        total = 0
+        for t in range(n_ticks):
+            for u, fw in enumerate(self.firmwares):
+                ptr[t * U + u] = total
+                if self.kind[u] == 0:
+                    if hasattr(fw, "rng"):
+                        fired = np.flatnonzero(fw.rng.random(fw.n) < fw.p)
+                    else:
+                        tick = t0 + t
+                        fired = (np.flatnonzero(fw.raster[tick]) if tick < len(fw.raster)
+                                 else np.zeros(0, np.int64))
+                    chunks.append(fired)
+                    total += len(fired)
+        ptr[n_ticks * U] = total
+        return (np.concatenate(chunks) if chunks else np.zeros(0, np.int64)).astype(np.int64), ptr
+
+    def rng_states(self) -> list:
+        return [fw.rng.bit_generator.state if hasattr(fw, "rng") else None for fw in self.firmwares]
+
+    def set_rng_states(self, states: list) -> None:
+        for u, fw in enumerate(self.firmwares):
+            if states[u] is not None:
+                fw.rng.bit_generator.state = states[u]

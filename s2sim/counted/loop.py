@@ -1,0 +1,371 @@
+"""The compiled timing loop of the ``counted`` kernel (numba), for LIF-family windows.
+
+One call runs a window of ticks over struct-of-arrays state. Each tick, in the order the
+event-driven kernel does it (docs/simulation-model.md, "Dispatcher", "NoC"):
+
+1. every PE's timer callback starts at the tick: a spike source (Poisson, raster) charges its input
+   lines and sends the spikes drawn for it (given); a LIF PE runs ``lif_update`` on its membranes and
+   input buffer of the tick's parity (a NIR ``NeuronCore`` its per-neuron update, in its operation
+   order), charges its neuron lines, and sends one packet per spike (``PE.send``: the send
+   cost, ``TxQueue.admit``, one send loop = one burst per route, ``SendLoops.add``);
+2. the bursts are booked on the NoC in (first send, PE) order (``EventQueue.book_at``) with the link,
+   injection and ejection free-at rule of ``NoC.reserve``; the last arrival as ``Chip._book_burst``;
+3. each receiver handles its bursts in arrival order (its ejection port orders them as they were
+   booked): the handler starts after the pre-emptive work booked (``Preemption.start_at``), adds
+   each packet's synaptic row to the next tick's buffer and charges its synapse lines, and its
+   handlers are placed back to back or at each arrival (``Preemption.book_handlers``), stealing from
+   the timer callback while it runs (``preemption.steal``).
+
+Every cycle figure is a priced ``CostTable`` line (``lines``: phase, count, terms), evaluated with
+the same float arithmetic as ``PricedTable.charge``; every time with the same operations as the
+parts of ``s2sim/hw``, so the results are the same bits.
+
+The guard: the loop returns the first tick that leaves what it models (``REASONS``); the engine then
+runs that stretch on the event-driven kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .codes import (
+    C_A,
+    C_A_SYN,
+    C_BIAS,
+    C_C,
+    C_G,
+    C_G_SYN,
+    C_NEURONS,
+    C_ONCE,
+    C_ROWS,
+    C_SPIKES,
+    C_SYNAPSES,
+    C_VRESET,
+    C_VTH,
+    OK,
+    R_ARRIVAL,
+    R_DEST,
+    R_DROP,
+    R_GAP,
+    R_HANDLER,
+    R_TIE,
+    R_TIMER,
+    R_TX,
+)
+
+
+@njit(cache=True)
+def _charge_table(table, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom, t_low, t_high,
+                  t_kern, row_ph, row_seen, brk, brk_seen):
+    """Charge every line of ``table`` (``PricedTable.charge``): returns the cycles added, in order
+    (``ExecutionContext.add_cycles``), adds each line to the row's phase and books kernel lines'
+    bracket deltas (``ExecutionContext.book_bracket``)."""
+    total = 0.0
+    for li in range(ln_table.shape[0]):
+        if ln_table[li] != table:
+            continue
+        units = 1.0 if ln_count[li] == C_ONCE else counts[ln_count[li]]
+        c = 0.0
+        nom = 0.0
+        low = 0.0
+        high = 0.0
+        kern = False
+        for ti in range(ln_tptr[li], ln_tptr[li + 1]):
+            x = t_k[ti] * units
+            c += t_per[ti] * x
+            if t_kern[ti]:
+                kern = True
+                nom += t_nom[ti] * x
+                low += t_low[ti] * x
+                high += t_high[ti] * x
+            else:
+                nom += t_per[ti] * x
+                low += t_per[ti] * x
+                high += t_per[ti] * x
+        ph = ln_phase[li]
+        if kern:
+            brk[ph, 0] += nom - c
+            brk[ph, 1] += low - c
+            brk[ph, 2] += high - c
+            brk_seen[ph] = True
+        total += c
+        row_ph[ph] += c
+        row_seen[ph] = True
+    return total
+
+
+@njit(cache=True)
+def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
+               kind, pe_id, npc, nneur, voff, sends, route_of, timer_table, syn_table,
+               v, inp, alpha, thr, reset_zero, coef, i_syn, has_syn, spiking, volt_out,
+               src_fired, src_ptr,
+               r_inj, r_src_node, r_eptr, e_from, e_to, e_link, r_jptr, j_unit, j_node, j_link, r_dropped,
+               n_routes_deliv, n_nodes, link_free,
+               rowoff, row_ptr, post_all, weight_all, base,
+               ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom, t_low, t_high, t_kern,
+               send_cycles, irq_cycles, ser, inject_ns, eject_ns, hop_ns, tx_size, comms_ph, irq_ph,
+               pre_free, tx_free, last_send,
+               done, ph, seen, pin, pout, fired_out, fired_ptr, cnt, busy, brk, brk_seen, machine):
+    """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
+
+    State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
+    in place; per-tick outputs are indexed [tick, unit]. On a non-zero reason the arrays hold that
+    tick half-done: the caller discards them.
+    """
+    U = kind.shape[0]
+    counts = np.zeros(5)
+    at = np.empty(n_nodes)
+    # per tick: the bursts (one per sending unit), then per receiver its deliveries in booking order
+    b_first = np.empty(U)
+    b_last = np.empty(U)
+    b_n = np.zeros(U, np.int64)
+    order = np.empty(U, np.int64)
+    d_cnt = np.zeros(U, np.int64)
+    d_src = np.empty((U, U), np.int64)
+    d_first = np.empty((U, U))
+    d_last = np.empty((U, U))
+    cb_end = np.empty(U)
+    nf = 0
+    for t in range(n_ticks):
+        s = tick_start[t]
+        bound = tick_bound[t]
+        eps = eps_abs + 1e-14 * abs(bound)  # a few dozen ulps of the largest time of the tick
+        # SimPy schedules an event at now + (t - now), not at t. Every instant of this tick lies in
+        # [s, bound), every "now" it is scheduled from in [s, that instant]: if bound <= 2 s, each
+        # t - now is exact (Sterbenz) and each event's time is its record's value, so the kernel's
+        # order is the values' order and equal values give the same result in either order (a
+        # handler starting at the callback's end steals nothing). Else (the first tick) a delivery
+        # within a few ulps of the callback's end might be ordered either way: fall back.
+        exact_times = 2.0 * s >= bound
+        par = (t0 + t) & 1  # the input buffer of this tick (its parity), as the firmware indexes it
+        nxt = 1 - par
+        # ---- 1. timer callbacks --------------------------------------------------------------------
+        for u in range(U):
+            row_ph = ph[t, u]
+            row_seen = seen[t, u]
+            fired_ptr[t * U + u] = nf
+            if kind[u] == 0:  # a spike source (Poisson, raster): its spikes were drawn by the caller
+                a0 = src_ptr[t * U + u]
+                a1 = src_ptr[t * U + u + 1]
+                counts[C_NEURONS] = nneur[u]
+                counts[C_SPIKES] = a1 - a0
+                cycles = _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                                       t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
+                k = a1 - a0
+                for i in range(a0, a1):
+                    fired_out[nf] = src_fired[i]
+                    nf += 1
+            elif kind[u] == 2:  # a NIR graph's NeuronCore (graph_firmware.py), in its operation order
+                o = voff[u]
+                n = nneur[u]
+                k = 0
+                for i in range(n):
+                    b = inp[par, o + i] + coef[C_BIAS, o + i]
+                    if has_syn[u]:
+                        i_syn[o + i] = i_syn[o + i] * coef[C_A_SYN, o + i]
+                        i_syn[o + i] = i_syn[o + i] + coef[C_G_SYN, o + i] * b
+                        drive = i_syn[o + i]
+                    else:
+                        drive = b
+                    x = v[o + i] * coef[C_A, o + i]
+                    x = x + (coef[C_C, o + i] + coef[C_G, o + i] * drive)
+                    inp[par, o + i] = 0.0
+                    if spiking[u] and x > coef[C_VTH, o + i]:
+                        x = coef[C_VRESET, o + i]
+                        fired_out[nf] = i
+                        nf += 1
+                        k += 1
+                    v[o + i] = x
+                    volt_out[t, o + i] = x
+                counts[C_NEURONS] = n
+                counts[C_SPIKES] = k
+                cycles = _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                                       t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
+                if not sends[u] or not spiking[u]:
+                    k = 0
+            else:  # LIF: lif_update of this tick's buffer
+                o = voff[u]
+                n = nneur[u]
+                a = alpha[u]
+                th = thr[u]
+                k = 0
+                for i in range(n):
+                    x = v[o + i] * a
+                    x = x + inp[par, o + i]
+                    inp[par, o + i] = 0.0
+                    if x > th:
+                        if reset_zero[u]:
+                            x = np.float32(0.0)
+                        else:
+                            x = x - th
+                        fired_out[nf] = i
+                        nf += 1
+                        k += 1
+                    v[o + i] = x
+                counts[C_NEURONS] = n
+                counts[C_SPIKES] = k
+                cycles = _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                                       t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
+                if not sends[u]:
+                    k = 0
+            cnt[u, 0] += 1  # callbacks
+            b_n[u] = 0
+            if k > 0:
+                # the send loop: each packet's cost, then the TX queue, then the burst (one route)
+                for i in range(k):
+                    cycles += send_cycles
+                    row_ph[comms_ph] += send_cycles
+                    row_seen[comms_ph] = True
+                    ts = s + cycles * npc[u]
+                    tf = tx_free[u]
+                    backlog = (tf - ts) / ser if tf > ts else 0.0
+                    if backlog >= tx_size:
+                        return t, R_TX
+                    tx_free[u] = (ts if ts > tf else tf) + ser
+                    if i == 0:
+                        b_first[u] = ts
+                    elif ts > last_send[u] + send_cycles * npc[u] + ser + 1e-6:
+                        return t, R_GAP
+                    last_send[u] = ts
+                b_last[u] = last_send[u]
+                b_n[u] = k
+                r = route_of[u]
+                cnt[u, 1] += k  # packets_sent
+                machine[0] += k * n_routes_deliv[r]  # copies_sent (one per PE reached; drops fail below)
+                pout[t, u] = k
+                if r_dropped[r]:
+                    return t, R_DROP
+            end = s + cycles * npc[u]
+            if not (end < bound - eps):
+                return t, R_TIMER
+            cb_end[u] = end
+            busy[u] += cycles
+            done[t, u] = end - s
+        fired_ptr[t * U + U] = nf
+        # ---- 2. bookings in (first send, PE) order: NoC.reserve --------------------------------------
+        nb = 0
+        for u in range(U):
+            if b_n[u] > 0:
+                j = nb
+                while j > 0 and (b_first[order[j - 1]] > b_first[u] or
+                                 (b_first[order[j - 1]] == b_first[u] and pe_id[order[j - 1]] > pe_id[u])):
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = u
+                nb += 1
+        for u in range(U):
+            d_cnt[u] = 0
+        for bi in range(nb):
+            u = order[bi]
+            r = route_of[u]
+            n = b_n[u]
+            first_send = b_first[u]
+            if not (first_send < bound - eps):
+                return t, R_TIMER
+            busy_ns = n * ser
+            li = r_inj[r]
+            depart = link_free[li]
+            if depart < first_send:
+                depart = first_send
+            link_free[li] = depart + busy_ns
+            at[r_src_node[r]] = depart + inject_ns
+            for ei in range(r_eptr[r], r_eptr[r + 1]):
+                tt = at[e_from[ei]]
+                f = link_free[e_link[ei]]
+                if f > tt:
+                    tt = f
+                link_free[e_link[ei]] = tt + busy_ns
+                at[e_to[ei]] = tt + hop_ns
+            spread = (n - 1) * ser
+            for ji in range(r_jptr[r], r_jptr[r + 1]):
+                tt = at[j_node[ji]]
+                lk = j_link[ji]
+                f = link_free[lk]
+                if f > tt:
+                    tt = f
+                link_free[lk] = tt + busy_ns
+                first = tt + eject_ns + ser
+                last = first + spread
+                alt = b_last[u] + (first - first_send)
+                if alt > last:
+                    last = alt
+                dest = j_unit[ji]
+                if dest < 0 or kind[dest] == 0:
+                    return t, R_DEST
+                if not (first < bound - eps):
+                    return t, R_ARRIVAL
+                c = d_cnt[dest]
+                d_src[dest, c] = u
+                d_first[dest, c] = first
+                d_last[dest, c] = last
+                d_cnt[dest] = c + 1
+            machine[1] += n * (r_jptr[r + 1] - r_jptr[r])  # deliveries
+            machine[2] += n  # packets_routed
+            machine[3] += n * (r_eptr[r + 1] - r_eptr[r])  # packet_hops
+        # ---- 3. handlers at each receiver, in arrival order ------------------------------------------
+        for u in range(U):
+            m = d_cnt[u]
+            if m == 0:
+                continue
+            row_ph = ph[t, u]
+            row_seen = seen[t, u]
+            o = voff[u]
+            end = cb_end[u]
+            free_u = pre_free[u]
+            for c in range(m):
+                src = d_src[u, c]
+                first = d_first[u, c]
+                last = d_last[u, c]
+                gap = abs(first - end)
+                if gap <= eps and gap != 0.0 and not exact_times:
+                    return t, R_TIE
+                running = first < end
+                k0 = fired_ptr[t * U + src]
+                n = b_n[src]
+                pb = base[u, src]
+                if pb < 0:
+                    return t, R_DEST
+                synapses = 0
+                for q in range(k0, k0 + n):
+                    row = rowoff[u] + pb + fired_out[q]
+                    for y in range(row_ptr[row], row_ptr[row + 1]):
+                        inp[nxt, o + post_all[y]] += weight_all[y]
+                    synapses += row_ptr[row + 1] - row_ptr[row]
+                cnt[u, 2] += n  # packets_received
+                cnt[u, 0] += 1  # callbacks
+                pin[t, u] += n
+                start = first if first > free_u else free_u
+                counts[C_SYNAPSES] = synapses
+                counts[C_ROWS] = n
+                cycles = _charge_table(syn_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                                       t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
+                row_ph[irq_ph] += irq_cycles * n
+                row_seen[irq_ph] = True
+                dur = (cycles / n + irq_cycles) * npc[u]
+                step = (last - first) / (n - 1) if n > 1 else 0.0
+                if step <= dur:
+                    free_u = start + n * dur
+                    if running and start < end:
+                        end = end + n * dur
+                else:
+                    for i in range(n):
+                        arrival = first + i * step
+                        s_i = arrival if arrival > free_u else free_u
+                        free_u = s_i + dur
+                        if running and s_i < end:
+                            end = end + dur
+                busy[u] += cycles + irq_cycles * n
+                if not (free_u < bound - eps):
+                    return t, R_HANDLER
+                dn = free_u - s
+                if dn > done[t, u]:
+                    done[t, u] = dn
+            pre_free[u] = free_u
+            if not (end < bound - eps):
+                return t, R_TIMER
+            if end != cb_end[u]:
+                cb_end[u] = end
+                dn = end - s
+                if dn > done[t, u]:
+                    done[t, u] = dn
+    return n_ticks, OK
