@@ -23,8 +23,10 @@ class Simulation:
         self.hw = hw
         # the one-chip hardware model; apps, hosts and the profiler use it as ``machine`` (its
         # interface), only hardware tests reach into ``chip``
-        self.chip = Chip(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder,
-                         record_timesteps=record_timesteps, kernel=kernel)
+        # (a board of several chips, ``arch.board``, is the same machine with chip links: ``hw/board.py``)
+        machine_class = Chip if hw.n_chips == 1 else _board_class()
+        self.chip = machine_class(hw, noc_fidelity=noc_fidelity, perf_level=perf_level, recorder=recorder,
+                                  record_timesteps=record_timesteps, kernel=kernel)
         self.machine: Machine = self.chip
         self.cost = CostModel(hw.core_cycles, hw.kernel_cycles, hw.kernel_cycles_bracket)
         self.cores: dict[int, Core] = {}
@@ -36,7 +38,7 @@ class Simulation:
     def load(self, pe_id: int, firmware: Firmware) -> Core:
         """Place ``firmware`` on PE ``pe_id``: reserve code and stack, then run its ``on_start``."""
         if not 0 <= pe_id < self.hw.n_pes:
-            raise ValueError(f"PE {pe_id} does not exist; this chip has PEs 0..{self.hw.n_pes - 1}")
+            raise ValueError(f"PE {pe_id} does not exist; this machine has PEs 0..{self.hw.n_pes - 1}")
         pe = self.machine.pes[pe_id]
         if pe.firmware is not None:
             raise ValueError(f"PE {pe_id} already runs {type(pe.firmware).__name__}")
@@ -57,3 +59,8 @@ class Simulation:
     @property
     def used_pes(self) -> list[int]:
         return sorted(self.cores)
+
+
+def _board_class():
+    from .hw.board import Board
+    return Board

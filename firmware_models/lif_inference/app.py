@@ -19,7 +19,7 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     alpha = decay(net, tick_ns)
     p_spike = net.input_rate_hz * tick_ns * 1e-9
     def phase_of(s) -> float:
-        return (s.pe * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
+        return (s.index * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
 
     # group numerics: the PEs of one layer whose timers fire together share a LifGroup
     members: dict[tuple[int, float], list] = {}
@@ -32,7 +32,7 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     for s in built.slices:
         phase = phase_of(s)
         if s.layer == 0:
-            fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.pe), tick_ns, phase)
+            fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.index), tick_ns, phase)
         else:
             pre = built.slices_of(s.layer - 1)
             rows = built.projections[s.layer - 1].columns(s.start, s.stop)
@@ -69,7 +69,8 @@ def load_and_place(network_file, sets: list[str] = (), record: bool = True, reco
     loaded = load_network(network_file, list(sets))
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
                      progress=lambda label, total: (lambda n=1: None), recorder=recorder)
-    built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes)
+    built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes,
+                  pes_per_chip=ctx.hw.pes_per_chip)
     sim = ctx.simulation()
     return ctx, sim, built, place(ctx, sim, built, record)
 
@@ -91,7 +92,7 @@ def run(ctx: RunContext) -> AppResult:
     mapping = ctx.section(LifMapping, "mapping")
     n_ticks = ctx.spec.run.ticks or 100
     try:
-        built = build(net, mapping, ctx.seed, ctx.hw.n_pes)
+        built = build(net, mapping, ctx.seed, ctx.hw.n_pes, pes_per_chip=ctx.hw.pes_per_chip)
     except ValueError as err:
         raise AppError(f"{ctx.loaded.file}: mapping: {err}") from None
     sim = ctx.simulation()
@@ -112,9 +113,10 @@ def validate(loaded) -> list[str]:
     net = validate_section(LifNetwork, loaded.spec.network, file, "network")
     mapping = validate_section(LifMapping, loaded.spec.mapping, file, "mapping")
     validate_section(LifFirmwareParams, loaded.spec.firmware.params, file, "firmware.params")
-    n_pes = HwParams.from_arch(loaded.arch).n_pes
+    hw = HwParams.from_arch(loaded.arch)
+    n_pes = hw.n_pes
     try:
-        built = build(net, mapping, loaded.spec.run.seed, n_pes, with_weights=False)
+        built = build(net, mapping, loaded.spec.run.seed, n_pes, with_weights=False, pes_per_chip=hw.pes_per_chip)
     except ValueError as err:
         raise AppError(f"{file}: mapping: {err}") from None
     from s2sim.apps import pes_used_line

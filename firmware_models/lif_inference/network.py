@@ -24,6 +24,11 @@ class Slice:
     layer: int
     start: int
     stop: int
+    index: int = -1  # its place in the network's one-chip order (``first_pe`` + ordinal); -1: ``pe``
+
+    def __post_init__(self) -> None:
+        if self.index < 0:
+            self.index = self.pe
 
     @property
     def n(self) -> int:
@@ -90,13 +95,24 @@ MAX_SYNAPSES_PER_PROJECTION = 1 << 28
 
 
 def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
-          with_weights: bool = True) -> BuiltNetwork:
-    """Slices (one PE each) and, unless only checking the mapping (``s2sim validate``), the weights."""
+          with_weights: bool = True, pes_per_chip: int | None = None) -> BuiltNetwork:
+    """Slices (one PE each) and, unless only checking the mapping (``s2sim validate``), the weights.
+
+    Slices take the PEs in layer order, filling a chip before the next (``pes_per_chip``: the
+    machine's PEs per chip, None for one chip), so each layer spans the fewest chips and only layers
+    that share no chip talk over chip links. ``mapping.pes_per_chip`` fills fewer PEs per chip.
+    A slice's ``index`` (its place in the one-chip order) seeds its inputs and timer phase, so a
+    network spread over chips draws the same inputs as on one chip.
+    """
     needed = sum(-(-size // mapping.neurons_per_pe) for size in net.layers)  # before making any slice
-    if mapping.first_pe + needed > n_pes_available:
+    place = _placement(mapping, pes_per_chip or n_pes_available)
+    last = place(mapping.first_pe + needed - 1) if needed else 0
+    if mapping.first_pe + needed > n_pes_available or last >= n_pes_available:
         raise ValueError(
             f"mapping needs PEs {mapping.first_pe}..{mapping.first_pe + needed - 1} ({needed} PEs at "
-            f"{mapping.neurons_per_pe} neurons per PE) but the chip has {n_pes_available}; "
+            f"{mapping.neurons_per_pe} neurons per PE"
+            + (f", {mapping.pes_per_chip} per chip" if mapping.pes_per_chip else "")
+            + f") but the machine has {n_pes_available}; "
             f"raise mapping.neurons_per_pe or shrink network.layers")
     for n_pre, n_post in zip(net.layers, net.layers[1:]):
         if n_pre * n_post > MAX_SYNAPSES_PER_PROJECTION:
@@ -105,7 +121,7 @@ def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
     slices, pe = [], mapping.first_pe
     for layer, size in enumerate(net.layers):
         for start in range(0, size, mapping.neurons_per_pe):
-            slices.append(Slice(pe, layer, start, min(size, start + mapping.neurons_per_pe)))
+            slices.append(Slice(place(pe), layer, start, min(size, start + mapping.neurons_per_pe), pe))
             pe += 1
     if not with_weights:
         return BuiltNetwork(net, slices, [], seed)
@@ -115,6 +131,16 @@ def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
     for n_pre, n_post in zip(net.layers, net.layers[1:]):
         projections.append(draw(rng, n_pre, n_post, net))
     return BuiltNetwork(net, slices, projections, seed)
+
+
+def _placement(mapping: LifMapping, chip_pes: int):
+    """Logical PE (one-chip order) -> the machine's PE, ``mapping.pes_per_chip`` of each chip."""
+    per_chip = mapping.pes_per_chip
+    if per_chip is None:
+        return lambda index: index
+    if per_chip > chip_pes:
+        raise ValueError(f"pes_per_chip {per_chip} is more than a chip's {chip_pes} PEs")
+    return lambda index: index // per_chip * chip_pes + index % per_chip
 
 
 #: Rows drawn per block: bounds the float64 temporaries to a few MB whatever the layer sizes.
