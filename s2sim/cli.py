@@ -177,6 +177,9 @@ def print_summary(s: dict, out_dir: Path) -> None:
     t.add_row("largest phases / step", ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in phases))
     t.add_row("energy", f"{en['total_j'] * 1e3:.3f} mJ total, {en['per_sample_j'] * 1e3:.3f} mJ per sample")
     t.add_row("traffic", f"{s['traffic']['packets']:,} packets, {s['traffic']['dropped']} dropped")
+    if s.get("board"):
+        from .profile.board_summary import board_line
+        t.add_row("board", board_line(s["board"]))
     from .profile.tables import chip_warnings, simulator_rows
     t.add_row("warnings", ", ".join(f"{k}={v}" for k, v in chip_warnings(s).items()) or "none")
     sim_rows = simulator_rows(s)
