@@ -29,14 +29,18 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
                 members.setdefault((s.layer, phase_of(s)), []).append(s)
     groups = {key: LifGroup([s.n for s in ss], alpha, net.threshold, net.reset) for key, ss in members.items()}
     firmwares = {}
+    mapping = ctx.section(LifMapping, "mapping")
+    rows_of = {}  # one pass over each projection for all its slices
+    for layer in range(1, len(net.layers)):
+        for s, rows in zip(built.slices_of(layer), built.slice_rows(layer, sparse=mapping.row_index == "sparse")):
+            rows_of[s.pe] = rows
     for s in built.slices:
         phase = phase_of(s)
         if s.layer == 0:
             fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.index), tick_ns, phase)
         else:
             pre = built.slices_of(s.layer - 1)
-            rows = built.projections[s.layer - 1].columns(s.start, s.stop)
-            fw = LifCore(s.n, rows, {p.pe: p.start for p in pre}, alpha,
+            fw = LifCore(s.n, rows_of.pop(s.pe), {p.pe: p.start for p in pre}, alpha,
                          net.threshold, net.reset, tick_ns, phase, record,
                          send=s.layer < len(net.layers) - 1, group=groups.get((s.layer, phase)),
                          member=members[(s.layer, phase)].index(s) if members else 0)

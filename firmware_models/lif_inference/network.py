@@ -44,6 +44,7 @@ class SynapticRows:
     post: np.ndarray    # int32 [nnz]
     weight: np.ndarray  # float32 [nnz]
     n_post: int
+    pre: np.ndarray | None = None  # int64 [rows]: each row's presynaptic neuron (None: row i is neuron i)
 
     @property
     def n_pre(self) -> int:
@@ -62,6 +63,34 @@ class SynapticRows:
         np.cumsum(counts, out=indptr[1:])
         return SynapticRows(indptr, (self.post[keep] - start).astype(np.int32), self.weight[keep],
                             stop - start)
+
+    def split_columns(self, bounds: list[tuple[int, int]], sparse: bool = False) -> list["SynapticRows"]:
+        """``columns(start, stop)`` of every ``(start, stop)`` of ``bounds`` (contiguous, ascending, covering
+        every target) in one pass over the synapses instead of one per slice (board-sized layers).
+
+        ``sparse``: each slice keeps only the rows that have a synapse in it (``pre`` names their
+        neurons), so its row index grows with its synapses, not with the presynaptic layer.
+        """
+        starts = np.asarray([a for a, _ in bounds], np.int64)
+        slice_of = np.searchsorted(starts, self.post, side="right") - 1
+        order = np.argsort(slice_of, kind="stable")  # row-major within each slice, as ``columns`` keeps it
+        row_of = np.repeat(np.arange(self.n_pre, dtype=np.int64), np.diff(self.indptr))
+        ends = np.cumsum(np.bincount(slice_of, minlength=len(bounds)))
+        out, begin = [], 0
+        for k, (start, stop) in enumerate(bounds):
+            idx = order[begin:ends[k]]
+            begin = ends[k]
+            rows, post, weight = row_of[idx], (self.post[idx] - start).astype(np.int32), self.weight[idx]
+            if sparse:
+                pre, counts = np.unique(rows, return_counts=True)
+                indptr = np.zeros(len(pre) + 1, np.int64)
+                np.cumsum(counts, out=indptr[1:])
+                out.append(SynapticRows(indptr, post, weight, stop - start, pre=pre))
+            else:
+                indptr = np.zeros(self.n_pre + 1, np.int64)
+                np.cumsum(np.bincount(rows, minlength=self.n_pre), out=indptr[1:])
+                out.append(SynapticRows(indptr, post, weight, stop - start))
+        return out
 
     def dense(self) -> np.ndarray:
         """[n_pre, n_post] float32 with zeros where unconnected (for tests and small checks)."""
@@ -84,6 +113,10 @@ class BuiltNetwork:
 
     def slices_of(self, layer: int) -> list[Slice]:
         return [s for s in self.slices if s.layer == layer]
+
+    def slice_rows(self, layer: int, sparse: bool = False) -> list[SynapticRows]:
+        """The synaptic rows of each slice of ``layer`` (> 0), in ``slices_of`` order."""
+        return self.projections[layer - 1].split_columns([(s.start, s.stop) for s in self.slices_of(layer)], sparse)
 
     @property
     def pes(self) -> list[int]:
@@ -115,8 +148,11 @@ def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
             + f") but the machine has {n_pes_available}; "
             f"raise mapping.neurons_per_pe or shrink network.layers")
     for n_pre, n_post in zip(net.layers, net.layers[1:]):
-        if n_pre * n_post > MAX_SYNAPSES_PER_PROJECTION:
-            raise ValueError(f"layers {n_pre} x {n_post} make {n_pre * n_post:,} synapses; the simulator "
+        # the dense draw makes a number per possible synapse; the sparse one only the expected synapses
+        drawn = n_pre * n_post * (net.p_connect if net.draw == "sparse" else 1.0)
+        if drawn > MAX_SYNAPSES_PER_PROJECTION:
+            what = "expected synapses" if net.draw == "sparse" else "synapses"
+            raise ValueError(f"layers {n_pre} x {n_post} make {drawn:,.0f} {what}; the simulator "
                              f"builds at most {MAX_SYNAPSES_PER_PROJECTION:,} per layer pair (host memory)")
     slices, pe = [], mapping.first_pe
     for layer, size in enumerate(net.layers):

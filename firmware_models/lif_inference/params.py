@@ -37,6 +37,10 @@ class LifMapping(BaseModel):
     pes_per_chip: int | None = Field(
         None, ge=1, description="On a board (arch.board): use at most this many PEs of each chip, so a "
         "network spreads over more chips (None: fill each chip before the next, the fewest chip crossings)")
+    row_index: Literal["dense", "sparse"] = Field(
+        "dense", description="dense: one row-index entry per neuron of the previous layer (SRAM grows with "
+        "that layer); sparse: entries only for neurons with a synapse on this PE, found by binary search "
+        "(a master-population-table-like lookup, log2 steps per packet): board-sized layers")
 
 
 class LifFirmwareParams(BaseModel):

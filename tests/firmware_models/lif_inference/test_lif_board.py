@@ -75,3 +75,40 @@ def test_a_mapping_that_does_not_fit_the_board_says_so():
     with pytest.raises(ValueError, match="50 per chip.*machine has 152"):
         build(LifNetwork(**loaded.spec.network), LifMapping(**loaded.spec.mapping), 1, hw.n_pes,
               with_weights=False, pes_per_chip=hw.pes_per_chip)
+
+
+def test_splitting_a_projection_in_one_pass_gives_each_slices_columns():
+    loaded = load_network(LIF_CHIP, ["network.layers=[300,700]", "mapping.neurons_per_pe=96", "network.p_connect=0.05"])
+    built = build(LifNetwork(**loaded.spec.network), LifMapping(**loaded.spec.mapping), 3, 152)
+    proj, slices = built.projections[0], built.slices_of(1)
+    for s, rows in zip(slices, built.slice_rows(1)):
+        want = proj.columns(s.start, s.stop)
+        for name in ("indptr", "post", "weight"):
+            assert np.array_equal(getattr(rows, name), getattr(want, name)) and getattr(rows, name).dtype == getattr(want, name).dtype
+    for s, rows in zip(slices, built.slice_rows(1, sparse=True)):  # only rows with a synapse here, same synapses
+        want = proj.columns(s.start, s.stop)
+        kept = np.flatnonzero(np.diff(want.indptr))
+        assert np.array_equal(rows.pre, kept)
+        assert np.array_equal(rows.post, want.post) and np.array_equal(rows.weight, want.weight)
+        assert np.array_equal(np.diff(rows.indptr), np.diff(want.indptr)[kept])
+
+
+def test_a_sparse_row_index_spikes_the_same_and_costs_its_search():
+    sets = ["network.layers=[400,1200,1200]", "mapping.neurons_per_pe=100", "run.ticks=8"]
+    results = {}
+    for index in ("dense", "sparse"):
+        ctx, sim, built, fws = load_and_place(LIF_CHIP, sets + [f"mapping.row_index={index}"])
+        sim.run_ticks(8)
+        rasters = [raster(built, fws, layer, 8) for layer in range(3)]
+        pe = built.slices_of(2)[0].pe
+        sram = sim.machine.pes[pe].sram
+        results[index] = (rasters, sim.machine.pes[pe].phase_cycles_total["synapses"],
+                          {r.name: r.nbytes for r in sram.regions.values()}, fws[pe])
+    (r_dense, syn_dense, sram_dense, _), (r_sparse, syn_sparse, sram_sparse, fw) = results["dense"], results["sparse"]
+    assert sum(int(r.sum()) for r in r_dense[1:]) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(r_dense, r_sparse))
+    # the row index holds the neurons with a synapse here (keys + offsets), not all 1200 of the layer
+    n_rows = len(fw.row_of)
+    assert n_rows < 1200 and sram_dense["row_index"] == 4 * 1201
+    assert sram_sparse["row_keys"] == 4 * n_rows and sram_sparse["row_index"] == 4 * (n_rows + 1)
+    assert syn_sparse > syn_dense  # the binary search per packet is charged on top
