@@ -23,8 +23,9 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
 
     # group numerics: the PEs of one layer whose timers fire together share a LifGroup
     members: dict[tuple[int, float], list] = {}
+    mine = [s for s in built.slices if sim.owns(s.pe)]  # all of them, but under MPI this rank's chips'
     if grouping_enabled(fw_params.group_numerics):
-        for s in built.slices:
+        for s in mine:
             if s.layer > 0:
                 members.setdefault((s.layer, phase_of(s)), []).append(s)
     groups = {key: LifGroup([s.n for s in ss], alpha, net.threshold, net.reset) for key, ss in members.items()}
@@ -33,8 +34,9 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     rows_of = {}  # one pass over each projection for all its slices
     for layer in range(1, len(net.layers)):
         for s, rows in zip(built.slices_of(layer), built.slice_rows(layer, sparse=mapping.row_index == "sparse")):
-            rows_of[s.pe] = rows
-    for s in built.slices:
+            if sim.owns(s.pe):
+                rows_of[s.pe] = rows
+    for s in mine:
         phase = phase_of(s)
         if s.layer == 0:
             fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.index), tick_ns, phase)
@@ -102,6 +104,9 @@ def run(ctx: RunContext) -> AppResult:
     sim = ctx.simulation()
     firmwares = place(ctx, sim, built)
     run_ticks_with_progress(ctx, sim, n_ticks, "lif_bench ticks")
+    firmwares = sim.gather(("spikes",))  # under MPI, rank 0 gets every rank's PEs
+    if not sim.is_root:
+        return AppResult(sim=sim, samples=1, timesteps=n_ticks, ticks_per_sample=n_ticks, extra={})
     spikes = [int(raster(built, firmwares, layer, n_ticks).sum()) for layer in range(len(net.layers))]
     extra = {"layers": net.layers, "spikes_per_layer": spikes,
              "mean_rate_hz": [s / n / (n_ticks * ctx.spec.run.tick_ns * 1e-9)

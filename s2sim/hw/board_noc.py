@@ -41,6 +41,7 @@ class BoardNoC(NoC):
         self.link_tick_packets: dict[tuple[int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
         self.link_busy_until_ns: dict[tuple[int, int], float] = {}
         self.chip_link_crossings = 0  # packets x chip links crossed (the links' energy)
+        self.route_drops = 0  # packets whose tree hit a table miss (part of ``dropped_packets``)
 
     # ---- where things are -------------------------------------------------------------------------
     def chip_of(self, pe: int) -> int:
@@ -151,6 +152,7 @@ class BoardNoC(NoC):
         self.chip_link_crossings += n_packets * chip_edges
         if route.dropped:
             counters.dropped_packets += n_packets
+            self.route_drops += n_packets
         return out
 
     def _count_link(self, link: tuple[int, int], start_ns: float, n_packets: int, end_ns: float) -> None:
