@@ -6,7 +6,8 @@ CPU-second and peak RSS on the event-driven kernel, one process (or MPI ranks: `
 ``--chips 4`` (2 x 2) or ``--chips 2`` (2 x 1) runs the same density on fewer chips (layers scaled by
 chips / 48, ``p_connect`` scaled back so fan-in stays 4 and 24), for quick checks. CPU time is
 ``time.process_time`` of this process (the machine is shared: never compare wall time across runs).
-``--ranks N`` runs under ``mpirun -n N`` (s2sim/mpi_run.py) and reports each rank's CPU and RSS.
+``--ranks N`` reruns this script under ``mpirun -n N`` (the board split over N processes,
+s2sim/hw/board_mpi.py) and reports each rank's CPU per tick and RSS; the run's numbers are identical.
 Results: benchmarks/BASELINES.md.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 NETWORK = REPO / "networks" / "lif_board48.yaml"
 SHAPES = {48: (8, 6), 4: (2, 2), 2: (2, 1)}
 
@@ -34,8 +36,9 @@ def scaled_sets(chips: int) -> list[str]:
             f"network.p_connect={24 / lif!r}"]
 
 
-def measure(chips: int, ticks: int) -> dict:
+def measure(chips: int, ticks: int) -> dict | None:
     from firmware_models.lif_inference.app import load_and_place
+    from s2sim import mpi
 
     c0 = time.process_time()
     ctx, sim, built, _ = load_and_place(NETWORK, scaled_sets(chips), record=False)
@@ -46,16 +49,22 @@ def measure(chips: int, ticks: int) -> dict:
         t = time.process_time()
         sim.run_ticks(1)
         per_tick.append(time.process_time() - t)
+    rank_row = {"build_cpu_s": round(c1 - c0, 1), "tick_cpu_s": [round(t, 2) for t in per_tick],
+                "ticks_per_cpu_s": round(ticks / sum(per_tick), 3), "rss_after_build_mib": round(rss_built),
+                "rss_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "windows": getattr(sim.machine, "windows", None)}
+    sim.gather()
+    comm = mpi.world()
+    ranks = comm.gather(rank_row, root=0) if comm is not None else [rank_row]
+    if not sim.is_root:
+        return None
     machine = sim.machine
     load = machine.link_load()
     peak = max((max(t.values()) for t in load["per_tick"].values()), default=0)
-    return {"chips": chips, "pes": len(built.slices), "neurons": sum(built.net.layers),
-            "synapses": built.n_synapses, "build_cpu_s": round(c1 - c0, 1),
-            "tick_cpu_s": [round(t, 2) for t in per_tick],
-            "ticks_per_cpu_s": round(ticks / sum(per_tick), 3),
-            "deliveries": machine.counters.deliveries, "spikes": machine.counters.total("packets_sent"),
-            "link_crossings": load["crossings"], "peak_link_packets_per_tick": peak,
-            "rss_after_build_mib": round(rss_built), "rss_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {"chips": chips, "ticks": ticks, "pes": len(built.slices), "neurons": sum(built.net.layers),
+            "synapses": built.n_synapses, "deliveries": machine.counters.deliveries,
+            "spikes": machine.counters.total("packets_sent"), "link_crossings": load["crossings"],
+            "peak_link_packets_per_tick": peak, "end_ns": sim.env.now, "ranks": ranks}
 
 
 def main() -> None:
@@ -65,9 +74,13 @@ def main() -> None:
     ap.add_argument("--ranks", type=int, default=1, help="run under mpirun with this many ranks")
     args = ap.parse_args()
     if args.ranks > 1:
-        cmd = ["mpirun", "-n", str(args.ranks), sys.executable, "-m", "s2sim.mpi_bench", str(args.chips), str(args.ticks)]
-        sys.exit(subprocess.call(cmd))
-    print(json.dumps(measure(args.chips, args.ticks)))
+        from s2sim.mpi import mpirun_command
+        cmd = mpirun_command(args.ranks, [])[:-2] + [str(Path(__file__).resolve()), "--chips", str(args.chips),
+                                                      "--ticks", str(args.ticks)]
+        sys.exit(subprocess.call(cmd, cwd=REPO))
+    row = measure(args.chips, args.ticks)
+    if row is not None:
+        print(json.dumps(row))
 
 
 if __name__ == "__main__":

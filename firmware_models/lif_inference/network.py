@@ -145,7 +145,7 @@ def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
             f"mapping needs PEs {mapping.first_pe}..{mapping.first_pe + needed - 1} ({needed} PEs at "
             f"{mapping.neurons_per_pe} neurons per PE"
             + (f", {mapping.pes_per_chip} per chip" if mapping.pes_per_chip else "")
-            + f") but the machine has {n_pes_available}; "
+            + f") but the {'board' if pes_per_chip and n_pes_available > pes_per_chip else 'chip'} has {n_pes_available}; "
             f"raise mapping.neurons_per_pe or shrink network.layers")
     for n_pre, n_post in zip(net.layers, net.layers[1:]):
         # the dense draw makes a number per possible synapse; the sparse one only the expected synapses

@@ -72,7 +72,7 @@ def test_only_what_crosses_the_link_is_later(one_and_two):
 def test_a_mapping_that_does_not_fit_the_board_says_so():
     loaded = load_network(LIF_CHIP, ["mapping.pes_per_chip=50"])  # 152 PEs at 50 per chip: 4 chips, one given
     hw = HwParams.from_arch(loaded.arch)
-    with pytest.raises(ValueError, match="50 per chip.*machine has 152"):
+    with pytest.raises(ValueError, match="50 per chip.*chip has 152"):
         build(LifNetwork(**loaded.spec.network), LifMapping(**loaded.spec.mapping), 1, hw.n_pes,
               with_weights=False, pes_per_chip=hw.pes_per_chip)
 
