@@ -18,7 +18,7 @@ from collections import defaultdict
 
 from .board_layout import BoardLayout
 from .counters import Counters
-from .noc import NoC, Route
+from .noc import NoC, Route, RouteEntry
 from .params import HwParams
 
 Node = tuple[int, int, int]  # (chip, x, y)
@@ -42,6 +42,9 @@ class BoardNoC(NoC):
         self.link_busy_until_ns: dict[tuple[int, int], float] = {}
         self.chip_link_crossings = 0  # packets x chip links crossed (the links' energy)
         self.route_drops = 0  # packets whose tree hit a table miss (part of ``dropped_packets``)
+        self._entry_index: dict = {}  # router -> {(key, mask): entry}
+        self._one_mask: dict = {}  # router -> the mask all its entries use, or None if they differ
+        self._by_key: dict = {}  # router -> {key & mask: first entry}
 
     # ---- where things are -------------------------------------------------------------------------
     def chip_of(self, pe: int) -> int:
@@ -63,15 +66,61 @@ class BoardNoC(NoC):
         return out
 
     # ---- routing tables -------------------------------------------------------------------------
+    # A board's routers hold thousands of entries (one per source PE whose tree passes), so entries
+    # are indexed: by (key, mask) for filling, and by key when all of a router's entries share one mask
+    # (the usual case: keys route on their source PE bits) for lookups; the first-match rule of a
+    # table with mixed masks is kept by scanning it, as ``NoC._lookup`` does.
+    def add_entry(self, router, key: int, mask: int, links=(), pes=()) -> None:
+        index = self._entry_index.setdefault(router, {})
+        entry = index.get((key, mask))
+        if entry is None:
+            table = self.tables.setdefault(router, [])
+            if len(table) >= self.p.router_entries:
+                raise ValueError(f"router {router}: more than {self.p.router_entries} routing entries")
+            entry = index[(key, mask)] = RouteEntry(key, mask, set(links), set(pes))
+            table.append(entry)
+            one_mask = self._one_mask.get(router, mask)
+            self._one_mask[router] = one_mask if one_mask == mask else None
+            self._by_key.setdefault(router, {}).setdefault(key & mask, entry)
+        else:
+            entry.links.update(links)
+            entry.pes.update(pes)
+        self._route_cache.clear()
+        self._class_cache.clear()
+
+    def _lookup(self, router, key: int):
+        mask = self._one_mask.get(router)
+        if mask is None:
+            return super()._lookup(router, key)
+        return self._by_key[router].get(key & mask), mask
+
     def add_multicast(self, key: int, mask: int, src_pe: int, dest_pes) -> None:
-        """Fill the tables along the board paths so ``key`` from ``src_pe`` reaches every PE in ``dest_pes``."""
+        """Fill the tables along the board paths so ``key`` from ``src_pe`` reaches every PE in
+        ``dest_pes``: the chip path to each destination chip once, then XY to each router once."""
         src = self.router_of(src_pe)
-        self.add_entry(src, key, mask)
+        gx, gy = self.gateway_xy
+        links: dict[Node, set[Node]] = {src: set()}
+        here: dict[Node, set[int]] = {}
+        by_chip: dict[int, list[int]] = {}
         for pe in dest_pes:
-            path = self.node_path(src, self.router_of(pe))
+            by_chip.setdefault(pe // self.pes_per_chip, []).append(pe)
+
+        def walk(path: list[Node]) -> None:
             for a, b in zip(path, path[1:]):
-                self.add_entry(a, key, mask, links=[b])
-            self.add_entry(path[-1], key, mask, pes=[pe])
+                links.setdefault(a, set()).add(b)
+                links.setdefault(b, set())
+        for chip, pes in by_chip.items():
+            start = src if chip == src[0] else (chip, gx, gy)
+            if chip != src[0]:
+                walk(self.node_path(src, start))
+            for pe in pes:
+                router = self.router_of(pe)
+                if router not in here:
+                    here[router] = set()
+                    walk([(chip, x, y) for x, y in self.mesh.xy_path(start[1:], router[1:])])
+                here[router].add(pe)
+        for node, nxt in links.items():
+            self.add_entry(node, key, mask, links=nxt, pes=here.get(node, ()))
 
     def _compile(self, src_pe: int, key: int) -> tuple[Route, int]:
         edges, deliveries, dropped, examined = [], [], False, 0
