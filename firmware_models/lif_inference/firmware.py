@@ -16,6 +16,9 @@ declares its own cycles and sends its own spikes. ``S2SIM_GROUP_NUMERICS=0`` (or
 """
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
+
 import numpy as np
 
 from s2sim.runtime import Core, CostTable, Firmware, TickGroup, kernel_line, op_line
@@ -169,10 +172,12 @@ class LifCore(Firmware):
         self.syn_weight = core.sram.adopt("syn_weights", rows.weight.astype(np.float32), "weights")
         self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
         self.row_index = core.sram.adopt("row_index", rows.indptr.astype(np.uint32), "weights")
-        self.row_of = None  # sparse row index: presynaptic neuron -> row (the binary search's result)
+        self.row_keys = None  # sparse row index: the presynaptic neurons with a row here, ascending
         if rows.pre is not None:
             keys = core.sram.adopt("row_keys", rows.pre.astype(np.uint32), "weights")
-            self.row_of = {p: k for k, p in enumerate(keys.tolist())}
+            # searched with bisect: a compact array, not a dict (board-sized runs hold ~6,000 rows on
+            # each of thousands of PEs, where a dict of Python ints took most of the host memory)
+            self.row_keys = array("I", keys.tobytes())
             self.search_steps = int(np.ceil(np.log2(len(keys) + 1)))
             self.search_costs = SEARCH_COSTS.priced(core)
         if self.group is None:
@@ -182,8 +187,12 @@ class LifCore(Firmware):
             self.v = core.sram.adopt("v", self.group.v[self.member, :self.n], "state")
             self.inp = core.sram.adopt("input_buffers", self.group.inp[:, self.member, :self.n], "buffers")
             self.group.join(self.member, core)
-        self.row_start = self.row_index[:-1].tolist()
-        self.row_len = np.diff(self.row_index.astype(np.int64)).tolist()
+        if self.row_keys is None:
+            self.row_start = self.row_index[:-1].tolist()
+            self.row_len = np.diff(self.row_index.astype(np.int64)).tolist()
+        else:  # compact too (the same numbers; read one at a time by the sparse handler)
+            self.row_start = array("I", self.row_index[:-1].tobytes())
+            self.row_len = array("I", np.diff(self.row_index).astype(np.uint32).tobytes())
         # Simulation artefact, not chip state (never charged): where it is small, a decoded dense
         # copy of the rows makes one row add a single contiguous numpy add. Large, sparse slices
         # (board-sized networks) add their few synapses one by one instead, so host memory stays
@@ -213,7 +222,7 @@ class LifCore(Firmware):
             buf[post[j]] += weight[j]
 
     def on_packet(self, core: Core, key: int, payload) -> None:
-        if self.row_of is not None:
+        if self.row_keys is not None:
             return self.on_packet_burst(core, [key], [payload])
         if self.pending is not None and self.pending[self.member] is not None:
             self.group.before_write(self.member, core.tick + 1)
@@ -225,7 +234,7 @@ class LifCore(Firmware):
         # All packets of a burst come from one source PE (one multicast tree).
         if self.pending is not None and self.pending[self.member] is not None:
             self.group.before_write(self.member, core.tick + 1)
-        if self.row_of is not None:
+        if self.row_keys is not None:
             return self._burst_sparse_index(core, keys)
         base = self.row_base[keys[0] >> KEY_SHIFT]
         buf, row_len = self.inp[(core.tick + 1) & 1], self.row_len
@@ -250,19 +259,33 @@ class LifCore(Firmware):
         """``mapping.row_index: sparse``: each packet's row found by binary search (a neuron with no
         synapse here has none: the search alone is charged), then added synapse by synapse."""
         base = self.row_base[keys[0] >> KEY_SHIFT]
-        buf, row_of = self.inp[(core.tick + 1) & 1], self.row_of
-        row_start, row_len, post, weight = self.row_start, self.row_len, self.post_list, self.weight_list
+        row_keys = self.row_keys
+        # all keys of a burst come from one source PE (same upper bits): the rows they can hit lie
+        # in [lo, hi), usually a few, often none
+        lo = bisect_left(row_keys, base)
+        hi = bisect_left(row_keys, base + (max(keys) & 0xFFFF) + 1, lo)
+        synapses = 0
+        if lo < hi:
+            synapses = self._add_found_rows(self.inp[(core.tick + 1) & 1], keys, base, lo, hi)
+        self.search_costs.charge(search_steps=self.search_steps * len(keys))
+        self.synapse_costs.charge(synapses=synapses, rows=len(keys))
+
+    def _add_found_rows(self, buf: np.ndarray, keys, base: int, lo: int, hi: int) -> int:
+        """Add the rows of the packets whose neuron has one in ``row_keys[lo:hi]``, in arrival order;
+        the synapses added."""
+        row_keys, row_start, row_len = self.row_keys, self.row_start, self.row_len
+        post, weight = self.post_list, self.weight_list
         synapses = 0
         for k in keys:
-            i = row_of.get(base + (k & 0xFFFF))
-            if i is None:
+            pre = base + (k & 0xFFFF)
+            i = bisect_left(row_keys, pre, lo, hi)
+            if i == hi or row_keys[i] != pre:
                 continue
             a, m = row_start[i], row_len[i]
             for j in range(a, a + m):
                 buf[post[j]] += weight[j]
             synapses += m
-        self.search_costs.charge(search_steps=self.search_steps * len(keys))
-        self.synapse_costs.charge(synapses=synapses, rows=len(keys))
+        return synapses
 
     def on_timer(self, core: Core, tick: int) -> None:
         n = self.n

@@ -108,7 +108,7 @@ def test_a_sparse_row_index_spikes_the_same_and_costs_its_search():
     assert sum(int(r.sum()) for r in r_dense[1:]) > 0
     assert all(np.array_equal(a, b) for a, b in zip(r_dense, r_sparse))
     # the row index holds the neurons with a synapse here (keys + offsets), not all 1200 of the layer
-    n_rows = len(fw.row_of)
+    n_rows = len(fw.row_keys)
     assert n_rows < 1200 and sram_dense["row_index"] == 4 * 1201
     assert sram_sparse["row_keys"] == 4 * n_rows and sram_sparse["row_index"] == 4 * (n_rows + 1)
     assert syn_sparse > syn_dense  # the binary search per packet is charged on top
