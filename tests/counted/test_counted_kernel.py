@@ -163,6 +163,16 @@ def test_a_board_of_several_chips_runs_event_driven_and_times_as_the_exact_kerne
     assert "not counted: a board of several chips" in report["counted_fallbacks"]
 
 
+def test_a_sparse_row_index_runs_event_driven_and_times_as_the_exact_kernel():
+    # the loop indexes each PE's rows by presynaptic neuron; a sparse index holds only some of them
+    sparse = SMALL + ["mapping.row_index=sparse"]
+    exact, counted = run("exact", sparse, 12), run("counted", sparse, 12)
+    assert_same_run(exact, counted)
+    report = counted[2].machine.kernel_report()
+    assert report["counted_ticks"]["counted"] == 0
+    assert any("sparse row index" in reason for reason in report["counted_fallbacks"])
+
+
 # ---- NIR graphs (graph_firmware.py: raster sources, per-neuron cores with CUBA and LI readouts) ---------
 def nir_graphs():
     import nir

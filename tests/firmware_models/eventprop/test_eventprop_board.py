@@ -18,8 +18,12 @@ ONE_CHIP = HwParams.from_arch(load_arch("spinnaker2"))
 TWO_CHIPS = HwParams.from_arch(load_arch("spinnaker2", {"board": {"chips_x": 2, "chips_y": 1}}))
 
 
+def _pes(copy) -> list[int]:
+    return [copy.injector, copy.loss] + [s.pe for s in copy.slices]
+
+
 def _chips_of(copy, pes_per_chip: int) -> set[int]:
-    return {pe // pes_per_chip for pe in [copy.injector, copy.loss] + [s.pe for s in copy.slices]}
+    return {pe // pes_per_chip for pe in _pes(copy)}
 
 
 def test_88_copies_fill_three_chips_of_the_2x2_board_and_none_straddles():
@@ -69,3 +73,8 @@ def test_copies_over_two_chips_train_bit_identically_to_one_chip():
     # a copy's spikes and errors stay on its chip; the root's reduce reads DRAM (no chip link)
     assert split.sim.machine.link_load()["crossings"] == 0
     assert split.sim.env.now == alone.sim.env.now
+    done_alone, done_split = alone.sim.machine.stats.time_done_ns, split.sim.machine.stats.time_done_ns
+    np.testing.assert_array_equal(done_split[:, split.plan.root], done_alone[:, alone.plan.root])
+    for a, b in zip(alone.plan.copies, split.plan.copies):  # other PE positions on the mesh: a few hops
+        for pe_a, pe_b in zip(_pes(a), _pes(b)):
+            assert np.abs(done_split[:, pe_b] - done_alone[:, pe_a]).max() < 1000.0
