@@ -671,24 +671,47 @@ class EpropCore(Firmware):
         """One time step of this PE, in the spec's order: the numerics of its neurons (``EpropGroup.compute``:
         learning it still owes, reset or the last step's eligibility, neuron update, readout partial), its spike
         buffer consumed, the next input staged, the step's phases charged, its spikes sent."""
-        g, k, n = self.g, self.k, self.n
-        s, t = divmod(tick, self.tps)
-        par = tick & 1
-        g.ticks.run_tick(k, tick)  # S3–S19 for this PE's neurons (computed early with the group, or now alone)
-        g.inputs[k, par, g.n_in:] = 0.0  # spikes consumed
+        g, n = self.g, self.n
         gid, f = self._chunk_of(tick)
+        keys = self.step_numerics(tick)
         if f == 0 and (gid + 1) % self.n_chunks:  # entering a chunk: prefetch the next one
             self._x_dma(core, gid + 1)
-        if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
-            self.stage_pending = tick + 1
         core.charge_phases(*self.step_phases[g.train])
         if g.train and g.p.exp_impl == "accelerator":  # ψ's 3 Gaussians per neuron on the exp accelerator
             core.exp("surrogate", 3 * n, accelerator=True)
-        if g.record_raster:
-            g.raster[t, self.cols] = g.z[self.cols]
-        keys = g.spike_keys(k)
         if keys:
             core.send_mc_many(keys)
+
+    def counted_step(self, tick: int) -> list[int]:
+        """``on_timer`` of a ``plain_step`` tick without the core: the step's numerics; returns its spike keys."""
+        self.step, self.cur_step = tick + 1, tick
+        return self.step_numerics(tick)
+
+    def step_numerics(self, tick: int) -> list[int]:
+        """What a time step does to this PE's state, without the core (the counted kernel runs it for
+        ticks it times itself): S3–S19, the spike buffer consumed, x_{t+1} staged; returns the spike keys."""
+        g, k = self.g, self.k
+        t = tick % self.tps
+        g.ticks.run_tick(k, tick)  # S3–S19 for this PE's neurons (computed early with the group, or now alone)
+        g.inputs[k, tick & 1, g.n_in:] = 0.0  # spikes consumed
+        if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
+            self.stage_pending = tick + 1
+        if g.record_raster:
+            g.raster[t, self.cols] = g.z[self.cols]
+        return g.spike_keys(k)
+
+    def plain_step(self, tick: int) -> bool:
+        """The timer callback of ``tick`` would be one time step that starts no DMA and waits for none:
+        only the step's costs and its spikes (what the counted kernel times; ``step_numerics``)."""
+        s, t = divmod(tick, self.tps)
+        if self.step != tick or self.waiting >= 0 or not 0 <= s - self.dram_base < self.dram_samples:
+            return False
+        if t == 0 or t >= self.g.T or self.g.learn_owed[self.k]:  # a sample's first step (reset, owed learning),
+            return False  # its learning tick, or learning still owed (it would change the weights)
+        gid, f = self._chunk_of(tick)
+        if f == 0 and (gid + 1) % self.n_chunks:  # it prefetches the next chunk
+            return False
+        return self.staged_tick == tick
 
     # ---- packets ---------------------------------------------------------------------------------------------
     def on_packet(self, core: Core, key: int, payload: Any) -> None:

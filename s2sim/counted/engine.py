@@ -24,7 +24,7 @@ from simpy.core import URGENT
 from simpy.events import Event
 
 from ..hw.events import TimerTick
-from .codes import OK, REASONS
+from .codes import K_PRECOMPUTED, K_SOURCE, OK, R_UNMODELLED, REASONS
 from .lif import LifModel, NotModelled
 
 #: ticks per counted window
@@ -34,6 +34,12 @@ EVENT_TICKS = 1
 #: two times closer than this (ns, plus a few dozen ulps of the time: SimPy adds and subtracts
 #: ``now`` when it schedules, so it may order them either way) count as one instant
 EPS_NS = 1e-9
+
+
+def _model_of(chip) -> LifModel:
+    """The arrays of the loaded family (``NotModelled`` if the counted kernel does not cover it)."""
+    from .eprop import EpropModel, is_eprop
+    return EpropModel(chip) if is_eprop(chip) else LifModel(chip)
 
 
 class CountedEngine:
@@ -68,7 +74,7 @@ class CountedEngine:
                 self._static = "packet-level NoC fidelity"
             else:
                 try:
-                    self._model = LifModel(chip)
+                    self._model = _model_of(chip)
                     from . import loop
                 except NotModelled as err:
                     self._static = str(err)
@@ -239,12 +245,17 @@ class CountedEngine:
     def _counted(self, model: LifModel, t: int, w_end: int, t_first: int, u0: float, until_at: float):
         """Run ticks ``t`` .. ``w_end`` - 1 in the loop; commit what it modelled. Returns (first tick not
         committed, reason code)."""
+        if not model.counts(t):
+            return t, R_UNMODELLED
         starts, bounds = self._tick_starts(model.timer, t, w_end - t, t_first, u0, until_at)
-        rng = model.rng_states()
+        saved = model.save()
         out = self._loop(model, t, w_end - t, starts, bounds)
         done, reason = out["ticks"], out["reason"]
-        if reason != OK:
-            model.set_rng_states(rng)
+        if done == 0:
+            model.restore(saved)
+            return t, reason
+        if reason not in (OK, R_UNMODELLED):
+            model.restore(saved)
             if done == 0:
                 return t, reason
             out = self._loop(model, t, done, starts[:done], bounds[:done])  # the same, stopping before it
@@ -254,8 +265,13 @@ class CountedEngine:
 
     def _loop(self, model: LifModel, t: int, n: int, starts, bounds) -> dict:
         chip = self.chip
+        n_window = n
         U, P = len(model.pes), len(model.phases)
-        src_fired, src_ptr = model.draw_inputs(t, n)
+        src_fired, src_ptr, n_numerics = model.window_inputs(t, n)
+        if n_numerics < n:  # the model's numerics stop before a tick they do not model
+            if n_numerics == 0:
+                return {"ticks": 0, "reason": R_UNMODELLED}
+            n, starts, bounds = n_numerics, starts[:n_numerics], bounds[:n_numerics]
         v, inp, i_syn = model.read_state()
         volt = np.zeros((n, model.n_state), np.float32)
         free = chip.noc.link_free_ns
@@ -269,7 +285,7 @@ class CountedEngine:
         seen = np.zeros((n, U, P), bool)
         pin = np.zeros((n, U), np.int64)
         pout = np.zeros((n, U), np.int64)
-        fired = np.empty(n * (model.n_state + int(model.nneur[model.kind == 0].sum())), np.int64)
+        fired = np.empty(n * (model.n_state + int(model.nneur[(model.kind == K_SOURCE) | (model.kind == K_PRECOMPUTED)].sum())), np.int64)
         fired_ptr = np.zeros(n * U + 1, np.int64)
         cnt = np.zeros((U, 3), np.int64)
         busy = np.zeros(U)
@@ -292,6 +308,8 @@ class CountedEngine:
             model.tx_size, model.phases.index("comms"), model.phases.index("irq"),
             pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
             machine)
+        if reason == OK and n < n_window:
+            reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
                 "link_free": link_free,
                 "link_before": link_before, "pre_free": pre_free, "tx_free": tx_free, "last_send": last_send,
@@ -305,21 +323,7 @@ class CountedEngine:
         U, phases = len(model.pes), model.phases
         self.windows["counted"] += 1
         self.ticks["counted"] += n
-        model.write_state(out["v"], out["inp"], out["i_syn"])
-        fired, ptr, volt = out["fired"], out["fired_ptr"], out["volt"]
-        for u, fw in enumerate(model.firmwares):
-            kind = model.kind[u]
-            if kind == 0 or (kind == 1 and fw.record) or (kind == 2 and fw.spiking):
-                fw.spikes.extend(fired[ptr[k * U + u]:ptr[k * U + u + 1]] for k in range(n))
-            if kind == 2:  # a NeuronCore records its voltages every tick
-                o = model.voff[u]
-                fw.voltages.extend(volt[k, o:o + fw.n].copy() for k in range(n))
-        for group in model.lif_groups:
-            ticks = group.ticks
-            ticks.updates += n
-            for m in range(ticks.n_members):
-                ticks.ran[m] = t + n - 1
-                ticks.pending[m] = None
+        model.commit_numerics(t, n, out)
         stats = chip.stats
         done, ph, seen, pin, pout = out["done"], out["ph"], out["seen"], out["pin"], out["pout"]
         for u, pe in enumerate(model.pes):

@@ -42,6 +42,8 @@ from .codes import (
     C_SYNAPSES,
     C_VRESET,
     C_VTH,
+    K_PRECOMPUTED,
+    K_SOURCE,
     OK,
     R_ARRIVAL,
     R_DEST,
@@ -144,7 +146,9 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
             row_ph = ph[t, u]
             row_seen = seen[t, u]
             fired_ptr[t * U + u] = nf
-            if kind[u] == 0:  # a spike source (Poisson, raster): its spikes were drawn by the caller
+            if kind[u] == K_SOURCE or kind[u] == K_PRECOMPUTED:
+                # a spike source (Poisson, raster), or a core whose numerics ran before the loop (e-prop):
+                # its spikes were given by the caller, its cycles are its timer table
                 a0 = src_ptr[t * U + u]
                 a1 = src_ptr[t * U + u + 1]
                 counts[C_NEURONS] = nneur[u]
@@ -322,15 +326,18 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 running = first < end
                 k0 = fired_ptr[t * U + src]
                 n = b_n[src]
-                pb = base[u, src]
-                if pb < 0:
-                    return t, R_DEST
                 synapses = 0
-                for q in range(k0, k0 + n):
-                    row = rowoff[u] + pb + fired_out[q]
-                    for y in range(row_ptr[row], row_ptr[row + 1]):
-                        inp[nxt, o + post_all[y]] += weight_all[y]
-                    synapses += row_ptr[row + 1] - row_ptr[row]
+                if kind[u] == K_PRECOMPUTED:  # its numerics ran first: the handler only charges n spikes
+                    counts[C_SPIKES] = n
+                else:
+                    pb = base[u, src]
+                    if pb < 0:
+                        return t, R_DEST
+                    for q in range(k0, k0 + n):
+                        row = rowoff[u] + pb + fired_out[q]
+                        for y in range(row_ptr[row], row_ptr[row + 1]):
+                            inp[nxt, o + post_all[y]] += weight_all[y]
+                        synapses += row_ptr[row + 1] - row_ptr[row]
                 cnt[u, 2] += n  # packets_received
                 cnt[u, 0] += 1  # callbacks
                 pin[t, u] += n
