@@ -17,8 +17,6 @@ it does not model, so the event-driven kernel starts from the window's snapshot.
 """
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
@@ -169,7 +167,8 @@ class EpropModel(LifModel):
 
     def save(self) -> list[dict]:
         """The state a plain step writes: every array but the weights and optimiser, and the plain values and
-        containers of the group, its tick bookkeeping and the cores."""
+        lists of the group, its tick bookkeeping and the cores (dicts and tuples are caches, host records and
+        constants a plain step does not change)."""
         saved = []
         for obj in self._objects():
             d = {}
@@ -177,8 +176,8 @@ class EpropModel(LifModel):
                 if isinstance(value, np.ndarray):
                     if not (obj is self.group and name in LEARNING_ONLY):
                         d[name] = value.copy()
-                elif isinstance(value, (list, dict)):
-                    d[name] = copy.deepcopy(value)
+                elif type(value) is list:  # (lists of plain values, or of lists of them: ``_fired``)
+                    d[name] = [list(x) if type(x) is list else x for x in value]
                 elif isinstance(value, _PLAIN):
                     d[name] = value
             saved.append(d)
