@@ -612,15 +612,22 @@ class EpropCore(Firmware):
 
     def _x_dma(self, core: Core, gid: int) -> None:
         """Fetch chunk ``gid`` (frames of one sample) into ring slot gid & 1."""
+        request = self._x_request(gid)
+        if request is not None:
+            core.dma_read(TAG_X, *request)
+            self.chunk_dma = gid
+
+    def _x_request(self, gid: int) -> tuple[str, int, int, np.ndarray] | None:
+        """The DMA read (DRAM buffer, first element, elements, SRAM destination) fetching chunk ``gid``;
+        None if it is in flight, held, or of a sample not loaded."""
         s, c = divmod(gid, self.n_chunks)
         idx = s - self.dram_base
         if not 0 <= idx < self.dram_samples or self.chunk_dma == gid or self.slot_chunk[gid & 1] == gid:
-            return
+            return None
         g = self.g
         t0 = c * self.chunk
         frames = min(self.chunk, g.T - t0)
-        core.dma_read(TAG_X, "eprop_x", (idx * g.T + t0) * g.n_in, frames * g.n_in, self.xring[gid & 1])
-        self.chunk_dma = gid
+        return "eprop_x", (idx * g.T + t0) * g.n_in, frames * g.n_in, self.xring[gid & 1]
 
     def _stage(self, tick: int) -> bool:
         """Copy x_t of ``tick`` from the ring into its input buffer; False if the chunk is not here."""
@@ -682,10 +689,19 @@ class EpropCore(Firmware):
         if keys:
             core.send_mc_many(keys)
 
-    def counted_step(self, tick: int) -> list[int]:
-        """``on_timer`` of a ``plain_step`` tick without the core: the step's numerics; returns its spike keys."""
+    def counted_step(self, tick: int) -> tuple[list[int], tuple | None]:
+        """``on_timer`` of a ``plain_step`` tick without the core: the step's numerics; returns its spike keys
+        and the input prefetch it starts (``_x_request``; the caller moves the data and calls
+        ``on_dma_done``), or None."""
         self.step, self.cur_step = tick + 1, tick
-        return self.step_numerics(tick)
+        gid, f = self._chunk_of(tick)
+        keys = self.step_numerics(tick)
+        request = None
+        if f == 0 and (gid + 1) % self.n_chunks:  # entering a chunk: prefetch the next one (as ``_step``)
+            request = self._x_request(gid + 1)
+            if request is not None:
+                self.chunk_dma = gid + 1
+        return keys, request
 
     def step_numerics(self, tick: int) -> list[int]:
         """What a time step does to this PE's state, without the core (the counted kernel runs it for
@@ -701,17 +717,14 @@ class EpropCore(Firmware):
         return g.spike_keys(k)
 
     def plain_step(self, tick: int) -> bool:
-        """The timer callback of ``tick`` would be one time step that starts no DMA and waits for none:
-        only the step's costs and its spikes (what the counted kernel times; ``step_numerics``)."""
+        """The timer callback of ``tick`` would be one time step that waits for no DMA: the step's costs, its
+        spikes and at most the next chunk's prefetch (what the counted kernel times; ``counted_step``)."""
         s, t = divmod(tick, self.tps)
         if self.step != tick or self.waiting >= 0 or not 0 <= s - self.dram_base < self.dram_samples:
             return False
         if t == 0 or t >= self.g.T or self.g.learn_owed[self.k]:  # a sample's first step (reset, owed learning),
             return False  # its learning tick, or learning still owed (it would change the weights)
-        gid, f = self._chunk_of(tick)
-        if f == 0 and (gid + 1) % self.n_chunks:  # it prefetches the next chunk
-            return False
-        return self.staged_tick == tick
+        return self.staged_tick == tick and self.stage_pending < 0 and self.chunk_dma < 0
 
     # ---- packets ---------------------------------------------------------------------------------------------
     def on_packet(self, core: Core, key: int, payload: Any) -> None:

@@ -292,6 +292,9 @@ class CountedEngine:
         brk = np.zeros((U, P, 3))
         brk_seen = np.zeros((U, P), bool)
         machine = np.zeros(4, np.int64)
+        dma_address, dma_nbytes = model.dma_requests(n)
+        hw = chip.p
+        dram_free = np.asarray(chip.dram.channel_free_ns, float)
         from .loop import run_window  # (numba: imported when a window is first counted)
         c = model.costs
         ticks, reason = run_window(
@@ -307,7 +310,9 @@ class CountedEngine:
             model.send_cycles, model.irq_cycles, model.ser, model.inject_ns, model.eject_ns, model.hop_ns,
             model.tx_size, model.phases.index("comms"), model.phases.index("irq"),
             pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
-            machine)
+            machine, dma_address, dma_nbytes, hw.dma_issue_cycles, hw.dma_setup_cycles,
+            model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
+            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns)
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
@@ -315,7 +320,8 @@ class CountedEngine:
                 "link_before": link_before, "pre_free": pre_free, "tx_free": tx_free, "last_send": last_send,
                 "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,
                 "fired": fired[:fired_ptr[-1]].copy() if n else fired[:0], "fired_ptr": fired_ptr, "cnt": cnt,
-                "busy": busy, "brk": brk, "brk_seen": brk_seen, "machine": machine}
+                "busy": busy, "brk": brk, "brk_seen": brk_seen, "machine": machine, "dram_free": dram_free,
+                "dma_nbytes": np.where(dma_address >= 0, dma_nbytes, 0)}
 
     def _commit(self, model: LifModel, t: int, n: int, starts, out: dict) -> None:
         """Write ``n`` modelled ticks into the chip and the firmware, as the event-driven kernel leaves them."""
@@ -328,13 +334,19 @@ class CountedEngine:
         done, ph, seen, pin, pout = out["done"], out["ph"], out["seen"], out["pin"], out["pout"]
         for u, pe in enumerate(model.pes):
             pe.rows.flush()
+        add_row = stats.add_row
+        units = [(u, pe.id, pe.level.name) for u, pe in enumerate(model.pes)]
+        # (as Python values at once: the same floats and ints, without a numpy scalar per cell)
+        done_l, ph_l, pin_l, pout_l = done[:n].tolist(), ph[:n].tolist(), pin[:n].tolist(), pout[:n].tolist()
+        seen_p = [np.flatnonzero(seen[:n, u].any(axis=0)).tolist() for u in range(U)]
+        seen_l = seen[:n].tolist()
         for k in range(n):
-            for u, pe in enumerate(model.pes):
-                row_seen = seen[k, u]
-                row_ph = ph[k, u]
-                stats.add_row(t + k, pe.id, float(done[k, u]),
-                              {phases[p]: float(row_ph[p]) for p in range(len(phases)) if row_seen[p]},
-                              int(pin[k, u]), int(pout[k, u]), pe.level.name)
+            seen_k, ph_k = seen_l[k], ph_l[k]
+            for u, pe_id, level in units:
+                row_ph = ph_k[u]
+                row_seen = seen_k[u]
+                add_row(t + k, pe_id, done_l[k][u], {phases[p]: row_ph[p] for p in seen_p[u] if row_seen[p]},
+                        pin_l[k][u], pout_l[k][u], level)
         cnt, busy, brk, brk_seen = out["cnt"], out["busy"], out["brk"], out["brk_seen"]
         for u, pe in enumerate(model.pes):
             i = pe.id
@@ -357,6 +369,17 @@ class CountedEngine:
             pe.sends.last_send_ns = float(out["last_send"][u])
             rows = pe.rows
             rows.row, rows.phases, rows.done_ns, rows.packets_in, rows.packets_out = t + n - 1, {}, 0.0, 0, 0
+        dma = out["dma_nbytes"][:n]
+        if dma.any():  # the input prefetches: each accepted and started at once (``DmaEngine.submit``)
+            moved, transfers = dma.sum(axis=0).tolist(), (dma > 0).sum(axis=0).tolist()
+            for u, pe in enumerate(model.pes):
+                if transfers[u]:
+                    i = pe.id
+                    c.dma_bytes[i] += moved[u]
+                    c.dma_bytes_moved[i] += moved[u]
+                    c.dma_transfers[i] += transfers[u]
+            c.dram_bytes_read += int(dma.sum())
+            chip.dram.channel_free_ns[:] = out["dram_free"].tolist()
         m = out["machine"]
         c.copies_sent += int(m[0])
         c.deliveries += int(m[1])

@@ -28,6 +28,11 @@ LEARNING_ONLY = frozenset({"W", "W_out", "adam_m", "adam_v", "adam_m_out", "adam
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
 
+def _tag_x() -> int:
+    from firmware_models.eprop.firmware import TAG_X
+    return TAG_X
+
+
 def eprop_core_class():
     try:
         from firmware_models.eprop.firmware import EpropCore
@@ -73,6 +78,7 @@ class EpropModel(LifModel):
         self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
         U = len(pes)
         self.train = g.train
+        self.tag_x = _tag_x()
         self.kind = np.full(U, K_PRECOMPUTED, np.int64)
         self.pe_id = np.asarray([pe.id for pe in pes], np.int64)
         self.npc = np.asarray([pe.ns_per_cycle for pe in pes], float)
@@ -104,7 +110,7 @@ class EpropModel(LifModel):
         self.timer_table = np.arange(U, dtype=np.int64)
         self.syn_table = np.arange(U, 2 * U, dtype=np.int64)
         self.costs = cost_lines(tables, self.phases)
-        for name in ("comms", "irq"):
+        for name in ("comms", "irq", "dma_setup"):
             if name not in self.phases:
                 self.phases.append(name)
         self.priorities = [dict(pe.dispatcher.priorities) for pe in pes]
@@ -136,12 +142,25 @@ class EpropModel(LifModel):
         the ticks run."""
         fws, U = self.firmwares, len(self.firmwares)
         chunks, ptr = [], np.zeros(n_ticks * U + 1, np.int64)
+        self.dma_address = np.full((n_ticks, U), -1, np.int64)  # the tick's input prefetch, per PE (-1: none)
+        self.dma_nbytes = np.zeros((n_ticks, U), np.int64)
+        buffers = self.chip.dram.buffers
         total, done = 0, 0
         for k in range(n_ticks):
             tick = t0 + k
             if not all(fw.plain_step(tick) for fw in fws):
                 break
-            sent = [fw.counted_step(tick) for fw in fws]
+            sent = []
+            for u, fw in enumerate(fws):
+                keys, request = fw.counted_step(tick)
+                sent.append(keys)
+                if request is not None:  # the data lands now (nothing reads that ring slot before the DMA's end)
+                    name, start, count, dst = request
+                    buf = buffers[name]
+                    dst.reshape(-1)[:count] = buf.array.reshape(-1)[start:start + count]
+                    self.dma_address[k, u] = buf.address + start * buf.array.itemsize
+                    self.dma_nbytes[k, u] = count * buf.array.itemsize
+                    fw.on_dma_done(None, self.tag_x)
             for u, keys in enumerate(sent):
                 ptr[k * U + u] = total
                 if keys:
@@ -154,6 +173,10 @@ class EpropModel(LifModel):
         ptr[done * U:] = total
         fired = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
         return fired, ptr[:done * U + 1].copy(), done
+
+    def dma_requests(self, n_ticks: int) -> tuple[np.ndarray, np.ndarray]:
+        """The input prefetches ``window_inputs`` found, per tick and PE (address -1: none)."""
+        return self.dma_address[:n_ticks], self.dma_nbytes[:n_ticks]
 
     def read_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros(0, np.float32), np.zeros((2, 0), np.float32), np.zeros(0, np.float32)

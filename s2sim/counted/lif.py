@@ -316,6 +316,12 @@ class LifModel:
         fired, ptr = self.draw_inputs(t0, n_ticks)
         return fired, ptr, n_ticks
 
+    def dma_requests(self, n_ticks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each tick's DMA per unit, as DRAM address and bytes (address -1: none; the LIF family DMAs nothing
+        the loop models)."""
+        U = len(self.pes)
+        return np.full((n_ticks, U), -1, np.int64), np.zeros((n_ticks, U), np.int64)
+
     def save(self) -> list:
         """What ``draw_inputs`` changes (the Poisson generators' states), for ``restore``."""
         return self.rng_states()

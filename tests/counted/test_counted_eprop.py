@@ -44,11 +44,11 @@ def test_plain_time_steps_are_counted_and_training_stays_the_exact_kernels_bit_f
     exact, counted = train("exact"), train("counted")
     assert_same_training(exact, counted)
     ticks = counted[3]["counted_ticks"]
-    # every sample: 100 steps + the learning tick; 5-frame input chunks, so steps 0, 5, ..., 90 prefetch by
-    # DMA, and step 0 and the learning tick run event-driven too: 20 of 101 ticks
+    # every sample: 100 steps + the learning tick; steps 0, 5, ..., 90 prefetch the next 5-frame input chunk
+    # by DMA (counted); a sample's first step and its learning tick run event-driven: 2 of 101 ticks
     samples = sum(ticks.values()) // TICKS_PER_SAMPLE
     assert sum(ticks.values()) == samples * TICKS_PER_SAMPLE and samples >= 2
-    assert ticks["event_driven"] == 20 * samples and ticks["counted"] == 81 * samples
+    assert ticks["event_driven"] == 2 * samples and ticks["counted"] == 99 * samples
     assert set(counted[3]["counted_fallbacks"]) == {REASONS[R_UNMODELLED]}
 
 
@@ -74,3 +74,43 @@ def test_a_fallback_in_the_middle_of_a_window_undoes_its_numerics_and_stays_exac
     report = counted[3]
     assert report["counted_fallbacks"][REASONS[R_TIMER]] == 5
     assert report["counted_windows"]["cut_short"] >= 5
+
+
+def stop_in_the_middle_of_a_sample(kernel: str, ticks: int = 48):
+    """One gsc sample on 12 PEs, run as two calls: the DRAM channels, each PE's pre-emption and DMA counters
+    after ``ticks`` ticks (the last input prefetch, at step 45, was counted), then the whole sample's timing."""
+    from firmware_models.eprop import reference as R
+    from firmware_models.eprop.app import ChipNetwork
+    from firmware_models.eprop.mapping import EpropMapping
+    from firmware_models.eprop.params import EpropParams
+    from s2sim.config import load_arch
+    from s2sim.hw.params import HwParams
+    from s2sim.sim import Simulation
+
+    p = EpropParams()
+    rng = np.random.default_rng(3)
+    w0 = R.init_weights(p, rng)
+    X = (rng.standard_normal((1, p.n_steps, p.n_in)) * 4).astype(np.float32)
+    net = ChipNetwork(Simulation(HwParams.from_arch(load_arch("spinnaker2")), kernel=kernel), p,
+                      EpropMapping(pes=12), w0)
+    sim, chip = net.sim, net.sim.machine
+    run_ticks, middle = sim.run_ticks, {}
+
+    def in_two_calls(n):
+        run_ticks(ticks)
+        c = chip.counters
+        middle.update(dram=list(chip.dram.channel_free_ns), free=[pe.preemption.free_ns for pe in chip.used_pes()],
+                      dma=[list(c.dma_transfers), list(c.dma_bytes), c.dram_bytes_read])
+        run_ticks(n - ticks)
+
+    sim.run_ticks = in_two_calls
+    net.run_samples(X, np.array([1]), train=True, lr=0.01)
+    return middle, tf.timing_results(sim), chip.kernel_report()
+
+
+def test_input_prefetches_book_the_dram_channels_as_the_exact_kernel_does():
+    exact, counted = stop_in_the_middle_of_a_sample("exact"), stop_in_the_middle_of_a_sample("counted")
+    assert counted[2]["counted_ticks"]["counted"] >= 90
+    assert exact[0]["dma"][2] > 0 and max(exact[0]["dram"]) > 0
+    assert counted[0] == exact[0]
+    assert first_difference(exact[1], counted[1]) is None, first_difference(exact[1], counted[1])
