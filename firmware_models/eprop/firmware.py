@@ -703,6 +703,43 @@ class EpropCore(Firmware):
                 self.chunk_dma = gid + 1
         return keys, request
 
+    @staticmethod
+    def counted_steps(cores: list["EpropCore"], tick: int) -> tuple[list[list[int]], list[tuple | None]]:
+        """``counted_step`` of every member of one group (``cores``, in member order) at once: the same state
+        as each in turn (the group computes the tick at the first ``run_tick``; nothing the others do before
+        their own ``run_tick`` is read by it), in fewer calls. Returns each core's spike keys and prefetch."""
+        g, first = cores[0].g, cores[0]
+        t = tick % first.tps
+        gid, f = first._chunk_of(tick)
+        run_tick = g.ticks.run_tick
+        for fw in cores:
+            fw.step, fw.cur_step = tick + 1, tick
+            run_tick(fw.k, tick)
+        g.inputs[:, tick & 1, g.n_in:] = 0.0  # spikes consumed (every member's)
+        if t + 1 < g.T:
+            for fw in cores:
+                if not fw._stage(tick + 1):
+                    fw.stage_pending = tick + 1
+        if g.record_raster:
+            for fw in cores:
+                g.raster[t, fw.cols] = g.z[fw.cols]
+        keys = [g.spike_keys(fw.k) for fw in cores]
+        requests: list[tuple | None] = [None] * len(cores)
+        if f == 0 and (gid + 1) % first.n_chunks:  # entering a chunk: prefetch the next one
+            for i, fw in enumerate(cores):
+                requests[i] = fw._x_request(gid + 1)
+                if requests[i] is not None:
+                    fw.chunk_dma = gid + 1
+        return keys, requests
+
+    @staticmethod
+    def counted_spikes_in(cores: list["EpropCore"], keys: list[int]) -> None:
+        """Spike keys of one tick reaching every member (``cores``, all of them, in member order), none of which
+        has its next tick computed early: what ``on_packet_burst_group`` writes for each burst, in one write."""
+        g = cores[0].g
+        assert all(p is None for p in g.ticks.pending)
+        g.inputs[:, (cores[0].cur_step + 1) & 1, np.asarray(keys, np.int64) - (SPIKE_KEY - g.n_in)] = 1.0
+
     def step_numerics(self, tick: int) -> list[int]:
         """What a time step does to this PE's state, without the core (the counted kernel runs it for
         ticks it times itself): S3–S19, the spike buffer consumed, x_{t+1} staged; returns the spike keys."""

@@ -96,6 +96,12 @@ class EpropModel(LifModel):
         self._routes(chip)
         self.dests = [[self.firmwares[j] for j in self.j_unit[self.r_jptr[r]:self.r_jptr[r + 1]] if j >= 0]
                       if r >= 0 else [] for r in self.route_of]
+        self.core_class = type(self.firmwares[0])
+        # the whole group on this chip, in member order; each PE's spikes reach every member
+        self.whole_group = [fw.k for fw in self.firmwares] == list(range(g.G))
+        self.to_all = self.whole_group and all(
+            r >= 0 and sorted(fw.k for fw in d) == list(range(g.G)) and len(d) == g.G
+            for r, d in zip(self.route_of, self.dests))
         self.base = np.full((U, U), -1, np.int64)
         self.rowoff = np.zeros(U, np.int64)
         self.row_ptr = np.zeros(1, np.int64)
@@ -150,10 +156,12 @@ class EpropModel(LifModel):
             tick = t0 + k
             if not all(fw.plain_step(tick) for fw in fws):
                 break
-            sent = []
+            if self.whole_group:
+                sent, requests = self.core_class.counted_steps(fws, tick)
+            else:
+                sent, requests = zip(*(fw.counted_step(tick) for fw in fws))
             for u, fw in enumerate(fws):
-                keys, request = fw.counted_step(tick)
-                sent.append(keys)
+                request = requests[u]
                 if request is not None:  # the data lands now (nothing reads that ring slot before the DMA's end)
                     name, start, count, dst = request
                     buf = buffers[name]
@@ -161,11 +169,15 @@ class EpropModel(LifModel):
                     self.dma_address[k, u] = buf.address + start * buf.array.itemsize
                     self.dma_nbytes[k, u] = count * buf.array.itemsize
                     fw.on_dma_done(None, self.tag_x)
+            if self.to_all:  # every spike reaches every member: one write
+                every = [key for keys in sent for key in keys]
+                if every:
+                    self.core_class.counted_spikes_in(fws, every)
             for u, keys in enumerate(sent):
                 ptr[k * U + u] = total
                 if keys:
                     dests = self.dests[u]
-                    if dests:
+                    if dests and not self.to_all:
                         dests[0].on_packet_burst_group(dests, None, keys, None)
                     chunks.append(np.asarray(keys, np.int64) - keys[0])
                     total += len(keys)
