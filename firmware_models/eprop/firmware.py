@@ -759,8 +759,8 @@ class EpropCore(Firmware):
         s, t = divmod(tick, self.tps)
         if self.step != tick or self.waiting >= 0 or not 0 <= s - self.dram_base < self.dram_samples:
             return False
-        if t == 0 or t >= self.g.T or self.g.learn_owed[self.k]:  # a sample's first step (reset, owed learning),
-            return False  # its learning tick, or learning still owed (it would change the weights)
+        if t >= self.g.T:  # the learning tick: reduce, error broadcast, Adam (and the label DMA)
+            return False
         return self.staged_tick == tick and self.stage_pending < 0 and self.chunk_dma < 0
 
     # ---- packets ---------------------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ t + 1), and the loop times the tick from what it left: each PE's step costs (its
 merged per phase as ``Core.charge_phases`` charges them) and its spikes, one send loop per PE on its
 multicast route, each receiver's handler charging ``SPIKE_RX_COSTS`` for the burst.
 
-Only *plain* time steps are counted (``EpropCore.plain_step``): a step that starts a DMA (the next
-input chunk's prefetch), a sample's first step (its reset and the learning it applies), the learning
-tick (reduce, error broadcast, Adam, label DMA) and whatever follows a late DMA end the window; the
-engine runs that tick event-driven. The numerics a window ran are undone (``save``/``restore``: the
+Every time step is counted (``EpropCore.plain_step``), its input prefetch included (the DMA's issue
+cycles, the engine's setup, the DRAM channels booked in (time, PE) order, the done handler pre-empting
+the step; the data lands when the step's numerics run, as nothing reads that ring slot before), and a
+sample's first step applies the learning its PE owes as the event-driven kernel does. The learning
+tick (reduce, error broadcast, Adam, label DMA) and a step that waits for its input end the window;
+the engine runs that tick event-driven. The numerics a window ran are undone (``save``/``restore``: the
 arrays the forward step writes, the group's and the cores' bookkeeping) when the loop finds a tick
 it does not model, so the event-driven kernel starts from the window's snapshot.
 """
@@ -23,8 +25,6 @@ from ..hw.dispatcher import PACKET, TIMER
 from .codes import COEF_NAMES, K_PRECOMPUTED
 from .lif import LifModel, NotModelled, cost_lines
 
-#: arrays of ``EpropGroup`` a plain step never writes (learning does; a plain step owes none): not snapshot
-LEARNING_ONLY = frozenset({"W", "W_out", "adam_m", "adam_v", "adam_m_out", "adam_v_out"})
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
 
@@ -201,16 +201,15 @@ class EpropModel(LifModel):
         return [self.group, self.group.ticks, *self.firmwares]
 
     def save(self) -> list[dict]:
-        """The state a plain step writes: every array but the weights and optimiser, and the plain values and
+        """The state a plain step writes: every array, and the plain values and
         lists of the group, its tick bookkeeping and the cores (dicts and tuples are caches, host records and
         constants a plain step does not change)."""
         saved = []
         for obj in self._objects():
             d = {}
             for name, value in vars(obj).items():
-                if isinstance(value, np.ndarray):
-                    if not (obj is self.group and name in LEARNING_ONLY):
-                        d[name] = value.copy()
+                if isinstance(value, np.ndarray):  # (a sample's first step applies the owed learning: W, Adam)
+                    d[name] = value.copy()
                 elif type(value) is list:  # (lists of plain values, or of lists of them: ``_fired``)
                     d[name] = [list(x) if type(x) is list else x for x in value]
                 elif isinstance(value, _PLAIN):
