@@ -704,7 +704,7 @@ class EpropCore(Firmware):
         return keys, request
 
     @staticmethod
-    def counted_steps(cores: list["EpropCore"], tick: int) -> tuple[list[list[int]], list[tuple | None]]:
+    def counted_steps(cores: list[EpropCore], tick: int) -> tuple[list[list[int]], list[tuple | None]]:
         """``counted_step`` of every member of one group (``cores``, in member order) at once: the same state
         as each in turn (the group computes the tick at the first ``run_tick``; nothing the others do before
         their own ``run_tick`` is read by it), in fewer calls. Returns each core's spike keys and prefetch."""
@@ -733,7 +733,7 @@ class EpropCore(Firmware):
         return keys, requests
 
     @staticmethod
-    def counted_spikes_in(cores: list["EpropCore"], keys: list[int]) -> None:
+    def counted_spikes_in(cores: list[EpropCore], keys: list[int]) -> None:
         """Spike keys of one tick reaching every member (``cores``, all of them, in member order), none of which
         has its next tick computed early: what ``on_packet_burst_group`` writes for each burst, in one write."""
         g = cores[0].g

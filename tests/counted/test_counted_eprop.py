@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "tests" / "tools"))
 import timing_fingerprint as tf  # noqa: E402
 from test_timing_fingerprint import first_difference  # noqa: E402
 
-import s2sim.counted.loop as loop  # noqa: E402
+from s2sim.counted import loop  # noqa: E402
 from s2sim.counted.codes import R_TIMER, R_UNMODELLED, REASONS  # noqa: E402
 
 GSC = ROOT / "networks" / "gsc.yaml"
@@ -77,9 +77,8 @@ def test_a_fallback_in_the_middle_of_a_window_undoes_its_numerics_and_stays_exac
     assert report["counted_windows"]["cut_short"] >= 5
 
 
-def stop_in_the_middle_of_a_sample(kernel: str, ticks: int = 48):
-    """One gsc sample on 12 PEs, run as two calls: the DRAM channels, each PE's pre-emption and DMA counters
-    after ``ticks`` ticks (the last input prefetch, at step 45, was counted), then the whole sample's timing."""
+def chip_network(kernel: str, seed: int):
+    """gsc's 80-120-12 network on 12 PEs with fresh weights, and its inputs."""
     from firmware_models.eprop import reference as R
     from firmware_models.eprop.app import ChipNetwork
     from firmware_models.eprop.mapping import EpropMapping
@@ -89,11 +88,32 @@ def stop_in_the_middle_of_a_sample(kernel: str, ticks: int = 48):
     from s2sim.sim import Simulation
 
     p = EpropParams()
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     w0 = R.init_weights(p, rng)
-    X = (rng.standard_normal((1, p.n_steps, p.n_in)) * 4).astype(np.float32)
+    X = (rng.standard_normal((3, p.n_steps, p.n_in)) * 4).astype(np.float32)
     net = ChipNetwork(Simulation(HwParams.from_arch(load_arch("spinnaker2")), kernel=kernel), p,
                       EpropMapping(pes=12), w0)
+    return net, X
+
+
+def train_evaluate_train(kernel: str):
+    net, X = chip_network(kernel, seed=5)
+    records = net.run_samples(X[:2], np.array([1, 3]), train=True, lr=0.01)
+    records += net.run_samples(X[2:], np.array([2]), train=False)  # no learning: other step costs
+    records += net.run_samples(X[:1], np.array([1]), train=True, lr=0.01)
+    return tf.timing_results(net.sim), net.group.weights(), records, net.sim.machine.kernel_report()
+
+
+def test_evaluation_between_training_calls_is_counted_and_exact():
+    exact, counted = train_evaluate_train("exact"), train_evaluate_train("counted")
+    assert_same_training(exact, counted)
+    assert counted[3]["counted_ticks"]["counted"] >= 4 * 99
+
+
+def stop_in_the_middle_of_a_sample(kernel: str, ticks: int = 48):
+    """One gsc sample on 12 PEs, run as two calls: the DRAM channels, each PE's pre-emption and DMA counters
+    after ``ticks`` ticks (the last input prefetch, at step 45, was counted), then the whole sample's timing."""
+    net, X = chip_network(kernel, seed=3)
     sim, chip = net.sim, net.sim.machine
     run_ticks, middle = sim.run_ticks, {}
 
@@ -105,7 +125,7 @@ def stop_in_the_middle_of_a_sample(kernel: str, ticks: int = 48):
         run_ticks(n - ticks)
 
     sim.run_ticks = in_two_calls
-    net.run_samples(X, np.array([1]), train=True, lr=0.01)
+    net.run_samples(X[:1], np.array([1]), train=True, lr=0.01)
     return middle, tf.timing_results(sim), chip.kernel_report()
 
 
