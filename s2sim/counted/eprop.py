@@ -144,14 +144,14 @@ class EpropModel(LifModel):
 
     def window_inputs(self, t0: int, n_ticks: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Run the plain steps of ticks ``t0`` .. (at most ``n_ticks``), stopping before the first tick that is
-        not one; returns each PE's spikes per tick (as local neuron indices, [tick * units + unit] offsets) and
-        the ticks run."""
+        not one; returns each PE's spikes per tick ([tick * units + unit] offsets; the loop only counts them, so
+        the indices are zeros) and the ticks run."""
         fws, U = self.firmwares, len(self.firmwares)
-        chunks, ptr = [], np.zeros(n_ticks * U + 1, np.int64)
+        sizes = np.zeros(n_ticks * U, np.int64)
         self.dma_address = np.full((n_ticks, U), -1, np.int64)  # the tick's input prefetch, per PE (-1: none)
         self.dma_nbytes = np.zeros((n_ticks, U), np.int64)
         buffers = self.chip.dram.buffers
-        total, done = 0, 0
+        done = 0
         for k in range(n_ticks):
             tick = t0 + k
             if not all(fw.plain_step(tick) for fw in fws):
@@ -160,9 +160,9 @@ class EpropModel(LifModel):
                 sent, requests = self.core_class.counted_steps(fws, tick)
             else:
                 sent, requests = zip(*(fw.counted_step(tick) for fw in fws))
-            for u, fw in enumerate(fws):
-                request = requests[u]
+            for u, request in enumerate(requests):
                 if request is not None:  # the data lands now (nothing reads that ring slot before the DMA's end)
+                    fw = fws[u]
                     name, start, count, dst = request
                     buf = buffers[name]
                     dst.reshape(-1)[:count] = buf.array.reshape(-1)[start:start + count]
@@ -173,18 +173,16 @@ class EpropModel(LifModel):
                 every = [key for keys in sent for key in keys]
                 if every:
                     self.core_class.counted_spikes_in(fws, every)
-            for u, keys in enumerate(sent):
-                ptr[k * U + u] = total
-                if keys:
+            else:
+                for u, keys in enumerate(sent):
                     dests = self.dests[u]
-                    if dests and not self.to_all:
+                    if keys and dests:
                         dests[0].on_packet_burst_group(dests, None, keys, None)
-                    chunks.append(np.asarray(keys, np.int64) - keys[0])
-                    total += len(keys)
+            sizes[k * U:(k + 1) * U] = [len(keys) for keys in sent]
             done = k + 1
-        ptr[done * U:] = total
-        fired = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
-        return fired, ptr[:done * U + 1].copy(), done
+        ptr = np.zeros(done * U + 1, np.int64)
+        np.cumsum(sizes[:done * U], out=ptr[1:])
+        return np.zeros(int(ptr[-1]), np.int64), ptr, done
 
     def dma_requests(self, n_ticks: int) -> tuple[np.ndarray, np.ndarray]:
         """The input prefetches ``window_inputs`` found, per tick and PE (address -1: none)."""
