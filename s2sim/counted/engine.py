@@ -289,7 +289,13 @@ class CountedEngine:
         fired_ptr = np.zeros(n * U + 1, np.int64)
         cnt = np.zeros((U, 3), np.int64)
         busy = np.zeros(U)
+        # the bracket deltas go on from the counters' values, one addition per kernel line as
+        # ``ExecutionContext.book_bracket`` makes them (the same sums, not a window's sum added once)
         brk = np.zeros((U, P, 3))
+        for u, pe in enumerate(model.pes):
+            for phase, d in chip.counters.bracket_delta[pe.id].items():
+                if phase in model.phases:
+                    brk[u, model.phases.index(phase)] = d
         brk_seen = np.zeros((U, P), bool)
         machine = np.zeros(4, np.int64)
         dma_address, dma_nbytes = model.dma_requests(n)
@@ -357,10 +363,7 @@ class CountedEngine:
             by_level[pe.level.name] = by_level.get(pe.level.name, 0.0) + float(busy[u])
             delta = c.bracket_delta[i]
             for p in np.flatnonzero(brk_seen[u]):
-                d = delta.setdefault(phases[p], [0.0, 0.0, 0.0])
-                d[0] += float(brk[u, p, 0])
-                d[1] += float(brk[u, p, 1])
-                d[2] += float(brk[u, p, 2])
+                delta[phases[p]] = brk[u, p].tolist()
             pe.tick = t + n - 1
             pe.tick_start_ns = float(starts[n - 1])
             pe.preemption.free_ns = float(out["pre_free"][u])

@@ -135,3 +135,17 @@ def test_input_prefetches_book_the_dram_channels_as_the_exact_kernel_does():
     assert exact[0]["dma"][2] > 0 and max(exact[0]["dram"]) > 0
     assert counted[0] == exact[0]
     assert first_difference(exact[1], counted[1]) is None, first_difference(exact[1], counted[1])
+
+
+def kernel_brackets_after_three_samples(kernel: str) -> list[dict]:
+    net, X = chip_network(kernel, seed=7)
+    net.run_samples(X, np.array([1, 2, 3]), train=True, lr=0.01)
+    return [dict(d) for d in net.sim.machine.counters.bracket_delta]
+
+
+def test_kernel_cycle_brackets_add_up_line_by_line_as_on_the_exact_kernel():
+    """The bracket deltas (what a step would have cost under the other kernel tables) go on from the counters,
+    one addition per kernel line: a window's sum added once would round differently in the last bits."""
+    exact = kernel_brackets_after_three_samples("exact")
+    assert any(d.get("eligibility", [0.0, 0.0, 0.0])[1] for d in exact)
+    assert kernel_brackets_after_three_samples("counted") == exact
