@@ -288,7 +288,8 @@ class CountedEngine:
         fired = np.empty(n * (model.n_state + int(model.nneur[(model.kind == K_SOURCE) | (model.kind == K_PRECOMPUTED)].sum())), np.int64)
         fired_ptr = np.zeros(n * U + 1, np.int64)
         cnt = np.zeros((U, 3), np.int64)
-        busy = np.zeros(U)
+        # busy cycles go on from the counters too (``PE.count_busy``: one addition per callback)
+        busy = np.asarray([chip.counters.cycles_by_level[pe.id].get(pe.level.name, 0.0) for pe in model.pes], float)
         # the bracket deltas go on from the counters' values, one addition per kernel line as
         # ``ExecutionContext.book_bracket`` makes them (the same sums, not a window's sum added once)
         brk = np.zeros((U, P, 3))
@@ -360,7 +361,8 @@ class CountedEngine:
             c.packets_sent[i] += int(cnt[u, 1])
             c.packets_received[i] += int(cnt[u, 2])
             by_level = c.cycles_by_level[i]
-            by_level[pe.level.name] = by_level.get(pe.level.name, 0.0) + float(busy[u])
+            if cnt[u, 0]:  # (callbacks ran: the level's count exists, as count_busy makes it)
+                by_level[pe.level.name] = float(busy[u])
             delta = c.bracket_delta[i]
             for p in np.flatnonzero(brk_seen[u]):
                 delta[phases[p]] = brk[u, p].tolist()

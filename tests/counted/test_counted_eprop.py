@@ -137,15 +137,17 @@ def test_input_prefetches_book_the_dram_channels_as_the_exact_kernel_does():
     assert first_difference(exact[1], counted[1]) is None, first_difference(exact[1], counted[1])
 
 
-def kernel_brackets_after_three_samples(kernel: str) -> list[dict]:
+def sums_after_three_samples(kernel: str) -> tuple[list[dict], list[dict]]:
     net, X = chip_network(kernel, seed=7)
     net.run_samples(X, np.array([1, 2, 3]), train=True, lr=0.01)
-    return [dict(d) for d in net.sim.machine.counters.bracket_delta]
+    c = net.sim.machine.counters
+    return [dict(d) for d in c.bracket_delta], [dict(d) for d in c.cycles_by_level]
 
 
-def test_kernel_cycle_brackets_add_up_line_by_line_as_on_the_exact_kernel():
-    """The bracket deltas (what a step would have cost under the other kernel tables) go on from the counters,
-    one addition per kernel line: a window's sum added once would round differently in the last bits."""
-    exact = kernel_brackets_after_three_samples("exact")
-    assert any(d.get("eligibility", [0.0, 0.0, 0.0])[1] for d in exact)
-    assert kernel_brackets_after_three_samples("counted") == exact
+def test_kernel_cycle_brackets_and_busy_cycles_add_up_callback_by_callback_as_on_the_exact_kernel():
+    """The bracket deltas (what a step would have cost under the other kernel tables) and the busy cycles go on
+    from the counters, one addition per kernel line or callback: a window's sum added once would round
+    differently in the last bits."""
+    exact = sums_after_three_samples("exact")
+    assert any(d.get("eligibility", [0.0, 0.0, 0.0])[1] for d in exact[0])
+    assert sums_after_three_samples("counted") == exact
