@@ -7,6 +7,7 @@ report could not be written (a full disk) says so in one line and exits with sta
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, outdir
+from . import __version__, mpi, outdir
 
 #: exit status of a complete run whose report.html could not be written (2 means nothing usable was made)
 REPORT_NOT_WRITTEN = 1
@@ -103,11 +104,17 @@ def main() -> None:
 @click.option("--save-weights", type=click.Path(dir_okay=False, path_type=Path), help="Export trained weights (.npz).")
 @click.option("--quiet", is_flag=True, help="No progress bars or tables.")
 @click.option("--force", is_flag=True, help="Reuse an --out folder that already holds a run (its old outputs are removed).")
+@click.option("--ranks", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Split a board (arch.board) over this many MPI processes (runs mpirun; same as "
+                   "mpirun -n N s2sim run ...; needs pip install 's2sim[mpi]').")
 def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, reference_training, timing_samples,
-        resume, save_weights, quiet, force) -> None:
+        resume, save_weights, quiet, force, ranks) -> None:
     """Simulate NETWORK.yaml and write summary.json + timesteps.csv to a run directory."""
     from .config import load_network
     from .run import RunInterrupted, RunOptions, run_network
+
+    if ranks > 1 or mpi.launched_size() > 1:
+        _run_under_mpi(ranks)
 
     out_dir = out
     try:
@@ -129,6 +136,8 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
     except OSError as err:  # disk full, folder removed or made read-only during the run
         fail(f"{err.filename or out_dir or 'the run folder'}: cannot write run output "
              f"({err.strerror or type(err).__name__})")
+    if outcome.summary is None:  # an MPI rank other than 0: rank 0 reports
+        return
     summary, out_dir, result = outcome.summary, outcome.out_dir, outcome.app
     from .profile.report import auto_report
     try:
@@ -150,6 +159,29 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
         print_summary(summary, out_dir)
     if report.failed:  # said even under --quiet: the run is complete, its report is not there
         fail(report.message, REPORT_NOT_WRITTEN)
+
+
+def _run_under_mpi(ranks: int) -> None:
+    """``--ranks N`` in one process: start N ranks under mpirun and exit with their status. Under
+    mpirun already: ``--ranks`` must be 1 or the launcher's count."""
+    size = mpi.launched_size()
+    if size > 1:
+        if ranks not in (1, size):
+            fail(f"--ranks {ranks}: this process is one of {size} MPI ranks already (drop --ranks or make it {size})")
+        return
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--ranks":
+            skip = True
+        elif not arg.startswith("--ranks="):
+            argv.append(arg)
+    try:
+        cmd = mpi.mpirun_command(ranks, argv)
+    except mpi.MpiUnavailable as err:
+        fail(str(err))
+    sys.exit(subprocess.call(cmd))
 
 
 #: what an accuracy in the summary table is, where its name alone would mislead
@@ -183,6 +215,9 @@ def print_summary(s: dict, out_dir: Path) -> None:
     t.add_row("largest phases / step", ", ".join(f"{k} {v / 1e3:.1f} µs" for k, v in phases))
     t.add_row("energy", f"{en['total_j'] * 1e3:.3f} mJ total, {en['per_sample_j'] * 1e3:.3f} mJ per sample")
     t.add_row("traffic", f"{s['traffic']['packets']:,} packets, {s['traffic']['dropped']} dropped")
+    if s.get("board"):
+        from .profile.board_summary import board_line
+        t.add_row("board", board_line(s["board"]))
     from .profile.tables import chip_warnings, simulator_rows
     t.add_row("warnings", ", ".join(f"{k}={v}" for k, v in chip_warnings(s).items()) or "none")
     sim_rows = simulator_rows(s)

@@ -25,6 +25,7 @@ COMPONENT_SOURCES: dict[str, list[str]] = {
     "dram_background": ["dram.background_power_mw"],
     "exp_accelerator": ["accelerators.exp_energy_pj"],
     "mac_array": ["accelerators.mac_energy_pj"],
+    "chip_links": ["board.link_energy_per_packet_pj"],
 }
 
 
@@ -51,13 +52,15 @@ def energy_breakdown_j(machine: Machine, end_ns: float) -> dict[str, float]:
     out = {
         "core_active": sum(active_pj(p, counters.cycles_by_level[i]) for i in ids) * 1e-12,
         "core_static": static_j,
-        "chip_baseline": p.baseline_power_mw * 1e-3 * end_ns * 1e-9,
+        "chip_baseline": p.n_chips * p.baseline_power_mw * 1e-3 * end_ns * 1e-9,  # every chip of the board
         "noc": counters.packet_hops * p.noc_energy_per_hop_pj * 1e-12,
         "dma": dma_bytes * p.dma_energy_per_byte_pj * 1e-12,
         "dram": (counters.dram_bytes_read + counters.dram_bytes_written) * p.dram_energy_per_byte_pj * 1e-12,
         # the DRAM devices' standby + refresh power, paid for the whole run whether or not it is accessed
-        "dram_background": p.dram_background_power_mw * 1e-3 * end_ns * 1e-9,
+        "dram_background": p.n_chips * p.dram_background_power_mw * 1e-3 * end_ns * 1e-9,
     }
+    if p.n_chips > 1:  # a board: packets x chip-to-chip links they crossed
+        out["chip_links"] = machine.link_load()["crossings"] * p.board_link_energy_per_packet_pj * 1e-12
     unused = unused_components(machine)  # their energy parameters are not read: an override of them changed nothing
     if "exp_accelerator" not in unused:
         out["exp_accelerator"] = counters.total("exp_ops", ids) * p.exp_energy_pj * 1e-12

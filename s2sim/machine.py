@@ -4,7 +4,8 @@ Everything outside ``s2sim/hw`` reads the machine through this interface (``Simu
 never through the one-chip model's internals, so a board of several chips (or a compiled counted
 kernel) can stand behind it: PEs are numbered machine-wide, the counters are one record
 (``s2sim.hw.counters.Counters``) and the per-timestep stats one table (``s2sim.hw.tickstats.TickStats``).
-Today ``s2sim.hw.chip.Chip`` implements it.
+``s2sim.hw.chip.Chip`` implements it for one chip, ``s2sim.hw.board.Board`` for a board of chips
+(``arch.board``), which adds ``n_chips``, ``chip_of(pe)`` and ``link_load()`` (chip-to-chip traffic).
 """
 from __future__ import annotations
 

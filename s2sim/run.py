@@ -10,7 +10,7 @@ decides how to show them (the CLI prints one line and exits 2 or 130; a sweep re
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,14 +18,17 @@ from .apps import AppError, AppResult, RunContext, check_app, check_run_options,
 from .config import ConfigError, LoadedNetwork
 from .config.simulator import SimulatorSettings, simulator_settings
 from .data import DatasetError
+from . import mpi
+from .hw.board_mpi import MpiSplitError
 from .hw.params import HwParams
 from .hw.sram import SramOverflowError
+from .mpi import MpiUnavailable
 from .outdir import OutputDirError, RunDir, default_run_dir
 
 __all__ = ["RunOptions", "RunResult", "RunInterrupted", "run_network", "USER_ERRORS", "CHECKPOINT"]
 
 #: Problems a user fixes from one line (bad config, data, a network that does not fit, the folder).
-USER_ERRORS = (ConfigError, AppError, SramOverflowError, DatasetError, OutputDirError)
+USER_ERRORS = (ConfigError, AppError, SramOverflowError, DatasetError, OutputDirError, MpiSplitError, MpiUnavailable)
 CHECKPOINT = "checkpoint.npz"
 
 
@@ -90,6 +93,8 @@ def run_network(loaded: LoadedNetwork, options: RunOptions | None = None) -> Run
     resuming = options.resume is not None and Path(options.resume).resolve() == out_dir.resolve()
     if options.save_weights is not None:
         RunDir.writable_file(options.save_weights, "--save-weights")
+    if not mpi.is_root():  # one of several MPI ranks: rank 0 writes the run folder, the others only simulate
+        return _run_in(loaded, app, out_dir, replace(options, write_outputs=False, progress=False), settings, None)
     run_dir = RunDir(out_dir, options.out_option if options.out_dir or options.resume is None else "--resume")
     recorder = options.recorder or _trace_recorder(options, spec.run.trace)
     run_dir.claim(force=options.force, resuming=resuming)

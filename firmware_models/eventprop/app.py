@@ -83,7 +83,7 @@ class ChipNetwork:
         self.sim, self.p = sim, p
         hw = sim.hw
         sram_free = hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes
-        self.plan = plan(p.layers, p.batch, mapping, hw.n_pes, sram_free, p.n_steps)
+        self.plan = plan(p.layers, p.batch, mapping, hw.n_pes, sram_free, p.n_steps, hw.pes_per_chip)
         self.c = c = consts(p)
         self.K = c.ticks_per_batch
         B, L = p.batch, len(p.layers) - 1
@@ -349,7 +349,7 @@ def validate(loaded) -> list[str]:
     hw = HwParams.from_arch(loaded.arch)
     try:
         placed = plan(p.layers, p.batch, mapping, hw.n_pes,
-                      hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes, p.n_steps)
+                      hw.sram_bytes - hw.code_reserve_bytes - hw.stack_reserve_bytes, p.n_steps, hw.pes_per_chip)
     except ValueError as err:
         raise AppError(f"{file}: mapping: {err}") from None
     from s2sim.apps import pes_used_line

@@ -30,13 +30,16 @@ from typing import Callable
 
 import numpy as np
 
-from s2sim.runtime import Core, CostTable, Firmware, TickGroup, kernel_line, op_line
+from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, kernel_line, op_line
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)
 SPIKE_SHIFT = 16
 ERR_FLAG = 1 << 31
 SHAPE_FLAG = 1 << 30  # with ERR_FLAG: loss-shaping weight for the label neuron (loss PE -> output PE)
+#: the root's reduce adds each copy's DMA-read partial (acc rows, then counts) into its total: a float
+#: vector add, ``total[j] += partial[j]``, the compiled code of eprop_kernels.c:event_add_dense
+REDUCE_ADD_KERNEL = "event_add_dense"
 SLICE_SHIFT = 10  # error keys: ERR_FLAG | src_pe << 16 | dest_slice << 10 | local index
 LOCAL_MASK = (1 << SLICE_SHIFT) - 1
 
@@ -738,7 +741,14 @@ class LossCore(Firmware):
 
 
 class RootCore(Firmware):
-    """Gradient reduction over the copies (DMA, copy order), batch mean, Adam, new weights to DRAM."""
+    """Gradient reduction over the copies (DMA, copy order), batch mean, Adam, new weights to DRAM.
+
+    Cycles: each copy's partial is added with the compiled vector add (``REDUCE_ADD_KERNEL``, per
+    element); Adam is the compiled kernel both e-prop firmwares charge (``ADAM_COSTS``: per weight and
+    per row of W [post][pre]; its per-column signal is here the batch scale -tau_syn / copies, its
+    e_acc the total, which it leaves zeroed for the next batch). The batch-scope silent rule is
+    charged from operation counts (a data-dependent branch per neuron, no compiled kernel).
+    """
 
     def __init__(self, weights: list[np.ndarray], slices: list[list[tuple[int, int]]], n_copies: int,
                  c: Consts, tick_ns: float, grad_bufs: list[list[str]], w_bufs: list[str]):
@@ -769,7 +779,13 @@ class RootCore(Firmware):
         biggest = max((stop - start) * self.W[l].shape[1] for l, sl in enumerate(self.slices)
                       for start, stop in sl)
         core.sram.reserve("dma_slot", 4 * biggest, "buffers")
+        self.adam_costs = ADAM_COSTS.priced(core)
         core.set_timer(self.tick_ns)
+
+    def adam_counts(self) -> dict[str, int]:
+        """What the compiled Adam kernel loops over: every weight, and the weight rows of W [post][pre]
+        (one per postsynaptic neuron of each layer)."""
+        return {"weights": sum(w.size for w in self.W), "rows": sum(w.shape[0] for w in self.W)}
 
     def on_timer(self, core: Core, tick: int) -> None:
         c = self.c
@@ -777,8 +793,7 @@ class RootCore(Firmware):
             return
         self.jobs = [(l, s, k) for l, sl in enumerate(self.slices) for s in range(len(sl))
                      for k in range(self.C)]
-        self.total = [np.zeros_like(w) for w in self.W]
-        core.charge("reduce", store=sum(w.size for w in self.W), loop=1)
+        self.total = [np.zeros_like(w) for w in self.W]  # no cycles: the Adam kernel left it zeroed
         self.counts = {}
         self._next(core)
 
@@ -801,8 +816,7 @@ class RootCore(Firmware):
         start, stop = self.slices[l][s]
         size, extra = self._record_size(l, s)
         self.total[l][start:stop] += self.slot[:size].reshape(stop - start, -1)
-        core.charge("reduce", load=2 * self.slot.size, fadd=self.slot.size, store=self.slot.size,
-                    loop=self.slot.size)
+        core.kernel("reduce", REDUCE_ADD_KERNEL, self.slot.size)
         if extra:
             self.counts[(l, s)] = self.counts.get((l, s), np.zeros(extra, F32)) + self.slot[size:]
         if self.jobs:
@@ -812,9 +826,7 @@ class RootCore(Firmware):
         grads = [(-self.c.tau_syn_s * tot) / F32(self.n_active) for tot in self.total]
         self.last_grads = grads
         self._adam(grads)
-        n_w = sum(w.size for w in self.W)
-        core.charge("update", fmul=9 * n_w, fadd=6 * n_w, fsqrt=n_w, fdiv=2 * n_w, load=4 * n_w,
-                    store=3 * n_w, loop=n_w)
+        self.adam_costs.charge(**self.adam_counts())
         for l, w in enumerate(self.W):
             core.dma_write(11 + l, w, self.w_bufs[l], 0, w.size)
 

@@ -2,7 +2,9 @@
 
 Per copy: injector PE, ``pes_per_layer[l]`` PEs per weight layer (row slices of W), loss PE.
 One root PE (gradient reduction + Adam) is shared by all copies. PEs are numbered from
-``first_pe``: root first, then copy 0's PEs, copy 1's, ...
+``first_pe``: root first, then copy 0's PEs, copy 1's, ... On a board of several chips the copies
+are placed chip by chip and a copy never straddles two chips (its spikes and errors stay on one
+chip; only the root's reduce and weight distribution reach across chips).
 """
 from __future__ import annotations
 
@@ -66,8 +68,12 @@ def layer_bytes(n: int, n_in: int, hist: int, is_output: bool) -> int:
 
 
 def plan(layers: list[int], batch: int, mapping: EventpropMapping, n_pes: int, sram_free: int,
-         n_steps: int) -> Plan:
-    """Assign PEs; ValueError (one line, naming the problem) if something does not fit."""
+         n_steps: int, pes_per_chip: int | None = None) -> Plan:
+    """Assign PEs; ValueError (one line, naming the problem) if something does not fit.
+
+    ``pes_per_chip`` (a board's chips, numbered chip by chip): a copy that would cross into the next
+    chip starts on that chip instead. None: one chip of ``n_pes``.
+    """
     n_w = len(layers) - 1
     hist = mapping.history_spikes_per_neuron or n_steps - 1
     ppl = mapping.pes_per_layer
@@ -87,15 +93,16 @@ def plan(layers: list[int], batch: int, mapping: EventpropMapping, n_pes: int, s
             raise ValueError(f"layer {l + 1} ({layers[l]}->{n}) needs {need} B of SRAM per PE with "
                              f"{k} PE(s) per layer, only {sram_free} B free; raise pes_per_layer")
     per_copy = 2 + sum(ppl)
-    total = 1 + per_copy * batch
-    if mapping.first_pe + total > n_pes:
-        raise ValueError(f"batch {batch} needs {total} PEs ({per_copy} per copy + 1 root) from PE "
-                         f"{mapping.first_pe}, the chip has {n_pes}; lower network.batch")
-    pe = mapping.first_pe
-    root = pe
-    pe += 1
+    chip_pes = pes_per_chip or n_pes
+    starts = _copy_starts(mapping.first_pe + 1, per_copy, batch, chip_pes)
+    if not starts or starts[-1] + per_copy > n_pes:
+        where = "the chip has" if chip_pes == n_pes else f"the board ({n_pes // chip_pes} chips) has"
+        raise ValueError(f"batch {batch} needs {1 + per_copy * batch} PEs ({per_copy} per copy + 1 root, "
+                         f"no copy across chips) from PE {mapping.first_pe}, {where} {n_pes}; "
+                         "lower network.batch")
+    root = mapping.first_pe
     copies = []
-    for _ in range(batch):
+    for pe in starts:
         inj = pe
         pe += 1
         slices = []
@@ -112,3 +119,15 @@ def plan(layers: list[int], batch: int, mapping: EventpropMapping, n_pes: int, s
         copies.append(CopyPlan(inj, slices, pe))
         pe += 1
     return Plan(root, copies, per_copy)
+
+
+def _copy_starts(first: int, per_copy: int, batch: int, chip_pes: int) -> list[int]:
+    """First PE of each copy, packed from ``first``; a copy that would cross a chip boundary moves
+    to the next chip (copies larger than a chip cannot avoid it and are packed as they come)."""
+    starts, pe = [], first
+    for _ in range(batch):
+        if per_copy <= chip_pes and pe // chip_pes != (pe + per_copy - 1) // chip_pes:
+            pe = (pe // chip_pes + 1) * chip_pes
+        starts.append(pe)
+        pe += per_copy
+    return starts

@@ -19,24 +19,32 @@ def place(ctx: RunContext, sim, built: BuiltNetwork, record: bool = True) -> dic
     alpha = decay(net, tick_ns)
     p_spike = net.input_rate_hz * tick_ns * 1e-9
     def phase_of(s) -> float:
-        return (s.pe * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
+        return (s.index * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
 
     # group numerics: the PEs of one layer whose timers fire together share a LifGroup
     members: dict[tuple[int, float], list] = {}
+    mine = [s for s in built.slices if sim.owns(s.pe)]  # all of them, but under MPI this rank's chips'
     if grouping_enabled(fw_params.group_numerics):
-        for s in built.slices:
+        for s in mine:
             if s.layer > 0:
                 members.setdefault((s.layer, phase_of(s)), []).append(s)
     groups = {key: LifGroup([s.n for s in ss], alpha, net.threshold, net.reset) for key, ss in members.items()}
     firmwares = {}
-    for s in built.slices:
+    mapping = ctx.section(LifMapping, "mapping")
+    rows_of = {}  # one pass over each projection for all its slices
+    for layer in range(1, len(net.layers)):
+        for s, rows in zip(built.slices_of(layer), built.slice_rows(layer, sparse=mapping.row_index == "sparse")):
+            if sim.owns(s.pe):
+                rows_of[s.pe] = rows
+    # source PE -> its first presynaptic index, one dict per layer shared by all its PEs (a board's
+    # layer has thousands of source PEs; a copy per PE took ~1.6 GB for lif_board48)
+    row_pes = {layer: {p.pe: p.start for p in built.slices_of(layer - 1)} for layer in range(1, len(net.layers))}
+    for s in mine:
         phase = phase_of(s)
         if s.layer == 0:
-            fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.pe), tick_ns, phase)
+            fw = PoissonSource(s.n, p_spike, input_rng(built.seed, s.index), tick_ns, phase)
         else:
-            pre = built.slices_of(s.layer - 1)
-            rows = built.projections[s.layer - 1].columns(s.start, s.stop)
-            fw = LifCore(s.n, rows, {p.pe: p.start for p in pre}, alpha,
+            fw = LifCore(s.n, rows_of.pop(s.pe), row_pes[s.layer], alpha,
                          net.threshold, net.reset, tick_ns, phase, record,
                          send=s.layer < len(net.layers) - 1, group=groups.get((s.layer, phase)),
                          member=members[(s.layer, phase)].index(s) if members else 0)
@@ -69,7 +77,8 @@ def load_and_place(network_file, sets: list[str] = (), record: bool = True, reco
     loaded = load_network(network_file, list(sets))
     ctx = RunContext(loaded=loaded, hw=HwParams.from_arch(loaded.arch), out_dir=None,
                      progress=lambda label, total: (lambda n=1: None), recorder=recorder)
-    built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes)
+    built = build(ctx.section(LifNetwork, "network"), ctx.section(LifMapping, "mapping"), ctx.seed, ctx.hw.n_pes,
+                  pes_per_chip=ctx.hw.pes_per_chip)
     sim = ctx.simulation()
     return ctx, sim, built, place(ctx, sim, built, record)
 
@@ -91,12 +100,15 @@ def run(ctx: RunContext) -> AppResult:
     mapping = ctx.section(LifMapping, "mapping")
     n_ticks = ctx.spec.run.ticks or 100
     try:
-        built = build(net, mapping, ctx.seed, ctx.hw.n_pes)
+        built = build(net, mapping, ctx.seed, ctx.hw.n_pes, pes_per_chip=ctx.hw.pes_per_chip)
     except ValueError as err:
         raise AppError(f"{ctx.loaded.file}: mapping: {err}") from None
     sim = ctx.simulation()
     firmwares = place(ctx, sim, built)
     run_ticks_with_progress(ctx, sim, n_ticks, "lif_bench ticks")
+    firmwares = sim.gather(("spikes",))  # under MPI, rank 0 gets every rank's PEs
+    if not sim.is_root:
+        return AppResult(sim=sim, samples=1, timesteps=n_ticks, ticks_per_sample=n_ticks, extra={})
     spikes = [int(raster(built, firmwares, layer, n_ticks).sum()) for layer in range(len(net.layers))]
     extra = {"layers": net.layers, "spikes_per_layer": spikes,
              "mean_rate_hz": [s / n / (n_ticks * ctx.spec.run.tick_ns * 1e-9)
@@ -112,9 +124,10 @@ def validate(loaded) -> list[str]:
     net = validate_section(LifNetwork, loaded.spec.network, file, "network")
     mapping = validate_section(LifMapping, loaded.spec.mapping, file, "mapping")
     validate_section(LifFirmwareParams, loaded.spec.firmware.params, file, "firmware.params")
-    n_pes = HwParams.from_arch(loaded.arch).n_pes
+    hw = HwParams.from_arch(loaded.arch)
+    n_pes = hw.n_pes
     try:
-        built = build(net, mapping, loaded.spec.run.seed, n_pes, with_weights=False)
+        built = build(net, mapping, loaded.spec.run.seed, n_pes, with_weights=False, pes_per_chip=hw.pes_per_chip)
     except ValueError as err:
         raise AppError(f"{file}: mapping: {err}") from None
     from s2sim.apps import pes_used_line

@@ -16,6 +16,9 @@ declares its own cycles and sends its own spikes. ``S2SIM_GROUP_NUMERICS=0`` (or
 """
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
+
 import numpy as np
 
 from s2sim.runtime import Core, CostTable, Firmware, TickGroup, kernel_line, op_line
@@ -30,6 +33,8 @@ F32 = np.float32
 #: Receiving packets: each adds its row (the compiled event_add per synapse) in a call of 7 cycles.
 SYNAPSE_COSTS = CostTable(kernel_line("synapses", "event_add", "synapses"),
                           op_line("synapses", "rows", int_alu=3, load=1, branch=1))
+#: ``mapping.row_index: sparse``: a packet first finds its row by binary search over the row keys.
+SEARCH_COSTS = CostTable(op_line("synapses", "search_steps", int_alu=2, load=1, branch=1))
 #: The timer tick: the compiled lif_neuron_update; a spike adds the subtract and the fired-list store.
 NEURON_COSTS = CostTable(kernel_line("neuron", "lif_neuron_update", "neurons"),
                          op_line("neuron", "spikes", fadd=1, store=1))
@@ -167,6 +172,14 @@ class LifCore(Firmware):
         self.syn_weight = core.sram.adopt("syn_weights", rows.weight.astype(np.float32), "weights")
         self.syn_post = core.sram.adopt("syn_indices", rows.post.astype(np.uint16), "weights")
         self.row_index = core.sram.adopt("row_index", rows.indptr.astype(np.uint32), "weights")
+        self.row_keys = None  # sparse row index: the presynaptic neurons with a row here, ascending
+        if rows.pre is not None:
+            keys = core.sram.adopt("row_keys", rows.pre.astype(np.uint32), "weights")
+            # searched with bisect: a compact array, not a dict (board-sized runs hold ~6,000 rows on
+            # each of thousands of PEs, where a dict of Python ints took most of the host memory)
+            self.row_keys = array("I", keys.tobytes())
+            self.search_steps = int(np.ceil(np.log2(len(keys) + 1)))
+            self.search_costs = SEARCH_COSTS.priced(core)
         if self.group is None:
             self.v = core.sram.alloc("v", self.n, np.float32, "state")
             self.inp = core.sram.alloc("input_buffers", (2, self.n), np.float32, "buffers")
@@ -174,18 +187,24 @@ class LifCore(Firmware):
             self.v = core.sram.adopt("v", self.group.v[self.member, :self.n], "state")
             self.inp = core.sram.adopt("input_buffers", self.group.inp[:, self.member, :self.n], "buffers")
             self.group.join(self.member, core)
-        self.row_start = self.row_index[:-1].tolist()
-        self.row_len = np.diff(self.row_index.astype(np.int64)).tolist()
+        if self.row_keys is None:
+            self.row_start = self.row_index[:-1].tolist()
+            self.row_len = np.diff(self.row_index.astype(np.int64)).tolist()
+        else:  # compact too (the same numbers; read one at a time by the sparse handler)
+            self.row_start = array("I", self.row_index[:-1].tobytes())
+            self.row_len = array("I", np.diff(self.row_index).astype(np.uint32).tobytes())
         # Simulation artefact, not chip state (never charged): where it is small, a decoded dense
         # copy of the rows makes one row add a single contiguous numpy add. Large, sparse slices
         # (board-sized networks) add their few synapses one by one instead, so host memory stays
         # linear in synapses.
-        if rows.n_pre * rows.n_post * 4 <= DENSE_DECODE_MAX_BYTES:
+        if rows.pre is None and rows.n_pre * rows.n_post * 4 <= DENSE_DECODE_MAX_BYTES:
             self.dense_rows = rows.dense()
         else:
             self.dense_rows = None
             self.post_list = self.syn_post.tolist()
-            self.weight_list = [np.float32(w) for w in self.syn_weight]
+            weights = self.syn_weight.tolist()
+            one = {w: np.float32(w) for w in set(weights)}  # one object per distinct weight (fixed point: few)
+            self.weight_list = [one[w] for w in weights]
         del self.host_rows
         core.set_timer(self.tick_ns, self.phase_ns)
 
@@ -203,6 +222,8 @@ class LifCore(Firmware):
             buf[post[j]] += weight[j]
 
     def on_packet(self, core: Core, key: int, payload) -> None:
+        if self.row_keys is not None:
+            return self.on_packet_burst(core, [key], [payload])
         if self.pending is not None and self.pending[self.member] is not None:
             self.group.before_write(self.member, core.tick + 1)
         i = self._pre_index(key)
@@ -213,6 +234,8 @@ class LifCore(Firmware):
         # All packets of a burst come from one source PE (one multicast tree).
         if self.pending is not None and self.pending[self.member] is not None:
             self.group.before_write(self.member, core.tick + 1)
+        if self.row_keys is not None:
+            return self._burst_sparse_index(core, keys)
         base = self.row_base[keys[0] >> KEY_SHIFT]
         buf, row_len = self.inp[(core.tick + 1) & 1], self.row_len
         synapses = 0
@@ -231,6 +254,38 @@ class LifCore(Firmware):
                     buf[post[j]] += weight[j]
                 synapses += m
         self.synapse_costs.charge(synapses=synapses, rows=len(keys))
+
+    def _burst_sparse_index(self, core: Core, keys) -> None:
+        """``mapping.row_index: sparse``: each packet's row found by binary search (a neuron with no
+        synapse here has none: the search alone is charged), then added synapse by synapse."""
+        base = self.row_base[keys[0] >> KEY_SHIFT]
+        row_keys = self.row_keys
+        # all keys of a burst come from one source PE (same upper bits): the rows they can hit lie
+        # in [lo, hi), usually a few, often none
+        lo = bisect_left(row_keys, base)
+        hi = bisect_left(row_keys, base + (max(keys) & 0xFFFF) + 1, lo)
+        synapses = 0
+        if lo < hi:
+            synapses = self._add_found_rows(self.inp[(core.tick + 1) & 1], keys, base, lo, hi)
+        self.search_costs.charge(search_steps=self.search_steps * len(keys))
+        self.synapse_costs.charge(synapses=synapses, rows=len(keys))
+
+    def _add_found_rows(self, buf: np.ndarray, keys, base: int, lo: int, hi: int) -> int:
+        """Add the rows of the packets whose neuron has one in ``row_keys[lo:hi]``, in arrival order;
+        the synapses added."""
+        row_keys, row_start, row_len = self.row_keys, self.row_start, self.row_len
+        post, weight = self.post_list, self.weight_list
+        synapses = 0
+        for k in keys:
+            pre = base + (k & 0xFFFF)
+            i = bisect_left(row_keys, pre, lo, hi)
+            if i == hi or row_keys[i] != pre:
+                continue
+            a, m = row_start[i], row_len[i]
+            for j in range(a, a + m):
+                buf[post[j]] += weight[j]
+            synapses += m
+        return synapses
 
     def on_timer(self, core: Core, tick: int) -> None:
         n = self.n

@@ -24,6 +24,11 @@ class Slice:
     layer: int
     start: int
     stop: int
+    index: int = -1  # its place in the network's one-chip order (``first_pe`` + ordinal); -1: ``pe``
+
+    def __post_init__(self) -> None:
+        if self.index < 0:
+            self.index = self.pe
 
     @property
     def n(self) -> int:
@@ -39,6 +44,7 @@ class SynapticRows:
     post: np.ndarray    # int32 [nnz]
     weight: np.ndarray  # float32 [nnz]
     n_post: int
+    pre: np.ndarray | None = None  # int64 [rows]: each row's presynaptic neuron (None: row i is neuron i)
 
     @property
     def n_pre(self) -> int:
@@ -57,6 +63,34 @@ class SynapticRows:
         np.cumsum(counts, out=indptr[1:])
         return SynapticRows(indptr, (self.post[keep] - start).astype(np.int32), self.weight[keep],
                             stop - start)
+
+    def split_columns(self, bounds: list[tuple[int, int]], sparse: bool = False) -> list["SynapticRows"]:
+        """``columns(start, stop)`` of every ``(start, stop)`` of ``bounds`` (contiguous, ascending, covering
+        every target) in one pass over the synapses instead of one per slice (board-sized layers).
+
+        ``sparse``: each slice keeps only the rows that have a synapse in it (``pre`` names their
+        neurons), so its row index grows with its synapses, not with the presynaptic layer.
+        """
+        starts = np.asarray([a for a, _ in bounds], np.int64)
+        slice_of = np.searchsorted(starts, self.post, side="right") - 1
+        order = np.argsort(slice_of, kind="stable")  # row-major within each slice, as ``columns`` keeps it
+        row_of = np.repeat(np.arange(self.n_pre, dtype=np.int64), np.diff(self.indptr))
+        ends = np.cumsum(np.bincount(slice_of, minlength=len(bounds)))
+        out, begin = [], 0
+        for k, (start, stop) in enumerate(bounds):
+            idx = order[begin:ends[k]]
+            begin = ends[k]
+            rows, post, weight = row_of[idx], (self.post[idx] - start).astype(np.int32), self.weight[idx]
+            if sparse:
+                pre, counts = np.unique(rows, return_counts=True)
+                indptr = np.zeros(len(pre) + 1, np.int64)
+                np.cumsum(counts, out=indptr[1:])
+                out.append(SynapticRows(indptr, post, weight, stop - start, pre=pre))
+            else:
+                indptr = np.zeros(self.n_pre + 1, np.int64)
+                np.cumsum(np.bincount(rows, minlength=self.n_pre), out=indptr[1:])
+                out.append(SynapticRows(indptr, post, weight, stop - start))
+        return out
 
     def dense(self) -> np.ndarray:
         """[n_pre, n_post] float32 with zeros where unconnected (for tests and small checks)."""
@@ -80,6 +114,10 @@ class BuiltNetwork:
     def slices_of(self, layer: int) -> list[Slice]:
         return [s for s in self.slices if s.layer == layer]
 
+    def slice_rows(self, layer: int, sparse: bool = False) -> list[SynapticRows]:
+        """The synaptic rows of each slice of ``layer`` (> 0), in ``slices_of`` order."""
+        return self.projections[layer - 1].split_columns([(s.start, s.stop) for s in self.slices_of(layer)], sparse)
+
     @property
     def pes(self) -> list[int]:
         return [s.pe for s in self.slices]
@@ -90,22 +128,36 @@ MAX_SYNAPSES_PER_PROJECTION = 1 << 28
 
 
 def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
-          with_weights: bool = True) -> BuiltNetwork:
-    """Slices (one PE each) and, unless only checking the mapping (``s2sim validate``), the weights."""
+          with_weights: bool = True, pes_per_chip: int | None = None) -> BuiltNetwork:
+    """Slices (one PE each) and, unless only checking the mapping (``s2sim validate``), the weights.
+
+    Slices take the PEs in layer order, filling a chip before the next (``pes_per_chip``: the
+    machine's PEs per chip, None for one chip), so each layer spans the fewest chips and only layers
+    that share no chip talk over chip links. ``mapping.pes_per_chip`` fills fewer PEs per chip.
+    A slice's ``index`` (its place in the one-chip order) seeds its inputs and timer phase, so a
+    network spread over chips draws the same inputs as on one chip.
+    """
     needed = sum(-(-size // mapping.neurons_per_pe) for size in net.layers)  # before making any slice
-    if mapping.first_pe + needed > n_pes_available:
+    place = _placement(mapping, pes_per_chip or n_pes_available)
+    last = place(mapping.first_pe + needed - 1) if needed else 0
+    if mapping.first_pe + needed > n_pes_available or last >= n_pes_available:
         raise ValueError(
             f"mapping needs PEs {mapping.first_pe}..{mapping.first_pe + needed - 1} ({needed} PEs at "
-            f"{mapping.neurons_per_pe} neurons per PE) but the chip has {n_pes_available}; "
+            f"{mapping.neurons_per_pe} neurons per PE"
+            + (f", {mapping.pes_per_chip} per chip" if mapping.pes_per_chip else "")
+            + f") but the {'board' if pes_per_chip and n_pes_available > pes_per_chip else 'chip'} has {n_pes_available}; "
             f"raise mapping.neurons_per_pe or shrink network.layers")
     for n_pre, n_post in zip(net.layers, net.layers[1:]):
-        if n_pre * n_post > MAX_SYNAPSES_PER_PROJECTION:
-            raise ValueError(f"layers {n_pre} x {n_post} make {n_pre * n_post:,} synapses; the simulator "
+        # the dense draw makes a number per possible synapse; the sparse one only the expected synapses
+        drawn = n_pre * n_post * (net.p_connect if net.draw == "sparse" else 1.0)
+        if drawn > MAX_SYNAPSES_PER_PROJECTION:
+            what = "expected synapses" if net.draw == "sparse" else "synapses"
+            raise ValueError(f"layers {n_pre} x {n_post} make {drawn:,.0f} {what}; the simulator "
                              f"builds at most {MAX_SYNAPSES_PER_PROJECTION:,} per layer pair (host memory)")
     slices, pe = [], mapping.first_pe
     for layer, size in enumerate(net.layers):
         for start in range(0, size, mapping.neurons_per_pe):
-            slices.append(Slice(pe, layer, start, min(size, start + mapping.neurons_per_pe)))
+            slices.append(Slice(place(pe), layer, start, min(size, start + mapping.neurons_per_pe), pe))
             pe += 1
     if not with_weights:
         return BuiltNetwork(net, slices, [], seed)
@@ -115,6 +167,16 @@ def build(net: LifNetwork, mapping: LifMapping, seed: int, n_pes_available: int,
     for n_pre, n_post in zip(net.layers, net.layers[1:]):
         projections.append(draw(rng, n_pre, n_post, net))
     return BuiltNetwork(net, slices, projections, seed)
+
+
+def _placement(mapping: LifMapping, chip_pes: int):
+    """Logical PE (one-chip order) -> the machine's PE, ``mapping.pes_per_chip`` of each chip."""
+    per_chip = mapping.pes_per_chip
+    if per_chip is None:
+        return lambda index: index
+    if per_chip > chip_pes:
+        raise ValueError(f"pes_per_chip {per_chip} is more than a chip's {chip_pes} PEs")
+    return lambda index: index // per_chip * chip_pes + index % per_chip
 
 
 #: Rows drawn per block: bounds the float64 temporaries to a few MB whatever the layer sizes.

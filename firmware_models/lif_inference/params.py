@@ -34,6 +34,13 @@ class LifMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
     neurons_per_pe: int = Field(128, ge=1, le=4096, description="Neurons of one layer per PE")
     first_pe: int = Field(0, ge=0)
+    pes_per_chip: int | None = Field(
+        None, ge=1, description="On a board (arch.board): use at most this many PEs of each chip, so a "
+        "network spreads over more chips (None: fill each chip before the next, the fewest chip crossings)")
+    row_index: Literal["dense", "sparse"] = Field(
+        "dense", description="dense: one row-index entry per neuron of the previous layer (SRAM grows with "
+        "that layer); sparse: entries only for neurons with a synapse on this PE, found by binary search "
+        "(a master-population-table-like lookup, log2 steps per packet): board-sized layers")
 
 
 class LifFirmwareParams(BaseModel):

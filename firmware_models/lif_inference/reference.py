@@ -15,7 +15,7 @@ from .params import decay
 def input_raster(built: BuiltNetwork, n_ticks: int, p_spike: float) -> np.ndarray:
     out = np.zeros((n_ticks, built.net.layers[0]), dtype=bool)
     for s in built.slices_of(0):
-        rng = input_rng(built.seed, s.pe)
+        rng = input_rng(built.seed, s.index)
         for t in range(n_ticks):
             out[t, s.start:s.stop] = rng.random(s.n) < p_spike
     return out

@@ -20,7 +20,7 @@ from .sourced import STRICT, NonNegFloat, NonNegInt, PosFloat, PosInt, Sourced
 __all__ = [
     "hw_leaves", "level_leaves", "HwLeaf",
     "ArchConfig", "ChipArch", "PEArch", "PerformanceLevel", "CoreCycles", "Kernels",
-    "Accelerators", "DvfsPolicyArch", "NocArch", "DmaArch", "DramArch", "EnergyArch",
+    "Accelerators", "DvfsPolicyArch", "NocArch", "DmaArch", "DramArch", "EnergyArch", "BoardArch",
 ]
 
 
@@ -246,6 +246,24 @@ class DramArch(_Section):
         "DRAM devices' standby + refresh power, drawn for the whole run (all channels)")
 
 
+class BoardArch(_Section):
+    """Chips on a board (s2sim/hw/board.py): their layout and the chip-to-chip links. One chip
+    (``chips_x = chips_y = 1``) is the chip alone: no links, nothing of this section is used."""
+
+    HW_PREFIX = "board_"
+
+    chips_x: Sourced[PosInt] = _doc("chips along x of the board's chip grid")
+    chips_y: Sourced[PosInt] = _doc("chips along y of the board's chip grid")
+    topology: Sourced[Literal["hex_torus", "mesh"]] = _doc(
+        "how chips are joined: hex_torus (6 links per chip: E, W, N, S, NE, SW, wrapping around) or mesh "
+        "(4 links per chip, no wrap-around)")
+    link_latency_ns: Sourced[NonNegFloat] = _doc(
+        "one chip-to-chip link traversal: serial transmitter + receiver + the next chip's event router")
+    link_bandwidth_gbit_s: Sourced[PosFloat] = _doc("payload rate of one direction of a chip-to-chip link")
+    link_packet_bits: Sourced[PosInt] = _doc("bits one multicast packet occupies on a chip-to-chip link")
+    link_energy_per_packet_pj: Sourced[NonNegFloat] = _doc("energy per packet per chip-to-chip link crossed")
+
+
 class EnergyArch(_Section):
     """Energy-model conventions (what is folded into what)."""
 
@@ -275,6 +293,8 @@ class ArchConfig(_Section):
     dma: DmaArch
     dram: DramArch
     energy: EnergyArch
+    board: "BoardArch" = Field(default_factory=lambda: one_chip_board(),
+                               description="chips on a board and their links (default: one chip)")
 
     _path: Any = PrivateAttr(default=None)
 
@@ -298,8 +318,9 @@ class ArchConfig(_Section):
     # --- helpers --------------------------------------------------------------------------
     @property
     def n_pes(self) -> int:
-        """Processing elements on the chip (qpe_count x pes_per_qpe)."""
-        return self.chip.qpe_count.value * self.chip.pes_per_qpe.value
+        """Processing elements of the machine: qpe_count x pes_per_qpe on each of the board's chips."""
+        return (self.chip.qpe_count.value * self.chip.pes_per_qpe.value
+                * self.board.chips_x.value * self.board.chips_y.value)
 
     @property
     def path(self):
@@ -332,6 +353,15 @@ class ArchConfig(_Section):
         out: dict[str, Sourced] = {}
         _collect(self, "", out)
         return out
+
+
+def one_chip_board() -> BoardArch:
+    """The board of an arch file without a ``board`` section: the chip alone."""
+    def leaf(value: Any) -> dict:
+        return {"value": value, "source": "s2sim default: one chip, no chip-to-chip links", "confidence": "derived"}
+    return BoardArch.model_validate({
+        "chips_x": leaf(1), "chips_y": leaf(1), "topology": leaf("hex_torus"), "link_latency_ns": leaf(0.0),
+        "link_bandwidth_gbit_s": leaf(1.0), "link_packet_bits": leaf(96), "link_energy_per_packet_pj": leaf(0.0)})
 
 
 def _collect(node: Any, prefix: str, out: dict[str, Sourced]) -> None:

@@ -4,7 +4,8 @@ loop, and hands every stretch the loop does not model to the event-driven kernel
 Guard and fallback live here, in one place:
 
 * *static* (the whole run goes event-driven): a trace recorder, DVFS, packet-level NoC fidelity, a
-  firmware family the counted kernel does not cover yet, timers of different periods or phases;
+  board of several chips, a firmware family the counted kernel does not cover yet, timers of different
+  periods or phases;
 * *at a window's start*: work carried over from the ticks before (a callback, handler, booking or
   delivery still pending: the chip is not quiescent) -> that tick runs event-driven;
 * *inside a window*: the loop returns the first tick that leaves its model (``loop.REASONS``: an
@@ -72,6 +73,8 @@ class CountedEngine:
                 self._static = "trace recorder attached"
             elif chip.fidelity != "burst":
                 self._static = "packet-level NoC fidelity"
+            elif chip.n_chips > 1:  # chip links and the board's routes are not in the loop's model
+                self._static = "a board of several chips"
             else:
                 try:
                     self._model = _model_of(chip)

@@ -100,6 +100,8 @@ class LifModel:
             prios = pe.dispatcher.priorities
             if prios[TIMER] != 2 or prios[PACKET] != -1:
                 raise NotModelled(f"PE {pe.id} changed its callback priorities")
+            if getattr(pe.firmware, "row_keys", None) is not None:  # the loop indexes rows densely
+                raise NotModelled(f"PE {pe.id} has a sparse row index (mapping.row_index: sparse)")
         groups = {id(g): g for g in chip.timer_groups.values() if g.pes}
         if len(groups) != 1:
             raise NotModelled("PEs with different timer periods or phases")

@@ -99,6 +99,9 @@ class TimerGroup:
 
 
 class Chip:
+    #: chips in this machine (``board.Board`` has more)
+    n_chips = 1
+
     def __init__(self, p: HwParams, noc_fidelity: str = "burst", perf_level: str | None = None,
                  recorder: Recorder | None = None, env: simpy.Environment | None = None,
                  record_timesteps: int | None = None, kernel: str | None = None):

@@ -52,7 +52,21 @@ class _HwParamsMethods:
 
     @property
     def n_pes(self) -> int:
+        """PEs of the machine (every chip of the board), numbered chip by chip: ``chip * pes_per_chip + local``."""
+        return self.qpe_count * self.pes_per_qpe * self.board_chips_x * self.board_chips_y
+
+    @property
+    def pes_per_chip(self) -> int:
         return self.qpe_count * self.pes_per_qpe
+
+    @property
+    def n_chips(self) -> int:
+        return self.board_chips_x * self.board_chips_y
+
+    @property
+    def chip_link_ser_ns(self) -> float:
+        """Time one packet occupies one direction of a chip-to-chip link (its bits at the link rate)."""
+        return self.board_link_packet_bits / self.board_link_bandwidth_gbit_s  # Gbit/s == bits/ns
 
     @property
     def noc_ns_per_cycle(self) -> float:

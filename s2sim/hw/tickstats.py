@@ -209,3 +209,46 @@ class TickStats:
         for phase, arr in self.phase_cycles.items():
             out[f"cycles_{phase}"] = arr[rows]
         return out
+
+    # ---- moving PEs' columns between processes (a board split over MPI ranks: ``hw/board_mpi.py``) ----
+    def export_columns(self, pes: list[int]) -> dict:
+        """Everything recorded for ``pes``, as plain arrays (level and phase names, not ids)."""
+        self._materialize()
+        n, cols = self._n_rows, np.asarray(pes, dtype=np.intp)
+        return {"pes": list(pes), "n_rows": n, "rows_seen": self.rows_seen,
+                "base": {name: arr[:n][:, cols] for name, arr in self._a.items() if name != "level"},
+                "level": [[self.level_names[i] if i >= 0 else None for i in row] for row in self._a["level"][:n][:, cols]],
+                "phases": {ph: arr[:n][:, cols] for ph, arr in self._phases.items()},
+                "beyond": self.beyond_max_done_ns[cols],
+                "totals": {ph: tot[cols] for ph, tot in self._totals.items()},
+                "level_totals": {(self.level_names[lid], ph): tot[cols] for (lid, ph), tot in self._level_totals.items()},
+                "not_run": sorted((r, p) for r, p in self.not_run if p in set(pes))}
+
+    def import_columns(self, part: dict) -> None:
+        """Write another process's ``export_columns`` into these columns (they held nothing)."""
+        self._materialize()
+        n, cols = part["n_rows"], np.asarray(part["pes"], dtype=np.intp)
+        self._ensure(n)
+        self._n_rows = max(self._n_rows, n)
+        self.rows_seen = max(self.rows_seen, part["rows_seen"])
+        for name, arr in part["base"].items():
+            self._a[name][:n, cols] = arr
+
+        def lid(name: str) -> int:
+            if name not in self._level_ids:
+                self._level_ids[name] = len(self.level_names)
+                self.level_names.append(name)
+            return self._level_ids[name]
+        self._a["level"][:n, cols] = [[-1 if name is None else lid(name) for name in row] for row in part["level"]]
+        for ph, arr in part["phases"].items():
+            if ph not in self._phases:
+                self._phases[ph] = np.zeros(self._a["time_done_ns"].shape)
+            self._phases[ph][:n, cols] = arr
+        self.beyond_max_done_ns[cols] = part["beyond"]
+        for store, items in ((self._totals, part["totals"].items()),
+                             (self._level_totals, (((lid(lv), ph), v) for (lv, ph), v in part["level_totals"].items()))):
+            for key, values in items:
+                if key not in store:
+                    store[key] = np.full(self.n_pes, np.nan)
+                store[key][cols] = values
+        self.not_run.update(tuple(x) for x in part["not_run"])

@@ -251,6 +251,9 @@ def render_html(run: RunData, images: dict[str, Path]) -> str:
     t = s.get("traffic", {})
     parts.append("<h2>Traffic</h2>" + _table(["quantity", "value"], [[_e(k), f"{v:,}"] for k, v in t.items()
                                                                      if isinstance(v, (int, float))]))
+    if s.get("board"):
+        from .board_summary import board_html
+        parts.append(board_html(s["board"], _e))
     if learning:
         rows = [[_e(k), f"{100 * v:.2f} %" if "accuracy" in k else _e(v)] for k, v in learning.items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool)]

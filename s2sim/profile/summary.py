@@ -17,6 +17,7 @@ from .. import __version__
 from ..outdir import atomic_write_text
 from ..energy import active_pj, energy_breakdown_j, provenance_shares, unused_components
 from ..sim import Simulation
+from .board_summary import board_section
 from .bracket import latency_bracket
 from .csv_text import write_numeric_csv
 
@@ -243,6 +244,9 @@ def build_summary(sim: Simulation, *, network: str, arch_name: str, config: dict
         "notes": notes or [],
         "pes": pes_section(sim, end_ns),  # added (profiler)
     }
+    board = board_section(sim, tick_ns, end_ns)
+    if board is not None:  # a board of several chips (a one-chip summary has no ``board``)
+        summary["board"] = board
     if learning is not None:
         summary["learning"] = learning
     if extra:

@@ -1,0 +1,50 @@
+"""A board split over 2 MPI ranks on 127.0.0.1 gives what one process gives: the same timing digest
+(every per-tick time, counter and energy: tools/timing_fingerprint.py), spikes and energy."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("mpi_digest.py")
+pytest.importorskip("mpi4py", reason="MPI tests need mpi4py: pip install -e '.[mpi]'")
+MPIRUN = shutil.which("mpirun", path=str(Path(sys.executable).parent)) or shutil.which("mpirun")
+if MPIRUN is None:
+    pytest.skip("MPI tests need an mpirun: pip install -e '.[mpi]' (MPICH's wheel)", allow_module_level=True)
+
+
+def run(sets, ticks, ranks=1):
+    cmd = [sys.executable, str(SCRIPT), str(REPO / "networks" / "lif_bench.yaml"), str(ticks), *sets]
+    if ranks > 1:
+        cmd = [MPIRUN, "-n", str(ranks), "-host", "127.0.0.1"] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# lif_bench over 4 chips of a 2 x 2 board, 3 PEs per chip: every layer pair talks over chip links
+FOUR_CHIPS = ["arch.board.chips_x=2", "arch.board.chips_y=2", "mapping.pes_per_chip=3"]
+
+
+@pytest.mark.parametrize("extra", [[], ["firmware.params.timer_phase_spread=0.3", "run.simulator.kernel=exact"]],
+                         ids=["aligned-timers", "spread-timers-exact-kernel"])
+def test_two_ranks_reproduce_one_process(extra):
+    one = run(FOUR_CHIPS + extra, 25)
+    two = run(FOUR_CHIPS + extra, 25, ranks=2)
+    assert two["ranks"] == 2 and one["ranks"] == 1
+    assert sum(one["spikes"][1:]) > 0 and one["link_crossings"] > 0
+    assert two["windows"] > 0  # the ranks did synchronise
+    for key in ("digest", "raster_sha", "spikes", "energy_j", "link_crossings"):
+        assert two[key] == one[key], key
+
+
+def test_a_one_chip_machine_cannot_be_split(tmp_path):
+    cmd = [MPIRUN, "-n", "2", sys.executable, "-m", "s2sim.cli", "run", str(REPO / "networks" / "lif_bench.yaml"),
+           "--set", "run.ticks=2", "--out", str(tmp_path / "run"), "--quiet"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 2
+    assert "MPI ranks split a board's chips" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / "summary.json").exists()
