@@ -612,15 +612,22 @@ class EpropCore(Firmware):
 
     def _x_dma(self, core: Core, gid: int) -> None:
         """Fetch chunk ``gid`` (frames of one sample) into ring slot gid & 1."""
+        request = self._x_request(gid)
+        if request is not None:
+            core.dma_read(TAG_X, *request)
+            self.chunk_dma = gid
+
+    def _x_request(self, gid: int) -> tuple[str, int, int, np.ndarray] | None:
+        """The DMA read (DRAM buffer, first element, elements, SRAM destination) fetching chunk ``gid``;
+        None if it is in flight, held, or of a sample not loaded."""
         s, c = divmod(gid, self.n_chunks)
         idx = s - self.dram_base
         if not 0 <= idx < self.dram_samples or self.chunk_dma == gid or self.slot_chunk[gid & 1] == gid:
-            return
+            return None
         g = self.g
         t0 = c * self.chunk
         frames = min(self.chunk, g.T - t0)
-        core.dma_read(TAG_X, "eprop_x", (idx * g.T + t0) * g.n_in, frames * g.n_in, self.xring[gid & 1])
-        self.chunk_dma = gid
+        return "eprop_x", (idx * g.T + t0) * g.n_in, frames * g.n_in, self.xring[gid & 1]
 
     def _stage(self, tick: int) -> bool:
         """Copy x_t of ``tick`` from the ring into its input buffer; False if the chunk is not here."""
@@ -671,24 +678,90 @@ class EpropCore(Firmware):
         """One time step of this PE, in the spec's order: the numerics of its neurons (``EpropGroup.compute``:
         learning it still owes, reset or the last step's eligibility, neuron update, readout partial), its spike
         buffer consumed, the next input staged, the step's phases charged, its spikes sent."""
-        g, k, n = self.g, self.k, self.n
-        s, t = divmod(tick, self.tps)
-        par = tick & 1
-        g.ticks.run_tick(k, tick)  # S3–S19 for this PE's neurons (computed early with the group, or now alone)
-        g.inputs[k, par, g.n_in:] = 0.0  # spikes consumed
+        g, n = self.g, self.n
         gid, f = self._chunk_of(tick)
+        keys = self.step_numerics(tick)
         if f == 0 and (gid + 1) % self.n_chunks:  # entering a chunk: prefetch the next one
             self._x_dma(core, gid + 1)
-        if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
-            self.stage_pending = tick + 1
         core.charge_phases(*self.step_phases[g.train])
         if g.train and g.p.exp_impl == "accelerator":  # ψ's 3 Gaussians per neuron on the exp accelerator
             core.exp("surrogate", 3 * n, accelerator=True)
-        if g.record_raster:
-            g.raster[t, self.cols] = g.z[self.cols]
-        keys = g.spike_keys(k)
         if keys:
             core.send_mc_many(keys)
+
+    def counted_step(self, tick: int) -> tuple[list[int], tuple | None]:
+        """``on_timer`` of a ``plain_step`` tick without the core: the step's numerics; returns its spike keys
+        and the input prefetch it starts (``_x_request``; the caller moves the data and calls
+        ``on_dma_done``), or None."""
+        self.step, self.cur_step = tick + 1, tick
+        gid, f = self._chunk_of(tick)
+        keys = self.step_numerics(tick)
+        request = None
+        if f == 0 and (gid + 1) % self.n_chunks:  # entering a chunk: prefetch the next one (as ``_step``)
+            request = self._x_request(gid + 1)
+            if request is not None:
+                self.chunk_dma = gid + 1
+        return keys, request
+
+    @staticmethod
+    def counted_steps(cores: list[EpropCore], tick: int) -> tuple[list[list[int]], list[tuple | None]]:
+        """``counted_step`` of every member of one group (``cores``, in member order) at once: the same state
+        as each in turn (the group computes the tick at the first ``run_tick``; nothing the others do before
+        their own ``run_tick`` is read by it), in fewer calls. Returns each core's spike keys and prefetch."""
+        g, first = cores[0].g, cores[0]
+        t = tick % first.tps
+        gid, f = first._chunk_of(tick)
+        run_tick = g.ticks.run_tick
+        for fw in cores:
+            fw.step, fw.cur_step = tick + 1, tick
+            run_tick(fw.k, tick)
+        g.inputs[:, tick & 1, g.n_in:] = 0.0  # spikes consumed (every member's)
+        if t + 1 < g.T:
+            for fw in cores:
+                if not fw._stage(tick + 1):
+                    fw.stage_pending = tick + 1
+        if g.record_raster:
+            for fw in cores:
+                g.raster[t, fw.cols] = g.z[fw.cols]
+        keys = [g.spike_keys(fw.k) for fw in cores]
+        requests: list[tuple | None] = [None] * len(cores)
+        if f == 0 and (gid + 1) % first.n_chunks:  # entering a chunk: prefetch the next one
+            for i, fw in enumerate(cores):
+                requests[i] = fw._x_request(gid + 1)
+                if requests[i] is not None:
+                    fw.chunk_dma = gid + 1
+        return keys, requests
+
+    @staticmethod
+    def counted_spikes_in(cores: list[EpropCore], keys: list[int]) -> None:
+        """Spike keys of one tick reaching every member (``cores``, all of them, in member order), none of which
+        has its next tick computed early: what ``on_packet_burst_group`` writes for each burst, in one write."""
+        g = cores[0].g
+        assert all(p is None for p in g.ticks.pending)
+        g.inputs[:, (cores[0].cur_step + 1) & 1, np.asarray(keys, np.int64) - (SPIKE_KEY - g.n_in)] = 1.0
+
+    def step_numerics(self, tick: int) -> list[int]:
+        """What a time step does to this PE's state, without the core (the counted kernel runs it for
+        ticks it times itself): S3–S19, the spike buffer consumed, x_{t+1} staged; returns the spike keys."""
+        g, k = self.g, self.k
+        t = tick % self.tps
+        g.ticks.run_tick(k, tick)  # S3–S19 for this PE's neurons (computed early with the group, or now alone)
+        g.inputs[k, tick & 1, g.n_in:] = 0.0  # spikes consumed
+        if t + 1 < g.T and not self._stage(tick + 1):  # x_{t+1} into next tick's input buffer
+            self.stage_pending = tick + 1
+        if g.record_raster:
+            g.raster[t, self.cols] = g.z[self.cols]
+        return g.spike_keys(k)
+
+    def plain_step(self, tick: int) -> bool:
+        """The timer callback of ``tick`` would be one time step that waits for no DMA: the step's costs, its
+        spikes and at most the next chunk's prefetch (what the counted kernel times; ``counted_step``)."""
+        s, t = divmod(tick, self.tps)
+        if self.step != tick or self.waiting >= 0 or not 0 <= s - self.dram_base < self.dram_samples:
+            return False
+        if t >= self.g.T:  # the learning tick: reduce, error broadcast, Adam (and the label DMA)
+            return False
+        return self.staged_tick == tick and self.stage_pending < 0 and self.chunk_dma < 0
 
     # ---- packets ---------------------------------------------------------------------------------------------
     def on_packet(self, core: Core, key: int, payload: Any) -> None:

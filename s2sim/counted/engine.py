@@ -25,7 +25,7 @@ from simpy.core import URGENT
 from simpy.events import Event
 
 from ..hw.events import TimerTick
-from .codes import OK, REASONS
+from .codes import K_PRECOMPUTED, K_SOURCE, OK, R_UNMODELLED, REASONS
 from .lif import LifModel, NotModelled
 
 #: ticks per counted window
@@ -35,6 +35,12 @@ EVENT_TICKS = 1
 #: two times closer than this (ns, plus a few dozen ulps of the time: SimPy adds and subtracts
 #: ``now`` when it schedules, so it may order them either way) count as one instant
 EPS_NS = 1e-9
+
+
+def _model_of(chip) -> LifModel:
+    """The arrays of the loaded family (``NotModelled`` if the counted kernel does not cover it)."""
+    from .eprop import EpropModel, is_eprop
+    return EpropModel(chip) if is_eprop(chip) else LifModel(chip)
 
 
 class CountedEngine:
@@ -71,7 +77,7 @@ class CountedEngine:
                 self._static = "a board of several chips"
             else:
                 try:
-                    self._model = LifModel(chip)
+                    self._model = _model_of(chip)
                     from . import loop
                 except NotModelled as err:
                     self._static = str(err)
@@ -242,12 +248,17 @@ class CountedEngine:
     def _counted(self, model: LifModel, t: int, w_end: int, t_first: int, u0: float, until_at: float):
         """Run ticks ``t`` .. ``w_end`` - 1 in the loop; commit what it modelled. Returns (first tick not
         committed, reason code)."""
+        if not model.counts(t):
+            return t, R_UNMODELLED
         starts, bounds = self._tick_starts(model.timer, t, w_end - t, t_first, u0, until_at)
-        rng = model.rng_states()
+        saved = model.save()
         out = self._loop(model, t, w_end - t, starts, bounds)
         done, reason = out["ticks"], out["reason"]
-        if reason != OK:
-            model.set_rng_states(rng)
+        if done == 0:
+            model.restore(saved)
+            return t, reason
+        if reason not in (OK, R_UNMODELLED):
+            model.restore(saved)
             if done == 0:
                 return t, reason
             out = self._loop(model, t, done, starts[:done], bounds[:done])  # the same, stopping before it
@@ -257,8 +268,13 @@ class CountedEngine:
 
     def _loop(self, model: LifModel, t: int, n: int, starts, bounds) -> dict:
         chip = self.chip
+        n_window = n
         U, P = len(model.pes), len(model.phases)
-        src_fired, src_ptr = model.draw_inputs(t, n)
+        src_fired, src_ptr, n_numerics = model.window_inputs(t, n)
+        if n_numerics < n:  # the model's numerics stop before a tick they do not model
+            if n_numerics == 0:
+                return {"ticks": 0, "reason": R_UNMODELLED}
+            n, starts, bounds = n_numerics, starts[:n_numerics], bounds[:n_numerics]
         v, inp, i_syn = model.read_state()
         volt = np.zeros((n, model.n_state), np.float32)
         free = chip.noc.link_free_ns
@@ -272,13 +288,23 @@ class CountedEngine:
         seen = np.zeros((n, U, P), bool)
         pin = np.zeros((n, U), np.int64)
         pout = np.zeros((n, U), np.int64)
-        fired = np.empty(n * (model.n_state + int(model.nneur[model.kind == 0].sum())), np.int64)
+        fired = np.empty(n * (model.n_state + int(model.nneur[(model.kind == K_SOURCE) | (model.kind == K_PRECOMPUTED)].sum())), np.int64)
         fired_ptr = np.zeros(n * U + 1, np.int64)
         cnt = np.zeros((U, 3), np.int64)
-        busy = np.zeros(U)
+        # busy cycles go on from the counters too (``PE.count_busy``: one addition per callback)
+        busy = np.asarray([chip.counters.cycles_by_level[pe.id].get(pe.level.name, 0.0) for pe in model.pes], float)
+        # the bracket deltas go on from the counters' values, one addition per kernel line as
+        # ``ExecutionContext.book_bracket`` makes them (the same sums, not a window's sum added once)
         brk = np.zeros((U, P, 3))
+        for u, pe in enumerate(model.pes):
+            for phase, d in chip.counters.bracket_delta[pe.id].items():
+                if phase in model.phases:
+                    brk[u, model.phases.index(phase)] = d
         brk_seen = np.zeros((U, P), bool)
         machine = np.zeros(4, np.int64)
+        dma_address, dma_nbytes = model.dma_requests(n)
+        hw = chip.p
+        dram_free = np.asarray(chip.dram.channel_free_ns, float)
         from .loop import run_window  # (numba: imported when a window is first counted)
         c = model.costs
         ticks, reason = run_window(
@@ -294,13 +320,18 @@ class CountedEngine:
             model.send_cycles, model.irq_cycles, model.ser, model.inject_ns, model.eject_ns, model.hop_ns,
             model.tx_size, model.phases.index("comms"), model.phases.index("irq"),
             pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
-            machine)
+            machine, dma_address, dma_nbytes, hw.dma_issue_cycles, hw.dma_setup_cycles,
+            model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
+            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns)
+        if reason == OK and n < n_window:
+            reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
                 "link_free": link_free,
                 "link_before": link_before, "pre_free": pre_free, "tx_free": tx_free, "last_send": last_send,
                 "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,
                 "fired": fired[:fired_ptr[-1]].copy() if n else fired[:0], "fired_ptr": fired_ptr, "cnt": cnt,
-                "busy": busy, "brk": brk, "brk_seen": brk_seen, "machine": machine}
+                "busy": busy, "brk": brk, "brk_seen": brk_seen, "machine": machine, "dram_free": dram_free,
+                "dma_nbytes": np.where(dma_address >= 0, dma_nbytes, 0)}
 
     def _commit(self, model: LifModel, t: int, n: int, starts, out: dict) -> None:
         """Write ``n`` modelled ticks into the chip and the firmware, as the event-driven kernel leaves them."""
@@ -308,32 +339,24 @@ class CountedEngine:
         U, phases = len(model.pes), model.phases
         self.windows["counted"] += 1
         self.ticks["counted"] += n
-        model.write_state(out["v"], out["inp"], out["i_syn"])
-        fired, ptr, volt = out["fired"], out["fired_ptr"], out["volt"]
-        for u, fw in enumerate(model.firmwares):
-            kind = model.kind[u]
-            if kind == 0 or (kind == 1 and fw.record) or (kind == 2 and fw.spiking):
-                fw.spikes.extend(fired[ptr[k * U + u]:ptr[k * U + u + 1]] for k in range(n))
-            if kind == 2:  # a NeuronCore records its voltages every tick
-                o = model.voff[u]
-                fw.voltages.extend(volt[k, o:o + fw.n].copy() for k in range(n))
-        for group in model.lif_groups:
-            ticks = group.ticks
-            ticks.updates += n
-            for m in range(ticks.n_members):
-                ticks.ran[m] = t + n - 1
-                ticks.pending[m] = None
+        model.commit_numerics(t, n, out)
         stats = chip.stats
         done, ph, seen, pin, pout = out["done"], out["ph"], out["seen"], out["pin"], out["pout"]
         for u, pe in enumerate(model.pes):
             pe.rows.flush()
+        add_row = stats.add_row
+        units = [(u, pe.id, pe.level.name) for u, pe in enumerate(model.pes)]
+        # (as Python values at once: the same floats and ints, without a numpy scalar per cell)
+        done_l, ph_l, pin_l, pout_l = done[:n].tolist(), ph[:n].tolist(), pin[:n].tolist(), pout[:n].tolist()
+        seen_p = [np.flatnonzero(seen[:n, u].any(axis=0)).tolist() for u in range(U)]
+        seen_l = seen[:n].tolist()
         for k in range(n):
-            for u, pe in enumerate(model.pes):
-                row_seen = seen[k, u]
-                row_ph = ph[k, u]
-                stats.add_row(t + k, pe.id, float(done[k, u]),
-                              {phases[p]: float(row_ph[p]) for p in range(len(phases)) if row_seen[p]},
-                              int(pin[k, u]), int(pout[k, u]), pe.level.name)
+            seen_k, ph_k = seen_l[k], ph_l[k]
+            for u, pe_id, level in units:
+                row_ph = ph_k[u]
+                row_seen = seen_k[u]
+                add_row(t + k, pe_id, done_l[k][u], {phases[p]: row_ph[p] for p in seen_p[u] if row_seen[p]},
+                        pin_l[k][u], pout_l[k][u], level)
         cnt, busy, brk, brk_seen = out["cnt"], out["busy"], out["brk"], out["brk_seen"]
         for u, pe in enumerate(model.pes):
             i = pe.id
@@ -341,13 +364,11 @@ class CountedEngine:
             c.packets_sent[i] += int(cnt[u, 1])
             c.packets_received[i] += int(cnt[u, 2])
             by_level = c.cycles_by_level[i]
-            by_level[pe.level.name] = by_level.get(pe.level.name, 0.0) + float(busy[u])
+            if cnt[u, 0]:  # (callbacks ran: the level's count exists, as count_busy makes it)
+                by_level[pe.level.name] = float(busy[u])
             delta = c.bracket_delta[i]
             for p in np.flatnonzero(brk_seen[u]):
-                d = delta.setdefault(phases[p], [0.0, 0.0, 0.0])
-                d[0] += float(brk[u, p, 0])
-                d[1] += float(brk[u, p, 1])
-                d[2] += float(brk[u, p, 2])
+                delta[phases[p]] = brk[u, p].tolist()
             pe.tick = t + n - 1
             pe.tick_start_ns = float(starts[n - 1])
             pe.preemption.free_ns = float(out["pre_free"][u])
@@ -356,6 +377,17 @@ class CountedEngine:
             pe.sends.last_send_ns = float(out["last_send"][u])
             rows = pe.rows
             rows.row, rows.phases, rows.done_ns, rows.packets_in, rows.packets_out = t + n - 1, {}, 0.0, 0, 0
+        dma = out["dma_nbytes"][:n]
+        if dma.any():  # the input prefetches: each accepted and started at once (``DmaEngine.submit``)
+            moved, transfers = dma.sum(axis=0).tolist(), (dma > 0).sum(axis=0).tolist()
+            for u, pe in enumerate(model.pes):
+                if transfers[u]:
+                    i = pe.id
+                    c.dma_bytes[i] += moved[u]
+                    c.dma_bytes_moved[i] += moved[u]
+                    c.dma_transfers[i] += transfers[u]
+            c.dram_bytes_read += int(dma.sum())
+            chip.dram.channel_free_ns[:] = out["dram_free"].tolist()
         m = out["machine"]
         c.copies_sent += int(m[0])
         c.deliveries += int(m[1])

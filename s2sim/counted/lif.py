@@ -187,12 +187,13 @@ class LifModel:
         self.routes: list = []  # (PE, key, Route) as compiled: a routing change between calls rebuilds the model
         self.route_of = np.full(U, -1, np.int64)
         for u, (pe, fw) in enumerate(zip(self.pes, self.firmwares)):
-            if not self.sends[u] or fw.n == 0:
+            keys = self._sent_keys(u, pe, fw)
+            if keys is None:
                 continue
-            base = pe.id << KEY_SHIFT
+            base, last = keys
             route = noc.route(pe.id, base)
             self.routes.append((pe.id, base, route))
-            if noc.route(pe.id, base | (fw.n - 1)) is not route:
+            if noc.route(pe.id, last) is not route:
                 raise NotModelled(f"PE {pe.id}'s keys take more than one route")
             self.route_of[u] = len(r_inj)
             r_inj.append(link(route.inject_key))
@@ -216,6 +217,13 @@ class LifModel:
         self.j_node, self.j_link = a(j_node, np.int64), a(j_link, np.int64)
         self.r_dropped, self.n_routes_deliv = a(r_drop, bool), a(r_ndel, np.int64)
         self.n_nodes = max(1, len(nodes))
+
+    def _sent_keys(self, u: int, pe, fw) -> tuple[int, int] | None:
+        """The first and last key unit ``u`` sends (None: it sends none)."""
+        if not self.sends[u] or fw.n == 0:
+            return None
+        base = pe.id << KEY_SHIFT
+        return base, base | (fw.n - 1)
 
     # ---- synaptic rows ---------------------------------------------------------------------------------
     def _rows(self) -> None:
@@ -300,6 +308,47 @@ class LifModel:
                     total += len(fired)
         ptr[n_ticks * U] = total
         return (np.concatenate(chunks) if chunks else np.zeros(0, np.int64)).astype(np.int64), ptr
+
+    def counts(self, t: int) -> bool:
+        """Tick ``t``'s numerics are modelled (every LIF tick's are)."""
+        return True
+
+    def window_inputs(self, t0: int, n_ticks: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The sources' spikes of the window (``draw_inputs``) and the ticks whose numerics the loop runs (all)."""
+        fired, ptr = self.draw_inputs(t0, n_ticks)
+        return fired, ptr, n_ticks
+
+    def dma_requests(self, n_ticks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each tick's DMA per unit, as DRAM address and bytes (address -1: none; the LIF family DMAs nothing
+        the loop models)."""
+        U = len(self.pes)
+        return np.full((n_ticks, U), -1, np.int64), np.zeros((n_ticks, U), np.int64)
+
+    def save(self) -> list:
+        """What ``draw_inputs`` changes (the Poisson generators' states), for ``restore``."""
+        return self.rng_states()
+
+    def restore(self, saved: list) -> None:
+        self.set_rng_states(saved)
+
+    def commit_numerics(self, t: int, n: int, out: dict) -> None:
+        """Write the window's numerics into the firmware: membranes, buffers, spike and voltage records."""
+        U = len(self.pes)
+        self.write_state(out["v"], out["inp"], out["i_syn"])
+        fired, ptr, volt = out["fired"], out["fired_ptr"], out["volt"]
+        for u, fw in enumerate(self.firmwares):
+            kind = self.kind[u]
+            if kind == 0 or (kind == 1 and fw.record) or (kind == 2 and fw.spiking):
+                fw.spikes.extend(fired[ptr[k * U + u]:ptr[k * U + u + 1]] for k in range(n))
+            if kind == 2:  # a NeuronCore records its voltages every tick
+                o = self.voff[u]
+                fw.voltages.extend(volt[k, o:o + fw.n].copy() for k in range(n))
+        for group in self.lif_groups:
+            ticks = group.ticks
+            ticks.updates += n
+            for m in range(ticks.n_members):
+                ticks.ran[m] = t + n - 1
+                ticks.pending[m] = None
 
     def rng_states(self) -> list:
         return [fw.rng.bit_generator.state if hasattr(fw, "rng") else None for fw in self.firmwares]

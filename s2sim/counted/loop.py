@@ -42,6 +42,8 @@ from .codes import (
     C_SYNAPSES,
     C_VRESET,
     C_VTH,
+    K_PRECOMPUTED,
+    K_SOURCE,
     OK,
     R_ARRIVAL,
     R_DEST,
@@ -51,6 +53,7 @@ from .codes import (
     R_TIE,
     R_TIMER,
     R_TX,
+    R_UNMODELLED,
 )
 
 
@@ -105,7 +108,9 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom, t_low, t_high, t_kern,
                send_cycles, irq_cycles, ser, inject_ns, eject_ns, hop_ns, tx_size, comms_ph, irq_ph,
                pre_free, tx_free, last_send,
-               done, ph, seen, pin, pout, fired_out, fired_ptr, cnt, busy, brk, brk_seen, machine):
+               done, ph, seen, pin, pout, fired_out, fired_ptr, cnt, busy, brk, brk_seen, machine,
+               dma_address, dma_nbytes, dma_issue_cycles, dma_setup_cycles, dma_ph,
+               dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns):
     """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
 
     State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
@@ -125,6 +130,8 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     d_first = np.empty((U, U))
     d_last = np.empty((U, U))
     cb_end = np.empty(U)
+    dma_at = np.empty(U)  # per PE: when its DMA was issued, then when it lands
+    dma_order = np.empty(U, np.int64)
     nf = 0
     for t in range(n_ticks):
         s = tick_start[t]
@@ -144,13 +151,23 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
             row_ph = ph[t, u]
             row_seen = seen[t, u]
             fired_ptr[t * U + u] = nf
-            if kind[u] == 0:  # a spike source (Poisson, raster): its spikes were drawn by the caller
+            if kind[u] == K_SOURCE or kind[u] == K_PRECOMPUTED:
+                # a spike source (Poisson, raster), or a core whose numerics ran before the loop (e-prop):
+                # its spikes were given by the caller, its cycles are its timer table
                 a0 = src_ptr[t * U + u]
                 a1 = src_ptr[t * U + u + 1]
                 counts[C_NEURONS] = nneur[u]
                 counts[C_SPIKES] = a1 - a0
-                cycles = _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
-                                       t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
+                issue = 0.0
+                if dma_address[t, u] >= 0:  # it first queues a DMA (``PE.dma``: the issue cycles, at that time)
+                    if not exact_times:
+                        return t, R_UNMODELLED
+                    issue = dma_issue_cycles
+                    row_ph[dma_ph] += issue
+                    row_seen[dma_ph] = True
+                    dma_at[u] = s + issue * npc[u]
+                cycles = issue + _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per,
+                                               t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
                 k = a1 - a0
                 for i in range(a0, a1):
                     fired_out[nf] = src_fired[i]
@@ -242,6 +259,44 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
             busy[u] += cycles
             done[t, u] = end - s
         fired_ptr[t * U + U] = nf
+        # ---- 1b. DMA: each engine idle, the request reaches DRAM after the setup (``DmaEngine._start_next``);
+        # the bookings in (time, PE) order reserve the channels piece by piece (``Dram.reserve``) ------------
+        nd = 0
+        for u in range(U):
+            if dma_address[t, u] >= 0:
+                dma_at[u] = dma_at[u] + dma_setup_cycles * npc[u]
+                j = nd
+                while j > 0 and (dma_at[dma_order[j - 1]] > dma_at[u] or
+                                 (dma_at[dma_order[j - 1]] == dma_at[u] and pe_id[dma_order[j - 1]] > pe_id[u])):
+                    dma_order[j] = dma_order[j - 1]
+                    j -= 1
+                dma_order[j] = u
+                nd += 1
+        for di in range(nd):
+            u = dma_order[di]
+            booked = dma_at[u]
+            if not (booked < bound - eps):
+                return t, R_UNMODELLED
+            address = dma_address[t, u]
+            end_address = address + dma_nbytes[t, u]
+            ready = booked + dram_latency_ns
+            landed = ready
+            while True:
+                piece_end = (address // dram_block + 1) * dram_block
+                if end_address < piece_end:
+                    piece_end = end_address
+                ch = (address // dram_block) % dram_channels
+                begin = ready if ready > dram_free[ch] else dram_free[ch]
+                finish = begin + (piece_end - address) / dram_bytes_per_ns
+                dram_free[ch] = finish
+                if finish > landed:
+                    landed = finish
+                address = piece_end
+                if address >= end_address:
+                    break
+            if not (landed < bound - eps):
+                return t, R_UNMODELLED
+            dma_at[u] = landed
         # ---- 2. bookings in (first send, PE) order: NoC.reserve --------------------------------------
         nb = 0
         for u in range(U):
@@ -305,13 +360,34 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
         # ---- 3. handlers at each receiver, in arrival order ------------------------------------------
         for u in range(U):
             m = d_cnt[u]
-            if m == 0:
+            has_dma = dma_address[t, u] >= 0
+            if m == 0 and not has_dma:
                 continue
             row_ph = ph[t, u]
             row_seen = seen[t, u]
             o = voff[u]
             end = cb_end[u]
             free_u = pre_free[u]
+            if has_dma:  # the DMA's done handler (pre-emptive, an empty body): before every burst, while the
+                # timer callback runs (``PE.run_preemptive``, ``Preemption.book``); else not modelled
+                landed = dma_at[u]
+                if not (landed < end - eps):
+                    return t, R_UNMODELLED
+                for c in range(m):
+                    if not (landed < d_first[u, c] - eps):
+                        return t, R_UNMODELLED
+                st = landed if landed > free_u else free_u
+                e = st + (0.0 + irq_cycles) * npc[u]
+                free_u = e
+                if st < end:
+                    end = end + (e - st)
+                row_ph[irq_ph] += irq_cycles
+                row_seen[irq_ph] = True
+                busy[u] += 0.0 + irq_cycles
+                cnt[u, 0] += 1  # callbacks
+                dn = e - s
+                if dn > done[t, u]:
+                    done[t, u] = dn
             for c in range(m):
                 src = d_src[u, c]
                 first = d_first[u, c]
@@ -322,15 +398,18 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 running = first < end
                 k0 = fired_ptr[t * U + src]
                 n = b_n[src]
-                pb = base[u, src]
-                if pb < 0:
-                    return t, R_DEST
                 synapses = 0
-                for q in range(k0, k0 + n):
-                    row = rowoff[u] + pb + fired_out[q]
-                    for y in range(row_ptr[row], row_ptr[row + 1]):
-                        inp[nxt, o + post_all[y]] += weight_all[y]
-                    synapses += row_ptr[row + 1] - row_ptr[row]
+                if kind[u] == K_PRECOMPUTED:  # its numerics ran first: the handler only charges n spikes
+                    counts[C_SPIKES] = n
+                else:
+                    pb = base[u, src]
+                    if pb < 0:
+                        return t, R_DEST
+                    for q in range(k0, k0 + n):
+                        row = rowoff[u] + pb + fired_out[q]
+                        for y in range(row_ptr[row], row_ptr[row + 1]):
+                            inp[nxt, o + post_all[y]] += weight_all[y]
+                        synapses += row_ptr[row + 1] - row_ptr[row]
                 cnt[u, 2] += n  # packets_received
                 cnt[u, 0] += 1  # callbacks
                 pin[t, u] += n
