@@ -13,10 +13,12 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_ENV", "GROUP_ENV", "KERNELS"]
+__all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_ENV", "GROUP_ENV", "JIT_ENV", "jit_from_env", "KERNELS"]
 
 KERNEL_ENV = "S2SIM_KERNEL"
 GROUP_ENV = "S2SIM_GROUP_NUMERICS"
+#: ``0`` turns firmware's compiled loops off (``s2sim.runtime.jit``: the same results, numpy speed)
+JIT_ENV = "S2SIM_JIT"
 KERNELS = ("fast", "exact", "counted")
 
 
@@ -53,7 +55,17 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise ConfigError(f"{GROUP_ENV}={group!r}", None, "unknown value",
                               "0 (per-PE numerics) or 1 (group numerics)")
         out["group_numerics"] = group == "1"
+    jit_from_env(environ)  # a typo fails every run up front, not only those whose firmware has loops
     return out
+
+
+def jit_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``$S2SIM_JIT`` allows compiled loops (unset or ``1``: yes; ``0``: no); else a ConfigError."""
+    environ = os.environ if environ is None else environ
+    value = (environ.get(JIT_ENV) or "").strip()
+    if value not in ("", "0", "1"):
+        raise ConfigError(f"{JIT_ENV}={value!r}", None, "unknown value", "0 (numpy numerics) or 1 (compiled loops)")
+    return value != "0"
 
 
 def simulator_settings(section: Any = None, environ: Mapping[str, str] | None = None) -> SimulatorSettings:

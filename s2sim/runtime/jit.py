@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from ..config.simulator import JIT_ENV, jit_from_env
 
 __all__ = ["jit", "jit_enabled", "CompiledLoop", "NUMBA_AVAILABLE", "JIT_ENV"]
 
 #: Whether numba is installed (found without importing it: the import costs ~0.3 s).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
-#: ``0`` makes ``jit_enabled()`` false: firmware runs its numpy formulation (the same results).
-JIT_ENV = "S2SIM_JIT"
 
 _noticed = False
 
@@ -69,11 +68,7 @@ def jit_enabled() -> bool:
     """Whether firmware should call its compiled loops: numba is installed and ``$S2SIM_JIT`` is not
     ``0``. Without numba, prints a one-line notice (once) that the numpy formulation runs instead."""
     global _noticed
-    value = (os.environ.get(JIT_ENV) or "").strip()
-    if value not in ("", "0", "1"):  # a user's typo: one line from the CLI (a ConfigError), exit 2
-        from ..config.errors import ConfigError
-        raise ConfigError(f"{JIT_ENV}={value!r}", None, "unknown value", "0 (numpy numerics) or 1 (compiled loops)")
-    if value == "0":
+    if not jit_from_env():  # read where every switch is read (a typo: one line from the CLI, exit 2)
         return False
     if not NUMBA_AVAILABLE and not _noticed:
         _noticed = True

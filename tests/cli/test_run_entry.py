@@ -44,6 +44,13 @@ def test_the_environment_overrides_the_section(tmp_path):
     assert not (tmp_path / "bad").exists(), "refused before any output"
 
 
+def test_a_typo_in_the_compiled_loops_switch_stops_a_run_whose_firmware_has_none(tmp_path):
+    # LIF has no compiled numerics; the switch is still read with the others, before any output
+    with pytest.raises(ConfigError, match="S2SIM_JIT='yes': unknown value"):
+        run(tmp_path, environ={"S2SIM_JIT": "yes"}, name="bad")
+    assert not (tmp_path / "bad").exists(), "refused before any output"
+
+
 def test_group_numerics_reaches_the_firmware_and_changes_no_result(tmp_path, monkeypatch):
     import firmware_models.lif_inference.app as lif_app
     made = []
