@@ -104,7 +104,7 @@ def main() -> None:
 @click.option("--save-weights", type=click.Path(dir_okay=False, path_type=Path), help="Export trained weights (.npz).")
 @click.option("--quiet", is_flag=True, help="No progress bars or tables.")
 @click.option("--force", is_flag=True, help="Reuse an --out folder that already holds a run (its old outputs are removed).")
-@click.option("--ranks", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--ranks", type=int, default=1, show_default=True,
               help="Split a board (arch.board) over this many MPI processes (runs mpirun; same as "
                    "mpirun -n N s2sim run ...; needs pip install 's2sim[mpi]').")
 def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, reference_training, timing_samples,
@@ -113,6 +113,8 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
     from .config import load_network
     from .run import RunInterrupted, RunOptions, run_network
 
+    if ranks < 1:
+        fail(f"--ranks {ranks}: expected a number of MPI processes >= 1")
     if ranks > 1 or mpi.launched_size() > 1:
         _run_under_mpi(ranks)
 

@@ -59,6 +59,12 @@ def test_arch_must_be_a_packaged_name_or_a_yaml_file(tmp_path):
     assert "arch" in line and ".yaml" in line
 
 
+def test_a_number_of_ranks_below_one_is_one_line_and_writes_nothing(tmp_path):
+    line = error_line(cli("run", LIF, "--ranks", 0, "--out", tmp_path / "run"))
+    assert "--ranks 0" in line and ">= 1" in line
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_unwritable_out_is_one_line_and_a_failed_run_leaves_no_empty_folder(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
