@@ -122,38 +122,9 @@ class BoardNoC(NoC):
         for node, nxt in links.items():
             self.add_entry(node, key, mask, links=nxt, pes=here.get(node, ()))
 
-    def _compile(self, src_pe: int, key: int) -> tuple[Route, int]:
-        edges, deliveries, dropped, examined = [], [], False, 0
-        frontier, seen = [self.router_of(src_pe)], set()
-        while frontier:
-            nxt = []
-            for router in frontier:
-                if router in seen:
-                    continue
-                seen.add(router)
-                entry, bits = self._lookup(router, key)
-                examined |= bits
-                if entry is None:
-                    dropped = True
-                    continue
-                for pe in sorted(entry.pes):
-                    deliveries.append((pe, router))
-                for to in sorted(entry.links):
-                    edges.append((router, to))
-                    nxt.append(to)
-            frontier = nxt
-        sig = (src_pe, tuple(edges), tuple(deliveries), dropped)
-        route = self._intern.setdefault(sig, Route(src_pe, tuple(edges), tuple(deliveries), dropped))
-        return route, examined
-
-    def p2p_route(self, src_pe: int, dest_pe: int) -> Route:
-        sig = ("p2p", src_pe, dest_pe)
-        route = self._intern.get(sig)
-        if route is None:
-            path = self.node_path(self.router_of(src_pe), self.router_of(dest_pe))
-            route = Route(src_pe, tuple(zip(path, path[1:])), ((dest_pe, path[-1]),))
-            self._intern[sig] = route
-        return route
+    def link_target(self, router: Node, link: Node) -> Node:
+        """A board's table entries name the next router itself (on this chip or over a chip link)."""
+        return link
 
     # ---- timing ---------------------------------------------------------------------------------
     def spread_ser_ns(self, route: Route, dest_pe: int) -> float:

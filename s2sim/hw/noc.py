@@ -163,9 +163,21 @@ class NoC:
         self._route_cache[(src_pe, key)] = route
         return route
 
+    # ---- where routers are (a board names them differently: ``board_noc.BoardNoC``) ---------------
+    def router_of(self, pe: int) -> tuple[int, int]:
+        return self.mesh.router_of(pe)
+
+    def link_target(self, router: tuple[int, int], link) -> tuple[int, int]:
+        """The router at the other end of ``router``'s output ``link`` (a direction on one chip)."""
+        dx, dy = _STEP[link]
+        return (router[0] + dx, router[1] + dy)
+
+    def node_path(self, a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
+        return self.mesh.xy_path(a, b)
+
     def _compile(self, src_pe: int, key: int) -> tuple[Route, int]:
         edges, deliveries, dropped, examined = [], [], False, 0
-        frontier, seen = [self.mesh.router_of(src_pe)], set()
+        frontier, seen = [self.router_of(src_pe)], set()
         while frontier:
             nxt = []
             for router in frontier:
@@ -180,8 +192,7 @@ class NoC:
                 for pe in sorted(entry.pes):
                     deliveries.append((pe, router))
                 for link in sorted(entry.links):
-                    dx, dy = _STEP[link]
-                    to = (router[0] + dx, router[1] + dy)
+                    to = self.link_target(router, link)
                     edges.append((router, to))
                     nxt.append(to)
             frontier = nxt
@@ -193,7 +204,7 @@ class NoC:
         sig = ("p2p", src_pe, dest_pe)
         route = self._intern.get(sig)
         if route is None:
-            path = self.mesh.xy_path(self.mesh.router_of(src_pe), self.mesh.router_of(dest_pe))
+            path = self.node_path(self.router_of(src_pe), self.router_of(dest_pe))
             route = Route(src_pe, tuple(zip(path, path[1:])), ((dest_pe, path[-1]),))
             self._intern[sig] = route
         return route
