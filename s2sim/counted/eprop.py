@@ -23,7 +23,7 @@ import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
 from .codes import COEF_NAMES, K_PRECOMPUTED
-from .lif import LifModel, NotModelled, cost_lines
+from .lif import LifModel, NotModelled
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -115,18 +115,7 @@ class EpropModel(LifModel):
         tables += [fw.spike_rx_costs.resolved_lines for fw in self.firmwares]
         self.timer_table = np.arange(U, dtype=np.int64)
         self.syn_table = np.arange(U, 2 * U, dtype=np.int64)
-        self.costs = cost_lines(tables, self.phases)
-        for name in ("comms", "irq", "dma_setup"):
-            if name not in self.phases:
-                self.phases.append(name)
-        self.priorities = [dict(pe.dispatcher.priorities) for pe in pes]
-        self.levels = [pe.level for pe in pes]
-        p = chip.p
-        self.send_cycles = float(p.send_packet_cycles)
-        self.irq_cycles = float(p.irq_entry_cycles + p.irq_exit_cycles)
-        noc = chip.noc
-        self.ser, self.inject_ns, self.eject_ns, self.hop_ns = noc.ser_ns, noc.inject_ns, noc.eject_ns, noc.hop_ns
-        self.tx_size = float(p.tx_queue_size)
+        self._take_costs_and_chip(chip, pes, tables, ("comms", "irq", "dma_setup"))
 
     def _sent_keys(self, u: int, pe, fw) -> tuple[int, int] | None:
         from firmware_models.eprop.firmware import SPIKE_KEY

@@ -153,8 +153,13 @@ class LifModel:
                                        for u, fw in enumerate(self.firmwares)], np.int64)
         self.syn_table = np.asarray([table_id(fw.synapse_costs) if self.kind[u] else -1
                                      for u, fw in enumerate(self.firmwares)], np.int64)
-        self.costs = cost_lines(list(tables), self.phases)
-        for name in ("comms", "irq"):
+        self._take_costs_and_chip(chip, pes, list(tables), ("comms", "irq"))
+
+    def _take_costs_and_chip(self, chip, pes, tables: list, extra_phases: tuple[str, ...]) -> None:
+        """The cost lines of ``tables`` (phases the loop books itself appended), and the per-PE and chip
+        figures the loop reads: callback priorities, performance levels, send/IRQ cycles, NoC timing."""
+        self.costs = cost_lines(tables, self.phases)
+        for name in extra_phases:
             if name not in self.phases:
                 self.phases.append(name)
         self.priorities = [dict(pe.dispatcher.priorities) for pe in pes]
