@@ -14,7 +14,6 @@ from .board_layout import BoardLayout
 from .board_noc import BoardNoC
 from .chip import Chip
 from .dram import Dram
-from .events import BurstBooking, Delivery
 from .params import HwParams
 
 
@@ -46,26 +45,6 @@ class Board(Chip):
         """Host writes ``array`` into every chip's DRAM (each chip's PEs read their own)."""
         for dram in self.drams:
             dram.store(name, array)
-
-    def _book_burst(self, ev: BurstBooking) -> None:
-        """As ``Chip._book_burst``; a burst reaching another chip arrives spaced at the chip links' rate."""
-        burst, src = ev.burst, ev.pe
-        keys, first_send, last_send = burst.keys, burst.first_send_ns, burst.last_send_ns
-        n = len(keys)
-        rec, noc = self.recorder, self.noc
-        by_time: dict[float, list] = {}
-        for dest, first in noc.reserve(ev.route, first_send, n):
-            last = max(first + (n - 1) * noc.spread_ser_ns(ev.route, dest), last_send + (first - first_send))
-            group = by_time.get(first)
-            if group is None:
-                by_time[first] = [(dest, last)]
-            else:
-                group.append((dest, last))
-            if rec is not None:
-                rec.packet(src, dest, keys[0], first_send, first, n)
-        self.counters.deliveries += n * len(ev.route.deliveries)
-        for first, dests in by_time.items():
-            self._deliver_at(Delivery(src, ev.tick, dests, keys, burst.payloads, first))
 
     # ---- what the profiler reads of a board ------------------------------------------------------
     def link_load(self) -> dict:

@@ -238,16 +238,17 @@ class Chip:
         """Reserve the tree for a burst at its first send; one delivery per arrival instant.
 
         Destinations reached at the same instant share one delivery (nothing observable changes:
-        they would be separate events at the same time); each still gets its own handler run.
+        they would be separate events at the same time); each still gets its own handler run. The
+        packets reach a destination spaced by the slowest link on its path (``NoC.spread_ser_ns``: a
+        board's chip links are slower than the mesh's).
         """
         burst, src = ev.burst, ev.pe
         keys, first_send, last_send = burst.keys, burst.first_send_ns, burst.last_send_ns
         n = len(keys)
-        spread = (n - 1) * self.noc.ser_ns
-        rec = self.recorder
+        rec, noc, route = self.recorder, self.noc, ev.route
         by_time: dict[float, list] = {}
-        for dest, first in self.noc.reserve(ev.route, first_send, n):
-            last = max(first + spread, last_send + (first - first_send))
+        for dest, first in noc.reserve(route, first_send, n):
+            last = max(first + (n - 1) * noc.spread_ser_ns(route, dest), last_send + (first - first_send))
             group = by_time.get(first)
             if group is None:
                 by_time[first] = [(dest, last)]

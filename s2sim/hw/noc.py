@@ -163,6 +163,10 @@ class NoC:
         self._route_cache[(src_pe, key)] = route
         return route
 
+    def spread_ser_ns(self, route: Route, dest_pe: int) -> float:
+        """Spacing of a burst's packets at ``dest_pe``: one serialisation on a chip's mesh."""
+        return self.ser_ns
+
     # ---- where routers are (a board names them differently: ``board_noc.BoardNoC``) ---------------
     def router_of(self, pe: int) -> tuple[int, int]:
         return self.mesh.router_of(pe)
