@@ -98,6 +98,17 @@ def _charge_table(table, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t
 
 
 @njit(cache=True)
+def _insert_in_time_order(order, n, u, at, pe_id):
+    """Insert unit ``u`` into ``order[:n]``, kept sorted by (``at``, PE id): the order bookings of one
+    instant take on the event-driven kernel (``EventQueue.book_at``: same-instant bookings in PE order)."""
+    j = n
+    while j > 0 and (at[order[j - 1]] > at[u] or (at[order[j - 1]] == at[u] and pe_id[order[j - 1]] > pe_id[u])):
+        order[j] = order[j - 1]
+        j -= 1
+    order[j] = u
+
+
+@njit(cache=True)
 def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                kind, pe_id, npc, nneur, voff, sends, route_of, timer_table, syn_table,
                v, inp, alpha, thr, reset_zero, coef, i_syn, has_syn, spiking, volt_out,
@@ -265,12 +276,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
         for u in range(U):
             if dma_address[t, u] >= 0:
                 dma_at[u] = dma_at[u] + dma_setup_cycles * npc[u]
-                j = nd
-                while j > 0 and (dma_at[dma_order[j - 1]] > dma_at[u] or
-                                 (dma_at[dma_order[j - 1]] == dma_at[u] and pe_id[dma_order[j - 1]] > pe_id[u])):
-                    dma_order[j] = dma_order[j - 1]
-                    j -= 1
-                dma_order[j] = u
+                _insert_in_time_order(dma_order, nd, u, dma_at, pe_id)
                 nd += 1
         for di in range(nd):
             u = dma_order[di]
@@ -301,12 +307,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
         nb = 0
         for u in range(U):
             if b_n[u] > 0:
-                j = nb
-                while j > 0 and (b_first[order[j - 1]] > b_first[u] or
-                                 (b_first[order[j - 1]] == b_first[u] and pe_id[order[j - 1]] > pe_id[u])):
-                    order[j] = order[j - 1]
-                    j -= 1
-                order[j] = u
+                _insert_in_time_order(order, nb, u, b_first, pe_id)
                 nb += 1
         for u in range(U):
             d_cnt[u] = 0
