@@ -2,7 +2,8 @@
 
 Recording is always on, so it must be cheap: during a run each PE hands over one record per
 timestep (``add_row`` only appends it), and the arrays are built in vectorised form when someone
-reads them.
+reads them. The counted kernel hands over a whole window of timesteps as arrays (``add_block``),
+which skips the records.
 
 Each record carries the performance level its PE ran that timestep at (a PE picks its level when
 the tick fires, and a callback runs at the level it started at, so one (timestep, PE) cell has one
