@@ -336,7 +336,7 @@ class CountedEngine:
     def _commit(self, model: LifModel, t: int, n: int, starts, out: dict) -> None:
         """Write ``n`` modelled ticks into the chip and the firmware, as the event-driven kernel leaves them."""
         chip, c = self.chip, self.chip.counters
-        U, phases = len(model.pes), model.phases
+        phases = model.phases
         self.windows["counted"] += 1
         self.ticks["counted"] += n
         model.commit_numerics(t, n, out)
@@ -344,19 +344,8 @@ class CountedEngine:
         done, ph, seen, pin, pout = out["done"], out["ph"], out["seen"], out["pin"], out["pout"]
         for u, pe in enumerate(model.pes):
             pe.rows.flush()
-        add_row = stats.add_row
-        units = [(u, pe.id, pe.level.name) for u, pe in enumerate(model.pes)]
-        # (as Python values at once: the same floats and ints, without a numpy scalar per cell)
-        done_l, ph_l, pin_l, pout_l = done[:n].tolist(), ph[:n].tolist(), pin[:n].tolist(), pout[:n].tolist()
-        seen_p = [np.flatnonzero(seen[:n, u].any(axis=0)).tolist() for u in range(U)]
-        seen_l = seen[:n].tolist()
-        for k in range(n):
-            seen_k, ph_k = seen_l[k], ph_l[k]
-            for u, pe_id, level in units:
-                row_ph = ph_k[u]
-                row_seen = seen_k[u]
-                add_row(t + k, pe_id, done_l[k][u], {phases[p]: row_ph[p] for p in seen_p[u] if row_seen[p]},
-                        pin_l[k][u], pout_l[k][u], level)
+        stats.add_block(t, [pe.id for pe in model.pes], [pe.level.name for pe in model.pes], phases,
+                        done[:n], ph[:n], seen[:n], pin[:n], pout[:n])
         cnt, busy, brk, brk_seen = out["cnt"], out["busy"], out["brk"], out["brk_seen"]
         for u, pe in enumerate(model.pes):
             i = pe.id

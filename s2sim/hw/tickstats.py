@@ -2,7 +2,8 @@
 
 Recording is always on, so it must be cheap: during a run each PE hands over one record per
 timestep (``add_row`` only appends it), and the arrays are built in vectorised form when someone
-reads them.
+reads them. The counted kernel hands over a whole window of timesteps as arrays (``add_block``),
+which skips the records.
 
 Each record carries the performance level its PE ran that timestep at (a PE picks its level when
 the tick fires, and a callback runs at the level it started at, so one (timestep, PE) cell has one
@@ -81,6 +82,78 @@ class TickStats:
 
     def packet_out(self, row: int, pe: int, n: int = 1) -> None:
         self.add_row(row, pe, 0.0, None, 0, n)
+
+    def add_block(self, row0: int, pe_ids: list[int], levels: list[str], phase_names: list[str],
+                  done_ns: np.ndarray, cycles: np.ndarray, ran: np.ndarray,
+                  packets_in: np.ndarray, packets_out: np.ndarray) -> None:
+        """Record timesteps ``row0 ..`` of the PEs ``pe_ids`` at once, as whole arrays (the counted kernel's
+        window): ``done_ns``, ``packets_in/out`` are [timestep, unit], ``cycles``/``ran`` [timestep, unit,
+        phase] (a phase counts where ``ran``); unit ``u`` is ``pe_ids[u]`` at level ``levels[u]``.
+
+        The same arithmetic, in the same order, as one ``add_row`` per (timestep, unit) in timestep-major
+        order, merged as one batch: one vectorised pass instead of a dict and a record per cell. (Records
+        are merged in batches, and a block is a batch of its own; run totals of cycles that are not whole
+        numbers could differ in the last bit from the same records batched otherwise.)
+        """
+        self._materialize()  # earlier records first, as they were added first
+        n, n_units = done_ns.shape
+        if n == 0:
+            return
+        lids = np.empty(n_units, dtype=np.int16)
+        for u, level in enumerate(levels):
+            lid = self._level_ids.get(level)
+            if lid is None:
+                lid = self._level_ids[level] = len(self.level_names)
+                self.level_names.append(level)
+            lids[u] = lid
+        ran = ran.reshape(n * n_units, -1)
+        rows = np.repeat(np.arange(row0, row0 + n), n_units)
+        pes = np.tile(np.asarray(pe_ids, dtype=np.intp), n)
+        rec_lids = np.tile(lids, n)
+        done = np.asarray(done_ns, dtype=float).reshape(-1)
+        table_all = np.asarray(cycles, dtype=float).reshape(n * n_units, -1)
+        # group records by (level, phases ran), in order of first appearance, as ``_phase_groups`` does
+        mask = ran.astype(np.int64) @ (np.int64(1) << np.arange(ran.shape[1], dtype=np.int64))
+        key = rec_lids.astype(np.int64) * (np.int64(1) << ran.shape[1]) + mask
+        has = mask != 0
+        uniq, first = np.unique(key[has], return_index=True)
+        groups = {}
+        for k in uniq[np.argsort(first, kind="stable")]:
+            idx = np.flatnonzero(key == k)
+            cols = np.flatnonzero(ran[idx[0]])
+            names = tuple(phase_names[c] for c in cols)
+            groups[(int(rec_lids[idx[0]]), names)] = (idx, table_all[idx][:, cols])
+        self._add_totals(groups, pes)
+        self.rows_seen = max(self.rows_seen, row0 + n)
+        keep_rows = n if self.max_rows is None else max(0, min(n, self.max_rows - row0))
+        if keep_rows < n:
+            late = slice(keep_rows * n_units, None)
+            np.maximum.at(self.beyond_max_done_ns, pes[late], done[late])
+        if keep_rows == 0:
+            return
+        n_keep = keep_rows * n_units
+        top = row0 + keep_rows
+        self._ensure(top)
+        self._n_rows = max(self._n_rows, top)
+        shape = self._a["time_done_ns"].shape
+        lin = rows[:n_keep] * self.n_pes + pes[:n_keep]  # distinct cells: plain fancy indexing suffices
+        flat = self._a["time_done_ns"].reshape(-1)
+        flat[lin] = np.maximum(flat[lin], done[:n_keep])
+        self._a["packets_in"].reshape(-1)[lin] += np.asarray(packets_in).reshape(-1)[:n_keep].astype(np.int64)
+        self._a["packets_out"].reshape(-1)[lin] += np.asarray(packets_out).reshape(-1)[:n_keep].astype(np.int64)
+        self._a["level"].reshape(-1)[lin] = rec_lids[:n_keep]
+        busy = self._a["busy_cycles"].reshape(-1)
+        for (_, names), (idx, table) in groups.items():
+            sel = idx < n_keep
+            if not sel.any():
+                continue
+            where, table = lin[idx[sel]], table[sel]
+            busy[where] += table.sum(axis=1)
+            for col, phase in enumerate(names):
+                arr = self._phases.get(phase)
+                if arr is None:
+                    arr = self._phases[phase] = np.zeros(shape)
+                arr.reshape(-1)[where] += table[:, col]
 
     # ---- reading --------------------------------------------------------------------------------
     def _ensure(self, rows_needed: int) -> None:
