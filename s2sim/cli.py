@@ -100,7 +100,7 @@ def main() -> None:
               help="Train with the vectorised reference; simulate timing on a few samples "
                    "(--fast is the older name of this switch).")
 @click.option("--timing-samples", type=click.IntRange(min=1), default=None, help="Samples simulated on the chip model.")
-@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Continue from a run directory's checkpoint.")
+@click.option("--resume", type=click.Path(path_type=Path), help="Continue from a run directory's checkpoint.")
 @click.option("--save-weights", type=click.Path(dir_okay=False, path_type=Path), help="Export trained weights (.npz).")
 @click.option("--quiet", is_flag=True, help="No progress bars or tables.")
 @click.option("--force", is_flag=True, help="Reuse an --out folder that already holds a run (its old outputs are removed).")
@@ -115,6 +115,9 @@ def run(network: Path, sets, out, trace, trace_pes, trace_window, trace_format, 
 
     if ranks < 1:
         fail(f"--ranks {ranks}: expected a number of MPI processes >= 1")
+    if resume is not None and not resume.is_dir():
+        fail(f"--resume {resume}: {'is a file' if resume.exists() else 'does not exist'}; "
+             "expected the folder of an earlier run (its checkpoint)")
     if ranks > 1 or mpi.launched_size() > 1:
         _run_under_mpi(ranks)
 

@@ -65,6 +65,13 @@ def test_a_number_of_ranks_below_one_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_resume_from_a_file_or_a_missing_folder_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert "is a file" in error_line(cli("run", LIF, "--resume", tmp_path / "file"))
+    line = error_line(cli("run", LIF, "--resume", tmp_path / "nowhere"))
+    assert "does not exist" in line and "earlier run" in line
+
+
 def test_an_unwritable_out_is_one_line_and_a_failed_run_leaves_no_empty_folder(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
