@@ -157,23 +157,11 @@ class BoardNoC(NoC):
                 at[b] = t + link_after
                 chip_edges += 1
                 self._count_link((a[0], b[0]), t, n_packets, t + link_busy)
-        out = []
-        eject, ser = self.eject_ns, self.ser_ns
-        for pe, router, eject_key in route.ejects:
-            t = at[router]
-            f = free.get(eject_key, 0.0)
-            if f > t:
-                t = f
-            free[eject_key] = t + busy
-            out.append((pe, t + eject + ser))
-        counters = self.counters
-        counters.packets_routed += n_packets
-        counters.packet_hops += n_packets * (len(route.edges) - chip_edges)
+        self.counters.packet_hops += n_packets * (len(route.edges) - chip_edges)
         self.chip_link_crossings += n_packets * chip_edges
         if route.dropped:
-            counters.dropped_packets += n_packets
             self.route_drops += n_packets
-        return out
+        return self._eject(route, at, busy, n_packets)
 
     def _count_link(self, link: tuple[int, int], start_ns: float, n_packets: int, end_ns: float) -> None:
         self.link_packets[link] += n_packets

@@ -219,7 +219,7 @@ class NoC:
 
         Each later packet of the burst arrives ``serialization`` after the previous one.
         """
-        free, ser, busy, hop = self.link_free_ns, self.ser_ns, n_packets * self.ser_ns, self.hop_ns
+        free, busy, hop = self.link_free_ns, n_packets * self.ser_ns, self.hop_ns
         inject_key = route.inject_key
         depart = free.get(inject_key, 0.0)
         if depart < send_ns:
@@ -233,8 +233,15 @@ class NoC:
                 t = f
             free[edge] = t + busy
             at[edge[1]] = t + hop
+        counters = self.counters
+        counters.packet_hops += n_packets * len(route.edges)
+        return self._eject(route, at, busy, n_packets)
+
+    def _eject(self, route: Route, at: dict, busy: float, n_packets: int) -> list[tuple[int, float]]:
+        """The last leg of ``reserve``: each destination's ejection port (free-at), its first arrival;
+        the routed and dropped counts. ``at``: when the burst's head reaches each router."""
+        free, ser, eject = self.link_free_ns, self.ser_ns, self.eject_ns
         out = []
-        eject = self.eject_ns
         for pe, router, eject_key in route.ejects:
             t = at[router]
             f = free.get(eject_key, 0.0)
@@ -244,7 +251,6 @@ class NoC:
             out.append((pe, t + eject + ser))
         counters = self.counters
         counters.packets_routed += n_packets
-        counters.packet_hops += n_packets * len(route.edges)
         if route.dropped:
             counters.dropped_packets += n_packets
         return out
