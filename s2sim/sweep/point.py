@@ -128,7 +128,9 @@ def _run_or_continue(network: Path, sets: list[str], directory: Path, report: bo
                                            out_option="point folder"))
         if report:
             from ..profile.report import auto_report
-            auto_report(directory)
+            written = auto_report(directory)
+            if written.failed:  # the run is complete; the point is not (the next attempt writes only the report)
+                return how, written.message
         else:
             (directory / "report.html").unlink(missing_ok=True)  # never an older point's stale report
     except USER_ERRORS as err:

@@ -178,3 +178,34 @@ def test_a_point_killed_after_its_summary_is_finished_not_run_again(tmp_path):
     assert status["status"] == "ok" and status["how"] == "finished"
     assert (point / "summary.json").stat().st_mtime_ns == written, "the run was not repeated"
     assert collect_rows(study, tmp_path)[0]["status"] == "ok"
+
+
+def test_a_point_whose_report_cannot_be_written_is_failed_and_the_retry_writes_only_the_report(tmp_path,
+                                                                                                monkeypatch):
+    """The disk fills while the point's report is written: the run's results are whole, but the point is
+    not done, so its row says failed with the reason; once there is room, the next attempt writes the
+    report and keeps the run's results."""
+    pytest.importorskip("matplotlib", reason="the point report needs matplotlib")
+    import errno
+
+    import s2sim.profile.report as report_module
+    from s2sim.sweep.point import is_complete, run_point
+    from s2sim.sweep.study import load_study
+    study = load_study({"study": "s", "network": str(ROOT / "networks" / "lif_bench.yaml"),
+                        "set": {"run.ticks": 3, "network.layers": [32, 32]}})
+    point = tmp_path / "points" / study.points[0].id
+
+    def disk_full(out_dir):
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(out_dir) / "report.html"))
+
+    monkeypatch.setattr(report_module, "write_report", disk_full)
+    status = run_point(study.network, study.points[0].sets, point, report=True)
+    assert status["status"] == "failed" and "No space left on device" in status["error"]
+    assert not is_complete(point) and not (point / "report.html").exists()
+    written = (point / "summary.json").stat().st_mtime_ns
+
+    monkeypatch.undo()
+    status = run_point(study.network, study.points[0].sets, point, report=True)
+    assert status["status"] == "ok" and status["how"] == "finished"
+    assert (point / "report.html").is_file() and is_complete(point)
+    assert (point / "summary.json").stat().st_mtime_ns == written, "the run was not repeated"
