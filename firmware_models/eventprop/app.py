@@ -241,7 +241,7 @@ class ChipNetwork:
     def memory(self) -> dict:
         out = {}
         for name, pe in [("root", self.plan.root), ("injector", self.plan.copies[0].injector),
-                         ("loss", self.plan.copies[0].loss)] + \
+                         ("loss", self.plan.copies[0].loss)] + [("chip_reducer", r) for r in self.plan.reducers[:1]] + \
                 [(f"layer{s.layer}_slice{s.index}", s.pe) for s in self.plan.copies[0].slices]:
             sr = self.sim.machine.pes[pe].sram
             out[name] = {"pe": pe, "used_bytes": sr.used_bytes, "by_category": sr.by_category()}
