@@ -73,8 +73,9 @@ def _params(**kw) -> EventpropParams:
                                      sigma_s=[3.0] * 2, lr=0.01), **kw})
 
 
-def _train(hw: HwParams, first_pe: int, p: EventpropParams, weights, times, labels, batches: int):
-    chip = ChipNetwork(Simulation(hw), p, EventpropMapping(first_pe=first_pe), [w.copy() for w in weights])
+def _train(hw: HwParams, first_pe: int, p: EventpropParams, weights, times, labels, batches: int,
+           **mapping):
+    chip = ChipNetwork(Simulation(hw), p, EventpropMapping(first_pe=first_pe, **mapping), [w.copy() for w in weights])
     for _ in range(batches):
         chip.run_batch(times, labels)
     return chip
@@ -136,6 +137,17 @@ def test_the_chain_carries_the_batch_scope_silent_counts_too():
     for a, b in zip(alone.weights, split.weights):
         np.testing.assert_array_equal(a, b)
     assert split.chain_cnt.sum_packets == 2 * 2 * _sum_values(p, silent_batch=True)
+
+
+def test_row_slices_of_a_layer_travel_the_chain_slice_by_slice():
+    p = _params()
+    weights, times, labels = _data(p, seed=5)
+    alone = _train(ONE_CHIP, 0, p, weights, times, labels, batches=2, pes_per_layer=[3, 1])
+    split = _train(TWO_CHIPS, 140, p, weights, times, labels, batches=2, pes_per_layer=[3, 1])
+    assert len(split.root.layout.keys) == 4 and split.plan.chain == [140, 152]
+    for a, b in zip(alone.weights, split.weights):
+        np.testing.assert_array_equal(a, b)
+    assert split.sim.machine.link_load()["links"][(1, 0)] == 2 * _sum_values(p)
 
 
 def test_a_root_on_a_chip_without_copies_gets_the_sum_from_the_reducers():
