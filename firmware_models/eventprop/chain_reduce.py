@@ -162,14 +162,11 @@ class ReducerCore(Firmware):
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         n = len(keys)
         core.charge("reduce", int_alu=2 * n, store=n)
-        if keys[0] & WEIGHT_FLAG:
-            flat = self.w_in.take(keys, payloads)
+        for weights, inbox, then in ((True, self.w_in, self._write_weights), (False, self.sum_in, self._start)):
+            mine = [(k, v) for k, v in zip(keys, payloads) if bool(k & WEIGHT_FLAG) == weights]
+            flat = inbox.take([k for k, _ in mine], [v for _, v in mine]) if mine else None
             if flat is not None:
-                core.schedule(lambda c, values: self._write_weights(c, values), flat, 1)
-        else:
-            flat = self.sum_in.take(keys, payloads)
-            if flat is not None:
-                core.schedule(lambda c, values: self._start(c, values), flat, 1)
+                core.schedule(lambda c, values, then=then: then(c, values), flat, 1)
 
     def _start(self, core: Core, incoming: np.ndarray | None) -> None:
         lay = self.layout
