@@ -69,6 +69,23 @@ def test_a_graph_on_two_chips_spikes_as_on_one_with_the_crossing_spikes_on_the_l
     assert alone.sim.hw.n_chips == 1
 
 
+def test_the_order_the_host_loads_the_pes_in_changes_nothing(tmp_path, monkeypatch):
+    graph = _chain([20, 40, 30, 10])
+    raster = np.random.default_rng(4).random((TICKS, 20)) < 0.3
+    sets = ("mapping.max_atoms_per_core=10", "arch.board.chips_x=2", "mapping.pes_per_chip=5")
+    usual = _run(tmp_path, "usual", graph, raster, *sets)
+    load = graph_app.route_and_load
+
+    def reversed_order(sim, slices, dests, firmwares):
+        load(sim, slices, dict(reversed(dests.items())), dict(reversed(firmwares.items())))
+    monkeypatch.setattr(graph_app, "route_and_load", reversed_order)
+    backwards = _run(tmp_path, "backwards", graph, raster, *sets)
+    for name, array in usual.arrays.items():
+        np.testing.assert_array_equal(backwards.arrays[name], array, err_msg=name)
+    np.testing.assert_array_equal(backwards.sim.machine.stats.time_done_ns, usual.sim.machine.stats.time_done_ns)
+    assert backwards.sim.machine.link_load() == usual.sim.machine.link_load()
+
+
 def test_on_a_mesh_a_chain_snakes_to_the_nearest_free_chip(tmp_path):
     """2 x 2 mesh, chips 0 1 / 2 3: filling by chip id would send layer 1's spikes from chip 1 to chip 2,
     two links; the placement goes 0 -> 1 -> 3 -> 2, one link per layer."""

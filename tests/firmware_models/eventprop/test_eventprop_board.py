@@ -173,3 +173,33 @@ def test_the_board_summary_shows_the_reduce_on_the_link_in_the_reduce_tick():
     assert to_chip1["peak_tick"] == reduce_tick
     assert to_chip1["packets"] == _sum_values(p) + sum(w.size for w in weights)
     assert board["traffic_matrix"][1][0] == _sum_values(p)
+
+
+class _ReversedLoads(Simulation):
+    """Holds the host's loads and then loads the PEs in the reverse order (``load_all``)."""
+
+    def __init__(self, hw: HwParams):
+        super().__init__(hw)
+        self.held: list = []
+
+    def load(self, pe_id, firmware):
+        self.held.append((pe_id, firmware))
+
+    def load_all(self) -> None:
+        for pe_id, firmware in reversed(self.held):
+            Simulation.load(self, pe_id, firmware)
+
+
+def test_the_order_the_host_loads_the_pes_in_changes_nothing():
+    p = _params()
+    weights, times, labels = _data(p, seed=13)
+    usual = _train(TWO_CHIPS, 146, p, weights, times, labels, batches=2)
+    sim = _ReversedLoads(TWO_CHIPS)
+    reversed_ = ChipNetwork(sim, p, EventpropMapping(first_pe=146), [w.copy() for w in weights])
+    sim.load_all()
+    for _ in range(2):
+        reversed_.run_batch(times, labels)
+    for a, b in zip(usual.weights, reversed_.weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(usual.sim.machine.stats.time_done_ns, sim.machine.stats.time_done_ns)
+    assert usual.sim.machine.link_load() == sim.machine.link_load()
