@@ -808,9 +808,13 @@ class RootCore(Firmware):
         self.counts = {}
         self._next(core)
 
+    def _record_size(self, l: int, s: int) -> tuple[int, int]:
+        """(gradient values, count values) of a copy's record of slice ``s`` of layer ``l``."""
+        return self.layout.size(l, s)
+
     def _next(self, core: Core) -> None:
         l, s, k = self.jobs[0]
-        size, extra = self.layout.size(l, s)
+        size, extra = self._record_size(l, s)
         self.slot = np.zeros(size + extra, F32)
         core.dma_read(READ_TAG, self.grad_bufs[l][s], k * (size + extra), size + extra, self.slot)
 
