@@ -86,9 +86,14 @@ class Simulation:
             self.cores.setdefault(pe, None)  # a remote PE: no Core here
         return firmwares
 
-    def store_dram(self, name: str, array: np.ndarray) -> None:
-        """Host writes ``array`` into DRAM under ``name`` (no simulated cost: done before the run)."""
-        self.machine.store_dram(name, array)
+    def store_dram(self, name: str, array: np.ndarray, copy_per_chip: bool = False) -> None:
+        """Host writes ``array`` into DRAM under ``name`` (no simulated cost: done before the run).
+        On a board every chip's DRAM holds it; ``copy_per_chip``: each chip its own copy, so what a
+        PE writes there is seen only by its own chip's PEs (data that must cross chips by link)."""
+        if copy_per_chip and self.hw.n_chips > 1:
+            self.machine.store_dram_per_chip(name, array)
+        else:
+            self.machine.store_dram(name, array)
 
     def run_ticks(self, n_ticks: int) -> None:
         self.chip.run_ticks(n_ticks)

@@ -24,7 +24,7 @@ from s2sim.runtime.shared import grouping_enabled
 
 from . import training as tr
 from .firmware import ERR_KEY, REDUCE_KEY, SPIKE_KEY, EpropCore, EpropGroup
-from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, memory_report, plan
+from .mapping import INPUT_CHUNK_FRAMES, EpropMapping, MappingError, memory_report, plan
 from .params import EpropParams
 from .reference import Adam, lr_for_epoch
 
@@ -177,7 +177,15 @@ def validate(loaded) -> list[str]:
     if params.memory_layout == "bptt":  # memory-only BPTT sizing: bptt_memory.py
         from .bptt_memory import validate as validate_bptt
         return [pes_used_line(validate_bptt(params, mapping, hw), hw.n_pes)]
-    return [pes_used_line(len(plan(params, mapping, hw)), hw.n_pes)]
+    return [pes_used_line(len(_planned(params, mapping, hw, loaded.file)), hw.n_pes)]
+
+
+def _planned(params: EpropParams, mapping: EpropMapping, hw, file) -> list:
+    """``plan``, its one-line error naming the network file and the section."""
+    try:
+        return plan(params, mapping, hw)
+    except MappingError as err:
+        raise MappingError(f"{file}: mapping: {err}") from None
 
 
 def _load_data(ctx: RunContext, dcfg, params: EpropParams):
@@ -206,7 +214,7 @@ def run(ctx: RunContext) -> AppResult:
         from .bptt_memory import run as run_bptt
         return run_bptt(ctx, params, mapping)
     sim = ctx.simulation()
-    plan(params, mapping, ctx.hw)  # fail before loading data when the mapping cannot fit
+    _planned(params, mapping, ctx.hw, ctx.loaded.file)  # fail before loading data when the mapping cannot fit
     ds = _load_data(ctx, dcfg, params)
     opts = ctx.options or {}
     fast = bool(opts.get("fast")) or tcfg.engine == "reference"

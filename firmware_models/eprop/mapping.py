@@ -164,14 +164,16 @@ def _overflow(params: EpropParams, sl: list[PeSlice], hw) -> tuple[PeSlice, Regi
     return None
 
 
-def smallest_fitting_pes(params: EpropParams, hw, start: int = 1, first_pe: int = 0) -> int | None:
-    """Smallest PE count >= ``start`` (at most the chip's PEs) whose slices fit; None if none does.
+def smallest_fitting_pes(params: EpropParams, hw, start: int = 1, first_pe: int = 0,
+                         limit: int | None = None) -> int | None:
+    """Smallest PE count >= ``start`` whose slices fit, up to ``limit`` PEs (default: the machine's PEs
+    from ``first_pe``); None if none does.
 
     Bisection: adding PEs only shrinks each slice, so "fits" is monotone in the PE count.
     """
     def fits(pes: int) -> bool:
         return _overflow(params, slices(params, EpropMapping(pes=pes)), hw) is None
-    lo, hi = max(1, start), min(params.n_rec, hw.n_pes - first_pe)
+    lo, hi = max(1, start), min(params.n_rec, hw.n_pes - first_pe if limit is None else limit)
     if lo > hi or not fits(hi):
         return None
     while lo < hi:
@@ -180,19 +182,38 @@ def smallest_fitting_pes(params: EpropParams, hw, start: int = 1, first_pe: int 
     return lo
 
 
+def _machine(hw) -> str:
+    return "the chip" if hw.n_chips == 1 else f"the board ({hw.n_chips} chips of {hw.pes_per_chip} PEs)"
+
+
+def _more_chips(params: EpropParams, hw, start: int) -> str:
+    """The hint when no PE count of this machine fits: how many PEs, and chips, would."""
+    need = smallest_fitting_pes(params, hw, start, limit=params.n_rec)
+    if need is None:
+        return "no PE count fits; use memory_layout lean or closed_form, or a smaller network"
+    chips = -(-need // hw.pes_per_chip)
+    return (f"{need} PEs would fit, on {chips} chips: set mapping.pes={need} and arch_overrides.board to "
+            f"at least {chips} chips")
+
+
 def plan(params: EpropParams, mapping: EpropMapping, hw) -> list[PeSlice]:
-    """Check the mapping fits (PE range and SRAM) and return the slices; MappingError otherwise."""
+    """Check the mapping fits (PE range and SRAM) and return the slices; MappingError otherwise.
+
+    PEs are board-wide ids, so on a board of several chips (``arch.board``) the slices run on from one
+    chip into the next; every spike is multicast to every PE and the reduce and learning-signal packets
+    cross the chip links like any other packet (``docs/simulation-model.md``, board section)."""
     sl = slices(params, mapping)
     last = mapping.first_pe + mapping.pes - 1
     if last >= hw.n_pes:
-        raise MappingError(f"mapping uses PEs {mapping.first_pe}..{last} but the chip has PEs 0..{hw.n_pes - 1}")
+        raise MappingError(f"mapping uses PEs {mapping.first_pe}..{last} but {_machine(hw)} has PEs "
+                           f"0..{hw.n_pes - 1}; lower mapping.pes or add chips (arch_overrides.board)")
     bad = _overflow(params, sl, hw)
     if bad is not None:
         s, reg, free = bad
         need = sum(r.nbytes for r in pe_regions(params, s.n, root=s.index == 0, n_pes=len(sl)))
         best = smallest_fitting_pes(params, hw, mapping.pes + 1, mapping.first_pe)
         hint = (f"the smallest PE count that fits is {best} (set mapping.pes={best})" if best else
-                "no PE count fits; use memory_layout lean or closed_form, or a smaller network")
+                _more_chips(params, hw, mapping.pes + 1))
         raise MappingError(
             f"PE {s.pe}: SRAM region '{reg.name}' needs {reg.nbytes} B but only {free} B of "
             f"{available_bytes(hw)} B (SRAM minus code and stack) are free; {s.n} neurons per PE need {need} B "

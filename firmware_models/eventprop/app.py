@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.apps import AppError, AppResult, RunContext
 from s2sim.runtime.shared import grouping_enabled
 
+from .chain_reduce import SRC_SHIFT, WEIGHT_FLAG, ChainCounters, ReducerCore
 from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
                        HistoryOverflow, InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
 from .mapping import EventpropMapping, plan
@@ -104,15 +105,17 @@ class ChipNetwork:
         self.loss_groups = [LossGroup(p.layers[-1], members, c, dldt_hook) for _ in range(B // members)]
         grad_bufs = [[f"ep_grad_l{l}_s{k}" for k in range(len(self.layer_slices[l]))] for l in range(L)]
         w_bufs = [f"ep_w_l{l}" for l in range(L)]
+        # a board: each chip's DRAM holds its own copy (records and weights cross chips by link only)
         for l in range(L):
-            sim.store_dram(w_bufs[l], weights[l].astype(F32).copy())
+            sim.store_dram(w_bufs[l], weights[l].astype(F32).copy(), copy_per_chip=True)
             for k, (a, b) in enumerate(self.layer_slices[l]):
                 extra = (b - a) + p.layers[l] if p.silent_scope == "batch" and p.silent_acc[l] else 0
-                sim.store_dram(grad_bufs[l][k], np.zeros(B * ((b - a) * p.layers[l] + extra), F32))
+                sim.store_dram(grad_bufs[l][k], np.zeros(B * ((b - a) * p.layers[l] + extra), F32),
+                               copy_per_chip=True)
         noc = sim.machine.routing
         self.injectors, self.layer_cores, self.loss_cores = [], [], []
-        self.root = RootCore(weights, self.layer_slices, B, c, tick_ns, grad_bufs, w_bufs)
-        sim.load(self.plan.root, self.root)
+        self.chain_cnt = ChainCounters()
+        self.root, self.reducers = self._load_reduce(sim, weights, grad_bufs, w_bufs, tick_ns)
         for k, cp in enumerate(self.plan.copies):
             # forward routes: injector -> layer 0 slices; layer l slices -> layer l+1 slices / loss PE
             noc.add_multicast(cp.injector << SPIKE_SHIFT, 0xFFFF0000, cp.injector,
@@ -152,6 +155,35 @@ class ChipNetwork:
             self.loss_cores.append(lc)
         self.batches_run = 0
         self.samples_run = 0
+
+    def _load_reduce(self, sim, weights: list[np.ndarray], grad_bufs: list[list[str]], w_bufs: list[str],
+                     tick_ns: float) -> tuple[RootCore, list[ReducerCore]]:
+        """The root and, on a board, the chain of chip reducers (``chain_reduce``) with their routes:
+        each member's running sum to the next (the last one's to the root), the root's new weights
+        to every reducer."""
+        plan_, c, B = self.plan, self.c, self.p.batch
+        chain, noc = plan_.chain, sim.machine.routing
+        root_first = bool(chain) and chain[0] == plan_.root
+        nxt = {pe: (chain[i + 1] if i + 1 < len(chain) else plan_.root) for i, pe in enumerate(chain)}
+        root = RootCore(weights, self.layer_slices, B, c, tick_ns, grad_bufs, w_bufs,
+                        own_copies=plan_.chain_copies[0] if root_first else [],
+                        chain_next=nxt[plan_.root] if root_first and plan_.reducers else None,
+                        reducers=tuple(plan_.reducers), chain_counters=self.chain_cnt)
+        sim.load(plan_.root, root)
+        if not plan_.reducers:
+            return root, []
+        for pe in chain:
+            noc.add_multicast(pe << SRC_SHIFT, 0xFFFF0000, pe, [nxt[pe]])
+        noc.add_multicast(WEIGHT_FLAG | (plan_.root << SRC_SHIFT), 0xFFFF0000, plan_.root, plan_.reducers)
+        reducers = []
+        copies_of = plan_.chain_copies[1:] if root_first else plan_.chain_copies
+        for i, (pe, copies) in enumerate(zip(plan_.reducers, copies_of)):
+            red = ReducerCore(root.layout, copies, [w.shape for w in root.W], grad_bufs, w_bufs, nxt[pe],
+                              first=i == 0 and not root_first, ticks_per_batch=self.K,
+                              reduce_phase=2 * c.n_steps + 1, tick_ns=tick_ns, counters=self.chain_cnt)
+            sim.load(pe, red)
+            reducers.append(red)
+        return root, reducers
 
     def _member(self, groups: list, copy: int) -> tuple:
         """(group, row) holding copy ``copy``: row ``copy`` of the one group, or row 0 of its own."""
@@ -209,7 +241,7 @@ class ChipNetwork:
     def memory(self) -> dict:
         out = {}
         for name, pe in [("root", self.plan.root), ("injector", self.plan.copies[0].injector),
-                         ("loss", self.plan.copies[0].loss)] + \
+                         ("loss", self.plan.copies[0].loss)] + [("chip_reducer", r) for r in self.plan.reducers[:1]] + \
                 [(f"layer{s.layer}_slice{s.index}", s.pe) for s in self.plan.copies[0].slices]:
             sr = self.sim.machine.pes[pe].sram
             out[name] = {"pe": pe, "used_bytes": sr.used_bytes, "by_category": sr.by_category()}
@@ -314,7 +346,14 @@ def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
     spikes = chip.cnt.spike_packets / n
     own = sum(max(g.max_hist for g in gs) for gs in chip.slice_groups.values())
     inp = sum(max(g.max_in_hist for g in gs) for gs in chip.slice_groups.values())
+    board = {}
+    if chip.plan.reducers:  # a board: the cross-chip reduce chain and its packets (chain_reduce.py)
+        # (sent within the run: a reduce longer than the last batch's two ticks is still under way)
+        board = {"reduce_chain": {"pes": chip.plan.chain, "root": chip.plan.root,
+                                  "sum_packets_sent": chip.chain_cnt.sum_packets,
+                                  "weight_packets_sent": chip.chain_cnt.weight_packets}}
     return {
+        **board,
         "copies": p.batch, "pes_per_copy": chip.plan.pes_per_copy, "pes_total": chip.plan.n_pes,
         "ticks_per_batch": chip.K,
         "latency_ms_per_batch": {"forward": T * tick_ms, "loss": tick_ms, "backward": (T - 1) * tick_ms,

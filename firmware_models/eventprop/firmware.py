@@ -32,14 +32,14 @@ import numpy as np
 
 from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, kernel_line, op_line
 
+from .chain_reduce import (READ_TAG, REDUCE_ADD_KERNEL, SRC_SHIFT, W_TAG, WEIGHT_FLAG, ChainCounters, Inbox,
+                           RecordLayout, add_record, send_values)
+
 F32 = np.float32
 VDOT_EPS = F32(1e-10)
 SPIKE_SHIFT = 16
 ERR_FLAG = 1 << 31
 SHAPE_FLAG = 1 << 30  # with ERR_FLAG: loss-shaping weight for the label neuron (loss PE -> output PE)
-#: the root's reduce adds each copy's DMA-read partial (acc rows, then counts) into its total: a float
-#: vector add, ``total[j] += partial[j]``, the compiled code of eprop_kernels.c:event_add_dense
-REDUCE_ADD_KERNEL = "event_add_dense"
 SLICE_SHIFT = 10  # error keys: ERR_FLAG | src_pe << 16 | dest_slice << 10 | local index
 LOCAL_MASK = (1 << SLICE_SHIFT) - 1
 
@@ -748,10 +748,16 @@ class RootCore(Firmware):
     per row of W [post][pre]; its per-column signal is here the batch scale -tau_syn / copies, its
     e_acc the total, which it leaves zeroed for the next batch). The batch-scope silent rule is
     charged from operation counts (a data-dependent branch per neuron, no compiled kernel).
+
+    On a board (``chain_reduce``): the root reads only its own chip's copies (``own_copies``), sends
+    the running sum to ``chain_next`` and gets the full sum back as packets, and multicasts the new
+    weights to the chips' reducers (``reducers``). On one chip none of this is used.
     """
 
     def __init__(self, weights: list[np.ndarray], slices: list[list[tuple[int, int]]], n_copies: int,
-                 c: Consts, tick_ns: float, grad_bufs: list[list[str]], w_bufs: list[str]):
+                 c: Consts, tick_ns: float, grad_bufs: list[list[str]], w_bufs: list[str],
+                 own_copies: list[int] | None = None, chain_next: int | None = None,
+                 reducers: tuple[int, ...] = (), chain_counters: ChainCounters | None = None):
         self.W = [w.copy() for w in weights]
         self.m = [np.zeros_like(w) for w in self.W]
         self.v = [np.zeros_like(w) for w in self.W]
@@ -770,6 +776,12 @@ class RootCore(Firmware):
         self.extra = [bool(c.silent_batch and c.silent_acc and c.silent_acc[l])
                       for l in range(len(self.W))]
         self.counts: dict = {}
+        self.layout = RecordLayout(slices, [w.shape[1] for w in self.W], self.extra)
+        self.own_copies = list(range(n_copies)) if own_copies is None else list(own_copies)
+        # the full sum comes back over the links when another chip's reducer ends the chain
+        self.chain_next, self.reducers = chain_next, tuple(reducers)
+        self.sum_back = Inbox(self.layout.sum_values, "reduce chain sum") if reducers else None
+        self.chain_cnt = chain_counters or ChainCounters()
 
     def on_start(self, core: Core) -> None:
         nbytes = sum(w.nbytes for w in self.W)
@@ -789,46 +801,65 @@ class RootCore(Firmware):
 
     def on_timer(self, core: Core, tick: int) -> None:
         c = self.c
-        if tick % c.ticks_per_batch != 2 * c.n_steps + 1:
-            return
-        self.jobs = [(l, s, k) for l, sl in enumerate(self.slices) for s in range(len(sl))
-                     for k in range(self.C)]
+        if tick % c.ticks_per_batch != 2 * c.n_steps + 1 or not self.own_copies:
+            return  # (no copies on the root's chip: the chain's sum arrives as packets)
+        self.jobs = self.layout.jobs(self.own_copies)
         self.total = [np.zeros_like(w) for w in self.W]  # no cycles: the Adam kernel left it zeroed
         self.counts = {}
         self._next(core)
 
     def _record_size(self, l: int, s: int) -> tuple[int, int]:
-        start, stop = self.slices[l][s]
-        n, n_in = stop - start, self.W[l].shape[1]
-        extra = n + n_in if self.extra[l] else 0
-        return n * n_in, extra
+        """(gradient values, count values) of a copy's record of slice ``s`` of layer ``l``."""
+        return self.layout.size(l, s)
 
     def _next(self, core: Core) -> None:
         l, s, k = self.jobs[0]
         size, extra = self._record_size(l, s)
         self.slot = np.zeros(size + extra, F32)
-        core.dma_read(10, self.grad_bufs[l][s], k * (size + extra), size + extra, self.slot)
+        core.dma_read(READ_TAG, self.grad_bufs[l][s], k * (size + extra), size + extra, self.slot)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
-        if tag != 10:
+        if tag != READ_TAG:
             return
         l, s, _ = self.jobs.pop(0)
-        start, stop = self.slices[l][s]
-        size, extra = self._record_size(l, s)
-        self.total[l][start:stop] += self.slot[:size].reshape(stop - start, -1)
-        core.kernel("reduce", REDUCE_ADD_KERNEL, self.slot.size)
-        if extra:
-            self.counts[(l, s)] = self.counts.get((l, s), np.zeros(extra, F32)) + self.slot[size:]
+        add_record(core, self.layout, l, s, self.slot, self.total, self.counts)
         if self.jobs:
             self._next(core)
-            return
+        elif self.chain_next is not None:  # the other chips add theirs and send the full sum back
+            flat = self.layout.flatten(self.total, self.counts)
+            self.chain_cnt.sum_packets += send_values(core, core.pe_id << SRC_SHIFT, flat)
+        else:
+            self._update(core)
+
+    def on_packet(self, core: Core, key: int, payload) -> None:
+        self.on_packet_burst(core, [key], [payload])
+
+    def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        """The full sum from the last reducer of the chain."""
+        n = len(keys)
+        core.charge("reduce", int_alu=2 * n, store=n)
+        flat = self.sum_back.take(keys, payloads)
+        if flat is not None:
+            core.schedule(lambda c, values: self._update_from(c, values), flat, 1)
+
+    def _update_from(self, core: Core, flat: np.ndarray) -> None:
+        self.total = [np.zeros_like(w) for w in self.W]
+        self.counts = {}
+        self.layout.unflatten(flat, self.total, self.counts)
+        self._update(core)
+
+    def _update(self, core: Core) -> None:
+        """The batch's sum is complete: silent rule, batch mean, Adam, new weights out."""
         self._silent_batch_rule(core)
         grads = [(-self.c.tau_syn_s * tot) / F32(self.n_active) for tot in self.total]
         self.last_grads = grads
         self._adam(grads)
         self.adam_costs.charge(**self.adam_counts())
         for l, w in enumerate(self.W):
-            core.dma_write(11 + l, w, self.w_bufs[l], 0, w.size)
+            core.dma_write(W_TAG + l, w, self.w_bufs[l], 0, w.size)
+        if self.reducers:  # the other chips' layer PEs read them from their own chip's DRAM
+            flat = np.concatenate([w.reshape(-1) for w in self.W])
+            self.chain_cnt.weight_packets += send_values(core, WEIGHT_FLAG | (core.pe_id << SRC_SHIFT), flat)
 
     def _silent_batch_rule(self, core: Core) -> None:
         """Batch-scope silent rule: rows of neurons no copy saw fire get silent_acc x the batch's

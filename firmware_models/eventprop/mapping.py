@@ -4,11 +4,13 @@ Per copy: injector PE, ``pes_per_layer[l]`` PEs per weight layer (row slices of 
 One root PE (gradient reduction + Adam) is shared by all copies. PEs are numbered from
 ``first_pe``: root first, then copy 0's PEs, copy 1's, ... On a board of several chips the copies
 are placed chip by chip and a copy never straddles two chips (its spikes and errors stay on one
-chip; only the root's reduce and weight distribution reach across chips).
+chip). Each other chip that holds copies gets a reducer PE first, before its copies: the reducers
+and the root form a chain in copy order (``Plan.chain``) along which the running gradient sum travels
+over the chip links, and they receive the new weights from the root (``firmware.RootCore``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,10 +54,21 @@ class Plan:
     root: int
     copies: list[CopyPlan]
     pes_per_copy: int
+    #: reducer PE of each chip other than the root's that holds copies (empty on one chip)
+    reducers: list[int] = field(default_factory=list)
+    #: per chain member (the root if its chip holds copies, then each reducer, in copy order): the
+    #: copies whose records it reads from its own chip's DRAM
+    chain_copies: list[list[int]] = field(default_factory=list)
 
     @property
     def n_pes(self) -> int:
-        return 1 + self.pes_per_copy * len(self.copies)
+        return 1 + len(self.reducers) + self.pes_per_copy * len(self.copies)
+
+    @property
+    def chain(self) -> list[int]:
+        """PEs the running gradient sum visits, in copy order (the root first if its chip holds
+        copies); the last one sends the full sum to the root, unless it is the root."""
+        return ([self.root] if len(self.chain_copies) > len(self.reducers) else []) + self.reducers
 
 
 def layer_bytes(n: int, n_in: int, hist: int, is_output: bool) -> int:
@@ -94,13 +107,17 @@ def plan(layers: list[int], batch: int, mapping: EventpropMapping, n_pes: int, s
                              f"{k} PE(s) per layer, only {sram_free} B free; raise pes_per_layer")
     per_copy = 2 + sum(ppl)
     chip_pes = pes_per_chip or n_pes
-    starts = _copy_starts(mapping.first_pe + 1, per_copy, batch, chip_pes)
+    if chip_pes < n_pes and per_copy + 1 > chip_pes:
+        raise ValueError(f"a copy needs {per_copy} PEs; on a board a copy and its chip's reducer PE must fit "
+                         f"one chip ({chip_pes} PEs); lower mapping.pes_per_layer")
+    root = mapping.first_pe
+    starts, reducers = _copy_starts(root, per_copy, batch, chip_pes, n_pes)
     if not starts or starts[-1] + per_copy > n_pes:
         where = "the chip has" if chip_pes == n_pes else f"the board ({n_pes // chip_pes} chips) has"
-        raise ValueError(f"batch {batch} needs {1 + per_copy * batch} PEs ({per_copy} per copy + 1 root, "
-                         f"no copy across chips) from PE {mapping.first_pe}, {where} {n_pes}; "
-                         "lower network.batch")
-    root = mapping.first_pe
+        extra = f" + {len(reducers)} chip reducers" if reducers else ""
+        raise ValueError(f"batch {batch} needs {1 + len(reducers) + per_copy * batch} PEs ({per_copy} per "
+                         f"copy + 1 root{extra}, no copy across chips) from PE {mapping.first_pe}, {where} "
+                         f"{n_pes}; lower network.batch or add chips (arch_overrides.board)")
     copies = []
     for pe in starts:
         inj = pe
@@ -118,16 +135,24 @@ def plan(layers: list[int], batch: int, mapping: EventpropMapping, n_pes: int, s
                 pe += 1
         copies.append(CopyPlan(inj, slices, pe))
         pe += 1
-    return Plan(root, copies, per_copy)
+    chain_copies: dict[int, list[int]] = {}
+    for k, pe in enumerate(starts):
+        chain_copies.setdefault(pe // chip_pes, []).append(k)
+    return Plan(root, copies, per_copy, reducers, list(chain_copies.values()))
 
 
-def _copy_starts(first: int, per_copy: int, batch: int, chip_pes: int) -> list[int]:
-    """First PE of each copy, packed from ``first``; a copy that would cross a chip boundary moves
-    to the next chip (copies larger than a chip cannot avoid it and are packed as they come)."""
-    starts, pe = [], first
+def _copy_starts(root: int, per_copy: int, batch: int, chip_pes: int, n_pes: int) -> tuple[list[int], list[int]]:
+    """(first PE of each copy, reducer PEs): copies packed after the root; a copy that would cross a
+    chip boundary moves to the next chip, and a chip other than the root's takes its reducer PE (its
+    first PE) before its first copy (past the last chip: none, the plan does not fit anyway)."""
+    starts, reducers, pe = [], [], root + 1
     for _ in range(batch):
-        if per_copy <= chip_pes and pe // chip_pes != (pe + per_copy - 1) // chip_pes:
+        if pe // chip_pes != (pe + per_copy - 1) // chip_pes:
             pe = (pe // chip_pes + 1) * chip_pes
+        chip = pe // chip_pes
+        if chip != root // chip_pes and pe < n_pes and (not reducers or reducers[-1] // chip_pes != chip):
+            reducers.append(pe)  # the chip's first PE: a copy that reached a new chip starts there
+            pe += 1
         starts.append(pe)
         pe += per_copy
-    return starts
+    return starts, reducers

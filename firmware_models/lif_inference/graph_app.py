@@ -3,7 +3,7 @@
 Network file sections it reads::
 
     model:   {nir: path.nir, input: spikes.npz, discretisation: null, dt_ns: null, exporter: null}  # paths: relative to the file
-    mapping: {max_atoms_per_core: null, first_pe: 0}
+    mapping: {max_atoms_per_core: null, first_pe: 0, pes_per_chip: null}
 
 ``input.npz`` holds ``input``, ``[ticks, n_in]``, for a graph with one Input node, or one array per
 Input node under the node's name: a spike raster (only 0 and 1) or dense real values (any other
@@ -31,6 +31,7 @@ from s2sim.runtime.cost import CostModel
 
 from .app import run_ticks_with_progress
 from .graph_firmware import DenseSource, NeuronCore, RasterSource, slice_sram_bytes, slice_worst_tick_cycles
+from .graph_placement import ChipGrid, place_populations
 from .network import KEY_MASK, KEY_SHIFT, Slice, SynapticRows
 from .params import LifFirmwareParams
 
@@ -63,6 +64,10 @@ class NirMapping(BaseModel):
         None, ge=1, le=MAX_ATOMS_PER_CORE, description="Neurons of one population per PE; None = as many as "
         "fit a PE's SRAM and worst-case tick cycles")
     first_pe: int = Field(0, ge=0)
+    pes_per_chip: int | None = Field(
+        None, ge=1, description="On a board (arch.board): use at most this many PEs of each chip, so a "
+        "graph spreads over more chips (None: every PE of a chip; populations go where they add the fewest "
+        "chip crossings)")
 
 
 @dataclass
@@ -96,25 +101,35 @@ class MappedGraph:
 
 
 def map_graph(graph: LoweredGraph, mapping: NirMapping, n_pes: int, budget: PeBudget,
-              dense_inputs: frozenset[str] = frozenset()) -> MappedGraph:
+              dense_inputs: frozenset[str] = frozenset(), chips: ChipGrid | None = None) -> MappedGraph:
     """Split each population into slices of ``max_atoms_per_core`` neurons (or, unset, as many as
-    ``budget`` allows), one PE each. ``dense_inputs``: Input nodes fed dense values (payload packets)."""
-    slices, limits, pe = {}, {}, mapping.first_pe
-    for index, pop in enumerate(graph.populations):
+    ``budget`` allows), one PE each. ``dense_inputs``: Input nodes fed dense values (payload packets).
+    ``chips``: a board's chips, populations placed the fewest chip crossings first (``graph_placement``);
+    None: one chip of ``n_pes`` PEs, slices in graph order from ``mapping.first_pe``."""
+    sizes, cuts, limits = [], {}, {}
+    for pop in graph.populations:
         if mapping.max_atoms_per_core is not None:
             per_pe, limits[pop.name] = mapping.max_atoms_per_core, "mapping.max_atoms_per_core"
         else:
             per_pe, limits[pop.name] = atoms_per_core(graph, pop.name, budget, dense_inputs)
-        slices[pop.name] = []
-        for start in range(0, pop.n, per_pe):
-            slices[pop.name].append(Slice(pe, index, start, min(pop.n, start + per_pe)))
-            pe += 1
-    if pe > n_pes:
+        cuts[pop.name] = [(start, min(pop.n, start + per_pe)) for start in range(0, pop.n, per_pe)]
+        sizes.append((pop.name, pop.n, len(cuts[pop.name])))
+    if chips is None:
+        chips = ChipGrid(1, n_pes, (max(0, n_pes - mapping.first_pe),), (mapping.first_pe,), lambda a, b: 0)
+    try:
+        pes = place_populations(sizes, [(p.pre, p.post) for p in graph.projections], chips)
+    except ValueError as err:
         how = (f"at {mapping.max_atoms_per_core} neurons per PE" if mapping.max_atoms_per_core
                else "at the neurons per PE that fit SRAM and the tick")
-        raise ValueError(f"the graph needs PEs {mapping.first_pe}..{pe - 1} {how} but the chip has {n_pes}"
-                         + ("; raise mapping.max_atoms_per_core" if mapping.max_atoms_per_core else
-                            "; lengthen the tick or raise the clock"))
+        raise ValueError(f"{err} ({how}"
+                         + ("; raise mapping.max_atoms_per_core)" if mapping.max_atoms_per_core else
+                            "; lengthen the tick or raise the clock)")) from None
+    slices, index = {}, mapping.first_pe
+    for layer, pop in enumerate(graph.populations):
+        slices[pop.name] = []
+        for pe, (start, stop) in zip(pes[pop.name], cuts[pop.name]):
+            slices[pop.name].append(Slice(pe, layer, start, stop, index))  # index: its one-chip PE
+            index += 1
     return MappedGraph(graph, slices, limits)
 
 
@@ -200,7 +215,8 @@ def place(ctx: RunContext, sim, mapped: MappedGraph, inputs: dict[str, np.ndarra
     for pop in graph.populations:
         rows, row_base = incoming_rows(mapped, pop.name) if pop.kind != "Input" else (None, {})
         for s in mapped.slices[pop.name]:
-            phase = (s.pe * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
+            # the slice's one-chip index sets its phase: a graph spread over chips runs as on one chip
+            phase = (s.index * 7919 % 97) / 97 * fw_params.timer_phase_spread * tick_ns
             if pop.kind == "Input" and inputs[pop.name].dtype == bool:
                 fw = RasterSource(inputs[pop.name][:, s.start:s.stop], tick_ns, phase)
             elif pop.kind == "Input":
@@ -309,7 +325,8 @@ def prepare(ctx: RunContext) -> tuple[MappedGraph, dict[str, np.ndarray], NirMod
     inputs = load_inputs(input_path, graph, label)
     budget = PeBudget.of(ctx.hw, ctx.spec.run.tick_ns, ctx.spec.run.performance_level)
     try:
-        mapped = map_graph(graph, mapping, ctx.hw.n_pes, budget, dense_inputs(inputs))
+        chips = ChipGrid.of(ctx.hw, mapping.first_pe, mapping.pes_per_chip)
+        mapped = map_graph(graph, mapping, ctx.hw.n_pes, budget, dense_inputs(inputs), chips)
     except ValueError as err:
         raise AppError(f"{label}: mapping: {err}") from None
     return mapped, inputs, model

@@ -46,6 +46,11 @@ class Board(Chip):
         for dram in self.drams:
             dram.store(name, array)
 
+    def store_dram_per_chip(self, name: str, array) -> None:
+        """Host writes a copy of ``array`` into each chip's DRAM: a PE's write there stays on its chip."""
+        for dram in self.drams:
+            dram.store(name, array.copy())
+
     # ---- what the profiler reads of a board ------------------------------------------------------
     def link_load(self) -> dict:
         """Chip-to-chip traffic: packets per directed link, in total and per timestep."""
