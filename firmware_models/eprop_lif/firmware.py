@@ -247,40 +247,44 @@ class CueEpropCore(Firmware):
         return phases
 
     # ---- what the counted kernel runs itself (s2sim/counted/cue.py) -----------------------------------------
-    def plain_step(self, tick: int) -> bool:
-        """The timer callback of ``tick`` would be one step before the learning window that waits for
-        nothing: its input chunk is in, nothing is in flight or computed early, it sends no partial readout
-        and issues at most the next chunk's prefetch (what the counted kernel times; ``counted_steps``).
-        A trial's first step (the root's label DMA) and the window's steps (partials, error) are not."""
-        s, t = divmod(tick, self.tps)
-        if self.step != tick or self.waiting or not 0 <= s - self.dram_base < self.dram_samples:
+    def plain_step(self) -> bool:
+        """The next timer callback would run the program's next step (``step``: its own count, which lags the
+        timer's after a dropped tick), and that step lies before the learning window and waits for nothing:
+        its input chunk is in, nothing is in flight or computed early, it sends no partial readout and issues
+        at most the next chunk's prefetch (what the counted kernel times; ``counted_steps``). A trial's first
+        step (the root's label DMA) and the window's steps (partials, error) are not plain."""
+        step = self.step
+        s, t = divmod(step, self.tps)
+        if self.waiting or not 0 <= s - self.dram_base < self.dram_samples:
             return False
         if t == 0 or t + 1 >= self.p.learn_start or t >= self.T - 1:
             return False
-        gid = self._chunk_of(tick)[0]
+        gid = self._chunk_of(step)[0]
         return self.slot_chunk[gid & 1] == gid and self.chunk_dma < 0 and self.pending[self.k] is None
 
     @staticmethod
     def counted_steps(cores: list[CueEpropCore], tick: int) -> tuple[list[np.ndarray], list, list[int]]:
-        """``on_timer`` of a ``plain_step`` tick on every member (``cores``, in member order) without the core:
-        each one's prefetch request (name, start, count, destination; None: none), then the step's numerics
-        (the group computes every member at the first ``run_tick``, as when the timers fire in PE order).
-        Returns each core's fired neurons (own indices), prefetch request and synaptic events (the forward
-        pass's input events × neurons). The caller files the spikes (``counted_spikes_in``) and lands the data."""
+        """``on_timer`` of timer tick ``tick`` on every member (``cores``, in member order, each at the same
+        ``plain_step``) without the core: each one's prefetch request (name, start, count, destination; None:
+        none), then the step's numerics (the group computes every member at the first ``run_tick``, as when
+        the timers fire in PE order). Returns each core's fired neurons (own indices), prefetch request and
+        synaptic events (the forward pass's input events × neurons). The caller files the spikes
+        (``counted_spikes_in``) and lands the prefetched data."""
+        step = cores[0].step
         requests = []
         for fw in cores:
-            fw.cur_step = fw.trigger_tick = tick
-            fw.step = tick + 1
-            gid, f = fw._chunk_of(tick)
+            fw.cur_step, fw.trigger_tick = step, tick
+            fw.step = step + 1
+            gid, f = fw._chunk_of(step)
             request = None
             if f == 0 and (gid + 1) % fw.n_chunks:
                 request = fw._prefetch_request(gid + 1)
             requests.append(request)
         g = cores[0].group
-        t = tick % cores[0].tps
+        t = step % cores[0].tps
         fired, synapses = [], []
         for fw in cores:
-            g.ticks.run_tick(fw.k, tick)
+            g.ticks.run_tick(fw.k, step)
             own = g.fired[fw.k]
             if fw.record_raster:
                 fw.raster[t + 1] = fw.z

@@ -11,7 +11,8 @@ spikes), the spikes' send loop, then the step's fixed phases in one sum (``step_
 ``charge_phases``); each receiver runs one ``on_packet`` handler per spike packet (``SPIKE_RX_COSTS``;
 the program declares no burst hook, so ``PE._run_packet_handlers`` places them one by one).
 
-Counted: every step of a trial before the learning window but its first (``CueEpropCore.plain_step``).
+Counted: every step of a trial before the learning window but its first (``CueEpropCore.plain_step``),
+also when the programs' own step count lags the timer's (a tick dropped behind an overrun).
 Event-driven: a trial's first step (the root's label DMA), the learning window (partial readouts to the
 root, its softmax and error broadcast, steps waiting for the error) and the learning tick (Adam); with
 the shipped 2,250 steps and 150 in the window, 2,098 of 2,251 ticks per trial are counted.
@@ -123,6 +124,11 @@ class CueModel(EpropModel):
         return self.timer_post, self.per_packet, self.synapses[:n_ticks]
 
     # ---- numerics ------------------------------------------------------------------------------------------
+    def counts(self, t: int) -> bool:
+        """Tick ``t`` runs a plain step on every PE, the same step (the programs count their own steps)."""
+        step = self.firmwares[0].step
+        return all(fw.step == step and fw.plain_step() for fw in self.firmwares)
+
     def window_inputs(self, t0: int, n_ticks: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Run the plain steps of ticks ``t0`` .. (at most ``n_ticks``), stopping before the first tick that is
         not one; returns each PE's spikes per tick ([tick * units + unit] offsets; the loop only counts them)
@@ -138,7 +144,7 @@ class CueModel(EpropModel):
         done = 0
         for k in range(n_ticks):
             tick = t0 + k
-            if not all(fw.plain_step(tick) for fw in fws):
+            if not self.counts(tick):
                 break
             fired, requests, synapses = cls.counted_steps(fws, tick)
             for u, request in enumerate(requests):
