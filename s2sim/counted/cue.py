@@ -100,7 +100,9 @@ class CueModel(EpropModel):
         self.weight_all = np.zeros(0, np.float32)
         # tables: each PE's forward/readout kernels (charged line by line), its spike handler, then the step's
         # fixed phases as one line per phase (the merged cycles ``charge_phases`` charges after the sends)
-        self.phases: list[str] = []
+        # phases in the order a step's row first meets them (a tick's busy cycles sum them in this order):
+        # the prefetch's DMA issue, the kernels, the sends, the fixed phases, the handlers
+        self.phases: list[str] = ["dma_setup"]
         tables = [fw.event_costs.resolved_lines for fw in self.firmwares]
         tables += [fw.spike_rx_costs.resolved_lines for fw in self.firmwares]
         tables += [tuple((phase, None, ((cycles, 1.0),))
