@@ -269,7 +269,7 @@ class CountedEngine:
         if done == 0:
             model.restore(saved)
             return t, reason
-        if reason not in (OK, R_UNMODELLED):
+        if reason != OK and done < out["numerics_ticks"]:  # the loop stopped before the numerics did
             model.restore(saved)
             if done == 0:
                 return t, reason
@@ -338,7 +338,7 @@ class CountedEngine:
             *_step_extras(model, n, U))
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
-        return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
+        return {"ticks": int(ticks), "reason": int(reason), "numerics_ticks": n, "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
                 "link_free": link_free,
                 "link_before": link_before, "pre_free": pre_free, "tx_free": tx_free, "last_send": last_send,
                 "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,
