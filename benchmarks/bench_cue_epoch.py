@@ -7,7 +7,8 @@ and the ``--fast`` reference, interleaved in one process (networks/cue_accumulat
 Each round trains ``--trials`` trials (a whole number of batches) from the seed-0 weights on each kernel and
 with the reference, and prints the process CPU time per trial and scaled to an epoch of 200 trials, the
 trained weights' digest (the two kernels must print the same) and how many ticks the counted kernel
-counted. CPU time, not wall time: the machine may be shared. One unprinted trial per kernel first loads
+counted. Timesteps are kept in detail up to ``run.record_timesteps``' default (20,000: 9 trials), as in
+``s2sim run``. CPU time, not wall time: the machine may be shared. One unprinted trial per kernel first loads
 numba's cached loops (once per process).
 """
 from __future__ import annotations
@@ -30,6 +31,9 @@ from s2sim.sim import Simulation
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH_TRIALS = 200
+#: timesteps kept in detail, as ``s2sim run`` keeps them (``run.record_timesteps``' default): an epoch's
+#: later trials only update the per-PE maximum
+RECORD_TIMESTEPS = 20_000
 
 
 def digest(weights: dict) -> str:
@@ -46,7 +50,7 @@ def setup():
 def chip_trials(kernel: str, trials: int, spec, params, train) -> tuple[float, str, dict]:
     """CPU seconds per chip-engine training trial on ``kernel``, the weights' digest, the kernel report."""
     start = fresh_state(params, 0)
-    sim = Simulation(HwParams.from_arch(load_arch("spinnaker2")), kernel=kernel)
+    sim = Simulation(HwParams.from_arch(load_arch("spinnaker2")), kernel=kernel, record_timesteps=RECORD_TIMESTEPS)
     chip = ChipNetwork(sim, params, CueMapping(**(spec.get("mapping") or {})), start.weights, 1e6)
     chip.set_adam(start.adam)
     t0 = time.process_time()
