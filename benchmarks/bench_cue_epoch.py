@@ -80,6 +80,7 @@ def main() -> None:
         ap.error(f"--trials must be a multiple of the batch ({params.batch})")
     for kernel in ("counted", "fast"):  # warm-up: numba's cached loops, once per process
         chip_trials(kernel, 1, spec, params, train)
+    reference_trials(params.batch, params, train)
     for r in range(a.rounds):
         rows = {}
         for kernel in ("counted", "fast"):

@@ -266,8 +266,8 @@ class CueEpropCore(Firmware):
     def counted_steps(cores: list[CueEpropCore], tick: int) -> tuple[list[np.ndarray], list, list[int]]:
         """``on_timer`` of timer tick ``tick`` on every member (``cores``, in member order, each at the same
         ``plain_step``) without the core: each one's prefetch request (name, start, count, destination; None:
-        none), then the step's numerics (the group computes every member at the first ``run_tick``, as when
-        the timers fire in PE order). Returns each core's fired neurons (own indices), prefetch request and
+        none), then the step's numerics (every member at once, as the first ``run_tick`` computes them when
+        the timers fire in PE order: ``CueGroup.run_all_now``). Returns each core's fired neurons (own indices), prefetch request and
         synaptic events (the forward pass's input events × neurons). The caller files the spikes
         (``counted_spikes_in``) and lands the prefetched data."""
         step = cores[0].step
@@ -282,9 +282,9 @@ class CueEpropCore(Firmware):
             requests.append(request)
         g = cores[0].group
         t = step % cores[0].tps
+        g.run_all_now(step)
         fired, synapses = [], []
         for fw in cores:
-            g.ticks.run_tick(fw.k, step)
             own = g.fired[fw.k]
             if fw.record_raster:
                 fw.raster[t + 1] = fw.z

@@ -29,7 +29,8 @@ N_STEPS, LEARN_STEPS = 130, 10
 COUNTED_PER_TRIAL = N_STEPS - LEARN_STEPS - 2
 
 
-def cue_network(kernel: str, seed: int = 0, tick_ns: float = 1e6, fractional_cycles: bool = False):
+def cue_network(kernel: str, seed: int = 0, tick_ns: float = 1e6, fractional_cycles: bool = False,
+                grouped: bool = True):
     """The shipped network's 40-100-2 on 4 PEs, shorter trials, fresh weights, and random input spikes.
     ``fractional_cycles``: the DMA issue and the forward/readout kernel not whole cycles (the sums of a
     step's charges then round, so their order shows)."""
@@ -47,16 +48,16 @@ def cue_network(kernel: str, seed: int = 0, tick_ns: float = 1e6, fractional_cyc
     if fractional_cycles:
         hw = dataclasses.replace(hw, dma_issue_cycles=9.4, kernel_cycles={**hw.kernel_cycles, "event_add": 10.1})
     net = ChipNetwork(Simulation(hw, kernel=kernel), p, CueMapping(),
-                      start.weights, tick_ns)
+                      start.weights, tick_ns, grouped)
     net.set_adam(start.adam)
     rng = np.random.default_rng(seed)
     X = (rng.random((3, N_STEPS, p.n_in)) < 0.05).astype(np.uint8)
     return net, X, np.array([0, 1, 1])
 
 
-def train_then_test(kernel: str, tick_ns: float = 1e6, fractional_cycles: bool = False):
+def train_then_test(kernel: str, tick_ns: float = 1e6, fractional_cycles: bool = False, grouped: bool = True):
     """Two training trials (one batch: Adam at the second's learning tick), then a test trial."""
-    net, X, y = cue_network(kernel, tick_ns=tick_ns, fractional_cycles=fractional_cycles)
+    net, X, y = cue_network(kernel, tick_ns=tick_ns, fractional_cycles=fractional_cycles, grouped=grouped)
     records = net.run_trials(X[:2], y[:2], train=True)
     records += net.run_trials(X[2:], y[2:], train=False)
     adam = net.adam_state()
@@ -85,6 +86,14 @@ def test_steps_before_the_learning_window_are_counted_and_the_run_stays_the_exac
     assert ticks["counted"] == 3 * COUNTED_PER_TRIAL
     assert ticks["event_driven"] == 3 * (N_STEPS + 1 - COUNTED_PER_TRIAL)
     assert set(counted[3]["counted_fallbacks"]) == {REASONS[R_UNMODELLED]}
+
+
+def test_with_group_numerics_off_every_pe_computes_alone_and_the_run_is_the_same():
+    """``group_numerics: false``: the counted steps compute each PE's numerics on its own rows, as each PE's
+    callback does: the same timing and training as the exact kernel's (grouped or not)."""
+    exact, counted = train_then_test("exact"), train_then_test("counted", grouped=False)
+    assert_same_run(exact, counted)
+    assert counted[3]["counted_ticks"]["counted"] == 3 * COUNTED_PER_TRIAL
 
 
 def test_a_steps_charges_add_up_in_the_firmwares_call_order():
