@@ -2,13 +2,13 @@
 and the ``--fast`` reference, interleaved in one process (networks/cue_accumulation.yaml as shipped: 4 PEs,
 2,250 steps + 1 learning tick per trial, batch 5, 200 training trials per epoch).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_cue_epoch.py [--trials 10] [--rounds 2]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_cue_epoch.py [--trials 10] [--rounds 2] [--record-timesteps 20000]
 
 Each round trains ``--trials`` trials (a whole number of batches) from the seed-0 weights on each kernel and
 with the reference, and prints the process CPU time per trial and scaled to an epoch of 200 trials, the
 trained weights' digest (the two kernels must print the same) and how many ticks the counted kernel
 counted. Timesteps are kept in detail up to ``run.record_timesteps``' default (20,000: 9 trials), as in
-``s2sim run``. CPU time, not wall time: the machine may be shared. One unprinted trial per kernel first loads
+``s2sim run``; ``--record-timesteps 100`` measures the trials after that (an epoch's other 191). CPU time, not wall time: the machine may be shared. One unprinted trial per kernel first loads
 numba's cached loops (once per process).
 """
 from __future__ import annotations
@@ -47,10 +47,11 @@ def setup():
     return spec, params, ds.splits["train"]
 
 
-def chip_trials(kernel: str, trials: int, spec, params, train) -> tuple[float, str, dict]:
+def chip_trials(kernel: str, trials: int, spec, params, train,
+                record_timesteps: int = RECORD_TIMESTEPS) -> tuple[float, str, dict]:
     """CPU seconds per chip-engine training trial on ``kernel``, the weights' digest, the kernel report."""
     start = fresh_state(params, 0)
-    sim = Simulation(HwParams.from_arch(load_arch("spinnaker2")), kernel=kernel, record_timesteps=RECORD_TIMESTEPS)
+    sim = Simulation(HwParams.from_arch(load_arch("spinnaker2")), kernel=kernel, record_timesteps=record_timesteps)
     chip = ChipNetwork(sim, params, CueMapping(**(spec.get("mapping") or {})), start.weights, 1e6)
     chip.set_adam(start.adam)
     t0 = time.process_time()
@@ -74,6 +75,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=10, help="trials per measurement (a multiple of the batch, 5)")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--record-timesteps", type=int, default=RECORD_TIMESTEPS,
+                    help="timesteps kept in detail (run.record_timesteps; a small value: an epoch's later trials)")
     a = ap.parse_args()
     spec, params, train = setup()
     if a.trials % params.batch:
@@ -84,7 +87,7 @@ def main() -> None:
     for r in range(a.rounds):
         rows = {}
         for kernel in ("counted", "fast"):
-            cpu_s, dig, report = chip_trials(kernel, a.trials, spec, params, train)
+            cpu_s, dig, report = chip_trials(kernel, a.trials, spec, params, train, a.record_timesteps)
             rows[kernel] = cpu_s
             ticks = report.get("counted_ticks", {})
             print(f"round {r}: chip {kernel:7s} {cpu_s:6.3f} s CPU per trial, epoch of {EPOCH_TRIALS} "
