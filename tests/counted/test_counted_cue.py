@@ -58,6 +58,7 @@ def cue_network(kernel: str, seed: int = 0, tick_ns: float = 1e6, fractional_cyc
 def train_then_test(kernel: str, tick_ns: float = 1e6, fractional_cycles: bool = False, grouped: bool = True):
     """Two training trials (one batch: Adam at the second's learning tick), then a test trial."""
     net, X, y = cue_network(kernel, tick_ns=tick_ns, fractional_cycles=fractional_cycles, grouped=grouped)
+    net.record_rasters()
     records = net.run_trials(X[:2], y[:2], train=True)
     records += net.run_trials(X[2:], y[2:], train=False)
     adam = net.adam_state()
@@ -65,7 +66,7 @@ def train_then_test(kernel: str, tick_ns: float = 1e6, fractional_cycles: bool =
     shared = all(fw.pending is g.pending is g.ticks.pending and np.shares_memory(fw.ebar, g.ebar)
                  and np.shares_memory(fw.spike_buffers, g.spike_buffers) for fw in net.cores)
     return (tf.timing_results(net.sim), net.weights(), records, net.sim.machine.kernel_report(),
-            [adam.m[k] for k in sorted(adam.m)], shared)
+            [adam.m[k] for k in sorted(adam.m)], shared, [net.raster(trial) for trial in range(3)])
 
 
 def assert_same_run(exact, counted):
@@ -76,6 +77,9 @@ def assert_same_run(exact, counted):
     for m_exact, m_counted in zip(exact[4], counted[4]):
         np.testing.assert_array_equal(m_exact, m_counted)
     assert counted[5], "a core's pending list or state views no longer the group's"
+    for r_exact, r_counted in zip(exact[6], counted[6]):  # every recurrent spike of every step
+        np.testing.assert_array_equal(r_exact, r_counted)
+    assert sum(r.sum() for r in exact[6]) > 0
 
 
 def test_steps_before_the_learning_window_are_counted_and_the_run_stays_the_exact_kernels():
