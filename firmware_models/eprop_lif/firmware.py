@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, op_line
+from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, kernel_line, op_line
 
 from .group import STACKED, CueGroup
 
@@ -53,6 +53,17 @@ PART_KEY = 0x0C100000  # | member << 8 | output
 ERR_KEY = 0x0C200000  # | output
 TYPE_MASK = 0xFFF00000
 TAG_X, TAG_LABEL = 1, 2
+
+
+#: receiving one spike packet (``on_packet``): file it into the next step's buffer
+SPIKE_RX_COSTS = CostTable(op_line("comms", "spikes", int_alu=3, store=1))
+
+
+def step_event_costs(p) -> CostTable:
+    """The step's event-driven parts, charged before its spikes are sent: the forward pass adds the active
+    inputs' rows (``synapses`` = input events × neurons) and the readout the fired neurons' W_out rows."""
+    return CostTable(kernel_line("forward", "event_add", "synapses"),
+                     kernel_line("readout", "event_add", "spikes", iterations=p.n_out))
 
 
 def step_cost_table(p, n: int, train: bool, window: bool) -> CostTable:
@@ -125,6 +136,9 @@ class CueEpropCore(Firmware):
         self.adam_scalars[:] = (0.0, 1.0, 1.0, self.p.lr)
         self.raster = np.zeros((self.T, self.n), np.uint8)
         self.adam_costs = ADAM_COSTS.priced(core)
+        self.event_costs = step_event_costs(self.p).priced(core)
+        self.spike_rx_costs = SPIKE_RX_COSTS.priced(core)
+        self._rx_cycles = self.spike_rx_costs.total(spikes=1)
         core.set_timer(self.tick_ns)
 
     def load_weights(self, w_in: np.ndarray, w_rec: np.ndarray, w_out: np.ndarray) -> None:
@@ -141,19 +155,13 @@ class CueEpropCore(Firmware):
 
     def _fetch(self, core: Core, gid: int) -> None:
         """DMA chunk ``gid`` (frames of one trial) into ring slot gid & 1, unless loaded or in flight."""
-        s, c = divmod(gid, self.n_chunks)
-        idx = s - self.dram_base
-        if not 0 <= idx < self.dram_samples or self.chunk_dma >= 0 or self.slot_chunk[gid & 1] == gid:
+        request = self._prefetch_request(gid)
+        if request is None:
             return
         pending = self.pending[self.k]
         if pending is not None and self._chunk_of(pending)[0] & 1 == gid & 1:
             self.group.ticks.undo(self.k)  # the early step read this slot
-        t0 = c * self.chunk
-        frames = min(self.chunk, self.T - t0)
-        n_in = self.p.n_in
-        core.dma_read(TAG_X, "cue_x", (idx * self.T + t0) * n_in, frames * n_in,
-                      self.x_ring[gid & 1, :frames].reshape(-1))
-        self.chunk_dma = gid
+        core.dma_read(TAG_X, *request)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
         if tag == TAG_X:
@@ -224,16 +232,87 @@ class CueEpropCore(Firmware):
             fired = len(own)
             if self.record_raster:
                 self.raster[t + 1] = self.z
-            core.kernel("forward", "event_add", self.group.events[self.k] * self.n)
-            core.kernel("readout", "event_add", fired * p.n_out)
+            self.event_costs.charge(synapses=self.group.events[self.k] * self.n, spikes=fired)
             core.send_mc_many((own + self.start + SPIKE_KEY).tolist())
             if t + 1 >= p.learn_start:
                 self._send_partial(core)
-        key = (self.train, window)
-        step_phases = self._costs.get(key)
-        if step_phases is None:
-            step_phases = self._costs[key] = step_cost_table(p, self.n, *key).priced(core).phases()
-        core.charge_phases(*step_phases)
+        core.charge_phases(*self.step_phases(core, self.train, window))
+
+    def step_phases(self, core: Core, train: bool, window: bool) -> tuple[tuple[tuple[str, float], ...], float]:
+        """One step's fixed costs on this core, merged per phase (``step_cost_table``; cached)."""
+        key = (train, window)
+        phases = self._costs.get(key)
+        if phases is None:
+            phases = self._costs[key] = step_cost_table(self.p, self.n, train, window).priced(core).phases()
+        return phases
+
+    # ---- what the counted kernel runs itself (s2sim/counted/cue.py) -----------------------------------------
+    def plain_step(self) -> bool:
+        """The next timer callback would run the program's next step (``step``: its own count, which lags the
+        timer's after a dropped tick), and that step lies before the learning window and waits for nothing:
+        its input chunk is in, nothing is in flight or computed early, it sends no partial readout and issues
+        at most the next chunk's prefetch (what the counted kernel times; ``counted_steps``). A trial's first
+        step (the root's label DMA) and the window's steps (partials, error) are not plain."""
+        step = self.step
+        s, t = divmod(step, self.tps)
+        if self.waiting or not 0 <= s - self.dram_base < self.dram_samples:
+            return False
+        if t == 0 or t + 1 >= self.p.learn_start or t >= self.T - 1:
+            return False
+        gid = self._chunk_of(step)[0]
+        return self.slot_chunk[gid & 1] == gid and self.chunk_dma < 0 and self.pending[self.k] is None
+
+    @staticmethod
+    def counted_steps(cores: list[CueEpropCore], tick: int) -> tuple[list[np.ndarray], list, list[int]]:
+        """``on_timer`` of timer tick ``tick`` on every member (``cores``, in member order, each at the same
+        ``plain_step``) without the core: each one's prefetch request (name, start, count, destination; None:
+        none), then the step's numerics (every member at once, as the first ``run_tick`` computes them when
+        the timers fire in PE order: ``CueGroup.run_all_now``). Returns each core's fired neurons (own indices), prefetch request and
+        synaptic events (the forward pass's input events × neurons). The caller files the spikes
+        (``counted_spikes_in``) and lands the prefetched data."""
+        step = cores[0].step
+        requests = []
+        for fw in cores:
+            fw.cur_step, fw.trigger_tick = step, tick
+            fw.step = step + 1
+            gid, f = fw._chunk_of(step)
+            request = None
+            if f == 0 and (gid + 1) % fw.n_chunks:
+                request = fw._prefetch_request(gid + 1)
+            requests.append(request)
+        g = cores[0].group
+        t = step % cores[0].tps
+        g.run_all_now(step)
+        fired, synapses = [], []
+        for fw in cores:
+            own = g.fired[fw.k]
+            if fw.record_raster:
+                fw.raster[t + 1] = fw.z
+            fired.append(own)
+            synapses.append(g.events[fw.k] * fw.n)
+        return fired, requests, synapses
+
+    def _prefetch_request(self, gid: int) -> tuple | None:
+        """``_fetch`` of chunk ``gid`` without the core: the DMA it would queue, marked in flight (None: none)."""
+        s, c = divmod(gid, self.n_chunks)
+        idx = s - self.dram_base
+        if not 0 <= idx < self.dram_samples or self.chunk_dma >= 0 or self.slot_chunk[gid & 1] == gid:
+            return None
+        t0 = c * self.chunk
+        frames = min(self.chunk, self.T - t0)
+        n_in = self.p.n_in
+        self.chunk_dma = gid
+        return "cue_x", (idx * self.T + t0) * n_in, frames * n_in, self.x_ring[gid & 1, :frames].reshape(-1)
+
+    @staticmethod
+    def counted_spikes_in(cores: list[CueEpropCore], fired: list[np.ndarray]) -> None:
+        """Every core's spikes of one plain step reaching every member (the routes send each spike to all PEs),
+        filed for the next step as ``on_packet`` files them (nothing is computed early)."""
+        g = cores[0].group
+        slot = (cores[0].cur_step + 1) & 1
+        for fw, own in zip(cores, fired):
+            if len(own):
+                g.spike_buffers[:, slot, own + fw.start] = 1
 
     def _send_partial(self, core: Core) -> None:
         if self.root:
@@ -253,7 +332,7 @@ class CueEpropCore(Firmware):
             if self.pending[self.k] is not None:
                 self.group.ticks.input_changed(self.k, self.cur_step + 1)
             self.spike_buffers[(self.cur_step + 1) & 1, key - SPIKE_KEY] = 1  # z[t+1], used at the next step
-            core.charge("comms", int_alu=3, store=1)
+            core.charge_cycles("comms", self._rx_cycles)
         elif typ == PART_KEY:
             self.vo_parts[(key >> 8) & 0xFFF, key & 0xFF] = payload
             core.charge("reduce", int_alu=4, store=1)

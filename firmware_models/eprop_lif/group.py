@@ -138,6 +138,22 @@ class CueGroup:
             for k in members:
                 self._step(slice(k, k + 1), [k], step, save)
 
+    def run_all_now(self, step: int) -> None:
+        """Every member's PE runs ``step`` now, nothing computed early (the counted kernel's plain step): the
+        computation ``TickGroup.run_tick`` makes for the first member, without the copy that lets an early
+        result be undone (nothing can change the step's inputs before the others run it), and its bookkeeping."""
+        ticks = self.ticks
+        members = ticks.all_members
+        if ticks.grouped:
+            self._step(slice(None), members, step, False)
+            ticks.updates += 1
+        else:
+            for k in members:
+                self._step(slice(k, k + 1), [k], step, False)
+            ticks.updates += self.G
+        for k in members:
+            ticks.ran[k] = step
+
     def restore(self, member: int, step: int) -> None:
         for name in self._saved[member]:
             self.state[name][member] = self._before[name][member]

@@ -4,7 +4,7 @@ for whatever the loop does not model (docs/simulation-model.md, "The counted ker
 
 ``engine.CountedEngine`` drives windows, guards and falls back; ``lif.LifModel`` turns the LIF
 family's loaded programs into arrays, ``eprop.EpropModel`` the e-prop family's (whose numerics run
-first, by the firmware's own step); ``loop.run_window`` is the compiled loop.
+first, by the firmware's own step), ``cue.CueModel`` cue accumulation's (the same way); ``loop.run_window`` is the compiled loop.
 """
 from __future__ import annotations
 

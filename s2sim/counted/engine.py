@@ -39,8 +39,20 @@ EPS_NS = 1e-9
 
 def _model_of(chip) -> LifModel:
     """The arrays of the loaded family (``NotModelled`` if the counted kernel does not cover it)."""
+    from .cue import CueModel, is_cue
     from .eprop import EpropModel, is_eprop
+    if is_cue(chip):
+        return CueModel(chip)
     return EpropModel(chip) if is_eprop(chip) else LifModel(chip)
+
+
+def _step_extras(model, n: int, U: int) -> tuple:
+    """What only some families' steps have (cue accumulation, ``CueModel.step_extras``): a table charged
+    after the sends, one handler per packet, the step's synaptic events; by default none of them."""
+    extras = getattr(model, "step_extras", None)
+    if extras is not None:
+        return extras(n)
+    return np.full(U, -1, np.int64), np.zeros(U, bool), np.zeros((n, U), np.int64)
 
 
 class CountedEngine:
@@ -257,7 +269,7 @@ class CountedEngine:
         if done == 0:
             model.restore(saved)
             return t, reason
-        if reason not in (OK, R_UNMODELLED):
+        if reason != OK and done < out["numerics_ticks"]:  # the loop stopped before the numerics did
             model.restore(saved)
             if done == 0:
                 return t, reason
@@ -322,10 +334,11 @@ class CountedEngine:
             pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
             machine, dma_address, dma_nbytes, hw.dma_issue_cycles, hw.dma_setup_cycles,
             model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
-            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns)
+            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns,
+            *_step_extras(model, n, U))
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
-        return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
+        return {"ticks": int(ticks), "reason": int(reason), "numerics_ticks": n, "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
                 "link_free": link_free,
                 "link_before": link_before, "pre_free": pre_free, "tx_free": tx_free, "last_send": last_send,
                 "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,

@@ -63,7 +63,15 @@ def _charge_table(table, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t
     """Charge every line of ``table`` (``PricedTable.charge``): returns the cycles added, in order
     (``ExecutionContext.add_cycles``), adds each line to the row's phase and books kernel lines'
     bracket deltas (``ExecutionContext.book_bracket``)."""
-    total = 0.0
+    return _charge_lines(0.0, table, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom, t_low,
+                         t_high, t_kern, row_ph, row_seen, brk, brk_seen)
+
+
+@njit(cache=True)
+def _charge_lines(total, table, counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom, t_low, t_high,
+                  t_kern, row_ph, row_seen, brk, brk_seen):
+    """``_charge_table`` onto a body's cycles so far (``total``): each line added to them in turn, as the
+    firmware's calls in a row add to ``ExecutionContext.cycles``; returns the new total."""
     for li in range(ln_table.shape[0]):
         if ln_table[li] != table:
             continue
@@ -121,8 +129,14 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                pre_free, tx_free, last_send,
                done, ph, seen, pin, pout, fired_out, fired_ptr, cnt, busy, brk, brk_seen, machine,
                dma_address, dma_nbytes, dma_issue_cycles, dma_setup_cycles, dma_ph,
-               dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns):
+               dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns,
+               timer_post, per_packet, step_synapses):
     """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
+
+    A precomputed unit with a ``timer_post`` table (cue accumulation; -1: none) charges its timer table
+    line by line after its DMA issue (``counts``' synapses: ``step_synapses[tick, unit]``), sends, then
+    charges ``timer_post`` as one sum (``charge_phases``); a unit with ``per_packet`` runs one
+    pre-emptive handler per packet (``PE._run_packet_handlers``) instead of one per burst.
 
     State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
     in place; per-tick outputs are indexed [tick, unit]. On a non-zero reason the arrays hold that
@@ -177,8 +191,15 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     row_ph[dma_ph] += issue
                     row_seen[dma_ph] = True
                     dma_at[u] = s + issue * npc[u]
-                cycles = issue + _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per,
-                                               t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
+                if timer_post[u] >= 0:  # the firmware's calls in a row, after the DMA issue
+                    counts[C_SYNAPSES] = step_synapses[t, u]
+                    cycles = _charge_lines(issue, timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr,
+                                           t_per, t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u],
+                                           brk_seen[u])
+                else:  # one ``charge_phases``
+                    cycles = issue + _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr,
+                                                   t_per, t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u],
+                                                   brk_seen[u])
                 k = a1 - a0
                 for i in range(a0, a1):
                     fired_out[nf] = src_fired[i]
@@ -263,6 +284,9 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 pout[t, u] = k
                 if r_dropped[r]:
                     return t, R_DROP
+            if kind[u] == K_PRECOMPUTED and timer_post[u] >= 0:  # the step's fixed costs, after its sends
+                cycles += _charge_table(timer_post[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k,
+                                        t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
             end = s + cycles * npc[u]
             if not (end < bound - eps):
                 return t, R_TIMER
@@ -399,6 +423,31 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 running = first < end
                 k0 = fired_ptr[t * U + src]
                 n = b_n[src]
+                if per_packet[u]:  # one pre-emptive handler per packet, each at its arrival (``Preemption.book``)
+                    cnt[u, 2] += n  # packets_received
+                    pin[t, u] += n
+                    counts[C_SPIKES] = 1
+                    step = (last - first) / (n - 1) if n > 1 else 0.0
+                    for i in range(n):
+                        arrival = first + i * step
+                        st = arrival if arrival > free_u else free_u
+                        cycles = _charge_table(syn_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per,
+                                               t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u],
+                                               brk_seen[u]) + irq_cycles
+                        row_ph[irq_ph] += irq_cycles
+                        row_seen[irq_ph] = True
+                        e = st + cycles * npc[u]
+                        free_u = e
+                        if running and st < end:
+                            end = end + (e - st)
+                        busy[u] += cycles
+                        cnt[u, 0] += 1  # callbacks
+                        dn = e - s
+                        if dn > done[t, u]:
+                            done[t, u] = dn
+                    if not (free_u < bound - eps):
+                        return t, R_HANDLER
+                    continue
                 synapses = 0
                 if kind[u] == K_PRECOMPUTED:  # its numerics ran first: the handler only charges n spikes
                     counts[C_SPIKES] = n
