@@ -54,9 +54,9 @@ class HistoryOverflow(RuntimeError):
     """A PE's spike-history buffer is full (raise mapping.history_spikes_per_neuron)."""
 
 
-def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
-    """Cycles of a layer PE of ``n`` neurons: compiled kernels (firmware_models/eventprop/kernels) plus
-    their call overheads, by what they scale with."""
+def layer_cost_tables(n: int, n_in: int, output_shaping: bool) -> dict[str, CostTable]:
+    """Cycles of a layer PE of ``n`` neurons and ``n_in`` inputs: compiled kernels
+    (firmware_models/eventprop/kernels) plus their call overheads, by what they scale with."""
     backward = [kernel_line("backward", "eventprop_adjoint_step", iterations=n),
                 op_line("backward", int_alu=18, branch=1),  # the call
                 op_line("backward", "own_spikes", fdiv=1, fadd=3, load=4, loop=1)]  # the jumps
@@ -68,6 +68,8 @@ def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
     errors = [kernel_line("backward", "eventprop_error_out", "input_spikes", n),
               op_line("backward", "input_spikes", int_alu=8, loop=1)]
     return {
+        # a batch's first tick: zero the neuron state, histories, buffers and the accumulator
+        "batch_start": CostTable(op_line("forward", store=6 * n + n * n_in, loop=n)),
         # compiled eventprop_receive_spike per spike: record (step, index), then the column add (W
         # [post][pre]: stride n_in); its call overhead is 22 cycles (calibration.json)
         "receive_spikes": CostTable(kernel_line("forward", "eventprop_receive_spike", "spikes", n),
@@ -78,6 +80,27 @@ def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
                                   op_line("forward", int_alu=13, branch=1)),
         "backward_step": CostTable(*backward),
         "error_events": CostTable(*errors),
+        # error events in: the compiled eventprop_error_in per event, and its call
+        "receive_errors": CostTable(kernel_line("backward", "eventprop_error_in", "packets"),
+                                    op_line("backward", int_alu=5, branch=1)),
+        # output layer: dL/dt (and shaping weights) from the loss PE stored per event
+        "receive_loss": CostTable(op_line("loss", "packets", store=1, int_alu=3)),
+    }
+
+
+#: an injector's tick: a read pointer walks the sorted event list, one compare per tick plus one per
+#: event sent
+INJECT_COSTS = CostTable(op_line("forward", load=1, int_alu=1, branch=1),
+                         op_line("forward", "spikes", load=2, int_alu=2, branch=1, loop=1))
+
+
+def loss_cost_tables(n: int) -> dict[str, CostTable]:
+    """Cycles of a loss PE for ``n`` outputs."""
+    return {
+        "batch_start": CostTable(op_line("loss", store=n)),  # first-spike steps back to "silent"
+        "receive_spikes": CostTable(op_line("loss", "spikes", load=2, int_alu=4, store=1, branch=1)),
+        # softmax over first-spike steps, its log, the regulariser, dL/dt of every output
+        "loss": CostTable(op_line("loss", expf=2 * n + 1, logf=1, fdiv=n + 1, fadd=3 * n, fmul=3 * n, loop=n)),
     }
 
 
@@ -550,6 +573,7 @@ class InjectorCore(Firmware):
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("spike_events", 4 * self.capacity, "state")
+        self.costs = INJECT_COSTS.priced(core)
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
@@ -557,9 +581,8 @@ class InjectorCore(Firmware):
         if phi >= self.c.n_steps:
             return
         lo, hi = self._at_step[phi], self._at_step[phi + 1]
-        # a read pointer walks the sorted event list: one compare per tick plus one per event sent
         m = hi - lo
-        core.charge("forward", load=1 + 2 * m, int_alu=1 + 2 * m, branch=1 + m, loop=m)
+        self.costs.charge(spikes=m)
         if m:
             base = core.pe_id << SPIKE_SHIFT
             core.send_mc_many([base | i for i in self.ev_chan[lo:hi].tolist()])
@@ -598,7 +621,7 @@ class LayerCore(Firmware):
         self.err_keys = [[own | (sl << SLICE_SHIFT) | (i - start) for start, stop, sl in self.err_route
                           if start <= i < stop] for i in range(n_in)]
         self.costs = {name: table.priced(core) for name, table in
-                      layer_cost_tables(n, g.is_output and bool(g.c.shape_weight)).items()}
+                      layer_cost_tables(n, n_in, g.is_output and bool(g.c.shape_weight)).items()}
         core.set_timer(self.tick_ns)
 
     # forward spikes and backward errors arrive here
@@ -625,11 +648,10 @@ class LayerCore(Firmware):
                 shape = (ek & SHAPE_FLAG) != 0
                 g.gloss[self.m, local[~shape]] = vals[~shape]
                 g.shape[self.m, local[shape]] = vals[shape]
-                core.charge("loss", store=len(ek), int_alu=3 * len(ek))
+                self.costs["receive_loss"].charge(packets=len(ek))
             else:
                 g.record_error(self.m, core.tick, local, vals)
-                core.kernel("backward", "eventprop_error_in", len(ek))
-                core.charge("backward", int_alu=5, branch=1)  # the call
+                self.costs["receive_errors"].charge(packets=len(ek))
 
     def on_timer(self, core: Core, tick: int) -> None:
         g, c = self.g, self.g.c
@@ -637,7 +659,7 @@ class LayerCore(Firmware):
         phi = tick % c.ticks_per_batch
         n, n_in = g.n, g.n_in
         if phi == 0:
-            core.charge("forward", store=6 * n + n * n_in, loop=n)
+            self.costs["batch_start"].charge()
         if phi < T:
             out = g.step(self.m, tick)
             if phi == 0:
@@ -698,6 +720,7 @@ class LossCore(Firmware):
     def on_start(self, core: Core) -> None:
         core.sram.reserve("first_spikes", 4 * self.g.n, "state")
         core.sram.reserve("loss_out", 4 * self.g.n + 8, "state")
+        self.costs = {name: table.priced(core) for name, table in loss_cost_tables(self.g.n).items()}
         core.set_timer(self.tick_ns)
 
     def on_packet(self, core: Core, key: int, payload) -> None:
@@ -709,8 +732,7 @@ class LossCore(Firmware):
         for k in keys:
             j = self.pre_base[int(k) >> SPIKE_SHIFT] + (int(k) & 0xFFFF)
             g.first[self.m, j] = min(g.first[self.m, j], phi)
-        core.charge("loss", load=2 * len(keys), int_alu=4 * len(keys), store=len(keys),
-                    branch=len(keys))
+        self.costs["receive_spikes"].charge(spikes=len(keys))
 
     def on_timer(self, core: Core, tick: int) -> None:
         g, c = self.g, self.g.c
@@ -718,13 +740,12 @@ class LossCore(Firmware):
         phi = tick % c.ticks_per_batch
         if phi == 0:
             g.first[self.m] = T
-            core.charge("loss", store=g.n)
+            self.costs["batch_start"].charge()
             return
         if phi != T or not g.active[self.m]:
             return
         g.compute(tick, self.m)
-        N = g.n
-        core.charge("loss", expf=2 * N + 1, logf=1, fdiv=N + 1, fadd=3 * N, fmul=3 * N, loop=N)
+        self.costs["loss"].charge()
         for j in np.flatnonzero(g.first[self.m] < T - 1):
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
