@@ -305,6 +305,7 @@ class CountedEngine:
         dma_address, dma_nbytes = model.dma_requests(n)
         hw = chip.p
         dram_free = np.asarray(chip.dram.channel_free_ns, float)
+        tu_table, tu_counts, tu_route = model.tick_costs(n)
         from .loop import run_window  # (numba: imported when a window is first counted)
         c = model.costs
         ticks, reason = run_window(
@@ -322,7 +323,8 @@ class CountedEngine:
             pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
             machine, dma_address, dma_nbytes, hw.dma_issue_cycles, hw.dma_setup_cycles,
             model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
-            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns)
+            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns,
+            tu_table, tu_counts, tu_route, model.j_table)
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
