@@ -50,6 +50,26 @@ LOCAL_MASK = (1 << SLICE_SHIFT) - 1
 DlDtHook = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
+#: what a callback's numerics leave for the core to do: the cost tables it charges, in order, each with
+#: its counts, then the keys it sends and their payloads (None: payload-free), in order
+Work = tuple[list[tuple[str, dict]], list[int], list | None]
+NO_WORK: Work = ([], [], None)
+
+
+def do_work(core: Core, costs: dict, work: Work) -> None:
+    """Charge ``work``'s tables (line by line, in order), then send its packets back to back."""
+    charges, keys, payloads = work
+    for name, counts in charges:
+        costs[name].charge(**counts)
+    if not keys:
+        return
+    if payloads is None:
+        core.send_mc_many(keys)
+    else:
+        for key, payload in zip(keys, payloads):
+            core.send_mc(key, payload)
+
+
 class HistoryOverflow(RuntimeError):
     """A PE's spike-history buffer is full (raise mapping.history_spikes_per_neuron)."""
 
@@ -573,20 +593,26 @@ class InjectorCore(Firmware):
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("spike_events", 4 * self.capacity, "state")
-        self.costs = INJECT_COSTS.priced(core)
+        self.pe_id = core.pe_id
+        self.costs = {"inject": INJECT_COSTS.priced(core)}
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
+        do_work(core, self.costs, self.tick_work(tick))
+
+    def tick_work(self, tick: int) -> Work:
+        """The tick without the core (the counted kernel calls it too): the step's events as packets."""
         phi = tick % self.c.ticks_per_batch
         if phi >= self.c.n_steps:
-            return
+            return NO_WORK
         lo, hi = self._at_step[phi], self._at_step[phi + 1]
         m = hi - lo
-        self.costs.charge(spikes=m)
+        keys = []
         if m:
-            base = core.pe_id << SPIKE_SHIFT
-            core.send_mc_many([base | i for i in self.ev_chan[lo:hi].tolist()])
+            base = self.pe_id << SPIKE_SHIFT
+            keys = [base | i for i in self.ev_chan[lo:hi].tolist()]
             self.cnt.spike_packets += m
+        return [("inject", {"spikes": m})], keys, None
 
 
 class LayerCore(Firmware):
@@ -617,6 +643,7 @@ class LayerCore(Firmware):
         if g.is_output:
             sr.reserve("loss_error", 4 * n + 2 * n, "state")
         # the keys of the error event for presynaptic neuron i (the slice that owns it, its local index)
+        self.pe_id = core.pe_id
         own = ERR_FLAG | (core.pe_id << SPIKE_SHIFT)
         self.err_keys = [[own | (sl << SLICE_SHIFT) | (i - start) for start, stop, sl in self.err_route
                           if start <= i < stop] for i in range(n_in)]
@@ -629,14 +656,22 @@ class LayerCore(Firmware):
         self.on_packet_burst(core, [key], [payload])
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        for name, counts in self.take_packets(core.tick, keys, payloads):
+            self.costs[name].charge(**counts)
+
+    def take_packets(self, tick: int, keys, payloads) -> list[tuple[str, dict]]:
+        """The handler without the core (the counted kernel calls it too): spikes into the next tick's
+        input buffer and history, error events into the next tick's error buffer, dL/dt from the loss
+        PE; returns the cost tables to charge, in order, with their counts."""
         g, c = self.g, self.g.c
-        phi = core.tick % c.ticks_per_batch
+        phi = tick % c.ticks_per_batch
+        charges = []
         spikes = [k for k in keys if not k & ERR_FLAG]
         if spikes:
             pre_base = self.pre_base
             idx = sorted(pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in spikes)
-            g.record_input(self.m, core.tick, phi, np.array(idx, np.int64))
-            self.costs["receive_spikes"].charge(spikes=len(spikes))
+            g.record_input(self.m, tick, phi, np.array(idx, np.int64))
+            charges.append(("receive_spikes", {"spikes": len(spikes)}))
         if len(spikes) < len(keys):
             errors = [(k, p) for k, p in zip(keys, payloads) if k & ERR_FLAG]
             ek = np.array([k for k, _ in errors], np.int64)
@@ -644,49 +679,25 @@ class LayerCore(Firmware):
             local = ek & LOCAL_MASK
             if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
                 if g.ticks.pending[self.m] is not None:  # the first adjoint tick reads them
-                    g.ticks.input_changed(self.m, core.tick + 1)
+                    g.ticks.input_changed(self.m, tick + 1)
                 shape = (ek & SHAPE_FLAG) != 0
                 g.gloss[self.m, local[~shape]] = vals[~shape]
                 g.shape[self.m, local[shape]] = vals[shape]
-                self.costs["receive_loss"].charge(packets=len(ek))
+                charges.append(("receive_loss", {"packets": len(ek)}))
             else:
-                g.record_error(self.m, core.tick, local, vals)
-                self.costs["receive_errors"].charge(packets=len(ek))
+                g.record_error(self.m, tick, local, vals)
+                charges.append(("receive_errors", {"packets": len(ek)}))
+        return charges
 
     def on_timer(self, core: Core, tick: int) -> None:
         g, c = self.g, self.g.c
         T = c.n_steps
         phi = tick % c.ticks_per_batch
         n, n_in = g.n, g.n_in
-        if phi == 0:
-            self.costs["batch_start"].charge()
-        if phi < T:
-            out = g.step(self.m, tick)
-            if phi == 0:
-                return
-            fired = out["fired_by"][self.m]
-            self.costs["forward_step"].charge(spikes=len(fired))
-            if fired:
-                base = core.pe_id << SPIKE_SHIFT
-                core.send_mc_many([base | j for j in fired])
-                self.cnt.spike_packets += len(fired)
-        elif T < phi < 2 * T:
-            out = g.step(self.m, tick)
-            ii = out["in_by"][self.m]
-            n_own = out["n_own_by"][self.m]
-            self.costs["backward_step"].charge(own_spikes=n_own, input_spikes=len(ii))
-            if out["errs"] is not None and len(ii):
-                vals = out["errs_by"][self.m]
-                self.costs["error_events"].charge(input_spikes=len(ii))
-                err_keys = self.err_keys
-                sent = 0
-                for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
-                    for key in err_keys[i]:
-                        core.send_mc(key, v)
-                    sent += len(err_keys[i])
-                self.cnt.error_packets += sent
-        if not (phi < T or T < phi < 2 * T):
-            g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
+        if phi < 2 * T:
+            do_work(core, self.costs, self.tick_work(tick))
+            return
+        g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
         if phi == 2 * T:  # reduce: gradient accumulator -> DRAM
             size = n * n_in
             if g.silent_acc:  # silent-neuron rule: count input spikes, add to silent rows
@@ -704,6 +715,39 @@ class LayerCore(Firmware):
             core.dma_read(2, self.dram_w, g.start * n_in, size, g.W[self.m])
             core.charge("comms", int_alu=8)
 
+    def tick_work(self, tick: int) -> Work:
+        """A forward, loss or backward tick without the core (the counted kernel calls it too)."""
+        g, c = self.g, self.g.c
+        T = c.n_steps
+        phi = tick % c.ticks_per_batch
+        if phi == T:
+            g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
+            return NO_WORK
+        out = g.step(self.m, tick)
+        if phi == 0:
+            return [("batch_start", {})], [], None
+        if phi < T:
+            fired = out["fired_by"][self.m]
+            keys = []
+            if fired:
+                base = self.pe_id << SPIKE_SHIFT
+                keys = [base | j for j in fired]
+                self.cnt.spike_packets += len(fired)
+            return [("forward_step", {"spikes": len(fired)})], keys, None
+        ii = out["in_by"][self.m]
+        charges = [("backward_step", {"own_spikes": out["n_own_by"][self.m], "input_spikes": len(ii)})]
+        keys, payloads = [], []
+        if out["errs"] is not None and len(ii):
+            vals = out["errs_by"][self.m]
+            charges.append(("error_events", {"input_spikes": len(ii)}))
+            err_keys = self.err_keys
+            for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
+                for key in err_keys[i]:
+                    keys.append(key)
+                    payloads.append(v)
+            self.cnt.error_packets += len(keys)
+        return charges, keys, payloads
+
     def on_dma_done(self, core: Core, tag: int) -> None:
         core.charge("comms", int_alu=4)
 
@@ -720,6 +764,7 @@ class LossCore(Firmware):
     def on_start(self, core: Core) -> None:
         core.sram.reserve("first_spikes", 4 * self.g.n, "state")
         core.sram.reserve("loss_out", 4 * self.g.n + 8, "state")
+        self.pe_id = core.pe_id
         self.costs = {name: table.priced(core) for name, table in loss_cost_tables(self.g.n).items()}
         core.set_timer(self.tick_ns)
 
@@ -727,38 +772,47 @@ class LossCore(Firmware):
         self.on_packet_burst(core, [key], [payload])
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        for name, counts in self.take_packets(core.tick, keys, payloads):
+            self.costs[name].charge(**counts)
+
+    def take_packets(self, tick: int, keys, payloads) -> list[tuple[str, dict]]:
+        """The handler without the core (the counted kernel calls it too): first-spike steps."""
         g = self.g
-        phi = core.tick % g.c.ticks_per_batch
+        phi = tick % g.c.ticks_per_batch
         for k in keys:
             j = self.pre_base[int(k) >> SPIKE_SHIFT] + (int(k) & 0xFFFF)
             g.first[self.m, j] = min(g.first[self.m, j], phi)
-        self.costs["receive_spikes"].charge(spikes=len(keys))
+        return [("receive_spikes", {"spikes": len(keys)})]
 
     def on_timer(self, core: Core, tick: int) -> None:
+        do_work(core, self.costs, self.tick_work(tick))
+
+    def tick_work(self, tick: int) -> Work:
+        """The tick without the core (the counted kernel calls it too)."""
         g, c = self.g, self.g.c
         T = c.n_steps
         phi = tick % c.ticks_per_batch
         if phi == 0:
             g.first[self.m] = T
-            self.costs["batch_start"].charge()
-            return
+            return [("batch_start", {})], [], None
         if phi != T or not g.active[self.m]:
-            return
+            return NO_WORK
         g.compute(tick, self.m)
-        self.costs["loss"].charge()
+        keys, payloads = [], []
         for j in np.flatnonzero(g.first[self.m] < T - 1):
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
-                    core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
-                                 | int(j - start), F32(g.grad[self.m, j]))
-                    self.cnt.loss_packets += 1
+                    keys.append(ERR_FLAG | (self.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT) | int(j - start))
+                    payloads.append(F32(g.grad[self.m, j]))
         if c.shape_weight:  # loss shaping: the label neuron's weight, also when it is silent
             j = int(g.labels[self.m])
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
-                    core.send_mc(ERR_FLAG | SHAPE_FLAG | (core.pe_id << SPIKE_SHIFT)
-                                 | (sl << SLICE_SHIFT) | int(j - start), F32(c.shape_weight))
-                    self.cnt.loss_packets += 1
+                    keys.append(ERR_FLAG | SHAPE_FLAG | (self.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
+                                | int(j - start))
+                    payloads.append(F32(c.shape_weight))
+        self.cnt.loss_packets += len(keys)
+        return [("loss", {})], keys, payloads
 
 
 class RootCore(Firmware):
