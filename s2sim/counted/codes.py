@@ -6,7 +6,8 @@ REASONS = ("ok", "timer callback ran into the next tick", "handler ran into the 
            "packet arrived in the next tick", "TX queue full", "send loop split (gap between sends)",
            "packet dropped (no route or no program)", "packet to a PE the counted kernel does not model",
            "event at the same instant as another (order not modelled)",
-           "a tick the loop does not model (e-prop: the learning tick, a step waiting for its input, a DMA on a call's first tick)")
+           "a tick the loop does not model (e-prop: the learning tick, a step waiting for its input, a DMA on a call's first tick; "
+           "EventProp: the reduce, root and weight ticks)")
 OK, R_TIMER, R_HANDLER, R_ARRIVAL, R_TX, R_GAP, R_DROP, R_DEST, R_TIE, R_UNMODELLED = range(len(REASONS))
 
 # count ids a cost line scales with (0: once per call)

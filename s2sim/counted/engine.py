@@ -40,6 +40,9 @@ EPS_NS = 1e-9
 def _model_of(chip) -> LifModel:
     """The arrays of the loaded family (``NotModelled`` if the counted kernel does not cover it)."""
     from .eprop import EpropModel, is_eprop
+    from .eventprop import EventpropModel, is_eventprop
+    if is_eventprop(chip):
+        return EventpropModel(chip)
     return EpropModel(chip) if is_eprop(chip) else LifModel(chip)
 
 
