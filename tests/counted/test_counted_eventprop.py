@@ -40,13 +40,16 @@ def small_params(**changes):
 
 
 def train(kernel: str, p=None, batches: int = 3, **kwargs):
-    """``batches`` training batches: (timing results, weights, [(loss, first-spike steps)] per batch, kernel report)."""
+    """``batches`` training batches: (timing results, weights, [(loss, first-spike steps)] per batch, kernel report,
+    the firmware's packet counts and group computations)."""
     p = p or small_params()
     net, (times, y) = chip_network(kernel, p, **kwargs)
     B, out = p.batch, []
     for k in range(batches):
         out.append(net.run_batch(times[k * B:(k + 1) * B], y[k * B:(k + 1) * B]))
-    return tf.timing_results(net.sim), [w.copy() for w in net.weights], out, net.sim.machine.kernel_report()
+    counts = (net.cnt.spike_packets, net.cnt.error_packets, net.cnt.loss_packets,
+              [gs[0].ticks.updates for gs in net.slice_groups.values()])
+    return tf.timing_results(net.sim), [w.copy() for w in net.weights], out, net.sim.machine.kernel_report(), counts
 
 
 def counter_total(results: dict, name: str) -> int:
@@ -60,6 +63,7 @@ def assert_same_training(exact, counted):
     for (loss_a, first_a), (loss_b, first_b) in zip(exact[2], counted[2]):
         np.testing.assert_array_equal(loss_a, loss_b)
         np.testing.assert_array_equal(first_a, first_b)
+    assert exact[4] == counted[4]  # packets the firmware counted (the summary's), group computations
 
 
 def test_forward_loss_and_backward_ticks_are_counted_and_training_stays_the_exact_kernels_bit_for_bit():
