@@ -302,6 +302,46 @@ class LayerGroup:
         np.add.at(self.err[(tick + 1) & 1, copy], local, values)
 
     # -- per tick, once for all copies in step --
+    # -- the counted kernel: every copy's packets of one tick at once (the same numerics as each copy's
+    #    handler under the nominal schedule: tests/counted/test_counted_eventprop.py holds them equal) --
+    def record_inputs(self, tick: int, step: int, rows: np.ndarray, idx: np.ndarray) -> None:
+        """``record_input`` of every copy in ``rows`` (ascending; each copy's ``idx`` ascending) at once."""
+        self.sin[(tick + 1) & 1, rows, idx] = 1.0
+        pos = self._append_slots(rows, self.hicount, self.Hin, "input spike history")
+        self.hi_step[rows, pos] = step
+        self.hi_idx[rows, pos] = idx
+        self.max_in_hist = max(self.max_in_hist, int(self.hicount[rows].max()))
+
+    def take_loss(self, rows: np.ndarray, local: np.ndarray, values: np.ndarray) -> None:
+        """The output layer's handler of the loss PEs' dL/dt, every copy at once (without loss shaping)."""
+        self.gloss[rows, local] = values
+
+    def record_errors(self, tick: int, rows: np.ndarray, local: np.ndarray, values: np.ndarray) -> None:
+        """``record_error`` of every copy in ``rows`` at once (one event per (copy, index): the adds are the same)."""
+        np.add.at(self.err[(tick + 1) & 1], (rows, local), values)
+
+    def counted_tick(self, tick: int) -> dict:
+        """Every copy's PE runs ``tick`` (``LayerCore.tick_work`` of each, without the packets' keys): what each
+        charges and sends, as arrays over the copies."""
+        c = self.c
+        T, phi = c.n_steps, tick % c.ticks_per_batch
+        if phi == T:
+            self.ticks.passed_all(tick)
+            return {"kind": None}
+        self.ticks.run_tick_all(tick)
+        out = self.out
+        if phi == 0:
+            return {"kind": "batch_start"}
+        if phi < T:
+            cc, jj = np.nonzero(out["fired"])
+            return {"kind": "forward", "spikes": np.bincount(cc, minlength=self.C), "rows": cc, "idx": jj}
+        ci, ii = out["in_copy"], out["in_idx"]
+        inputs = np.bincount(ci, minlength=self.C)
+        res = {"kind": "backward", "own": np.asarray(out["n_own_by"]), "inputs": inputs, "errors": None}
+        if out["errs"] is not None and len(ci):
+            res["errors"] = (ci, ii, out["errs"])  # one event per input spike (one presynaptic slice)
+        return res
+
     def step(self, copy: int, tick: int) -> dict:
         """What copy's PE needs of ``tick`` (computed by the first copy to run it, for every copy in
         step; a copy that fell behind computes its own)."""
@@ -550,6 +590,20 @@ class LossGroup:
             loss, grad = self.dldt_hook(self.first[rows].copy(), self.labels[rows].copy(), self.c.n_steps)
         self.loss[copy] = np.asarray(loss, F32).reshape(-1)[0]
         self.grad[copy] = np.asarray(grad, F32).reshape(-1)
+
+    # -- the counted kernel: every copy's loss PE at once (``LossCore.tick_work``, ``take_packets``) --
+    def record_first(self, phi: int, rows: np.ndarray, idx: np.ndarray) -> None:
+        """First-spike steps of output spikes at step ``phi`` (one per (copy, neuron))."""
+        self.first[rows, idx] = np.minimum(self.first[rows, idx], phi)
+
+    def counted_loss(self, tick: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The loss tick of every active copy (each alone, as its PE runs it): (copies, outputs, dL/dt) of the
+        error events they send (first spike before the last step; without loss shaping)."""
+        T = self.c.n_steps
+        for copy in np.flatnonzero(self.active).tolist():
+            self.compute(tick, copy)
+        rows, idx = np.nonzero((self.first < T - 1) & self.active[:, None])
+        return rows, idx, self.grad[rows, idx].astype(F32)
 
 
 # ------------------------------------------------------------------------------ programs

@@ -50,8 +50,12 @@ def is_eventprop(chip) -> bool:
 class EventpropModel(LifModel):
     """The loaded EventProp programs of one chip as the loop's arrays; raises ``NotModelled`` if they are not."""
 
+    #: a tick's numerics for every copy at once (False: PE by PE, each PE's own ``tick_work``)
+    vectorised = True
+
     def __init__(self, chip):  # noqa: super().__init__ is the LIF family's: only the route and validity parts are shared
         from firmware_models.eventprop.firmware import ERR_FLAG, SLICE_SHIFT, SPIKE_SHIFT
+        self._err_flag = ERR_FLAG
         injector, layer, loss, root = eventprop_classes()
         self.chip = chip
         pes = chip.used_pes()
@@ -159,6 +163,69 @@ class EventpropModel(LifModel):
         for u, base, last, _ in self._keys:
             self.unit_routes[u].append((base, last, self.route_id[(u, base)]))
         self.tick_work = [getattr(fw, "tick_work", None) for fw in fws]
+        self._copies(injector, layer, loss)
+
+    def _copies(self, injector, layer, loss) -> None:
+        """Each role's units per copy (the groups' member order), checked against the routes: a copy's
+        spikes reach the next layer's (or its loss PE's) same copy, its errors the layer below's, its loss
+        PE's dL/dt its output layer's; the vectorised ticks rely on it."""
+        self.layer_groups.sort(key=lambda g: g.layer)
+        if len(self.loss_groups) != 1 or any(g.start != 0 for g in self.layer_groups):
+            raise NotModelled("EventProp with more than one loss group or a layer slice not at 0")
+        lg, C = self.loss_groups[0], self.loss_groups[0].C
+        by_role: dict = {}
+        for u, fw in enumerate(self.firmwares):
+            if type(fw) is layer:
+                by_role[(id(fw.g), fw.m)] = u
+            elif type(fw) is loss:
+                by_role[(id(lg), fw.m)] = u
+        try:
+            self.layer_units = [np.asarray([by_role[(id(g), m)] for m in range(C)], np.int64) for g in self.layer_groups]
+            self.loss_units = np.asarray([by_role[(id(lg), m)] for m in range(C)], np.int64)
+        except KeyError:
+            raise NotModelled("EventProp copies not all on this chip") from None
+        if any(g.C != C for g in self.layer_groups):
+            raise NotModelled("EventProp layer groups of different sizes")
+        injectors = {self.unit_routes[u][0][2]: u for u, fw in enumerate(self.firmwares) if type(fw) is injector}
+        inj_of_member = {}
+        for r, u in injectors.items():
+            reached = [self.unit_of[f.pe_id] for f in self.dests[r]]
+            if len(reached) != 1 or reached[0] not in self.layer_units[0]:
+                raise NotModelled("an EventProp injector not wired to one first-layer PE")
+            inj_of_member[int(np.flatnonzero(self.layer_units[0] == reached[0])[0])] = u
+        if sorted(inj_of_member) != list(range(C)):
+            raise NotModelled("EventProp copies without their injector")
+        self.inj_units = np.asarray([inj_of_member[m] for m in range(C)], np.int64)
+        self.injectors = [self.firmwares[u] for u in self.inj_units]
+
+        def route_to(u: int, err: bool, targets: np.ndarray) -> int:
+            for base, _, r in self.unit_routes[u]:
+                if bool(base & self._err_flag) == err:
+                    if [self.unit_of[f.pe_id] for f in self.dests[r]] != [targets]:
+                        raise NotModelled("EventProp routes not copy to copy")
+                    return r
+            raise NotModelled("an EventProp PE without its route")
+
+        L = len(self.layer_groups)
+        self.spike_route = [np.asarray([route_to(u, False, (self.layer_units[l + 1] if l + 1 < L else self.loss_units)[m])
+                                        for m, u in enumerate(units)], np.int64)
+                            for l, units in enumerate(self.layer_units)]
+        self.err_route = [None] + [np.asarray([route_to(u, True, self.layer_units[l - 1][m]) for m, u in enumerate(units)],
+                                              np.int64) for l, units in enumerate(self.layer_units) if l > 0]
+        self.loss_route = np.asarray([route_to(u, True, self.layer_units[-1][m]) for m, u in enumerate(self.loss_units)],
+                                     np.int64)
+        self.inj_route = np.asarray([self.unit_routes[u][0][2] for u in self.inj_units], np.int64)
+
+        def tids(units: np.ndarray, *names: str) -> np.ndarray:
+            return np.asarray([self.tick_table[u][names] for u in units], np.int64)
+
+        self.inj_tid = tids(self.inj_units, "inject")
+        self.start_tid = [tids(units, "batch_start") for units in self.layer_units]
+        self.forward_tid = [tids(units, "forward_step") for units in self.layer_units]
+        self.backward_tid = [tids(units, "backward_step") for units in self.layer_units]
+        self.errors_tid = [None] + [tids(units, "backward_step", "error_events") for units in self.layer_units[1:]]
+        self.loss_start_tid = tids(self.loss_units, "batch_start")
+        self.loss_tid = tids(self.loss_units, "loss")
 
     def _route_keys(self):
         for u, base, last, _ in self._keys:
@@ -180,18 +247,94 @@ class EventpropModel(LifModel):
         self.tu_counts = np.zeros((n_ticks, U, N_COUNTS))
         self.tu_route = np.full((n_ticks, U), -1, np.int64)
         done = 0
+        if self.vectorised:
+            self._load_events()
         for k in range(n_ticks):
             tick = t0 + k
             if not self.counts(tick):
                 break
-            self._tick(k, tick, sizes[k * U:(k + 1) * U])
+            (self._tick_all if self.vectorised else self._tick)(k, tick, sizes[k * U:(k + 1) * U])
             done = k + 1
         ptr = np.zeros(done * U + 1, np.int64)
         np.cumsum(sizes[:done * U], out=ptr[1:])
         return np.zeros(int(ptr[-1]), np.int64), ptr, done
 
+    def _load_events(self) -> None:
+        """The injectors' events (``InjectorCore.load_raster``: (step, channel) sorted by step) of every copy,
+        as arrays: the read pointer of each step per copy, and (copy, channel, step) of every event."""
+        injectors = self.injectors
+        self.inj_at = np.asarray([inj._at_step for inj in injectors], np.int64)
+        self.ev_copy = np.concatenate([np.full(len(inj.ev_step), m, np.int64) for m, inj in enumerate(injectors)])
+        self.ev_chan = np.concatenate([inj.ev_chan for inj in injectors]).astype(np.int64)
+        self.ev_step = np.concatenate([inj.ev_step for inj in injectors]).astype(np.int64)
+
+    def _tick_all(self, k: int, tick: int, sent: np.ndarray) -> None:
+        """One tick of every copy at once: the groups' own ticks (``LayerGroup.counted_tick``, the loss PEs'
+        ``LossGroup.counted_loss``) and their packets' handlers (``record_inputs``, ``record_errors``,
+        ``take_loss``, ``record_first``), the same numerics as each PE's ``tick_work`` and ``take_packets``
+        (``vectorised = False`` runs those: the tests hold the two equal); per PE what the loop charges and sends."""
+        from .codes import C_INPUT_SPIKES, C_OWN_SPIKES, C_SPIKES
+        table, counts, route = self.tu_table[k], self.tu_counts[k], self.tu_route[k]
+        c, cnt = self.c, self.cnt
+        T, phi = c.n_steps, tick % c.ticks_per_batch
+        lg = self.loss_groups[0]
+        events = None
+        if phi < T:  # the injectors: the events of step phi
+            u = self.inj_units
+            m = self.inj_at[:, phi + 1] - self.inj_at[:, phi]
+            table[u], counts[u, C_SPIKES], sent[u], route[u] = self.inj_tid, m, m, self.inj_route
+            cnt.spike_packets += int(m.sum())
+            at = np.flatnonzero(self.ev_step == phi)
+            if len(at):
+                order = np.lexsort((self.ev_chan[at], self.ev_copy[at]))  # each copy's channels ascending
+                events = self.ev_copy[at][order], self.ev_chan[at][order]
+        outs = [g.counted_tick(tick) for g in self.layer_groups]
+        loss_events = None
+        if phi == 0:
+            lg.first[...] = T
+            table[self.loss_units] = self.loss_start_tid
+        elif phi == T:
+            rows, idx, vals = lg.counted_loss(tick)
+            active = self.loss_units[lg.active]
+            table[active] = self.loss_tid[lg.active]
+            n = np.bincount(rows, minlength=lg.C)
+            sent[self.loss_units], route[self.loss_units] = n, self.loss_route
+            cnt.loss_packets += len(rows)
+            loss_events = rows, idx, vals
+        # the handlers (the nominal schedule: every packet of the tick in before the next)
+        L = len(self.layer_groups)
+        if events is not None:
+            self.layer_groups[0].record_inputs(tick, phi, *events)
+        for l, (g, out) in enumerate(zip(self.layer_groups, outs)):
+            units, kind = self.layer_units[l], out["kind"]
+            if kind == "batch_start":
+                table[units] = self.start_tid[l]
+            elif kind == "forward":
+                n = out["spikes"]
+                table[units], counts[units, C_SPIKES], sent[units], route[units] = self.forward_tid[l], n, n, self.spike_route[l]
+                cnt.spike_packets += int(n.sum())
+                if len(out["rows"]):
+                    if l + 1 < L:
+                        self.layer_groups[l + 1].record_inputs(tick, phi, out["rows"], out["idx"])
+                    else:
+                        lg.record_first(phi, out["rows"], out["idx"])
+            elif kind == "backward":
+                inputs = out["inputs"]
+                counts[units, C_OWN_SPIKES], counts[units, C_INPUT_SPIKES] = out["own"], inputs
+                if out["errors"] is None:
+                    table[units] = self.backward_tid[l]
+                else:
+                    ci, ii, errs = out["errors"]
+                    table[units] = np.where(inputs > 0, self.errors_tid[l], self.backward_tid[l])
+                    sent[units], route[units] = inputs, self.err_route[l]
+                    cnt.error_packets += len(ci)
+                    self.layer_groups[l - 1].record_errors(tick, ci, ii, errs)
+        if loss_events is not None and len(loss_events[0]):
+            self.layer_groups[-1].take_loss(*loss_events)
+
     def _tick(self, k: int, tick: int, sent: np.ndarray) -> None:
-        """One tick's numerics, and per PE what the loop charges and sends. What the static checks rule out
+        """One tick's numerics, and per PE what the loop charges and sends, PE by PE (the firmware's own
+        ``tick_work`` and ``take_packets``). What the static checks rule out
         (a PE charging tables in an order not declared, keys off its routes, two bursts reaching one PE)
         is a bug of this model, not a departure from the nominal schedule: it raises."""
         table, counts, route = self.tu_table[k], self.tu_counts[k], self.tu_route[k]

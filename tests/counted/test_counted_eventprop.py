@@ -66,7 +66,13 @@ def assert_same_training(exact, counted):
     assert exact[4] == counted[4]  # packets the firmware counted (the summary's), group computations
 
 
-def test_forward_loss_and_backward_ticks_are_counted_and_training_stays_the_exact_kernels_bit_for_bit():
+@pytest.mark.parametrize("vectorised", [True, False], ids=["all copies at once", "PE by PE"])
+def test_forward_loss_and_backward_ticks_are_counted_and_training_stays_the_exact_kernels_bit_for_bit(
+        vectorised, monkeypatch):
+    """Both ways of running a tick's numerics first (the groups' vectorised ticks, or each PE's own
+    ``tick_work`` and ``take_packets``) give the exact kernel's run."""
+    from s2sim.counted.eventprop import EventpropModel
+    monkeypatch.setattr(EventpropModel, "vectorised", vectorised)
     exact, counted = train("exact"), train("counted")
     assert_same_training(exact, counted)
     untrained = train("exact", batches=0)[1]
