@@ -36,19 +36,25 @@ def chip_network(kernel: str, p, grouped: bool | None = None, tick_ns: float = 1
 
 def small_params(**changes):
     from firmware_models.eventprop.params import EventpropParams
-    return EventpropParams(**{"batch": 4, "n_steps": 10, **changes})
+    return EventpropParams(**{"batch": 4, "n_steps": 16, **changes})  # (16 steps: error events reach the hidden layer)
 
 
-def train(kernel: str, p=None, batches: int = 3, **kwargs):
-    """``batches`` training batches: (timing results, weights, [(loss, first-spike steps)] per batch, kernel report,
-    the firmware's packet counts and group computations)."""
+def train(kernel: str, p=None, batches: int = 3, rasters=None, **kwargs):
+    """``batches`` training batches (of the training split, or of ``rasters`` [batch, copy, step, channel]):
+    (timing results, weights, [(loss, first-spike steps)] per batch, kernel report, the firmware's packet
+    counts, group computations and group arrays)."""
     p = p or small_params()
     net, (times, y) = chip_network(kernel, p, **kwargs)
     B, out = p.batch, []
     for k in range(batches):
-        out.append(net.run_batch(times[k * B:(k + 1) * B], y[k * B:(k + 1) * B]))
+        if rasters is None:
+            out.append(net.run_batch(times[k * B:(k + 1) * B], y[k * B:(k + 1) * B]))
+        else:
+            out.append(net.run_batch_raster(rasters[k], y[k * B:(k + 1) * B]))
     counts = (net.cnt.spike_packets, net.cnt.error_packets, net.cnt.loss_packets,
-              [gs[0].ticks.updates for gs in net.slice_groups.values()])
+              [gs[0].ticks.updates for gs in net.slice_groups.values()],
+              [{name: value.copy() for name, value in vars(g).items() if isinstance(value, np.ndarray)}  # histories, ...
+               for gs in net.slice_groups.values() for g in gs])
     return tf.timing_results(net.sim), [w.copy() for w in net.weights], out, net.sim.machine.kernel_report(), counts
 
 
@@ -63,7 +69,11 @@ def assert_same_training(exact, counted):
     for (loss_a, first_a), (loss_b, first_b) in zip(exact[2], counted[2]):
         np.testing.assert_array_equal(loss_a, loss_b)
         np.testing.assert_array_equal(first_a, first_b)
-    assert exact[4] == counted[4]  # packets the firmware counted (the summary's), group computations
+    assert exact[4][:4] == counted[4][:4]  # packets the firmware counted (the summary's), group computations
+    for a, b in zip(exact[4][4], counted[4][4]):  # every array of the layer groups: state, histories, buffers
+        assert a.keys() == b.keys()
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 @pytest.mark.parametrize("vectorised", [True, False], ids=["all copies at once", "PE by PE"])
@@ -78,8 +88,8 @@ def test_forward_loss_and_backward_ticks_are_counted_and_training_stays_the_exac
     untrained = train("exact", batches=0)[1]
     assert not np.array_equal(exact[1][1], untrained[1])  # Adam moved the weights
     assert counter_total(exact[0], "packets_sent") > 0 and exact[0]["deliveries"] > 0
-    # per batch of 2T + 3 = 23 ticks: 2T = 20 counted (forward, loss, backward), reduce + root + weights event-driven
-    assert counted[3]["counted_ticks"] == {"counted": 3 * 20, "event_driven": 3 * 3}
+    # per batch of 2T + 3 = 35 ticks: 2T = 32 counted (forward, loss, backward), reduce + root + weights event-driven
+    assert counted[3]["counted_ticks"] == {"counted": 3 * 32, "event_driven": 3 * 3}
     assert set(counted[3]["counted_fallbacks"]) == {REASONS[R_UNMODELLED]}
 
 
@@ -124,7 +134,7 @@ def test_a_fallback_in_the_middle_of_a_window_undoes_its_numerics_and_stays_exac
     report = counted[3]
     assert report["counted_fallbacks"][REASONS[R_TIMER]] == 4
     assert report["counted_windows"]["cut_short"] >= 4
-    assert report["counted_ticks"]["counted"] == 3 * 20 - 4
+    assert report["counted_ticks"]["counted"] == 3 * 32 - 4
 
 
 def test_a_tick_too_short_for_the_work_falls_back_where_it_overruns_and_stays_exact():
@@ -149,3 +159,21 @@ def test_what_the_model_does_not_cover_runs_event_driven_and_exact(what, kwargs,
     report = counted[3]
     assert report["counted_ticks"]["counted"] == 0
     assert any(reason in key for key in report["counted_fallbacks"]), report["counted_fallbacks"]
+
+
+def test_spike_trains_with_several_channels_in_one_step_are_recorded_as_each_pe_records_them():
+    """Each copy's input spikes of one step reach its first-layer PE as one burst: the counted kernel records
+    them into the input history in the order the handler does (ascending channel), so the histories, the
+    gradients and the timing stay the exact kernel's."""
+    p = small_params()
+    rng = np.random.default_rng(3)
+    rasters = np.zeros((2, p.batch, p.n_steps, p.layers[0]), bool)
+    for b in range(2):
+        for k in range(p.batch):  # every channel once (the injector's room), in two steps
+            steps = rng.integers(1, 6, 2)
+            rasters[b, k, steps[0], :3] = True
+            rasters[b, k, steps[1], 3:] = True
+    exact = train("exact", batches=2, rasters=rasters)
+    counted = train("counted", batches=2, rasters=rasters)
+    assert_same_training(exact, counted)
+    assert counted[3]["counted_ticks"]["counted"] == 2 * 32
