@@ -30,7 +30,9 @@ from typing import Callable
 
 import numpy as np
 
-from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, kernel_line, op_line
+from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, jit_enabled, kernel_line, op_line
+
+from .numerics import forward_drive
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)
@@ -280,6 +282,7 @@ class LayerGroup:
         self._finished = np.full(C, -1, np.int64)  # the reduce tick each copy applied the silent rule at
         self._before: dict[str, np.ndarray] = {}  # each copy's rows before its latest computation
         self.ticks = TickGroup(C, self)  # ready: a copy whose PE ran the tick before (``passed`` too)
+        self.compiled = jit_enabled()  # the forward drive by numerics.py's compiled loop (bit-identical)
 
     # -- packets (called per PE by handlers) --
     def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
@@ -435,11 +438,15 @@ class LayerGroup:
             self.reset(tick)
             fired = np.zeros((self.C, self.n), bool)
             return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64), "fired_by": [[]] * self.C}
-        n_in_spikes = (buf != 0).sum(axis=1)
-        drive = _ordered_input_sum(buf, self.W)
-        buf[...] = 0
-        self.I = c.a * self.I + drive
-        self.V = c.b * self.V + c.omb * self.I
+        if self.compiled:  # the same float32 results, one loop (numerics.py)
+            n_in_spikes = np.empty(self.C, np.int64)
+            forward_drive(buf, self.W, self.I, self.V, c.a, c.b, c.omb, n_in_spikes)
+        else:
+            n_in_spikes = (buf != 0).sum(axis=1)
+            drive = _ordered_input_sum(buf, self.W)
+            buf[...] = 0
+            self.I = c.a * self.I + drive
+            self.V = c.b * self.V + c.omb * self.I
         fired = self.V > c.theta
         cc, jj = np.nonzero(fired)
         fired_by = _split_by_member(cc, self.C, jj)
