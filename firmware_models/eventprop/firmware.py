@@ -218,11 +218,46 @@ def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> li
     return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+class TickResult(dict):
+    """A group tick's result. Its per-copy lists (``fired_by``, ``in_by``, ``errs_by``, ``n_own_by``: what each
+    PE takes its share from) are split from the stacked arrays when a PE first asks (the counted kernel reads
+    the arrays only)."""
+
+    def __init__(self, n_members: int, **values):
+        super().__init__(values)
+        self.n_members = n_members
+
+    def __missing__(self, key: str):
+        value = self.member_lists(key)
+        if value is None and key != "errs_by":
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+    def member_lists(self, key: str):
+        """The per-copy lists ``key`` (None where this tick has none)."""
+        if key in self:
+            return self[key]
+        C = self.n_members
+        if key == "fired_by" and "fired_rows" in self:
+            return [f.tolist() for f in _split_by_member(self["fired_rows"], C, self["fired_idx"])]
+        if key == "in_by" and "in_copy" in self:
+            return _split_by_member(self["in_copy"], C, self["in_idx"])
+        if key == "errs_by" and "in_copy" in self:
+            return None if self["errs"] is None else _split_by_member(self["in_copy"], C, self["errs"])
+        if key == "n_own_by" and "own_copy" in self:
+            return np.bincount(self["own_copy"], minlength=C).tolist()
+        return None
+
+
 def _spread_members(out: dict, rows: np.ndarray, n_members: int) -> dict:
     """A result computed for copies ``rows`` only, its per-copy lists indexed by copy."""
     spread = dict(out)
+    lists = out.member_lists if isinstance(out, TickResult) else out.get
     for key, empty in (("fired_by", []), ("in_by", []), ("errs_by", []), ("n_own_by", 0)):
-        if out.get(key) is not None:
+        value = lists(key)
+        if value is not None:
+            out[key] = value
             full = [empty] * n_members
             for i, k in enumerate(rows.tolist()):
                 full[k] = out[key][i]
@@ -331,16 +366,18 @@ class LayerGroup:
         if phi == T:
             self.ticks.passed_all(tick)
             return {"kind": None}
-        self.ticks.run_tick_all(tick)
+        if not self.ticks.run_tick_all(tick, keep=False):
+            raise RuntimeError(f"layer {self.layer}: the copies were not in step at tick {tick}")
         out = self.out
         if phi == 0:
             return {"kind": "batch_start"}
         if phi < T:
-            cc, jj = np.nonzero(out["fired"])
+            cc, jj = out["fired_rows"], out["fired_idx"]
             return {"kind": "forward", "spikes": np.bincount(cc, minlength=self.C), "rows": cc, "idx": jj}
         ci, ii = out["in_copy"], out["in_idx"]
         inputs = np.bincount(ci, minlength=self.C)
-        res = {"kind": "backward", "own": np.asarray(out["n_own_by"]), "inputs": inputs, "errors": None}
+        res = {"kind": "backward", "own": np.bincount(out["own_copy"], minlength=self.C), "inputs": inputs,
+               "errors": None}
         if out["errs"] is not None and len(ci):
             res["errors"] = (ci, ii, out["errs"])  # one event per input spike (one presynaptic slice)
         return res
@@ -364,10 +401,12 @@ class LayerGroup:
     _MEMBER_ROWS = ("W", "I", "V", "lV", "lI", "gloss", "shape", "first", "acc", "hs_step", "hs_n", "hs_I",
                     "hs_V", "hcount", "hi_step", "hi_idx", "hicount", "indexed_for", "indexed_h", "indexed_hi")
 
-    def compute(self, members: list[int], tick: int) -> None:
+    def compute(self, members: list[int], tick: int, keep: bool = True) -> None:
+        """``keep=False``: no member's result can be undone (``TickGroup.run_tick_all``): nothing is saved."""
         rows = np.asarray(members)
         full = len(members) == self.C
-        self._save(rows, tick, full)
+        if keep:
+            self._save(rows, tick, full)
         T, phi = self.c.n_steps, tick % self.c.ticks_per_batch
         out = self._compute(tick, phi, T) if full else self._compute_members(rows, tick, phi, T)
         for k in members:
@@ -437,7 +476,8 @@ class LayerGroup:
         if t == 0:  # V[0] = I[0] = 0; the step-0 input acts at step 1
             self.reset(tick)
             fired = np.zeros((self.C, self.n), bool)
-            return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64), "fired_by": [[]] * self.C}
+            return TickResult(self.C, fired=fired, n_in_spikes=np.zeros(self.C, np.int64), fired_by=[[]] * self.C,
+                              fired_rows=np.zeros(0, np.int64), fired_idx=np.zeros(0, np.int64))
         if self.compiled:  # the same float32 results, one loop (numerics.py)
             n_in_spikes = np.empty(self.C, np.int64)
             forward_drive(buf, self.W, self.I, self.V, c.a, c.b, c.omb, n_in_spikes)
@@ -449,7 +489,6 @@ class LayerGroup:
             self.V = c.b * self.V + c.omb * self.I
         fired = self.V > c.theta
         cc, jj = np.nonzero(fired)
-        fired_by = _split_by_member(cc, self.C, jj)
         if len(cc):
             pos = self._append_slots(cc, self.hcount, self.H, "spike history")
             self.hs_step[cc, pos] = t
@@ -460,7 +499,7 @@ class LayerGroup:
             if self.is_output:
                 self.first[cc, jj] = np.minimum(self.first[cc, jj], t)
             self.V = np.where(fired, F32(0.0), self.V).astype(F32)
-        return {"fired": fired, "n_in_spikes": n_in_spikes, "fired_by": [f.tolist() for f in fired_by]}
+        return TickResult(self.C, fired=fired, n_in_spikes=n_in_spikes, fired_rows=cc, fired_idx=jj)
 
     def _append_slots(self, rows: np.ndarray, count: np.ndarray, capacity: int, what: str) -> np.ndarray:
         """History slots for new entries of members ``rows`` (ascending), in order; ``count`` grows."""
@@ -534,10 +573,7 @@ class LayerGroup:
             self.acc[ci, :, ii] += lI_new[ci, :]
         self.lV, self.lI = lV_new.astype(F32), lI_new.astype(F32)
         # what each member's PE needs, split once here (rows of np.nonzero come member-ascending)
-        return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs,
-                "in_by": _split_by_member(ci, self.C, ii),
-                "errs_by": None if errs is None else _split_by_member(ci, self.C, errs),
-                "n_own_by": np.bincount(cs, minlength=self.C).tolist()}
+        return TickResult(self.C, in_copy=ci, in_idx=ii, errs=errs, own_copy=cs)
 
     def finish(self, tick: int, copy: int) -> np.ndarray:
         """End of the backward pass: the silent-neuron rule adds silent_acc * (input spikes at steps
