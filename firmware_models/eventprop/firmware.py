@@ -32,7 +32,7 @@ import numpy as np
 
 from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, jit_enabled, kernel_line, op_line
 
-from .numerics import forward_drive
+from .numerics import backward_step, forward_drive
 
 F32 = np.float32
 VDOT_EPS = F32(1e-10)
@@ -544,6 +544,16 @@ class LayerGroup:
         rows, cols, at = self._in_by_step
         ci, hi = rows[at[t]:at[t + 1]], cols[at[t]:at[t + 1]]
         ii = self.hi_idx[ci, hi]
+        if self.compiled and not (self.is_output and c.shape_weight):  # the same float32 results, one loop
+            rows, cols, at = self._own_by_step
+            cs, hs = rows[at[t + 1]:at[t + 2]], cols[at[t + 1]:at[t + 2]]
+            errs = np.empty(len(ci) if self.send_errors else 0, F32)
+            new_lV, new_lI = np.empty_like(lV), np.empty_like(lI)
+            backward_step(lV, lI, self.W, c.a, c.oma, c.b, c.theta, VDOT_EPS, ci, ii, errs, cs, self.hs_n[cs, hs], hs,
+                          self.err[tick & 1], self.is_output, self.first, self.gloss, t + 1, self.hs_I, self.hs_V,
+                          self.acc, new_lV, new_lI)
+            self.lV, self.lI = new_lV, new_lI
+            return TickResult(self.C, in_copy=ci, in_idx=ii, errs=errs if len(errs) else None, own_copy=cs)
         errs = None
         if self.send_errors and len(ci):
             e = np.zeros((self.C, self.n_in), F32)

@@ -40,3 +40,47 @@ def forward_drive(buf, W, I, V, a, b, omb, n_in_spikes):
             V[c, j] = b * V[c, j] + omb * cur
         for i in range(n_in):
             buf[c, i] = zero
+
+
+@jit
+def backward_step(lV, lI, W, a, oma, b, theta, vdot_eps, ci, ii, errs, cs, js, hs, err_cur, is_output, first, gloss,
+                  t1, hs_I, hs_V, acc, new_lV, new_lI):
+    """One adjoint step of every copy (``LayerGroup._backward`` without loss shaping), bit for bit:
+
+    * ``errs`` [q] = sum_j (lV - lI)[c, j] W[c, j, i] for each input spike q = (``ci``, ``ii``), postsynaptic
+      index ascending from +0 (when ``errs`` is not empty: the layer sends error events);
+    * ``new_lI`` = a lI + oma lV, ``new_lV`` = b lV, then at each own spike of step t1 = t + 1
+      (``cs``, ``js``, history slot ``hs``) new_lV = b lV + (theta lV + g) / ((I - Vpre) + eps), g the error
+      events received (plus dL/dt at an output's first spike);
+    * ``err_cur`` consumed (zeroed); ``acc`` [c, :, i] += new_lI [c, :] at each input spike.
+    """
+    C, n = lV.shape
+    zero = np.float32(0.0)
+    for q in range(errs.shape[0]):
+        c = ci[q]
+        i = ii[q]
+        e = zero
+        for j in range(n):
+            e = e + (lV[c, j] - lI[c, j]) * W[c, j, i]
+        errs[q] = e
+    for c in range(C):
+        for j in range(n):
+            new_lI[c, j] = a * lI[c, j] + oma * lV[c, j]
+            new_lV[c, j] = b * lV[c, j]
+    for q in range(cs.shape[0]):
+        c = cs[q]
+        j = js[q]
+        h = hs[q]
+        g = err_cur[c, j]
+        if is_output and first[c, j] == t1:
+            g = g + gloss[c, j]
+        vdot = (hs_I[c, h] - hs_V[c, h]) + vdot_eps
+        new_lV[c, j] = b * lV[c, j] + (theta * lV[c, j] + g) / vdot
+    for c in range(C):
+        for j in range(n):
+            err_cur[c, j] = zero
+    for q in range(ci.shape[0]):
+        c = ci[q]
+        i = ii[q]
+        for j in range(n):
+            acc[c, j, i] = acc[c, j, i] + new_lI[c, j]

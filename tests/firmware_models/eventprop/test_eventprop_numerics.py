@@ -61,3 +61,47 @@ def test_training_with_and_without_the_compiled_loop_gives_the_same_weights(monk
 
     for a, b in zip(weights("1"), weights("0")):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("send_errors, is_output", [(True, True), (False, False), (True, False)])
+def test_a_layer_groups_batch_is_the_same_with_the_compiled_loops_or_the_numpy_statements(send_errors, is_output):
+    """A whole batch of a layer group (forward steps with random input spikes, then the adjoint steps with error
+    events and dL/dt arriving) leaves every array the same, bit for bit, either way."""
+    import copy
+
+    from firmware_models.eventprop.app import consts
+    from firmware_models.eventprop.firmware import LayerGroup
+    from firmware_models.eventprop.params import EventpropParams
+
+    p = EventpropParams(n_steps=12)
+    c = consts(p)
+    rng = np.random.default_rng(7)
+    C, n, n_in, T = 5, 6, 9, p.n_steps
+    group = LayerGroup(1, 0, n, n_in, C, c, T - 1, send_errors=send_errors, is_output=is_output)
+    group.W[:] = rng.normal(0.6, 0.5, group.W.shape).astype(F32)
+    groups = {True: group, False: copy.deepcopy(group)}
+    groups[True].compiled, groups[False].compiled = True, False
+    for tick in range(2 * T):
+        phi = tick % c.ticks_per_batch
+        outs = {}
+        for compiled, g in groups.items():
+            if phi < T:  # input spikes for the next step, and error events during the adjoint
+                rows, idx = np.nonzero(np.random.default_rng(tick).random((C, n_in)) < 0.3)
+                g.record_inputs(tick, phi, rows, idx)
+            elif phi == T:  # dL/dt from the loss PE (the batch's first tick cleared it)
+                g.gloss[:] = np.random.default_rng(99).normal(0.0, 1.0, g.gloss.shape).astype(F32)
+            else:
+                err = np.random.default_rng(tick).normal(0.0, 1.0, (C, n)).astype(F32)
+                g.err[(tick + 1) & 1] = err
+            g.ticks.run_tick_all(tick) if phi != T else g.ticks.passed_all(tick)
+            outs[compiled] = g.out
+        if phi != T and phi > 0:
+            for key in ("fired_rows", "fired_idx", "in_copy", "in_idx", "own_copy"):
+                if key in outs[True]:
+                    np.testing.assert_array_equal(outs[True][key], outs[False][key])
+            if outs[True].get("errs") is not None or outs[False].get("errs") is not None:
+                assert np.array_equal(outs[True]["errs"].view(np.uint32), outs[False]["errs"].view(np.uint32))
+    for name, value in vars(groups[False]).items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(value, getattr(groups[True], name)), name
+    assert groups[True].acc.any() and groups[True].lV.any()
