@@ -30,7 +30,16 @@ from typing import Callable
 
 import numpy as np
 
-from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, jit_enabled, kernel_line, op_line
+from s2sim.runtime import (
+    ADAM_COSTS,
+    Core,
+    CostTable,
+    Firmware,
+    TickGroup,
+    jit_enabled,
+    kernel_line,
+    op_line,
+)
 
 from .numerics import backward_step, forward_drive
 

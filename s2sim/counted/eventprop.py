@@ -1,14 +1,17 @@
 """The EventProp family as the counted kernel sees it (``firmware_models/eventprop/firmware.py``).
 
-Numerics first, timing second, as for e-prop: each tick of a window runs every PE's own tick without
-the core (``tick_work``: the injectors' events, the layer groups' forward or adjoint step, the loss
-PEs' dL/dt; what each charges and sends), and hands each PE's packets to the PEs its route reaches
-(their ``take_packets``: input spikes into the next tick's buffer and history, error events, first-spike
-steps) under the nominal schedule (every packet of tick t in before tick t + 1). The loop then times
-the tick from what that left: each PE's callback charges the priced lines of the tables its
-``tick_work`` named, with its counts, and sends its packets as one send loop on the route of its
-keys (spikes, or error events with their payloads); each receiver's handler charges the table of the
-route's kind (``receive_spikes``, ``receive_errors``, ``receive_loss``).
+Numerics first, timing second, as for e-prop: each tick of a window runs every copy's tick at once by
+the firmware's group numerics (``LayerGroup.counted_tick``: the layer groups' forward or adjoint step;
+``LossGroup.counted_loss``: the loss PEs' dL/dt; the injectors' events from their SRAM arrays) and hands
+the packets to the copies their routes reach (``record_inputs``, ``record_errors``, ``take_loss``,
+``record_first``: input spikes into the next tick's buffer and history, error events, dL/dt,
+first-spike steps) under the nominal schedule (every packet of tick t in before tick t + 1): the same
+numerics as each PE's ``tick_work`` and its receivers' ``take_packets``, which the event-driven kernel
+runs (``vectorised = False`` runs those PE by PE; the tests hold the two equal). The loop then times
+the tick from what that left: each PE's callback charges the priced lines of the tables its tick
+names (``tick_costs``: a table and its counts per tick and PE), and sends its packets as one send loop
+on the route of its keys (spikes, or error events with their payloads); each receiver's handler charges
+the table of the route's kind (``receive_spikes``, ``receive_errors``, ``receive_loss``).
 
 The forward, loss and backward ticks (2T of a batch's 2T + 3) are counted; the reduce tick (the
 layer PEs' gradient DMA), the root's tick (its chain of DMA reads and Adam) and the weight
@@ -25,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
-from .codes import COEF_NAMES, K_PRECOMPUTED, N_COUNTS
+from .codes import C_INPUT_SPIKES, C_OWN_SPIKES, C_SPIKES, COEF_NAMES, K_PRECOMPUTED, N_COUNTS
 from .lif import COUNT_IDS, LifModel, NotModelled
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
@@ -34,7 +37,12 @@ _PLAIN = (int, float, bool, str, type(None), np.generic)
 def eventprop_classes():
     """(InjectorCore, LayerCore, LossCore, RootCore), or None where the EventProp firmware is not importable."""
     try:
-        from firmware_models.eventprop.firmware import InjectorCore, LayerCore, LossCore, RootCore
+        from firmware_models.eventprop.firmware import (
+            InjectorCore,
+            LayerCore,
+            LossCore,
+            RootCore,
+        )
     except ImportError:
         return None
     return InjectorCore, LayerCore, LossCore, RootCore
@@ -54,7 +62,11 @@ class EventpropModel(LifModel):
     vectorised = True
 
     def __init__(self, chip):  # noqa: super().__init__ is the LIF family's: only the route and validity parts are shared
-        from firmware_models.eventprop.firmware import ERR_FLAG, SLICE_SHIFT, SPIKE_SHIFT
+        from firmware_models.eventprop.firmware import (
+            ERR_FLAG,
+            SLICE_SHIFT,
+            SPIKE_SHIFT,
+        )
         self._err_flag = ERR_FLAG
         injector, layer, loss, root = eventprop_classes()
         self.chip = chip
@@ -241,7 +253,7 @@ class EventpropModel(LifModel):
         tick the loop does not model; returns each PE's packets per tick ([tick * units + unit] offsets; the
         loop only counts them) and the ticks run. Per tick and PE it also keeps the table, counts and
         route the loop charges (``tick_costs``)."""
-        fws, U = self.firmwares, len(self.firmwares)
+        U = len(self.firmwares)
         sizes = np.zeros(n_ticks * U, np.int64)
         self.tu_table = np.zeros((n_ticks, U), np.int64)
         self.tu_counts = np.zeros((n_ticks, U, N_COUNTS))
@@ -273,7 +285,6 @@ class EventpropModel(LifModel):
         ``LossGroup.counted_loss``) and their packets' handlers (``record_inputs``, ``record_errors``,
         ``take_loss``, ``record_first``), the same numerics as each PE's ``tick_work`` and ``take_packets``
         (``vectorised = False`` runs those: the tests hold the two equal); per PE what the loop charges and sends."""
-        from .codes import C_INPUT_SPIKES, C_OWN_SPIKES, C_SPIKES
         table, counts, route = self.tu_table[k], self.tu_counts[k], self.tu_route[k]
         c, cnt = self.c, self.cnt
         T, phi = c.n_steps, tick % c.ticks_per_batch
