@@ -28,7 +28,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
-from .codes import C_INPUT_SPIKES, C_OWN_SPIKES, C_SPIKES, COEF_NAMES, K_PRECOMPUTED, N_COUNTS
+from .codes import (
+    C_INPUT_SPIKES,
+    C_OWN_SPIKES,
+    C_SPIKES,
+    COEF_NAMES,
+    K_PRECOMPUTED,
+    N_COUNTS,
+)
 from .lif import COUNT_IDS, LifModel, NotModelled
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
