@@ -149,11 +149,11 @@ def yinyang_rows() -> list[Row]:
     times = rng.randint(p.t_min, p.n_steps - 8, (p.batch, p.layers[0]))
     chip = ChipNetwork(Simulation(hw), p, EventpropMapping(), weights)
     outs: dict[tuple, dict] = {}
-    for g in chip.groups.values():  # keep what each layer's step handed its cores (the same counts)
-        def step(copy, tick, _g=g, _step=g.step):
-            outs[(id(_g), tick)] = out = _step(copy, tick)
-            return out
-        g.step = step
+    for g in chip.groups.values():  # keep what each layer's tick computed for its cores (any kernel)
+        def compute(members, tick, _g=g, _compute=g.compute, **kwargs):
+            _compute(members, tick, **kwargs)
+            outs[(id(_g), tick)] = _g.out
+        g.compute = compute
     chip.run_batch(times, np.array([0, 1]))
     st, T = chip.sim.machine.stats, p.n_steps
     rows = []

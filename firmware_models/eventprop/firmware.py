@@ -30,7 +30,18 @@ from typing import Callable
 
 import numpy as np
 
-from s2sim.runtime import ADAM_COSTS, Core, CostTable, Firmware, TickGroup, kernel_line, op_line
+from s2sim.runtime import (
+    ADAM_COSTS,
+    Core,
+    CostTable,
+    Firmware,
+    TickGroup,
+    jit_enabled,
+    kernel_line,
+    op_line,
+)
+
+from .numerics import backward_step, forward_drive
 
 from .chain_reduce import (READ_TAG, REDUCE_ADD_KERNEL, SRC_SHIFT, W_TAG, WEIGHT_FLAG, ChainCounters, Inbox,
                            RecordLayout, add_record, send_values)
@@ -50,13 +61,33 @@ LOCAL_MASK = (1 << SLICE_SHIFT) - 1
 DlDtHook = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
+#: what a callback's numerics leave for the core to do: the cost tables it charges, in order, each with
+#: its counts, then the keys it sends and their payloads (None: payload-free), in order
+Work = tuple[list[tuple[str, dict]], list[int], list | None]
+NO_WORK: Work = ([], [], None)
+
+
+def do_work(core: Core, costs: dict, work: Work) -> None:
+    """Charge ``work``'s tables (line by line, in order), then send its packets back to back."""
+    charges, keys, payloads = work
+    for name, counts in charges:
+        costs[name].charge(**counts)
+    if not keys:
+        return
+    if payloads is None:
+        core.send_mc_many(keys)
+    else:
+        for key, payload in zip(keys, payloads):
+            core.send_mc(key, payload)
+
+
 class HistoryOverflow(RuntimeError):
     """A PE's spike-history buffer is full (raise mapping.history_spikes_per_neuron)."""
 
 
-def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
-    """Cycles of a layer PE of ``n`` neurons: compiled kernels (firmware_models/eventprop/kernels) plus
-    their call overheads, by what they scale with."""
+def layer_cost_tables(n: int, n_in: int, output_shaping: bool) -> dict[str, CostTable]:
+    """Cycles of a layer PE of ``n`` neurons and ``n_in`` inputs: compiled kernels
+    (firmware_models/eventprop/kernels) plus their call overheads, by what they scale with."""
     backward = [kernel_line("backward", "eventprop_adjoint_step", iterations=n),
                 op_line("backward", int_alu=18, branch=1),  # the call
                 op_line("backward", "own_spikes", fdiv=1, fadd=3, load=4, loop=1)]  # the jumps
@@ -68,6 +99,8 @@ def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
     errors = [kernel_line("backward", "eventprop_error_out", "input_spikes", n),
               op_line("backward", "input_spikes", int_alu=8, loop=1)]
     return {
+        # a batch's first tick: zero the neuron state, histories, buffers and the accumulator
+        "batch_start": CostTable(op_line("forward", store=6 * n + n * n_in, loop=n)),
         # compiled eventprop_receive_spike per spike: record (step, index), then the column add (W
         # [post][pre]: stride n_in); its call overhead is 22 cycles (calibration.json)
         "receive_spikes": CostTable(kernel_line("forward", "eventprop_receive_spike", "spikes", n),
@@ -78,6 +111,27 @@ def layer_cost_tables(n: int, output_shaping: bool) -> dict[str, CostTable]:
                                   op_line("forward", int_alu=13, branch=1)),
         "backward_step": CostTable(*backward),
         "error_events": CostTable(*errors),
+        # error events in: the compiled eventprop_error_in per event, and its call
+        "receive_errors": CostTable(kernel_line("backward", "eventprop_error_in", "packets"),
+                                    op_line("backward", int_alu=5, branch=1)),
+        # output layer: dL/dt (and shaping weights) from the loss PE stored per event
+        "receive_loss": CostTable(op_line("loss", "packets", store=1, int_alu=3)),
+    }
+
+
+#: an injector's tick: a read pointer walks the sorted event list, one compare per tick plus one per
+#: event sent
+INJECT_COSTS = CostTable(op_line("forward", load=1, int_alu=1, branch=1),
+                         op_line("forward", "spikes", load=2, int_alu=2, branch=1, loop=1))
+
+
+def loss_cost_tables(n: int) -> dict[str, CostTable]:
+    """Cycles of a loss PE for ``n`` outputs."""
+    return {
+        "batch_start": CostTable(op_line("loss", store=n)),  # first-spike steps back to "silent"
+        "receive_spikes": CostTable(op_line("loss", "spikes", load=2, int_alu=4, store=1, branch=1)),
+        # softmax over first-spike steps, its log, the regulariser, dL/dt of every output
+        "loss": CostTable(op_line("loss", expf=2 * n + 1, logf=1, fdiv=n + 1, fadd=3 * n, fmul=3 * n, loop=n)),
     }
 
 
@@ -173,11 +227,46 @@ def _split_by_member(rows: np.ndarray, n_members: int, values: np.ndarray) -> li
     return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+class TickResult(dict):
+    """A group tick's result. Its per-copy lists (``fired_by``, ``in_by``, ``errs_by``, ``n_own_by``: what each
+    PE takes its share from) are split from the stacked arrays when a PE first asks (the counted kernel reads
+    the arrays only)."""
+
+    def __init__(self, n_members: int, **values):
+        super().__init__(values)
+        self.n_members = n_members
+
+    def __missing__(self, key: str):
+        value = self.member_lists(key)
+        if value is None and key != "errs_by":
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+    def member_lists(self, key: str):
+        """The per-copy lists ``key`` (None where this tick has none)."""
+        if key in self:
+            return self[key]
+        C = self.n_members
+        if key == "fired_by" and "fired_rows" in self:
+            return [f.tolist() for f in _split_by_member(self["fired_rows"], C, self["fired_idx"])]
+        if key == "in_by" and "in_copy" in self:
+            return _split_by_member(self["in_copy"], C, self["in_idx"])
+        if key == "errs_by" and "in_copy" in self:
+            return None if self["errs"] is None else _split_by_member(self["in_copy"], C, self["errs"])
+        if key == "n_own_by" and "own_copy" in self:
+            return np.bincount(self["own_copy"], minlength=C).tolist()
+        return None
+
+
 def _spread_members(out: dict, rows: np.ndarray, n_members: int) -> dict:
     """A result computed for copies ``rows`` only, its per-copy lists indexed by copy."""
     spread = dict(out)
+    lists = out.member_lists if isinstance(out, TickResult) else out.get
     for key, empty in (("fired_by", []), ("in_by", []), ("errs_by", []), ("n_own_by", 0)):
-        if out.get(key) is not None:
+        value = lists(key)
+        if value is not None:
+            out[key] = value
             full = [empty] * n_members
             for i, k in enumerate(rows.tolist()):
                 full[k] = out[key][i]
@@ -237,6 +326,7 @@ class LayerGroup:
         self._finished = np.full(C, -1, np.int64)  # the reduce tick each copy applied the silent rule at
         self._before: dict[str, np.ndarray] = {}  # each copy's rows before its latest computation
         self.ticks = TickGroup(C, self)  # ready: a copy whose PE ran the tick before (``passed`` too)
+        self.compiled = jit_enabled()  # the forward drive by numerics.py's compiled loop (bit-identical)
 
     # -- packets (called per PE by handlers) --
     def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
@@ -259,6 +349,48 @@ class LayerGroup:
         np.add.at(self.err[(tick + 1) & 1, copy], local, values)
 
     # -- per tick, once for all copies in step --
+    # -- the counted kernel: every copy's packets of one tick at once (the same numerics as each copy's
+    #    handler under the nominal schedule: tests/counted/test_counted_eventprop.py holds them equal) --
+    def record_inputs(self, tick: int, step: int, rows: np.ndarray, idx: np.ndarray) -> None:
+        """``record_input`` of every copy in ``rows`` (ascending; each copy's ``idx`` ascending) at once."""
+        self.sin[(tick + 1) & 1, rows, idx] = 1.0
+        pos = self._append_slots(rows, self.hicount, self.Hin, "input spike history")
+        self.hi_step[rows, pos] = step
+        self.hi_idx[rows, pos] = idx
+        self.max_in_hist = max(self.max_in_hist, int(self.hicount[rows].max()))
+
+    def take_loss(self, rows: np.ndarray, local: np.ndarray, values: np.ndarray) -> None:
+        """The output layer's handler of the loss PEs' dL/dt, every copy at once (without loss shaping)."""
+        self.gloss[rows, local] = values
+
+    def record_errors(self, tick: int, rows: np.ndarray, local: np.ndarray, values: np.ndarray) -> None:
+        """``record_error`` of every copy in ``rows`` at once (one event per (copy, index): the adds are the same)."""
+        np.add.at(self.err[(tick + 1) & 1], (rows, local), values)
+
+    def counted_tick(self, tick: int) -> dict:
+        """Every copy's PE runs ``tick`` (``LayerCore.tick_work`` of each, without the packets' keys): what each
+        charges and sends, as arrays over the copies."""
+        c = self.c
+        T, phi = c.n_steps, tick % c.ticks_per_batch
+        if phi == T:
+            self.ticks.passed_all(tick)
+            return {"kind": None}
+        if not self.ticks.run_tick_all(tick, keep=False):
+            raise RuntimeError(f"layer {self.layer}: the copies were not in step at tick {tick}")
+        out = self.out
+        if phi == 0:
+            return {"kind": "batch_start"}
+        if phi < T:
+            cc, jj = out["fired_rows"], out["fired_idx"]
+            return {"kind": "forward", "spikes": np.bincount(cc, minlength=self.C), "rows": cc, "idx": jj}
+        ci, ii = out["in_copy"], out["in_idx"]
+        inputs = np.bincount(ci, minlength=self.C)
+        res = {"kind": "backward", "own": np.bincount(out["own_copy"], minlength=self.C), "inputs": inputs,
+               "errors": None}
+        if out["errs"] is not None and len(ci):
+            res["errors"] = (ci, ii, out["errs"])  # one event per input spike (one presynaptic slice)
+        return res
+
     def step(self, copy: int, tick: int) -> dict:
         """What copy's PE needs of ``tick`` (computed by the first copy to run it, for every copy in
         step; a copy that fell behind computes its own)."""
@@ -278,10 +410,12 @@ class LayerGroup:
     _MEMBER_ROWS = ("W", "I", "V", "lV", "lI", "gloss", "shape", "first", "acc", "hs_step", "hs_n", "hs_I",
                     "hs_V", "hcount", "hi_step", "hi_idx", "hicount", "indexed_for", "indexed_h", "indexed_hi")
 
-    def compute(self, members: list[int], tick: int) -> None:
+    def compute(self, members: list[int], tick: int, keep: bool = True) -> None:
+        """``keep=False``: no member's result can be undone (``TickGroup.run_tick_all``): nothing is saved."""
         rows = np.asarray(members)
         full = len(members) == self.C
-        self._save(rows, tick, full)
+        if keep:
+            self._save(rows, tick, full)
         T, phi = self.c.n_steps, tick % self.c.ticks_per_batch
         out = self._compute(tick, phi, T) if full else self._compute_members(rows, tick, phi, T)
         for k in members:
@@ -351,15 +485,19 @@ class LayerGroup:
         if t == 0:  # V[0] = I[0] = 0; the step-0 input acts at step 1
             self.reset(tick)
             fired = np.zeros((self.C, self.n), bool)
-            return {"fired": fired, "n_in_spikes": np.zeros(self.C, np.int64), "fired_by": [[]] * self.C}
-        n_in_spikes = (buf != 0).sum(axis=1)
-        drive = _ordered_input_sum(buf, self.W)
-        buf[...] = 0
-        self.I = c.a * self.I + drive
-        self.V = c.b * self.V + c.omb * self.I
+            return TickResult(self.C, fired=fired, n_in_spikes=np.zeros(self.C, np.int64), fired_by=[[]] * self.C,
+                              fired_rows=np.zeros(0, np.int64), fired_idx=np.zeros(0, np.int64))
+        if self.compiled:  # the same float32 results, one loop (numerics.py)
+            n_in_spikes = np.empty(self.C, np.int64)
+            forward_drive(buf, self.W, self.I, self.V, c.a, c.b, c.omb, n_in_spikes)
+        else:
+            n_in_spikes = (buf != 0).sum(axis=1)
+            drive = _ordered_input_sum(buf, self.W)
+            buf[...] = 0
+            self.I = c.a * self.I + drive
+            self.V = c.b * self.V + c.omb * self.I
         fired = self.V > c.theta
         cc, jj = np.nonzero(fired)
-        fired_by = _split_by_member(cc, self.C, jj)
         if len(cc):
             pos = self._append_slots(cc, self.hcount, self.H, "spike history")
             self.hs_step[cc, pos] = t
@@ -370,7 +508,7 @@ class LayerGroup:
             if self.is_output:
                 self.first[cc, jj] = np.minimum(self.first[cc, jj], t)
             self.V = np.where(fired, F32(0.0), self.V).astype(F32)
-        return {"fired": fired, "n_in_spikes": n_in_spikes, "fired_by": [f.tolist() for f in fired_by]}
+        return TickResult(self.C, fired=fired, n_in_spikes=n_in_spikes, fired_rows=cc, fired_idx=jj)
 
     def _append_slots(self, rows: np.ndarray, count: np.ndarray, capacity: int, what: str) -> np.ndarray:
         """History slots for new entries of members ``rows`` (ascending), in order; ``count`` grows."""
@@ -415,6 +553,16 @@ class LayerGroup:
         rows, cols, at = self._in_by_step
         ci, hi = rows[at[t]:at[t + 1]], cols[at[t]:at[t + 1]]
         ii = self.hi_idx[ci, hi]
+        if self.compiled and not (self.is_output and c.shape_weight):  # the same float32 results, one loop
+            rows, cols, at = self._own_by_step
+            cs, hs = rows[at[t + 1]:at[t + 2]], cols[at[t + 1]:at[t + 2]]
+            errs = np.empty(len(ci) if self.send_errors else 0, F32)
+            new_lV, new_lI = np.empty_like(lV), np.empty_like(lI)
+            backward_step(lV, lI, self.W, c.a, c.oma, c.b, c.theta, VDOT_EPS, ci, ii, errs, cs, self.hs_n[cs, hs], hs,
+                          self.err[tick & 1], self.is_output, self.first, self.gloss, t + 1, self.hs_I, self.hs_V,
+                          self.acc, new_lV, new_lI)
+            self.lV, self.lI = new_lV, new_lI
+            return TickResult(self.C, in_copy=ci, in_idx=ii, errs=errs if len(errs) else None, own_copy=cs)
         errs = None
         if self.send_errors and len(ci):
             e = np.zeros((self.C, self.n_in), F32)
@@ -444,10 +592,7 @@ class LayerGroup:
             self.acc[ci, :, ii] += lI_new[ci, :]
         self.lV, self.lI = lV_new.astype(F32), lI_new.astype(F32)
         # what each member's PE needs, split once here (rows of np.nonzero come member-ascending)
-        return {"in_copy": ci, "in_idx": ii, "errs": errs, "own_copy": cs,
-                "in_by": _split_by_member(ci, self.C, ii),
-                "errs_by": None if errs is None else _split_by_member(ci, self.C, errs),
-                "n_own_by": np.bincount(cs, minlength=self.C).tolist()}
+        return TickResult(self.C, in_copy=ci, in_idx=ii, errs=errs, own_copy=cs)
 
     def finish(self, tick: int, copy: int) -> np.ndarray:
         """End of the backward pass: the silent-neuron rule adds silent_acc * (input spikes at steps
@@ -508,6 +653,20 @@ class LossGroup:
         self.loss[copy] = np.asarray(loss, F32).reshape(-1)[0]
         self.grad[copy] = np.asarray(grad, F32).reshape(-1)
 
+    # -- the counted kernel: every copy's loss PE at once (``LossCore.tick_work``, ``take_packets``) --
+    def record_first(self, phi: int, rows: np.ndarray, idx: np.ndarray) -> None:
+        """First-spike steps of output spikes at step ``phi`` (one per (copy, neuron))."""
+        self.first[rows, idx] = np.minimum(self.first[rows, idx], phi)
+
+    def counted_loss(self, tick: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The loss tick of every active copy (each alone, as its PE runs it): (copies, outputs, dL/dt) of the
+        error events they send (first spike before the last step; without loss shaping)."""
+        T = self.c.n_steps
+        for copy in np.flatnonzero(self.active).tolist():
+            self.compute(tick, copy)
+        rows, idx = np.nonzero((self.first < T - 1) & self.active[:, None])
+        return rows, idx, self.grad[rows, idx].astype(F32)
+
 
 # ------------------------------------------------------------------------------ programs
 class Counters:
@@ -550,20 +709,26 @@ class InjectorCore(Firmware):
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("spike_events", 4 * self.capacity, "state")
+        self.pe_id = core.pe_id
+        self.costs = {"inject": INJECT_COSTS.priced(core)}
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
+        do_work(core, self.costs, self.tick_work(tick))
+
+    def tick_work(self, tick: int) -> Work:
+        """The tick without the core (the counted kernel calls it too): the step's events as packets."""
         phi = tick % self.c.ticks_per_batch
         if phi >= self.c.n_steps:
-            return
+            return NO_WORK
         lo, hi = self._at_step[phi], self._at_step[phi + 1]
-        # a read pointer walks the sorted event list: one compare per tick plus one per event sent
         m = hi - lo
-        core.charge("forward", load=1 + 2 * m, int_alu=1 + 2 * m, branch=1 + m, loop=m)
+        keys = []
         if m:
-            base = core.pe_id << SPIKE_SHIFT
-            core.send_mc_many([base | i for i in self.ev_chan[lo:hi].tolist()])
+            base = self.pe_id << SPIKE_SHIFT
+            keys = [base | i for i in self.ev_chan[lo:hi].tolist()]
             self.cnt.spike_packets += m
+        return [("inject", {"spikes": m})], keys, None
 
 
 class LayerCore(Firmware):
@@ -594,11 +759,12 @@ class LayerCore(Firmware):
         if g.is_output:
             sr.reserve("loss_error", 4 * n + 2 * n, "state")
         # the keys of the error event for presynaptic neuron i (the slice that owns it, its local index)
+        self.pe_id = core.pe_id
         own = ERR_FLAG | (core.pe_id << SPIKE_SHIFT)
         self.err_keys = [[own | (sl << SLICE_SHIFT) | (i - start) for start, stop, sl in self.err_route
                           if start <= i < stop] for i in range(n_in)]
         self.costs = {name: table.priced(core) for name, table in
-                      layer_cost_tables(n, g.is_output and bool(g.c.shape_weight)).items()}
+                      layer_cost_tables(n, n_in, g.is_output and bool(g.c.shape_weight)).items()}
         core.set_timer(self.tick_ns)
 
     # forward spikes and backward errors arrive here
@@ -606,14 +772,22 @@ class LayerCore(Firmware):
         self.on_packet_burst(core, [key], [payload])
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        for name, counts in self.take_packets(core.tick, keys, payloads):
+            self.costs[name].charge(**counts)
+
+    def take_packets(self, tick: int, keys, payloads) -> list[tuple[str, dict]]:
+        """The handler without the core (the counted kernel calls it too): spikes into the next tick's
+        input buffer and history, error events into the next tick's error buffer, dL/dt from the loss
+        PE; returns the cost tables to charge, in order, with their counts."""
         g, c = self.g, self.g.c
-        phi = core.tick % c.ticks_per_batch
+        phi = tick % c.ticks_per_batch
+        charges = []
         spikes = [k for k in keys if not k & ERR_FLAG]
         if spikes:
             pre_base = self.pre_base
             idx = sorted(pre_base[k >> SPIKE_SHIFT] + (k & 0xFFFF) for k in spikes)
-            g.record_input(self.m, core.tick, phi, np.array(idx, np.int64))
-            self.costs["receive_spikes"].charge(spikes=len(spikes))
+            g.record_input(self.m, tick, phi, np.array(idx, np.int64))
+            charges.append(("receive_spikes", {"spikes": len(spikes)}))
         if len(spikes) < len(keys):
             errors = [(k, p) for k, p in zip(keys, payloads) if k & ERR_FLAG]
             ek = np.array([k for k, _ in errors], np.int64)
@@ -621,50 +795,25 @@ class LayerCore(Firmware):
             local = ek & LOCAL_MASK
             if g.is_output and phi == c.n_steps:  # dL/dt (and shaping weights) from the loss PE
                 if g.ticks.pending[self.m] is not None:  # the first adjoint tick reads them
-                    g.ticks.input_changed(self.m, core.tick + 1)
+                    g.ticks.input_changed(self.m, tick + 1)
                 shape = (ek & SHAPE_FLAG) != 0
                 g.gloss[self.m, local[~shape]] = vals[~shape]
                 g.shape[self.m, local[shape]] = vals[shape]
-                core.charge("loss", store=len(ek), int_alu=3 * len(ek))
+                charges.append(("receive_loss", {"packets": len(ek)}))
             else:
-                g.record_error(self.m, core.tick, local, vals)
-                core.kernel("backward", "eventprop_error_in", len(ek))
-                core.charge("backward", int_alu=5, branch=1)  # the call
+                g.record_error(self.m, tick, local, vals)
+                charges.append(("receive_errors", {"packets": len(ek)}))
+        return charges
 
     def on_timer(self, core: Core, tick: int) -> None:
         g, c = self.g, self.g.c
         T = c.n_steps
         phi = tick % c.ticks_per_batch
         n, n_in = g.n, g.n_in
-        if phi == 0:
-            core.charge("forward", store=6 * n + n * n_in, loop=n)
-        if phi < T:
-            out = g.step(self.m, tick)
-            if phi == 0:
-                return
-            fired = out["fired_by"][self.m]
-            self.costs["forward_step"].charge(spikes=len(fired))
-            if fired:
-                base = core.pe_id << SPIKE_SHIFT
-                core.send_mc_many([base | j for j in fired])
-                self.cnt.spike_packets += len(fired)
-        elif T < phi < 2 * T:
-            out = g.step(self.m, tick)
-            ii = out["in_by"][self.m]
-            n_own = out["n_own_by"][self.m]
-            self.costs["backward_step"].charge(own_spikes=n_own, input_spikes=len(ii))
-            if out["errs"] is not None and len(ii):
-                vals = out["errs_by"][self.m]
-                self.costs["error_events"].charge(input_spikes=len(ii))
-                err_keys = self.err_keys
-                sent = 0
-                for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
-                    for key in err_keys[i]:
-                        core.send_mc(key, v)
-                    sent += len(err_keys[i])
-                self.cnt.error_packets += sent
-        if not (phi < T or T < phi < 2 * T):
-            g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
+        if phi < 2 * T:
+            do_work(core, self.costs, self.tick_work(tick))
+            return
+        g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
         if phi == 2 * T:  # reduce: gradient accumulator -> DRAM
             size = n * n_in
             if g.silent_acc:  # silent-neuron rule: count input spikes, add to silent rows
@@ -682,6 +831,39 @@ class LayerCore(Firmware):
             core.dma_read(2, self.dram_w, g.start * n_in, size, g.W[self.m])
             core.charge("comms", int_alu=8)
 
+    def tick_work(self, tick: int) -> Work:
+        """A forward, loss or backward tick without the core (the counted kernel calls it too)."""
+        g, c = self.g, self.g.c
+        T = c.n_steps
+        phi = tick % c.ticks_per_batch
+        if phi == T:
+            g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
+            return NO_WORK
+        out = g.step(self.m, tick)
+        if phi == 0:
+            return [("batch_start", {})], [], None
+        if phi < T:
+            fired = out["fired_by"][self.m]
+            keys = []
+            if fired:
+                base = self.pe_id << SPIKE_SHIFT
+                keys = [base | j for j in fired]
+                self.cnt.spike_packets += len(fired)
+            return [("forward_step", {"spikes": len(fired)})], keys, None
+        ii = out["in_by"][self.m]
+        charges = [("backward_step", {"own_spikes": out["n_own_by"][self.m], "input_spikes": len(ii)})]
+        keys, payloads = [], []
+        if out["errs"] is not None and len(ii):
+            vals = out["errs_by"][self.m]
+            charges.append(("error_events", {"input_spikes": len(ii)}))
+            err_keys = self.err_keys
+            for i, v in zip(ii.tolist(), vals):  # v: the float32 payload
+                for key in err_keys[i]:
+                    keys.append(key)
+                    payloads.append(v)
+            self.cnt.error_packets += len(keys)
+        return charges, keys, payloads
+
     def on_dma_done(self, core: Core, tag: int) -> None:
         core.charge("comms", int_alu=4)
 
@@ -698,46 +880,55 @@ class LossCore(Firmware):
     def on_start(self, core: Core) -> None:
         core.sram.reserve("first_spikes", 4 * self.g.n, "state")
         core.sram.reserve("loss_out", 4 * self.g.n + 8, "state")
+        self.pe_id = core.pe_id
+        self.costs = {name: table.priced(core) for name, table in loss_cost_tables(self.g.n).items()}
         core.set_timer(self.tick_ns)
 
     def on_packet(self, core: Core, key: int, payload) -> None:
         self.on_packet_burst(core, [key], [payload])
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        for name, counts in self.take_packets(core.tick, keys, payloads):
+            self.costs[name].charge(**counts)
+
+    def take_packets(self, tick: int, keys, payloads) -> list[tuple[str, dict]]:
+        """The handler without the core (the counted kernel calls it too): first-spike steps."""
         g = self.g
-        phi = core.tick % g.c.ticks_per_batch
+        phi = tick % g.c.ticks_per_batch
         for k in keys:
             j = self.pre_base[int(k) >> SPIKE_SHIFT] + (int(k) & 0xFFFF)
             g.first[self.m, j] = min(g.first[self.m, j], phi)
-        core.charge("loss", load=2 * len(keys), int_alu=4 * len(keys), store=len(keys),
-                    branch=len(keys))
+        return [("receive_spikes", {"spikes": len(keys)})]
 
     def on_timer(self, core: Core, tick: int) -> None:
+        do_work(core, self.costs, self.tick_work(tick))
+
+    def tick_work(self, tick: int) -> Work:
+        """The tick without the core (the counted kernel calls it too)."""
         g, c = self.g, self.g.c
         T = c.n_steps
         phi = tick % c.ticks_per_batch
         if phi == 0:
             g.first[self.m] = T
-            core.charge("loss", store=g.n)
-            return
+            return [("batch_start", {})], [], None
         if phi != T or not g.active[self.m]:
-            return
+            return NO_WORK
         g.compute(tick, self.m)
-        N = g.n
-        core.charge("loss", expf=2 * N + 1, logf=1, fdiv=N + 1, fadd=3 * N, fmul=3 * N, loop=N)
+        keys, payloads = [], []
         for j in np.flatnonzero(g.first[self.m] < T - 1):
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
-                    core.send_mc(ERR_FLAG | (core.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
-                                 | int(j - start), F32(g.grad[self.m, j]))
-                    self.cnt.loss_packets += 1
+                    keys.append(ERR_FLAG | (self.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT) | int(j - start))
+                    payloads.append(F32(g.grad[self.m, j]))
         if c.shape_weight:  # loss shaping: the label neuron's weight, also when it is silent
             j = int(g.labels[self.m])
             for start, stop, sl in self.out_route:
                 if start <= j < stop:
-                    core.send_mc(ERR_FLAG | SHAPE_FLAG | (core.pe_id << SPIKE_SHIFT)
-                                 | (sl << SLICE_SHIFT) | int(j - start), F32(c.shape_weight))
-                    self.cnt.loss_packets += 1
+                    keys.append(ERR_FLAG | SHAPE_FLAG | (self.pe_id << SPIKE_SHIFT) | (sl << SLICE_SHIFT)
+                                | int(j - start))
+                    payloads.append(F32(c.shape_weight))
+        self.cnt.loss_packets += len(keys)
+        return [("loss", {})], keys, payloads
 
 
 class RootCore(Firmware):

@@ -3,8 +3,9 @@ struct-of-arrays state, fed by the window's numerics, with the event-driven kern
 for whatever the loop does not model (docs/simulation-model.md, "The counted kernel").
 
 ``engine.CountedEngine`` drives windows, guards and falls back; ``lif.LifModel`` turns the LIF
-family's loaded programs into arrays, ``eprop.EpropModel`` the e-prop family's (whose numerics run
-first, by the firmware's own step), ``cue.CueModel`` cue accumulation's (the same way); ``loop.run_window`` is the compiled loop.
+family's loaded programs into arrays, ``eprop.EpropModel`` the e-prop family's, ``cue.CueModel`` cue
+accumulation's and ``eventprop.EventpropModel`` EventProp's (whose numerics run first, by the
+firmware's own step); ``loop.run_window`` is the compiled loop.
 """
 from __future__ import annotations
 

@@ -7,11 +7,13 @@ REASONS = ("ok", "timer callback ran into the next tick", "handler ran into the 
            "packet dropped (no route or no program)", "packet to a PE the counted kernel does not model",
            "event at the same instant as another (order not modelled)",
            "a tick the loop does not model (e-prop: the learning tick, a step waiting for its input, a DMA on a call's first tick;"
-           " cue accumulation: also a trial's first step and the learning window; a DMA landing late)")
+           " cue accumulation: also a trial's first step and the learning window; a DMA landing late;"
+           " EventProp: the reduce, root and weight ticks)")
 OK, R_TIMER, R_HANDLER, R_ARRIVAL, R_TX, R_GAP, R_DROP, R_DEST, R_TIE, R_UNMODELLED = range(len(REASONS))
 
 # count ids a cost line scales with (0: once per call)
-C_ONCE, C_NEURONS, C_SPIKES, C_SYNAPSES, C_ROWS = range(5)
+C_ONCE, C_NEURONS, C_SPIKES, C_SYNAPSES, C_ROWS, C_OWN_SPIKES, C_INPUT_SPIKES, C_PACKETS = range(8)
+N_COUNTS = 8
 # what a unit of the loop is: a spike source, LIF core, NIR NeuronCore, or a core whose numerics ran first
 K_SOURCE, K_LIF, K_NEURON, K_PRECOMPUTED = range(4)
 # rows of a NeuronCore's per-neuron coefficients (``coef``)

@@ -41,8 +41,11 @@ def _model_of(chip) -> LifModel:
     """The arrays of the loaded family (``NotModelled`` if the counted kernel does not cover it)."""
     from .cue import CueModel, is_cue
     from .eprop import EpropModel, is_eprop
+    from .eventprop import EventpropModel, is_eventprop
     if is_cue(chip):
         return CueModel(chip)
+    if is_eventprop(chip):
+        return EventpropModel(chip)
     return EpropModel(chip) if is_eprop(chip) else LifModel(chip)
 
 
@@ -317,6 +320,7 @@ class CountedEngine:
         dma_address, dma_nbytes = model.dma_requests(n)
         hw = chip.p
         dram_free = np.asarray(chip.dram.channel_free_ns, float)
+        tu_table, tu_counts, tu_route = model.tick_costs(n)
         from .loop import run_window  # (numba: imported when a window is first counted)
         c = model.costs
         ticks, reason = run_window(
@@ -335,7 +339,7 @@ class CountedEngine:
             machine, dma_address, dma_nbytes, hw.dma_issue_cycles, hw.dma_setup_cycles,
             model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
             dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns,
-            *_step_extras(model, n, U))
+            *_step_extras(model, n, U), tu_table, tu_counts, tu_route, model.j_table)
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "numerics_ticks": n, "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,

@@ -14,9 +14,20 @@ import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
 from ..hw.kernel_cycles import KernelCycles
-from .codes import C_NEURONS, C_ROWS, C_SPIKES, C_SYNAPSES, COEF_NAMES
+from .codes import (
+    C_INPUT_SPIKES,
+    C_NEURONS,
+    C_OWN_SPIKES,
+    C_PACKETS,
+    C_ROWS,
+    C_SPIKES,
+    C_SYNAPSES,
+    COEF_NAMES,
+    N_COUNTS,
+)
 
-COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS}
+COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS,
+             "own_spikes": C_OWN_SPIKES, "input_spikes": C_INPUT_SPIKES, "packets": C_PACKETS}
 KEY_SHIFT = 16  # the LIF firmware's key layout: source PE << 16 | neuron
 
 
@@ -191,16 +202,16 @@ class LifModel:
         r_jptr, j_unit, j_node, j_link, r_drop, r_ndel = [0], [], [], [], [], []
         self.routes: list = []  # (PE, key, Route) as compiled: a routing change between calls rebuilds the model
         self.route_of = np.full(U, -1, np.int64)
-        for u, (pe, fw) in enumerate(zip(self.pes, self.firmwares)):
-            keys = self._sent_keys(u, pe, fw)
-            if keys is None:
-                continue
-            base, last = keys
+        self.route_id: dict[tuple[int, int], int] = {}  # (unit, first key) -> route
+        for u, base, last in self._route_keys():
+            pe = self.pes[u]
             route = noc.route(pe.id, base)
             self.routes.append((pe.id, base, route))
             if noc.route(pe.id, last) is not route:
                 raise NotModelled(f"PE {pe.id}'s keys take more than one route")
-            self.route_of[u] = len(r_inj)
+            if self.route_of[u] < 0:
+                self.route_of[u] = len(r_inj)
+            self.route_id[(u, base)] = len(r_inj)
             r_inj.append(link(route.inject_key))
             r_src.append(node(noc.mesh.router_of(pe.id)))
             for a, b in route.edges:
@@ -222,6 +233,16 @@ class LifModel:
         self.j_node, self.j_link = a(j_node, np.int64), a(j_link, np.int64)
         self.r_dropped, self.n_routes_deliv = a(r_drop, bool), a(r_ndel, np.int64)
         self.n_nodes = max(1, len(nodes))
+        #: per (route, destination): the handler's cost table (-1: the destination's ``syn_table``)
+        self.j_table = np.full(len(j_unit), -1, np.int64)
+
+    def _route_keys(self):
+        """(unit, first key, last key) of every key range a unit sends on one route; a unit's first is its
+        ``route_of``."""
+        for u, (pe, fw) in enumerate(zip(self.pes, self.firmwares)):
+            keys = self._sent_keys(u, pe, fw)
+            if keys is not None:
+                yield u, keys[0], keys[1]
 
     def _sent_keys(self, u: int, pe, fw) -> tuple[int, int] | None:
         """The first and last key unit ``u`` sends (None: it sends none)."""
@@ -328,6 +349,14 @@ class LifModel:
         the loop models)."""
         U = len(self.pes)
         return np.full((n_ticks, U), -1, np.int64), np.zeros((n_ticks, U), np.int64)
+
+    def tick_costs(self, n_ticks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per tick and unit whose numerics ran first: the timer callback's cost table, its counts
+        [tick, unit, count id] and the route its packets take (-1: the unit's ``timer_table`` with the
+        loop's own counts, and its ``route_of``; the LIF family's are fixed)."""
+        U = len(self.pes)
+        return (np.full((n_ticks, U), -1, np.int64), np.zeros((n_ticks, U, N_COUNTS)),
+                np.full((n_ticks, U), -1, np.int64))
 
     def save(self) -> list:
         """What ``draw_inputs`` changes (the Poisson generators' states), for ``restore``."""

@@ -37,6 +37,7 @@ from .codes import (
     C_G_SYN,
     C_NEURONS,
     C_ONCE,
+    C_PACKETS,
     C_ROWS,
     C_SPIKES,
     C_SYNAPSES,
@@ -44,6 +45,7 @@ from .codes import (
     C_VTH,
     K_PRECOMPUTED,
     K_SOURCE,
+    N_COUNTS,
     OK,
     R_ARRIVAL,
     R_DEST,
@@ -130,30 +132,36 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                done, ph, seen, pin, pout, fired_out, fired_ptr, cnt, busy, brk, brk_seen, machine,
                dma_address, dma_nbytes, dma_issue_cycles, dma_setup_cycles, dma_ph,
                dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns,
-               timer_post, per_packet, step_synapses):
+               timer_post, per_packet, step_synapses, tu_table, tu_counts, tu_route, j_table):
     """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
 
     A precomputed unit with a ``timer_post`` table (cue accumulation; -1: none) charges its timer table
     line by line after its DMA issue (``counts``' synapses: ``step_synapses[tick, unit]``), sends, then
     charges ``timer_post`` as one sum (``charge_phases``); a unit with ``per_packet`` runs one
     pre-emptive handler per packet (``PE._run_packet_handlers``) instead of one per burst.
+    A unit whose numerics ran first may charge another table each tick (``tu_table`` [tick, unit] >= 0,
+    with its counts ``tu_counts`` [tick, unit, count id]) and send on another of its routes
+    (``tu_route``); a handler charges its (route, destination)'s table (``j_table`` >= 0) or the
+    receiver's ``syn_table``.
 
     State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
     in place; per-tick outputs are indexed [tick, unit]. On a non-zero reason the arrays hold that
     tick half-done: the caller discards them.
     """
     U = kind.shape[0]
-    counts = np.zeros(5)
+    counts = np.zeros(N_COUNTS)
     at = np.empty(n_nodes)
     # per tick: the bursts (one per sending unit), then per receiver its deliveries in booking order
     b_first = np.empty(U)
     b_last = np.empty(U)
     b_n = np.zeros(U, np.int64)
+    b_route = np.full(U, -1, np.int64)
     order = np.empty(U, np.int64)
     d_cnt = np.zeros(U, np.int64)
     d_src = np.empty((U, U), np.int64)
     d_first = np.empty((U, U))
     d_last = np.empty((U, U))
+    d_tab = np.empty((U, U), np.int64)
     cb_end = np.empty(U)
     dma_at = np.empty(U)  # per PE: when its DMA was issued, then when it lands
     dma_order = np.empty(U, np.int64)
@@ -191,13 +199,18 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     row_ph[dma_ph] += issue
                     row_seen[dma_ph] = True
                     dma_at[u] = s + issue * npc[u]
+                table = timer_table[u]
+                if tu_table[t, u] >= 0:  # this tick's own table and counts
+                    table = tu_table[t, u]
+                    for ci in range(N_COUNTS):
+                        counts[ci] = tu_counts[t, u, ci]
                 if timer_post[u] >= 0:  # the firmware's calls in a row, after the DMA issue
                     counts[C_SYNAPSES] = step_synapses[t, u]
-                    cycles = _charge_lines(issue, timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr,
+                    cycles = _charge_lines(issue, table, counts, ln_table, ln_phase, ln_count, ln_tptr,
                                            t_per, t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u],
                                            brk_seen[u])
                 else:  # one ``charge_phases``
-                    cycles = issue + _charge_table(timer_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr,
+                    cycles = issue + _charge_table(table, counts, ln_table, ln_phase, ln_count, ln_tptr,
                                                    t_per, t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u],
                                                    brk_seen[u])
                 k = a1 - a0
@@ -259,6 +272,10 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     k = 0
             cnt[u, 0] += 1  # callbacks
             b_n[u] = 0
+            r = route_of[u]
+            if tu_route[t, u] >= 0:
+                r = tu_route[t, u]
+            b_route[u] = r
             if k > 0:
                 # the send loop: each packet's cost, then the TX queue, then the burst (one route)
                 for i in range(k):
@@ -278,7 +295,6 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     last_send[u] = ts
                 b_last[u] = last_send[u]
                 b_n[u] = k
-                r = route_of[u]
                 cnt[u, 1] += k  # packets_sent
                 machine[0] += k * n_routes_deliv[r]  # copies_sent (one per PE reached; drops fail below)
                 pout[t, u] = k
@@ -337,7 +353,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
             d_cnt[u] = 0
         for bi in range(nb):
             u = order[bi]
-            r = route_of[u]
+            r = b_route[u]
             n = b_n[u]
             first_send = b_first[u]
             if not (first_send < bound - eps):
@@ -378,6 +394,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 d_src[dest, c] = u
                 d_first[dest, c] = first
                 d_last[dest, c] = last
+                d_tab[dest, c] = j_table[ji] if j_table[ji] >= 0 else syn_table[dest]
                 d_cnt[dest] = c + 1
             machine[1] += n * (r_jptr[r + 1] - r_jptr[r])  # deliveries
             machine[2] += n  # packets_routed
@@ -431,7 +448,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     for i in range(n):
                         arrival = first + i * step
                         st = arrival if arrival > free_u else free_u
-                        cycles = _charge_table(syn_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per,
+                        cycles = _charge_table(d_tab[u, c], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per,
                                                t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u],
                                                brk_seen[u]) + irq_cycles
                         row_ph[irq_ph] += irq_cycles
@@ -466,7 +483,8 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 start = first if first > free_u else free_u
                 counts[C_SYNAPSES] = synapses
                 counts[C_ROWS] = n
-                cycles = _charge_table(syn_table[u], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                counts[C_PACKETS] = n
+                cycles = _charge_table(d_tab[u, c], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
                                        t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
                 row_ph[irq_ph] += irq_cycles * n
                 row_seen[irq_ph] = True

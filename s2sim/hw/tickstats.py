@@ -141,7 +141,11 @@ class TickStats:
         flat[lin] = np.maximum(flat[lin], done[:n_keep])
         self._a["packets_in"].reshape(-1)[lin] += np.asarray(packets_in).reshape(-1)[:n_keep].astype(np.int64)
         self._a["packets_out"].reshape(-1)[lin] += np.asarray(packets_out).reshape(-1)[:n_keep].astype(np.int64)
-        self._a["level"].reshape(-1)[lin] = rec_lids[:n_keep]
+        # a cell where nothing ran (an empty timer callback: no phase, packet or time) has no record, as
+        # ``PeRows.flush`` writes none: its level stays unset
+        live = (has | (done != 0.0) | (np.asarray(packets_in).reshape(-1) != 0)
+                | (np.asarray(packets_out).reshape(-1) != 0))[:n_keep]
+        self._a["level"].reshape(-1)[lin[live]] = rec_lids[:n_keep][live]
         busy = self._a["busy_cycles"].reshape(-1)
         for (_, names), (idx, table) in groups.items():
             sel = idx < n_keep

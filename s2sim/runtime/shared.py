@@ -86,6 +86,28 @@ class TickGroup:
         self.pending[member] = None
         self.ran[member] = tick
 
+    def run_tick_all(self, tick: int, keep: bool = True) -> bool:
+        """Every member's PE runs ``tick``, in member order: ``run_tick`` of each, in one call (the counted
+        kernel runs a group's tick so). True if the group computed it for all at once (every member in step);
+        then no result is early, and ``keep=False`` tells the kernel it need not keep what ``restore`` would
+        put back (a kernel that takes ``compute(..., keep=False)``)."""
+        if self.grouped and all(p is None for p in self.pending) and all(r == tick - 1 for r in self.ran):
+            if keep:  # (what the first member's run_tick does; the rest take it)
+                self.kernel.compute(self.all_members, tick)
+            else:
+                self.kernel.compute(self.all_members, tick, keep=False)
+            self.updates += 1
+            self.ran = [tick] * self.n_members
+            return True
+        for member in self.all_members:
+            self.run_tick(member, tick)
+        return False
+
+    def passed_all(self, tick: int) -> None:
+        """Every member's PE ran ``tick`` with no numerics of this group: ``passed`` of each."""
+        for member in self.all_members:
+            self.passed(member, tick)
+
     def in_step(self, member: int, tick: int) -> bool:
         """The default readiness: the member's PE ran the tick before ``tick``."""
         return self.ran[member] == tick - 1

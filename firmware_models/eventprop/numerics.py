@@ -1,0 +1,86 @@
+"""The EventProp layer group's forward step (``LayerGroup._forward``) as one compiled loop
+(``s2sim.runtime.jit``) that gives the numpy statements' float32 results bit for bit.
+
+Per copy and neuron: the input drive sum_i s_in[i] W[j, i] over the inputs that spiked, presynaptic index
+ascending (the numpy formulation's cumulative sum over the inputs any copy saw spike adds only signed
+zeros for the others, which change no nonzero sum, and its trailing ``+ 0`` makes a -0 a +0, as here),
+then I = a I + drive, V = b V + (1 - b) I, each product and sum rounded once in that order (no FMA:
+``s2sim.runtime.jit``). The threshold test and the history stay numpy (they raise on overflow).
+tests/firmware_models/eventprop/test_eventprop_numerics.py holds the two equal.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from s2sim.runtime.jit import jit
+
+
+@jit
+def forward_drive(buf, W, I, V, a, b, omb, n_in_spikes):
+    """In place: ``I`` = a I + W s_in and ``V`` = b V + omb I for every copy ([C, n]); ``buf`` [C, n_in] is
+    consumed (zeroed) and its spike count per copy written to ``n_in_spikes`` [C]."""
+    C, n, n_in = W.shape
+    zero = np.float32(0.0)
+    for c in range(C):
+        count = 0
+        for i in range(n_in):
+            if buf[c, i] != zero:
+                count += 1
+        n_in_spikes[c] = count
+        for j in range(n):
+            s = zero
+            if count:
+                for i in range(n_in):
+                    x = buf[c, i]
+                    if x != zero:
+                        s = s + x * W[c, j, i]
+            s = s + zero
+            cur = a * I[c, j] + s
+            I[c, j] = cur
+            V[c, j] = b * V[c, j] + omb * cur
+        for i in range(n_in):
+            buf[c, i] = zero
+
+
+@jit
+def backward_step(lV, lI, W, a, oma, b, theta, vdot_eps, ci, ii, errs, cs, js, hs, err_cur, is_output, first, gloss,
+                  t1, hs_I, hs_V, acc, new_lV, new_lI):
+    """One adjoint step of every copy (``LayerGroup._backward`` without loss shaping), bit for bit:
+
+    * ``errs`` [q] = sum_j (lV - lI)[c, j] W[c, j, i] for each input spike q = (``ci``, ``ii``), postsynaptic
+      index ascending from +0 (when ``errs`` is not empty: the layer sends error events);
+    * ``new_lI`` = a lI + oma lV, ``new_lV`` = b lV, then at each own spike of step t1 = t + 1
+      (``cs``, ``js``, history slot ``hs``) new_lV = b lV + (theta lV + g) / ((I - Vpre) + eps), g the error
+      events received (plus dL/dt at an output's first spike);
+    * ``err_cur`` consumed (zeroed); ``acc`` [c, :, i] += new_lI [c, :] at each input spike.
+    """
+    C, n = lV.shape
+    zero = np.float32(0.0)
+    for q in range(errs.shape[0]):
+        c = ci[q]
+        i = ii[q]
+        e = zero
+        for j in range(n):
+            e = e + (lV[c, j] - lI[c, j]) * W[c, j, i]
+        errs[q] = e
+    for c in range(C):
+        for j in range(n):
+            new_lI[c, j] = a * lI[c, j] + oma * lV[c, j]
+            new_lV[c, j] = b * lV[c, j]
+    for q in range(cs.shape[0]):
+        c = cs[q]
+        j = js[q]
+        h = hs[q]
+        g = err_cur[c, j]
+        if is_output and first[c, j] == t1:
+            g = g + gloss[c, j]
+        vdot = (hs_I[c, h] - hs_V[c, h]) + vdot_eps
+        new_lV[c, j] = b * lV[c, j] + (theta * lV[c, j] + g) / vdot
+    for c in range(C):
+        for j in range(n):
+            err_cur[c, j] = zero
+    for q in range(ci.shape[0]):
+        c = ci[q]
+        i = ii[q]
+        for j in range(n):
+            acc[c, j, i] = acc[c, j, i] + new_lI[c, j]

@@ -1,0 +1,107 @@
+"""The EventProp forward drive as one compiled loop (``firmware_models/eventprop/numerics.py``) gives the
+numpy statements' float32 results bit for bit (signed zeros included), and a layer group computes the same
+tick either way."""
+import numpy as np
+import pytest
+
+from firmware_models.eventprop.firmware import _ordered_input_sum
+from firmware_models.eventprop.numerics import forward_drive
+
+F32 = np.float32
+
+
+def numpy_drive(buf, W, I, V, a, b, omb):
+    """``LayerGroup._forward``'s numpy statements."""
+    n_in_spikes = (buf != 0).sum(axis=1)
+    drive = _ordered_input_sum(buf, W)
+    I = a * I + drive
+    V = b * V + omb * I
+    return I, V, n_in_spikes
+
+
+@pytest.mark.parametrize("C, n, n_in, p_spike", [(22, 120, 5, 0.3), (22, 3, 120, 0.1), (4, 7, 9, 0.0), (3, 5, 6, 1.0)])
+def test_the_compiled_forward_drive_is_the_numpy_statements_bit_for_bit(C, n, n_in, p_spike):
+    rng = np.random.default_rng(C * 1000 + n_in)
+    W = rng.normal(0.0, 2.0, (C, n, n_in)).astype(F32)
+    W[:, :, 0] = -W[:, :, 1]  # sums that cancel to a (signed) zero
+    buf = (rng.random((C, n_in)) < p_spike).astype(F32)
+    buf[0] = 0.0  # a copy without input next to copies with some
+    I = rng.normal(0.0, 1.0, (C, n)).astype(F32)
+    V = rng.normal(0.0, 1.0, (C, n)).astype(F32)
+    I[1] = -0.0
+    a, b, omb = F32(0.8), F32(0.95), F32(0.05)
+    want_I, want_V, want_count = numpy_drive(buf, W, I, V, a, b, omb)
+    got_count = np.empty(C, np.int64)
+    forward_drive(buf, W, I, V, a, b, omb, got_count)
+    assert np.array_equal(want_I.view(np.uint32), I.view(np.uint32))
+    assert np.array_equal(want_V.view(np.uint32), V.view(np.uint32))
+    assert np.array_equal(want_count, got_count)
+    assert not buf.any()  # consumed
+
+
+def test_training_with_and_without_the_compiled_loop_gives_the_same_weights(monkeypatch):
+    from firmware_models.eventprop import reference as R
+    from firmware_models.eventprop.app import ChipNetwork
+    from firmware_models.eventprop.mapping import EventpropMapping
+    from firmware_models.eventprop.params import EventpropParams
+    from s2sim.config import load_arch
+    from s2sim.hw.params import HwParams
+    from s2sim.sim import Simulation
+
+    def weights(jit: str):
+        monkeypatch.setenv("S2SIM_JIT", jit)
+        p = EventpropParams(batch=4, n_steps=16)
+        times, y = R.load_data(p)["train"]
+        net = ChipNetwork(Simulation(HwParams.from_arch(load_arch("spinnaker2"))), p, EventpropMapping(),
+                          R.init_weights(p, 42))
+        assert all(g.compiled == (jit == "1") for gs in net.slice_groups.values() for g in gs)
+        for k in range(2):
+            net.run_batch(times[4 * k:4 * k + 4], y[4 * k:4 * k + 4])
+        return net.weights
+
+    for a, b in zip(weights("1"), weights("0")):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("send_errors, is_output", [(True, True), (False, False), (True, False)])
+def test_a_layer_groups_batch_is_the_same_with_the_compiled_loops_or_the_numpy_statements(send_errors, is_output):
+    """A whole batch of a layer group (forward steps with random input spikes, then the adjoint steps with error
+    events and dL/dt arriving) leaves every array the same, bit for bit, either way."""
+    import copy
+
+    from firmware_models.eventprop.app import consts
+    from firmware_models.eventprop.firmware import LayerGroup
+    from firmware_models.eventprop.params import EventpropParams
+
+    p = EventpropParams(n_steps=12)
+    c = consts(p)
+    rng = np.random.default_rng(7)
+    C, n, n_in, T = 5, 6, 9, p.n_steps
+    group = LayerGroup(1, 0, n, n_in, C, c, T - 1, send_errors=send_errors, is_output=is_output)
+    group.W[:] = rng.normal(0.6, 0.5, group.W.shape).astype(F32)
+    groups = {True: group, False: copy.deepcopy(group)}
+    groups[True].compiled, groups[False].compiled = True, False
+    for tick in range(2 * T):
+        phi = tick % c.ticks_per_batch
+        outs = {}
+        for compiled, g in groups.items():
+            if phi < T:  # input spikes for the next step, and error events during the adjoint
+                rows, idx = np.nonzero(np.random.default_rng(tick).random((C, n_in)) < 0.3)
+                g.record_inputs(tick, phi, rows, idx)
+            elif phi == T:  # dL/dt from the loss PE (the batch's first tick cleared it)
+                g.gloss[:] = np.random.default_rng(99).normal(0.0, 1.0, g.gloss.shape).astype(F32)
+            else:
+                err = np.random.default_rng(tick).normal(0.0, 1.0, (C, n)).astype(F32)
+                g.err[(tick + 1) & 1] = err
+            g.ticks.run_tick_all(tick) if phi != T else g.ticks.passed_all(tick)
+            outs[compiled] = g.out
+        if phi != T and phi > 0:
+            for key in ("fired_rows", "fired_idx", "in_copy", "in_idx", "own_copy"):
+                if key in outs[True]:
+                    np.testing.assert_array_equal(outs[True][key], outs[False][key])
+            if outs[True].get("errs") is not None or outs[False].get("errs") is not None:
+                assert np.array_equal(outs[True]["errs"].view(np.uint32), outs[False]["errs"].view(np.uint32))
+    for name, value in vars(groups[False]).items():
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(value, getattr(groups[True], name)), name
+    assert groups[True].acc.any() and groups[True].lV.any()
