@@ -28,6 +28,11 @@ from .lif import LifModel, NotModelled
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
 
+def _plain_ticks_class():
+    from firmware_models.eprop.plain_ticks import PlainTicks
+    return PlainTicks
+
+
 def _tag_x() -> int:
     from firmware_models.eprop.firmware import TAG_X
     return TAG_X
@@ -102,6 +107,8 @@ class EpropModel(LifModel):
         self.to_all = self.whole_group and all(
             r >= 0 and sorted(fw.k for fw in d) == list(range(g.G)) and len(d) == g.G
             for r, d in zip(self.route_of, self.dests))
+        # the plain ticks of the whole group, one compiled call each (the rest: ``counted_steps``)
+        self.plain_ticks = _plain_ticks_class()(self.firmwares) if self.whole_group and self.to_all else None
         self.base = np.full((U, U), -1, np.int64)
         self.rowoff = np.zeros(U, np.int64)
         self.row_ptr = np.zeros(1, np.int64)
@@ -141,14 +148,32 @@ class EpropModel(LifModel):
         self.dma_nbytes = np.zeros((n_ticks, U), np.int64)
         buffers = self.chip.dram.buffers
         done = 0
+        plain = self.plain_ticks
         for k in range(n_ticks):
             tick = t0 + k
-            if not all(fw.plain_step(tick) for fw in fws):
-                break
-            if self.whole_group:
-                sent, requests = self.core_class.counted_steps(fws, tick)
+            counts = plain.step(tick) if plain is not None else None
+            if counts is not None:  # the whole group's step in one compiled call, its spikes written
+                sizes[k * U:(k + 1) * U] = counts
+                requests = self.core_class.counted_prefetches(fws, tick) or ()
             else:
-                sent, requests = zip(*(fw.counted_step(tick) for fw in fws))
+                if plain is not None:
+                    plain.sync()
+                if not all(fw.plain_step(tick) for fw in fws):
+                    break
+                if self.whole_group:
+                    sent, requests = self.core_class.counted_steps(fws, tick)
+                else:
+                    sent, requests = zip(*(fw.counted_step(tick) for fw in fws))
+                if self.to_all:  # every spike reaches every member: one write
+                    every = [key for keys in sent for key in keys]
+                    if every:
+                        self.core_class.counted_spikes_in(fws, every)
+                else:
+                    for u, keys in enumerate(sent):
+                        dests = self.dests[u]
+                        if keys and dests:
+                            dests[0].on_packet_burst_group(dests, None, keys, None)
+                sizes[k * U:(k + 1) * U] = [len(keys) for keys in sent]
             for u, request in enumerate(requests):
                 if request is not None:  # the data lands now (nothing reads that ring slot before the DMA's end)
                     fw = fws[u]
@@ -158,17 +183,9 @@ class EpropModel(LifModel):
                     self.dma_address[k, u] = buf.address + start * buf.array.itemsize
                     self.dma_nbytes[k, u] = count * buf.array.itemsize
                     fw.on_dma_done(None, self.tag_x)
-            if self.to_all:  # every spike reaches every member: one write
-                every = [key for keys in sent for key in keys]
-                if every:
-                    self.core_class.counted_spikes_in(fws, every)
-            else:
-                for u, keys in enumerate(sent):
-                    dests = self.dests[u]
-                    if keys and dests:
-                        dests[0].on_packet_burst_group(dests, None, keys, None)
-            sizes[k * U:(k + 1) * U] = [len(keys) for keys in sent]
             done = k + 1
+        if plain is not None:
+            plain.sync()
         ptr = np.zeros(done * U + 1, np.int64)
         np.cumsum(sizes[:done * U], out=ptr[1:])
         return np.zeros(int(ptr[-1]), np.int64), ptr, done

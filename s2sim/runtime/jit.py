@@ -48,6 +48,16 @@ class CompiledLoop:
             run = self._run = self.compiled()
         return run(*args)
 
+    @property
+    def _numba_type_(self):
+        """What numba sees where one compiled loop calls another: this loop's dispatcher (loops compose; the
+        callee must live in the caller's file, as numba's disk cache only notices edits to that file)."""
+        run = self._run
+        if run is None:
+            run = self._run = self.compiled()
+        from numba.core import types
+        return types.Dispatcher(run)
+
     def compiled(self) -> Callable:
         """The numba dispatcher (``py_func`` without numba)."""
         if not NUMBA_AVAILABLE:
