@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime.jit import jit
+from s2sim.runtime.jit import jit, objmode
 
 F32 = np.float32
 
@@ -359,14 +359,9 @@ def plain_tick(t, par, n_in, inputs, inputs_used, stage, xrings, slot1, f1, owne
     counted per member (``counts``), and the exponents of this step's ψ for the next call. The same
     loops as the members' own calls, in the same order: the same bits.
 
-    Returns False, having changed nothing, if the members' input buffers of this step differ (then
-    each member computes it from its own, on the ordinary path)."""
+    The caller checked that the members' input buffers of this step agree (``plain_ticks``)."""
     G, P = inputs.shape[0], inputs.shape[2]
     N = z.shape[0]
-    for k in range(1, G):
-        for i in range(P):
-            if inputs[k, par, i] != inputs[0, par, i]:
-                return False
     if train:  # S12–S17 of step t − 1 (``EpropGroup._eligibility`` of every member at once)
         w_t = closed_form_w[t - 1] if scaled else np.float32(1.0)
         coefficients(exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho,
@@ -404,4 +399,59 @@ def plain_tick(t, par, n_in, inputs, inputs_used, stage, xrings, slot1, f1, owne
                 inputs[k, nxt, n_in + j] = np.float32(1.0)
     if train:
         surrogate_exponents(v_minus_thr, exponents, k0, k1, sigma, 0, N)
-    return True
+
+
+@jit
+def plain_ticks(tick0, n_max, tps, T, chunk, n_chunks, slots, W, i_in2d,
+                n_in, inputs, inputs_used, xrings, owner, counts,
+                train, exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho, one_alpha_x_one_rho,
+                one_minus_alpha, a0, a1, scaled, closed_form_w, k0, k1, sigma,
+                eps_v_arg, per_synapse, eps_v_rows, copy_rows, eps_a, ebar, filtered, elig_acc, exact, decay_prev,
+                gain_prev, alpha, kappa,
+                forward_state, saved_forward_state, y_partial, saved_y_partial,
+                i_in, b, z, thr, v, v_minus_thr, zbar, zbar_sum, one_minus_rho, v_th, w_out, starts, all_members):
+    """``plain_tick`` for ticks ``tick0``, ``tick0`` + 1, ... (at most ``n_max``) while each is a time step
+    t >= 1 whose members' input buffers agree and whose next input frame every member's ring holds
+    (``slots``: [member, ring slot] chunk held); numpy's exps of ψ and its matmul of the input current
+    run as Python between the loops (``objmode``), as ``EpropGroup`` calls them. Stops after a step that
+    enters a chunk (its prefetch is the caller's). Returns the ticks run; ``counts[k]``: each member's
+    spikes in the k-th."""
+    G, P = inputs.shape[0], inputs.shape[2]
+    if train:  # the exponents of the owed step's ψ (``psi_coefficients``' first loop)
+        surrogate_exponents(v_minus_thr, exponents, k0, k1, sigma, 0, z.shape[0])
+    for k in range(n_max):
+        tick = tick0 + k
+        s = tick // tps
+        t = tick - s * tps
+        if t < 1 or t >= T:
+            return k
+        par = tick & 1
+        for m in range(1, G):
+            for i in range(P):
+                if inputs[m, par, i] != inputs[0, par, i]:
+                    return k
+        stage = t + 1 < T
+        slot1 = 0
+        f1 = 0
+        if stage:
+            gid = s * n_chunks + (t + 1) // chunk
+            slot1, f1 = gid & 1, (t + 1) % chunk
+            for m in range(G):
+                if slots[m, slot1] != gid:
+                    return k
+        u = inputs[0, par:par + 1]  # member 0's input row, [1, P]
+        with objmode():
+            if train:  # ψ's three Gaussians: numpy's exp, as ``psi_coefficients`` takes them
+                for row in exponents:
+                    np.exp(row, out=row)
+            np.matmul(u, W, out=i_in2d)  # S4 at full width (``EpropGroup._forward``)
+        plain_tick(t, par, n_in, inputs, inputs_used, stage, xrings, slot1, f1, owner, counts[k],
+                   train, exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho,
+                   one_alpha_x_one_rho, one_minus_alpha, a0, a1, scaled, closed_form_w, k0, k1, sigma,
+                   eps_v_arg, per_synapse, eps_v_rows, copy_rows, eps_a, ebar, filtered, elig_acc, exact, decay_prev,
+                   gain_prev, alpha, kappa,
+                   forward_state, saved_forward_state, y_partial, saved_y_partial,
+                   i_in, b, z, thr, v, v_minus_thr, zbar, zbar_sum, one_minus_rho, v_th, w_out, starts, all_members)
+        if t % chunk == 0 and (s * n_chunks + t // chunk + 1) % n_chunks != 0:
+            return k + 1  # entering a chunk: the caller starts the prefetch
+    return n_max

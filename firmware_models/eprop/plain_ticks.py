@@ -6,9 +6,10 @@ prefetch, some hundred Python calls a tick. On most ticks of a sample every memb
 a time step t >= 1 of the same sample, nothing computed early, nothing owed but the last step's
 eligibility, every member's input buffer equal (the spikes reach every member). There that path is
 numpy's three exps of ψ and its matmul of the input current, and the same compiled loops in the same
-order, which ``numerics.plain_tick`` runs in one call for the whole group: the same bits.
+order, which ``numerics.plain_tick`` runs for the whole group: the same bits.
 
-``PlainTicks.step`` runs such a tick, or returns None (the caller then takes the ordinary path for it).
+``PlainTicks.run`` runs such ticks, one compiled call (``numerics.plain_ticks``) for all of them up to
+the next chunk's prefetch, or returns 0 (the caller then takes the ordinary path for that tick).
 The bookkeeping the ordinary path writes on every tick (each core's step counter and staged tick, the
 tick group's ``ran``, the group's owed eligibility) is written once, by ``sync``, before anything
 else reads it: the caller syncs before any ordinary tick and at the end of its window.
@@ -32,12 +33,9 @@ class PlainTicks:
                        and len({(fw.chunk, fw.tps) for fw in cores}) == 1)
         first = cores[0]
         self.tps, self.T, self.chunk, self.n_chunks = first.tps, g.T, first.chunk, first.n_chunks
-        self.counts = np.zeros(g.G, np.int64)
+        self.counts = np.zeros((g.tps, g.G), np.int64)
         self.last = -1  # the last tick run here and not synced yet (-1: none)
         self.run_length = 0
-        self.ready_gid = -1  # the chunk every member's ring holds (checked once per chunk)
-        self.u_rows = (g.inputs[0, 0:1], g.inputs[0, 1:2])  # member 0's input row of each parity, [1, P]
-        self.exp_rows = tuple(g.exponents[r] for r in range(g.exponents.shape[0]))
         self.xrings = tuple(fw.xring for fw in cores)  # each member's input ring (filled in place by its DMAs)
 
     def _args(self) -> tuple:
@@ -71,49 +69,34 @@ class PlainTicks:
             return False
         return all(fw.plain_step(tick) for fw in cores)
 
-    def step(self, tick: int) -> np.ndarray | None:
-        """Run ``tick`` for every member; returns the spikes each member sent (a reused array), or None if
-        the tick is not one of these (nothing changed: the caller syncs and takes the ordinary path)."""
+    def run(self, tick: int, n_max: int) -> int:
+        """Run ticks ``tick`` .. (at most ``n_max``) for every member while they are such ticks, stopping after
+        one that enters a chunk (its prefetch is the caller's); returns the ticks run (0: ``tick`` is not one,
+        nothing changed: the caller syncs and takes the ordinary path). ``counts[k]``: each member's spikes
+        in the k-th."""
         if not self.usable:
-            return None
+            return 0
         g = self.g
-        t = tick % self.tps
-        if self.last != tick - 1 or self.last < 0 or not 1 <= t < self.T:
+        if self.last != tick - 1 or self.last < 0:
             self.sync()
             if not self._can_start(tick):
-                return None
+                return 0
             self._args_now = self._args()
-            if g.train:  # the exponents of the owed step's ψ (``psi_coefficients``' first loop)
-                a0, a1, k0, k1, sigma = g.surrogate_consts
-                numerics.surrogate_exponents(g.v_minus_thr, g.exponents, k0, k1, sigma, 0, g.N)
-        stage = t + 1 < self.T
-        slot1 = f1 = 0
-        if stage:
-            s, t1 = divmod(tick + 1, self.tps)
-            gid = s * self.n_chunks + t1 // self.chunk
-            if gid != self.ready_gid:
-                if not all(fw.slot_chunk[gid & 1] == gid for fw in self.cores):
-                    self.sync()
-                    return None
-                self.ready_gid = gid
-            slot1, f1 = gid & 1, t1 % self.chunk
-        if g.train:  # ψ's three Gaussians: numpy's exp, as ``psi_coefficients`` takes them
-            for row in self.exp_rows:
-                np.exp(row, out=row)
-        par = tick & 1
-        np.matmul(self.u_rows[par], g.W, out=g.i_in)  # S4 at full width (``EpropGroup._forward``)
-        if not numerics.plain_tick(t, par, g.n_in, g.inputs, g.inputs_used, stage,
-                                   self.xrings, slot1, f1, g.owner, self.counts,
-                                   *self._args_now):
+        if self.counts.shape[0] < n_max:
+            self.counts = np.zeros((n_max, g.G), np.int64)
+        slots = np.array([fw.slot_chunk for fw in self.cores], np.int64)  # (each member's ring, now)
+        ran = numerics.plain_ticks(tick, n_max, self.tps, self.T, self.chunk, self.n_chunks, slots, g.W, g.i_in,
+                                   g.n_in, g.inputs, g.inputs_used, self.xrings, g.owner, self.counts,
+                                   *self._args_now)
+        if ran == 0:
             self.sync()
-            return None
-        self.last = tick
-        self.run_length += 1
-        return self.counts
+            return 0
+        self.last = tick + ran - 1
+        self.run_length += ran
+        return ran
 
     def sync(self) -> None:
         """Write the bookkeeping of the ticks run since the last sync, as the ordinary path leaves it."""
-        self.ready_gid = -1
         tick, n = self.last, self.run_length
         if tick < 0:
             return

@@ -83,6 +83,7 @@ class EpropModel(LifModel):
         self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
         U = len(pes)
         self.train = g.train
+        self.window_ticks = g.tps  # a window per sample: its T time steps (the learning tick ends it)
         self.tag_x = _tag_x()
         self.kind = np.full(U, K_PRECOMPUTED, np.int64)
         self.pe_id = np.asarray([pe.id for pe in pes], np.int64)
@@ -149,12 +150,14 @@ class EpropModel(LifModel):
         buffers = self.chip.dram.buffers
         done = 0
         plain = self.plain_ticks
-        for k in range(n_ticks):
+        k = 0
+        while k < n_ticks:
             tick = t0 + k
-            counts = plain.step(tick) if plain is not None else None
-            if counts is not None:  # the whole group's step in one compiled call, its spikes written
-                sizes[k * U:(k + 1) * U] = counts
-                requests = self.core_class.counted_prefetches(fws, tick) or ()
+            ran = plain.run(tick, n_ticks - k) if plain is not None else 0
+            if ran:  # the whole group's steps in one compiled call, their spikes written
+                sizes[k * U:(k + ran) * U] = plain.counts[:ran].reshape(-1)
+                k += ran
+                requests = self.core_class.counted_prefetches(fws, tick + ran - 1) or ()
             else:
                 if plain is not None:
                     plain.sync()
@@ -174,16 +177,17 @@ class EpropModel(LifModel):
                         if keys and dests:
                             dests[0].on_packet_burst_group(dests, None, keys, None)
                 sizes[k * U:(k + 1) * U] = [len(keys) for keys in sent]
-            for u, request in enumerate(requests):
+                k += 1
+            for u, request in enumerate(requests):  # (of the last tick run)
                 if request is not None:  # the data lands now (nothing reads that ring slot before the DMA's end)
                     fw = fws[u]
                     name, start, count, dst = request
                     buf = buffers[name]
                     dst.reshape(-1)[:count] = buf.array.reshape(-1)[start:start + count]
-                    self.dma_address[k, u] = buf.address + start * buf.array.itemsize
-                    self.dma_nbytes[k, u] = count * buf.array.itemsize
+                    self.dma_address[k - 1, u] = buf.address + start * buf.array.itemsize
+                    self.dma_nbytes[k - 1, u] = count * buf.array.itemsize
                     fw.on_dma_done(None, self.tag_x)
-            done = k + 1
+            done = k
         if plain is not None:
             plain.sync()
         ptr = np.zeros(done * U + 1, np.int64)
