@@ -11,7 +11,26 @@ from test_counted_eprop import chip_network
 from s2sim.counted.eprop import EpropModel
 
 
-def train_three_samples(monkeypatch, plain: bool):
+def network(**params):
+    """gsc's network on 12 PEs (with ``params`` changed) on the counted kernel, fresh weights, three inputs."""
+    from firmware_models.eprop import reference as R
+    from firmware_models.eprop.app import ChipNetwork
+    from firmware_models.eprop.mapping import EpropMapping
+    from firmware_models.eprop.params import EpropParams
+    from s2sim.config import load_arch
+    from s2sim.hw.params import HwParams
+    from s2sim.sim import Simulation
+
+    p = EpropParams(**params)
+    rng = np.random.default_rng(11)
+    w0 = R.init_weights(p, rng)
+    X = (rng.standard_normal((3, p.n_steps, p.n_in)) * 4).astype(np.float32)
+    net = ChipNetwork(Simulation(HwParams.from_arch(load_arch("spinnaker2")), kernel="counted"), p,
+                      EpropMapping(pes=12), w0)
+    return net, X
+
+
+def train_three_samples(monkeypatch, plain: bool, **params):
     """Three training samples on the counted kernel, with or without the plain ticks: (firmware state, timing,
     records, weights, ticks the plain path ran, counted windows)."""
     ran = []
@@ -23,7 +42,7 @@ def train_three_samples(monkeypatch, plain: bool):
         return n
 
     monkeypatch.setattr(PlainTicks, "run", counting)
-    net, X = chip_network("counted", seed=11)
+    net, X = network(**params)
     records = net.run_samples(X, np.array([4, 0, 9]), train=True, lr=0.01)
     chip = net.sim.machine
     state = EpropModel.save(chip.counted._model)  # every array and plain value of the group, its ticks and cores
@@ -61,6 +80,18 @@ def test_plain_ticks_run_most_steps_and_leave_what_the_ordinary_path_leaves(monk
     assert ordinary[2] == plain[2] and ordinary[2]
     assert_same(ordinary[3], plain[3], "weights")
     assert plain[5]["counted"] == 3  # a counted window per sample (its 100 steps; the learning tick event-driven)
+
+
+@pytest.mark.parametrize("params", [{"memory_layout": "lean"}, {"memory_layout": "closed_form"},
+                                    {"eps_a": "exact"}], ids=["lean", "closed_form", "exact_eps_a"])
+def test_the_other_eligibility_variants_run_plain_and_leave_what_the_ordinary_path_leaves(monkeypatch, params):
+    ordinary = train_three_samples(monkeypatch, False, **params)
+    plain = train_three_samples(monkeypatch, True, **params)
+    assert plain[4] == 3 * 99 - 1
+    assert_same(ordinary[0], plain[0], "state")
+    assert_same(ordinary[1], plain[1], "timing")
+    assert ordinary[2] == plain[2]
+    assert_same(ordinary[3], plain[3], "weights")
 
 
 @pytest.fixture
