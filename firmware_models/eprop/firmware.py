@@ -710,7 +710,6 @@ class EpropCore(Firmware):
         their own ``run_tick`` is read by it), in fewer calls. Returns each core's spike keys and prefetch."""
         g, first = cores[0].g, cores[0]
         t = tick % first.tps
-        gid, f = first._chunk_of(tick)
         run_tick = g.ticks.run_tick
         for fw in cores:
             fw.step, fw.cur_step = tick + 1, tick
@@ -724,13 +723,21 @@ class EpropCore(Firmware):
             for fw in cores:
                 g.raster[t, fw.cols] = g.z[fw.cols]
         keys = [g.spike_keys(fw.k) for fw in cores]
+        return keys, EpropCore.counted_prefetches(cores, tick) or [None] * len(cores)
+
+    @staticmethod
+    def counted_prefetches(cores: list[EpropCore], tick: int) -> list[tuple | None] | None:
+        """The input prefetch each core starts in step ``tick`` (``_x_request``, marked in flight), or None if
+        the step enters no chunk."""
+        gid, f = cores[0]._chunk_of(tick)
+        if f != 0 or not (gid + 1) % cores[0].n_chunks:
+            return None
         requests: list[tuple | None] = [None] * len(cores)
-        if f == 0 and (gid + 1) % first.n_chunks:  # entering a chunk: prefetch the next one
-            for i, fw in enumerate(cores):
-                requests[i] = fw._x_request(gid + 1)
-                if requests[i] is not None:
-                    fw.chunk_dma = gid + 1
-        return keys, requests
+        for i, fw in enumerate(cores):  # entering a chunk: prefetch the next one
+            requests[i] = fw._x_request(gid + 1)
+            if requests[i] is not None:
+                fw.chunk_dma = gid + 1
+        return requests
 
     @staticmethod
     def counted_spikes_in(cores: list[EpropCore], keys: list[int]) -> None:

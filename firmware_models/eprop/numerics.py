@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from s2sim.runtime.jit import jit
+from s2sim.runtime.jit import jit, objmode
 
 F32 = np.float32
 
@@ -340,3 +340,118 @@ def adam(w, m, v, acc, scale, two_l2, grad, beta1, one_minus_beta1, beta2, one_m
             vj = v_r[j] * beta2 + (g * one_minus_beta2) * g
             v_r[j] = vj
             w_r[j] = wj - (mj / (np.sqrt(vj) + eps)) * lr_t
+
+
+@jit
+def plain_tick(t, par, n_in, inputs, inputs_used, stage, xrings, slot1, f1, owner, counts,
+               train, exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho, one_alpha_x_one_rho,
+               one_minus_alpha, a0, a1, scaled, closed_form_w, k0, k1, sigma,
+               eps_v_arg, per_synapse, eps_v_rows, copy_rows, eps_a, ebar, filtered, elig_acc, exact, decay_prev,
+               gain_prev, alpha, kappa,
+               forward_state, saved_forward_state, y_partial, saved_y_partial,
+               i_in, b, z, thr, v, v_minus_thr, zbar, zbar_sum, one_minus_rho, v_th, w_out, starts, all_members):
+    """Time step ``t`` (≥ 1) of every member of a group whose members all run the same plain tick, as
+    ``EpropGroup.compute`` and ``EpropCore.counted_steps`` do it when every member's input buffer
+    agrees: S12–S17 of step t − 1 (its ψ's three exps already taken by numpy into ``exponents``), the
+    forward state saved, S3–S11 and S19 (the input current ``i_in`` taken by numpy's matmul of member
+    0's input row), the readout partials, the spikes consumed, x_{t+1} staged from each member's ring
+    (``stage``: slot ``slot1``, frame ``f1``), the new spikes written into every member's next buffer and
+    counted per member (``counts``), and the exponents of this step's ψ for the next call. The same
+    loops as the members' own calls, in the same order: the same bits.
+
+    The caller checked that the members' input buffers of this step agree (``plain_ticks``)."""
+    G, P = inputs.shape[0], inputs.shape[2]
+    N = z.shape[0]
+    if train:  # S12–S17 of step t − 1 (``EpropGroup._eligibility`` of every member at once)
+        w_t = closed_form_w[t - 1] if scaled else np.float32(1.0)
+        coefficients(exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho,
+                     one_alpha_x_one_rho, one_minus_alpha, a0, a1, scaled, w_t, 0, N)
+        eligibility(inputs_used[0], eps_v_arg, per_synapse, eps_a, ebar, filtered, elig_acc, decay, gain, v_gain,
+                    a_gain, exact, decay_prev, gain_prev, alpha, kappa, 0, N, n_in)
+        if copy_rows:  # ε^v per presynaptic neuron: every member's copy
+            for k in range(1, eps_v_rows.shape[0]):
+                eps_v_rows[k] = eps_v_rows[0]
+        if exact:
+            for j in range(N):
+                decay_prev[j] = decay[j]
+                gain_prev[j] = gain[j]
+    saved_forward_state[:, :] = forward_state
+    saved_y_partial[:, :] = y_partial
+    for k in range(G):
+        for i in range(P):
+            inputs_used[k, i] = inputs[k, par, i]
+    neuron_update(i_in, b, z, thr, v, v_minus_thr, zbar, zbar_sum, beta, rho, one_minus_rho, v_th,
+                  alpha, one_minus_alpha, kappa, 0, N)
+    readout(zbar, w_out, starts, y_partial, all_members)
+    nxt = 1 - par
+    for k in range(G):
+        for i in range(n_in, P):  # the spikes consumed
+            inputs[k, par, i] = np.float32(0.0)
+        counts[k] = 0
+        if stage:  # x_{t+1} into the next buffer
+            ring = xrings[k]
+            for i in range(n_in):
+                inputs[k, nxt, i] = ring[slot1, f1, i]
+    for j in range(N):  # z_t reaches every member
+        if z[j] != np.float32(0.0):
+            counts[owner[j]] += 1
+            for k in range(G):
+                inputs[k, nxt, n_in + j] = np.float32(1.0)
+    if train:
+        surrogate_exponents(v_minus_thr, exponents, k0, k1, sigma, 0, N)
+
+
+@jit
+def plain_ticks(tick0, n_max, tps, T, chunk, n_chunks, slots, W, i_in2d,
+                n_in, inputs, inputs_used, xrings, owner, counts,
+                train, exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho, one_alpha_x_one_rho,
+                one_minus_alpha, a0, a1, scaled, closed_form_w, k0, k1, sigma,
+                eps_v_arg, per_synapse, eps_v_rows, copy_rows, eps_a, ebar, filtered, elig_acc, exact, decay_prev,
+                gain_prev, alpha, kappa,
+                forward_state, saved_forward_state, y_partial, saved_y_partial,
+                i_in, b, z, thr, v, v_minus_thr, zbar, zbar_sum, one_minus_rho, v_th, w_out, starts, all_members):
+    """``plain_tick`` for ticks ``tick0``, ``tick0`` + 1, ... (at most ``n_max``) while each is a time step
+    t >= 1 whose members' input buffers agree and whose next input frame every member's ring holds
+    (``slots``: [member, ring slot] chunk held); numpy's exps of ψ and its matmul of the input current
+    run as Python between the loops (``objmode``), as ``EpropGroup`` calls them. Stops after a step that
+    enters a chunk (its prefetch is the caller's). Returns the ticks run; ``counts[k]``: each member's
+    spikes in the k-th."""
+    G, P = inputs.shape[0], inputs.shape[2]
+    if train:  # the exponents of the owed step's ψ (``psi_coefficients``' first loop)
+        surrogate_exponents(v_minus_thr, exponents, k0, k1, sigma, 0, z.shape[0])
+    for k in range(n_max):
+        tick = tick0 + k
+        s = tick // tps
+        t = tick - s * tps
+        if t < 1 or t >= T:
+            return k
+        par = tick & 1
+        for m in range(1, G):
+            for i in range(P):
+                if inputs[m, par, i] != inputs[0, par, i]:
+                    return k
+        stage = t + 1 < T
+        slot1 = 0
+        f1 = 0
+        if stage:
+            gid = s * n_chunks + (t + 1) // chunk
+            slot1, f1 = gid & 1, (t + 1) % chunk
+            for m in range(G):
+                if slots[m, slot1] != gid:
+                    return k
+        u = inputs[0, par:par + 1]  # member 0's input row, [1, P]
+        with objmode():
+            if train:  # ψ's three Gaussians: numpy's exp, as ``psi_coefficients`` takes them
+                for row in exponents:
+                    np.exp(row, out=row)
+            np.matmul(u, W, out=i_in2d)  # S4 at full width (``EpropGroup._forward``)
+        plain_tick(t, par, n_in, inputs, inputs_used, stage, xrings, slot1, f1, owner, counts[k],
+                   train, exponents, psi, decay, gain, v_gain, a_gain, one_minus_rho_beta, beta, rho,
+                   one_alpha_x_one_rho, one_minus_alpha, a0, a1, scaled, closed_form_w, k0, k1, sigma,
+                   eps_v_arg, per_synapse, eps_v_rows, copy_rows, eps_a, ebar, filtered, elig_acc, exact, decay_prev,
+                   gain_prev, alpha, kappa,
+                   forward_state, saved_forward_state, y_partial, saved_y_partial,
+                   i_in, b, z, thr, v, v_minus_thr, zbar, zbar_sum, one_minus_rho, v_th, w_out, starts, all_members)
+        if t % chunk == 0 and (s * n_chunks + t // chunk + 1) % n_chunks != 0:
+            return k + 1  # entering a chunk: the caller starts the prefetch
+    return n_max

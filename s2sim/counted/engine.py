@@ -64,7 +64,7 @@ class CountedEngine:
         self._model: LifModel | None = None
         self._model_key: tuple | None = None
         self._static: str | None = None
-        self.window_ticks = WINDOW_TICKS
+        self.window_ticks: int | None = None  # ticks per window (None: the model's ``window_ticks``, or WINDOW_TICKS)
         #: counted windows, event-driven ones, and counted ones cut short by the guard
         self.windows = {"counted": 0, "event_driven": 0, "cut_short": 0}
         self.ticks = {"counted": 0, "event_driven": 0}
@@ -129,8 +129,9 @@ class CountedEngine:
         stop = self._event_at(until, u0)  # what env.run(until) would schedule, from the call's start
         until_at = u0 + (until - u0)
         t = t_first
+        window = self.window_ticks or getattr(model, "window_ticks", WINDOW_TICKS)
         while t < t_end:
-            w_end = min(t + self.window_ticks, t_end)
+            w_end = min(t + window, t_end)
             if self._quiescent(model, t, stop):
                 self._disarm(timer)
                 b, reason = self._counted(model, t, w_end, t_first, u0, until_at)

@@ -28,6 +28,11 @@ from .lif import LifModel, NotModelled
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
 
+def _plain_ticks_class():
+    from firmware_models.eprop.plain_ticks import PlainTicks
+    return PlainTicks
+
+
 def _tag_x() -> int:
     from firmware_models.eprop.firmware import TAG_X
     return TAG_X
@@ -78,6 +83,7 @@ class EpropModel(LifModel):
         self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
         U = len(pes)
         self.train = g.train
+        self.window_ticks = g.tps  # a window per sample: its T time steps (the learning tick ends it)
         self.tag_x = _tag_x()
         self.kind = np.full(U, K_PRECOMPUTED, np.int64)
         self.pe_id = np.asarray([pe.id for pe in pes], np.int64)
@@ -102,6 +108,8 @@ class EpropModel(LifModel):
         self.to_all = self.whole_group and all(
             r >= 0 and sorted(fw.k for fw in d) == list(range(g.G)) and len(d) == g.G
             for r, d in zip(self.route_of, self.dests))
+        # the plain ticks of the whole group, one compiled call each (the rest: ``counted_steps``)
+        self.plain_ticks = _plain_ticks_class()(self.firmwares) if self.whole_group and self.to_all else None
         self.base = np.full((U, U), -1, np.int64)
         self.rowoff = np.zeros(U, np.int64)
         self.row_ptr = np.zeros(1, np.int64)
@@ -141,34 +149,47 @@ class EpropModel(LifModel):
         self.dma_nbytes = np.zeros((n_ticks, U), np.int64)
         buffers = self.chip.dram.buffers
         done = 0
-        for k in range(n_ticks):
+        plain = self.plain_ticks
+        k = 0
+        while k < n_ticks:
             tick = t0 + k
-            if not all(fw.plain_step(tick) for fw in fws):
-                break
-            if self.whole_group:
-                sent, requests = self.core_class.counted_steps(fws, tick)
+            ran = plain.run(tick, n_ticks - k) if plain is not None else 0
+            if ran:  # the whole group's steps in one compiled call, their spikes written
+                sizes[k * U:(k + ran) * U] = plain.counts[:ran].reshape(-1)
+                k += ran
+                requests = self.core_class.counted_prefetches(fws, tick + ran - 1) or ()
             else:
-                sent, requests = zip(*(fw.counted_step(tick) for fw in fws))
-            for u, request in enumerate(requests):
+                if plain is not None:
+                    plain.sync()
+                if not all(fw.plain_step(tick) for fw in fws):
+                    break
+                if self.whole_group:
+                    sent, requests = self.core_class.counted_steps(fws, tick)
+                else:
+                    sent, requests = zip(*(fw.counted_step(tick) for fw in fws))
+                if self.to_all:  # every spike reaches every member: one write
+                    every = [key for keys in sent for key in keys]
+                    if every:
+                        self.core_class.counted_spikes_in(fws, every)
+                else:
+                    for u, keys in enumerate(sent):
+                        dests = self.dests[u]
+                        if keys and dests:
+                            dests[0].on_packet_burst_group(dests, None, keys, None)
+                sizes[k * U:(k + 1) * U] = [len(keys) for keys in sent]
+                k += 1
+            for u, request in enumerate(requests):  # (of the last tick run)
                 if request is not None:  # the data lands now (nothing reads that ring slot before the DMA's end)
                     fw = fws[u]
                     name, start, count, dst = request
                     buf = buffers[name]
                     dst.reshape(-1)[:count] = buf.array.reshape(-1)[start:start + count]
-                    self.dma_address[k, u] = buf.address + start * buf.array.itemsize
-                    self.dma_nbytes[k, u] = count * buf.array.itemsize
+                    self.dma_address[k - 1, u] = buf.address + start * buf.array.itemsize
+                    self.dma_nbytes[k - 1, u] = count * buf.array.itemsize
                     fw.on_dma_done(None, self.tag_x)
-            if self.to_all:  # every spike reaches every member: one write
-                every = [key for keys in sent for key in keys]
-                if every:
-                    self.core_class.counted_spikes_in(fws, every)
-            else:
-                for u, keys in enumerate(sent):
-                    dests = self.dests[u]
-                    if keys and dests:
-                        dests[0].on_packet_burst_group(dests, None, keys, None)
-            sizes[k * U:(k + 1) * U] = [len(keys) for keys in sent]
-            done = k + 1
+            done = k
+        if plain is not None:
+            plain.sync()
         ptr = np.zeros(done * U + 1, np.int64)
         np.cumsum(sizes[:done * U], out=ptr[1:])
         return np.zeros(int(ptr[-1]), np.int64), ptr, done

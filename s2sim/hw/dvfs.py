@@ -67,8 +67,8 @@ class LoadPolicy:
         stats = pe.chip.stats
         busy = done = 0.0
         if row < stats.n_rows:
-            busy = float(stats.busy_cycles[row, pe.id])
-            done = float(stats.time_done_ns[row, pe.id])
+            busy = stats.cell("busy_cycles", row, pe.id)
+            done = stats.cell("time_done_ns", row, pe.id)
         so_far = pe.row_so_far(row)  # the latest timestep, not merged into stats yet
         if so_far is not None:
             busy += so_far[0]

@@ -3,7 +3,9 @@
 Recording is always on, so it must be cheap: during a run each PE hands over one record per
 timestep (``add_row`` only appends it), and the arrays are built in vectorised form when someone
 reads them. The counted kernel hands over a whole window of timesteps as arrays (``add_block``),
-which skips the records.
+which skips the records. The stores keep one column per PE that recorded something (a chip uses a
+few of its PEs); the [timestep, PE] arrays a reader gets are spread from them when read (and kept
+until the next write); ``cell`` reads one value without that (DVFS, every tick).
 
 Each record carries the performance level its PE ran that timestep at (a PE picks its level when
 the tick fires, and a callback runs at the level it started at, so one (timestep, PE) cell has one
@@ -20,8 +22,7 @@ _BASE = ("time_done_ns", "busy_cycles", "packets_in", "packets_out")
 def _merged(name: str) -> property:
     """A [timestep, PE] array, built from the pending records when read."""
     def get(self: "TickStats") -> np.ndarray:
-        self._materialize()
-        return self._a[name]
+        return self._full(name)
     return property(get, doc=f"[timestep, PE] {name}")
 
 
@@ -34,10 +35,17 @@ class TickStats:
         self.beyond_max_done_ns = np.zeros(n_pes)  # per PE, the slowest timestep past max_rows
         rows = min(rows, max_rows) if max_rows else rows
         self._n_rows = 0  # highest recorded tick index + 1
-        self._a = {"time_done_ns": np.zeros((rows, n_pes)), "busy_cycles": np.zeros((rows, n_pes)),
-                   "packets_in": np.zeros((rows, n_pes), dtype=np.int64),
-                   "packets_out": np.zeros((rows, n_pes), dtype=np.int64),
-                   "level": np.full((rows, n_pes), -1, dtype=np.int16)}  # index into level_names; -1: none
+        # The stores keep a column per PE that recorded something (a chip uses a few of its PEs: memory
+        # and page faults per used PE); the [timestep, PE] arrays readers get are spread from them when read.
+        self._col_of = np.full(n_pes, -1, dtype=np.intp)  # PE -> its column in the stores (-1: none)
+        self._pe_of = np.zeros(0, dtype=np.intp)  # column -> PE
+        width = min(n_pes, 16)
+        self._a = {"time_done_ns": np.zeros((rows, width)), "busy_cycles": np.zeros((rows, width)),
+                   "packets_in": np.zeros((rows, width), dtype=np.int64),
+                   "packets_out": np.zeros((rows, width), dtype=np.int64),
+                   "level": np.full((rows, width), -1, dtype=np.int16)}  # index into level_names; -1: none
+        self._version = 0  # stores written so far (the spread arrays are rebuilt when it moved)
+        self._spread: dict[tuple[str, str], tuple[int, np.ndarray]] = {}
         self.level_names: list[str] = []
         self._level_ids: dict[str, int] = {}
         self._phases: dict[str, np.ndarray] = {}
@@ -133,10 +141,12 @@ class TickStats:
             return
         n_keep = keep_rows * n_units
         top = row0 + keep_rows
+        cols = self._columns(pes[:n_keep])
         self._ensure(top)
         self._n_rows = max(self._n_rows, top)
+        self._version += 1
         shape = self._a["time_done_ns"].shape
-        lin = rows[:n_keep] * self.n_pes + pes[:n_keep]  # distinct cells: plain fancy indexing suffices
+        lin = rows[:n_keep] * shape[1] + cols  # distinct cells: plain fancy indexing suffices
         flat = self._a["time_done_ns"].reshape(-1)
         flat[lin] = np.maximum(flat[lin], done[:n_keep])
         self._a["packets_in"].reshape(-1)[lin] += np.asarray(packets_in).reshape(-1)[:n_keep].astype(np.int64)
@@ -160,16 +170,51 @@ class TickStats:
                 arr.reshape(-1)[where] += table[:, col]
 
     # ---- reading --------------------------------------------------------------------------------
+    def _columns(self, pes: np.ndarray) -> np.ndarray:
+        """The store columns of ``pes`` (new PEs get the next columns, in order of appearance)."""
+        cols = self._col_of[pes]
+        if (cols < 0).any():
+            new = pes[cols < 0]
+            _, first = np.unique(new, return_index=True)
+            new = new[np.sort(first)]
+            self._col_of[new] = np.arange(len(self._pe_of), len(self._pe_of) + len(new))
+            self._pe_of = np.concatenate([self._pe_of, new])
+            cols = self._col_of[pes]
+        return cols
+
     def _ensure(self, rows_needed: int) -> None:
-        have = self._a["time_done_ns"].shape[0]
-        if rows_needed > have:
-            new = max(rows_needed, 2 * have)
+        """Room for ``rows_needed`` rows and a column for every PE seen (each grown at least twofold)."""
+        have, width = self._a["time_done_ns"].shape
+        if rows_needed > have or len(self._pe_of) > width:
+            new = max(rows_needed, 2 * have) if rows_needed > have else have
+            new_width = min(self.n_pes, max(len(self._pe_of), 2 * width)) if len(self._pe_of) > width else width
             for store in (self._a, self._phases):
                 for name, old in store.items():
-                    shape = (new, self.n_pes)  # zeros: calloc'd pages cost nothing until a row is written
+                    shape = (new, new_width)
                     grown = np.full(shape, -1, dtype=old.dtype) if name == "level" else np.zeros(shape, old.dtype)
-                    grown[:have] = old
+                    grown[:have, :width] = old
                     store[name] = grown
+
+    def _full(self, name: str, phase: bool = False) -> np.ndarray:
+        """Store ``name`` (a phase's, if ``phase``) as a [timestep, PE] array (cached until the next write)."""
+        self._materialize()
+        key = ("phase" if phase else "base", name)
+        got = self._spread.get(key)
+        if got is not None and got[0] == self._version:
+            return got[1]
+        store = (self._phases if phase else self._a)[name]
+        n = len(self._pe_of)
+        full = np.full((store.shape[0], self.n_pes), -1 if name == "level" and not phase else 0, dtype=store.dtype)
+        full[:, self._pe_of] = store[:, :n]
+        self._spread[key] = (self._version, full)
+        return full
+
+    def cell(self, name: str, row: int, pe: int) -> float:
+        """One recorded value (``time_done_ns``, ``busy_cycles``, ...) of timestep ``row`` on ``pe``, without
+        building the [timestep, PE] array (a per-tick reader: DVFS)."""
+        self._materialize()
+        col = self._col_of[pe]
+        return float(self._a[name][row, col]) if col >= 0 and row < self._a[name].shape[0] else 0.0
 
     def _materialize(self) -> None:
         pending, self._pending = self._pending, []
@@ -195,10 +240,12 @@ class TickStats:
             rows, pes, done, pin, pout = rows[keep], pes[keep], done[keep], pin[keep], pout[keep]
             lids = lids[keep]
         top = int(rows.max()) + 1
+        cols = self._columns(pes)
         self._ensure(top)
         self._n_rows = max(self._n_rows, top)
+        self._version += 1
         shape = self._a["time_done_ns"].shape
-        lin = rows * self.n_pes + pes
+        lin = rows * shape[1] + cols
 
         def add(arr: np.ndarray, where: np.ndarray, vals) -> None:
             np.add.at(arr.reshape(-1), where, np.asarray(vals).astype(arr.dtype, copy=False))
@@ -262,8 +309,7 @@ class TickStats:
     @property
     def level_of(self) -> np.ndarray:
         """[timestep, PE] index into ``level_names`` of the level the PE ran that timestep at (-1: idle)."""
-        self._materialize()
-        return self._a["level"]
+        return self._full("level")
 
     @property
     def n_rows(self) -> int:
@@ -278,7 +324,7 @@ class TickStats:
     @property
     def phase_cycles(self) -> dict[str, np.ndarray]:
         self._materialize()
-        return self._phases
+        return {phase: self._full(phase, phase=True) for phase in self._phases}
 
     def view(self, rows: slice | None = None) -> dict[str, np.ndarray]:
         rows = rows or slice(0, self.n_rows)
@@ -293,9 +339,9 @@ class TickStats:
         self._materialize()
         n, cols = self._n_rows, np.asarray(pes, dtype=np.intp)
         return {"pes": list(pes), "n_rows": n, "rows_seen": self.rows_seen,
-                "base": {name: arr[:n][:, cols] for name, arr in self._a.items() if name != "level"},
-                "level": [[self.level_names[i] if i >= 0 else None for i in row] for row in self._a["level"][:n][:, cols]],
-                "phases": {ph: arr[:n][:, cols] for ph, arr in self._phases.items()},
+                "base": {name: self._full(name)[:n][:, cols] for name in self._a if name != "level"},
+                "level": [[self.level_names[i] if i >= 0 else None for i in row] for row in self.level_of[:n][:, cols]],
+                "phases": {ph: self._full(ph, phase=True)[:n][:, cols] for ph in self._phases},
                 "beyond": self.beyond_max_done_ns[cols],
                 "totals": {ph: tot[cols] for ph, tot in self._totals.items()},
                 "level_totals": {(self.level_names[lid], ph): tot[cols] for (lid, ph), tot in self._level_totals.items()},
@@ -304,8 +350,10 @@ class TickStats:
     def import_columns(self, part: dict) -> None:
         """Write another process's ``export_columns`` into these columns (they held nothing)."""
         self._materialize()
-        n, cols = part["n_rows"], np.asarray(part["pes"], dtype=np.intp)
+        n, pes = part["n_rows"], np.asarray(part["pes"], dtype=np.intp)
+        cols = self._columns(pes)
         self._ensure(n)
+        self._version += 1
         self._n_rows = max(self._n_rows, n)
         self.rows_seen = max(self.rows_seen, part["rows_seen"])
         for name, arr in part["base"].items():
@@ -319,13 +367,13 @@ class TickStats:
         self._a["level"][:n, cols] = [[-1 if name is None else lid(name) for name in row] for row in part["level"]]
         for ph, arr in part["phases"].items():
             if ph not in self._phases:
-                self._phases[ph] = np.zeros(self._a["time_done_ns"].shape)
+                self._phases[ph] = np.zeros(self._a["time_done_ns"].shape)  # (stores' shape)
             self._phases[ph][:n, cols] = arr
-        self.beyond_max_done_ns[cols] = part["beyond"]
+        self.beyond_max_done_ns[pes] = part["beyond"]
         for store, items in ((self._totals, part["totals"].items()),
                              (self._level_totals, (((lid(lv), ph), v) for (lv, ph), v in part["level_totals"].items()))):
             for key, values in items:
                 if key not in store:
                     store[key] = np.full(self.n_pes, np.nan)
-                store[key][cols] = values
+                store[key][pes] = values
         self.not_run.update(tuple(x) for x in part["not_run"])

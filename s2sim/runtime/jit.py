@@ -24,12 +24,31 @@ from typing import Any
 
 from ..config.simulator import JIT_ENV, jit_from_env
 
-__all__ = ["jit", "jit_enabled", "CompiledLoop", "NUMBA_AVAILABLE", "JIT_ENV"]
+__all__ = ["jit", "jit_enabled", "objmode", "CompiledLoop", "NUMBA_AVAILABLE", "JIT_ENV"]
 
 #: Whether numba is installed (found without importing it: the import costs ~0.3 s).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
 
 _noticed = False
+
+
+class _Objmode:
+    """``with objmode():`` in a compiled loop runs its body as Python (numba's ``objmode``): for a numpy call
+    that must be numpy's own (its SIMD exp, its BLAS matmul) between compiled steps. A module using it
+    imports this placeholder; ``CompiledLoop.compiled`` puts numba's in its place when it compiles, and
+    without numba (or in plain Python) it does nothing."""
+
+    def __call__(self, **_types) -> "_Objmode":
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+objmode = _Objmode()
 
 
 class CompiledLoop:
@@ -48,11 +67,23 @@ class CompiledLoop:
             run = self._run = self.compiled()
         return run(*args)
 
+    @property
+    def _numba_type_(self):
+        """What numba sees where one compiled loop calls another: this loop's dispatcher (loops compose; the
+        callee must live in the caller's file, as numba's disk cache only notices edits to that file)."""
+        run = self._run
+        if run is None:
+            run = self._run = self.compiled()
+        from numba.core import types
+        return types.Dispatcher(run)
+
     def compiled(self) -> Callable:
         """The numba dispatcher (``py_func`` without numba)."""
         if not NUMBA_AVAILABLE:
             return self.py_func
         import numba
+        if self.py_func.__globals__.get("objmode") is objmode:
+            self.py_func.__globals__["objmode"] = numba.objmode
         try:
             return numba.njit(cache=True, fastmath=False, error_model="numpy")(self.py_func)
         except RuntimeError:  # no writable cache location (read-only install, no home): compile every run

@@ -21,6 +21,7 @@ def _fake_pe(busy_history, pe_id=None):
     busy = np.zeros((len(busy_history), pe_id + 1))
     busy[:, pe_id] = busy_history
     stats = SimpleNamespace(n_rows=len(busy_history), busy_cycles=busy, time_done_ns=np.zeros_like(busy))
+    stats.cell = lambda name, row, pe: float(getattr(stats, name)[row, pe])  # (``TickStats.cell``)
     return SimpleNamespace(id=pe_id, chip=SimpleNamespace(stats=stats), ns_per_cycle=10 / 3, is_behind=False,
                            row_so_far=lambda row: None, accumulating_row=-1)
 

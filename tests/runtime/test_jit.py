@@ -8,7 +8,7 @@ import pytest
 
 from s2sim.config import ConfigError
 from s2sim.runtime import jit as jit_module
-from s2sim.runtime.jit import CompiledLoop, jit, jit_enabled
+from s2sim.runtime.jit import CompiledLoop, jit, jit_enabled, objmode
 
 F32 = np.float32
 
@@ -25,6 +25,14 @@ def running_sum(a):
     for i in range(a.shape[0]):
         total += a[i]
     return total
+
+
+@jit
+def exp_then_sum(a, out):
+    """numpy's own exp (its SIMD code, which a compiled exp would not match bit for bit), then another loop."""
+    with objmode():
+        np.exp(a, out=out)
+    return running_sum(out)
 
 
 def random_f32(rng, n):
@@ -49,6 +57,16 @@ def test_a_compiled_sum_adds_in_the_written_order_without_reassociating():
     sequential = np.cumsum(a)[-1]  # numpy's accumulate adds one by one, in order
     assert F32(running_sum(a)).view(np.uint32) == sequential.view(np.uint32)
     assert np.sum(a) != sequential  # numpy's pairwise sum (what a reordering compiler would do) differs
+
+
+def test_a_compiled_loop_calls_another_and_numpy_in_between_with_the_same_bits_as_python():
+    rng = np.random.default_rng(2)
+    a = random_f32(rng, 1000) / F32(64)
+    out, out_python = np.empty_like(a), np.empty_like(a)
+    total = exp_then_sum(a, out)
+    assert exp_then_sum._run.signatures  # compiled (nopython, the exp in object mode)
+    assert np.array_equal(out.view(np.uint32), np.exp(a).view(np.uint32))
+    assert F32(total).view(np.uint32) == F32(exp_then_sum.py_func(a, out_python)).view(np.uint32)
 
 
 def test_without_numba_a_loop_runs_as_its_python_function_and_firmware_is_told_once(monkeypatch, capsys):
