@@ -1,37 +1,52 @@
 """A board split over MPI ranks: each rank runs the PEs of a group of chips, every rank books every
-packet burst, and the ranks agree on time in windows no packet can cross.
+packet burst, and the ranks meet only when a burst could reach another rank before they meet again.
 
 Why it is exact (the same timing, spikes and energy as one process, bit for bit):
 * Firmware, timers, handlers and DMA of a PE run on the rank that owns its chip (DRAM is per chip).
-* Bursts are the only thing PEs of different chips share. Each rank books *every* burst of the board,
-  its own and those the others sent, in the order one process books them (simulated time, then PE:
-  ``EventQueue.book_at``), so every rank's link free-at times are those of one process. It delivers
-  only to its own PEs.
-* A burst booked at time t delivers nothing before t + ``lookahead_ns`` (injection + ejection +
-  one packet's serialisation, the fastest any packet arrives). So ranks run windows
-  [t, t + lookahead) from the earliest event of any rank: bursts sent in a window are deferred, then
-  exchanged (``allgather``) and booked at the window's end, before any of their deliveries is due;
-  nothing a rank does in a window depends on another rank's work in the same window.
+* Bursts are the only thing PEs of different chips share. A body's bursts are known when it runs
+  (its sends are at its start + cycles so far), before they are booked at their first send. Each rank
+  books *every* burst of the board, its own and the others', in the order one process books them
+  (first send, then PE: ``EventQueue.book_at``), so every rank's link free-at times are those of one
+  process. It delivers only to its own PEs.
+* Exchange rounds (``MpiBoard._run_until``): each rank hands over the bursts its bodies announced and
+  says when a body that may send can next run here (``_send_bound_ns``); the earliest such time of
+  any rank is the horizon. Every burst sent before the horizon is known now, so all of them are booked;
+  none delivers before its send + ``lookahead_ns`` (injection + ejection + one serialisation, the
+  fastest any packet arrives), and no burst still unknown is sent before the horizon, so each rank
+  runs to horizon + lookahead alone.
+* Which bodies may send: with the default ``tick`` exchange (``$S2SIM_MPI_EXCHANGE``) packet handlers
+  do not (the analysis for LIF inference: its handlers only add synaptic input; its timer callbacks
+  send), nor does a callback's end with nothing queued; timers, DMA completions and dispatches may.
+  For LIF that is one round per timer phase, where exchanging at every packet's flight time took
+  ~20 per tick. ``window`` counts every body as one that may send (a delivery too): exact for any
+  firmware, a round per packet flight time while packets are in flight.
 * Records due at one instant run in the order one process asked for them (``OrderedEventQueue``): a
-  delivery booked at t runs after what was asked for before t's bookings, whenever it was booked here.
+  delivery booked for a send at t runs after what was asked for before t's bookings, whenever it was
+  booked here.
 
-This holds for any firmware whose PEs talk only through packets (LIF inference, whose handlers do
-not send, is the case tested). What it cannot reproduce is checked at run time and stops the run with
-one line: a burst booked later than its first send (``book_at`` in the past), a delivery due inside
-the window it was booked in, ``packet`` fidelity, a trace recorder. The cost: every rank books every
-burst (the NoC work is replicated; firmware and handlers are split), and two collectives per window.
+Checked at run time, on every rank at once (one line, exit 2): a burst sent before bursts already
+booked (a body counted as quiet sent: a packet handler under ``tick``), a delivery due before the
+round that booked it, ``packet`` fidelity, a trace recorder. The cost: every rank books every burst
+(the NoC work and routing tables are replicated; firmware and handlers are split), one collective
+per round, waited for asleep (``_allgather``: MPICH's own wait spins and counts as CPU).
 """
 from __future__ import annotations
 
 import heapq
 import math
+import time
+from operator import itemgetter
 from typing import Any
 
 from simpy.events import Timeout
 
 from .board import Board
-from .events import Delivery, EventQueue
+from ..config.simulator import MPI_EXCHANGE_ENV, mpi_exchange_from_env
+from .events import CallbackEnd, Delivery, EventQueue
 from .params import HwParams
+
+
+_by_time_then_pe = itemgetter(0, 1)
 
 
 class MpiSplitError(RuntimeError):
@@ -106,43 +121,73 @@ class MpiBoard(Board):
         self.lookahead_ns = noc.inject_ns + noc.eject_ns + noc.ser_ns
         if self.lookahead_ns <= 0:
             raise MpiSplitError("MPI ranks need packets to take time (noc injection + ejection + serialisation > 0)")
-        self._deferred: list[tuple] = []
-        self.windows = 0  # synchronisation rounds (what the split costs)
+        self.exchange = mpi_exchange_from_env()
+        self._announced: list[tuple] = []  # this rank's bursts not yet handed to the others
+        self._pending: list[tuple] = []  # every rank's bursts handed over, not yet booked (sent after the horizon)
+        self._booked_last: tuple[float, int] = (-math.inf, -1)  # (send time, PE) of the last burst booked
+        self._misorder: str | None = None  # a burst sent before ones already booked (raised at the exchange)
+        self.windows = 0  # exchange rounds (what the split costs)
 
     def owns(self, pe_id: int) -> bool:
         return pe_id in self.own_pes
 
-    # ---- bursts: deferred, exchanged, booked everywhere in one order ------------------------------
-    def _book_burst(self, ev) -> None:
-        burst, now = ev.burst, self.env.now
-        if burst.first_send_ns != now:
-            raise MpiSplitError(f"PE {ev.pe} booked a burst at {now} ns, after its first send at "
-                                f"{burst.first_send_ns} ns: the order of bookings is not reproducible over ranks")
-        mc = ev.route is self.noc.route(ev.pe, burst.keys[0])
-        self._deferred.append((now, ev.pe, ev.tick, None if mc else ev.route, burst.keys, burst.payloads,
-                               burst.first_send_ns, burst.last_send_ns))
+    # ---- bursts: announced when the body that sends them runs, booked everywhere in one order ------
+    def flush_bursts(self, pe) -> None:
+        """A body's send loops become bursts as in one process, but instead of a booking at their first
+        send they are announced to the other ranks at the next exchange (``_run_until``)."""
+        src, tick, noc = pe.id, pe.tick, self.noc
+        for route, burst in pe.sends.take():
+            t = burst.first_send_ns
+            if (t, src) <= self._booked_last and self._misorder is None:  # every rank stops at the exchange
+                self._misorder = (f"PE {src} sent a burst at {t} ns, after the ranks had booked the bursts up to "
+                                  f"{self._booked_last[0]} ns: a body the exchange counted as one that does not "
+                                  f"send did (a packet handler?); run it with {MPI_EXCHANGE_ENV}=window or in one process")
+            mc = route is noc.route(src, burst.keys[0])
+            self._announced.append((t, src, tick, None if mc else route, burst.keys, burst.payloads,
+                                    burst.last_send_ns))
 
-    def _book_everyone(self, records: list[tuple]) -> None:
-        """Book every rank's bursts of the window in one process's order; deliver to our own PEs."""
-        records.sort(key=lambda r: (r[0], r[1]))  # stable: each PE's own bookings keep their order
+    def _book_everyone(self, records: list[tuple], horizon: float) -> tuple[int, float]:
+        """Book every rank's bursts (sorted in one process's order) sent before ``horizon``; deliver to
+        our own PEs. With the ``window`` exchange a delivery may send too, so booking stops before the
+        first burst sent at or after the earliest delivery just booked (to any PE: every rank books
+        every burst, so every rank stops at the same one). Returns how many were booked and the horizon."""
         noc, now, own = self.noc, self.env.now, self.own_pes
         call_at = self.events.call_at
-        for t, src, tick, route, keys, payloads, first_send, last_send in records:
+        deliveries_send = self.exchange == "window"
+        booked = 0
+        for t, src, tick, route, keys, payloads, last_send in records:
+            if t >= horizon:
+                break
             if route is None:
                 route = noc.route(src, keys[0])
             n = len(keys)
             by_time: dict[float, list] = {}
-            for dest, first in noc.reserve(route, first_send, n):
+            for dest, first in noc.reserve(route, t, n):
+                if deliveries_send and first < horizon:
+                    horizon = first
+                if first < now:  # (checked for every PE: every rank stops at the same burst)
+                    raise MpiSplitError(f"a burst PE {src} sent at {t} ns reaches PE {dest} at {first} ns, before "
+                                        f"the ranks exchanged it at {now} ns: a body the exchange counted as one "
+                                        f"that does not send did (a packet handler?); run it with "
+                                        f"{MPI_EXCHANGE_ENV}=window or in one process")
                 if dest not in own:
                     continue
-                if first < now:
-                    raise MpiSplitError(f"a burst of PE {src} booked at {t} ns reaches PE {dest} at {first} ns, "
-                                        f"inside the window it was booked in (lookahead {self.lookahead_ns} ns)")
-                last = max(first + (n - 1) * noc.spread_ser_ns(route, dest), last_send + (first - first_send))
+                last = max(first + (n - 1) * noc.spread_ser_ns(route, dest), last_send + (first - t))
                 by_time.setdefault(first, []).append((dest, last))
             self.counters.deliveries += n * len(route.deliveries)
             for first, dests in by_time.items():
                 call_at(first, Delivery(src, tick, dests, keys, payloads, first), asked=(t, 1, src))
+            self._booked_last = (t, src)
+            booked += 1
+        return booked, horizon
+
+    def copies_in_flight(self) -> int:
+        """As ``Chip.copies_in_flight``, with this rank's bursts announced or received but not yet booked."""
+        n = super().copies_in_flight()
+        for t, src, tick, route, keys, *_ in self._announced + [r for r in self._pending if self.owns(r[1])]:
+            route = route if route is not None else self.noc.route(src, keys[0])
+            n += len(keys) * (len(route.deliveries) + route.dropped)
+        return n
 
     # ---- running -----------------------------------------------------------------------------
     def run_ticks(self, n_ticks: int, drain_ns: float | None = None) -> None:
@@ -151,7 +196,7 @@ class MpiBoard(Board):
         for group in self.timer_groups.values():
             group.arm()
         mine = [(g.time_of(self.tick_limit - 1), g.period_ns) for g in self.timer_groups.values()]
-        everyone = [x for part in self.comm.allgather(mine) for x in part]
+        everyone = [x for part in self._allgather(mine) for x in part]
         if everyone:
             last = max(t for t, _ in everyone)
             period = max(p for _, p in everyone)
@@ -168,16 +213,65 @@ class MpiBoard(Board):
             heapq.heappop(queue)
         return self.env.peek()
 
-    def _run_until(self, until: float) -> None:
-        env, comm = self.env, self.comm
-        while True:
-            t = comm.allreduce(self._next_event_ns(), op=self._min)
-            if t >= until:
+    def _send_bound_ns(self) -> float:
+        """The earliest time a body that may send can run on this rank: its earliest pending record
+        that is not quiet. ``tick`` exchange: a packet delivery is quiet (its handlers do not send: the
+        analysis for LIF inference), and so is the end of a callback with nothing queued behind it;
+        timers, DMA, dispatches and DRAM bookings are not. ``window``: nothing is quiet."""
+        events, pes = self.events, self.pes
+        best = min(events._bookings, default=math.inf)  # DRAM bookings: their DMA-done callbacks may send
+        quiet = self.exchange == "tick"
+        for t, group in events._due.items():
+            if t >= best:
+                continue
+            for entry in group:
+                record = entry[2]
+                kind = type(record)
+                if quiet and (kind is Delivery or (kind is CallbackEnd and not any(pes[record.pe].dispatcher.queues))):
+                    continue
+                best = t
                 break
-            env.run(until=min(t + self.lookahead_ns, until))
-            mine, self._deferred = self._deferred, []
-            self._book_everyone([r for part in comm.allgather(mine) for r in part])
+        return best
+
+    def _allgather(self, value):
+        """``comm.allgather`` that waits for the slowest rank asleep (``Ibarrier`` polled with growing
+        sleeps) instead of in MPICH's busy-polling progress loop, whose spinning counts as CPU time
+        and takes a core from the rank still working on a loaded machine."""
+        request = self.comm.Ibarrier()
+        pause = 20e-6
+        while not request.Test():
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+        return self.comm.allgather(value)
+
+    def _run_until(self, until: float) -> None:
+        """Exchange rounds: each rank says when it may next send (``_send_bound_ns``) and hands over the
+        bursts its bodies announced; the horizon is the earliest such time of any rank. Every burst
+        sent before the horizon is known to every rank now, so all of them are booked in one process's
+        order (time, then PE); none delivers before its send + ``lookahead_ns``, and no later burst
+        starts before the horizon, so the ranks run to horizon + lookahead without hearing from each
+        other. For LIF inference (handlers do not send) that is one exchange per timer phase."""
+        env = self.env
+        while True:
+            mine, self._announced = self._announced, []
+            parts = self._allgather((self._send_bound_ns(), self._next_event_ns(), mine, self._misorder))
+            for part in parts:
+                if part[3] is not None:
+                    raise MpiSplitError(part[3])
+            horizon = min(part[0] for part in parts)
+            first = min(part[1] for part in parts)
+            pending = self._pending
+            for part in parts:
+                pending.extend(part[2])
+            pending.sort(key=_by_time_then_pe)  # stable: a PE's own bursts keep their order
+            booked, horizon = self._book_everyone(pending, horizon)
+            del pending[:booked]
             self.windows += 1
+            if first >= until and not booked:
+                break
+            end = min(horizon + self.lookahead_ns, until)
+            if end > env.now:
+                env.run(until=end)
         if until != math.inf and env.now < until:
             env.run(until=until)
 

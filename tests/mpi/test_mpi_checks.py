@@ -44,5 +44,5 @@ def test_a_delivery_inside_its_own_window_stops_the_run():
     for pe_id, fw in ((1, sender), (152, Scripted())):
         pe = machine.pes[pe_id]
         pe.load(fw, Core(pe, cost), packet_hooks(fw))
-    with pytest.raises(MpiSplitError, match="inside the window it was booked in"):
+    with pytest.raises(MpiSplitError, match="before the ranks exchanged it"):
         machine.run_ticks(1)

@@ -1,6 +1,7 @@
 """A board split over 2 MPI ranks on 127.0.0.1 gives what one process gives: the same timing digest
 (every per-tick time, counter and energy: tools/timing_fingerprint.py), spikes and energy."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,11 +17,12 @@ if MPIRUN is None:
     pytest.skip("MPI tests need an mpirun: pip install -e '.[mpi]' (MPICH's wheel)", allow_module_level=True)
 
 
-def run(sets, ticks, ranks=1):
+def run(sets, ticks, ranks=1, exchange="tick"):
     cmd = [sys.executable, str(SCRIPT), str(REPO / "networks" / "lif_bench.yaml"), str(ticks), *sets]
     if ranks > 1:
         cmd = [MPIRUN, "-n", str(ranks), "-host", "127.0.0.1"] + cmd
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    env = dict(os.environ, S2SIM_MPI_EXCHANGE=exchange)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -29,16 +31,28 @@ def run(sets, ticks, ranks=1):
 FOUR_CHIPS = ["arch.board.chips_x=2", "arch.board.chips_y=2", "mapping.pes_per_chip=3"]
 
 
-@pytest.mark.parametrize("extra", [[], ["firmware.params.timer_phase_spread=0.3", "run.simulator.kernel=exact"]],
-                         ids=["aligned-timers", "spread-timers-exact-kernel"])
-def test_two_ranks_reproduce_one_process(extra):
+@pytest.mark.parametrize("extra, exchange", [
+    ([], "tick"),
+    (["firmware.params.timer_phase_spread=0.3", "run.simulator.kernel=exact"], "tick"),
+    ([], "window"),
+], ids=["aligned-timers", "spread-timers-exact-kernel", "window-exchange"])
+def test_two_ranks_reproduce_one_process(extra, exchange):
     one = run(FOUR_CHIPS + extra, 25)
-    two = run(FOUR_CHIPS + extra, 25, ranks=2)
+    two = run(FOUR_CHIPS + extra, 25, ranks=2, exchange=exchange)
     assert two["ranks"] == 2 and one["ranks"] == 1
     assert sum(one["spikes"][1:]) > 0 and one["link_crossings"] > 0
     assert two["windows"] > 0  # the ranks did synchronise
     for key in ("digest", "raster_sha", "spikes", "energy_j", "link_crossings"):
         assert two[key] == one[key], key
+
+
+def test_aligned_lif_timers_exchange_once_per_tick():
+    """LIF handlers do not send, so with every timer in one phase the ranks meet once per tick (and
+    once more to drain), where exchanging every packet's flight time took ~20 rounds per tick."""
+    two = run(FOUR_CHIPS, 25, ranks=2)
+    assert 25 <= two["windows"] <= 25 + 2
+    window = run(FOUR_CHIPS, 25, ranks=2, exchange="window")
+    assert window["windows"] > 10 * 25 and window["digest"] == two["digest"]
 
 
 def test_a_one_chip_machine_cannot_be_split(tmp_path):
