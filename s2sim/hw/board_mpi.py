@@ -47,6 +47,7 @@ from .params import HwParams
 
 
 _by_time_then_pe = itemgetter(0, 1)
+_PIECES_TAG = 24  # point-to-point hand-overs of ``MpiBoard._book_pieces``
 
 
 class MpiSplitError(RuntimeError):
@@ -126,6 +127,15 @@ class MpiBoard(Board):
         self._pending: list[tuple] = []  # every rank's bursts handed over, not yet booked (sent after the horizon)
         self._booked_last: tuple[float, int] = (-math.inf, -1)  # (send time, PE) of the last burst booked
         self._misorder: str | None = None  # a burst sent before ones already booked (raised at the exchange)
+        # ``pieces`` booking (see ``_choose_booking``): each rank books its chips' part of each tree
+        self.booking: str | None = None  # ``pieces`` or ``replicated``, chosen at the first run
+        self._rank_of_chip = [r for r in range(self.size) for _ in chips_of_rank(p.n_chips, self.size, r)]
+        self._own_pending: list[tuple] = []  # this rank's bursts not yet booked (``pieces``)
+        self._incoming: dict[tuple, list] = {}  # (send time, PE) -> [record, {edge index: arrival}] from lower ranks
+        self._piece_of: dict = {}  # route -> its steps on this rank's chips
+        self._sends: list = []  # point-to-point sends of the last round (waited for before the next)
+        self._share = {"deliveries": 0, "packets_routed": 0, "packet_hops": 0, "chip_link_crossings": 0,
+                       "route_drops": 0, "links": {}}  # what ``pieces`` booked here, for rank 0's totals
         self.windows = 0  # exchange rounds (what the split costs)
 
     def owns(self, pe_id: int) -> bool:
@@ -245,35 +255,248 @@ class MpiBoard(Board):
         return self.comm.allgather(value)
 
     def _run_until(self, until: float) -> None:
-        """Exchange rounds: each rank says when it may next send (``_send_bound_ns``) and hands over the
-        bursts its bodies announced; the horizon is the earliest such time of any rank. Every burst
-        sent before the horizon is known to every rank now, so all of them are booked in one process's
-        order (time, then PE); none delivers before its send + ``lookahead_ns``, and no later burst
-        starts before the horizon, so the ranks run to horizon + lookahead without hearing from each
-        other. For LIF inference (handlers do not send) that is one exchange per timer phase."""
+        """Exchange rounds: each rank says when it may next send (``_send_bound_ns``); the horizon is the
+        earliest such time of any rank. Every burst sent before the horizon is known to its rank now,
+        so all of them are booked in one process's order (``_book_pieces`` or ``_book_everyone``); none
+        delivers before its send + ``lookahead_ns``, and no burst still unknown is sent before the
+        horizon, so each rank runs to horizon + lookahead alone. For LIF inference (handlers do not
+        send) that is one exchange per timer phase."""
         env = self.env
+        if self.booking is None:
+            self._choose_booking()
+        pieces = self.booking == "pieces"
         while True:
+            self._wait_sends()
             mine, self._announced = self._announced, []
-            parts = self._allgather((self._send_bound_ns(), self._next_event_ns(), mine, self._misorder))
+            if pieces:
+                self._own_pending.extend(mine)
+                waiting = min(min((r[0] for r in self._own_pending), default=math.inf),
+                              min((k[0] for k in self._incoming), default=math.inf))
+                mine = None
+            else:
+                waiting = min((r[0] for r in self._pending), default=math.inf)
+            parts = self._allgather((self._send_bound_ns(), self._next_event_ns(), waiting, mine, self._misorder))
             for part in parts:
-                if part[3] is not None:
-                    raise MpiSplitError(part[3])
+                if part[4] is not None:
+                    raise MpiSplitError(part[4])
             horizon = min(part[0] for part in parts)
             first = min(part[1] for part in parts)
-            pending = self._pending
-            for part in parts:
-                pending.extend(part[2])
-            pending.sort(key=_by_time_then_pe)  # stable: a PE's own bursts keep their order
-            booked, horizon = self._book_everyone(pending, horizon)
-            del pending[:booked]
+            if pieces:
+                waiting = min(part[2] for part in parts)
+                if first >= until and waiting >= until:
+                    break
+                stop = self._book_pieces(horizon)
+            else:
+                pending = self._pending
+                for part in parts:
+                    pending.extend(part[3])
+                pending.sort(key=_by_time_then_pe)  # stable: a PE's own bursts keep their order
+                if first >= until and (not pending or pending[0][0] >= until):
+                    break
+                booked, stop = self._book_everyone(pending, horizon)
+                del pending[:booked]
             self.windows += 1
-            if first >= until and not booked:
-                break
-            end = min(horizon + self.lookahead_ns, until)
+            end = min(stop + self.lookahead_ns, until)
             if end > env.now:
                 env.run(until=end)
+        self._wait_sends()
         if until != math.inf and env.now < until:
             env.run(until=until)
+
+    # ---- ``pieces``: each rank books its own chips' part of every tree -----------------------------
+    def _choose_booking(self) -> None:
+        """``pieces`` when no multicast tree crosses from a rank's chips to a lower rank's (then the
+        ranks book in rank order, each its chips' links, ejection ports and deliveries, handing each
+        tree's arrivals at its chip links on to the next); else every rank books every burst
+        (``replicated``). Read from the routing tables at each rank's chip gateways at the first run."""
+        backward = False
+        for chip in chips_of_rank(self.p.n_chips, self.size, self.rank):
+            for entry in self.noc.tables.get((chip, *self.noc.gateway_xy), ()):
+                if any(self._rank_of_chip[node[0]] < self.rank for node in entry.links):
+                    backward = True
+                    break
+        self.booking = "replicated" if any(self._allgather(backward)) else "pieces"
+
+    def _piece(self, route) -> tuple:
+        """The steps of ``route`` this rank books, in the tree's edge order: (edge index, kind, edge,
+        next rank), kind 0 a mesh link here, 1 a chip link between chips here, 2 a chip link from here
+        to another rank's chip, 3 a chip link from another rank into a chip here; and its ejections here."""
+        piece = self._piece_of.get(route)
+        if piece is None:
+            rank_of, me = self._rank_of_chip, self.rank
+            steps = []
+            for i, edge in enumerate(route.edges):
+                a, b = edge
+                ra, rb = rank_of[a[0]], rank_of[b[0]]
+                if ra == me:
+                    kind = 0 if a[0] == b[0] else (1 if rb == me else 2)
+                    if kind == 2 and rb < me:
+                        self._misorder = self._misorder or (
+                            f"a tree from PE {route.src_pe} crosses from chip {a[0]} (rank {me}) back to chip "
+                            f"{b[0]} (rank {rb}): the ranks book trees in rank order; run it in one process")
+                    steps.append((i, kind, edge, rb))
+                elif rb == me:
+                    steps.append((i, 3, edge, rb))
+            own = self.own_pes
+            piece = self._piece_of[route] = (tuple(steps), tuple(e for e in route.ejects if e[0] in own))
+        return piece
+
+    def _book_pieces(self, horizon: float) -> float:
+        """This rank's turn of the round: take the trees' arrivals from the lower ranks, book every burst
+        sent before the stop (the horizon; ``window``: also before the earliest delivery booked here or
+        below) on this rank's chips in one process's order, hand the arrivals on. Returns the stop."""
+        comm, me = self.comm, self.rank
+        stop = horizon
+        incoming = self._incoming
+        for lower in range(me):
+            lower_stop, crossings = self._recv(lower)
+            stop = min(stop, lower_stop)
+            for key, record, entries in crossings:
+                if key <= self._booked_last and self._misorder is None:
+                    self._misorder = (f"a burst PE {key[1]} sent at {key[0]} ns reached this rank after it had booked "
+                                      f"the bursts up to {self._booked_last[0]} ns; run it with "
+                                      f"{MPI_EXCHANGE_ENV}=window or in one process")
+                held = incoming.get(key)
+                if held is None:
+                    incoming[key] = [record, entries]
+                else:
+                    held[1].update(entries)
+        self._own_pending.sort(key=_by_time_then_pe)
+        own, remote = self._own_pending, sorted(incoming)
+        out: dict[int, list] = {}
+        deliveries_send = self.exchange == "window"
+        i = j = 0
+        while True:
+            mine_next = own[i] if i < len(own) else None
+            key = remote[j] if j < len(remote) else None
+            if mine_next is not None and (key is None or mine_next[:2] < key):
+                record, entries = mine_next, None
+            elif key is not None:
+                record, entries = incoming[key]
+            else:
+                break
+            if record[0] >= stop:
+                break
+            if entries is None:
+                i += 1
+            else:
+                j += 1
+                del incoming[key]
+            first = self._book_piece(record, entries, out)
+            if deliveries_send and first < stop:
+                stop = first
+            self._booked_last = record[:2]
+        del own[:i]
+        for higher in range(me + 1, self.size):
+            self._sends.append(comm.isend((stop, out.get(higher, [])), dest=higher, tag=_PIECES_TAG))
+        return stop
+
+    def _book_piece(self, record: tuple, entries: dict | None, out: dict[int, list]) -> float:
+        """As ``BoardNoC.reserve`` + ``_eject`` for the steps of one burst's tree on this rank's chips
+        (``entries``: the arrivals at its chip links from lower ranks; None: the burst starts here).
+        Schedules the deliveries to this rank's PEs; returns the earliest (inf if none)."""
+        t, src, tick, route, keys, payloads, last_send = record
+        noc, share = self.noc, self._share
+        if route is None:
+            route = noc.route(src, keys[0])
+        steps, ejects = self._piece(route)
+        n = len(keys)
+        free, hop = noc.link_free_ns, noc.hop_ns
+        busy, link_busy = n * noc.ser_ns, n * noc.link_ser_ns
+        link_after = noc.link_ser_ns + noc.link_latency_ns
+        at: dict = {}
+        if entries is None:  # the source's injection port
+            depart = free.get(route.inject_key, 0.0)
+            if depart < t:
+                depart = t
+            free[route.inject_key] = depart + busy
+            at[noc.router_of(src)] = depart + noc.inject_ns
+            share["packets_routed"] += n
+            self.counters.packets_routed += n
+            if route.dropped:
+                share["route_drops"] += n
+                noc.route_drops += n
+                self.counters.dropped_packets += n
+        hops = chip_edges = 0
+        sent: dict[int, dict] = {}
+        links = share["links"]
+        for index, kind, edge, next_rank in steps:
+            a, b = edge
+            if kind == 3:
+                at[b] = entries[index]
+                continue
+            start = at[a]
+            f = free.get(edge, 0.0)
+            if f > start:
+                start = f
+            if kind == 0:
+                free[edge] = start + busy
+                at[b] = start + hop
+                hops += 1
+                continue
+            free[edge] = start + link_busy
+            chip_edges += 1
+            link = (a[0], b[0])
+            noc._count_link(link, start, n, start + link_busy)
+            load = links.get(link)
+            if load is None:
+                load = links[link] = [0, {}, 0.0]
+            load[0] += n
+            tick_of = int(start // noc.tick_ns) if noc.tick_ns else 0
+            load[1][tick_of] = load[1].get(tick_of, 0) + n
+            load[2] = max(load[2], start + link_busy)
+            if kind == 1:
+                at[b] = start + link_after
+            else:
+                sent.setdefault(next_rank, {})[index] = start + link_after
+        self.counters.packet_hops += n * hops
+        noc.chip_link_crossings += n * chip_edges
+        share["packet_hops"] += n * hops
+        share["chip_link_crossings"] += n * chip_edges
+        for next_rank, arrivals in sent.items():
+            out.setdefault(next_rank, []).append(
+                ((t, src), (t, src, tick, None if route is noc.route(src, keys[0]) else route, keys, payloads,
+                            last_send), arrivals))
+        # ejection ports and deliveries of this rank's PEs
+        now, ser, eject = self.env.now, noc.ser_ns, noc.eject_ns
+        by_time: dict[float, list] = {}
+        earliest = math.inf
+        for pe, router, eject_key in ejects:
+            start = at[router]
+            f = free.get(eject_key, 0.0)
+            if f > start:
+                start = f
+            free[eject_key] = start + busy
+            first = start + eject + ser
+            if first < now and self._misorder is None:
+                self._misorder = (f"a burst PE {src} sent at {t} ns reaches PE {pe} at {first} ns, before the ranks "
+                                  f"exchanged it at {now} ns: a body the exchange counted as one that does not send "
+                                  f"did (a packet handler?); run it with {MPI_EXCHANGE_ENV}=window or in one process")
+            earliest = min(earliest, first)
+            last = max(first + (n - 1) * noc.spread_ser_ns(route, pe), last_send + (first - t))
+            by_time.setdefault(first, []).append((pe, last))
+        self.counters.deliveries += n * len(ejects)
+        share["deliveries"] += n * len(ejects)
+        call_at = self.events.call_at
+        for first, dests in by_time.items():
+            call_at(first, Delivery(src, tick, dests, keys, payloads, first), asked=(t, 1, src))
+        return earliest
+
+    def _recv(self, source: int):
+        """The lower rank ``source``'s hand-over of this round, waited for asleep."""
+        comm, pause = self.comm, 20e-6
+        while not comm.iprobe(source=source, tag=_PIECES_TAG):
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+        return comm.recv(source=source, tag=_PIECES_TAG)
+
+    def _wait_sends(self) -> None:
+        pause = 20e-6
+        for request in self._sends:
+            while not request.test()[0]:
+                time.sleep(pause)
+                pause = min(pause * 2, 1e-3)
+        self._sends = []
 
     # ---- after the run: rank 0 sees the whole board ------------------------------------------------
     def gather(self, firmware_fields: tuple[str, ...] = ()) -> dict[int, Any]:
@@ -293,6 +516,7 @@ class MpiBoard(Board):
                     "bracket_delta": [c.bracket_delta[p] for p in cols],
                     "summed": {name: getattr(c, name) for name in ("copies_sent", "dram_bytes_read", "dram_bytes_written")},
                     "dropped_here": c.dropped_packets - self.noc.route_drops,
+                    "pieces": self._share,
                     "pes": [RemotePE.of(pe, end_ns, firmware_fields) for pe in used]}
         parts = self.comm.gather(part, root=0)
         if self.rank != 0:
@@ -310,10 +534,29 @@ class MpiBoard(Board):
             for name, v in part["summed"].items():
                 setattr(c, name, getattr(c, name) + v)
             c.dropped_packets += part["dropped_here"]
+            self._add_share(part["pieces"])
             for view in part["pes"]:
                 view.bind(self)
                 self.pes[view.id] = view
         return {pe.id: pe.firmware for pe in self.pes if pe.firmware is not None}
+
+
+    def _add_share(self, share: dict) -> None:
+        """Rank 0 adds what another rank booked of the trees on its chips (``pieces``)."""
+        c, noc = self.counters, self.noc
+        c.deliveries += share["deliveries"]
+        c.packets_routed += share["packets_routed"]
+        c.packet_hops += share["packet_hops"]
+        c.dropped_packets += share["route_drops"]
+        noc.route_drops += share["route_drops"]
+        noc.chip_link_crossings += share["chip_link_crossings"]
+        for link, (packets, per_tick, busy_until) in share["links"].items():
+            noc.link_packets[link] += packets
+            ticks = noc.link_tick_packets[link]
+            for tick, k in per_tick.items():
+                ticks[tick] += k
+            if busy_until > noc.link_busy_until_ns.get(link, 0.0):
+                noc.link_busy_until_ns[link] = busy_until
 
 
 class RemoteFirmware:

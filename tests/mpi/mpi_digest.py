@@ -29,6 +29,7 @@ def main() -> None:
                       "spikes": [int(r.sum()) for r in rasters],
                       "raster_sha": hashlib.sha256(b"".join(r.tobytes() for r in rasters)).hexdigest()[:16],
                       "ranks": getattr(sim.machine, "size", 1), "windows": getattr(sim.machine, "windows", 0),
+                      "booking": getattr(sim.machine, "booking", None),
                       "link_crossings": sim.machine.link_load()["crossings"]}))
 
 

@@ -42,6 +42,7 @@ def test_two_ranks_reproduce_one_process(extra, exchange):
     assert two["ranks"] == 2 and one["ranks"] == 1
     assert sum(one["spikes"][1:]) > 0 and one["link_crossings"] > 0
     assert two["windows"] > 0  # the ranks did synchronise
+    assert two["booking"] == "pieces"  # each rank booked its own chips' part of the trees
     for key in ("digest", "raster_sha", "spikes", "energy_j", "link_crossings"):
         assert two[key] == one[key], key
 
