@@ -43,7 +43,7 @@ def test_two_ranks_reproduce_one_process(extra, exchange):
     assert sum(one["spikes"][1:]) > 0 and one["link_crossings"] > 0
     assert two["windows"] > 0  # the ranks did synchronise
     assert two["booking"] == "pieces"  # each rank booked its own chips' part of the trees
-    for key in ("digest", "raster_sha", "spikes", "energy_j", "link_crossings"):
+    for key in ("digest", "raster_sha", "spikes", "energy_j", "link_crossings", "link_load_sha", "link_busy_until_ns"):
         assert two[key] == one[key], key
 
 
@@ -63,3 +63,33 @@ def test_a_one_chip_machine_cannot_be_split(tmp_path):
     assert out.returncode == 2
     assert "MPI ranks split a board's chips" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def ping_pong(variant, ranks=1, exchange="tick"):
+    cmd = [sys.executable, str(SCRIPT.with_name("mpi_ping_pong.py")), variant]
+    if ranks > 1:
+        cmd = [MPIRUN, "-n", str(ranks), "-host", "127.0.0.1"] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO,
+                         env=dict(os.environ, S2SIM_MPI_EXCHANGE=exchange))
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_tree_back_to_a_lower_rank_makes_every_rank_book_every_burst():
+    one, two = ping_pong("timer-back"), ping_pong("timer-back", ranks=2)
+    assert two["booking"] == "replicated" and two["logs"] == one["logs"]
+    assert [what for what, *_ in one["logs"]["2"]] == ["packet"]  # the pong did come back
+
+
+def test_a_handler_that_sends_stops_both_ranks_with_one_line_unless_the_window_exchange_orders_it():
+    stopped = ping_pong("handler-forward", ranks=2)
+    assert "S2SIM_MPI_EXCHANGE=window" in stopped["error"] and "\n" not in stopped["error"]
+    one, window = ping_pong("handler-forward"), ping_pong("handler-forward", ranks=2, exchange="window")
+    assert window["booking"] == "pieces" and window["logs"] == one["logs"]
+    assert [what for what, *_ in one["logs"]["153"]] == ["packet"]
+
+
+def test_a_lower_rank_handler_that_sends_across_is_booked_before_the_upper_rank_books_past_it():
+    one, window = ping_pong("handler-across"), ping_pong("handler-across", ranks=2, exchange="window")
+    assert window["booking"] == "pieces" and window["logs"] == one["logs"]
+    assert len(one["logs"]["152"]) == 2  # the pong and PE 153's packet both arrived
