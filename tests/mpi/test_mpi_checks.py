@@ -46,3 +46,23 @@ def test_a_delivery_inside_its_own_window_stops_the_run():
         pe.load(fw, Core(pe, cost), packet_hooks(fw))
     with pytest.raises(MpiSplitError, match="before the ranks exchanged it"):
         machine.run_ticks(1)
+
+
+def test_records_due_at_one_instant_run_in_the_order_one_process_asked_for_them():
+    """A delivery booked early (at an exchange round) for a burst sent at 50 ns runs after what was
+    asked for before 50 ns and before what was asked for after it, as when one process books it at 50."""
+    import simpy
+
+    from s2sim.hw.board_mpi import OrderedEventQueue
+    from s2sim.hw.events import DispatchIfIdle
+
+    env = simpy.Environment()
+    ran = []
+    queue = OrderedEventQueue(env, {DispatchIfIdle: lambda record: ran.append(record.pe)})
+    queue.call_at(100.0, DispatchIfIdle(2), asked=(50.0, 1, 7))  # booked at the round, for a send at 50
+    env.run(until=40.0)
+    queue.call_at(100.0, DispatchIfIdle(1))  # asked at 40
+    env.run(until=60.0)
+    queue.call_at(100.0, DispatchIfIdle(3))  # asked at 60
+    env.run(until=101.0)
+    assert ran == [1, 2, 3]
