@@ -56,7 +56,7 @@ def measure(chips: int, ticks: int) -> dict | None:
                 "ticks_cpu_s": round(sum(per_tick), 2), "ticks_wall_s": round(wall, 2),
                 "ticks_per_cpu_s": round(ticks / sum(per_tick), 3), "rss_after_build_mib": round(rss_built),
                 "rss_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                "windows": getattr(sim.machine, "windows", None)}
+                "windows": getattr(sim.machine, "windows", None), "booking": getattr(sim.machine, "booking", None)}
     sim.gather()
     comm = mpi.world()
     ranks = comm.gather(rank_row, root=0) if comm is not None else [rank_row]
