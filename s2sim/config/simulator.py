@@ -14,7 +14,8 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 __all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_ENV", "GROUP_ENV", "JIT_ENV", "jit_from_env", "KERNELS",
-           "MPI_EXCHANGE_ENV", "mpi_exchange_from_env"]
+           "MPI_EXCHANGE_ENV", "mpi_exchange_from_env",
+           "MPI_CHIPS_ENV", "mpi_chips_from_env"]
 
 KERNEL_ENV = "S2SIM_KERNEL"
 GROUP_ENV = "S2SIM_GROUP_NUMERICS"
@@ -26,6 +27,9 @@ KERNELS = ("fast", "exact", "counted")
 #: a handler that sends stops the run with one line), ``window`` assumes any body may send
 MPI_EXCHANGE_ENV = "S2SIM_MPI_EXCHANGE"
 MPI_EXCHANGES = ("tick", "window")
+#: which chips each MPI rank runs (``s2sim.hw.board_mpi.chips_of_rank``): ``contiguous`` (default) or ``interleaved``
+MPI_CHIPS_ENV = "S2SIM_MPI_CHIPS"
+MPI_CHIP_SPLITS = ("contiguous", "interleaved")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,16 @@ def mpi_exchange_from_env(environ: Mapping[str, str] | None = None) -> str:
     if value not in MPI_EXCHANGES:
         raise ConfigError(f"{MPI_EXCHANGE_ENV}={value!r}", None, "unknown value",
                           "tick (handlers do not send) or window (any body may send)")
+    return value
+
+
+def mpi_chips_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``$S2SIM_MPI_CHIPS`` (unset: ``contiguous``); else a ConfigError."""
+    environ = os.environ if environ is None else environ
+    value = (environ.get(MPI_CHIPS_ENV) or "").strip() or "contiguous"
+    if value not in MPI_CHIP_SPLITS:
+        raise ConfigError(f"{MPI_CHIPS_ENV}={value!r}", None, "unknown value",
+                          "contiguous (a run of chips per rank) or interleaved (every n-th chip)")
     return value
 
 

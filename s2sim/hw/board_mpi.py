@@ -41,7 +41,7 @@ from typing import Any
 from simpy.events import Timeout
 
 from .board import Board
-from ..config.simulator import MPI_EXCHANGE_ENV, mpi_exchange_from_env
+from ..config.simulator import MPI_EXCHANGE_ENV, mpi_chips_from_env, mpi_exchange_from_env
 from .events import CallbackEnd, Delivery, EventQueue
 from .params import HwParams
 
@@ -95,8 +95,13 @@ class OrderedEventQueue(EventQueue):
         return [[e[2] for e in g] for g in self._due.values()] + list(self._bookings.values())
 
 
-def chips_of_rank(n_chips: int, size: int, rank: int) -> range:
-    """The chips rank ``rank`` of ``size`` runs: contiguous, as even as they divide."""
+def chips_of_rank(n_chips: int, size: int, rank: int, split: str = "contiguous") -> range:
+    """The chips rank ``rank`` of ``size`` runs. ``contiguous``: a run of chips, as even as they divide
+    (trees cross ranks forward only for layered networks placed chip by chip: ``pieces`` booking);
+    ``interleaved``: every ``size``-th chip (each layer's chips shared out, so its handler work is
+    too; trees cross both ways: ``replicated`` booking)."""
+    if split == "interleaved":
+        return range(rank, n_chips, size)
     return range(n_chips * rank // size, n_chips * (rank + 1) // size)
 
 
@@ -115,8 +120,10 @@ class MpiBoard(Board):
             raise MpiSplitError("MPI ranks need run.simulator.noc_fidelity: burst (packet fidelity is not split)")
         if self.recorder is not None:
             raise MpiSplitError("MPI ranks do not record traces (--trace): run in one process to trace")
-        chips = chips_of_rank(p.n_chips, self.size, self.rank)
-        self.own_pes = range(chips.start * p.pes_per_chip, chips.stop * p.pes_per_chip)
+        self.split = mpi_chips_from_env()
+        self.own_chips = chips_of_rank(p.n_chips, self.size, self.rank, self.split)
+        ppc = p.pes_per_chip
+        self.own_pes = frozenset(pe for chip in self.own_chips for pe in range(chip * ppc, (chip + 1) * ppc))
         self.events = OrderedEventQueue(self.env, self.events.handlers)
         noc = self.noc
         self.lookahead_ns = noc.inject_ns + noc.eject_ns + noc.ser_ns
@@ -129,7 +136,10 @@ class MpiBoard(Board):
         self._misorder: str | None = None  # a burst sent before ones already booked (raised at the exchange)
         # ``pieces`` booking (see ``_choose_booking``): each rank books its chips' part of each tree
         self.booking: str | None = None  # ``pieces`` or ``replicated``, chosen at the first run
-        self._rank_of_chip = [r for r in range(self.size) for _ in chips_of_rank(p.n_chips, self.size, r)]
+        self._rank_of_chip = [0] * p.n_chips
+        for r in range(self.size):
+            for chip in chips_of_rank(p.n_chips, self.size, r, self.split):
+                self._rank_of_chip[chip] = r
         self._own_pending: list[tuple] = []  # this rank's bursts not yet booked (``pieces``)
         self._incoming: dict[tuple, list] = {}  # (send time, PE) -> [record, {edge index: arrival}] from lower ranks
         self._piece_of: dict = {}  # route -> its steps on this rank's chips
@@ -310,7 +320,7 @@ class MpiBoard(Board):
         tree's arrivals at its chip links on to the next); else every rank books every burst
         (``replicated``). Read from the routing tables at each rank's chip gateways at the first run."""
         backward = False
-        for chip in chips_of_rank(self.p.n_chips, self.size, self.rank):
+        for chip in self.own_chips:
             for entry in self.noc.tables.get((chip, *self.noc.gateway_xy), ()):
                 if any(self._rank_of_chip[node[0]] < self.rank for node in entry.links):
                     backward = True

@@ -25,6 +25,11 @@ def test_ranks_take_contiguous_chips_as_even_as_they_divide():
     assert sizes == [9, 10, 9, 10, 10] and sum(sizes) == 48
 
 
+def test_interleaved_ranks_take_every_nth_chip():
+    parts = [list(chips_of_rank(6, 2, r, "interleaved")) for r in range(2)]
+    assert parts == [[0, 2, 4], [1, 3, 5]]
+
+
 def test_packet_fidelity_and_traces_are_refused():
     with pytest.raises(MpiSplitError, match="noc_fidelity: burst"):
         board(noc_fidelity="packet")

@@ -17,11 +17,11 @@ if MPIRUN is None:
     pytest.skip("MPI tests need an mpirun: pip install -e '.[mpi]' (MPICH's wheel)", allow_module_level=True)
 
 
-def run(sets, ticks, ranks=1, exchange="tick"):
+def run(sets, ticks, ranks=1, exchange="tick", chips="contiguous"):
     cmd = [sys.executable, str(SCRIPT), str(REPO / "networks" / "lif_bench.yaml"), str(ticks), *sets]
     if ranks > 1:
         cmd = [MPIRUN, "-n", str(ranks), "-host", "127.0.0.1"] + cmd
-    env = dict(os.environ, S2SIM_MPI_EXCHANGE=exchange)
+    env = dict(os.environ, S2SIM_MPI_EXCHANGE=exchange, S2SIM_MPI_CHIPS=chips)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -31,18 +31,20 @@ def run(sets, ticks, ranks=1, exchange="tick"):
 FOUR_CHIPS = ["arch.board.chips_x=2", "arch.board.chips_y=2", "mapping.pes_per_chip=3"]
 
 
-@pytest.mark.parametrize("extra, exchange", [
-    ([], "tick"),
-    (["firmware.params.timer_phase_spread=0.3", "run.simulator.kernel=exact"], "tick"),
-    ([], "window"),
-], ids=["aligned-timers", "spread-timers-exact-kernel", "window-exchange"])
-def test_two_ranks_reproduce_one_process(extra, exchange):
+@pytest.mark.parametrize("extra, exchange, chips", [
+    ([], "tick", "contiguous"),
+    (["firmware.params.timer_phase_spread=0.3", "run.simulator.kernel=exact"], "tick", "contiguous"),
+    ([], "window", "contiguous"),
+    ([], "tick", "interleaved"),
+], ids=["aligned-timers", "spread-timers-exact-kernel", "window-exchange", "interleaved-chips"])
+def test_two_ranks_reproduce_one_process(extra, exchange, chips):
     one = run(FOUR_CHIPS + extra, 25)
-    two = run(FOUR_CHIPS + extra, 25, ranks=2, exchange=exchange)
+    two = run(FOUR_CHIPS + extra, 25, ranks=2, exchange=exchange, chips=chips)
     assert two["ranks"] == 2 and one["ranks"] == 1
     assert sum(one["spikes"][1:]) > 0 and one["link_crossings"] > 0
     assert two["windows"] > 0  # the ranks did synchronise
-    assert two["booking"] == "pieces"  # each rank booked its own chips' part of the trees
+    # contiguous: each rank booked its own chips' part of the trees; interleaved: trees cross back
+    assert two["booking"] == ("pieces" if chips == "contiguous" else "replicated")
     for key in ("digest", "raster_sha", "spikes", "energy_j", "link_crossings", "link_load_sha", "link_busy_until_ns"):
         assert two[key] == one[key], key
 
