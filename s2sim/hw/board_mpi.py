@@ -202,9 +202,11 @@ class MpiBoard(Board):
         return booked, horizon
 
     def copies_in_flight(self) -> int:
-        """As ``Chip.copies_in_flight``, with this rank's bursts announced or received but not yet booked."""
+        """As ``Chip.copies_in_flight``, with this rank's own bursts not yet booked (their copies were
+        counted as sent here, at the send)."""
         n = super().copies_in_flight()
-        for t, src, tick, route, keys, *_ in self._announced + [r for r in self._pending if self.owns(r[1])]:
+        own = [r for r in self._pending if self.owns(r[1])] + self._own_pending
+        for t, src, tick, route, keys, *_ in self._announced + own:
             route = route if route is not None else self.noc.route(src, keys[0])
             n += len(keys) * (len(route.deliveries) + route.dropped)
         return n
