@@ -1,13 +1,16 @@
-"""A board split over MPI ranks: each rank runs the PEs of a group of chips, every rank books every
-packet burst, and the ranks meet only when a burst could reach another rank before they meet again.
+"""A board split over MPI ranks: each rank runs the PEs of a group of chips and books the packet
+bursts in one process's order, and the ranks meet only when a burst could reach another rank before
+they meet again.
 
 Why it is exact (the same timing, spikes and energy as one process, bit for bit):
 * Firmware, timers, handlers and DMA of a PE run on the rank that owns its chip (DRAM is per chip).
 * Bursts are the only thing PEs of different chips share. A body's bursts are known when it runs
-  (its sends are at its start + cycles so far), before they are booked at their first send. Each rank
-  books *every* burst of the board, its own and the others', in the order one process books them
-  (first send, then PE: ``EventQueue.book_at``), so every rank's link free-at times are those of one
-  process. It delivers only to its own PEs.
+  (its sends are at its start + cycles so far), before they are booked at their first send. They are
+  booked in the order one process books them (first send, then PE: ``EventQueue.book_at``), so link
+  free-at times are those of one process: ``pieces`` (when no tree crosses from a rank to a lower
+  one): the ranks take turns in rank order, each booking its own chips' links, ejection ports and
+  deliveries of each tree and handing the tree's arrivals at its outgoing chip links on; else
+  ``replicated``: every rank books every burst of the board and delivers to its own PEs.
 * Exchange rounds (``MpiBoard._run_until``): each rank hands over the bursts its bodies announced and
   says when a body that may send can next run here (``_send_bound_ns``); the earliest such time of
   any rank is the horizon. Every burst sent before the horizon is known now, so all of them are booked;
@@ -26,9 +29,10 @@ Why it is exact (the same timing, spikes and energy as one process, bit for bit)
 
 Checked at run time, on every rank at once (one line, exit 2): a burst sent before bursts already
 booked (a body counted as quiet sent: a packet handler under ``tick``), a delivery due before the
-round that booked it, ``packet`` fidelity, a trace recorder. The cost: every rank books every burst
-(the NoC work and routing tables are replicated; firmware and handlers are split), one collective
-per round, waited for asleep (``_allgather``: MPICH's own wait spins and counts as CPU).
+round that booked it, ``packet`` fidelity, a trace recorder. The cost: every rank holds every routing
+table (routes are compiled from them); ``replicated`` books every burst on every rank, ``pieces``
+books a rank's part after the lower ranks' (one rank after another); one collective per round and a
+hand-over per rank pair, waited for asleep (MPICH's own wait spins and counts as CPU).
 """
 from __future__ import annotations
 
@@ -110,8 +114,6 @@ class MpiBoard(Board):
 
     def __init__(self, p: HwParams, comm, **kwargs):
         super().__init__(p, **kwargs)
-        from mpi4py import MPI
-        self._min = MPI.MIN
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
         if self.size > p.n_chips:
             raise MpiSplitError(f"{self.size} MPI ranks need a board of at least {self.size} chips; "
