@@ -27,7 +27,9 @@ KERNELS = ("fast", "exact", "counted")
 #: a handler that sends stops the run with one line), ``window`` assumes any body may send
 MPI_EXCHANGE_ENV = "S2SIM_MPI_EXCHANGE"
 MPI_EXCHANGES = ("tick", "window")
-#: which chips each MPI rank runs (``s2sim.hw.board_mpi.chips_of_rank``): ``contiguous`` (default) or ``interleaved``
+#: which chips each MPI rank runs (``s2sim.hw.board_mpi.chips_of_rank``): ``interleaved`` (default: every
+#: n-th chip, each layer's work shared out) or ``contiguous`` (a run of chips: each rank books only its
+#: chips' part of the trees when they cross ranks forward only)
 MPI_CHIPS_ENV = "S2SIM_MPI_CHIPS"
 MPI_CHIP_SPLITS = ("contiguous", "interleaved")
 
@@ -89,12 +91,12 @@ def mpi_exchange_from_env(environ: Mapping[str, str] | None = None) -> str:
 
 
 def mpi_chips_from_env(environ: Mapping[str, str] | None = None) -> str:
-    """``$S2SIM_MPI_CHIPS`` (unset: ``contiguous``); else a ConfigError."""
+    """``$S2SIM_MPI_CHIPS`` (unset: ``interleaved``); else a ConfigError."""
     environ = os.environ if environ is None else environ
-    value = (environ.get(MPI_CHIPS_ENV) or "").strip() or "contiguous"
+    value = (environ.get(MPI_CHIPS_ENV) or "").strip() or "interleaved"
     if value not in MPI_CHIP_SPLITS:
         raise ConfigError(f"{MPI_CHIPS_ENV}={value!r}", None, "unknown value",
-                          "contiguous (a run of chips per rank) or interleaved (every n-th chip)")
+                          "interleaved (every n-th chip) or contiguous (a run of chips per rank)")
     return value
 
 
