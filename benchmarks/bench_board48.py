@@ -5,7 +5,9 @@ CPU-second and peak RSS on the event-driven kernel, one process (or MPI ranks: `
 
 ``--chips 4`` (2 x 2) or ``--chips 2`` (2 x 1) runs the same density on fewer chips (layers scaled by
 chips / 48, ``p_connect`` scaled back so fan-in stays 4 and 24), for quick checks. CPU time is
-``time.process_time`` of this process (the machine is shared: never compare wall time across runs).
+``time.process_time`` of this process (the machine is shared: never compare wall time across runs);
+``ticks_wall_s`` is the wall time of the ticks (with ranks, each rank's, waits included). The kernel
+is the run's (``S2SIM_KERNEL=fast`` for the event-driven one, which MPI ranks run).
 ``--ranks N`` reruns this script under ``mpirun -n N`` (the board split over N processes,
 s2sim/hw/board_mpi.py) and reports each rank's CPU per tick and RSS; the run's numbers are identical.
 Results: benchmarks/BASELINES.md.
@@ -44,15 +46,17 @@ def measure(chips: int, ticks: int) -> dict | None:
     ctx, sim, built, _ = load_and_place(NETWORK, scaled_sets(chips), record=False)
     c1 = time.process_time()
     rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    per_tick = []
+    per_tick, wall = [], time.perf_counter()
     for _ in range(ticks):
         t = time.process_time()
         sim.run_ticks(1)
         per_tick.append(time.process_time() - t)
+    wall = time.perf_counter() - wall
     rank_row = {"build_cpu_s": round(c1 - c0, 1), "tick_cpu_s": [round(t, 2) for t in per_tick],
+                "ticks_cpu_s": round(sum(per_tick), 2), "ticks_wall_s": round(wall, 2),
                 "ticks_per_cpu_s": round(ticks / sum(per_tick), 3), "rss_after_build_mib": round(rss_built),
                 "rss_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                "windows": getattr(sim.machine, "windows", None)}
+                "windows": getattr(sim.machine, "windows", None), "booking": getattr(sim.machine, "booking", None)}
     sim.gather()
     comm = mpi.world()
     ranks = comm.gather(rank_row, root=0) if comm is not None else [rank_row]
