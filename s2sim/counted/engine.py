@@ -26,6 +26,7 @@ from simpy.events import Event
 
 from ..hw.events import TimerTick
 from .codes import K_PRECOMPUTED, K_SOURCE, OK, R_UNMODELLED, REASONS
+from .checks import check_model, check_window
 from .lif import LifModel, NotModelled
 
 #: ticks per counted window
@@ -41,6 +42,49 @@ def _model_of(chip) -> LifModel:
     """The arrays of the loaded family (``NotModelled`` if the counted kernel does not cover it)."""
     from .eprop import EpropModel, is_eprop
     return EpropModel(chip) if is_eprop(chip) else LifModel(chip)
+
+
+class _BoardLinks:
+    """A window's chip-link load, as the loop counts it, and how it goes into ``BoardNoC``'s counters."""
+
+    def __init__(self, chip, model: LifModel, n: int, starts):
+        links = len(model.clink_keys)
+        tick_ns = getattr(chip.noc, "tick_ns", None) or 0.0
+        self.tick_ns = float(tick_ns)
+        # timestep bins as ``BoardNoC._count_link`` makes them; a window's fit in n + 2 from its first tick's
+        self.bin0 = int(starts[0] // tick_ns) if tick_ns and n else 0
+        self.packets = np.zeros(links, np.int64)
+        self.tick = np.zeros((n + 2 if links else 1, links), np.int64)
+        before = getattr(chip.noc, "link_busy_until_ns", {})
+        self.busy = np.asarray([before.get(k, 0.0) for k in model.clink_keys], float)
+
+    def commit(self, noc, keys: list) -> None:
+        """Add the committed ticks' link loads (``link_packets``, ``link_tick_packets``,
+        ``link_busy_until_ns``, ``chip_link_crossings``)."""
+        used = np.flatnonzero(self.packets)
+        if not len(used):
+            return
+        noc.chip_link_crossings += int(self.packets.sum())
+        for li in used.tolist():
+            key = keys[li]
+            noc.link_packets[key] += int(self.packets[li])
+            per_tick = noc.link_tick_packets[key]
+            for b in np.flatnonzero(self.tick[:, li]).tolist():
+                per_tick[self.bin0 + b] += int(self.tick[b, li])
+            noc.link_busy_until_ns[key] = float(self.busy[li])
+
+
+class _SparseRows:
+    """The sparse-row-index arrays the loop reads (none for a model without them: every unit dense)."""
+
+    def __init__(self, model: LifModel):
+        U = len(model.pes)
+        self.sparse = getattr(model, "sparse", None)
+        if self.sparse is None:
+            self.sparse = np.zeros(U, bool)
+        self.sp_rows = getattr(model, "sp_rows", np.zeros((1, 1), np.int32))
+        self.row_nid = getattr(model, "row_nid", np.zeros(0, np.int32))
+        self.search_steps = getattr(model, "search_steps", np.zeros(U, np.int64))
 
 
 class CountedEngine:
@@ -73,11 +117,15 @@ class CountedEngine:
                 self._static = "trace recorder attached"
             elif chip.fidelity != "burst":
                 self._static = "packet-level NoC fidelity"
-            elif chip.n_chips > 1:  # chip links and the board's routes are not in the loop's model
-                self._static = "a board of several chips"
+            elif chip.n_chips > 1 and hasattr(chip, "comm"):  # (``MpiBoard`` runs its own windows)
+                self._static = "a board split over MPI ranks"
             else:
                 try:
-                    self._model = _model_of(chip)
+                    model = _model_of(chip)
+                    if chip.n_chips > 1 and type(model) is not LifModel:  # (its DMAs: each chip's DRAM)
+                        raise NotModelled(f"{type(model).__name__} on a board of several chips")
+                    check_model(model)
+                    self._model = model
                     from . import loop
                 except NotModelled as err:
                     self._static = str(err)
@@ -305,6 +353,9 @@ class CountedEngine:
         dma_address, dma_nbytes = model.dma_requests(n)
         hw = chip.p
         dram_free = np.asarray(chip.dram.channel_free_ns, float)
+        board = _BoardLinks(chip, model, n, starts)
+        sp = _SparseRows(model)
+        check_window(model, n, src_fired, src_ptr, link_free, board.tick.shape[0])
         from .loop import run_window  # (numba: imported when a window is first counted)
         c = model.costs
         ticks, reason = run_window(
@@ -322,7 +373,9 @@ class CountedEngine:
             pre_free, tx_free, last_send, done, ph, seen, pin, pout, fired, fired_ptr, cnt, busy, brk, brk_seen,
             machine, dma_address, dma_nbytes, hw.dma_issue_cycles, hw.dma_setup_cycles,
             model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
-            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns)
+            dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns,
+            model.e_clink, model.j_spread, model.clink_ser_ns, model.clink_after_ns, board.tick_ns, board.bin0,
+            board.packets, board.tick, board.busy, sp.sparse, sp.sp_rows, sp.row_nid, sp.search_steps)
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
@@ -331,7 +384,7 @@ class CountedEngine:
                 "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,
                 "fired": fired[:fired_ptr[-1]].copy() if n else fired[:0], "fired_ptr": fired_ptr, "cnt": cnt,
                 "busy": busy, "brk": brk, "brk_seen": brk_seen, "machine": machine, "dram_free": dram_free,
-                "dma_nbytes": np.where(dma_address >= 0, dma_nbytes, 0)}
+                "dma_nbytes": np.where(dma_address >= 0, dma_nbytes, 0), "board": board}
 
     def _commit(self, model: LifModel, t: int, n: int, starts, out: dict) -> None:
         """Write ``n`` modelled ticks into the chip and the firmware, as the event-driven kernel leaves them."""
@@ -386,6 +439,7 @@ class CountedEngine:
         for key, before, after in zip(model.link_keys, out["link_before"].tolist(), out["link_free"].tolist()):
             if after != before or key in free:
                 free[key] = after
+        out["board"].commit(chip.noc, model.clink_keys)
         timer = model.timer
         timer.next_tick = t + n
         for k in range(n):

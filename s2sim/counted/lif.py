@@ -14,9 +14,10 @@ import numpy as np
 
 from ..hw.dispatcher import PACKET, TIMER
 from ..hw.kernel_cycles import KernelCycles
-from .codes import C_NEURONS, C_ROWS, C_SPIKES, C_SYNAPSES, COEF_NAMES
+from .codes import C_NEURONS, C_ROWS, C_SEARCH, C_SPIKES, C_SYNAPSES, COEF_NAMES
 
-COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS}
+COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS,
+             "search_steps": C_SEARCH}
 KEY_SHIFT = 16  # the LIF firmware's key layout: source PE << 16 | neuron
 
 
@@ -82,6 +83,14 @@ def cost_lines(tables: list, phases: list[str]) -> CostLines:
                      f(t_kern, bool))
 
 
+def _handler_costs(fw):
+    """The cost lines a burst handler charges, in its order: a sparse row index's search first, then the
+    rows (``LifCore._burst_sparse_index``), as one table (one callback adds them line by line)."""
+    if getattr(fw, "row_keys", None) is None:
+        return fw.synapse_costs
+    return fw.search_costs.resolved_lines + fw.synapse_costs.resolved_lines
+
+
 class LifModel:
     """The loaded LIF programs of one chip as flat arrays; raises ``NotModelled`` if they are not."""
 
@@ -100,8 +109,6 @@ class LifModel:
             prios = pe.dispatcher.priorities
             if prios[TIMER] != 2 or prios[PACKET] != -1:
                 raise NotModelled(f"PE {pe.id} changed its callback priorities")
-            if getattr(pe.firmware, "row_keys", None) is not None:  # the loop indexes rows densely
-                raise NotModelled(f"PE {pe.id} has a sparse row index (mapping.row_index: sparse)")
         groups = {id(g): g for g in chip.timer_groups.values() if g.pes}
         if len(groups) != 1:
             raise NotModelled("PEs with different timer periods or phases")
@@ -146,12 +153,12 @@ class LifModel:
         tables: dict[tuple, int] = {}  # a priced table's lines -> the loop's table id
 
         def table_id(priced) -> int:
-            return tables.setdefault(priced.resolved_lines, len(tables))
+            return tables.setdefault(priced if type(priced) is tuple else priced.resolved_lines, len(tables))
 
         timer_costs = {0: "input_costs", 1: "neuron_costs", 2: "tick_costs"}
         self.timer_table = np.asarray([table_id(getattr(fw, timer_costs[self.kind[u]]))
                                        for u, fw in enumerate(self.firmwares)], np.int64)
-        self.syn_table = np.asarray([table_id(fw.synapse_costs) if self.kind[u] else -1
+        self.syn_table = np.asarray([table_id(_handler_costs(fw)) if self.kind[u] else -1
                                      for u, fw in enumerate(self.firmwares)], np.int64)
         self._take_costs_and_chip(chip, pes, list(tables), ("comms", "irq"))
 
@@ -187,8 +194,18 @@ class LifModel:
                 self.link_keys.append(key)
             return link_ids[key]
 
-        r_inj, r_src, r_eptr, e_from, e_to, e_link = [], [], [0], [], [], []
-        r_jptr, j_unit, j_node, j_link, r_drop, r_ndel = [0], [], [], [], [], []
+        # a board (``BoardNoC``): routers are (chip, x, y); an edge between chips is a chip link, with its
+        # own rate and latency and its load counted per directed link and timestep
+        board = hasattr(noc, "link_ser_ns")
+        clink_ids: dict = {}  # (from chip, to chip) -> the loop's chip link id
+
+        def clink(a, b) -> int:
+            if not board or a[0] == b[0]:
+                return -1
+            return clink_ids.setdefault((a[0], b[0]), len(clink_ids))
+
+        r_inj, r_src, r_eptr, e_from, e_to, e_link, e_clink = [], [], [0], [], [], [], []
+        r_jptr, j_unit, j_node, j_link, j_spread, r_drop, r_ndel = [0], [], [], [], [], [], []
         self.routes: list = []  # (PE, key, Route) as compiled: a routing change between calls rebuilds the model
         self.route_of = np.full(U, -1, np.int64)
         for u, (pe, fw) in enumerate(zip(self.pes, self.firmwares)):
@@ -202,16 +219,18 @@ class LifModel:
                 raise NotModelled(f"PE {pe.id}'s keys take more than one route")
             self.route_of[u] = len(r_inj)
             r_inj.append(link(route.inject_key))
-            r_src.append(node(noc.mesh.router_of(pe.id)))
+            r_src.append(node(noc.router_of(pe.id)))
             for a, b in route.edges:
                 e_from.append(node(a))
                 e_to.append(node(b))
                 e_link.append(link((a, b)))
+                e_clink.append(clink(a, b))
             r_eptr.append(len(e_from))
             for dest, router, eject_key in route.ejects:
                 j_unit.append(self.unit_of.get(dest, -1))
                 j_node.append(node(router))
                 j_link.append(link(eject_key))
+                j_spread.append(noc.spread_ser_ns(route, dest))  # (a chip link's rate once the path crosses one)
             r_jptr.append(len(j_unit))
             r_drop.append(route.dropped)
             r_ndel.append(len(route.deliveries) + int(route.dropped))
@@ -220,6 +239,11 @@ class LifModel:
         self.e_from, self.e_to, self.e_link = a(e_from, np.int64), a(e_to, np.int64), a(e_link, np.int64)
         self.r_jptr, self.j_unit = a(r_jptr, np.int64), a(j_unit, np.int64)
         self.j_node, self.j_link = a(j_node, np.int64), a(j_link, np.int64)
+        self.e_clink, self.j_spread = a(e_clink, np.int64), a(j_spread, float)
+        self.clink_keys = sorted(clink_ids, key=clink_ids.get)  # (from chip, to chip) of each chip link id
+        # ``BoardNoC.reserve``'s figures (a plain chip: no chip link, unused)
+        self.clink_ser_ns = float(noc.link_ser_ns) if board else 0.0
+        self.clink_after_ns = noc.link_ser_ns + noc.link_latency_ns if board else 0.0
         self.r_dropped, self.n_routes_deliv = a(r_drop, bool), a(r_ndel, np.int64)
         self.n_nodes = max(1, len(nodes))
 
@@ -232,28 +256,65 @@ class LifModel:
 
     # ---- synaptic rows ---------------------------------------------------------------------------------
     def _rows(self) -> None:
+        """Every neuron PE's compressed rows, concatenated. A packet from unit ``src`` with neuron ``i``
+        finds its row at ``rowoff[u] + base[u, src] + i`` (a dense index), or, with a sparse index
+        (``sparse[u]``), among the ``sp_rows[u, src]`` rows from ``rowoff[u] + base[u, src]`` on, whose
+        ``row_nid`` (the neuron of the source PE each row belongs to) is ``i``: ``LifCore``'s binary
+        search over its ``row_keys``, with the range of one source PE's rows found once, here."""
         U = len(self.pes)
         self.base = np.full((U, U), -1, np.int64)
-        rowoff, ptrs, posts, weights = np.zeros(U, np.int64), [], [], []
+        self.sparse = np.asarray([getattr(fw, "row_keys", None) is not None for fw in self.firmwares], bool)
+        self.sp_rows = np.zeros((U, U) if self.sparse.any() else (1, 1), np.int32)
+        self.search_steps = np.asarray([fw.search_steps if self.sparse[u] else 0
+                                        for u, fw in enumerate(self.firmwares)], np.int64)
+        unit_of_pe = np.full(max(self.unit_of) + 1, -1, np.int64)
+        unit_of_pe[list(self.unit_of)] = list(self.unit_of.values())
+        sources: dict[int, tuple] = {}  # id(row_base) -> (source units, their first pre index), sorted by it
+        rowoff, ptrs, posts, weights, nids = np.zeros(U, np.int64), [], [], [], []
         n_rows, n_syn = 0, 0
         for u, fw in enumerate(self.firmwares):
             if self.kind[u] == 0:
                 continue
-            for src_pe, first in fw.row_base.items():
-                if src_pe in self.unit_of:
-                    self.base[u, self.unit_of[src_pe]] = first
+            src_units, firsts = sources.get(id(fw.row_base)) or sources.setdefault(
+                id(fw.row_base), self._sources(fw.row_base, unit_of_pe))
             indptr = np.asarray(fw.row_index, np.int64)
+            rows = len(indptr) - 1
+            if self.sparse[u]:
+                keys = np.frombuffer(fw.row_keys, np.uint32).astype(np.int64)
+                lo = np.searchsorted(keys, firsts)
+                hi = np.searchsorted(keys, firsts + self.nneur[src_units])
+                self.base[u, src_units] = lo
+                self.sp_rows[u, src_units] = hi - lo
+                owner = np.searchsorted(firsts, keys, "right") - 1  # (firsts ascending)
+                nid = np.where(owner >= 0, keys - firsts[np.maximum(owner, 0)], -1)
+                nids.append(nid.astype(np.int32))
+            else:
+                self.base[u, src_units] = firsts
+                nids.append(np.full(rows, -1, np.int32))
             rowoff[u] = n_rows
             ptrs.append(indptr[:-1] + n_syn)
             posts.append(np.asarray(fw.syn_post, np.int64))
             weights.append(np.asarray(fw.syn_weight, np.float32))
-            n_rows += len(indptr) - 1
+            n_rows += rows
             n_syn += int(indptr[-1])
         ptrs.append(np.asarray([n_syn], np.int64))
         self.rowoff = rowoff
         self.row_ptr = np.concatenate(ptrs)
+        self.row_nid = np.concatenate(nids) if nids else np.zeros(0, np.int32)
         self.post_all = np.concatenate(posts) if posts else np.zeros(0, np.int64)
         self.weight_all = np.concatenate(weights) if weights else np.zeros(0, np.float32)
+
+    @staticmethod
+    def _sources(row_base: dict, unit_of_pe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A PE's source PEs that are loaded units, as (units, first pre index), ordered by first index."""
+        pes = np.fromiter(row_base.keys(), np.int64, len(row_base))
+        firsts = np.fromiter(row_base.values(), np.int64, len(row_base))
+        inside = pes < len(unit_of_pe)
+        pes, firsts = pes[inside], firsts[inside]
+        units = unit_of_pe[pes]
+        keep = units >= 0
+        order = np.argsort(firsts[keep], kind="stable")
+        return units[keep][order], firsts[keep][order]
 
     def still_valid(self) -> bool:
         """What the arrays were built from is unchanged: routes, callback priorities, performance

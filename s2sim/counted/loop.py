@@ -38,12 +38,14 @@ from .codes import (
     C_NEURONS,
     C_ONCE,
     C_ROWS,
+    C_SEARCH,
     C_SPIKES,
     C_SYNAPSES,
     C_VRESET,
     C_VTH,
     K_PRECOMPUTED,
     K_SOURCE,
+    N_COUNTS,
     OK,
     R_ARRIVAL,
     R_DEST,
@@ -121,15 +123,22 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                pre_free, tx_free, last_send,
                done, ph, seen, pin, pout, fired_out, fired_ptr, cnt, busy, brk, brk_seen, machine,
                dma_address, dma_nbytes, dma_issue_cycles, dma_setup_cycles, dma_ph,
-               dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns):
+               dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns,
+               e_clink, j_spread, clink_ser, clink_after, clink_tick_ns, clink_bin0, clink_pk, clink_tick, clink_busy,
+               sparse, sp_rows, row_nid, search_steps):
     """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
 
     State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
     in place; per-tick outputs are indexed [tick, unit]. On a non-zero reason the arrays hold that
     tick half-done: the caller discards them.
+
+    A board's chip links (``e_clink[edge]`` >= 0: ``BoardNoC.reserve``) take ``clink_ser`` per packet and
+    deliver ``clink_after`` after the packet starts; their packets are counted per link (``clink_pk``),
+    per link and timestep bin (``clink_tick[bin - clink_bin0, link]``) and their last busy instant
+    (``clink_busy``). A sparse row index (``sparse[u]``): see ``LifModel._rows``.
     """
     U = kind.shape[0]
-    counts = np.zeros(5)
+    counts = np.zeros(N_COUNTS)
     at = np.empty(n_nodes)
     # per tick: the bursts (one per sending unit), then per receiver its deliveries in booking order
     b_first = np.empty(U)
@@ -325,14 +334,28 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 depart = first_send
             link_free[li] = depart + busy_ns
             at[r_src_node[r]] = depart + inject_ns
+            n_chip_edges = 0
             for ei in range(r_eptr[r], r_eptr[r + 1]):
                 tt = at[e_from[ei]]
                 f = link_free[e_link[ei]]
                 if f > tt:
                     tt = f
-                link_free[e_link[ei]] = tt + busy_ns
-                at[e_to[ei]] = tt + hop_ns
-            spread = (n - 1) * ser
+                cl = e_clink[ei]
+                if cl < 0:
+                    link_free[e_link[ei]] = tt + busy_ns
+                    at[e_to[ei]] = tt + hop_ns
+                else:  # a chip link: its own rate and latency, its load counted (``BoardNoC._count_link``)
+                    link_end = tt + n * clink_ser
+                    link_free[e_link[ei]] = link_end
+                    at[e_to[ei]] = tt + clink_after
+                    n_chip_edges += 1
+                    tick_bin = (int(tt // clink_tick_ns) if clink_tick_ns > 0.0 else 0) - clink_bin0
+                    if tick_bin < 0 or tick_bin >= clink_tick.shape[0]:
+                        return t, R_UNMODELLED
+                    clink_pk[cl] += n
+                    clink_tick[tick_bin, cl] += n
+                    if link_end > clink_busy[cl]:
+                        clink_busy[cl] = link_end
             for ji in range(r_jptr[r], r_jptr[r + 1]):
                 tt = at[j_node[ji]]
                 lk = j_link[ji]
@@ -341,7 +364,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     tt = f
                 link_free[lk] = tt + busy_ns
                 first = tt + eject_ns + ser
-                last = first + spread
+                last = first + (n - 1) * j_spread[ji]
                 alt = b_last[u] + (first - first_send)
                 if alt > last:
                     last = alt
@@ -357,7 +380,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 d_cnt[dest] = c + 1
             machine[1] += n * (r_jptr[r + 1] - r_jptr[r])  # deliveries
             machine[2] += n  # packets_routed
-            machine[3] += n * (r_eptr[r + 1] - r_eptr[r])  # packet_hops
+            machine[3] += n * (r_eptr[r + 1] - r_eptr[r] - n_chip_edges)  # packet_hops (on chips)
         # ---- 3. handlers at each receiver, in arrival order ------------------------------------------
         for u in range(U):
             m = d_cnt[u]
@@ -406,11 +429,30 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     pb = base[u, src]
                     if pb < 0:
                         return t, R_DEST
-                    for q in range(k0, k0 + n):
-                        row = rowoff[u] + pb + fired_out[q]
-                        for y in range(row_ptr[row], row_ptr[row + 1]):
-                            inp[nxt, o + post_all[y]] += weight_all[y]
-                        synapses += row_ptr[row + 1] - row_ptr[row]
+                    if sparse[u]:  # each packet's row searched among the source PE's rows (none: no add)
+                        lo = rowoff[u] + pb
+                        hi = lo + sp_rows[u, src]
+                        for q in range(k0, k0 + n):
+                            nid = fired_out[q]
+                            a_ = lo
+                            b_ = hi
+                            while a_ < b_:
+                                mid = (a_ + b_) >> 1
+                                if row_nid[mid] < nid:
+                                    a_ = mid + 1
+                                else:
+                                    b_ = mid
+                            if a_ < hi and row_nid[a_] == nid:
+                                for y in range(row_ptr[a_], row_ptr[a_ + 1]):
+                                    inp[nxt, o + post_all[y]] += weight_all[y]
+                                synapses += row_ptr[a_ + 1] - row_ptr[a_]
+                        counts[C_SEARCH] = search_steps[u] * n
+                    else:
+                        for q in range(k0, k0 + n):
+                            row = rowoff[u] + pb + fired_out[q]
+                            for y in range(row_ptr[row], row_ptr[row + 1]):
+                                inp[nxt, o + post_all[y]] += weight_all[y]
+                            synapses += row_ptr[row + 1] - row_ptr[row]
                 cnt[u, 2] += n  # packets_received
                 cnt[u, 0] += 1  # callbacks
                 pin[t, u] += n
