@@ -206,17 +206,21 @@ class LifModel:
 
         r_inj, r_src, r_eptr, e_from, e_to, e_link, e_clink = [], [], [0], [], [], [], []
         r_jptr, j_unit, j_node, j_link, j_spread, r_drop, r_ndel = [0], [], [], [], [], [], []
-        self.routes: list = []  # (PE, key, Route) as compiled: a routing change between calls rebuilds the model
+        # each tree walked from the tables once and dropped (a board's hold millions of deliveries: kept as
+        # Python objects they took gigabytes); a table change between calls rebuilds the model
+        self.routing_version = noc.routing_version
         self.route_of = np.full(U, -1, np.int64)
         for u, (pe, fw) in enumerate(zip(self.pes, self.firmwares)):
             keys = self._sent_keys(u, pe, fw)
             if keys is None:
                 continue
             base, last = keys
-            route = noc.route(pe.id, base)
-            self.routes.append((pe.id, base, route))
-            if noc.route(pe.id, last) is not route:
-                raise NotModelled(f"PE {pe.id}'s keys take more than one route")
+            route, examined = noc.tree(pe.id, base)
+            varying = (1 << (base ^ last).bit_length()) - 1  # the key bits that differ between its keys
+            if examined & varying:  # the tables look at them: the first and last key must take one tree
+                other, _ = noc.tree(pe.id, last)
+                if (other.edges, other.deliveries, other.dropped) != (route.edges, route.deliveries, route.dropped):
+                    raise NotModelled(f"PE {pe.id}'s keys take more than one route")
             self.route_of[u] = len(r_inj)
             r_inj.append(link(route.inject_key))
             r_src.append(node(noc.router_of(pe.id)))
@@ -319,8 +323,7 @@ class LifModel:
     def still_valid(self) -> bool:
         """What the arrays were built from is unchanged: routes, callback priorities, performance
         levels, timers (the synaptic rows of inference never change)."""
-        noc = self.chip.noc
-        if any(noc.route(pe, key) is not route for pe, key, route in self.routes):
+        if self.chip.noc.routing_version != self.routing_version:
             return False
         if any(pe.dispatcher.priorities != prios for pe, prios in zip(self.pes, self.priorities)):
             return False
