@@ -85,33 +85,45 @@ def check_model(model) -> None:
 
 
 def _check_rows(model, U: int) -> None:
-    """Every row a packet can reach lies in ``row_ptr``, every synapse's target in its unit's neurons."""
+    """Every row a packet can reach lies in its receiver's rows, every synapse's target in its neurons."""
     n_rows = len(model.row_ptr) - 1
     _pointers("row_ptr", model.row_ptr, n_rows, len(model.post_all))
     _length("weight_all", model.weight_all, len(model.post_all))
     _length("rowoff", model.rowoff, U)
-    if model.base.shape != (U, U):
-        raise ModelArrayError(f"counted kernel: base has shape {model.base.shape}, expected {(U, U)}")
-    sparse = getattr(model, "sparse", None)
-    if sparse is not None and sparse.any():
-        _length("row_nid", model.row_nid, n_rows)
-        if model.sp_rows.shape != (U, U):
-            raise ModelArrayError(f"counted kernel: sp_rows has shape {model.sp_rows.shape}, expected {(U, U)}")
     rows_of = _rows_of_units(model, U, n_rows)
-    for u0 in range(0, U, _CHUNK):
-        u1 = min(u0 + _CHUNK, U)
-        base = model.base[u0:u1]
-        # rows past its first that a packet can reach: the source's neurons (dense), its row count (sparse)
-        if sparse is not None and sparse[u0:u1].any():
-            span = np.where(sparse[u0:u1, None], model.sp_rows[u0:u1], model.nneur[None, :])
-        else:
-            span = model.nneur[None, :]
-        reach = np.where(base >= 0, base + span - rows_of[u0:u1, None], 0)
-        _in_range("base (+ the rows a source reaches, past the unit's rows)", reach, -np.iinfo(np.int64).max, 1)
+    sparse = getattr(model, "sparse", None)
+    dense = rows_of >= 0 if sparse is None else ~sparse
+    if dense.any() and np.isin(model.kind[dense], (K_LIF, K_NEURON)).any():
+        if model.base.shape != (U, U):
+            raise ModelArrayError(f"counted kernel: base has shape {model.base.shape}, expected {(U, U)}")
+        for u0 in range(0, U, _CHUNK):  # a source's first row + its neurons within the receiver's rows
+            base = model.base[u0:u0 + _CHUNK]
+            reach = np.where((base >= 0) & dense[u0:u0 + _CHUNK, None],
+                             base + model.nneur[None, :] - rows_of[u0:u0 + _CHUNK, None], 0)
+            _in_range("base (+ a source's neurons, past the receiver's rows)", reach, -np.iinfo(np.int64).max, 1)
+    if sparse is not None and sparse.any():
+        _check_fanout(model, U, sparse, rows_of)
     for u in np.flatnonzero(rows_of).tolist():  # synapse targets: each unit's posts below its neuron count
         a, b = model.row_ptr[model.rowoff[u]], model.row_ptr[model.rowoff[u] + rows_of[u]]
         if b > a:
             _in_range(f"post_all (unit {u})", model.post_all[a:b], 0, int(model.nneur[u]))
+
+
+def _check_fanout(model, U: int, sparse, rows_of) -> None:
+    """Each source neuron's fan-out names sparse receivers and rows of theirs."""
+    nodes = len(model.fanout_ptr) - 1
+    _pointers("fanout_ptr", model.fanout_ptr, nodes, len(model.fanout_unit))
+    _length("fanout_row", model.fanout_row, len(model.fanout_unit))
+    _length("fanout_noff", model.fanout_noff, U)
+    has = model.fanout_noff >= 0
+    _in_range("fanout_noff + nneur", (model.fanout_noff + model.nneur)[has], 0, nodes + 1)
+    _in_range("fanout_unit", model.fanout_unit, 0, U)
+    if len(model.fanout_unit) and not sparse[model.fanout_unit].all():
+        raise ModelArrayError("counted kernel: fanout_unit names a receiver without a sparse row index")
+    first = model.rowoff[model.fanout_unit]
+    _in_range("fanout_row - the receiver's first row", model.fanout_row - first, 0, np.iinfo(np.int64).max)
+    _in_range("fanout_row - the receiver's last row", model.fanout_row - first - rows_of[model.fanout_unit],
+              -np.iinfo(np.int64).max, 0)
 
 
 def _rows_of_units(model, U: int, n_rows: int) -> np.ndarray:

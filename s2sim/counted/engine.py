@@ -75,16 +75,18 @@ class _BoardLinks:
 
 
 class _SparseRows:
-    """The sparse-row-index arrays the loop reads (none for a model without them: every unit dense)."""
+    """The sparse-row-index arrays the loop reads (``LifModel._rows``; a model without them: all dense)."""
 
     def __init__(self, model: LifModel):
         U = len(model.pes)
         self.sparse = getattr(model, "sparse", None)
         if self.sparse is None:
             self.sparse = np.zeros(U, bool)
-        self.sp_rows = getattr(model, "sp_rows", np.zeros((1, 1), np.int32))
-        self.row_nid = getattr(model, "row_nid", np.zeros(0, np.int32))
         self.search_steps = getattr(model, "search_steps", np.zeros(U, np.int64))
+        self.fanout_noff = getattr(model, "fanout_noff", np.full(U, -1, np.int64))
+        self.fanout_ptr = getattr(model, "fanout_ptr", np.zeros(1, np.int64))
+        self.fanout_unit = getattr(model, "fanout_unit", np.zeros(0, np.int32))
+        self.fanout_row = getattr(model, "fanout_row", np.zeros(0, np.int64))
 
 
 class CountedEngine:
@@ -375,7 +377,8 @@ class CountedEngine:
             model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
             dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns,
             model.e_clink, model.j_spread, model.clink_ser_ns, model.clink_after_ns, board.tick_ns, board.bin0,
-            board.packets, board.tick, board.busy, sp.sparse, sp.sp_rows, sp.row_nid, sp.search_steps)
+            board.packets, board.tick, board.busy, sp.sparse, sp.search_steps, sp.fanout_noff, sp.fanout_ptr,
+            sp.fanout_unit, sp.fanout_row)
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,

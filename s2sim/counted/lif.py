@@ -149,6 +149,7 @@ class LifModel:
         self.lif_groups = list({id(fw.group): fw.group for fw in lif if fw.group is not None}.values())
         self._routes(chip)
         self._rows()
+        self._unknown_sources_unmodelled()
         self.phases: list[str] = []
         tables: dict[tuple, int] = {}  # a priced table's lines -> the loop's table id
 
@@ -260,21 +261,24 @@ class LifModel:
 
     # ---- synaptic rows ---------------------------------------------------------------------------------
     def _rows(self) -> None:
-        """Every neuron PE's compressed rows, concatenated. A packet from unit ``src`` with neuron ``i``
-        finds its row at ``rowoff[u] + base[u, src] + i`` (a dense index), or, with a sparse index
-        (``sparse[u]``), among the ``sp_rows[u, src]`` rows from ``rowoff[u] + base[u, src]`` on, whose
-        ``row_nid`` (the neuron of the source PE each row belongs to) is ``i``: ``LifCore``'s binary
-        search over its ``row_keys``, with the range of one source PE's rows found once, here."""
+        """Every neuron PE's compressed rows, concatenated. A dense index: a packet from unit ``src`` with
+        neuron ``i`` finds its row at ``rowoff[u] + base[u, src] + i``. A sparse index
+        (``mapping.row_index: sparse``, ``sparse[u]``; ``LifCore`` finds a packet's row by binary search
+        over its ``row_keys``, most packets finding none): inverted once, here, into each source
+        neuron's rows (``fanout_*``), so the loop visits only the rows a spike has, not every receiver.
+        """
         U = len(self.pes)
-        self.base = np.full((U, U), -1, np.int64)
         self.sparse = np.asarray([getattr(fw, "row_keys", None) is not None for fw in self.firmwares], bool)
-        self.sp_rows = np.zeros((U, U) if self.sparse.any() else (1, 1), np.int32)
+        dense = (self.kind != 0) & ~self.sparse
+        self.base = np.full((U, U) if dense.any() else (1, 1), -1, np.int64)
         self.search_steps = np.asarray([fw.search_steps if self.sparse[u] else 0
                                         for u, fw in enumerate(self.firmwares)], np.int64)
         unit_of_pe = np.full(max(self.unit_of) + 1, -1, np.int64)
         unit_of_pe[list(self.unit_of)] = list(self.unit_of.values())
         sources: dict[int, tuple] = {}  # id(row_base) -> (source units, their first pre index), sorted by it
-        rowoff, ptrs, posts, weights, nids = np.zeros(U, np.int64), [], [], [], []
+        self.known_sources: dict[int, np.ndarray] = {}  # sparse unit -> the source units its rows name
+        rowoff, ptrs, posts, weights = np.zeros(U, np.int64), [], [], []
+        hit_src, hit_nid, hit_unit, hit_row = [], [], [], []
         n_rows, n_syn = 0, 0
         for u, fw in enumerate(self.firmwares):
             if self.kind[u] == 0:
@@ -284,17 +288,19 @@ class LifModel:
             indptr = np.asarray(fw.row_index, np.int64)
             rows = len(indptr) - 1
             if self.sparse[u]:
+                self.known_sources[u] = src_units
                 keys = np.frombuffer(fw.row_keys, np.uint32).astype(np.int64)
-                lo = np.searchsorted(keys, firsts)
-                hi = np.searchsorted(keys, firsts + self.nneur[src_units])
-                self.base[u, src_units] = lo
-                self.sp_rows[u, src_units] = hi - lo
-                owner = np.searchsorted(firsts, keys, "right") - 1  # (firsts ascending)
-                nid = np.where(owner >= 0, keys - firsts[np.maximum(owner, 0)], -1)
-                nids.append(nid.astype(np.int32))
+                owner = np.searchsorted(firsts, keys, "right") - 1  # the source PE each row's neuron is of
+                ok = owner >= 0
+                nid = keys[ok] - firsts[owner[ok]]
+                src = src_units[owner[ok]]
+                ok_nid = nid < self.nneur[src]
+                hit_src.append(src[ok_nid])
+                hit_nid.append(nid[ok_nid])
+                hit_unit.append(np.full(int(ok_nid.sum()), u, np.int32))
+                hit_row.append((n_rows + np.flatnonzero(ok)[ok_nid]).astype(np.int64))
             else:
                 self.base[u, src_units] = firsts
-                nids.append(np.full(rows, -1, np.int32))
             rowoff[u] = n_rows
             ptrs.append(indptr[:-1] + n_syn)
             posts.append(np.asarray(fw.syn_post, np.int64))
@@ -304,9 +310,49 @@ class LifModel:
         ptrs.append(np.asarray([n_syn], np.int64))
         self.rowoff = rowoff
         self.row_ptr = np.concatenate(ptrs)
-        self.row_nid = np.concatenate(nids) if nids else np.zeros(0, np.int32)
         self.post_all = np.concatenate(posts) if posts else np.zeros(0, np.int64)
         self.weight_all = np.concatenate(weights) if weights else np.zeros(0, np.float32)
+        self._fanout(U, hit_src, hit_nid, hit_unit, hit_row)
+
+    def _fanout(self, U: int, hit_src: list, hit_nid: list, hit_unit: list, hit_row: list) -> None:
+        """The sparse receivers' rows by source neuron: neuron ``i`` of unit ``s`` has the rows
+        ``fanout_row[fanout_ptr[fanout_noff[s] + i]:...]`` in units ``fanout_unit[...]``
+        (``fanout_noff[s]`` = -1: no sparse receiver has a row of ``s``)."""
+        self.fanout_noff = np.full(U, -1, np.int64)
+        if not hit_src:
+            self.fanout_ptr, self.fanout_unit = np.zeros(1, np.int64), np.zeros(0, np.int32)
+            self.fanout_row = np.zeros(0, np.int64)
+            return
+        src, nid = np.concatenate(hit_src), np.concatenate(hit_nid)
+        has = np.zeros(U, bool)
+        has[src] = True
+        sizes = np.where(has, self.nneur, 0)
+        starts = np.cumsum(sizes) - sizes
+        self.fanout_noff[has] = starts[has]
+        node = starts[src] + nid
+        order = np.argsort(node, kind="stable")
+        self.fanout_ptr = np.zeros(int(sizes.sum()) + 1, np.int64)
+        np.cumsum(np.bincount(node, minlength=int(sizes.sum())), out=self.fanout_ptr[1:])
+        self.fanout_unit = np.concatenate(hit_unit)[order]
+        self.fanout_row = np.concatenate(hit_row)[order]
+
+    def _unknown_sources_unmodelled(self) -> None:
+        """A packet reaching a sparse receiver from a PE its rows do not name is a ``KeyError`` in
+        ``LifCore`` (``row_base``): such a delivery is marked not modelled (``j_unit`` -1), as the dense
+        path finds it at run time (``base`` -1), and the event-driven kernel runs the tick it happens in."""
+        known = self.__dict__.pop("known_sources")
+        if not known:
+            return
+        U = len(self.pes)
+        route_src = np.full(len(self.r_inj), -1, np.int64)
+        sends = np.flatnonzero(self.route_of >= 0)
+        route_src[self.route_of[sends]] = sends
+        ej_src = np.repeat(route_src, np.diff(self.r_jptr))
+        dest = self.j_unit
+        to_sparse = np.flatnonzero((dest >= 0) & self.sparse[np.maximum(dest, 0)])
+        pairs = dest[to_sparse] * U + ej_src[to_sparse]
+        named = np.concatenate([u * U + srcs for u, srcs in known.items()])
+        self.j_unit[to_sparse[~np.isin(pairs, named)]] = -1
 
     @staticmethod
     def _sources(row_base: dict, unit_of_pe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -125,7 +125,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                dma_address, dma_nbytes, dma_issue_cycles, dma_setup_cycles, dma_ph,
                dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns,
                e_clink, j_spread, clink_ser, clink_after, clink_tick_ns, clink_bin0, clink_pk, clink_tick, clink_busy,
-               sparse, sp_rows, row_nid, search_steps):
+               sparse, search_steps, fanout_noff, fanout_ptr, fanout_unit, fanout_row):
     """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
 
     State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
@@ -135,7 +135,12 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     A board's chip links (``e_clink[edge]`` >= 0: ``BoardNoC.reserve``) take ``clink_ser`` per packet and
     deliver ``clink_after`` after the packet starts; their packets are counted per link (``clink_pk``),
     per link and timestep bin (``clink_tick[bin - clink_bin0, link]``) and their last busy instant
-    (``clink_busy``). A sparse row index (``sparse[u]``): see ``LifModel._rows``.
+    (``clink_busy``).
+
+    A sparse row index (``sparse[u]``, ``LifModel._rows``): a burst's rows are added when it is booked,
+    from each spike's fan-out (the receivers and their rows, ``fanout_*``), into the receivers it
+    reached; each receiver's adds still come burst by burst in booking order (its handlers' order),
+    packet by packet. Its handlers then only charge the rows found (``d_syn``) and the searches.
     """
     U = kind.shape[0]
     counts = np.zeros(N_COUNTS)
@@ -149,6 +154,8 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     d_src = np.empty((U, U), np.int64)
     d_first = np.empty((U, U))
     d_last = np.empty((U, U))
+    ds = U if np.any(sparse) else 1
+    d_syn = np.empty((ds, ds), np.int64)  # sparse receivers: the synapses of each delivery's rows
     cb_end = np.empty(U)
     dma_at = np.empty(U)  # per PE: when its DMA was issued, then when it lands
     dma_order = np.empty(U, np.int64)
@@ -378,6 +385,23 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 d_first[dest, c] = first
                 d_last[dest, c] = last
                 d_cnt[dest] = c + 1
+                if sparse[dest]:
+                    d_syn[dest, c] = 0
+            no = fanout_noff[u]
+            if no >= 0:  # the rows its spikes have in sparse receivers, added where this burst arrived
+                k0 = fired_ptr[t * U + u]
+                for q in range(k0, k0 + n):
+                    node = no + fired_out[q]
+                    for h in range(fanout_ptr[node], fanout_ptr[node + 1]):
+                        dest = fanout_unit[h]
+                        c = d_cnt[dest] - 1
+                        if c < 0 or d_src[dest, c] != u:  # (the route does not reach it)
+                            continue
+                        row = fanout_row[h]
+                        od = voff[dest]
+                        for y in range(row_ptr[row], row_ptr[row + 1]):
+                            inp[nxt, od + post_all[y]] += weight_all[y]
+                        d_syn[dest, c] += row_ptr[row + 1] - row_ptr[row]
             machine[1] += n * (r_jptr[r + 1] - r_jptr[r])  # deliveries
             machine[2] += n  # packets_routed
             machine[3] += n * (r_eptr[r + 1] - r_eptr[r] - n_chip_edges)  # packet_hops (on chips)
@@ -425,34 +449,18 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 synapses = 0
                 if kind[u] == K_PRECOMPUTED:  # its numerics ran first: the handler only charges n spikes
                     counts[C_SPIKES] = n
+                elif sparse[u]:  # its rows were added at the booking; each packet's search is charged
+                    synapses = d_syn[u, c]
+                    counts[C_SEARCH] = search_steps[u] * n
                 else:
                     pb = base[u, src]
                     if pb < 0:
                         return t, R_DEST
-                    if sparse[u]:  # each packet's row searched among the source PE's rows (none: no add)
-                        lo = rowoff[u] + pb
-                        hi = lo + sp_rows[u, src]
-                        for q in range(k0, k0 + n):
-                            nid = fired_out[q]
-                            a_ = lo
-                            b_ = hi
-                            while a_ < b_:
-                                mid = (a_ + b_) >> 1
-                                if row_nid[mid] < nid:
-                                    a_ = mid + 1
-                                else:
-                                    b_ = mid
-                            if a_ < hi and row_nid[a_] == nid:
-                                for y in range(row_ptr[a_], row_ptr[a_ + 1]):
-                                    inp[nxt, o + post_all[y]] += weight_all[y]
-                                synapses += row_ptr[a_ + 1] - row_ptr[a_]
-                        counts[C_SEARCH] = search_steps[u] * n
-                    else:
-                        for q in range(k0, k0 + n):
-                            row = rowoff[u] + pb + fired_out[q]
-                            for y in range(row_ptr[row], row_ptr[row + 1]):
-                                inp[nxt, o + post_all[y]] += weight_all[y]
-                            synapses += row_ptr[row + 1] - row_ptr[row]
+                    for q in range(k0, k0 + n):
+                        row = rowoff[u] + pb + fired_out[q]
+                        for y in range(row_ptr[row], row_ptr[row + 1]):
+                            inp[nxt, o + post_all[y]] += weight_all[y]
+                        synapses += row_ptr[row + 1] - row_ptr[row]
                 cnt[u, 2] += n  # packets_received
                 cnt[u, 0] += 1  # callbacks
                 pin[t, u] += n
