@@ -140,7 +140,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     A sparse row index (``sparse[u]``, ``LifModel._rows``): a burst's rows are added when it is booked,
     from each spike's fan-out (the receivers and their rows, ``fanout_*``), into the receivers it
     reached; each receiver's adds still come burst by burst in booking order (its handlers' order),
-    packet by packet. Its handlers then only charge the rows found (``d_syn``) and the searches.
+    packet by packet. Its handlers then only charge the rows found (``d_rec[..., 3]``) and the searches.
     """
     U = kind.shape[0]
     counts = np.zeros(N_COUNTS)
@@ -151,11 +151,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     b_n = np.zeros(U, np.int64)
     order = np.empty(U, np.int64)
     d_cnt = np.zeros(U, np.int64)
-    d_src = np.empty((U, U), np.int64)
-    d_first = np.empty((U, U))
-    d_last = np.empty((U, U))
-    ds = U if np.any(sparse) else 1
-    d_syn = np.empty((ds, ds), np.int64)  # sparse receivers: the synapses of each delivery's rows
+    d_rec = np.empty((U, U, 4))  # per receiver, its deliveries: first, last arrival, sender, synapses
     cb_end = np.empty(U)
     dma_at = np.empty(U)  # per PE: when its DMA was issued, then when it lands
     dma_order = np.empty(U, np.int64)
@@ -381,12 +377,12 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if not (first < bound - eps):
                     return t, R_ARRIVAL
                 c = d_cnt[dest]
-                d_src[dest, c] = u
-                d_first[dest, c] = first
-                d_last[dest, c] = last
+                rec = d_rec[dest, c]
+                rec[0] = first
+                rec[1] = last
+                rec[2] = u
+                rec[3] = 0.0
                 d_cnt[dest] = c + 1
-                if sparse[dest]:
-                    d_syn[dest, c] = 0
             no = fanout_noff[u]
             if no >= 0:  # the rows its spikes have in sparse receivers, added where this burst arrived
                 k0 = fired_ptr[t * U + u]
@@ -395,13 +391,13 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     for h in range(fanout_ptr[node], fanout_ptr[node + 1]):
                         dest = fanout_unit[h]
                         c = d_cnt[dest] - 1
-                        if c < 0 or d_src[dest, c] != u:  # (the route does not reach it)
+                        if c < 0 or d_rec[dest, c, 2] != u:  # (the route does not reach it)
                             continue
                         row = fanout_row[h]
                         od = voff[dest]
                         for y in range(row_ptr[row], row_ptr[row + 1]):
                             inp[nxt, od + post_all[y]] += weight_all[y]
-                        d_syn[dest, c] += row_ptr[row + 1] - row_ptr[row]
+                        d_rec[dest, c, 3] += row_ptr[row + 1] - row_ptr[row]
             machine[1] += n * (r_jptr[r + 1] - r_jptr[r])  # deliveries
             machine[2] += n  # packets_routed
             machine[3] += n * (r_eptr[r + 1] - r_eptr[r] - n_chip_edges)  # packet_hops (on chips)
@@ -422,7 +418,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if not (landed < end - eps):
                     return t, R_UNMODELLED
                 for c in range(m):
-                    if not (landed < d_first[u, c] - eps):
+                    if not (landed < d_rec[u, c, 0] - eps):
                         return t, R_UNMODELLED
                 st = landed if landed > free_u else free_u
                 e = st + (0.0 + irq_cycles) * npc[u]
@@ -437,9 +433,10 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if dn > done[t, u]:
                     done[t, u] = dn
             for c in range(m):
-                src = d_src[u, c]
-                first = d_first[u, c]
-                last = d_last[u, c]
+                rec = d_rec[u, c]
+                first = rec[0]
+                last = rec[1]
+                src = int(rec[2])
                 gap = abs(first - end)
                 if gap <= eps and gap != 0.0 and not exact_times:
                     return t, R_TIE
@@ -450,7 +447,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if kind[u] == K_PRECOMPUTED:  # its numerics ran first: the handler only charges n spikes
                     counts[C_SPIKES] = n
                 elif sparse[u]:  # its rows were added at the booking; each packet's search is charged
-                    synapses = d_syn[u, c]
+                    synapses = int(rec[3])
                     counts[C_SEARCH] = search_steps[u] * n
                 else:
                     pb = base[u, src]
