@@ -113,17 +113,21 @@ def _check_fanout(model, U: int, sparse, rows_of) -> None:
     """Each source neuron's fan-out names sparse receivers and rows of theirs."""
     nodes = len(model.fanout_ptr) - 1
     _pointers("fanout_ptr", model.fanout_ptr, nodes, len(model.fanout_unit))
-    _length("fanout_row", model.fanout_row, len(model.fanout_unit))
+    _pointers("fanout_sptr", model.fanout_sptr, len(model.fanout_unit), len(model.fanout_post))
+    _length("fanout_weight", model.fanout_weight, len(model.fanout_post))
     _length("fanout_noff", model.fanout_noff, U)
     has = model.fanout_noff >= 0
     _in_range("fanout_noff + nneur", (model.fanout_noff + model.nneur)[has], 0, nodes + 1)
     _in_range("fanout_unit", model.fanout_unit, 0, U)
     if len(model.fanout_unit) and not sparse[model.fanout_unit].all():
         raise ModelArrayError("counted kernel: fanout_unit names a receiver without a sparse row index")
-    first = model.rowoff[model.fanout_unit]
-    _in_range("fanout_row - the receiver's first row", model.fanout_row - first, 0, np.iinfo(np.int64).max)
-    _in_range("fanout_row - the receiver's last row", model.fanout_row - first - rows_of[model.fanout_unit],
-              -np.iinfo(np.int64).max, 0)
+    for h0 in range(0, len(model.fanout_unit), _CHUNK * 4096):  # each synapse's target among its receiver's neurons
+        h1 = min(h0 + _CHUNK * 4096, len(model.fanout_unit))
+        a, b = model.fanout_sptr[h0], model.fanout_sptr[h1]
+        owner = np.repeat(model.fanout_unit[h0:h1], np.diff(model.fanout_sptr[h0:h1 + 1]))
+        _in_range("fanout_post - the receiver's neurons", model.fanout_post[a:b] - model.nneur[owner],
+                  -np.iinfo(np.int64).max, 0)
+        _in_range("fanout_post", model.fanout_post[a:b], 0, np.iinfo(np.int64).max)
 
 
 def _rows_of_units(model, U: int, n_rows: int) -> np.ndarray:

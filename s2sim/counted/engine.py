@@ -86,7 +86,9 @@ class _SparseRows:
         self.fanout_noff = getattr(model, "fanout_noff", np.full(U, -1, np.int64))
         self.fanout_ptr = getattr(model, "fanout_ptr", np.zeros(1, np.int64))
         self.fanout_unit = getattr(model, "fanout_unit", np.zeros(0, np.int32))
-        self.fanout_row = getattr(model, "fanout_row", np.zeros(0, np.int64))
+        self.fanout_sptr = getattr(model, "fanout_sptr", np.zeros(1, np.int64))
+        self.fanout_post = getattr(model, "fanout_post", np.zeros(0, np.int64))
+        self.fanout_weight = getattr(model, "fanout_weight", np.zeros(0, np.float32))
 
 
 class CountedEngine:
@@ -378,7 +380,7 @@ class CountedEngine:
             dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns,
             model.e_clink, model.j_spread, model.clink_ser_ns, model.clink_after_ns, board.tick_ns, board.bin0,
             board.packets, board.tick, board.busy, sp.sparse, sp.search_steps, sp.fanout_noff, sp.fanout_ptr,
-            sp.fanout_unit, sp.fanout_row)
+            sp.fanout_unit, sp.fanout_sptr, sp.fanout_post, sp.fanout_weight)
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,

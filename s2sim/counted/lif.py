@@ -278,8 +278,8 @@ class LifModel:
         sources: dict[int, tuple] = {}  # id(row_base) -> (source units, their first pre index), sorted by it
         self.known_sources: dict[int, np.ndarray] = {}  # sparse unit -> the source units its rows name
         rowoff, ptrs, posts, weights = np.zeros(U, np.int64), [], [], []
-        hit_src, hit_nid, hit_unit, hit_row = [], [], [], []
-        n_rows, n_syn = 0, 0
+        hit_src, hit_nid, hit_unit, hit_start, hit_len, sp_posts, sp_weights = [], [], [], [], [], [], []
+        n_rows, n_syn, n_sp_syn = 0, 0, 0
         for u, fw in enumerate(self.firmwares):
             if self.kind[u] == 0:
                 continue
@@ -298,9 +298,15 @@ class LifModel:
                 hit_src.append(src[ok_nid])
                 hit_nid.append(nid[ok_nid])
                 hit_unit.append(np.full(int(ok_nid.sum()), u, np.int32))
-                hit_row.append((n_rows + np.flatnonzero(ok)[ok_nid]).astype(np.int64))
-            else:
-                self.base[u, src_units] = firsts
+                row = np.flatnonzero(ok)[ok_nid]
+                hit_start.append(n_sp_syn + indptr[row])
+                hit_len.append(indptr[row + 1] - indptr[row])
+                sp_posts.append(np.asarray(fw.syn_post))
+                sp_weights.append(np.asarray(fw.syn_weight, np.float32))
+                n_sp_syn += int(indptr[-1])
+                rowoff[u] = n_rows
+                continue  # (its rows live in the fan-out only)
+            self.base[u, src_units] = firsts
             rowoff[u] = n_rows
             ptrs.append(indptr[:-1] + n_syn)
             posts.append(np.asarray(fw.syn_post, np.int64))
@@ -312,16 +318,20 @@ class LifModel:
         self.row_ptr = np.concatenate(ptrs)
         self.post_all = np.concatenate(posts) if posts else np.zeros(0, np.int64)
         self.weight_all = np.concatenate(weights) if weights else np.zeros(0, np.float32)
-        self._fanout(U, hit_src, hit_nid, hit_unit, hit_row)
+        self._fanout(U, hit_src, hit_nid, hit_unit, hit_start, hit_len, sp_posts, sp_weights)
 
-    def _fanout(self, U: int, hit_src: list, hit_nid: list, hit_unit: list, hit_row: list) -> None:
+    def _fanout(self, U: int, hit_src: list, hit_nid: list, hit_unit: list, hit_start: list, hit_len: list,
+                sp_posts: list, sp_weights: list) -> None:
         """The sparse receivers' rows by source neuron: neuron ``i`` of unit ``s`` has the rows
-        ``fanout_row[fanout_ptr[fanout_noff[s] + i]:...]`` in units ``fanout_unit[...]``
-        (``fanout_noff[s]`` = -1: no sparse receiver has a row of ``s``)."""
+        ``fanout_ptr[fanout_noff[s] + i]`` .. ``fanout_ptr[... + 1]`` - 1, row ``h`` in unit
+        ``fanout_unit[h]`` with the synapses ``fanout_post`` / ``fanout_weight[fanout_sptr[h]:fanout_sptr[h + 1]]``
+        in the row's order (``fanout_noff[s]`` = -1: no sparse receiver has a row of ``s``). Stored in
+        the order the loop reads them: one stream per spike, not a row pointer per receiver."""
         self.fanout_noff = np.full(U, -1, np.int64)
+        self.fanout_sptr = np.zeros(1, np.int64)
+        self.fanout_post, self.fanout_weight = np.zeros(0, np.int64), np.zeros(0, np.float32)
         if not hit_src:
             self.fanout_ptr, self.fanout_unit = np.zeros(1, np.int64), np.zeros(0, np.int32)
-            self.fanout_row = np.zeros(0, np.int64)
             return
         src, nid = np.concatenate(hit_src), np.concatenate(hit_nid)
         has = np.zeros(U, bool)
@@ -334,7 +344,13 @@ class LifModel:
         self.fanout_ptr = np.zeros(int(sizes.sum()) + 1, np.int64)
         np.cumsum(np.bincount(node, minlength=int(sizes.sum())), out=self.fanout_ptr[1:])
         self.fanout_unit = np.concatenate(hit_unit)[order]
-        self.fanout_row = np.concatenate(hit_row)[order]
+        start, length = np.concatenate(hit_start)[order], np.concatenate(hit_len)[order]
+        self.fanout_sptr = np.zeros(len(order) + 1, np.int64)
+        np.cumsum(length, out=self.fanout_sptr[1:])
+        # each row's synapses, gathered in the fan-out's order
+        syn = np.repeat(start - self.fanout_sptr[:-1], length) + np.arange(int(self.fanout_sptr[-1]))
+        self.fanout_post = np.concatenate(sp_posts)[syn]
+        self.fanout_weight = np.concatenate(sp_weights)[syn]
 
     def _unknown_sources_unmodelled(self) -> None:
         """A packet reaching a sparse receiver from a PE its rows do not name is a ``KeyError`` in

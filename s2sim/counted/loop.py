@@ -125,7 +125,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                dma_address, dma_nbytes, dma_issue_cycles, dma_setup_cycles, dma_ph,
                dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns,
                e_clink, j_spread, clink_ser, clink_after, clink_tick_ns, clink_bin0, clink_pk, clink_tick, clink_busy,
-               sparse, search_steps, fanout_noff, fanout_ptr, fanout_unit, fanout_row):
+               sparse, search_steps, fanout_noff, fanout_ptr, fanout_unit, fanout_sptr, fanout_post, fanout_weight):
     """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
 
     State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
@@ -393,11 +393,10 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                         c = d_cnt[dest] - 1
                         if c < 0 or d_rec[dest, c, 2] != u:  # (the route does not reach it)
                             continue
-                        row = fanout_row[h]
                         od = voff[dest]
-                        for y in range(row_ptr[row], row_ptr[row + 1]):
-                            inp[nxt, od + post_all[y]] += weight_all[y]
-                        d_rec[dest, c, 3] += row_ptr[row + 1] - row_ptr[row]
+                        for y in range(fanout_sptr[h], fanout_sptr[h + 1]):
+                            inp[nxt, od + fanout_post[y]] += fanout_weight[y]
+                        d_rec[dest, c, 3] += fanout_sptr[h + 1] - fanout_sptr[h]
             machine[1] += n * (r_jptr[r + 1] - r_jptr[r])  # deliveries
             machine[2] += n  # packets_routed
             machine[3] += n * (r_eptr[r + 1] - r_eptr[r] - n_chip_edges)  # packet_hops (on chips)
