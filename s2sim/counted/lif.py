@@ -368,7 +368,7 @@ class LifModel:
         to_sparse = np.flatnonzero((dest >= 0) & self.sparse[np.maximum(dest, 0)])
         pairs = dest[to_sparse] * U + ej_src[to_sparse]
         named = np.concatenate([u * U + srcs for u, srcs in known.items()])
-        self.j_unit[to_sparse[~np.isin(pairs, named)]] = -1
+        self.j_unit[to_sparse[~np.isin(pairs, named, kind="table")]] = -1  # (a bitmap of U x U: no sort)
 
     @staticmethod
     def _sources(row_base: dict, unit_of_pe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
