@@ -85,3 +85,26 @@ def test_source_spikes_past_a_sources_neurons_are_named_before_the_loop_runs(mon
     sim = loaded()
     with pytest.raises(ModelArrayError, match="src_fired"):
         sim.run_ticks(4)
+
+
+SPARSE = ACTIVE + ["mapping.row_index=sparse", "network.p_connect=0.05"]
+FANOUT_CORRUPTIONS = {
+    "a row in a receiver without a sparse index": (lambda m: m.fanout_unit.__setitem__(0, 0), "fanout_unit"),
+    "a synapse onto a neuron past the receiver's": (lambda m: m.fanout_post.__setitem__(
+        0, m.nneur[m.fanout_unit[0]]), "fanout_post"),
+    "a synapse pointer past the fan-out's synapses": (lambda m: m.fanout_sptr.__setitem__(
+        -1, len(m.fanout_post) + 1), "fanout_sptr"),
+    "a source's fan-out past the fan-out's neurons": (lambda m: m.fanout_noff.__setitem__(
+        int(np.flatnonzero(m.fanout_noff >= 0)[-1]), len(m.fanout_ptr)), "fanout_noff"),
+}
+
+
+@pytest.mark.parametrize("name", list(FANOUT_CORRUPTIONS))
+def test_a_corrupt_sparse_fan_out_is_named_before_the_loop_runs(name):
+    model = LifModel(loaded(SPARSE).machine)
+    assert model.sparse.any() and len(model.fanout_unit) > 0
+    check_model(model)
+    corrupt, array = FANOUT_CORRUPTIONS[name]
+    corrupt(model)
+    with pytest.raises(ModelArrayError, match=array):
+        check_model(model)
