@@ -205,8 +205,11 @@ class LifModel:
                 return -1
             return clink_ids.setdefault((a[0], b[0]), len(clink_ids))
 
+        # per route, its edges' and ejections' ids as int32 chunks (a board's 16.8 M ejections as Python
+        # lists took gigabytes while the model was built)
         r_inj, r_src, r_eptr, e_from, e_to, e_link, e_clink = [], [], [0], [], [], [], []
         r_jptr, j_unit, j_node, j_link, j_spread, r_drop, r_ndel = [0], [], [], [], [], [], []
+        unit_get, i32 = self.unit_of.get, np.int32
         # each tree walked from the tables once and dropped (a board's hold millions of deliveries: kept as
         # Python objects they took gigabytes); a table change between calls rebuilds the model
         self.routing_version = noc.routing_version
@@ -225,26 +228,32 @@ class LifModel:
             self.route_of[u] = len(r_inj)
             r_inj.append(link(route.inject_key))
             r_src.append(node(noc.router_of(pe.id)))
-            for a, b in route.edges:
-                e_from.append(node(a))
-                e_to.append(node(b))
-                e_link.append(link((a, b)))
-                e_clink.append(clink(a, b))
-            r_eptr.append(len(e_from))
-            for dest, router, eject_key in route.ejects:
-                j_unit.append(self.unit_of.get(dest, -1))
-                j_node.append(node(router))
-                j_link.append(link(eject_key))
-                j_spread.append(noc.spread_ser_ns(route, dest))  # (a chip link's rate once the path crosses one)
-            r_jptr.append(len(j_unit))
+            edges, ejects = route.edges, route.ejects
+            e_from.append(np.fromiter((node(a) for a, _ in edges), i32, len(edges)))
+            e_to.append(np.fromiter((node(b) for _, b in edges), i32, len(edges)))
+            e_link.append(np.fromiter(map(link, edges), i32, len(edges)))
+            e_clink.append(np.fromiter((clink(a, b) for a, b in edges), i32, len(edges)))
+            r_eptr.append(r_eptr[-1] + len(edges))
+            j_unit.append(np.fromiter((unit_get(dest, -1) for dest, _, _ in ejects), i32, len(ejects)))
+            j_node.append(np.fromiter((node(router) for _, router, _ in ejects), i32, len(ejects)))
+            j_link.append(np.fromiter((link(key) for _, _, key in ejects), i32, len(ejects)))
+            # (a chip link's rate once the path crosses one)
+            j_spread.append(np.fromiter((noc.spread_ser_ns(route, dest) for dest, _, _ in ejects), float, len(ejects)))
+            r_jptr.append(r_jptr[-1] + len(ejects))
             r_drop.append(route.dropped)
             r_ndel.append(len(route.deliveries) + int(route.dropped))
         a = np.asarray
+
+        def joined(chunks: list, dtype=i32) -> np.ndarray:
+            out = np.concatenate(chunks) if chunks else np.zeros(0, dtype)
+            chunks.clear()
+            return out
+
         self.r_inj, self.r_src_node, self.r_eptr = a(r_inj, np.int64), a(r_src, np.int64), a(r_eptr, np.int64)
-        self.e_from, self.e_to, self.e_link = a(e_from, np.int64), a(e_to, np.int64), a(e_link, np.int64)
-        self.r_jptr, self.j_unit = a(r_jptr, np.int64), a(j_unit, np.int64)
-        self.j_node, self.j_link = a(j_node, np.int64), a(j_link, np.int64)
-        self.e_clink, self.j_spread = a(e_clink, np.int64), a(j_spread, float)
+        self.e_from, self.e_to, self.e_link = joined(e_from), joined(e_to), joined(e_link)
+        self.r_jptr, self.j_unit = a(r_jptr, np.int64), joined(j_unit)
+        self.j_node, self.j_link = joined(j_node), joined(j_link)
+        self.e_clink, self.j_spread = joined(e_clink), joined(j_spread, float)
         self.clink_keys = sorted(clink_ids, key=clink_ids.get)  # (from chip, to chip) of each chip link id
         # ``BoardNoC.reserve``'s figures (a plain chip: no chip link, unused)
         self.clink_ser_ns = float(noc.link_ser_ns) if board else 0.0
