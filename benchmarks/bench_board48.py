@@ -1,7 +1,8 @@
 """The 48-chip board at lif_chip's density (networks/lif_board48.yaml): build time, ticks per
 CPU-second and peak RSS in one process (or MPI ranks: ``--ranks``), on the kernel ``--kernel`` names.
 
-    python benchmarks/bench_board48.py [--ticks 3] [--chips 48|4|2] [--ranks N] [--kernel counted|fast|exact]
+    python benchmarks/bench_board48.py [--ticks 3] [--chips 48|12|4|2] [--ranks N] [--kernel counted|fast|exact]
+                                       [--window 64]
 
 ``--chips 12`` (4 x 3), ``--chips 4`` (2 x 2) or ``--chips 2`` (2 x 1) run the same density on fewer chips (layers scaled by
 chips / 48, ``p_connect`` scaled back so fan-in stays 4 and 24), for quick checks. CPU time is
