@@ -67,10 +67,13 @@ def check_model(model) -> None:
         _in_range(name, getattr(model, name), 0, len(model.link_keys))
     _in_range("e_clink", model.e_clink, -1, len(model.clink_keys))
     _in_range("j_unit", model.j_unit, -1, U)
-    route_of_j = np.repeat(np.arange(R), np.diff(model.r_jptr))
-    pairs = route_of_j[model.j_unit >= 0] * (U + 1) + model.j_unit[model.j_unit >= 0]
-    if len(np.unique(pairs)) != len(pairs):  # (the loop keeps at most one delivery per sender and receiver)
-        raise ModelArrayError("counted kernel: a route delivers to one unit twice (j_unit)")
+    for r0 in range(0, R, _CHUNK):  # (the loop keeps at most one delivery per sender and receiver)
+        r1 = min(r0 + _CHUNK, R)
+        a, b = model.r_jptr[r0], model.r_jptr[r1]
+        units = model.j_unit[a:b].astype(np.int64)
+        pairs = np.repeat(np.arange(r0, r1), np.diff(model.r_jptr[r0:r1 + 1]))[units >= 0] * (U + 1) + units[units >= 0]
+        if len(np.unique(pairs)) != len(pairs):
+            raise ModelArrayError("counted kernel: a route delivers to one unit twice (j_unit)")
     # cost lines
     c = model.costs
     n_lines, n_tables = len(c.ln_table), int(c.ln_table.max()) + 1 if len(c.ln_table) else 0

@@ -91,6 +91,13 @@ def _handler_costs(fw):
     return fw.search_costs.resolved_lines + fw.synapse_costs.resolved_lines
 
 
+def _gather(chunks: list, index: np.ndarray) -> np.ndarray:
+    """``concatenate(chunks)[index]``, the chunks freed first (the list is emptied)."""
+    whole = np.concatenate(chunks)
+    chunks.clear()
+    return whole[index]
+
+
 class LifModel:
     """The loaded LIF programs of one chip as flat arrays; raises ``NotModelled`` if they are not."""
 
@@ -343,6 +350,8 @@ class LifModel:
             self.fanout_ptr, self.fanout_unit = np.zeros(1, np.int64), np.zeros(0, np.int32)
             return
         src, nid = np.concatenate(hit_src), np.concatenate(hit_nid)
+        hit_src.clear()
+        hit_nid.clear()
         has = np.zeros(U, bool)
         has[src] = True
         sizes = np.where(has, self.nneur, 0)
@@ -352,14 +361,19 @@ class LifModel:
         order = np.argsort(node, kind="stable")
         self.fanout_ptr = np.zeros(int(sizes.sum()) + 1, np.int64)
         np.cumsum(np.bincount(node, minlength=int(sizes.sum())), out=self.fanout_ptr[1:])
-        self.fanout_unit = np.concatenate(hit_unit)[order]
-        start, length = np.concatenate(hit_start)[order], np.concatenate(hit_len)[order]
-        self.fanout_sptr = np.zeros(len(order) + 1, np.int64)
+        del src, nid, node  # (a board's fan-out has ~30 M rows: what is built here is freed as soon as it is used)
+        self.fanout_unit = _gather(hit_unit, order)
+        start, length = _gather(hit_start, order), _gather(hit_len, order)
+        del order
+        self.fanout_sptr = np.zeros(len(length) + 1, np.int64)
         np.cumsum(length, out=self.fanout_sptr[1:])
         # each row's synapses, gathered in the fan-out's order
-        syn = np.repeat(start - self.fanout_sptr[:-1], length) + np.arange(int(self.fanout_sptr[-1]))
-        self.fanout_post = np.concatenate(sp_posts)[syn]
-        self.fanout_weight = np.concatenate(sp_weights)[syn]
+        start -= self.fanout_sptr[:-1]
+        syn = np.repeat(start, length)
+        del start, length
+        syn += np.arange(len(syn))
+        self.fanout_post = _gather(sp_posts, syn)
+        self.fanout_weight = _gather(sp_weights, syn)
 
     def _unknown_sources_unmodelled(self) -> None:
         """A packet reaching a sparse receiver from a PE its rows do not name is a ``KeyError`` in
