@@ -4,8 +4,9 @@ loop, and hands every stretch the loop does not model to the event-driven kernel
 Guard and fallback live here, in one place:
 
 * *static* (the whole run goes event-driven): a trace recorder, DVFS, packet-level NoC fidelity, a
-  board of several chips, a firmware family the counted kernel does not cover yet, timers of different
-  periods or phases;
+  board split over MPI ranks, e-prop on a board of several chips, a firmware family the counted
+  kernel does not cover yet, timers of different periods or phases (a LIF board is counted: its chip
+  links are in the loop, ``_BoardLinks`` books their load into ``BoardNoC``);
 * *at a window's start*: work carried over from the ticks before (a callback, handler, booking or
   delivery still pending: the chip is not quiescent) -> that tick runs event-driven;
 * *inside a window*: the loop returns the first tick that leaves its model (``loop.REASONS``: an
