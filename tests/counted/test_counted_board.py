@@ -8,7 +8,6 @@ Each story runs one LIF network on the exact and the counted kernel and compares
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
