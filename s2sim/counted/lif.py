@@ -235,7 +235,7 @@ class LifModel:
         self.route_of = np.full(U, -1, np.int64)
         self.route_id: dict[tuple[int, int], int] = {}  # (unit, first key) -> route
         for u, base, last in self._route_keys():
-            pe = self.pes[u]
+            pe, base, last = self.pes[u], int(base), int(last)
             route, examined = noc.tree(pe.id, base)
             varying = (1 << (base ^ last).bit_length()) - 1  # the key bits that differ between its keys
             if examined & varying:  # the tables look at them: the first and last key must take one tree
