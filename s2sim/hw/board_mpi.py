@@ -415,16 +415,10 @@ class MpiBoard(Board):
             route = noc.route(src, keys[0])
         steps, ejects = self._piece(route)
         n = len(keys)
-        free, hop = noc.link_free_ns, noc.hop_ns
-        busy, link_busy = n * noc.ser_ns, n * noc.link_ser_ns
-        link_after = noc.link_ser_ns + noc.link_latency_ns
+        busy = n * noc.ser_ns
         at: dict = {}
         if entries is None:  # the source's injection port
-            depart = free.get(route.inject_key, 0.0)
-            if depart < t:
-                depart = t
-            free[route.inject_key] = depart + busy
-            at[noc.router_of(src)] = depart + noc.inject_ns
+            at[noc.router_of(src)] = noc.book_injection(route, t, busy)
             share["packets_routed"] += n
             self.counters.packets_routed += n
             if route.dropped:
@@ -439,30 +433,24 @@ class MpiBoard(Board):
             if kind == 3:
                 at[b] = entries[index]
                 continue
-            start = at[a]
-            f = free.get(edge, 0.0)
-            if f > start:
-                start = f
+            start, head, _ = noc.book_edge(edge, at[a], n, busy)
             if kind == 0:
-                free[edge] = start + busy
-                at[b] = start + hop
+                at[b] = head
                 hops += 1
                 continue
-            free[edge] = start + link_busy
             chip_edges += 1
             link = (a[0], b[0])
-            noc._count_link(link, start, n, start + link_busy)
             load = links.get(link)
             if load is None:
                 load = links[link] = [0, {}, 0.0]
             load[0] += n
             tick_of = int(start // noc.tick_ns) if noc.tick_ns else 0
             load[1][tick_of] = load[1].get(tick_of, 0) + n
-            load[2] = max(load[2], start + link_busy)
+            load[2] = max(load[2], noc.link_free_ns[edge])
             if kind == 1:
-                at[b] = start + link_after
+                at[b] = head
             else:
-                sent.setdefault(next_rank, {})[index] = start + link_after
+                sent.setdefault(next_rank, {})[index] = head
         self.counters.packet_hops += n * hops
         noc.chip_link_crossings += n * chip_edges
         share["packet_hops"] += n * hops
@@ -472,16 +460,11 @@ class MpiBoard(Board):
                 ((t, src), (t, src, tick, None if route is noc.route(src, keys[0]) else route, keys, payloads,
                             last_send), arrivals))
         # ejection ports and deliveries of this rank's PEs
-        now, ser, eject = self.env.now, noc.ser_ns, noc.eject_ns
+        now = self.env.now
         by_time: dict[float, list] = {}
         earliest = math.inf
         for pe, router, eject_key in ejects:
-            start = at[router]
-            f = free.get(eject_key, 0.0)
-            if f > start:
-                start = f
-            free[eject_key] = start + busy
-            first = start + eject + ser
+            first = noc.book_ejection(eject_key, at[router], busy)
             if first < now and self._misorder is None:
                 self._misorder = (f"a burst PE {src} sent at {t} ns reaches PE {pe} at {first} ns, before the ranks "
                                   f"exchanged it at {now} ns: a body the exchange counted as one that does not send "

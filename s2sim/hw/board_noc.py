@@ -134,35 +134,47 @@ class BoardNoC(NoC):
 
     def reserve(self, route: Route, send_ns: float, n_packets: int = 1) -> list[tuple[int, float]]:
         """As ``NoC.reserve``, with chip links (their own rate and latency) where the tree crosses chips."""
-        free, hop = self.link_free_ns, self.hop_ns
-        busy, link_busy = n_packets * self.ser_ns, n_packets * self.link_ser_ns
-        link_after = self.link_ser_ns + self.link_latency_ns
-        inject_key = route.inject_key
-        depart = free.get(inject_key, 0.0)
-        if depart < send_ns:
-            depart = send_ns
-        free[inject_key] = depart + busy
-        at = {self.router_of(route.src_pe): depart + self.inject_ns}
+        busy = n_packets * self.ser_ns
+        at = {self.router_of(route.src_pe): self.book_injection(route, send_ns, busy)}
         chip_edges = 0
+        cross = self.book_edge
         for edge in route.edges:
-            a, b = edge
-            t = at[a]
-            f = free.get(edge, 0.0)
-            if f > t:
-                t = f
-            if a[0] == b[0]:
-                free[edge] = t + busy
-                at[b] = t + hop
-            else:
-                free[edge] = t + link_busy
-                at[b] = t + link_after
-                chip_edges += 1
-                self._count_link((a[0], b[0]), t, n_packets, t + link_busy)
+            _, at[edge[1]], on_link = cross(edge, at[edge[0]], n_packets, busy)
+            chip_edges += on_link
         self.counters.packet_hops += n_packets * (len(route.edges) - chip_edges)
         self.chip_link_crossings += n_packets * chip_edges
         if route.dropped:
             self.route_drops += n_packets
         return self._eject(route, at, busy, n_packets)
+
+    # the rules of a burst's tree, one leg at a time (``reserve`` and an MPI rank's share of a tree use them)
+    def book_injection(self, route: Route, send_ns: float, busy_ns: float) -> float:
+        """The source's injection port, held for the burst from the send (or when it frees): when the
+        burst's head reaches the source's router."""
+        free = self.link_free_ns
+        depart = free.get(route.inject_key, 0.0)
+        if depart < send_ns:
+            depart = send_ns
+        free[route.inject_key] = depart + busy_ns
+        return depart + self.inject_ns
+
+    def book_edge(self, edge: tuple[Node, Node], head_ns: float, n_packets: int,
+                  busy_ns: float) -> tuple[float, float, bool]:
+        """One edge of a tree, held from when the head reaches it (or it frees) for the burst at its rate:
+        (start, when the head reaches the far router, whether it is a chip link). A mesh link takes
+        ``busy_ns`` and a hop; a chip link its own serialisation and latency, its load counted."""
+        a, b = edge
+        free = self.link_free_ns
+        start = free.get(edge, 0.0)
+        if start < head_ns:
+            start = head_ns
+        if a[0] == b[0]:
+            free[edge] = start + busy_ns
+            return start, start + self.hop_ns, False
+        end = start + n_packets * self.link_ser_ns
+        free[edge] = end
+        self._count_link((a[0], b[0]), start, n_packets, end)
+        return start, start + (self.link_ser_ns + self.link_latency_ns), True
 
     def _count_link(self, link: tuple[int, int], start_ns: float, n_packets: int, end_ns: float) -> None:
         self.link_packets[link] += n_packets

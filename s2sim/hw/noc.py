@@ -248,17 +248,20 @@ class NoC:
     def _eject(self, route: Route, at: dict, busy: float, n_packets: int) -> list[tuple[int, float]]:
         """The last leg of ``reserve``: each destination's ejection port (free-at), its first arrival;
         the routed and dropped counts. ``at``: when the burst's head reaches each router."""
-        free, ser, eject = self.link_free_ns, self.ser_ns, self.eject_ns
-        out = []
-        for pe, router, eject_key in route.ejects:
-            t = at[router]
-            f = free.get(eject_key, 0.0)
-            if f > t:
-                t = f
-            free[eject_key] = t + busy
-            out.append((pe, t + eject + ser))
+        book = self.book_ejection
+        out = [(pe, book(eject_key, at[router], busy)) for pe, router, eject_key in route.ejects]
         counters = self.counters
         counters.packets_routed += n_packets
         if route.dropped:
             counters.dropped_packets += n_packets
         return out
+
+    def book_ejection(self, eject_key, head_ns: float, busy_ns: float) -> float:
+        """A destination's ejection port, held for the burst from when its head reaches the router (or the
+        port frees): the burst's first arrival at the PE."""
+        free = self.link_free_ns
+        t = free.get(eject_key, 0.0)
+        if t < head_ns:
+            t = head_ns
+        free[eject_key] = t + busy_ns
+        return t + self.eject_ns + self.ser_ns
