@@ -27,6 +27,8 @@ import numpy as np
 
 from s2sim.runtime import Core, Firmware
 
+from .batch_sync import WRITTEN, BatchSchedule, is_sync, sync_key
+
 F32 = np.float32
 SRC_SHIFT = 16
 WEIGHT_FLAG = 1 << 31
@@ -144,6 +146,8 @@ class ReducerCore(Firmware):
         self.jobs: list[tuple[int, int, int]] = []
         self.slot = np.zeros(0, F32)
         self.new_w: list[np.ndarray] = []
+        self.schedule = BatchSchedule(ticks_per_batch, reduce_phase + 1)  # the root's hold and ready move it
+        self.writes_left = 0
 
     def on_start(self, core: Core) -> None:
         lay = self.layout
@@ -153,7 +157,8 @@ class ReducerCore(Firmware):
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
-        if self.first and tick % self.K == self.reduce_phase:
+        sched = self.schedule
+        if self.first and not sched.idle(tick) and sched.phase(tick) == self.reduce_phase:
             self._start(core, None)
 
     def on_packet(self, core: Core, key: int, payload) -> None:
@@ -161,6 +166,10 @@ class ReducerCore(Firmware):
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         n = len(keys)
+        if is_sync(keys[0]):  # the root's hold or ready (batch_sync.py)
+            core.charge("comms", int_alu=2 * n, store=n)
+            self.schedule.take(keys, payloads, core.tick, f"chip reducer PE {core.pe_id}")
+            return
         core.charge("reduce", int_alu=2 * n, store=n)
         for weights, inbox, then in ((True, self.w_in, self._write_weights), (False, self.sum_in, self._start)):
             mine = [(k, v) for k, v in zip(keys, payloads) if bool(k & WEIGHT_FLAG) == weights]
@@ -184,7 +193,10 @@ class ReducerCore(Firmware):
         core.dma_read(READ_TAG, self.grad_bufs[l][s], k * (size + extra), size + extra, self.slot)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
-        if tag != READ_TAG:
+        if tag != READ_TAG:  # a layer's new weights are in this chip's DRAM; after the last, tell the root
+            self.writes_left -= 1
+            if not self.writes_left:
+                core.send_mc(sync_key(core.pe_id, WRITTEN))
             return
         l, s, _ = self.jobs.pop(0)
         add_record(core, self.layout, l, s, self.slot, self.total, self.counts)
@@ -197,6 +209,7 @@ class ReducerCore(Firmware):
     def _write_weights(self, core: Core, flat: np.ndarray) -> None:
         at = 0
         self.new_w = []
+        self.writes_left = len(self.w_shapes)
         for l, (n, n_in) in enumerate(self.w_shapes):
             w = flat[at:at + n * n_in].reshape(n, n_in).copy()
             at += n * n_in
