@@ -338,11 +338,16 @@ class LayerGroup:
         self.compiled = jit_enabled()  # the forward drive by numerics.py's compiled loop (bit-identical)
 
     # -- packets (called per PE by handlers) --
+    #: ``_LAST_STEP``: an input spike of step T-1 would drive I[T], which no forward tick computes (the
+    #: reference drops it too); left in its buffer it would drive step 1 of the next batch whenever the
+    #: batch starts on the other tick parity (even T, or a stall of an odd number of ticks)
     def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
-        """Input spikes of ``step`` into next tick's buffer and the input history."""
+        """Input spikes of ``step`` into next tick's buffer (not the last step's: ``_LAST_STEP``) and the
+        input history."""
         if self.ticks.pending[copy] is not None:
             self.ticks.input_changed(copy, tick + 1)
-        self.sin[(tick + 1) & 1, copy, idx] = 1.0
+        if step < self.c.n_steps - 1:  # (a spike of the last step drives no step: ``_LAST_STEP``)
+            self.sin[(tick + 1) & 1, copy, idx] = 1.0
         k, m = self.hicount[copy], len(idx)
         if k + m > self.Hin:
             raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + copy}: input spike history "
@@ -362,7 +367,8 @@ class LayerGroup:
     #    handler under the nominal schedule: tests/counted/test_counted_eventprop.py holds them equal) --
     def record_inputs(self, tick: int, step: int, rows: np.ndarray, idx: np.ndarray) -> None:
         """``record_input`` of every copy in ``rows`` (ascending; each copy's ``idx`` ascending) at once."""
-        self.sin[(tick + 1) & 1, rows, idx] = 1.0
+        if step < self.c.n_steps - 1:  # (``_LAST_STEP``)
+            self.sin[(tick + 1) & 1, rows, idx] = 1.0
         pos = self._append_slots(rows, self.hicount, self.Hin, "input spike history")
         self.hi_step[rows, pos] = step
         self.hi_idx[rows, pos] = idx
