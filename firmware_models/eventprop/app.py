@@ -382,13 +382,14 @@ def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
     inp = sum(max(g.max_in_hist for g in gs) for gs in chip.slice_groups.values())
     board = {}
     if chip.plan.reducers:  # a board: the cross-chip reduce chain and its packets (chain_reduce.py)
-        # (sent within the run: a reduce longer than the last batch's two ticks is still under way)
+        # (every batch's reduce ends within the run: a held batch runs until its weights are written)
         board = {"reduce_chain": {"pes": chip.plan.chain, "root": chip.plan.root,
                                   "sum_packets_sent": chip.chain_cnt.sum_packets,
                                   "weight_packets_sent": chip.chain_cnt.weight_packets}}
     return {
         **board,
-        "batch_sync": chip.stalls,
+        # the copies' waits for the root's new weights (batch_sync.py): ticks fired = K per batch + stall_ticks
+        "batch_sync": {**chip.stalls, "ticks_run": chip.ticks_run},
         "copies": p.batch, "pes_per_copy": chip.plan.pes_per_copy, "pes_total": chip.plan.n_pes,
         "ticks_per_batch": chip.K,
         "latency_ms_per_batch": {"forward": T * tick_ms, "loss": tick_ms, "backward": (T - 1) * tick_ms,
