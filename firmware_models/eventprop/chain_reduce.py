@@ -7,7 +7,8 @@ if the root's chip holds no copies, the first chip's reducer) sums its chip's re
 running sum as packets over the chip link to the next chip's reducer PE, which adds its own chip's
 records in copy order and passes the sum on; the last chain member sends the full sum to the root,
 which runs Adam and multicasts the new weights to every reducer, which DMA-writes them into its
-chip's DRAM for the layer PEs' weight distribution tick.
+chip's DRAM for the layer PEs' weight distribution tick and then tells the root so (one "written"
+packet, ``batch_sync``): the root holds the copies until every chip's DRAM has the new weights.
 
 Why a chain: the reference (and the one-chip root) adds the copies' gradients in copy order in
 float32, ((p0 + p1) + p2) + ..., and float addition is not associative; a tree (each chip summing

@@ -15,7 +15,9 @@ per batch, phi = tick mod K):
 * phi 2T       reduce: each layer PE DMA-writes acc to DRAM.
 * phi 2T+1     root: DMA-reads the copies' acc one by one, sums them in copy order, dW = -tau_syn sum,
                mean over the batch, Adam, DMA-writes the new W.
-* phi 2T+2     layer PEs DMA-read the new W (weight distribution).
+* phi 2T+2     layer PEs DMA-read the new W (weight distribution). If the root's new W is not written
+               by then (the reduce overran), the root holds every copy and resumes the schedule once it
+               is (``batch_sync``: the schedule moves by the stall, no copy reads stale weights).
 
 Numerics run once per tick for all copies of a layer (stacked arrays, ``LayerGroup`` on a ``TickGroup``); each
 PE still charges its own cycles, SRAM and packets. Summation orders are fixed (presynaptic index
