@@ -54,6 +54,9 @@ class BatchSchedule:
         self.offset = 0  # ticks the schedule moved by the stalls so far
         self.held_at: int | None = None  # the distribution tick a hold stopped (waiting for ready)
         self.resume_at: int | None = None  # the tick ready named (idle until then)
+        # the last hold and ready taken: a group of copies shares one schedule and each member's PE gets
+        # the same packets, so a repeat changes nothing
+        self.last_hold: int | None = None
 
     def phase(self, tick: int) -> int:
         return (tick - self.offset) % self.K
@@ -74,18 +77,23 @@ class BatchSchedule:
 
     def hold(self, tick: int, now_tick: int, where: str) -> None:
         """Stop after distribution tick ``tick`` (this PE is in ``now_tick``)."""
+        if tick == self.last_hold:
+            return
         if now_tick > tick:
             raise LateSync(f"EventProp {where}: the root's hold for distribution tick {tick} arrived in tick "
                            f"{now_tick}, after the next batch started (the root ran more than a tick late; "
                            "lengthen run.tick_ns)")
-        self.held_at = tick
+        self.held_at = self.last_hold = tick
 
     def resume(self, tick: int, now_tick: int, where: str) -> None:
         """Run the distribution tick again at ``tick``, then the next batch."""
+        if tick == self.resume_at:
+            return
         if now_tick >= tick:
             raise LateSync(f"EventProp {where}: the root's ready for tick {tick} arrived in tick {now_tick}")
-        held = self.held_at if self.held_at is not None else tick
-        self.offset += tick - held
+        if self.held_at is None:
+            raise LateSync(f"EventProp {where}: the root's ready for tick {tick} came without its hold")
+        self.offset += tick - self.held_at
         self.held_at, self.resume_at = None, tick
 
     def take(self, keys, payloads, now_tick: int, where: str) -> None:

@@ -103,3 +103,13 @@ def test_a_hold_or_ready_that_comes_too_late_is_an_error_not_a_race():
     sched.resume(25, now_tick=23, where="test PE")
     assert sched.offset == 3 and sched.phase(25) == 22 and sched.phase(26) == 0 and sched.idle(24)
     assert not sched.idle(25)
+
+
+def test_the_copies_of_a_group_share_one_schedule_and_each_takes_the_same_hold_and_ready():
+    """Grouped numerics: every member's PE hands the group's schedule the root's burst [hold, ready]."""
+    sched = BatchSchedule(ticks_per_batch=23, distribution_phase=22)
+    for member_now in (22, 22, 23):  # the third member's burst lands in the next tick: the group is held already
+        sched.take([0, 1], [22, 24], member_now, "a layer PE")
+    assert sched.offset == 2 and sched.phase(24) == 22 and sched.idle(23) and not sched.idle(24)
+    with pytest.raises(LateSync, match="without its hold"):
+        BatchSchedule(23, 22).resume(30, now_tick=25, where="test PE")
