@@ -17,6 +17,7 @@ from firmware_models.eventprop.mapping import EventpropMapping
 from firmware_models.eventprop.params import EventpropParams
 from firmware_models.eventprop.training import ReferenceEngine, fresh_state
 from s2sim.config import load_arch, load_network
+from s2sim.run import RunOptions, run_network
 from s2sim.hw.params import HwParams
 from s2sim.sim import Simulation
 
@@ -113,3 +114,14 @@ def test_the_copies_of_a_group_share_one_schedule_and_each_takes_the_same_hold_a
     assert sched.offset == 2 and sched.phase(24) == 22 and sched.idle(23) and not sched.idle(24)
     with pytest.raises(LateSync, match="without its hold"):
         BatchSchedule(23, 22).resume(30, now_tick=25, where="test PE")
+
+
+def test_the_summary_counts_the_stall_in_timesteps_and_says_so(tmp_path):
+    """networks/yinyang.yaml (4 copies, 10 steps) at a 100 us tick: the root's reduce and Adam take ~0.28 ms."""
+    sets = ["network.epochs=1", "network.batch=4", "network.n_steps=10", "training.max_batches=2",
+            "run.tick_ns=100000"]
+    app = run_network(load_network(NETWORKS / "yinyang.yaml", sets), RunOptions(out_dir=tmp_path, write_outputs=False)).app
+    sync = app.extra["batch_sync"]
+    assert sync["stalled_batches"] == 2 and sync["stall_ticks"] > 0
+    assert app.timesteps == sync["ticks_run"] == 2 * app.ticks_per_sample + sync["stall_ticks"]
+    assert any(note.startswith("batch barrier: in 2 of 2 batches") for note in app.notes)
