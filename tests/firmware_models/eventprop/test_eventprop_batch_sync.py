@@ -72,6 +72,8 @@ def test_a_slow_root_on_one_chip_holds_the_copies_and_trains_as_the_reference(ke
 
 
 def test_at_a_tick_long_enough_nothing_waits():
+    """(Also: at an even n_steps the next batch starts on the other tick parity; a last-step input spike of
+    batch 0 used to stay in the buffer that drives batch 1's step 1, so batch 1 left the reference.)"""
     p = EventpropParams(batch=22, n_steps=10)
     chip, equal = _train_both(ONE_CHIP, p, 2, 1_000_000.0, "fast")
     assert equal == [True, True]
