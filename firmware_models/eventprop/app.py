@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from s2sim.apps import AppError, AppResult, RunContext
 from s2sim.runtime.shared import grouping_enabled
 
+from .batch_sync import EXACT_MASK, HOLD, HOLD_READY_MASK, WRITTEN, sync_key
 from .chain_reduce import SRC_SHIFT, WEIGHT_FLAG, ChainCounters, ReducerCore
 from .firmware import (ERR_FLAG, SHAPE_FLAG, SLICE_SHIFT, SPIKE_SHIFT, Consts, Counters, DlDtHook,
                        HistoryOverflow, InjectorCore, LayerCore, LayerGroup, LossCore, LossGroup, RootCore)
@@ -153,8 +154,14 @@ class ChipNetwork:
                           tick_ns, self.cnt, member)
             sim.load(cp.loss, lc)
             self.loss_cores.append(lc)
+        # the batch barrier (batch_sync.py): the root's hold and ready reach every copy's PEs and the reducers
+        held = [pe for cp in self.plan.copies for pe in [cp.injector] + [s.pe for s in cp.slices] + [cp.loss]]
+        noc.add_multicast(sync_key(self.plan.root, HOLD), HOLD_READY_MASK, self.plan.root, held + self.plan.reducers)
+        for pe in self.plan.reducers:  # "written": a reducer's chip DRAM holds the new weights
+            noc.add_multicast(sync_key(pe, WRITTEN), EXACT_MASK, pe, [self.plan.root])
         self.batches_run = 0
         self.samples_run = 0
+        self.ticks_run = 0  # timer ticks fired: K per batch, plus the ticks the copies waited for weights
 
     def _load_reduce(self, sim, weights: list[np.ndarray], grad_bufs: list[list[str]], w_bufs: list[str],
                      tick_ns: float) -> tuple[RootCore, list[ReducerCore]]:
@@ -229,7 +236,7 @@ class ChipNetwork:
             lg.active[m] = k < n
         self.root.n_active = n
         try:
-            self.sim.run_ticks(self.K)
+            self._run_schedule(self.batches_run)
         except HistoryOverflow as err:
             raise AppError(f"spike history overflow: {err}") from None
         self.batches_run += 1
@@ -237,6 +244,27 @@ class ChipNetwork:
         rows = [self._member(self.loss_groups, k) for k in range(n)]
         return (np.array([lg.loss[m] for lg, m in rows], F32).reshape(n),
                 np.array([lg.first[m] for lg, m in rows], np.int64).reshape(n, -1))
+
+    def _run_schedule(self, batch: int) -> None:
+        """Fire the ticks of batch ``batch``: its K ticks and, if the copies wait for the root's new weights
+        (batch_sync.py), the ticks until they have re-read them (the batch's distribution tick, run again),
+        so the next batch's samples are loaded before it starts and the root holds this batch's weights."""
+        machine, sched = self.sim.machine, self.root.schedule
+        end = (batch + 1) * self.K  # the tick after the batch's distribution tick
+        while sched.held_at is not None or self.ticks_run < end + sched.offset:
+            if self.ticks_run > end + sched.offset + 4 * self.K:
+                raise RuntimeError(f"EventProp batch {batch}: the root held the copies for {4 * self.K} ticks and "
+                                   "never wrote the new weights")
+            n = 1 if sched.held_at is not None else end + sched.offset - self.ticks_run
+            # (the counted kernel takes a batch's phases as tick mod K: a moved schedule runs event-driven)
+            shifted_chip = sched.shifted and machine.n_chips == 1
+            (machine.run_ticks_event_driven if shifted_chip else machine.run_ticks)(n)
+            self.ticks_run += n
+
+    @property
+    def stalls(self) -> dict:
+        """How often and how long the copies waited for the root's new weights (``batch_sync.StallLog``)."""
+        return self.root.stall_log.summary()
 
     def memory(self) -> dict:
         out = {}
@@ -294,7 +322,7 @@ def run(ctx: RunContext) -> AppResult:
     out_dir = Path(ctx.out_dir) if ctx.out_dir is not None else None
     ctx.start_output()
     engine = T.ReferenceEngine(p) if fast else T.ChipEngine(chip)
-    totals = None if fast else (lambda: ctx.run_totals(sim, chip.samples_run, chip.batches_run * chip.K, carried))
+    totals = None if fast else (lambda: ctx.run_totals(sim, chip.samples_run, chip.ticks_run, carried))
     state = T.train(engine, state, data, p, seed, epochs, tr.max_batches, ctx.progress, out_dir,
                     tr.checkpoint_every, totals, drop_last=ds.split == "authors", tie_rule=tr.tie_rule)
     weights = state.weights
@@ -322,7 +350,13 @@ def run(ctx: RunContext) -> AppResult:
                  f"counted wrong, {sc.argmin:.2%} with ties to the lowest class (the authors' rule); "
                  f"{sc.tie_rate:.2%} of samples tie; test_accuracy uses training.tie_rule={tr.tie_rule}")
     resumed = {"resumed_from": str(opts["resume"]), "carried": carried} if opts.get("resume") and not fast else {}
-    return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.batches_run * chip.K,
+    stalls = chip.stalls
+    if stalls["stalled_batches"]:
+        notes.append(f"batch barrier: in {stalls['stalled_batches']} of {chip.batches_run} batches the copies waited "
+                     f"for the root's new weights, {stalls['stall_ticks']} ticks in all (weights written up to "
+                     f"{stalls['weights_late_ns_max'] / 1e6:.3f} ms after the distribution tick started); "
+                     "extra.batch_sync")
+    return AppResult(sim=sim, samples=chip.samples_run, timesteps=chip.ticks_run,
                      ticks_per_sample=chip.K, learning=learning, extra=extra, notes=notes, **resumed)
 
 
@@ -348,12 +382,14 @@ def profile(chip: ChipNetwork, p: EventpropParams, ctx: RunContext) -> dict:
     inp = sum(max(g.max_in_hist for g in gs) for gs in chip.slice_groups.values())
     board = {}
     if chip.plan.reducers:  # a board: the cross-chip reduce chain and its packets (chain_reduce.py)
-        # (sent within the run: a reduce longer than the last batch's two ticks is still under way)
+        # (every batch's reduce ends within the run: a held batch runs until its weights are written)
         board = {"reduce_chain": {"pes": chip.plan.chain, "root": chip.plan.root,
                                   "sum_packets_sent": chip.chain_cnt.sum_packets,
                                   "weight_packets_sent": chip.chain_cnt.weight_packets}}
     return {
         **board,
+        # the copies' waits for the root's new weights (batch_sync.py): ticks fired = K per batch + stall_ticks
+        "batch_sync": {**chip.stalls, "ticks_run": chip.ticks_run},
         "copies": p.batch, "pes_per_copy": chip.plan.pes_per_copy, "pes_total": chip.plan.n_pes,
         "ticks_per_batch": chip.K,
         "latency_ms_per_batch": {"forward": T * tick_ms, "loss": tick_ms, "backward": (T - 1) * tick_ms,

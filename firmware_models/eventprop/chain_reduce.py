@@ -7,7 +7,8 @@ if the root's chip holds no copies, the first chip's reducer) sums its chip's re
 running sum as packets over the chip link to the next chip's reducer PE, which adds its own chip's
 records in copy order and passes the sum on; the last chain member sends the full sum to the root,
 which runs Adam and multicasts the new weights to every reducer, which DMA-writes them into its
-chip's DRAM for the layer PEs' weight distribution tick.
+chip's DRAM for the layer PEs' weight distribution tick and then tells the root so (one "written"
+packet, ``batch_sync``): the root holds the copies until every chip's DRAM has the new weights.
 
 Why a chain: the reference (and the one-chip root) adds the copies' gradients in copy order in
 float32, ((p0 + p1) + p2) + ..., and float addition is not associative; a tree (each chip summing
@@ -26,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from s2sim.runtime import Core, Firmware
+
+from .batch_sync import WRITTEN, BatchSchedule, is_sync, sync_key
 
 F32 = np.float32
 SRC_SHIFT = 16
@@ -144,6 +147,8 @@ class ReducerCore(Firmware):
         self.jobs: list[tuple[int, int, int]] = []
         self.slot = np.zeros(0, F32)
         self.new_w: list[np.ndarray] = []
+        self.schedule = BatchSchedule(ticks_per_batch, reduce_phase + 1)  # the root's hold and ready move it
+        self.writes_left = 0
 
     def on_start(self, core: Core) -> None:
         lay = self.layout
@@ -153,7 +158,8 @@ class ReducerCore(Firmware):
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
-        if self.first and tick % self.K == self.reduce_phase:
+        sched = self.schedule
+        if self.first and not sched.idle(tick) and sched.phase(tick) == self.reduce_phase:
             self._start(core, None)
 
     def on_packet(self, core: Core, key: int, payload) -> None:
@@ -161,6 +167,10 @@ class ReducerCore(Firmware):
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
         n = len(keys)
+        if is_sync(keys[0]):  # the root's hold or ready (batch_sync.py)
+            core.charge("comms", int_alu=2 * n, store=n)
+            self.schedule.take(keys, payloads, core.tick, f"chip reducer PE {core.pe_id}")
+            return
         core.charge("reduce", int_alu=2 * n, store=n)
         for weights, inbox, then in ((True, self.w_in, self._write_weights), (False, self.sum_in, self._start)):
             mine = [(k, v) for k, v in zip(keys, payloads) if bool(k & WEIGHT_FLAG) == weights]
@@ -184,7 +194,10 @@ class ReducerCore(Firmware):
         core.dma_read(READ_TAG, self.grad_bufs[l][s], k * (size + extra), size + extra, self.slot)
 
     def on_dma_done(self, core: Core, tag: int) -> None:
-        if tag != READ_TAG:
+        if tag != READ_TAG:  # a layer's new weights are in this chip's DRAM; after the last, tell the root
+            self.writes_left -= 1
+            if not self.writes_left:
+                core.send_mc(sync_key(core.pe_id, WRITTEN))
             return
         l, s, _ = self.jobs.pop(0)
         add_record(core, self.layout, l, s, self.slot, self.total, self.counts)
@@ -197,6 +210,7 @@ class ReducerCore(Firmware):
     def _write_weights(self, core: Core, flat: np.ndarray) -> None:
         at = 0
         self.new_w = []
+        self.writes_left = len(self.w_shapes)
         for l, (n, n_in) in enumerate(self.w_shapes):
             w = flat[at:at + n * n_in].reshape(n, n_in).copy()
             at += n * n_in

@@ -15,7 +15,9 @@ per batch, phi = tick mod K):
 * phi 2T       reduce: each layer PE DMA-writes acc to DRAM.
 * phi 2T+1     root: DMA-reads the copies' acc one by one, sums them in copy order, dW = -tau_syn sum,
                mean over the batch, Adam, DMA-writes the new W.
-* phi 2T+2     layer PEs DMA-read the new W (weight distribution).
+* phi 2T+2     layer PEs DMA-read the new W (weight distribution). If the root's new W is not written
+               by then (the reduce overran), the root holds every copy and resumes the schedule once it
+               is (``batch_sync``: the schedule moves by the stall, no copy reads stale weights).
 
 Numerics run once per tick for all copies of a layer (stacked arrays, ``LayerGroup`` on a ``TickGroup``); each
 PE still charges its own cycles, SRAM and packets. Summation orders are fixed (presynaptic index
@@ -43,6 +45,7 @@ from s2sim.runtime import (
 
 from .numerics import backward_step, forward_drive
 
+from .batch_sync import (HOLD, READY, WRITTEN, BatchSchedule, Stall, StallLog, is_sync, sync_key)
 from .chain_reduce import (READ_TAG, REDUCE_ADD_KERNEL, SRC_SHIFT, W_TAG, WEIGHT_FLAG, ChainCounters, Inbox,
                            RecordLayout, add_record, send_values)
 
@@ -79,6 +82,12 @@ def do_work(core: Core, costs: dict, work: Work) -> None:
     else:
         for key, payload in zip(keys, payloads):
             core.send_mc(key, payload)
+
+
+def take_sync(core: Core, schedule: BatchSchedule, keys, payloads, where: str) -> None:
+    """The root's hold or ready (``batch_sync``): a compare and a store per packet."""
+    core.charge("comms", int_alu=2 * len(keys), store=len(keys))
+    schedule.take(keys, payloads, core.tick, where)
 
 
 class HistoryOverflow(RuntimeError):
@@ -326,14 +335,21 @@ class LayerGroup:
         self._finished = np.full(C, -1, np.int64)  # the reduce tick each copy applied the silent rule at
         self._before: dict[str, np.ndarray] = {}  # each copy's rows before its latest computation
         self.ticks = TickGroup(C, self)  # ready: a copy whose PE ran the tick before (``passed`` too)
+        # the copies' place in the batch schedule (all members take the same hold and ready: batch_sync.py)
+        self.schedule = BatchSchedule(c.ticks_per_batch, 2 * c.n_steps + 2)
         self.compiled = jit_enabled()  # the forward drive by numerics.py's compiled loop (bit-identical)
 
     # -- packets (called per PE by handlers) --
+    #: ``_LAST_STEP``: an input spike of step T-1 would drive I[T], which no forward tick computes (the
+    #: reference drops it too); left in its buffer it would drive step 1 of the next batch whenever the
+    #: batch starts on the other tick parity (even T, or a stall of an odd number of ticks)
     def record_input(self, copy: int, tick: int, step: int, idx: np.ndarray) -> None:
-        """Input spikes of ``step`` into next tick's buffer and the input history."""
+        """Input spikes of ``step`` into next tick's buffer (not the last step's: ``_LAST_STEP``) and the
+        input history."""
         if self.ticks.pending[copy] is not None:
             self.ticks.input_changed(copy, tick + 1)
-        self.sin[(tick + 1) & 1, copy, idx] = 1.0
+        if step < self.c.n_steps - 1:  # (a spike of the last step drives no step: ``_LAST_STEP``)
+            self.sin[(tick + 1) & 1, copy, idx] = 1.0
         k, m = self.hicount[copy], len(idx)
         if k + m > self.Hin:
             raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + copy}: input spike history "
@@ -353,7 +369,8 @@ class LayerGroup:
     #    handler under the nominal schedule: tests/counted/test_counted_eventprop.py holds them equal) --
     def record_inputs(self, tick: int, step: int, rows: np.ndarray, idx: np.ndarray) -> None:
         """``record_input`` of every copy in ``rows`` (ascending; each copy's ``idx`` ascending) at once."""
-        self.sin[(tick + 1) & 1, rows, idx] = 1.0
+        if step < self.c.n_steps - 1:  # (``_LAST_STEP``)
+            self.sin[(tick + 1) & 1, rows, idx] = 1.0
         pos = self._append_slots(rows, self.hicount, self.Hin, "input spike history")
         self.hi_step[rows, pos] = step
         self.hi_idx[rows, pos] = idx
@@ -371,6 +388,9 @@ class LayerGroup:
         """Every copy's PE runs ``tick`` (``LayerCore.tick_work`` of each, without the packets' keys): what each
         charges and sends, as arrays over the copies."""
         c = self.c
+        if self.schedule.shifted:  # the counted loop takes phases as tick mod K (s2sim/counted/eventprop.py)
+            raise RuntimeError("EventProp: the batch schedule moved by a stall (batch_sync.py); the counted kernel "
+                               "does not follow it: run with S2SIM_KERNEL=fast")
         T, phi = c.n_steps, tick % c.ticks_per_batch
         if phi == T:
             self.ticks.passed_all(tick)
@@ -416,7 +436,7 @@ class LayerGroup:
         full = len(members) == self.C
         if keep:
             self._save(rows, tick, full)
-        T, phi = self.c.n_steps, tick % self.c.ticks_per_batch
+        T, phi = self.c.n_steps, self.schedule.phase(tick)
         out = self._compute(tick, phi, T) if full else self._compute_members(rows, tick, phi, T)
         for k in members:
             self._out_for[k] = out
@@ -442,7 +462,7 @@ class LayerGroup:
             getattr(self, name)[copy] = before[name][copy]
         self.sin[tick & 1, copy] = before["sin"][copy]
         self.err[tick & 1, copy] = before["err"][copy]
-        if tick % self.c.ticks_per_batch == 0:
+        if self.schedule.phase(tick) == 0:
             self.hicount[copy] = before["hicount"][copy]
         self._indexed_batch = -1  # the history index is rebuilt (from each copy's frozen lengths)
 
@@ -525,7 +545,7 @@ class LayerGroup:
         """Index both histories by step once per batch (at its first adjoint tick): the entries of one
         step, member-ascending then in recording order (= np.nonzero of ``step == t``). Entries
         recorded later (late input packets) carry steps >= T + 1, which the adjoint never visits."""
-        batch = tick // self.c.ticks_per_batch
+        batch = self.schedule.batch(tick)
         if self._indexed_batch == batch:
             return
         self._indexed_batch = batch
@@ -693,6 +713,7 @@ class InjectorCore(Firmware):
         self.ev_step = np.zeros(0, np.int64)  # host writes the sample's events (none: idle)
         self.ev_chan = np.zeros(0, np.int64)
         self._at_step = [0] * (c.n_steps + 1)  # read pointer at the start of each step (simulation index)
+        self.schedule = BatchSchedule(c.ticks_per_batch, 2 * c.n_steps + 2)
 
     def load_raster(self, raster: np.ndarray) -> None:
         """Host write of one sample: ``raster`` [n_steps, n_in] bool, any spikes per channel."""
@@ -714,11 +735,19 @@ class InjectorCore(Firmware):
         core.set_timer(self.tick_ns)
 
     def on_timer(self, core: Core, tick: int) -> None:
-        do_work(core, self.costs, self.tick_work(tick))
+        if not self.schedule.idle(tick):
+            do_work(core, self.costs, self.tick_work(tick))
+
+    def on_packet(self, core: Core, key: int, payload) -> None:
+        self.on_packet_burst(core, [key], [payload])
+
+    def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        """The root's hold and ready (batch_sync.py): the only packets an injector gets."""
+        take_sync(core, self.schedule, keys, payloads, f"injector of copy {self.copy}")
 
     def tick_work(self, tick: int) -> Work:
         """The tick without the core (the counted kernel calls it too): the step's events as packets."""
-        phi = tick % self.c.ticks_per_batch
+        phi = self.schedule.phase(tick)
         if phi >= self.c.n_steps:
             return NO_WORK
         lo, hi = self._at_step[phi], self._at_step[phi + 1]
@@ -772,6 +801,9 @@ class LayerCore(Firmware):
         self.on_packet_burst(core, [key], [payload])
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        if is_sync(keys[0]):  # a burst is one source's: the root's hold or ready
+            take_sync(core, self.g.schedule, keys, payloads, f"layer {self.g.layer} PE of copy {self.copy}")
+            return
         for name, counts in self.take_packets(core.tick, keys, payloads):
             self.costs[name].charge(**counts)
 
@@ -780,7 +812,7 @@ class LayerCore(Firmware):
         input buffer and history, error events into the next tick's error buffer, dL/dt from the loss
         PE; returns the cost tables to charge, in order, with their counts."""
         g, c = self.g, self.g.c
-        phi = tick % c.ticks_per_batch
+        phi = g.schedule.phase(tick)
         charges = []
         spikes = [k for k in keys if not k & ERR_FLAG]
         if spikes:
@@ -808,7 +840,10 @@ class LayerCore(Firmware):
     def on_timer(self, core: Core, tick: int) -> None:
         g, c = self.g, self.g.c
         T = c.n_steps
-        phi = tick % c.ticks_per_batch
+        if g.schedule.idle(tick):  # waiting for the root's weights (batch_sync.py)
+            g.passed(self.m, tick)
+            return
+        phi = g.schedule.phase(tick)
         n, n_in = g.n, g.n_in
         if phi < 2 * T:
             do_work(core, self.costs, self.tick_work(tick))
@@ -835,7 +870,7 @@ class LayerCore(Firmware):
         """A forward, loss or backward tick without the core (the counted kernel calls it too)."""
         g, c = self.g, self.g.c
         T = c.n_steps
-        phi = tick % c.ticks_per_batch
+        phi = g.schedule.phase(tick)
         if phi == T:
             g.passed(self.m, tick)  # no step numerics this tick: the copy stays in step
             return NO_WORK
@@ -876,6 +911,7 @@ class LossCore(Firmware):
         self.g, self.copy, self.pre_base, self.out_route = group, copy, pre_base, out_route
         self.m = copy if member is None else member  # this PE's row in the group's arrays
         self.tick_ns, self.cnt = tick_ns, counters
+        self.schedule = BatchSchedule(group.c.ticks_per_batch, 2 * group.c.n_steps + 2)
 
     def on_start(self, core: Core) -> None:
         core.sram.reserve("first_spikes", 4 * self.g.n, "state")
@@ -888,26 +924,30 @@ class LossCore(Firmware):
         self.on_packet_burst(core, [key], [payload])
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
+        if is_sync(keys[0]):  # the root's hold or ready
+            take_sync(core, self.schedule, keys, payloads, f"loss PE of copy {self.copy}")
+            return
         for name, counts in self.take_packets(core.tick, keys, payloads):
             self.costs[name].charge(**counts)
 
     def take_packets(self, tick: int, keys, payloads) -> list[tuple[str, dict]]:
         """The handler without the core (the counted kernel calls it too): first-spike steps."""
         g = self.g
-        phi = tick % g.c.ticks_per_batch
+        phi = self.schedule.phase(tick)
         for k in keys:
             j = self.pre_base[int(k) >> SPIKE_SHIFT] + (int(k) & 0xFFFF)
             g.first[self.m, j] = min(g.first[self.m, j], phi)
         return [("receive_spikes", {"spikes": len(keys)})]
 
     def on_timer(self, core: Core, tick: int) -> None:
-        do_work(core, self.costs, self.tick_work(tick))
+        if not self.schedule.idle(tick):
+            do_work(core, self.costs, self.tick_work(tick))
 
     def tick_work(self, tick: int) -> Work:
         """The tick without the core (the counted kernel calls it too)."""
         g, c = self.g, self.g.c
         T = c.n_steps
-        phi = tick % c.ticks_per_batch
+        phi = self.schedule.phase(tick)
         if phi == 0:
             g.first[self.m] = T
             return [("batch_start", {})], [], None
@@ -973,6 +1013,14 @@ class RootCore(Firmware):
         self.chain_next, self.reducers = chain_next, tuple(reducers)
         self.sum_back = Inbox(self.layout.sum_values, "reduce chain sum") if reducers else None
         self.chain_cnt = chain_counters or ChainCounters()
+        # the batch barrier (batch_sync.py): writes of the new weights still to finish (its own DMA writes,
+        # each reducer's "written"), when the last one did, and the stalls
+        self.schedule = BatchSchedule(c.ticks_per_batch, 2 * c.n_steps + 2)
+        self.writes_pending = False  # from the reduce tick until the last write of its new weights
+        self.writes_left = 0
+        self.written_ns = 0.0
+        self.stall_log = StallLog()
+        self.batch_active = n_copies  # the copies of the batch being reduced (n_active when its reduce began)
 
     def on_start(self, core: Core) -> None:
         nbytes = sum(w.nbytes for w in self.W)
@@ -991,8 +1039,18 @@ class RootCore(Firmware):
         return {"weights": sum(w.size for w in self.W), "rows": sum(w.shape[0] for w in self.W)}
 
     def on_timer(self, core: Core, tick: int) -> None:
-        c = self.c
-        if tick % c.ticks_per_batch != 2 * c.n_steps + 1 or not self.own_copies:
+        c, sched = self.c, self.schedule
+        if sched.idle(tick):
+            return
+        phi = sched.phase(tick)
+        if phi == sched.distribution_phase:
+            self._check_weights_written(core, tick)
+            return
+        if phi != 2 * c.n_steps + 1:
+            return
+        self.batch_active = self.n_active
+        self.writes_pending = True
+        if not self.own_copies:
             return  # (no copies on the root's chip: the chain's sum arrives as packets)
         self.jobs = self.layout.jobs(self.own_copies)
         self.total = [np.zeros_like(w) for w in self.W]  # no cycles: the Adam kernel left it zeroed
@@ -1011,6 +1069,7 @@ class RootCore(Firmware):
 
     def on_dma_done(self, core: Core, tag: int) -> None:
         if tag != READ_TAG:
+            self._weights_written(core)  # one layer's new weights are in this chip's DRAM
             return
         l, s, _ = self.jobs.pop(0)
         add_record(core, self.layout, l, s, self.slot, self.total, self.counts)
@@ -1026,7 +1085,12 @@ class RootCore(Firmware):
         self.on_packet_burst(core, [key], [payload])
 
     def on_packet_burst(self, core: Core, keys, payloads) -> None:
-        """The full sum from the last reducer of the chain."""
+        """The full sum from the last reducer of the chain, or a reducer's "written"."""
+        if is_sync(keys[0]):
+            core.charge("comms", int_alu=2 * len(keys))
+            for _ in keys:
+                self._weights_written(core)
+            return
         n = len(keys)
         core.charge("reduce", int_alu=2 * n, store=n)
         flat = self.sum_back.take(keys, payloads)
@@ -1042,15 +1106,48 @@ class RootCore(Firmware):
     def _update(self, core: Core) -> None:
         """The batch's sum is complete: silent rule, batch mean, Adam, new weights out."""
         self._silent_batch_rule(core)
-        grads = [(-self.c.tau_syn_s * tot) / F32(self.n_active) for tot in self.total]
+        grads = [(-self.c.tau_syn_s * tot) / F32(self.batch_active) for tot in self.total]
         self.last_grads = grads
         self._adam(grads)
         self.adam_costs.charge(**self.adam_counts())
+        self.writes_left = len(self.W) + len(self.reducers)
         for l, w in enumerate(self.W):
             core.dma_write(W_TAG + l, w, self.w_bufs[l], 0, w.size)
         if self.reducers:  # the other chips' layer PEs read them from their own chip's DRAM
             flat = np.concatenate([w.reshape(-1) for w in self.W])
             self.chain_cnt.weight_packets += send_values(core, WEIGHT_FLAG | (core.pe_id << SRC_SHIFT), flat)
+
+    # -- the batch barrier (batch_sync.py) --
+    def _weights_written(self, core: Core) -> None:
+        """One write of the new weights finished (a DMA write of the root's, or a reducer's "written");
+        after the last, a held schedule resumes."""
+        self.writes_left -= 1
+        if self.writes_left:
+            return
+        self.written_ns = core.now
+        self.writes_pending = False
+        if self.schedule.held_at is not None:
+            self._resume(core)
+
+    def _check_weights_written(self, core: Core, tick: int) -> None:
+        """The distribution tick: the copies read the weights now; hold them if the new ones are not
+        written yet (nothing to do, and nothing charged, when they are)."""
+        if not self.writes_pending and self.written_ns <= tick * self.tick_ns:
+            return
+        core.charge("comms", int_alu=4)
+        core.send_mc(sync_key(core.pe_id, HOLD), tick)
+        self.schedule.held_at = tick
+        if not self.writes_pending:  # written, but after the tick started (this callback ran late)
+            self._resume(core)
+
+    def _resume(self, core: Core) -> None:
+        """Everything is written: every PE runs the distribution tick again two ticks on (a tick of margin
+        for the packet), then the next batch."""
+        held, resume = self.schedule.held_at, core.tick + 2
+        core.send_mc(sync_key(core.pe_id, READY), resume)
+        self.stall_log.stalls.append(Stall(self.schedule.batch(held), held, resume,
+                                           self.written_ns - held * self.tick_ns))
+        self.schedule.resume(resume, core.tick, "root")
 
     def _silent_batch_rule(self, core: Core) -> None:
         """Batch-scope silent rule: rows of neurons no copy saw fire get silent_acc x the batch's

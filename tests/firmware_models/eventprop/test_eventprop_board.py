@@ -108,11 +108,13 @@ def test_copies_over_two_chips_train_bit_identically_to_one_chip_with_the_reduce
     for l, w in enumerate(split.weights):
         np.testing.assert_array_equal(drams[1].buffers[f"ep_w_l{l}"].array, w)
         assert drams[1].buffers[f"ep_w_l{l}"].array is not drams[0].buffers[f"ep_w_l{l}"].array
-    # per batch: the running sum 0 -> 1 and the full sum back, the new weights 0 -> 1; nothing else
-    # crosses (a copy's spikes and errors stay on its chip)
+    # per batch: the running sum 0 -> 1 and the full sum back, the new weights 0 -> 1 and chip 1's
+    # reducer's "written" back; nothing else crosses (a copy's spikes and errors stay on its chip, and
+    # the weights are written in time: no hold, no ready)
     s_values, w_values = _sum_values(p), sum(w.size for w in weights)
     load = split.sim.machine.link_load()
-    assert load["links"] == {(0, 1): batches * (s_values + w_values), (1, 0): batches * s_values}
+    assert load["links"] == {(0, 1): batches * (s_values + w_values), (1, 0): batches * (s_values + 1)}
+    assert split.stalls["stalled_batches"] == 0
     assert split.chain_cnt.sum_packets == 2 * batches * s_values
     assert split.chain_cnt.weight_packets == batches * w_values
     # the root's reduce tick waits for the sum's round trip over the link: at least both sums'
@@ -147,7 +149,7 @@ def test_row_slices_of_a_layer_travel_the_chain_slice_by_slice():
     assert len(split.root.layout.keys) == 4 and split.plan.chain == [140, 152]
     for a, b in zip(alone.weights, split.weights):
         np.testing.assert_array_equal(a, b)
-    assert split.sim.machine.link_load()["links"][(1, 0)] == 2 * _sum_values(p)
+    assert split.sim.machine.link_load()["links"][(1, 0)] == 2 * (_sum_values(p) + 1)  # + "written"
 
 
 def test_a_root_on_a_chip_without_copies_gets_the_sum_from_the_reducers():
@@ -160,7 +162,7 @@ def test_a_root_on_a_chip_without_copies_gets_the_sum_from_the_reducers():
     for a, b in zip(alone.weights, split.weights):
         np.testing.assert_array_equal(a, b)
     load = split.sim.machine.link_load()["links"]
-    assert load == {(1, 0): 2 * _sum_values(p), (0, 1): 2 * sum(w.size for w in weights)}
+    assert load == {(1, 0): 2 * (_sum_values(p) + 1), (0, 1): 2 * sum(w.size for w in weights)}
 
 
 def test_the_board_summary_shows_the_reduce_on_the_link_in_the_reduce_tick():
@@ -172,7 +174,7 @@ def test_the_board_summary_shows_the_reduce_on_the_link_in_the_reduce_tick():
     reduce_tick = 2 * p.n_steps + 1
     assert to_chip1["peak_tick"] == reduce_tick
     assert to_chip1["packets"] == _sum_values(p) + sum(w.size for w in weights)
-    assert board["traffic_matrix"][1][0] == _sum_values(p)
+    assert board["traffic_matrix"][1][0] == _sum_values(p) + 1  # + the reducer's "written"
 
 
 class _ReversedLoads(Simulation):
