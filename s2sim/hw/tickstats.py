@@ -197,10 +197,11 @@ class TickStats:
         return cols
 
     def _ensure(self, rows_needed: int) -> None:
-        """Room for ``rows_needed`` rows and a column for every PE seen (each grown at least twofold)."""
+        """Room for ``rows_needed`` rows (grown at least fourfold: fewer copies of the rows so far; rows never
+        written stay untouched pages) and a column for every PE seen (grown at least twofold)."""
         have, width = self._a["time_done_ns"].shape
         if rows_needed > have or len(self._pe_of) > width:
-            new = max(rows_needed, 2 * have) if rows_needed > have else have
+            new = max(rows_needed, 4 * have) if rows_needed > have else have
             new_width = min(self.n_pes, max(len(self._pe_of), 2 * width)) if len(self._pe_of) > width else width
             for store in (self._a, self._phases):
                 for name, old in store.items():
