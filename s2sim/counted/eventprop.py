@@ -37,6 +37,7 @@ from .codes import (
     N_COUNTS,
 )
 from .lif import COUNT_IDS, LifModel, NotModelled
+from .snapshot import snapshot_array, spare_arrays
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -280,12 +281,17 @@ class EventpropModel(LifModel):
 
     def _load_events(self) -> None:
         """The injectors' events (``InjectorCore.load_raster``: (step, channel) sorted by step) of every copy,
-        as arrays: the read pointer of each step per copy, and (copy, channel, step) of every event."""
+        as arrays: the read pointer of each step per copy, (copy, channel) of every event by step, copy and
+        channel, and where each step's events start."""
         injectors = self.injectors
         self.inj_at = np.asarray([inj._at_step for inj in injectors], np.int64)
-        self.ev_copy = np.concatenate([np.full(len(inj.ev_step), m, np.int64) for m, inj in enumerate(injectors)])
-        self.ev_chan = np.concatenate([inj.ev_chan for inj in injectors]).astype(np.int64)
-        self.ev_step = np.concatenate([inj.ev_step for inj in injectors]).astype(np.int64)
+        ev_copy = np.concatenate([np.full(len(inj.ev_step), m, np.int64) for m, inj in enumerate(injectors)])
+        ev_chan = np.concatenate([inj.ev_chan for inj in injectors]).astype(np.int64)
+        ev_step = np.concatenate([inj.ev_step for inj in injectors]).astype(np.int64)
+        # by step, then copy, then channel (stable: equal events keep their order), and where each step starts
+        order = np.lexsort((ev_chan, ev_copy, ev_step))
+        self.ev_copy, self.ev_chan = ev_copy[order], ev_chan[order]
+        self.ev_at = np.searchsorted(ev_step[order], np.arange(self.c.n_steps + 1)).tolist()
 
     def _tick_all(self, k: int, tick: int, sent: np.ndarray) -> None:
         """One tick of every copy at once: the groups' own ticks (``LayerGroup.counted_tick``, the loss PEs'
@@ -302,10 +308,9 @@ class EventpropModel(LifModel):
             m = self.inj_at[:, phi + 1] - self.inj_at[:, phi]
             table[u], counts[u, C_SPIKES], sent[u], route[u] = self.inj_tid, m, m, self.inj_route
             cnt.spike_packets += int(m.sum())
-            at = np.flatnonzero(self.ev_step == phi)
-            if len(at):
-                order = np.lexsort((self.ev_chan[at], self.ev_copy[at]))  # each copy's channels ascending
-                events = self.ev_copy[at][order], self.ev_chan[at][order]
+            a, b = self.ev_at[phi], self.ev_at[phi + 1]
+            if b > a:  # each copy's channels ascending
+                events = self.ev_copy[a:b], self.ev_chan[a:b]
         outs = [g.counted_tick(tick) for g in self.layer_groups]
         loss_events = None
         if phi == 0:
@@ -419,17 +424,22 @@ class EventpropModel(LifModel):
         tick bookkeeping and the packet counters (dicts and tuples are per-tick results and caches, which a
         tick replaces, not changes)."""
         saved = []
-        for obj in self._objects():
+        spare, self._spare = getattr(self, "_spare", {}), {}
+        for i, obj in enumerate(self._objects()):
             d = {}
             for name, value in vars(obj).items():
                 if isinstance(value, np.ndarray):
-                    d[name] = value.copy()
+                    d[name] = snapshot_array(spare, (i, name), value)
                 elif type(value) is list:
                     d[name] = list(value)
                 elif isinstance(value, _PLAIN):
                     d[name] = value
             saved.append(d)
         return saved
+
+    def release(self, saved: list[dict]) -> None:
+        """``saved`` will not be restored: the next ``save`` may write into its arrays (``counted.snapshot``)."""
+        self._spare = spare_arrays(saved)
 
     def restore(self, saved: list[dict]) -> None:
         for obj, d in zip(self._objects(), saved):
