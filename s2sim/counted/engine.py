@@ -279,8 +279,6 @@ class CountedEngine:
                 return t, reason
             out = self._loop(model, t, done, starts[:done], bounds[:done])  # the same, stopping before it
             assert out["reason"] == OK and out["ticks"] == done
-        elif hasattr(model, "release"):  # (not restored: its arrays may take the next window's snapshot)
-            model.release(saved)
         self._commit(model, t, done, starts, out)
         return t + done, reason
 

@@ -24,7 +24,6 @@ import numpy as np
 from ..hw.dispatcher import PACKET, TIMER
 from .codes import COEF_NAMES, K_PRECOMPUTED
 from .lif import LifModel, NotModelled
-from .snapshot import snapshot_array, spare_arrays
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -214,22 +213,17 @@ class EpropModel(LifModel):
         lists of the group, its tick bookkeeping and the cores (dicts and tuples are caches, host records and
         constants a plain step does not change)."""
         saved = []
-        spare, self._spare = getattr(self, "_spare", {}), {}
-        for i, obj in enumerate(self._objects()):
+        for obj in self._objects():
             d = {}
             for name, value in vars(obj).items():
                 if isinstance(value, np.ndarray):  # (a sample's first step applies the owed learning: W, Adam)
-                    d[name] = snapshot_array(spare, (i, name), value)
+                    d[name] = value.copy()
                 elif type(value) is list:  # (lists of plain values, or of lists of them: ``_fired``)
                     d[name] = [list(x) if type(x) is list else x for x in value]
                 elif isinstance(value, _PLAIN):
                     d[name] = value
             saved.append(d)
         return saved
-
-    def release(self, saved: list[dict]) -> None:
-        """``saved`` will not be restored: the next ``save`` may write into its arrays (``counted.snapshot``)."""
-        self._spare = spare_arrays(saved)
 
     def restore(self, saved: list[dict]) -> None:
         for obj, d in zip(self._objects(), saved):

@@ -37,7 +37,6 @@ from .codes import (
     N_COUNTS,
 )
 from .lif import COUNT_IDS, LifModel, NotModelled
-from .snapshot import snapshot_array, spare_arrays
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -424,22 +423,17 @@ class EventpropModel(LifModel):
         tick bookkeeping and the packet counters (dicts and tuples are per-tick results and caches, which a
         tick replaces, not changes)."""
         saved = []
-        spare, self._spare = getattr(self, "_spare", {}), {}
-        for i, obj in enumerate(self._objects()):
+        for obj in self._objects():
             d = {}
             for name, value in vars(obj).items():
                 if isinstance(value, np.ndarray):
-                    d[name] = snapshot_array(spare, (i, name), value)
+                    d[name] = value.copy()
                 elif type(value) is list:
                     d[name] = list(value)
                 elif isinstance(value, _PLAIN):
                     d[name] = value
             saved.append(d)
         return saved
-
-    def release(self, saved: list[dict]) -> None:
-        """``saved`` will not be restored: the next ``save`` may write into its arrays (``counted.snapshot``)."""
-        self._spare = spare_arrays(saved)
 
     def restore(self, saved: list[dict]) -> None:
         for obj, d in zip(self._objects(), saved):
