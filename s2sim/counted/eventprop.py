@@ -308,7 +308,7 @@ class EventpropModel(LifModel):
         for (field, _), (ks, rows) in self._rows.items():
             units = rows[0][0]
             at = (np.asarray(ks)[:, None], units[None, :])
-            values = np.asarray([np.broadcast_to(v, units.shape) for _, v in rows])
+            values = np.asarray([v for _, v in rows])  # (each an array over ``units``)
             if field == "table":
                 self.tu_table[at] = values
             elif field == "route":
