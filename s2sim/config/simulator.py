@@ -13,13 +13,25 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_ENV", "GROUP_ENV", "JIT_ENV", "jit_from_env", "KERNELS"]
+__all__ = ["SimulatorSettings", "simulator_settings", "env_overrides", "KERNEL_ENV", "GROUP_ENV", "JIT_ENV", "jit_from_env", "KERNELS",
+           "MPI_EXCHANGE_ENV", "mpi_exchange_from_env",
+           "MPI_CHIPS_ENV", "mpi_chips_from_env"]
 
 KERNEL_ENV = "S2SIM_KERNEL"
 GROUP_ENV = "S2SIM_GROUP_NUMERICS"
 #: ``0`` turns firmware's compiled loops off (``s2sim.runtime.jit``: the same results, numpy speed)
 JIT_ENV = "S2SIM_JIT"
 KERNELS = ("fast", "exact", "counted")
+#: how a board split over MPI ranks exchanges bursts (``s2sim.hw.board_mpi``): ``tick`` (default)
+#: counts packet handlers as bodies that do not send (one exchange per timer phase for LIF inference;
+#: a handler that sends stops the run with one line), ``window`` assumes any body may send
+MPI_EXCHANGE_ENV = "S2SIM_MPI_EXCHANGE"
+MPI_EXCHANGES = ("tick", "window")
+#: which chips each MPI rank runs (``s2sim.hw.board_mpi.chips_of_rank``): ``interleaved`` (default: every
+#: n-th chip, each layer's work shared out) or ``contiguous`` (a run of chips: each rank books only its
+#: chips' part of the trees when they cross ranks forward only)
+MPI_CHIPS_ENV = "S2SIM_MPI_CHIPS"
+MPI_CHIP_SPLITS = ("contiguous", "interleaved")
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,26 @@ def jit_from_env(environ: Mapping[str, str] | None = None) -> bool:
     if value not in ("", "0", "1"):
         raise ConfigError(f"{JIT_ENV}={value!r}", None, "unknown value", "0 (numpy numerics) or 1 (compiled loops)")
     return value != "0"
+
+
+def mpi_exchange_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``$S2SIM_MPI_EXCHANGE`` (unset: ``tick``); else a ConfigError."""
+    environ = os.environ if environ is None else environ
+    value = (environ.get(MPI_EXCHANGE_ENV) or "").strip() or "tick"
+    if value not in MPI_EXCHANGES:
+        raise ConfigError(f"{MPI_EXCHANGE_ENV}={value!r}", None, "unknown value",
+                          "tick (handlers do not send) or window (any body may send)")
+    return value
+
+
+def mpi_chips_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``$S2SIM_MPI_CHIPS`` (unset: ``interleaved``); else a ConfigError."""
+    environ = os.environ if environ is None else environ
+    value = (environ.get(MPI_CHIPS_ENV) or "").strip() or "interleaved"
+    if value not in MPI_CHIP_SPLITS:
+        raise ConfigError(f"{MPI_CHIPS_ENV}={value!r}", None, "unknown value",
+                          "interleaved (every n-th chip) or contiguous (a run of chips per rank)")
+    return value
 
 
 def simulator_settings(section: Any = None, environ: Mapping[str, str] | None = None) -> SimulatorSettings:

@@ -12,8 +12,8 @@ REASONS = ("ok", "timer callback ran into the next tick", "handler ran into the 
 OK, R_TIMER, R_HANDLER, R_ARRIVAL, R_TX, R_GAP, R_DROP, R_DEST, R_TIE, R_UNMODELLED = range(len(REASONS))
 
 # count ids a cost line scales with (0: once per call)
-C_ONCE, C_NEURONS, C_SPIKES, C_SYNAPSES, C_ROWS, C_OWN_SPIKES, C_INPUT_SPIKES, C_PACKETS = range(8)
-N_COUNTS = 8
+C_ONCE, C_NEURONS, C_SPIKES, C_SYNAPSES, C_ROWS, C_OWN_SPIKES, C_INPUT_SPIKES, C_PACKETS, C_SEARCH = range(9)
+N_COUNTS = 9
 # what a unit of the loop is: a spike source, LIF core, NIR NeuronCore, or a core whose numerics ran first
 K_SOURCE, K_LIF, K_NEURON, K_PRECOMPUTED = range(4)
 # rows of a NeuronCore's per-neuron coefficients (``coef``)

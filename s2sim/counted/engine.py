@@ -4,8 +4,9 @@ loop, and hands every stretch the loop does not model to the event-driven kernel
 Guard and fallback live here, in one place:
 
 * *static* (the whole run goes event-driven): a trace recorder, DVFS, packet-level NoC fidelity, a
-  board of several chips, a firmware family the counted kernel does not cover yet, timers of different
-  periods or phases;
+  board split over MPI ranks, e-prop on a board of several chips, a firmware family the counted
+  kernel does not cover yet, timers of different periods or phases (a LIF board is counted: its chip
+  links are in the loop, ``_BoardLinks`` books their load into ``BoardNoC``);
 * *at a window's start*: work carried over from the ticks before (a callback, handler, booking or
   delivery still pending: the chip is not quiescent) -> that tick runs event-driven;
 * *inside a window*: the loop returns the first tick that leaves its model (``loop.REASONS``: an
@@ -26,6 +27,7 @@ from simpy.events import Event
 
 from ..hw.events import TimerTick
 from .codes import K_PRECOMPUTED, K_SOURCE, OK, R_UNMODELLED, REASONS
+from .checks import check_model, check_window
 from .lif import LifModel, NotModelled
 
 #: ticks per counted window
@@ -58,6 +60,53 @@ def _step_extras(model, n: int, U: int) -> tuple:
     return np.full(U, -1, np.int64), np.zeros(U, bool), np.zeros((n, U), np.int64)
 
 
+class _BoardLinks:
+    """A window's chip-link load, as the loop counts it, and how it goes into ``BoardNoC``'s counters."""
+
+    def __init__(self, chip, model: LifModel, n: int, starts):
+        links = len(model.clink_keys)
+        tick_ns = getattr(chip.noc, "tick_ns", None) or 0.0
+        self.tick_ns = float(tick_ns)
+        # timestep bins as ``BoardNoC._count_link`` makes them; a window's fit in n + 2 from its first tick's
+        self.bin0 = int(starts[0] // tick_ns) if tick_ns and n else 0
+        self.packets = np.zeros(links, np.int64)
+        self.tick = np.zeros((n + 2 if links else 1, links), np.int64)
+        before = getattr(chip.noc, "link_busy_until_ns", {})
+        self.busy = np.asarray([before.get(k, 0.0) for k in model.clink_keys], float)
+
+    def commit(self, noc, keys: list) -> None:
+        """Add the committed ticks' link loads (``link_packets``, ``link_tick_packets``,
+        ``link_busy_until_ns``, ``chip_link_crossings``)."""
+        used = np.flatnonzero(self.packets)
+        if not len(used):
+            return
+        noc.chip_link_crossings += int(self.packets.sum())
+        for li in used.tolist():
+            key = keys[li]
+            noc.link_packets[key] += int(self.packets[li])
+            per_tick = noc.link_tick_packets[key]
+            for b in np.flatnonzero(self.tick[:, li]).tolist():
+                per_tick[self.bin0 + b] += int(self.tick[b, li])
+            noc.link_busy_until_ns[key] = float(self.busy[li])
+
+
+class _SparseRows:
+    """The sparse-row-index arrays the loop reads (``LifModel._rows``; a model without them: all dense)."""
+
+    def __init__(self, model: LifModel):
+        U = len(model.pes)
+        self.sparse = getattr(model, "sparse", None)
+        if self.sparse is None:
+            self.sparse = np.zeros(U, bool)
+        self.search_steps = getattr(model, "search_steps", np.zeros(U, np.int64))
+        self.fanout_noff = getattr(model, "fanout_noff", np.full(U, -1, np.int64))
+        self.fanout_ptr = getattr(model, "fanout_ptr", np.zeros(1, np.int64))
+        self.fanout_unit = getattr(model, "fanout_unit", np.zeros(0, np.int32))
+        self.fanout_sptr = getattr(model, "fanout_sptr", np.zeros(1, np.int64))
+        self.fanout_post = getattr(model, "fanout_post", np.zeros(0, np.int64))
+        self.fanout_weight = getattr(model, "fanout_weight", np.zeros(0, np.float32))
+
+
 class CountedEngine:
     def __init__(self, chip):
         self.chip = chip
@@ -88,11 +137,15 @@ class CountedEngine:
                 self._static = "trace recorder attached"
             elif chip.fidelity != "burst":
                 self._static = "packet-level NoC fidelity"
-            elif chip.n_chips > 1:  # chip links and the board's routes are not in the loop's model
-                self._static = "a board of several chips"
+            elif chip.n_chips > 1 and hasattr(chip, "comm"):  # (``MpiBoard`` runs its own windows)
+                self._static = "a board split over MPI ranks"
             else:
                 try:
-                    self._model = _model_of(chip)
+                    model = _model_of(chip)
+                    if chip.n_chips > 1 and type(model) is not LifModel:  # (its DMAs: each chip's DRAM)
+                        raise NotModelled(f"{type(model).__name__} on a board of several chips")
+                    check_model(model)
+                    self._model = model
                     from . import loop
                 except NotModelled as err:
                     self._static = str(err)
@@ -322,6 +375,9 @@ class CountedEngine:
         hw = chip.p
         dram_free = np.asarray(chip.dram.channel_free_ns, float)
         tu_table, tu_counts, tu_route = model.tick_costs(n)
+        board = _BoardLinks(chip, model, n, starts)
+        sp = _SparseRows(model)
+        check_window(model, n, src_fired, src_ptr, link_free, board.tick.shape[0])
         from .loop import run_window  # (numba: imported when a window is first counted)
         c = model.costs
         ticks, reason = run_window(
@@ -340,7 +396,10 @@ class CountedEngine:
             machine, dma_address, dma_nbytes, hw.dma_issue_cycles, hw.dma_setup_cycles,
             model.phases.index("dma_setup") if "dma_setup" in model.phases else 0,
             dram_free, hw.dram_interleave_bytes, hw.dram_channels, hw.dram_latency_ns, hw.dram_channel_bytes_per_ns,
-            *_step_extras(model, n, U), tu_table, tu_counts, tu_route, model.j_table)
+            *_step_extras(model, n, U), tu_table, tu_counts, tu_route, model.j_table,
+            model.e_clink, model.j_spread, model.clink_ser_ns, model.clink_after_ns, board.tick_ns, board.bin0,
+            board.packets, board.tick, board.busy, sp.sparse, sp.search_steps, sp.fanout_noff, sp.fanout_ptr,
+            sp.fanout_unit, sp.fanout_sptr, sp.fanout_post, sp.fanout_weight)
         if reason == OK and n < n_window:
             reason = R_UNMODELLED
         return {"ticks": int(ticks), "reason": int(reason), "numerics_ticks": n, "v": v, "inp": inp, "i_syn": i_syn, "volt": volt,
@@ -349,7 +408,7 @@ class CountedEngine:
                 "done": done, "ph": ph, "seen": seen, "pin": pin, "pout": pout,
                 "fired": fired[:fired_ptr[-1]].copy() if n else fired[:0], "fired_ptr": fired_ptr, "cnt": cnt,
                 "busy": busy, "brk": brk, "brk_seen": brk_seen, "machine": machine, "dram_free": dram_free,
-                "dma_nbytes": np.where(dma_address >= 0, dma_nbytes, 0)}
+                "dma_nbytes": np.where(dma_address >= 0, dma_nbytes, 0), "board": board}
 
     def _commit(self, model: LifModel, t: int, n: int, starts, out: dict) -> None:
         """Write ``n`` modelled ticks into the chip and the firmware, as the event-driven kernel leaves them."""
@@ -409,6 +468,7 @@ class CountedEngine:
         for key, before, after in zip(model.link_keys, out["link_before"].tolist(), out["link_free"].tolist()):
             if after != before or key in free:
                 free[key] = after
+        out["board"].commit(chip.noc, model.clink_keys)
         timer = model.timer
         timer.next_tick = t + n
         for k in range(n):

@@ -20,6 +20,7 @@ from .codes import (
     C_OWN_SPIKES,
     C_PACKETS,
     C_ROWS,
+    C_SEARCH,
     C_SPIKES,
     C_SYNAPSES,
     COEF_NAMES,
@@ -27,7 +28,8 @@ from .codes import (
 )
 
 COUNT_IDS = {"neurons": C_NEURONS, "spikes": C_SPIKES, "synapses": C_SYNAPSES, "rows": C_ROWS,
-             "own_spikes": C_OWN_SPIKES, "input_spikes": C_INPUT_SPIKES, "packets": C_PACKETS}
+             "own_spikes": C_OWN_SPIKES, "input_spikes": C_INPUT_SPIKES, "packets": C_PACKETS,
+             "search_steps": C_SEARCH}
 KEY_SHIFT = 16  # the LIF firmware's key layout: source PE << 16 | neuron
 
 
@@ -93,6 +95,21 @@ def cost_lines(tables: list, phases: list[str]) -> CostLines:
                      f(t_kern, bool))
 
 
+def _handler_costs(fw):
+    """The cost lines a burst handler charges, in its order: a sparse row index's search first, then the
+    rows (``LifCore._burst_sparse_index``), as one table (one callback adds them line by line)."""
+    if getattr(fw, "row_keys", None) is None:
+        return fw.synapse_costs
+    return fw.search_costs.resolved_lines + fw.synapse_costs.resolved_lines
+
+
+def _gather(chunks: list, index: np.ndarray) -> np.ndarray:
+    """``concatenate(chunks)[index]``, the chunks freed first (the list is emptied)."""
+    whole = np.concatenate(chunks)
+    chunks.clear()
+    return whole[index]
+
+
 class LifModel:
     """The loaded LIF programs of one chip as flat arrays; raises ``NotModelled`` if they are not."""
 
@@ -111,8 +128,6 @@ class LifModel:
             prios = pe.dispatcher.priorities
             if prios[TIMER] != 2 or prios[PACKET] != -1:
                 raise NotModelled(f"PE {pe.id} changed its callback priorities")
-            if getattr(pe.firmware, "row_keys", None) is not None:  # the loop indexes rows densely
-                raise NotModelled(f"PE {pe.id} has a sparse row index (mapping.row_index: sparse)")
         groups = {id(g): g for g in chip.timer_groups.values() if g.pes}
         if len(groups) != 1:
             raise NotModelled("PEs with different timer periods or phases")
@@ -153,16 +168,17 @@ class LifModel:
         self.lif_groups = list({id(fw.group): fw.group for fw in lif if fw.group is not None}.values())
         self._routes(chip)
         self._rows()
+        self._unknown_sources_unmodelled()
         self.phases: list[str] = []
         tables: dict[tuple, int] = {}  # a priced table's lines -> the loop's table id
 
         def table_id(priced) -> int:
-            return tables.setdefault(priced.resolved_lines, len(tables))
+            return tables.setdefault(priced if type(priced) is tuple else priced.resolved_lines, len(tables))
 
         timer_costs = {0: "input_costs", 1: "neuron_costs", 2: "tick_costs"}
         self.timer_table = np.asarray([table_id(getattr(fw, timer_costs[self.kind[u]]))
                                        for u, fw in enumerate(self.firmwares)], np.int64)
-        self.syn_table = np.asarray([table_id(fw.synapse_costs) if self.kind[u] else -1
+        self.syn_table = np.asarray([table_id(_handler_costs(fw)) if self.kind[u] else -1
                                      for u, fw in enumerate(self.firmwares)], np.int64)
         self._take_costs_and_chip(chip, pes, list(tables), ("comms", "irq"))
 
@@ -198,43 +214,73 @@ class LifModel:
                 self.link_keys.append(key)
             return link_ids[key]
 
-        r_inj, r_src, r_eptr, e_from, e_to, e_link = [], [], [0], [], [], []
-        r_jptr, j_unit, j_node, j_link, r_drop, r_ndel = [0], [], [], [], [], []
-        self.routes: list = []  # (PE, key, Route) as compiled: a routing change between calls rebuilds the model
+        # a board (``BoardNoC``): routers are (chip, x, y); an edge between chips is a chip link, with its
+        # own rate and latency and its load counted per directed link and timestep
+        board = hasattr(noc, "link_ser_ns")
+        clink_ids: dict = {}  # (from chip, to chip) -> the loop's chip link id
+
+        def clink(a, b) -> int:
+            if not board or a[0] == b[0]:
+                return -1
+            return clink_ids.setdefault((a[0], b[0]), len(clink_ids))
+
+        # per route, its edges' and ejections' ids as int32 chunks (a board's 16.8 M ejections as Python
+        # lists took gigabytes while the model was built)
+        r_inj, r_src, r_eptr, e_from, e_to, e_link, e_clink = [], [], [0], [], [], [], []
+        r_jptr, j_unit, j_node, j_link, j_spread, r_drop, r_ndel = [0], [], [], [], [], [], []
+        unit_get, i32 = self.unit_of.get, np.int32
+        # each tree walked from the tables once and dropped (a board's hold millions of deliveries: kept as
+        # Python objects they took gigabytes); a table change between calls rebuilds the model
+        self.routing_version = noc.routing_version
         self.route_of = np.full(U, -1, np.int64)
         self.route_id: dict[tuple[int, int], int] = {}  # (unit, first key) -> route
         for u, base, last in self._route_keys():
             pe = self.pes[u]
-            route = noc.route(pe.id, base)
-            self.routes.append((pe.id, base, route))
-            if noc.route(pe.id, last) is not route:
-                raise NotModelled(f"PE {pe.id}'s keys take more than one route")
+            route, examined = noc.tree(pe.id, base)
+            varying = (1 << (base ^ last).bit_length()) - 1  # the key bits that differ between its keys
+            if examined & varying:  # the tables look at them: the first and last key must take one tree
+                other, _ = noc.tree(pe.id, last)
+                if (other.edges, other.deliveries, other.dropped) != (route.edges, route.deliveries, route.dropped):
+                    raise NotModelled(f"PE {pe.id}'s keys take more than one route")
             if self.route_of[u] < 0:
                 self.route_of[u] = len(r_inj)
             self.route_id[(u, base)] = len(r_inj)
             r_inj.append(link(route.inject_key))
-            r_src.append(node(noc.mesh.router_of(pe.id)))
-            for a, b in route.edges:
-                e_from.append(node(a))
-                e_to.append(node(b))
-                e_link.append(link((a, b)))
-            r_eptr.append(len(e_from))
-            for dest, router, eject_key in route.ejects:
-                j_unit.append(self.unit_of.get(dest, -1))
-                j_node.append(node(router))
-                j_link.append(link(eject_key))
-            r_jptr.append(len(j_unit))
+            r_src.append(node(noc.router_of(pe.id)))
+            edges, ejects = route.edges, route.ejects
+            e_from.append(np.fromiter((node(a) for a, _ in edges), i32, len(edges)))
+            e_to.append(np.fromiter((node(b) for _, b in edges), i32, len(edges)))
+            e_link.append(np.fromiter(map(link, edges), i32, len(edges)))
+            e_clink.append(np.fromiter((clink(a, b) for a, b in edges), i32, len(edges)))
+            r_eptr.append(r_eptr[-1] + len(edges))
+            j_unit.append(np.fromiter((unit_get(dest, -1) for dest, _, _ in ejects), i32, len(ejects)))
+            j_node.append(np.fromiter((node(router) for _, router, _ in ejects), i32, len(ejects)))
+            j_link.append(np.fromiter((link(key) for _, _, key in ejects), i32, len(ejects)))
+            # (a chip link's rate once the path crosses one)
+            j_spread.append(np.fromiter((noc.spread_ser_ns(route, dest) for dest, _, _ in ejects), float, len(ejects)))
+            r_jptr.append(r_jptr[-1] + len(ejects))
             r_drop.append(route.dropped)
             r_ndel.append(len(route.deliveries) + int(route.dropped))
         a = np.asarray
+
+        def joined(chunks: list, dtype=i32) -> np.ndarray:
+            out = np.concatenate(chunks) if chunks else np.zeros(0, dtype)
+            chunks.clear()
+            return out
+
         self.r_inj, self.r_src_node, self.r_eptr = a(r_inj, np.int64), a(r_src, np.int64), a(r_eptr, np.int64)
-        self.e_from, self.e_to, self.e_link = a(e_from, np.int64), a(e_to, np.int64), a(e_link, np.int64)
-        self.r_jptr, self.j_unit = a(r_jptr, np.int64), a(j_unit, np.int64)
-        self.j_node, self.j_link = a(j_node, np.int64), a(j_link, np.int64)
+        self.e_from, self.e_to, self.e_link = joined(e_from), joined(e_to), joined(e_link)
+        self.r_jptr, self.j_unit = a(r_jptr, np.int64), joined(j_unit)
+        self.j_node, self.j_link = joined(j_node), joined(j_link)
+        self.e_clink, self.j_spread = joined(e_clink), joined(j_spread, float)
+        self.clink_keys = sorted(clink_ids, key=clink_ids.get)  # (from chip, to chip) of each chip link id
+        # ``BoardNoC.reserve``'s figures (a plain chip: no chip link, unused)
+        self.clink_ser_ns = float(noc.link_ser_ns) if board else 0.0
+        self.clink_after_ns = noc.link_ser_ns + noc.link_latency_ns if board else 0.0
         self.r_dropped, self.n_routes_deliv = a(r_drop, bool), a(r_ndel, np.int64)
         self.n_nodes = max(1, len(nodes))
         #: per (route, destination): the handler's cost table (-1: the destination's ``syn_table``)
-        self.j_table = np.full(len(j_unit), -1, np.int64)
+        self.j_table = np.full(len(self.j_unit), -1, np.int64)
 
     def _route_keys(self):
         """(unit, first key, last key) of every key range a unit sends on one route; a unit's first is its
@@ -253,34 +299,138 @@ class LifModel:
 
     # ---- synaptic rows ---------------------------------------------------------------------------------
     def _rows(self) -> None:
+        """Every neuron PE's compressed rows, concatenated. A dense index: a packet from unit ``src`` with
+        neuron ``i`` finds its row at ``rowoff[u] + base[u, src] + i``. A sparse index
+        (``mapping.row_index: sparse``, ``sparse[u]``; ``LifCore`` finds a packet's row by binary search
+        over its ``row_keys``, most packets finding none): inverted once, here, into each source
+        neuron's rows (``fanout_*``), so the loop visits only the rows a spike has, not every receiver.
+        """
         U = len(self.pes)
-        self.base = np.full((U, U), -1, np.int64)
+        self.sparse = np.asarray([getattr(fw, "row_keys", None) is not None for fw in self.firmwares], bool)
+        dense = (self.kind != 0) & ~self.sparse
+        self.base = np.full((U, U) if dense.any() else (1, 1), -1, np.int64)
+        self.search_steps = np.asarray([fw.search_steps if self.sparse[u] else 0
+                                        for u, fw in enumerate(self.firmwares)], np.int64)
+        unit_of_pe = np.full(max(self.unit_of) + 1, -1, np.int64)
+        unit_of_pe[list(self.unit_of)] = list(self.unit_of.values())
+        sources: dict[int, tuple] = {}  # id(row_base) -> (source units, their first pre index), sorted by it
+        self.known_sources: dict[int, np.ndarray] = {}  # sparse unit -> the source units its rows name
         rowoff, ptrs, posts, weights = np.zeros(U, np.int64), [], [], []
-        n_rows, n_syn = 0, 0
+        hit_src, hit_nid, hit_unit, hit_start, hit_len, sp_posts, sp_weights = [], [], [], [], [], [], []
+        n_rows, n_syn, n_sp_syn = 0, 0, 0
         for u, fw in enumerate(self.firmwares):
             if self.kind[u] == 0:
                 continue
-            for src_pe, first in fw.row_base.items():
-                if src_pe in self.unit_of:
-                    self.base[u, self.unit_of[src_pe]] = first
+            src_units, firsts = sources.get(id(fw.row_base)) or sources.setdefault(
+                id(fw.row_base), self._sources(fw.row_base, unit_of_pe))
             indptr = np.asarray(fw.row_index, np.int64)
+            rows = len(indptr) - 1
+            if self.sparse[u]:
+                self.known_sources[u] = src_units
+                keys = np.frombuffer(fw.row_keys, np.uint32).astype(np.int64)
+                owner = np.searchsorted(firsts, keys, "right") - 1  # the source PE each row's neuron is of
+                ok = owner >= 0
+                nid = keys[ok] - firsts[owner[ok]]
+                src = src_units[owner[ok]]
+                ok_nid = nid < self.nneur[src]
+                hit_src.append(src[ok_nid])
+                hit_nid.append(nid[ok_nid])
+                hit_unit.append(np.full(int(ok_nid.sum()), u, np.int32))
+                row = np.flatnonzero(ok)[ok_nid]
+                hit_start.append(n_sp_syn + indptr[row])
+                hit_len.append(indptr[row + 1] - indptr[row])
+                sp_posts.append(np.asarray(fw.syn_post))
+                sp_weights.append(np.asarray(fw.syn_weight, np.float32))
+                n_sp_syn += int(indptr[-1])
+                rowoff[u] = n_rows
+                continue  # (its rows live in the fan-out only)
+            self.base[u, src_units] = firsts
             rowoff[u] = n_rows
             ptrs.append(indptr[:-1] + n_syn)
             posts.append(np.asarray(fw.syn_post, np.int64))
             weights.append(np.asarray(fw.syn_weight, np.float32))
-            n_rows += len(indptr) - 1
+            n_rows += rows
             n_syn += int(indptr[-1])
         ptrs.append(np.asarray([n_syn], np.int64))
         self.rowoff = rowoff
         self.row_ptr = np.concatenate(ptrs)
         self.post_all = np.concatenate(posts) if posts else np.zeros(0, np.int64)
         self.weight_all = np.concatenate(weights) if weights else np.zeros(0, np.float32)
+        self._fanout(U, hit_src, hit_nid, hit_unit, hit_start, hit_len, sp_posts, sp_weights)
+
+    def _fanout(self, U: int, hit_src: list, hit_nid: list, hit_unit: list, hit_start: list, hit_len: list,
+                sp_posts: list, sp_weights: list) -> None:
+        """The sparse receivers' rows by source neuron: neuron ``i`` of unit ``s`` has the rows
+        ``fanout_ptr[fanout_noff[s] + i]`` .. ``fanout_ptr[... + 1]`` - 1, row ``h`` in unit
+        ``fanout_unit[h]`` with the synapses ``fanout_post`` / ``fanout_weight[fanout_sptr[h]:fanout_sptr[h + 1]]``
+        in the row's order (``fanout_noff[s]`` = -1: no sparse receiver has a row of ``s``). Stored in
+        the order the loop reads them: one stream per spike, not a row pointer per receiver."""
+        self.fanout_noff = np.full(U, -1, np.int64)
+        self.fanout_sptr = np.zeros(1, np.int64)
+        self.fanout_post, self.fanout_weight = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if not hit_src:
+            self.fanout_ptr, self.fanout_unit = np.zeros(1, np.int64), np.zeros(0, np.int32)
+            return
+        src, nid = np.concatenate(hit_src), np.concatenate(hit_nid)
+        hit_src.clear()
+        hit_nid.clear()
+        has = np.zeros(U, bool)
+        has[src] = True
+        sizes = np.where(has, self.nneur, 0)
+        starts = np.cumsum(sizes) - sizes
+        self.fanout_noff[has] = starts[has]
+        node = starts[src] + nid
+        order = np.argsort(node, kind="stable")
+        self.fanout_ptr = np.zeros(int(sizes.sum()) + 1, np.int64)
+        np.cumsum(np.bincount(node, minlength=int(sizes.sum())), out=self.fanout_ptr[1:])
+        del src, nid, node  # (a board's fan-out has ~30 M rows: what is built here is freed as soon as it is used)
+        self.fanout_unit = _gather(hit_unit, order)
+        start, length = _gather(hit_start, order), _gather(hit_len, order)
+        del order
+        self.fanout_sptr = np.zeros(len(length) + 1, np.int64)
+        np.cumsum(length, out=self.fanout_sptr[1:])
+        # each row's synapses, gathered in the fan-out's order
+        start -= self.fanout_sptr[:-1]
+        syn = np.repeat(start, length)
+        del start, length
+        syn += np.arange(len(syn))
+        self.fanout_post = _gather(sp_posts, syn)
+        self.fanout_weight = _gather(sp_weights, syn)
+
+    def _unknown_sources_unmodelled(self) -> None:
+        """A packet reaching a sparse receiver from a PE its rows do not name is a ``KeyError`` in
+        ``LifCore`` (``row_base``): such a delivery is marked not modelled (``j_unit`` -1), as the dense
+        path finds it at run time (``base`` -1), and the event-driven kernel runs the tick it happens in."""
+        known = self.__dict__.pop("known_sources")
+        if not known:
+            return
+        U = len(self.pes)
+        route_src = np.full(len(self.r_inj), -1, np.int64)
+        sends = np.flatnonzero(self.route_of >= 0)
+        route_src[self.route_of[sends]] = sends
+        ej_src = np.repeat(route_src, np.diff(self.r_jptr))
+        dest = self.j_unit
+        to_sparse = np.flatnonzero((dest >= 0) & self.sparse[np.maximum(dest, 0)])
+        pairs = dest[to_sparse] * U + ej_src[to_sparse]
+        named = np.concatenate([u * U + srcs for u, srcs in known.items()])
+        self.j_unit[to_sparse[~np.isin(pairs, named, kind="table")]] = -1  # (a bitmap of U x U: no sort)
+
+    @staticmethod
+    def _sources(row_base: dict, unit_of_pe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A PE's source PEs that are loaded units, as (units, first pre index), ordered by first index."""
+        pes = np.fromiter(row_base.keys(), np.int64, len(row_base))
+        firsts = np.fromiter(row_base.values(), np.int64, len(row_base))
+        inside = pes < len(unit_of_pe)
+        pes, firsts = pes[inside], firsts[inside]
+        units = unit_of_pe[pes]
+        keep = units >= 0
+        order = np.argsort(firsts[keep], kind="stable")
+        return units[keep][order], firsts[keep][order]
 
     def still_valid(self) -> bool:
         """What the arrays were built from is unchanged: routes, callback priorities, performance
         levels, timers (the synaptic rows of inference never change)."""
-        noc = self.chip.noc
-        if any(noc.route(pe, key) is not route for pe, key, route in self.routes):
+        if self.chip.noc.routing_version != self.routing_version:
             return False
         if any(pe.dispatcher.priorities != prios for pe, prios in zip(self.pes, self.priorities)):
             return False

@@ -39,6 +39,7 @@ from .codes import (
     C_ONCE,
     C_PACKETS,
     C_ROWS,
+    C_SEARCH,
     C_SPIKES,
     C_SYNAPSES,
     C_VRESET,
@@ -132,7 +133,9 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                done, ph, seen, pin, pout, fired_out, fired_ptr, cnt, busy, brk, brk_seen, machine,
                dma_address, dma_nbytes, dma_issue_cycles, dma_setup_cycles, dma_ph,
                dram_free, dram_block, dram_channels, dram_latency_ns, dram_bytes_per_ns,
-               timer_post, per_packet, step_synapses, tu_table, tu_counts, tu_route, j_table):
+               timer_post, per_packet, step_synapses, tu_table, tu_counts, tu_route, j_table,
+               e_clink, j_spread, clink_ser, clink_after, clink_tick_ns, clink_bin0, clink_pk, clink_tick, clink_busy,
+               sparse, search_steps, fanout_noff, fanout_ptr, fanout_unit, fanout_sptr, fanout_post, fanout_weight):
     """Run ``n_ticks`` ticks; returns (ticks done, reason code of the tick that stopped it or 0).
 
     A precomputed unit with a ``timer_post`` table (cue accumulation; -1: none) charges its timer table
@@ -147,6 +150,16 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     State arrays (``v``, ``inp``, ``link_free``, ``pre_free``, ``tx_free``, ``last_send``) are updated
     in place; per-tick outputs are indexed [tick, unit]. On a non-zero reason the arrays hold that
     tick half-done: the caller discards them.
+
+    A board's chip links (``e_clink[edge]`` >= 0: ``BoardNoC.reserve``) take ``clink_ser`` per packet and
+    deliver ``clink_after`` after the packet starts; their packets are counted per link (``clink_pk``),
+    per link and timestep bin (``clink_tick[bin - clink_bin0, link]``) and their last busy instant
+    (``clink_busy``).
+
+    A sparse row index (``sparse[u]``, ``LifModel._rows``): a burst's rows are added when it is booked,
+    from each spike's fan-out (the receivers and their rows, ``fanout_*``), into the receivers it
+    reached; each receiver's adds still come burst by burst in booking order (its handlers' order),
+    packet by packet. Its handlers then only charge the rows found (``d_rec[..., 3]``) and the searches.
     """
     U = kind.shape[0]
     counts = np.zeros(N_COUNTS)
@@ -158,10 +171,8 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
     b_route = np.full(U, -1, np.int64)
     order = np.empty(U, np.int64)
     d_cnt = np.zeros(U, np.int64)
-    d_src = np.empty((U, U), np.int64)
-    d_first = np.empty((U, U))
-    d_last = np.empty((U, U))
-    d_tab = np.empty((U, U), np.int64)
+    # per receiver, its deliveries: first, last arrival, sender, synapses, the handler's cost table
+    d_rec = np.empty((U, U, 5))
     cb_end = np.empty(U)
     dma_at = np.empty(U)  # per PE: when its DMA was issued, then when it lands
     dma_order = np.empty(U, np.int64)
@@ -365,14 +376,28 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 depart = first_send
             link_free[li] = depart + busy_ns
             at[r_src_node[r]] = depart + inject_ns
+            n_chip_edges = 0
             for ei in range(r_eptr[r], r_eptr[r + 1]):
                 tt = at[e_from[ei]]
                 f = link_free[e_link[ei]]
                 if f > tt:
                     tt = f
-                link_free[e_link[ei]] = tt + busy_ns
-                at[e_to[ei]] = tt + hop_ns
-            spread = (n - 1) * ser
+                cl = e_clink[ei]
+                if cl < 0:
+                    link_free[e_link[ei]] = tt + busy_ns
+                    at[e_to[ei]] = tt + hop_ns
+                else:  # a chip link: its own rate and latency, its load counted (``BoardNoC._count_link``)
+                    link_end = tt + n * clink_ser
+                    link_free[e_link[ei]] = link_end
+                    at[e_to[ei]] = tt + clink_after
+                    n_chip_edges += 1
+                    tick_bin = (int(tt // clink_tick_ns) if clink_tick_ns > 0.0 else 0) - clink_bin0
+                    if tick_bin < 0 or tick_bin >= clink_tick.shape[0]:
+                        return t, R_UNMODELLED
+                    clink_pk[cl] += n
+                    clink_tick[tick_bin, cl] += n
+                    if link_end > clink_busy[cl]:
+                        clink_busy[cl] = link_end
             for ji in range(r_jptr[r], r_jptr[r + 1]):
                 tt = at[j_node[ji]]
                 lk = j_link[ji]
@@ -381,7 +406,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     tt = f
                 link_free[lk] = tt + busy_ns
                 first = tt + eject_ns + ser
-                last = first + spread
+                last = first + (n - 1) * j_spread[ji]
                 alt = b_last[u] + (first - first_send)
                 if alt > last:
                     last = alt
@@ -391,14 +416,30 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if not (first < bound - eps):
                     return t, R_ARRIVAL
                 c = d_cnt[dest]
-                d_src[dest, c] = u
-                d_first[dest, c] = first
-                d_last[dest, c] = last
-                d_tab[dest, c] = j_table[ji] if j_table[ji] >= 0 else syn_table[dest]
+                rec = d_rec[dest, c]
+                rec[0] = first
+                rec[1] = last
+                rec[2] = u
+                rec[3] = 0.0
+                rec[4] = j_table[ji] if j_table[ji] >= 0 else syn_table[dest]
                 d_cnt[dest] = c + 1
+            no = fanout_noff[u]
+            if no >= 0:  # the rows its spikes have in sparse receivers, added where this burst arrived
+                k0 = fired_ptr[t * U + u]
+                for q in range(k0, k0 + n):
+                    node = no + fired_out[q]
+                    for h in range(fanout_ptr[node], fanout_ptr[node + 1]):
+                        dest = fanout_unit[h]
+                        c = d_cnt[dest] - 1
+                        if c < 0 or d_rec[dest, c, 2] != u:  # (the route does not reach it)
+                            continue
+                        od = voff[dest]
+                        for y in range(fanout_sptr[h], fanout_sptr[h + 1]):
+                            inp[nxt, od + fanout_post[y]] += fanout_weight[y]
+                        d_rec[dest, c, 3] += fanout_sptr[h + 1] - fanout_sptr[h]
             machine[1] += n * (r_jptr[r + 1] - r_jptr[r])  # deliveries
             machine[2] += n  # packets_routed
-            machine[3] += n * (r_eptr[r + 1] - r_eptr[r])  # packet_hops
+            machine[3] += n * (r_eptr[r + 1] - r_eptr[r] - n_chip_edges)  # packet_hops (on chips)
         # ---- 3. handlers at each receiver, in arrival order ------------------------------------------
         for u in range(U):
             m = d_cnt[u]
@@ -416,7 +457,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if not (landed < end - eps):
                     return t, R_UNMODELLED
                 for c in range(m):
-                    if not (landed < d_first[u, c] - eps):
+                    if not (landed < d_rec[u, c, 0] - eps):
                         return t, R_UNMODELLED
                 st = landed if landed > free_u else free_u
                 e = st + (0.0 + irq_cycles) * npc[u]
@@ -431,9 +472,10 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 if dn > done[t, u]:
                     done[t, u] = dn
             for c in range(m):
-                src = d_src[u, c]
-                first = d_first[u, c]
-                last = d_last[u, c]
+                rec = d_rec[u, c]
+                first = rec[0]
+                last = rec[1]
+                src = int(rec[2])
                 gap = abs(first - end)
                 if gap <= eps and gap != 0.0 and not exact_times:
                     return t, R_TIE
@@ -448,7 +490,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                     for i in range(n):
                         arrival = first + i * step
                         st = arrival if arrival > free_u else free_u
-                        cycles = _charge_table(d_tab[u, c], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per,
+                        cycles = _charge_table(int(rec[4]), counts, ln_table, ln_phase, ln_count, ln_tptr, t_per,
                                                t_k, t_nom, t_low, t_high, t_kern, row_ph, row_seen, brk[u],
                                                brk_seen[u]) + irq_cycles
                         row_ph[irq_ph] += irq_cycles
@@ -468,6 +510,9 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 synapses = 0
                 if kind[u] == K_PRECOMPUTED:  # its numerics ran first: the handler only charges n spikes
                     counts[C_SPIKES] = n
+                elif sparse[u]:  # its rows were added at the booking; each packet's search is charged
+                    synapses = int(rec[3])
+                    counts[C_SEARCH] = search_steps[u] * n
                 else:
                     pb = base[u, src]
                     if pb < 0:
@@ -484,7 +529,7 @@ def run_window(t0, n_ticks, tick_start, tick_bound, eps_abs,
                 counts[C_SYNAPSES] = synapses
                 counts[C_ROWS] = n
                 counts[C_PACKETS] = n
-                cycles = _charge_table(d_tab[u, c], counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
+                cycles = _charge_table(int(rec[4]), counts, ln_table, ln_phase, ln_count, ln_tptr, t_per, t_k, t_nom,
                                        t_low, t_high, t_kern, row_ph, row_seen, brk[u], brk_seen[u])
                 row_ph[irq_ph] += irq_cycles * n
                 row_seen[irq_ph] = True

@@ -85,6 +85,7 @@ class BoardNoC(NoC):
         else:
             entry.links.update(links)
             entry.pes.update(pes)
+        self.routing_version += 1
         self._route_cache.clear()
         self._class_cache.clear()
 

@@ -107,6 +107,7 @@ class NoC:
         self.inject_ns = p.injection_cycles * p.noc_ns_per_cycle
         self.eject_ns = p.ejection_cycles * p.noc_ns_per_cycle
         self.counters = counters  # the machine's record: packets routed, hops, drops
+        self.routing_version = 0  # changes with every table change (what compiled routes were built from)
 
     # ---- routing tables -------------------------------------------------------------------
     def add_entry(self, router: tuple[int, int], key: int, mask: int, links=(), pes=()) -> None:
@@ -120,6 +121,7 @@ class NoC:
             if len(table) >= self.p.router_entries:
                 raise ValueError(f"router {router}: more than {self.p.router_entries} routing entries")
             table.append(RouteEntry(key, mask, set(links), set(pes)))
+        self.routing_version += 1
         self._route_cache.clear()
         self._class_cache.clear()
 
@@ -180,6 +182,14 @@ class NoC:
         return self.mesh.xy_path(a, b)
 
     def _compile(self, src_pe: int, key: int) -> tuple[Route, int]:
+        route, examined = self.tree(src_pe, key)
+        sig = (src_pe, route.edges, route.deliveries, route.dropped)
+        return self._intern.setdefault(sig, route), examined
+
+    def tree(self, src_pe: int, key: int) -> tuple[Route, int]:
+        """The multicast tree of ``key`` from ``src_pe`` walked from the tables now, neither cached nor
+        interned (a caller compiling every route once, the counted kernel, keeps none of them), and the
+        key bits the tables examined on the way."""
         edges, deliveries, dropped, examined = [], [], False, 0
         frontier, seen = [self.router_of(src_pe)], set()
         while frontier:
@@ -200,9 +210,7 @@ class NoC:
                     edges.append((router, to))
                     nxt.append(to)
             frontier = nxt
-        sig = (src_pe, tuple(edges), tuple(deliveries), dropped)
-        route = self._intern.setdefault(sig, Route(src_pe, tuple(edges), tuple(deliveries), dropped))
-        return route, examined
+        return Route(src_pe, tuple(edges), tuple(deliveries), dropped), examined
 
     def p2p_route(self, src_pe: int, dest_pe: int) -> Route:
         sig = ("p2p", src_pe, dest_pe)

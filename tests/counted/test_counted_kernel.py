@@ -152,27 +152,6 @@ def test_what_the_loop_does_not_model_sends_the_whole_run_event_driven(reason, s
     assert f"not counted: {reason}" in report["counted_fallbacks"]
 
 
-def test_a_board_of_several_chips_runs_event_driven_and_times_as_the_exact_kernel():
-    # chip links and the board's routes are not in the loop's model: the whole run is event-driven
-    on_two_chips = SMALL + ["arch.board.chips_x=2", "mapping.pes_per_chip=4"]
-    exact, counted = run("exact", on_two_chips, 12), run("counted", on_two_chips, 12)
-    assert counted[2].machine.n_chips == 2
-    assert_same_run(exact, counted)
-    report = counted[2].machine.kernel_report()
-    assert report["counted_ticks"]["counted"] == 0
-    assert "not counted: a board of several chips" in report["counted_fallbacks"]
-
-
-def test_a_sparse_row_index_runs_event_driven_and_times_as_the_exact_kernel():
-    # the loop indexes each PE's rows by presynaptic neuron; a sparse index holds only some of them
-    sparse = SMALL + ["mapping.row_index=sparse"]
-    exact, counted = run("exact", sparse, 12), run("counted", sparse, 12)
-    assert_same_run(exact, counted)
-    report = counted[2].machine.kernel_report()
-    assert report["counted_ticks"]["counted"] == 0
-    assert any("sparse row index" in reason for reason in report["counted_fallbacks"])
-
-
 # ---- NIR graphs (graph_firmware.py: raster sources, per-neuron cores with CUBA and LI readouts) ---------
 def nir_graphs():
     import nir

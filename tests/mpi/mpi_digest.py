@@ -1,5 +1,6 @@
 """Run a LIF network on a board (one process, or this rank's share under mpirun) and print, on rank 0,
-one JSON line: the timing digest (tools/timing_fingerprint.py), the spike rasters and the energy.
+one JSON line: the timing digest (tools/timing_fingerprint.py), the spike rasters, the energy and
+the chip-link loads.
 
     python tests/mpi/mpi_digest.py NETWORK TICKS [KEY=VALUE ...]
     mpirun -n 2 python tests/mpi/mpi_digest.py NETWORK TICKS [KEY=VALUE ...]
@@ -29,7 +30,10 @@ def main() -> None:
                       "spikes": [int(r.sum()) for r in rasters],
                       "raster_sha": hashlib.sha256(b"".join(r.tobytes() for r in rasters)).hexdigest()[:16],
                       "ranks": getattr(sim.machine, "size", 1), "windows": getattr(sim.machine, "windows", 0),
-                      "link_crossings": sim.machine.link_load()["crossings"]}))
+                      "booking": getattr(sim.machine, "booking", None),
+                      "link_crossings": sim.machine.link_load()["crossings"],
+                      "link_load_sha": hashlib.sha256(repr(sim.machine.link_load()).encode()).hexdigest()[:16],
+                      "link_busy_until_ns": sorted(sim.machine.noc.link_busy_until_ns.items())}))
 
 
 if __name__ == "__main__":

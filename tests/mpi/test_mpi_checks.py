@@ -25,6 +25,11 @@ def test_ranks_take_contiguous_chips_as_even_as_they_divide():
     assert sizes == [9, 10, 9, 10, 10] and sum(sizes) == 48
 
 
+def test_interleaved_ranks_take_every_nth_chip():
+    parts = [list(chips_of_rank(6, 2, r, "interleaved")) for r in range(2)]
+    assert parts == [[0, 2, 4], [1, 3, 5]]
+
+
 def test_packet_fidelity_and_traces_are_refused():
     with pytest.raises(MpiSplitError, match="noc_fidelity: burst"):
         board(noc_fidelity="packet")
@@ -44,5 +49,25 @@ def test_a_delivery_inside_its_own_window_stops_the_run():
     for pe_id, fw in ((1, sender), (152, Scripted())):
         pe = machine.pes[pe_id]
         pe.load(fw, Core(pe, cost), packet_hooks(fw))
-    with pytest.raises(MpiSplitError, match="inside the window it was booked in"):
+    with pytest.raises(MpiSplitError, match="before the ranks exchanged it"):
         machine.run_ticks(1)
+
+
+def test_records_due_at_one_instant_run_in_the_order_one_process_asked_for_them():
+    """A delivery booked early (at an exchange round) for a burst sent at 50 ns runs after what was
+    asked for before 50 ns and before what was asked for after it, as when one process books it at 50."""
+    import simpy
+
+    from s2sim.hw.board_mpi import OrderedEventQueue
+    from s2sim.hw.events import DispatchIfIdle
+
+    env = simpy.Environment()
+    ran = []
+    queue = OrderedEventQueue(env, {DispatchIfIdle: lambda record: ran.append(record.pe)})
+    queue.call_at(100.0, DispatchIfIdle(2), asked=(50.0, 1, 7))  # booked at the round, for a send at 50
+    env.run(until=40.0)
+    queue.call_at(100.0, DispatchIfIdle(1))  # asked at 40
+    env.run(until=60.0)
+    queue.call_at(100.0, DispatchIfIdle(3))  # asked at 60
+    env.run(until=101.0)
+    assert ran == [1, 2, 3]
