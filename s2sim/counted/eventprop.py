@@ -126,7 +126,7 @@ class EventpropModel(LifModel):
         # every key range a PE sends on (one route each) and what its receivers' handlers charge for it
         self._keys: list[tuple[int, int, int, str | None]] = []
         for u, fw in enumerate(fws):
-            own = self.pe_id[u] << SPIKE_SHIFT
+            own = int(self.pe_id[u]) << SPIKE_SHIFT  # (a Python int: the routes walk its bits)
             if type(fw) is injector:
                 self._keys.append((u, own, own | (fw.n_in - 1), "receive_spikes"))
             elif type(fw) is layer:
