@@ -108,7 +108,12 @@ class TickStats:
         n, n_units = done_ns.shape
         if n == 0:
             return
-        from .tickstats_block import MAX_PHASES, add_cells, add_records, group_records  # (numba: the counted kernel's)
+        from .tickstats_block import (  # (numba: the counted kernel's)
+            MAX_PHASES,
+            add_cells,
+            add_records,
+            group_records,
+        )
         if len(phase_names) > MAX_PHASES:
             raise ValueError(f"TickStats.add_block: {len(phase_names)} phases, at most {MAX_PHASES}")
         lids = np.empty(n_units, dtype=np.int16)

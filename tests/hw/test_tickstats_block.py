@@ -1,10 +1,9 @@
 """A counted window's rows written as whole arrays (``TickStats.add_block``) read back exactly as the
 same rows written one record each (``add_row``): the counted kernel's timing must stay bit-identical."""
 import numpy as np
+import pytest
 
 from s2sim.hw.tickstats import TickStats
-
-import pytest
 
 PHASES = ["neuron", "synapse", "comms"]
 #: enough phases that numpy sums a cell's phases pairwise (8 or more), not one after the other
