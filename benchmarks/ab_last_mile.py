@@ -2,7 +2,7 @@
 
 "Before" patches in a base revision's versions of what the branch changed (``TickStats.add_block`` and
 ``_ensure``, ``CountedEngine._commit``, ``EventpropModel.window_inputs``/``_load_events``/``_tick_all``,
-``LayerGroup._forward``/``record_inputs``), read with ``git show REV:path``; "after" is the checkout. Each
+``LayerGroup._forward``/``record_inputs``/``_history_by_step``), read with ``git show REV:path``; "after" is the checkout. Each
 round runs both, then the ``--fast`` reference; prints the best round of each and asserts equal per-tick
 time done.
 
@@ -48,7 +48,7 @@ from s2sim.hw.tickstats import TickStats
 PATCH = [(TickStats, "add_block", old_ts.TickStats), (TickStats, "_ensure", old_ts.TickStats),
          (CountedEngine, "_commit", old_en.CountedEngine)] + \
         [(EventpropModel, m, old_ep.EventpropModel) for m in ("window_inputs", "_load_events", "_tick_all")] + \
-        [(LayerGroup, m, old_fw.LayerGroup) for m in ("_forward", "record_inputs")]
+        [(LayerGroup, m, old_fw.LayerGroup) for m in ("_forward", "record_inputs", "_history_by_step")]
 sel = sys.argv[4] if len(sys.argv) > 4 else "all"
 PATCH = [x for x in PATCH if sel == "all" or x[1] in sel.split(",")]
 NEW = {(c, m): c.__dict__[m] for c, m, _ in PATCH}

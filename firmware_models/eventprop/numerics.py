@@ -143,3 +143,31 @@ def record_input_history(rows, idx, step, hicount, hi_step, hi_idx):
         hi_step[c, pos] = step
         hi_idx[c, pos] = idx[k]
     return 0
+
+
+@jit
+def index_by_step(steps, count, n_at, rows, cols, at):
+    """The first ``count[c]`` entries of each copy's history (``steps`` [C, capacity]) ordered by step, copy then
+    slot within a step (``np.nonzero`` then a stable argsort by step: a counting sort here), into ``rows`` and
+    ``cols``; ``at[t]`` (t < ``n_at``) = how many entries have a step below t (``np.searchsorted``)."""
+    C = steps.shape[0]
+    top = 0
+    for c in range(C):
+        for h in range(count[c]):
+            if steps[c, h] + 1 > top:
+                top = steps[c, h] + 1
+    start = np.zeros(top + 1, np.int64)
+    for c in range(C):
+        for h in range(count[c]):
+            start[steps[c, h] + 1] += 1
+    for s in range(top):
+        start[s + 1] += start[s]
+    for t in range(n_at):
+        at[t] = start[t] if t < top else start[top]
+    for c in range(C):
+        for h in range(count[c]):
+            s = steps[c, h]
+            k = start[s]
+            rows[k] = c
+            cols[k] = h
+            start[s] = k + 1

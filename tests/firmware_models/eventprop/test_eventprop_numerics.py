@@ -139,3 +139,24 @@ def test_a_full_input_history_names_the_copy_and_records_nothing_of_that_packet_
         group.record_inputs(1, 1, np.array([0, 2, 2]), np.array([0, 0, 1]))
     assert group.hicount.tolist() == [1, 0, 1]
     assert group.hi_idx[:, 0].tolist() == [1, 0, 0] and group.hi_step.sum() == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_compiled_history_index_orders_entries_as_nonzero_and_a_stable_sort_by_step(seed):
+    """Each copy's first ``count`` entries by step, copy then slot within a step, and where each step starts,
+    including entries recorded after the batch (steps past T + 1) and copies with no entries."""
+    from firmware_models.eventprop.numerics import index_by_step
+
+    rng = np.random.default_rng(seed)
+    C, capacity, T = 6, 40, 12
+    steps = rng.integers(0, T + 1, (C, capacity))
+    steps[:, 30:] = rng.integers(T + 1, T + 9, (C, 10))  # late entries
+    count = rng.integers(0, capacity + 1, C)
+    count[2] = 0
+    rows, cols = np.nonzero(np.arange(capacity)[None, :] < count[:, None])
+    s = steps[rows, cols]
+    order = np.argsort(s, kind="stable")
+    got_rows, got_cols, got_at = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64), np.empty(T + 2, np.int64)
+    index_by_step(steps, count, T + 2, got_rows, got_cols, got_at)
+    assert np.array_equal(got_rows, rows[order]) and np.array_equal(got_cols, cols[order])
+    assert got_at.tolist() == np.searchsorted(s[order], np.arange(T + 2)).tolist()
