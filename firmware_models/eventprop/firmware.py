@@ -43,7 +43,7 @@ from s2sim.runtime import (
     op_line,
 )
 
-from .numerics import backward_step, forward_drive
+from .numerics import backward_step, fire_and_record, forward_drive, index_by_step, record_input_history
 
 from .batch_sync import (HOLD, READY, WRITTEN, BatchSchedule, Stall, StallLog, is_sync, sync_key)
 from .chain_reduce import (READ_TAG, REDUCE_ADD_KERNEL, SRC_SHIFT, W_TAG, WEIGHT_FLAG, ChainCounters, Inbox,
@@ -371,9 +371,14 @@ class LayerGroup:
         """``record_input`` of every copy in ``rows`` (ascending; each copy's ``idx`` ascending) at once."""
         if step < self.c.n_steps - 1:  # (``_LAST_STEP``)
             self.sin[(tick + 1) & 1, rows, idx] = 1.0
-        pos = self._append_slots(rows, self.hicount, self.Hin, "input spike history")
-        self.hi_step[rows, pos] = step
-        self.hi_idx[rows, pos] = idx
+        if self.compiled:  # (the same slots as below, in one loop)
+            full = record_input_history(rows, idx, step, self.hicount, self.hi_step, self.hi_idx)
+            if full < 0:
+                self._overflow(-1 - full, self.Hin, "input spike history")
+        else:
+            pos = self._append_slots(rows, self.hicount, self.Hin, "input spike history")
+            self.hi_step[rows, pos] = step
+            self.hi_idx[rows, pos] = idx
         self.max_in_hist = max(self.max_in_hist, int(self.hicount[rows].max()))
 
     def take_loss(self, rows: np.ndarray, local: np.ndarray, values: np.ndarray) -> None:
@@ -516,6 +521,18 @@ class LayerGroup:
             buf[...] = 0
             self.I = c.a * self.I + drive
             self.V = c.b * self.V + c.omb * self.I
+        if self.compiled:  # the threshold test and the history in one loop (the same slots as below)
+            fired = np.zeros((self.C, self.n), bool)
+            cc, jj = np.empty(self.C * self.n, np.int64), np.empty(self.C * self.n, np.int64)
+            m = fire_and_record(self.V, self.I, c.theta, t, self.hcount, self.hs_step, self.hs_n, self.hs_I,
+                                self.hs_V, self.first, self.is_output, fired, cc, jj)
+            if m < 0:
+                self._overflow(-1 - m, self.H, "spike history")
+            cc, jj = cc[:m], jj[:m]
+            if m:
+                self.max_hist = max(self.max_hist, int(self.hcount.max()))
+                self.V = np.where(fired, F32(0.0), self.V).astype(F32)
+            return TickResult(self.C, fired=fired, n_in_spikes=n_in_spikes, fired_rows=cc, fired_idx=jj)
         fired = self.V > c.theta
         cc, jj = np.nonzero(fired)
         if len(cc):
@@ -530,13 +547,16 @@ class LayerGroup:
             self.V = np.where(fired, F32(0.0), self.V).astype(F32)
         return TickResult(self.C, fired=fired, n_in_spikes=n_in_spikes, fired_rows=cc, fired_idx=jj)
 
+    def _overflow(self, copy: int, capacity: int, what: str) -> None:
+        raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + copy}: {what} full "
+                              f"({capacity} entries); raise mapping.history_spikes_per_neuron")
+
     def _append_slots(self, rows: np.ndarray, count: np.ndarray, capacity: int, what: str) -> np.ndarray:
         """History slots for new entries of members ``rows`` (ascending), in order; ``count`` grows."""
         added = np.bincount(rows, minlength=self.C)
         full = np.flatnonzero(count + added > capacity)
         if len(full):
-            raise HistoryOverflow(f"layer {self.layer} copy {self.first_copy + int(full[0])}: {what} full "
-                                  f"({capacity} entries); raise mapping.history_spikes_per_neuron")
+            self._overflow(int(full[0]), capacity, what)
         pos = count[rows] + np.arange(len(rows)) - (np.cumsum(added) - added)[rows]
         count += added
         return pos
@@ -557,6 +577,11 @@ class LayerGroup:
         self.indexed_h[first], self.indexed_hi[first] = self.hcount[first], self.hicount[first]
 
         def index(steps, count, capacity):
+            if self.compiled:  # (the same order, by a counting sort in one loop)
+                n = int(count.sum())
+                rows, cols, at = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(T + 2, np.int64)
+                index_by_step(steps, count, T + 2, rows, cols, at)
+                return rows, cols, at.tolist()
             rows, cols = np.nonzero(np.arange(capacity)[None, :] < count[:, None])
             s = steps[rows, cols]
             order = np.argsort(s, kind="stable")

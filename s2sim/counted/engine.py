@@ -423,26 +423,31 @@ class CountedEngine:
             pe.rows.flush()
         stats.add_block(t, [pe.id for pe in model.pes], [pe.level.name for pe in model.pes], phases,
                         done[:n], ph[:n], seen[:n], pin[:n], pout[:n])
-        cnt, busy, brk, brk_seen = out["cnt"], out["busy"], out["brk"], out["brk_seen"]
-        for u, pe in enumerate(model.pes):
+        # (numpy values as Python ones once: the same ints and floats, without a scalar per PE and field)
+        cnt, busy, brk = out["cnt"].tolist(), out["busy"].tolist(), out["brk"]
+        seen_u, seen_p = np.nonzero(out["brk_seen"])
+        brk_of = {}
+        for u, p, values in zip(seen_u.tolist(), seen_p.tolist(), brk[seen_u, seen_p].tolist()):
+            brk_of.setdefault(u, []).append((phases[p], values))
+        last_tick, last_start = t + n - 1, float(starts[n - 1])
+        for u, (pe, (n_callbacks, n_sent, n_received), pre_free, tx_free, last_send) in enumerate(zip(
+                model.pes, cnt, out["pre_free"].tolist(), out["tx_free"].tolist(), out["last_send"].tolist())):
             i = pe.id
-            c.callbacks[i] += int(cnt[u, 0])
-            c.packets_sent[i] += int(cnt[u, 1])
-            c.packets_received[i] += int(cnt[u, 2])
-            by_level = c.cycles_by_level[i]
-            if cnt[u, 0]:  # (callbacks ran: the level's count exists, as count_busy makes it)
-                by_level[pe.level.name] = float(busy[u])
-            delta = c.bracket_delta[i]
-            for p in np.flatnonzero(brk_seen[u]):
-                delta[phases[p]] = brk[u, p].tolist()
-            pe.tick = t + n - 1
-            pe.tick_start_ns = float(starts[n - 1])
-            pe.preemption.free_ns = float(out["pre_free"][u])
+            c.callbacks[i] += n_callbacks
+            c.packets_sent[i] += n_sent
+            c.packets_received[i] += n_received
+            if n_callbacks:  # (callbacks ran: the level's count exists, as count_busy makes it)
+                c.cycles_by_level[i][pe.level.name] = busy[u]
+            if u in brk_of:
+                c.bracket_delta[i].update(brk_of[u])
+            pe.tick = last_tick
+            pe.tick_start_ns = last_start
+            pe.preemption.free_ns = pre_free
             pe.preemption.intervals = []
-            pe.tx.free_ns = float(out["tx_free"][u])
-            pe.sends.last_send_ns = float(out["last_send"][u])
+            pe.tx.free_ns = tx_free
+            pe.sends.last_send_ns = last_send
             rows = pe.rows
-            rows.row, rows.phases, rows.done_ns, rows.packets_in, rows.packets_out = t + n - 1, {}, 0.0, 0, 0
+            rows.row, rows.phases, rows.done_ns, rows.packets_in, rows.packets_out = last_tick, {}, 0.0, 0, 0
         dma = out["dma_nbytes"][:n]
         if dma.any():  # the input prefetches: each accepted and started at once (``DmaEngine.submit``)
             moved, transfers = dma.sum(axis=0).tolist(), (dma > 0).sum(axis=0).tolist()

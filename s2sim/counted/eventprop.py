@@ -126,7 +126,7 @@ class EventpropModel(LifModel):
         # every key range a PE sends on (one route each) and what its receivers' handlers charge for it
         self._keys: list[tuple[int, int, int, str | None]] = []
         for u, fw in enumerate(fws):
-            own = self.pe_id[u] << SPIKE_SHIFT
+            own = int(self.pe_id[u]) << SPIKE_SHIFT  # (a Python int: the routes walk its bits)
             if type(fw) is injector:
                 self._keys.append((u, own, own | (fw.n_in - 1), "receive_spikes"))
             elif type(fw) is layer:
@@ -268,31 +268,63 @@ class EventpropModel(LifModel):
         done = 0
         if self.vectorised:
             self._load_events()
+            self._rows: dict[tuple, tuple[list, list]] = {}  # what the ticks write per role, written at the end
         for k in range(n_ticks):
             tick = t0 + k
             if not self.counts(tick):
                 break
             (self._tick_all if self.vectorised else self._tick)(k, tick, sizes[k * U:(k + 1) * U])
             done = k + 1
+        if self.vectorised:
+            self._write_rows(sizes.reshape(n_ticks, U))
         ptr = np.zeros(done * U + 1, np.int64)
         np.cumsum(sizes[:done * U], out=ptr[1:])
         return np.zeros(int(ptr[-1]), np.int64), ptr, done
 
     def _load_events(self) -> None:
         """The injectors' events (``InjectorCore.load_raster``: (step, channel) sorted by step) of every copy,
-        as arrays: the read pointer of each step per copy, and (copy, channel, step) of every event."""
+        as arrays: the read pointer of each step per copy, (copy, channel) of every event by step, copy and
+        channel, and where each step's events start."""
         injectors = self.injectors
         self.inj_at = np.asarray([inj._at_step for inj in injectors], np.int64)
-        self.ev_copy = np.concatenate([np.full(len(inj.ev_step), m, np.int64) for m, inj in enumerate(injectors)])
-        self.ev_chan = np.concatenate([inj.ev_chan for inj in injectors]).astype(np.int64)
-        self.ev_step = np.concatenate([inj.ev_step for inj in injectors]).astype(np.int64)
+        ev_copy = np.concatenate([np.full(len(inj.ev_step), m, np.int64) for m, inj in enumerate(injectors)])
+        ev_chan = np.concatenate([inj.ev_chan for inj in injectors]).astype(np.int64)
+        ev_step = np.concatenate([inj.ev_step for inj in injectors]).astype(np.int64)
+        # by step, then copy, then channel (stable: equal events keep their order), and where each step starts
+        order = np.lexsort((ev_chan, ev_copy, ev_step))
+        self.ev_copy, self.ev_chan = ev_copy[order], ev_chan[order]
+        self.ev_at = np.searchsorted(ev_step[order], np.arange(self.c.n_steps + 1)).tolist()
+
+    def _row(self, field: str, k: int, units: np.ndarray, values) -> None:
+        """Tick ``k`` gives ``units`` these ``values`` of ``field`` (``table``, ``route``, ``sent`` or a count
+        column): kept per (field, units) and written for the whole window at once (``_write_rows``)."""
+        ks, rows = self._rows.setdefault((field, id(units)), ([], []))
+        ks.append(k)
+        rows.append((units, values))
+
+    def _write_rows(self, sent: np.ndarray) -> None:
+        """Every ``_row`` of the window into the loop's per-(tick, PE) arrays, one assignment per (field, units)
+        (a tick gives each unit each field at most once: the order of the writes does not matter)."""
+        for (field, _), (ks, rows) in self._rows.items():
+            units = rows[0][0]
+            at = (np.asarray(ks)[:, None], units[None, :])
+            values = np.asarray([v for _, v in rows])  # (each an array over ``units``)
+            if field == "table":
+                self.tu_table[at] = values
+            elif field == "route":
+                self.tu_route[at] = values
+            elif field == "sent":
+                sent[at] = values
+            else:
+                self.tu_counts[at + (field,)] = values
+        self._rows = {}
 
     def _tick_all(self, k: int, tick: int, sent: np.ndarray) -> None:
         """One tick of every copy at once: the groups' own ticks (``LayerGroup.counted_tick``, the loss PEs'
         ``LossGroup.counted_loss``) and their packets' handlers (``record_inputs``, ``record_errors``,
         ``take_loss``, ``record_first``), the same numerics as each PE's ``tick_work`` and ``take_packets``
         (``vectorised = False`` runs those: the tests hold the two equal); per PE what the loop charges and sends."""
-        table, counts, route = self.tu_table[k], self.tu_counts[k], self.tu_route[k]
+        row = self._row
         c, cnt = self.c, self.cnt
         T, phi = c.n_steps, tick % c.ticks_per_batch
         lg = self.loss_groups[0]
@@ -300,23 +332,27 @@ class EventpropModel(LifModel):
         if phi < T:  # the injectors: the events of step phi
             u = self.inj_units
             m = self.inj_at[:, phi + 1] - self.inj_at[:, phi]
-            table[u], counts[u, C_SPIKES], sent[u], route[u] = self.inj_tid, m, m, self.inj_route
+            row("table", k, u, self.inj_tid)
+            row(C_SPIKES, k, u, m)
+            row("sent", k, u, m)
+            row("route", k, u, self.inj_route)
             cnt.spike_packets += int(m.sum())
-            at = np.flatnonzero(self.ev_step == phi)
-            if len(at):
-                order = np.lexsort((self.ev_chan[at], self.ev_copy[at]))  # each copy's channels ascending
-                events = self.ev_copy[at][order], self.ev_chan[at][order]
+            a, b = self.ev_at[phi], self.ev_at[phi + 1]
+            if b > a:  # each copy's channels ascending
+                events = self.ev_copy[a:b], self.ev_chan[a:b]
         outs = [g.counted_tick(tick) for g in self.layer_groups]
         loss_events = None
         if phi == 0:
             lg.first[...] = T
-            table[self.loss_units] = self.loss_start_tid
+            row("table", k, self.loss_units, self.loss_start_tid)
         elif phi == T:
             rows, idx, vals = lg.counted_loss(tick)
             active = self.loss_units[lg.active]
+            table = self.tu_table[k]  # (once a batch: which loss PEs are active varies)
             table[active] = self.loss_tid[lg.active]
             n = np.bincount(rows, minlength=lg.C)
-            sent[self.loss_units], route[self.loss_units] = n, self.loss_route
+            row("sent", k, self.loss_units, n)
+            row("route", k, self.loss_units, self.loss_route)
             cnt.loss_packets += len(rows)
             loss_events = rows, idx, vals
         # the handlers (the nominal schedule: every packet of the tick in before the next)
@@ -326,10 +362,13 @@ class EventpropModel(LifModel):
         for l, (g, out) in enumerate(zip(self.layer_groups, outs)):
             units, kind = self.layer_units[l], out["kind"]
             if kind == "batch_start":
-                table[units] = self.start_tid[l]
+                row("table", k, units, self.start_tid[l])
             elif kind == "forward":
                 n = out["spikes"]
-                table[units], counts[units, C_SPIKES], sent[units], route[units] = self.forward_tid[l], n, n, self.spike_route[l]
+                row("table", k, units, self.forward_tid[l])
+                row(C_SPIKES, k, units, n)
+                row("sent", k, units, n)
+                row("route", k, units, self.spike_route[l])
                 cnt.spike_packets += int(n.sum())
                 if len(out["rows"]):
                     if l + 1 < L:
@@ -338,13 +377,15 @@ class EventpropModel(LifModel):
                         lg.record_first(phi, out["rows"], out["idx"])
             elif kind == "backward":
                 inputs = out["inputs"]
-                counts[units, C_OWN_SPIKES], counts[units, C_INPUT_SPIKES] = out["own"], inputs
+                row(C_OWN_SPIKES, k, units, out["own"])
+                row(C_INPUT_SPIKES, k, units, inputs)
                 if out["errors"] is None:
-                    table[units] = self.backward_tid[l]
+                    row("table", k, units, self.backward_tid[l])
                 else:
                     ci, ii, errs = out["errors"]
-                    table[units] = np.where(inputs > 0, self.errors_tid[l], self.backward_tid[l])
-                    sent[units], route[units] = inputs, self.err_route[l]
+                    row("table", k, units, np.where(inputs > 0, self.errors_tid[l], self.backward_tid[l]))
+                    row("sent", k, units, inputs)
+                    row("route", k, units, self.err_route[l])
                     cnt.error_packets += len(ci)
                     self.layer_groups[l - 1].record_errors(tick, ci, ii, errs)
         if loss_events is not None and len(loss_events[0]):

@@ -2,8 +2,8 @@
 
 Recording is always on, so it must be cheap: during a run each PE hands over one record per
 timestep (``add_row`` only appends it), and the arrays are built in vectorised form when someone
-reads them. The counted kernel hands over a whole window of timesteps as arrays (``add_block``),
-which skips the records. The stores keep one column per PE that recorded something (a chip uses a
+reads them. The counted kernel hands over a whole window of timesteps as arrays (``add_block``, compiled
+loops in ``tickstats_block``), which skips the records. The stores keep one column per PE that recorded something (a chip uses a
 few of its PEs); the [timestep, PE] arrays a reader gets are spread from them when read (and kept
 until the next write); ``cell`` reads one value without that (DVFS, every tick).
 
@@ -99,14 +99,23 @@ class TickStats:
         phase] (a phase counts where ``ran``); unit ``u`` is ``pe_ids[u]`` at level ``levels[u]``.
 
         The same arithmetic, in the same order, as one ``add_row`` per (timestep, unit) in timestep-major
-        order, merged as one batch: one vectorised pass instead of a dict and a record per cell. (Records
-        are merged in batches, and a block is a batch of its own; run totals of cycles that are not whole
-        numbers could differ in the last bit from the same records batched otherwise.)
+        order, merged as one batch: two compiled passes over the window (``tickstats_block``) instead of a
+        dict and a record per cell. (Records are merged in batches, and a block is a batch of its own; run
+        totals of cycles that are not whole numbers could differ in the last bit from the same records
+        batched otherwise.)
         """
         self._materialize()  # earlier records first, as they were added first
         n, n_units = done_ns.shape
         if n == 0:
             return
+        from .tickstats_block import (  # (numba: the counted kernel's)
+            MAX_PHASES,
+            add_cells,
+            add_records,
+            group_records,
+        )
+        if len(phase_names) > MAX_PHASES:
+            raise ValueError(f"TickStats.add_block: {len(phase_names)} phases, at most {MAX_PHASES}")
         lids = np.empty(n_units, dtype=np.int16)
         for u, level in enumerate(levels):
             lid = self._level_ids.get(level)
@@ -114,60 +123,70 @@ class TickStats:
                 lid = self._level_ids[level] = len(self.level_names)
                 self.level_names.append(level)
             lids[u] = lid
-        ran = ran.reshape(n * n_units, -1)
-        rows = np.repeat(np.arange(row0, row0 + n), n_units)
-        pes = np.tile(np.asarray(pe_ids, dtype=np.intp), n)
+        ran = np.ascontiguousarray(ran, dtype=bool).reshape(n * n_units, -1)
+        pe_ids = np.asarray(pe_ids, dtype=np.intp)
+        pes = np.tile(pe_ids, n)
         rec_lids = np.tile(lids, n)
-        done = np.asarray(done_ns, dtype=float).reshape(-1)
-        table_all = np.asarray(cycles, dtype=float).reshape(n * n_units, -1)
-        # group records by (level, phases ran), in order of first appearance, as ``_phase_groups`` does
-        mask = ran.astype(np.int64) @ (np.int64(1) << np.arange(ran.shape[1], dtype=np.int64))
-        key = rec_lids.astype(np.int64) * (np.int64(1) << ran.shape[1]) + mask
-        has = mask != 0
-        uniq, first = np.unique(key[has], return_index=True)
-        groups = {}
-        for k in uniq[np.argsort(first, kind="stable")]:
-            idx = np.flatnonzero(key == k)
-            cols = np.flatnonzero(ran[idx[0]])
-            names = tuple(phase_names[c] for c in cols)
-            groups[(int(rec_lids[idx[0]]), names)] = (idx, table_all[idx][:, cols])
-        self._add_totals(groups, pes)
+        done = np.ascontiguousarray(done_ns, dtype=float).reshape(-1)
+        table_all = np.ascontiguousarray(cycles, dtype=float).reshape(n * n_units, -1)
+        group, g_lid, g_mask, g_first = group_records(ran, rec_lids)
         self.rows_seen = max(self.rows_seen, row0 + n)
         keep_rows = n if self.max_rows is None else max(0, min(n, self.max_rows - row0))
+        n_keep = keep_rows * n_units
+        # the run totals' and phase stores' keys are made in the order ``_add_totals`` and ``_materialize``
+        # make them: groups in order of first appearance, a group's phases in column order
+        level_index: dict[int, int] = {}
+        new_phases: list[str] = []
+        for lid, mask, first in zip(g_lid.tolist(), g_mask.tolist(), g_first.tolist()):
+            level_index.setdefault(lid, len(level_index))
+            for c, phase in enumerate(phase_names):
+                if mask >> c & 1:
+                    for store, key in ((self._totals, phase), (self._level_totals, (lid, phase))):
+                        if key not in store:
+                            store[key] = np.full(self.n_pes, np.nan)
+                    if first < n_keep and phase not in self._phases and phase not in new_phases:
+                        new_phases.append(phase)
+        nan_row = np.full(self.n_pes, np.nan)
+        totals = np.stack([self._totals.get(phase, nan_row) for phase in phase_names])
+        level_totals = np.stack([[self._level_totals.get((lid, phase), nan_row) for phase in phase_names]
+                                 for lid in level_index]) if level_index else np.zeros((0, len(phase_names), self.n_pes))
+        level_row = np.zeros(len(self.level_names), np.int64)  # level id -> its row in level_totals
+        for lid, i in level_index.items():
+            level_row[lid] = i
         if keep_rows < n:
-            late = slice(keep_rows * n_units, None)
-            np.maximum.at(self.beyond_max_done_ns, pes[late], done[late])
+            np.maximum.at(self.beyond_max_done_ns, pes[n_keep:], done[n_keep:])
+        if keep_rows > 0:
+            top = row0 + keep_rows
+            unit_cols = self._columns(pe_ids)
+            self._ensure(top)
+            self._n_rows = max(self._n_rows, top)
+            self._version += 1
+            shape = self._a["time_done_ns"].shape
+            for phase in new_phases:
+                self._phases[phase] = np.zeros(shape)
+            cells = (np.arange(row0, top)[:, None] * shape[1] + unit_cols).reshape(-1)  # distinct cells
+            busy = self._a["busy_cycles"].reshape(-1)
+        else:
+            cells, busy = np.zeros(0, np.intp), np.zeros(0)
+        add_records(group, len(g_lid), ran, table_all, pes, level_row[rec_lids], totals, level_totals,
+                    n_keep, cells, busy)
+        for c, phase in enumerate(phase_names):
+            if phase in self._totals:
+                self._totals[phase][:] = totals[c]
+                for lid, i in level_index.items():
+                    tot = self._level_totals.get((lid, phase))
+                    if tot is not None:
+                        tot[:] = level_totals[i, c]
         if keep_rows == 0:
             return
-        n_keep = keep_rows * n_units
-        top = row0 + keep_rows
-        cols = self._columns(pes[:n_keep])
-        self._ensure(top)
-        self._n_rows = max(self._n_rows, top)
-        self._version += 1
-        shape = self._a["time_done_ns"].shape
-        lin = rows[:n_keep] * shape[1] + cols  # distinct cells: plain fancy indexing suffices
-        flat = self._a["time_done_ns"].reshape(-1)
-        flat[lin] = np.maximum(flat[lin], done[:n_keep])
-        self._a["packets_in"].reshape(-1)[lin] += np.asarray(packets_in).reshape(-1)[:n_keep].astype(np.int64)
-        self._a["packets_out"].reshape(-1)[lin] += np.asarray(packets_out).reshape(-1)[:n_keep].astype(np.int64)
-        # a cell where nothing ran (an empty timer callback: no phase, packet or time) has no record, as
-        # ``PeRows.flush`` writes none: its level stays unset
-        live = (has | (done != 0.0) | (np.asarray(packets_in).reshape(-1) != 0)
-                | (np.asarray(packets_out).reshape(-1) != 0))[:n_keep]
-        self._a["level"].reshape(-1)[lin[live]] = rec_lids[:n_keep][live]
-        busy = self._a["busy_cycles"].reshape(-1)
-        for (_, names), (idx, table) in groups.items():
-            sel = idx < n_keep
-            if not sel.any():
-                continue
-            where, table = lin[idx[sel]], table[sel]
-            busy[where] += table.sum(axis=1)
-            for col, phase in enumerate(names):
-                arr = self._phases.get(phase)
-                if arr is None:
-                    arr = self._phases[phase] = np.zeros(shape)
-                arr.reshape(-1)[where] += table[:, col]
+        no_store = np.zeros(1)
+        stores = tuple(self._phases[phase].reshape(-1) if phase in self._phases else no_store for phase in phase_names)
+        add_cells(row0, keep_rows, shape[1], unit_cols, rec_lids, group, ran, table_all, done,
+                  np.ascontiguousarray(packets_in, dtype=np.int64).reshape(-1),
+                  np.ascontiguousarray(packets_out, dtype=np.int64).reshape(-1),
+                  self._a["time_done_ns"].reshape(-1), self._a["packets_in"].reshape(-1),
+                  self._a["packets_out"].reshape(-1), self._a["level"].reshape(-1), stores,
+                  np.asarray([phase in self._phases for phase in phase_names]))
 
     # ---- reading --------------------------------------------------------------------------------
     def _columns(self, pes: np.ndarray) -> np.ndarray:
@@ -183,10 +202,11 @@ class TickStats:
         return cols
 
     def _ensure(self, rows_needed: int) -> None:
-        """Room for ``rows_needed`` rows and a column for every PE seen (each grown at least twofold)."""
+        """Room for ``rows_needed`` rows (grown at least fourfold: fewer copies of the rows so far; rows never
+        written stay untouched pages) and a column for every PE seen (grown at least twofold)."""
         have, width = self._a["time_done_ns"].shape
         if rows_needed > have or len(self._pe_of) > width:
-            new = max(rows_needed, 2 * have) if rows_needed > have else have
+            new = max(rows_needed, 4 * have) if rows_needed > have else have
             new_width = min(self.n_pes, max(len(self._pe_of), 2 * width)) if len(self._pe_of) > width else width
             for store in (self._a, self._phases):
                 for name, old in store.items():

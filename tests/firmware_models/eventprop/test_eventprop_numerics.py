@@ -4,7 +4,7 @@ tick either way."""
 import numpy as np
 import pytest
 
-from firmware_models.eventprop.firmware import _ordered_input_sum
+from firmware_models.eventprop.firmware import HistoryOverflow, _ordered_input_sum
 from firmware_models.eventprop.numerics import forward_drive
 
 F32 = np.float32
@@ -105,3 +105,58 @@ def test_a_layer_groups_batch_is_the_same_with_the_compiled_loops_or_the_numpy_s
         if isinstance(value, np.ndarray):
             assert np.array_equal(value, getattr(groups[True], name)), name
     assert groups[True].acc.any() and groups[True].lV.any()
+
+
+def _small_group(compiled: bool):
+    from firmware_models.eventprop.app import consts
+    from firmware_models.eventprop.firmware import LayerGroup
+    from firmware_models.eventprop.params import EventpropParams
+
+    c = consts(EventpropParams(n_steps=12))
+    group = LayerGroup(1, 0, 3, 2, 3, c, 1, send_errors=True, is_output=True, first_copy=10)  # 3 / 2 slots per copy
+    group.compiled = compiled
+    return group
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_full_spike_history_names_the_copy_and_records_nothing_of_that_step(compiled):
+    group = _small_group(compiled)
+    group.I[1] = F32(50.0)  # copy 1 (copy 11 of the run) fires all 3 neurons every step
+    group._forward(1, 1)
+    assert group.hcount.tolist() == [0, 3, 0] and group.first[1].tolist() == [1, 1, 1]
+    kept = {name: getattr(group, name).copy() for name in ("hcount", "hs_step", "hs_n", "hs_I", "hs_V", "first")}
+    with pytest.raises(HistoryOverflow, match=r"layer 1 copy 11: spike history full \(3 entries\)"):
+        group._forward(2, 2)
+    for name, before in kept.items():
+        assert np.array_equal(getattr(group, name), before), name
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_full_input_history_names_the_copy_and_records_nothing_of_that_packet_burst(compiled):
+    group = _small_group(compiled)
+    group.record_inputs(0, 0, np.array([0, 2]), np.array([1, 0]))
+    with pytest.raises(HistoryOverflow, match=r"layer 1 copy 12: input spike history full \(2 entries\)"):
+        group.record_inputs(1, 1, np.array([0, 2, 2]), np.array([0, 0, 1]))
+    assert group.hicount.tolist() == [1, 0, 1]
+    assert group.hi_idx[:, 0].tolist() == [1, 0, 0] and group.hi_step.sum() == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_compiled_history_index_orders_entries_as_nonzero_and_a_stable_sort_by_step(seed):
+    """Each copy's first ``count`` entries by step, copy then slot within a step, and where each step starts,
+    including entries recorded after the batch (steps past T + 1) and copies with no entries."""
+    from firmware_models.eventprop.numerics import index_by_step
+
+    rng = np.random.default_rng(seed)
+    C, capacity, T = 6, 40, 12
+    steps = rng.integers(0, T + 1, (C, capacity))
+    steps[:, 30:] = rng.integers(T + 1, T + 9, (C, 10))  # late entries
+    count = rng.integers(0, capacity + 1, C)
+    count[2] = 0
+    rows, cols = np.nonzero(np.arange(capacity)[None, :] < count[:, None])
+    s = steps[rows, cols]
+    order = np.argsort(s, kind="stable")
+    got_rows, got_cols, got_at = np.empty(len(rows), np.int64), np.empty(len(rows), np.int64), np.empty(T + 2, np.int64)
+    index_by_step(steps, count, T + 2, got_rows, got_cols, got_at)
+    assert np.array_equal(got_rows, rows[order]) and np.array_equal(got_cols, cols[order])
+    assert got_at.tolist() == np.searchsorted(s[order], np.arange(T + 2)).tolist()
