@@ -256,9 +256,7 @@ class ChipNetwork:
                 raise RuntimeError(f"EventProp batch {batch}: the root held the copies for {4 * self.K} ticks and "
                                    "never wrote the new weights")
             n = 1 if sched.held_at is not None else end + sched.offset - self.ticks_run
-            # (the counted kernel takes a batch's phases as tick mod K: a moved schedule runs event-driven)
-            shifted_chip = sched.shifted and machine.n_chips == 1
-            (machine.run_ticks_event_driven if shifted_chip else machine.run_ticks)(n)
+            machine.run_ticks(n)
             self.ticks_run += n
 
     @property

@@ -64,11 +64,6 @@ class BatchSchedule:
     def batch(self, tick: int) -> int:
         return (tick - self.offset) // self.K
 
-    @property
-    def shifted(self) -> bool:
-        """The schedule is no longer tick mod K (a stall moved it, or one is under way)."""
-        return bool(self.offset) or self.held_at is not None
-
     def idle(self, tick: int) -> bool:
         """``tick`` falls in a stall: held and not resumed yet."""
         if self.held_at is not None:

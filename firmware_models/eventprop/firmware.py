@@ -393,10 +393,7 @@ class LayerGroup:
         """Every copy's PE runs ``tick`` (``LayerCore.tick_work`` of each, without the packets' keys): what each
         charges and sends, as arrays over the copies."""
         c = self.c
-        if self.schedule.shifted:  # the counted loop takes phases as tick mod K (s2sim/counted/eventprop.py)
-            raise RuntimeError("EventProp: the batch schedule moved by a stall (batch_sync.py); the counted kernel "
-                               "does not follow it: run with S2SIM_KERNEL=fast")
-        T, phi = c.n_steps, tick % c.ticks_per_batch
+        T, phi = c.n_steps, self.schedule.phase(tick)
         if phi == T:
             self.ticks.passed_all(tick)
             return {"kind": None}

@@ -252,8 +252,11 @@ class EventpropModel(LifModel):
 
     # ---- numerics ------------------------------------------------------------------------------------------
     def counts(self, t: int) -> bool:
-        """Tick ``t`` is a forward, loss or backward tick (not the reduce, the root's or the weight tick)."""
-        return t % self.c.ticks_per_batch < 2 * self.c.n_steps
+        """Tick ``t`` is a forward, loss or backward tick (not the reduce, the root's or the weight tick, nor
+        a tick the copies wait in for the root's weights), in the schedule as the stalls so far moved it
+        (``batch_sync.BatchSchedule``: every copy's PE takes the same hold and ready)."""
+        schedule = self.layer_groups[0].schedule
+        return not schedule.idle(t) and schedule.phase(t) < 2 * self.c.n_steps
 
     def window_inputs(self, t0: int, n_ticks: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Run ticks ``t0`` .. (at most ``n_ticks``) by the firmware's own numerics, stopping before the first
@@ -326,7 +329,7 @@ class EventpropModel(LifModel):
         (``vectorised = False`` runs those: the tests hold the two equal); per PE what the loop charges and sends."""
         row = self._row
         c, cnt = self.c, self.cnt
-        T, phi = c.n_steps, tick % c.ticks_per_batch
+        T, phi = c.n_steps, self.layer_groups[0].schedule.phase(tick)
         lg = self.loss_groups[0]
         events = None
         if phi < T:  # the injectors: the events of step phi

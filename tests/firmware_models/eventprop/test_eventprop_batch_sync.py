@@ -69,6 +69,9 @@ def test_a_slow_root_on_one_chip_holds_the_copies_and_trains_as_the_reference(ke
     assert 0 < stalls["weights_late_ns_max"] < tick_ns
     assert chip.sim.machine.counters.timer_overruns[chip.plan.root] > 0, "the root's tick should overrun"
     assert _copy_lag_ns(chip) < tick_ns, "only the root should be slow"
+    counted = chip.sim.machine.kernel_report().get("counted_ticks", {}).get("counted", 0)
+    if kernel is None:  # the counted kernel follows the moved schedule: every batch's 2T ticks counted
+        assert counted == batches * 2 * p.n_steps, counted
 
 
 def test_at_a_tick_long_enough_nothing_waits():
