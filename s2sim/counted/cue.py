@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..hw.dispatcher import PACKET, TIMER
 from ..hw.pe import PE
-from .codes import COEF_NAMES, K_PRECOMPUTED
+from .codes import K_PRECOMPUTED
 from .eprop import EpropModel
-from .lif import NotModelled
+from .lif import NotModelled, check_priorities, one_timer
 
 
 def cue_core_class():
@@ -58,18 +57,11 @@ class CueModel(EpropModel):
         if [fw.k for fw in self.firmwares] != list(range(len(pes))) or len(pes) != g.G:
             raise NotModelled("a cue-accumulation network not wholly on this chip, in member order")
         for pe in pes:
-            prios = pe.dispatcher.priorities
-            if prios[TIMER] != 2 or prios[PACKET] != -1:
-                raise NotModelled(f"PE {pe.id} changed its callback priorities")
+            check_priorities(pe)
             if pe.burst_group is not None or pe.burst_many is not None \
                     or getattr(pe.receive_packets, "__func__", None) is not PE._run_packet_handlers:
                 raise NotModelled(f"PE {pe.id} receives packets otherwise than one handler per packet")
-        timers = {id(t): t for t in chip.timer_groups.values() if t.pes}
-        if len(timers) != 1:
-            raise NotModelled("PEs with different timer periods or phases")
-        self.timer = next(iter(timers.values()))
-        if sorted(pe.id for pe in self.timer.pes) != sorted(pe.id for pe in pes):
-            raise NotModelled("a loaded PE without a timer")
+        self.timer = one_timer(chip, pes)
         self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
         U = len(pes)
         self.train = g.train
@@ -77,16 +69,7 @@ class CueModel(EpropModel):
         self.pe_id = np.asarray([pe.id for pe in pes], np.int64)
         self.npc = np.asarray([pe.ns_per_cycle for pe in pes], float)
         self.nneur = np.asarray([fw.n for fw in self.firmwares], np.int64)
-        self.voff = np.zeros(U, np.int64)
-        self.n_state = 0
-        self.has_syn = np.zeros(U, bool)
-        self.spiking = np.ones(U, bool)
-        self.sends = np.ones(U, bool)
-        self.coef = np.zeros((len(COEF_NAMES), 0), np.float32)
-        self.alpha = np.zeros(U, np.float32)
-        self.thr = np.zeros(U, np.float32)
-        self.reset_zero = np.zeros(U, bool)
-        self.lif_groups = []
+        self._no_neuron_state(U)
         self._routes(chip)
         for u in range(U):  # every spike reaches every PE once (what ``counted_spikes_in`` files)
             r = self.route_of[u]

@@ -26,8 +26,8 @@ from simpy.core import URGENT
 from simpy.events import Event
 
 from ..hw.events import TimerTick
-from .codes import K_PRECOMPUTED, K_SOURCE, OK, R_UNMODELLED, REASONS
 from .checks import check_model, check_window
+from .codes import K_PRECOMPUTED, K_SOURCE, OK, R_UNMODELLED, REASONS
 from .lif import LifModel, NotModelled
 
 #: ticks per counted window

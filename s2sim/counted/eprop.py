@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..hw.dispatcher import PACKET, TIMER
-from .codes import COEF_NAMES, K_PRECOMPUTED
-from .lif import LifModel, NotModelled
+from .codes import K_PRECOMPUTED
+from .lif import LifModel, NotModelled, check_priorities, one_timer
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -71,15 +70,8 @@ class EpropModel(LifModel):
         if g.train and g.p.exp_impl == "accelerator":
             raise NotModelled("e-prop with the exp accelerator")
         for pe in pes:
-            prios = pe.dispatcher.priorities
-            if prios[TIMER] != 2 or prios[PACKET] != -1:
-                raise NotModelled(f"PE {pe.id} changed its callback priorities")
-        timers = {id(t): t for t in chip.timer_groups.values() if t.pes}
-        if len(timers) != 1:
-            raise NotModelled("PEs with different timer periods or phases")
-        self.timer = next(iter(timers.values()))
-        if sorted(pe.id for pe in self.timer.pes) != sorted(pe.id for pe in pes):
-            raise NotModelled("a loaded PE without a timer")
+            check_priorities(pe)
+        self.timer = one_timer(chip, pes)
         self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
         U = len(pes)
         self.train = g.train
@@ -89,16 +81,7 @@ class EpropModel(LifModel):
         self.pe_id = np.asarray([pe.id for pe in pes], np.int64)
         self.npc = np.asarray([pe.ns_per_cycle for pe in pes], float)
         self.nneur = np.asarray([fw.n for fw in self.firmwares], np.int64)
-        self.voff = np.zeros(U, np.int64)
-        self.n_state = 0
-        self.has_syn = np.zeros(U, bool)
-        self.spiking = np.ones(U, bool)
-        self.sends = np.ones(U, bool)
-        self.coef = np.zeros((len(COEF_NAMES), 0), np.float32)
-        self.alpha = np.zeros(U, np.float32)
-        self.thr = np.zeros(U, np.float32)
-        self.reset_zero = np.zeros(U, bool)
-        self.lif_groups = []
+        self._no_neuron_state(U)
         self._routes(chip)
         self.dests = [[self.firmwares[j] for j in self.j_unit[self.r_jptr[r]:self.r_jptr[r + 1]] if j >= 0]
                       if r >= 0 else [] for r in self.route_of]

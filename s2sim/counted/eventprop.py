@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..hw.dispatcher import PACKET, TIMER
 from .codes import (
     C_INPUT_SPIKES,
     C_OWN_SPIKES,
     C_SPIKES,
-    COEF_NAMES,
     K_PRECOMPUTED,
     N_COUNTS,
 )
-from .lif import COUNT_IDS, LifModel, NotModelled
+from .lif import COUNT_IDS, LifModel, NotModelled, check_priorities, one_timer
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -96,15 +94,8 @@ class EventpropModel(LifModel):
         if c.shape_weight:
             raise NotModelled("EventProp loss shaping (the loss PE sends on two routes)")
         for pe in pes:
-            prios = pe.dispatcher.priorities
-            if prios[TIMER] != 2 or prios[PACKET] != -1:
-                raise NotModelled(f"PE {pe.id} changed its callback priorities")
-        timers = {id(t): t for t in chip.timer_groups.values() if t.pes}
-        if len(timers) != 1:
-            raise NotModelled("PEs with different timer periods or phases")
-        self.timer = next(iter(timers.values()))
-        if sorted(pe.id for pe in self.timer.pes) != sorted(pe.id for pe in pes):
-            raise NotModelled("a loaded PE without a timer")
+            check_priorities(pe)
+        self.timer = one_timer(chip, pes)
         self.cnt = layers[0].cnt
         U = len(pes)
         self.kind = np.full(U, K_PRECOMPUTED, np.int64)
@@ -113,16 +104,7 @@ class EventpropModel(LifModel):
         # at most the packets a PE sends in one tick: its events, spikes, error events or dL/dt
         self.nneur = np.asarray([fw.n_in if type(fw) is injector else max(fw.g.n, fw.g.n_in) if type(fw) is layer
                                  else fw.g.n if type(fw) is loss else 0 for fw in fws], np.int64)
-        self.voff = np.zeros(U, np.int64)
-        self.n_state = 0
-        self.has_syn = np.zeros(U, bool)
-        self.spiking = np.ones(U, bool)
-        self.sends = np.ones(U, bool)
-        self.coef = np.zeros((len(COEF_NAMES), 0), np.float32)
-        self.alpha = np.zeros(U, np.float32)
-        self.thr = np.zeros(U, np.float32)
-        self.reset_zero = np.zeros(U, bool)
-        self.lif_groups = []
+        self._no_neuron_state(U)
         # every key range a PE sends on (one route each) and what its receivers' handlers charge for it
         self._keys: list[tuple[int, int, int, str | None]] = []
         for u, fw in enumerate(fws):

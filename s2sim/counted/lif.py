@@ -110,6 +110,24 @@ def _gather(chunks: list, index: np.ndarray) -> np.ndarray:
     return whole[index]
 
 
+def check_priorities(pe) -> None:
+    """The loop's dispatcher: the timer at priority 2, packets pre-emptive (-1), as spin1 sets them."""
+    prios = pe.dispatcher.priorities
+    if prios[TIMER] != 2 or prios[PACKET] != -1:
+        raise NotModelled(f"PE {pe.id} changed its callback priorities")
+
+
+def one_timer(chip, pes) -> object:
+    """The one timer group every loaded PE (``pes``) runs on (the loop has one period and phase)."""
+    groups = {id(g): g for g in chip.timer_groups.values() if g.pes}
+    if len(groups) != 1:
+        raise NotModelled("PEs with different timer periods or phases")
+    timer = next(iter(groups.values()))
+    if sorted(pe.id for pe in timer.pes) != sorted(pe.id for pe in pes):
+        raise NotModelled("a loaded PE without a timer")
+    return timer
+
+
 class LifModel:
     """The loaded LIF programs of one chip as flat arrays; raises ``NotModelled`` if they are not."""
 
@@ -125,15 +143,8 @@ class LifModel:
         for pe in pes:
             if type(pe.firmware) not in classes:
                 raise NotModelled(f"PE {pe.id} runs {type(pe.firmware).__name__} (family not counted yet)")
-            prios = pe.dispatcher.priorities
-            if prios[TIMER] != 2 or prios[PACKET] != -1:
-                raise NotModelled(f"PE {pe.id} changed its callback priorities")
-        groups = {id(g): g for g in chip.timer_groups.values() if g.pes}
-        if len(groups) != 1:
-            raise NotModelled("PEs with different timer periods or phases")
-        self.timer = next(iter(groups.values()))
-        if sorted(pe.id for pe in self.timer.pes) != sorted(pe.id for pe in pes):
-            raise NotModelled("a loaded PE without a timer")
+            check_priorities(pe)
+        self.timer = one_timer(chip, pes)
         self.pes = pes
         self.firmwares = [pe.firmware for pe in pes]
         self.unit_of = {pe.id: u for u, pe in enumerate(pes)}
@@ -281,6 +292,20 @@ class LifModel:
         self.n_nodes = max(1, len(nodes))
         #: per (route, destination): the handler's cost table (-1: the destination's ``syn_table``)
         self.j_table = np.full(len(self.j_unit), -1, np.int64)
+
+    def _no_neuron_state(self, U: int) -> None:
+        """Units whose numerics ran first (``K_PRECOMPUTED``): none of the loop's LIF or NeuronCore state,
+        each sends (its packets per tick come with the window's inputs)."""
+        self.voff = np.zeros(U, np.int64)
+        self.n_state = 0
+        self.has_syn = np.zeros(U, bool)
+        self.spiking = np.ones(U, bool)
+        self.sends = np.ones(U, bool)
+        self.coef = np.zeros((len(COEF_NAMES), 0), np.float32)
+        self.alpha = np.zeros(U, np.float32)
+        self.thr = np.zeros(U, np.float32)
+        self.reset_zero = np.zeros(U, bool)
+        self.lif_groups = []
 
     def _route_keys(self):
         """(unit, first key, last key) of every key range a unit sends on one route; a unit's first is its
