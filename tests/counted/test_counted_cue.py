@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT / "tests" / "tools"))
 import timing_fingerprint as tf  # noqa: E402
 from test_timing_fingerprint import first_difference  # noqa: E402
 
-from s2sim.counted import loop  # noqa: E402
 from s2sim.counted.codes import R_TIMER, R_UNMODELLED, REASONS  # noqa: E402
+from forcing import stop_at_the_third_tick  # noqa: E402
 
 #: steps per trial (3 input chunks of 50 frames: the step entering chunk 1 prefetches chunk 2, counted)
 #: and the learning window's length
@@ -147,19 +147,8 @@ def test_a_fallback_in_the_middle_of_a_window_undoes_its_numerics_and_stays_exac
     numerics (already run for all its ticks: spikes filed, ē and v moved on, a prefetch landed) are put back,
     its first two ticks are rerun and committed, the third runs event-driven; the group's shared lists and
     views stay shared."""
-    real = loop.run_window
-    forced = []
-
-    def overrun_at_the_third_tick(t0, n_ticks, *args):
-        if n_ticks >= 3 and len(forced) < 4:
-            forced.append(t0)
-            ticks, _ = real(t0, 2, *args)
-            assert ticks == 2
-            return 2, reason
-        return real(t0, n_ticks, *args)
-
     exact = train_then_test("exact")
-    monkeypatch.setattr(loop, "run_window", overrun_at_the_third_tick)
+    forced = stop_at_the_third_tick(monkeypatch, 4, reason)
     counted = train_then_test("counted")
     assert len(forced) == 4
     assert_same_run(exact, counted)

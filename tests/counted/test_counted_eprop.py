@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT / "tests" / "tools"))
 import timing_fingerprint as tf  # noqa: E402
 from test_timing_fingerprint import first_difference  # noqa: E402
 
-from s2sim.counted import loop  # noqa: E402
 from s2sim.counted.codes import R_TIMER, R_UNMODELLED, REASONS  # noqa: E402
+from forcing import stop_at_the_third_tick  # noqa: E402
 
 GSC = ROOT / "networks" / "gsc.yaml"
 TWO_SAMPLES = ["dataset.n_train=2", "dataset.n_valid=1", "dataset.n_test=1"]
@@ -56,19 +56,8 @@ def test_time_steps_are_counted_and_training_stays_the_exact_kernels_bit_for_bit
 def test_a_fallback_in_the_middle_of_a_window_undoes_its_numerics_and_stays_exact(monkeypatch):
     """The loop claims an overrun at a window's third tick: the numerics of the window (already run for
     all its ticks) are put back, its first two ticks are rerun and committed, the third runs event-driven."""
-    real = loop.run_window
-    forced = []
-
-    def overrun_at_the_third_tick(t0, n_ticks, *args):
-        if n_ticks >= 3 and len(forced) < 5:
-            forced.append(t0)
-            ticks, _ = real(t0, 2, *args)
-            assert ticks == 2
-            return 2, R_TIMER
-        return real(t0, n_ticks, *args)
-
     exact = train("exact")
-    monkeypatch.setattr(loop, "run_window", overrun_at_the_third_tick)
+    forced = stop_at_the_third_tick(monkeypatch, 5)
     counted = train("counted")
     assert len(forced) == 5
     assert_same_training(exact, counted)
