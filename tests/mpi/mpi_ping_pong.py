@@ -60,8 +60,9 @@ def main() -> None:
             pe.load(fw, Core(pe, cost), packet_hooks(fw))
     try:
         machine.run_ticks(3)
-    except MpiSplitError as err:
-        print(json.dumps({"error": str(err)}))
+    except MpiSplitError as err:  # every rank stops with the same line: rank 0 prints it (two would interleave)
+        if comm is None or comm.Get_rank() == 0:
+            print(json.dumps({"error": str(err)}), flush=True)
         return
     logs = {pe: programs[pe].log for pe in (ponger, pong_to) if owns(pe)}
     if comm is not None:
