@@ -31,8 +31,11 @@ def _user_errors():
 
 
 def fail(message: str, code: int = 2) -> None:
-    """One plain-text line on stderr (user values are never read as rich markup), then exit."""
-    say("error", one_line(message))
+    """One plain-text line on stderr (user values are never read as rich markup), then exit. Under MPI
+    only rank 0 says it: every rank reads the same input and the split's checks are collective, so every
+    rank stops with the same line (mpirun would print it once per rank)."""
+    if mpi.is_root():
+        say("error", one_line(message))
     sys.exit(code)
 
 

@@ -64,6 +64,7 @@ def test_a_one_chip_machine_cannot_be_split(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 2
     assert "MPI ranks split a board's chips" in out.stderr and "Traceback" not in out.stderr
+    assert out.stderr.count("error:") == 1, "one line, from rank 0 (not once per rank)"
     assert not (tmp_path / "run" / "summary.json").exists()
 
 
