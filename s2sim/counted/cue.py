@@ -24,7 +24,7 @@ import numpy as np
 from ..hw.pe import PE
 from .codes import K_PRECOMPUTED
 from .eprop import EpropModel
-from .lif import NotModelled, check_priorities, one_timer
+from .lif import NotModelled, check_priorities, one_timer, runs_only
 
 
 def cue_core_class():
@@ -38,8 +38,7 @@ def cue_core_class():
 def is_cue(chip) -> bool:
     """Every loaded program is a ``CueEpropCore``."""
     cls = cue_core_class()
-    pes = chip.used_pes()
-    return cls is not None and bool(pes) and all(type(pe.firmware) is cls for pe in pes)
+    return runs_only(chip, None if cls is None else (cls,))
 
 
 class CueModel(EpropModel):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import K_PRECOMPUTED
-from .lif import LifModel, NotModelled, check_priorities, one_timer
+from .lif import LifModel, NotModelled, check_priorities, one_timer, runs_only
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -48,8 +48,7 @@ def eprop_core_class():
 def is_eprop(chip) -> bool:
     """Every loaded program is an ``EpropCore``."""
     cls = eprop_core_class()
-    pes = chip.used_pes()
-    return cls is not None and bool(pes) and all(type(pe.firmware) is cls for pe in pes)
+    return runs_only(chip, None if cls is None else (cls,))
 
 
 class EpropModel(LifModel):

@@ -34,7 +34,7 @@ from .codes import (
     K_PRECOMPUTED,
     N_COUNTS,
 )
-from .lif import COUNT_IDS, LifModel, NotModelled, check_priorities, one_timer
+from .lif import COUNT_IDS, LifModel, NotModelled, check_priorities, one_timer, runs_only
 
 _PLAIN = (int, float, bool, str, type(None), np.generic)
 
@@ -55,9 +55,7 @@ def eventprop_classes():
 
 def is_eventprop(chip) -> bool:
     """Every loaded program is one of the EventProp programs."""
-    classes = eventprop_classes()
-    pes = chip.used_pes()
-    return classes is not None and bool(pes) and all(type(pe.firmware) in classes for pe in pes)
+    return runs_only(chip, eventprop_classes())
 
 
 class EventpropModel(LifModel):

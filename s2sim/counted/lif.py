@@ -110,6 +110,12 @@ def _gather(chunks: list, index: np.ndarray) -> np.ndarray:
     return whole[index]
 
 
+def runs_only(chip, classes: tuple | None) -> bool:
+    """Every loaded program is one of ``classes`` (None: the family's package is not importable)."""
+    pes = chip.used_pes()
+    return classes is not None and bool(pes) and all(type(pe.firmware) in classes for pe in pes)
+
+
 def check_priorities(pe) -> None:
     """The loop's dispatcher: the timer at priority 2, packets pre-emptive (-1), as spin1 sets them."""
     prios = pe.dispatcher.priorities
