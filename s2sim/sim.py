@@ -51,7 +51,9 @@ class Simulation:
         if not 0 <= pe_id < self.hw.n_pes:
             raise ValueError(f"PE {pe_id} does not exist; this machine has PEs 0..{self.hw.n_pes - 1}")
         if not self.owns(pe_id):
-            raise ValueError(f"PE {pe_id} runs on another MPI rank; load only PEs this rank owns (Simulation.owns)")
+            raise ValueError(f"PE {pe_id} runs on another MPI rank and this network's firmware does not split over "
+                             "ranks (LIF inference does: it loads only the PEs a rank owns, Simulation.owns); run it "
+                             "in one process, without --ranks")
         pe = self.machine.pes[pe_id]
         if pe.firmware is not None:
             raise ValueError(f"PE {pe_id} already runs {type(pe.firmware).__name__}")

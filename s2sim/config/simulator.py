@@ -80,24 +80,25 @@ def jit_from_env(environ: Mapping[str, str] | None = None) -> bool:
     return value != "0"
 
 
+def _choice_from_env(name: str, default: str, choices, expected: str, environ: Mapping[str, str] | None) -> str:
+    """``$name`` (unset or empty: ``default``) if it is one of ``choices``; else a ConfigError saying ``expected``."""
+    environ = os.environ if environ is None else environ
+    value = (environ.get(name) or "").strip() or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}", None, "unknown value", expected)
+    return value
+
+
 def mpi_exchange_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``$S2SIM_MPI_EXCHANGE`` (unset: ``tick``); else a ConfigError."""
-    environ = os.environ if environ is None else environ
-    value = (environ.get(MPI_EXCHANGE_ENV) or "").strip() or "tick"
-    if value not in MPI_EXCHANGES:
-        raise ConfigError(f"{MPI_EXCHANGE_ENV}={value!r}", None, "unknown value",
-                          "tick (handlers do not send) or window (any body may send)")
-    return value
+    return _choice_from_env(MPI_EXCHANGE_ENV, "tick", MPI_EXCHANGES,
+                            "tick (handlers do not send) or window (any body may send)", environ)
 
 
 def mpi_chips_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``$S2SIM_MPI_CHIPS`` (unset: ``interleaved``); else a ConfigError."""
-    environ = os.environ if environ is None else environ
-    value = (environ.get(MPI_CHIPS_ENV) or "").strip() or "interleaved"
-    if value not in MPI_CHIP_SPLITS:
-        raise ConfigError(f"{MPI_CHIPS_ENV}={value!r}", None, "unknown value",
-                          "interleaved (every n-th chip) or contiguous (a run of chips per rank)")
-    return value
+    return _choice_from_env(MPI_CHIPS_ENV, "interleaved", MPI_CHIP_SPLITS,
+                            "interleaved (every n-th chip) or contiguous (a run of chips per rank)", environ)
 
 
 def simulator_settings(section: Any = None, environ: Mapping[str, str] | None = None) -> SimulatorSettings:

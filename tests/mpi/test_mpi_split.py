@@ -96,3 +96,14 @@ def test_a_lower_rank_handler_that_sends_across_is_booked_before_the_upper_rank_
     one, window = ping_pong("handler-across"), ping_pong("handler-across", ranks=2, exchange="window")
     assert window["booking"] == "pieces" and window["logs"] == one["logs"]
     assert len(one["logs"]["152"]) == 2  # the pong and PE 153's packet both arrived
+
+
+def test_a_family_that_does_not_split_over_ranks_says_so_once_and_writes_nothing(tmp_path):
+    """EventProp loads every copy on every rank: split over 2 ranks it stops at once with one line (from
+    rank 0) saying to run it in one process, and no run folder looks done."""
+    cmd = [MPIRUN, "-n", "2", sys.executable, "-m", "s2sim.cli", "run", str(REPO / "networks" / "yinyang_board4.yaml"),
+           "--set", "training.max_batches=1", "--out", str(tmp_path / "run"), "--quiet"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 2
+    assert out.stderr.count("error:") == 1 and "without --ranks" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / "summary.json").exists()
