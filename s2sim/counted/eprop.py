@@ -22,9 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .codes import K_PRECOMPUTED
-from .lif import LifModel, NotModelled, check_priorities, one_timer, runs_only
+from .lif import LifModel, NotModelled, check_priorities, one_timer, restore_state, runs_only, save_state
 
-_PLAIN = (int, float, bool, str, type(None), np.generic)
 
 
 def _plain_ticks_class():
@@ -193,25 +192,9 @@ class EpropModel(LifModel):
     def save(self) -> list[dict]:
         """The state a plain step writes: every array, and the plain values and
         lists of the group, its tick bookkeeping and the cores (dicts and tuples are caches, host records and
-        constants a plain step does not change)."""
-        saved = []
-        for obj in self._objects():
-            d = {}
-            for name, value in vars(obj).items():
-                if isinstance(value, np.ndarray):  # (a sample's first step applies the owed learning: W, Adam)
-                    d[name] = value.copy()
-                elif type(value) is list:  # (lists of plain values, or of lists of them: ``_fired``)
-                    d[name] = [list(x) if type(x) is list else x for x in value]
-                elif isinstance(value, _PLAIN):
-                    d[name] = value
-            saved.append(d)
-        return saved
+        constants a plain step does not change; a sample's first step applies the owed learning: W, Adam;
+        lists hold plain values or lists of them: ``_fired``)."""
+        return save_state(self._objects(), nested_lists=True)
 
     def restore(self, saved: list[dict]) -> None:
-        for obj, d in zip(self._objects(), saved):
-            for name, value in d.items():
-                now = getattr(obj, name)
-                if isinstance(value, np.ndarray) and isinstance(now, np.ndarray) and now.shape == value.shape:
-                    np.copyto(now, value)  # in place: the group's views (v, b, ... of forward_state) stay views
-                else:
-                    setattr(obj, name, value)
+        restore_state(self._objects(), saved)  # (the group's views: v, b, ... of forward_state, stay views)

@@ -34,9 +34,17 @@ from .codes import (
     K_PRECOMPUTED,
     N_COUNTS,
 )
-from .lif import COUNT_IDS, LifModel, NotModelled, check_priorities, one_timer, runs_only
+from .lif import (
+    COUNT_IDS,
+    LifModel,
+    NotModelled,
+    check_priorities,
+    one_timer,
+    restore_state,
+    runs_only,
+    save_state,
+)
 
-_PLAIN = (int, float, bool, str, type(None), np.generic)
 
 
 def eventprop_classes():
@@ -442,24 +450,7 @@ class EventpropModel(LifModel):
         """What a tick writes: every array of the groups, and the plain values and lists of the groups, their
         tick bookkeeping and the packet counters (dicts and tuples are per-tick results and caches, which a
         tick replaces, not changes)."""
-        saved = []
-        for obj in self._objects():
-            d = {}
-            for name, value in vars(obj).items():
-                if isinstance(value, np.ndarray):
-                    d[name] = value.copy()
-                elif type(value) is list:
-                    d[name] = list(value)
-                elif isinstance(value, _PLAIN):
-                    d[name] = value
-            saved.append(d)
-        return saved
+        return save_state(self._objects())
 
     def restore(self, saved: list[dict]) -> None:
-        for obj, d in zip(self._objects(), saved):
-            for name, value in d.items():
-                now = getattr(obj, name)
-                if isinstance(value, np.ndarray) and isinstance(now, np.ndarray) and now.shape == value.shape:
-                    np.copyto(now, value)
-                else:
-                    setattr(obj, name, value)
+        restore_state(self._objects(), saved)

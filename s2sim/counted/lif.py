@@ -110,6 +110,38 @@ def _gather(chunks: list, index: np.ndarray) -> np.ndarray:
     return whole[index]
 
 
+_PLAIN = (int, float, bool, str, type(None), np.generic)
+
+
+def save_state(objects: list, nested_lists: bool = False) -> list[dict]:
+    """A window's undo: of each object, every array (copied), plain value and list (copied; with
+    ``nested_lists`` also the lists inside it). Dicts and tuples are left out: the families' ticks replace
+    them (per-tick results, caches, host records), never change them in place."""
+    saved = []
+    for obj in objects:
+        d = {}
+        for name, value in vars(obj).items():
+            if isinstance(value, np.ndarray):
+                d[name] = value.copy()
+            elif type(value) is list:
+                d[name] = [list(x) if type(x) is list else x for x in value] if nested_lists else list(value)
+            elif isinstance(value, _PLAIN):
+                d[name] = value
+        saved.append(d)
+    return saved
+
+
+def restore_state(objects: list, saved: list[dict]) -> None:
+    """Put ``save_state``'s copies back; arrays in place where the shape allows (views of them stay views)."""
+    for obj, d in zip(objects, saved):
+        for name, value in d.items():
+            now = getattr(obj, name)
+            if isinstance(value, np.ndarray) and isinstance(now, np.ndarray) and now.shape == value.shape:
+                np.copyto(now, value)
+            else:
+                setattr(obj, name, value)
+
+
 def runs_only(chip, classes: tuple | None) -> bool:
     """Every loaded program is one of ``classes`` (None: the family's package is not importable)."""
     pes = chip.used_pes()
